@@ -1,0 +1,20 @@
+"""int8q: fast, exact symmetric INT8 quantization for NumPy arrays.
+
+    >>> import int8q
+    >>> int8q.int8_quantize([1.0, -1.0, 0.5, -0.5])
+    {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
+
+See README.md for the contract; int8q.reference holds the plain NumPy
+definition every fast path is tested against.
+"""
+from ._api import QTensor, absmax, dequantize, quantize, quantize_dequantize
+from ._config import (available_simd, get_num_threads, get_simd, set_num_threads,
+                      set_simd, show_config)
+from ._seed import int8_quantize
+from ._version import __version__
+
+__all__ = [
+    "QTensor", "absmax", "available_simd", "dequantize", "get_num_threads", "get_simd",
+    "int8_quantize", "quantize", "quantize_dequantize", "set_num_threads", "set_simd",
+    "show_config", "__version__",
+]

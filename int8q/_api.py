@@ -1,0 +1,206 @@
+"""The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor."""
+import numpy as np
+
+from . import _engine
+from ._dtypes import working_dtype
+from ._granularity import resolve
+
+__all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
+
+
+class QTensor:
+    """An int8 tensor with its scales.
+
+    Attributes
+    ----------
+    q : ndarray of int8, the input's shape
+    scale : ndarray of the working dtype (float32 or float64); shape ``()``
+        per tensor, ``(x.shape[axis],)`` per channel, or
+        ``x.shape[:-1] + (ceil(n / block_size),)`` per block
+    axis, block_size : the granularity (both None per tensor)
+    rounding : "half_even" or "half_away"
+    """
+
+    __slots__ = ("q", "scale", "axis", "block_size", "rounding")
+
+    def __init__(self, q, scale, axis=None, block_size=None, rounding="half_even"):
+        self.q = q
+        self.scale = scale
+        self.axis = axis
+        self.block_size = block_size
+        self.rounding = rounding
+
+    @property
+    def shape(self):
+        return self.q.shape
+
+    def dequantize(self, dtype=None):
+        """``q * scale`` in the scale's dtype, or cast to `dtype`."""
+        return dequantize(self, dtype=dtype)
+
+    def __repr__(self):
+        if self.axis is not None:
+            how = f"axis={self.axis}"
+        elif self.block_size is not None:
+            how = f"block_size={self.block_size}"
+        else:
+            how = "per-tensor"
+        return (f"QTensor(shape={self.q.shape}, {how}, rounding={self.rounding!r}, "
+                f"scale dtype={self.scale.dtype})")
+
+
+def _as_input(x):
+    """x as an ndarray and its working dtype; TypeError for unsupported dtypes."""
+    x = np.asarray(x)
+    return x, working_dtype(x.dtype)
+
+
+def _check_out(out, shape):
+    if not isinstance(out, np.ndarray) or out.dtype != np.int8:
+        raise TypeError(
+            f"out must be an int8 ndarray, got {getattr(out, 'dtype', type(out).__name__)}")
+    if out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, expected {shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("out must be C-contiguous and writeable")
+
+
+def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None):
+    """Symmetric INT8 quantization.
+
+    ``scale = absmax / 127`` (1 where that is 0) per tensor, per channel
+    (``axis``) or per block of the last axis (``block_size``), computed in the
+    working dtype (float32 for float16/bfloat16/float32 input, float64 for
+    float64 and integer input); ``q = clip(round(x / scale), -127, 127)``.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, any shape, dtype, layout or byte order
+    axis : int, optional
+        One scale per index along `axis`, reducing over all other axes.
+    block_size : int, optional
+        One scale per `block_size` consecutive elements of the last axis (the
+        last block of each row may be shorter).
+    rounding : {"half_even", "half_away"}
+    out : ndarray of int8, optional
+        C-contiguous, x's shape; receives q.  Left untouched on any error.
+
+    Returns
+    -------
+    QTensor
+
+    Raises
+    ------
+    ValueError
+        NaN or inf in `x` (the message names the first one), a bad
+        `block_size`, both `axis` and `block_size`, unknown `rounding`, `out`
+        of the wrong shape.
+    TypeError
+        complex, object or string input; `out` not int8.
+    numpy.exceptions.AxisError
+        `axis` out of range.
+
+    Examples
+    --------
+    >>> import numpy as np, int8q
+    >>> qt = int8q.quantize(np.array([1.0, -1.0, 0.5, -0.5], dtype=np.float32))
+    >>> qt.q
+    array([ 127, -127,   64,  -64], dtype=int8)
+    >>> qt.scale
+    array(0.00787402, dtype=float32)
+    >>> int8q.quantize(np.array([[1.0, 2.0], [3.0, 4.0]]), axis=0).scale
+    array([0.01574803, 0.03149606])
+    """
+    qt, _ = _quantize(x, axis, block_size, rounding, out, want_dequantized=False)
+    return qt
+
+
+def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even"):
+    """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
+
+    The dequantized array has x's shape and the working dtype.
+
+    Examples
+    --------
+    >>> import int8q
+    >>> qt, xhat = int8q.quantize_dequantize([1.0, -1.0, 0.5, -0.5])
+    >>> xhat.round(4)
+    array([ 1.    , -1.    ,  0.5039, -0.5039])
+    """
+    return _quantize(x, axis, block_size, rounding, None, want_dequantized=True)
+
+
+def _quantize(x, axis, block_size, rounding, out, want_dequantized):
+    mode = _engine.rounding_mode(rounding)
+    x, work = _as_input(x)
+    gran = resolve(x.shape, axis, block_size)
+    if out is not None:
+        _check_out(out, x.shape)
+    q = np.empty(x.shape, dtype=np.int8) if out is None else out
+    d = np.empty(x.shape, dtype=work) if want_dequantized else None
+    # Writing into the caller's `out` goes through the two-pass path, which
+    # finds NaN/inf before writing anything.
+    scales = _engine.quantize(x, work, gran, mode, q.reshape(-1),
+                              None if d is None else d.reshape(-1),
+                              fused=out is None)
+    qt = QTensor(q, scales.reshape(gran.scale_shape), gran.axis, gran.block_size, rounding)
+    return qt, d
+
+
+def absmax(x, *, axis=None, block_size=None):
+    """``max(|x|)`` per tensor, channel or block, in the working dtype.
+
+    The result has the shape `quantize` gives its scale.  NaN/inf raise
+    ValueError.
+
+    Examples
+    --------
+    >>> import int8q
+    >>> int8q.absmax([[1, -5], [3, 2]], axis=1)
+    array([3., 5.])
+    """
+    x, work = _as_input(x)
+    gran = resolve(x.shape, axis, block_size)
+    return _engine.absmax(x, work, gran).reshape(gran.scale_shape)
+
+
+def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None):
+    """``q * scale`` in the scale's working dtype (or cast to `dtype`).
+
+    Call it as ``dequantize(qtensor)`` or ``dequantize(q, scale, axis=...,
+    block_size=...)`` with `scale` shaped as `quantize` makes it.  float16 and
+    bfloat16 scales compute in float32.
+
+    Examples
+    --------
+    >>> import numpy as np, int8q
+    >>> int8q.dequantize(np.array([127, -64], dtype=np.int8), np.float32(0.5))
+    array([ 63.5, -32. ], dtype=float32)
+    """
+    if isinstance(q, QTensor):
+        if scale is not None or axis is not None or block_size is not None:
+            raise TypeError("dequantize(qtensor) takes no scale, axis or block_size")
+        q, scale, axis, block_size = q.q, q.scale, q.axis, q.block_size
+    elif scale is None:
+        raise TypeError("dequantize needs a QTensor, or q and scale")
+    q = np.asarray(q)
+    if q.dtype != np.int8:
+        raise TypeError(f"q must be int8, got {q.dtype}")
+    scale = np.asarray(scale)
+    if scale.dtype.kind != "f" and scale.dtype.name != "bfloat16":
+        raise TypeError(f"scale must be floating point, got {scale.dtype}")
+    work = working_dtype(scale.dtype)
+    gran = resolve(q.shape, axis, block_size)
+    if scale.shape != gran.scale_shape:
+        raise ValueError(f"scale has shape {scale.shape}, expected {gran.scale_shape} "
+                         f"for q of shape {q.shape}")
+    scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
+    if not np.isfinite(scales).all():
+        raise ValueError("scale contains NaN or inf")
+    out_dtype = work if dtype is None else np.dtype(dtype)
+    if out_dtype.kind != "f" and out_dtype.name != "bfloat16":
+        raise TypeError(f"dtype must be a floating dtype, got {out_dtype}")
+    out = np.empty(q.shape, dtype=out_dtype)
+    if out.size:
+        _engine.dequantize(q, scales, gran, out.reshape(-1))
+    return out

@@ -1,0 +1,56 @@
+"""Walk an array of any layout in bounded, contiguous, C-ordered chunks.
+
+Inputs that the kernels cannot read in place (other dtypes, byte orders,
+strides, F order) are converted one slab at a time, so temporaries stay
+bounded whatever the size of the array.
+"""
+import numpy as np
+
+from ._dtypes import is_direct
+
+# Elements per converted chunk: 4 MiB of float64.  A loop over chunks() holds
+# two at once (the next is made before the last is dropped), still well under
+# the 16 MiB the contract allows, and large enough to amortise Python.
+CHUNK_ELEMENTS = 1 << 19
+
+
+def slabs(a, max_elements=CHUNK_ELEMENTS, align=1):
+    """Yield (start, view): views of `a` covering its elements in C order.
+
+    `start` is the flat C-order index of the view's first element and each
+    view holds at most max(max_elements, align) elements.  Cuts fall between
+    whole sub-arrays, or, inside the last axis, at multiples of `align` (so a
+    caller can keep blocks of `align` elements whole).
+    """
+    yield from _slabs(a, 0, max_elements, align)
+
+
+def _slabs(a, start, max_elements, align):
+    if a.size <= max_elements or a.ndim == 0:
+        yield start, a
+        return
+    if a.ndim == 1:
+        step = max(align, max_elements // align * align)
+        for i in range(0, a.shape[0], step):
+            yield start + i, a[i:i + step]
+        return
+    inner = a[0].size
+    if inner <= max_elements:
+        step = max_elements // inner
+        for i in range(0, a.shape[0], step):
+            yield start + i * inner, a[i:i + step]
+        return
+    for i in range(a.shape[0]):
+        yield from _slabs(a[i], start + i * inner, max_elements, align)
+
+
+def chunks(a, work, align=1):
+    """Yield (start, chunk): 1-D C-contiguous arrays of dtype `work`.
+
+    An array the kernels can read directly comes back whole, with no copy.
+    """
+    if is_direct(a, work):
+        yield 0, a.reshape(-1)
+        return
+    for start, view in slabs(a, CHUNK_ELEMENTS, align):
+        yield start, np.ascontiguousarray(view, dtype=work).reshape(-1)

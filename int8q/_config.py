@@ -1,0 +1,93 @@
+"""Thread count and SIMD level: chosen once at import, changeable at run time.
+
+Environment:
+  INT8Q_NUM_THREADS / OMP_NUM_THREADS  threads for large arrays (default: the
+                                       CPUs this process may run on)
+  INT8Q_SIMD=baseline|avx2|avx512      force a SIMD level (tests, benchmarks)
+"""
+import os
+
+from . import _kernels
+
+ISA_NAMES = ("baseline", "avx2", "avx512")
+_num_threads = None
+
+
+def _available_cpus():
+    try:
+        return len(os.sched_getaffinity(0))  # honours taskset and cgroup cpusets
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _default_threads():
+    for var in ("INT8Q_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return max(1, min(_available_cpus(), _kernels.max_threads()))
+
+
+def get_num_threads():
+    """Threads int8q uses for large arrays (1 when built without OpenMP)."""
+    global _num_threads
+    if _num_threads is None:
+        _num_threads = _default_threads() if _kernels.HAVE_OPENMP else 1
+    return _num_threads
+
+
+def set_num_threads(n):
+    """Use `n` threads for large arrays (results do not depend on it)."""
+    global _num_threads
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"number of threads must be >= 1, got {n}")
+    _num_threads = n if _kernels.HAVE_OPENMP else 1
+
+
+def available_simd():
+    """SIMD levels this build has and this CPU runs."""
+    best = _kernels.isa_detect()
+    return [name for level, name in enumerate(ISA_NAMES)
+            if level <= best and _kernels.isa_compiled(level)]
+
+
+def get_simd():
+    return ISA_NAMES[_kernels.isa_current()]
+
+
+def set_simd(name):
+    """Force a SIMD level; every level gives bit-identical results."""
+    if name not in ISA_NAMES:
+        raise ValueError(f"SIMD level must be one of {ISA_NAMES}, got {name!r}")
+    if not _kernels.isa_select(ISA_NAMES.index(name)):
+        raise ValueError(f"SIMD level {name!r} is not available here "
+                         f"(available: {available_simd()})")
+
+
+def _init_simd():
+    forced = os.environ.get("INT8Q_SIMD")
+    if forced:
+        set_simd(forced)
+    else:
+        _kernels.isa_select(_kernels.isa_detect())
+
+
+def show_config(file=None):
+    """Print (and return) the build and run-time configuration."""
+    import platform
+    import numpy as np
+    from ._version import __version__
+    lines = [
+        f"int8q {__version__}",
+        f"python {platform.python_version()} on {platform.machine()}, numpy {np.__version__}",
+        f"openmp: {'yes' if _kernels.HAVE_OPENMP else 'no (serial build)'}",
+        f"threads: {get_num_threads()}",
+        f"simd: {get_simd()} (available: {', '.join(available_simd())})",
+    ]
+    text = "\n".join(lines)
+    print(text, file=file)
+    return text
+
+
+_init_simd()

@@ -1,0 +1,73 @@
+"""Turn (shape, axis, block_size) into scale shapes and kernel layouts.
+
+The kernels see the input as its flat C-order index space; a layout tuple
+(n_row, block, cmod, nb) says which scale each flat index uses (see
+src/int8q_kernels.h):  scale number = (row % cmod) * nb + column // block,
+with row, column = divmod(index, n_row).
+"""
+import math
+import operator
+from typing import NamedTuple
+
+from numpy.exceptions import AxisError
+
+# A block of at most this many elements is quantized right after its abs-max,
+# while it is still in cache (1 << 17 float32 = 512 KiB).
+MAX_FUSED_BLOCK = 1 << 17
+
+
+class Granularity(NamedTuple):
+    axis: "int | None"          # normalised (non-negative) axis, or None
+    block_size: "int | None"
+    scale_shape: tuple
+    layout: tuple               # (n_row, block, cmod, nb) for the kernels
+    fused: bool                 # each scale owns one contiguous, cache-sized block
+    align: int                  # chunk cuts inside a row fall on multiples of this
+
+
+def _as_int(value, name):
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
+
+
+def resolve(shape, axis=None, block_size=None):
+    """The Granularity for an array of `shape`; raises for bad arguments."""
+    shape = tuple(shape)
+    ndim = len(shape)
+    if axis is not None and block_size is not None:
+        raise ValueError("give axis (per-channel) or block_size (per-block), not both")
+    if axis is not None:
+        axis = _as_int(axis, "axis")
+        if not -ndim <= axis < ndim:
+            raise AxisError(axis, ndim)
+        axis %= ndim
+        pre = math.prod(shape[:axis])
+        channels = shape[axis]
+        post = math.prod(shape[axis + 1:])
+        if post == 1:
+            # Channels on the last axis: every row uses all the scales in turn.
+            layout = (max(channels, 1), 1, 1, max(channels, 1))
+            fused = False
+        else:
+            layout = (max(post, 1), max(post, 1), max(channels, 1), 1)
+            fused = pre == 1 and post <= MAX_FUSED_BLOCK
+        return Granularity(axis, None, (channels,), layout, fused, max(post, 1))
+    if block_size is not None:
+        block_size = _as_int(block_size, "block_size")
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        if ndim == 0:
+            raise AxisError("block_size needs an array with at least one axis")
+        n = shape[-1]
+        rows = math.prod(shape[:-1])
+        nblocks = -(-n // block_size)
+        block = max(min(block_size, n), 1)
+        layout = (max(n, 1), block, max(rows, 1), max(nblocks, 1))
+        fused = 1 < block <= MAX_FUSED_BLOCK
+        return Granularity(None, block_size, shape[:-1] + (nblocks,), layout, fused, block)
+    n = math.prod(shape)
+    return Granularity(None, None, (), (max(n, 1), max(n, 1), 1, 1), False, 1)

@@ -1,0 +1,36 @@
+"""The seed function: int8_quantize(list) -> dict."""
+from . import _kernels
+
+
+def int8_quantize(x):
+    """Quantize a flat sequence of real numbers to INT8, returning plain Python.
+
+    float64 arithmetic: ``scale = max|x| / 127`` (1.0 when that is 0),
+    ``q = clip(round_half_even(x / scale), -127, 127)``, ``d = q * scale``.
+
+    Parameters
+    ----------
+    x : sequence or iterable of real numbers (float, int, bool, NumPy
+        scalars), or a 1-D NumPy array.
+
+    Returns
+    -------
+    dict
+        ``{'quantized': list[int], 'scale': round(scale, 6),
+        'dequantized': [round(d, 4), ...]}`` using Python's built-in round.
+
+    Raises
+    ------
+    ValueError
+        NaN or inf (the message gives its index), or an int too large for
+        float64.
+    TypeError
+        A non-number element (str, None, complex, nested list) or a
+        non-sequence argument.
+
+    Examples
+    --------
+    >>> int8_quantize([1.0, -1.0, 0.5, -0.5])
+    {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
+    """
+    return _kernels.seed_quantize(x)
