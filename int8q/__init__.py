@@ -10,6 +10,7 @@ definition every fast path is tested against.
 from ._api import QTensor, absmax, dequantize, quantize, quantize_dequantize
 from ._config import (available_simd, get_num_threads, get_simd, set_num_threads,
                       set_simd, show_config)
+from . import ggml
 from ._seed import int8_quantize
 from ._version import __version__
 

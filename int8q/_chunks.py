@@ -53,4 +53,8 @@ def chunks(a, work, align=1):
         yield 0, a.reshape(-1)
         return
     for start, view in slabs(a, CHUNK_ELEMENTS, align):
-        yield start, np.ascontiguousarray(view, dtype=work).reshape(-1)
+        # A value too large for `work` becomes inf, which the kernels then
+        # report as a ValueError; NumPy's cast warning would only leak.
+        with np.errstate(over="ignore"):
+            chunk = np.ascontiguousarray(view, dtype=work).reshape(-1)
+        yield start, chunk

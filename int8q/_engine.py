@@ -22,18 +22,24 @@ def rounding_mode(rounding):
             f"rounding must be one of {sorted(ROUNDING_MODES)}, got {rounding!r}") from None
 
 
-def raise_nonfinite(x, work, what="x"):
-    """Raise ValueError naming the first NaN or inf of x (C order)."""
+def find_nonfinite(x, work):
+    """(index tuple, value) of the first NaN or inf of x in C order, or None."""
     for start, chunk in chunks(x, work):
         bad = np.flatnonzero(~np.isfinite(chunk))
         if bad.size:
-            flat = start + int(bad[0])
-            where = np.unravel_index(flat, x.shape) if x.ndim else ()
-            value = chunk[bad[0]]
-            raise ValueError(
-                f"{what}[{', '.join(map(str, where))}] is {value}; "
-                "int8q quantizes finite numbers only")
-    raise AssertionError("raise_nonfinite called on finite data")
+            where = np.unravel_index(start + int(bad[0]), x.shape) if x.ndim else ()
+            return tuple(int(i) for i in where), chunk[bad[0]]
+    return None
+
+
+def raise_nonfinite(x, work, what="x"):
+    """Raise ValueError naming the first NaN or inf of x (C order)."""
+    found = find_nonfinite(x, work)
+    if found is None:
+        raise AssertionError("raise_nonfinite called on finite data")
+    where, value = found
+    raise ValueError(f"{what}[{', '.join(map(str, where))}] is {value}; "
+                     "int8q quantizes finite numbers only")
 
 
 def absmax(x, work, gran):

@@ -12,7 +12,7 @@ run-time SIMD dispatch needs per-function target attributes, which Cython
 cannot express.
 """
 from cython.parallel cimport prange
-from libc.stdint cimport int8_t, int32_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.math cimport fabs, isfinite, nearbyint
 from libc.string cimport memset
 from cpython.object cimport PyObject
@@ -65,6 +65,9 @@ cdef extern from "int8q_kernels.h":
     void int8q_dequantize_range_f64(const int8_t *q, Py_ssize_t s, Py_ssize_t e,
                                     const int8q_layout *L, const double *scales,
                                     double *out) noexcept nogil
+
+    int int8q_q8_0_quantize(const float *x, Py_ssize_t nblocks, uint8_t *out) noexcept nogil
+    void int8q_q8_0_dequantize(const uint8_t *raw, Py_ssize_t nblocks, float *out) noexcept nogil
 
 ctypedef fused real:
     float
@@ -233,6 +236,37 @@ def dequantize_into(const int8_t[::1] q, Py_ssize_t start, tuple layout,
             else:
                 int8q_dequantize_range_f64(&q[lo], start + lo, start + hi, &L,
                                            &scales[0], &out[lo])
+
+
+def q8_0_quantize_into(const float[::1] x, uint8_t[::1] out, int threads):
+    """GGML Q8_0 of x (a whole number of 32-float blocks) into out (34 bytes
+    per block).  Returns 0, 1 if a block holds NaN/inf, or 2 if a block's
+    scale overflows float16."""
+    cdef Py_ssize_t nblocks = x.shape[0] // 32, lo, hi
+    cdef int t, T = plan_threads(x.shape[0], threads), code, nonfinite = 0, overflow = 0
+    if nblocks == 0:
+        return 0
+    for t in prange(T, nogil=True, schedule='static', num_threads=T):
+        lo = nblocks * t // T
+        hi = nblocks * (t + 1) // T
+        if hi > lo:
+            code = int8q_q8_0_quantize(&x[32 * lo], hi - lo, &out[34 * lo])
+            nonfinite += code == 1
+            overflow += code == 2
+    return 1 if nonfinite else (2 if overflow else 0)
+
+
+def q8_0_dequantize_into(const uint8_t[::1] raw, float[::1] out, int threads):
+    """Float32 values of whole GGML Q8_0 blocks (34 bytes -> 32 floats)."""
+    cdef Py_ssize_t nblocks = raw.shape[0] // 34, lo, hi
+    cdef int t, T = plan_threads(out.shape[0], threads)
+    if nblocks == 0:
+        return
+    for t in prange(T, nogil=True, schedule='static', num_threads=T):
+        lo = nblocks * t // T
+        hi = nblocks * (t + 1) // T
+        if hi > lo:
+            int8q_q8_0_dequantize(&raw[34 * lo], hi - lo, &out[32 * lo])
 
 
 # ---------------------------------------------------------------------------

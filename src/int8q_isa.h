@@ -96,9 +96,53 @@
 DEFINE_ISA_LOOPS(f32, float, int32_t, 0x7fffffff, 12582912.0f)
 DEFINE_ISA_LOOPS(f64, double, int64_t, 0x7fffffffffffffffll, 6755399441055744.0)
 
+/* GGML Q8_0, ggml's reference recipe (ggml-quants.c, gguf-py's Q8_0): per
+ * block of 32, d = amax / 127 in float32, id = 1 / d (0 when d is 0),
+ * q = roundf(x * id) (half away from zero), then d as float16 before the 32
+ * int8s.  Returns 1 at a NaN/inf block, 2 when d overflows float16.  When d
+ * is so small that 1 / d overflows, ggml's roundf(x * inf) is NaN and the
+ * cast gives 0: q is 0 here too. */
+ISA_ATTR static int FN(q8_0_quant)(const float *x, ptrdiff_t nblocks, uint8_t *out)
+{
+    for (ptrdiff_t b = 0; b < nblocks; b++) {
+        const float *xb = x + 32 * b;
+        uint8_t *o = out + 34 * b;
+        int32_t m = FN(amax_f32)((const int32_t *)xb, 32);
+        float amax, d, id;
+        uint16_t h;
+        if (m >= 0x7f800000) return 1;
+        memcpy(&amax, &m, sizeof amax);
+        d = amax / 127.0f;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        h = float_to_half_rtne(d);
+        if ((h & 0x7fff) >= 0x7c00) return 2;
+        o[0] = (uint8_t)(h & 0xff);
+        o[1] = (uint8_t)(h >> 8);
+        if (id > FLT_MAX) id = 0.0f;
+        for (int j = 0; j < 32; j++) {
+            float v = xb[j] * id;
+            int32_t t = (int32_t)v;
+            float f = v - (float)t;
+            o[2 + j] = (uint8_t)(int8_t)(t + (f >= 0.5f) - (f <= -0.5f));
+        }
+    }
+    return 0;
+}
+
+ISA_ATTR static void FN(q8_0_dequant)(const uint8_t *raw, ptrdiff_t nblocks, float *out)
+{
+    for (ptrdiff_t b = 0; b < nblocks; b++) {
+        const uint8_t *r = raw + 34 * b;
+        float d = half_to_float((uint16_t)(r[0] | (r[1] << 8)));
+        float *o = out + 32 * b;
+        for (int j = 0; j < 32; j++) o[j] = (float)(int8_t)r[2 + j] * d;
+    }
+}
+
 static const int8q_loops FN(loops) = {
     FN(amax_f32), FN(amaxv_f32), FN(quant_f32), FN(quantv_f32), FN(deq_f32), FN(deqv_f32),
     FN(amax_f64), FN(amaxv_f64), FN(quant_f64), FN(quantv_f64), FN(deq_f64), FN(deqv_f64),
+    FN(q8_0_quant), FN(q8_0_dequant),
 };
 
 #undef DEFINE_ISA_LOOPS

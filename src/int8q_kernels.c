@@ -24,7 +24,59 @@ typedef struct {
     void (*quantv_f64)(const double *, ptrdiff_t, const double *, int, int8_t *, double *);
     void (*deq_f64)(const int8_t *, ptrdiff_t, double, double *);
     void (*deqv_f64)(const int8_t *, ptrdiff_t, const double *, double *);
+    int (*q8_0_quant)(const float *, ptrdiff_t, uint8_t *);
+    void (*q8_0_dequant)(const uint8_t *, ptrdiff_t, float *);
 } int8q_loops;
+
+/* float32 -> float16 bits, round to nearest even, as NumPy's astype does
+ * (F. Giesen's float_to_half_fast3_rtne).  Exact for every input. */
+static inline uint16_t float_to_half_rtne(float value)
+{
+    const uint32_t f32_infinity = 255u << 23;
+    const uint32_t f16_overflow = (127u + 16u) << 23; /* 65536.0f */
+    const uint32_t denorm_magic_bits = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+    uint32_t f, sign;
+    uint16_t o;
+    memcpy(&f, &value, sizeof f);
+    sign = f & 0x80000000u;
+    f ^= sign;
+    if (f >= f16_overflow) {
+        o = f > f32_infinity ? 0x7e00 : 0x7c00;
+    } else if (f < (113u << 23)) {
+        /* Result is subnormal or zero: let the FPU align and round it. */
+        float ff, magic;
+        uint32_t r;
+        memcpy(&ff, &f, sizeof ff);
+        memcpy(&magic, &denorm_magic_bits, sizeof magic);
+        ff += magic;
+        memcpy(&r, &ff, sizeof r);
+        o = (uint16_t)(r - denorm_magic_bits);
+    } else {
+        uint32_t mant_odd = (f >> 13) & 1u;
+        f += ((uint32_t)(15 - 127) << 23) + 0xfffu; /* rebias, round */
+        f += mant_odd;                                /* ties to even */
+        o = (uint16_t)(f >> 13);
+    }
+    return (uint16_t)(o | (sign >> 16));
+}
+
+/* float16 bits -> float32, exact. */
+static inline float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+    float f;
+    if (exp == 0) {
+        f = (float)mant * 5.9604644775390625e-8f; /* mant * 2^-24, exact */
+        return sign ? -f : f;
+    }
+    if (exp == 31)
+        bits = sign | 0x7f800000u | (mant << 13);
+    else
+        bits = sign | ((exp + 112u) << 23) | (mant << 13);
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
 
 /* Baseline: whatever the compiler targets by default (SSE2 on x86-64, NEON on
  * arm64). */
@@ -191,6 +243,16 @@ int int8q_isa_current(void) { return current_level; }
             }                                                                       \
         }                                                                           \
     }
+
+int int8q_q8_0_quantize(const float *x, ptrdiff_t nblocks, uint8_t *out)
+{
+    return loops->q8_0_quant(x, nblocks, out);
+}
+
+void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out)
+{
+    loops->q8_0_dequant(raw, nblocks, out);
+}
 
 DEFINE_RANGES(f32, float, int32_t, 0x7f800000)
 DEFINE_RANGES(f64, double, int64_t, 0x7ff0000000000000ll)

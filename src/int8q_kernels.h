@@ -67,4 +67,9 @@ INT8Q_DECLARE(f32, float, int32_t)
 INT8Q_DECLARE(f64, double, int64_t)
 #undef INT8Q_DECLARE
 
+/* GGML Q8_0 over nblocks whole blocks (32 floats <-> 34 bytes).  quantize
+ * returns 0, or 1 at a NaN/inf block, or 2 when a scale overflows float16. */
+int int8q_q8_0_quantize(const float *x, ptrdiff_t nblocks, uint8_t *out);
+void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out);
+
 #endif

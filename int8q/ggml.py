@@ -1,0 +1,104 @@
+"""GGML Q8_0 interchange, byte-identical to gguf-py (ggml's reference recipe).
+
+A Q8_0 row of n floats (n a multiple of 32) is n / 32 blocks of 34 bytes: the
+block's scale ``d = amax / 127`` as little-endian float16, then 32 int8
+``q = roundf(x * (1 / d))`` (half away from zero).  This differs from
+int8q.quantize on purpose: it multiplies by a float32 reciprocal instead of
+dividing, rounds half away from zero, and stores the scale as float16.
+
+    >>> import numpy as np
+    >>> from int8q import ggml
+    >>> raw = ggml.quantize_q8_0(np.linspace(-1, 1, 64, dtype=np.float32))
+    >>> raw.shape, raw.dtype
+    ((68,), dtype('uint8'))
+    >>> ggml.dequantize_q8_0(raw)[:3]
+    array([-0.99993896, -0.9684448 , -0.9369507 ], dtype=float32)
+"""
+import numpy as np
+
+from . import _kernels
+from ._chunks import chunks
+from ._config import get_num_threads
+from ._dtypes import FLOAT32, working_dtype
+from ._engine import find_nonfinite
+
+__all__ = ["quantize_q8_0", "dequantize_q8_0", "Q8_0_BLOCK", "Q8_0_BYTES"]
+
+Q8_0_BLOCK = 32   # floats per block
+Q8_0_BYTES = 34   # bytes per block: float16 scale + 32 int8
+
+
+def quantize_q8_0(x):
+    """Quantize to GGML Q8_0 bytes.
+
+    Parameters
+    ----------
+    x : array_like of real numbers, last axis a multiple of 32.  Values are
+        converted to float32 first, as gguf-py does.
+
+    Returns
+    -------
+    ndarray of uint8, shape ``x.shape[:-1] + (n // 32 * 34,)``
+
+    Raises
+    ------
+    ValueError
+        last axis not a multiple of 32 (or a 0-d input); NaN/inf (after the
+        float32 conversion); a block whose float16 scale would overflow
+        (absmax / 127 rounds past 65504).
+    TypeError
+        complex, object or string input.
+    """
+    x = np.asarray(x)
+    working_dtype(x.dtype)  # TypeError for what int8q cannot quantize
+    if x.ndim == 0 or x.shape[-1] % Q8_0_BLOCK:
+        raise ValueError(f"Q8_0 needs the last axis to be a multiple of {Q8_0_BLOCK}; "
+                         f"got shape {x.shape}")
+    out = np.empty(x.shape[:-1] + (x.shape[-1] // Q8_0_BLOCK * Q8_0_BYTES,), np.uint8)
+    flat_out = out.reshape(-1)
+    threads = get_num_threads()
+    for start, chunk in chunks(x, FLOAT32, align=Q8_0_BLOCK):
+        first = start // Q8_0_BLOCK * Q8_0_BYTES
+        stop = first + chunk.shape[0] // Q8_0_BLOCK * Q8_0_BYTES
+        code = _kernels.q8_0_quantize_into(chunk, flat_out[first:stop], threads)
+        if code:
+            _raise_block_error(x, code)
+    return out
+
+
+def _raise_block_error(x, code):
+    found = find_nonfinite(x, FLOAT32)
+    if found is not None:
+        where, value = found
+        raise ValueError(f"x[{', '.join(map(str, where))}] is {value} as float32; "
+                         "Q8_0 quantizes finite numbers only")
+    raise ValueError("a Q8_0 block's scale (absmax / 127) overflows float16: "
+                     "absmax must stay below about 65504 * 127")
+
+
+def dequantize_q8_0(raw):
+    """Float32 values of GGML Q8_0 bytes.
+
+    Parameters
+    ----------
+    raw : array of uint8, last axis a multiple of 34
+
+    Returns
+    -------
+    ndarray of float32, shape ``raw.shape[:-1] + (m // 34 * 32,)``; a stored
+    scale that is NaN or inf gives NaN/inf values, as in ggml.
+    """
+    raw = np.asarray(raw)
+    if raw.dtype != np.uint8:
+        raise TypeError(f"Q8_0 data must be uint8 bytes, got {raw.dtype}")
+    if raw.ndim == 0 or raw.shape[-1] % Q8_0_BYTES:
+        raise ValueError(f"Q8_0 data needs the last axis to be a multiple of {Q8_0_BYTES}; "
+                         f"got shape {raw.shape}")
+    out = np.empty(raw.shape[:-1] + (raw.shape[-1] // Q8_0_BYTES * Q8_0_BLOCK,), FLOAT32)
+    flat_out = out.reshape(-1)
+    threads = get_num_threads()
+    for start, chunk in chunks(raw, np.dtype(np.uint8), align=Q8_0_BYTES):
+        first = start // Q8_0_BYTES * Q8_0_BLOCK
+        stop = first + chunk.shape[0] // Q8_0_BYTES * Q8_0_BLOCK
+        _kernels.q8_0_dequantize_into(chunk, flat_out[first:stop], threads)
+    return out
