@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _kernels
 from ._chunks import chunks
+from ._dtypes import FLOAT32, is_direct
 from ._config import get_num_threads
 
 HALF_EVEN, HALF_AWAY = 0, 1
@@ -44,13 +45,13 @@ def raise_nonfinite(x, work, what="x"):
 
 def absmax(x, work, gran):
     """Flat abs-max per scale, in the working dtype; ValueError on NaN/inf."""
-    m = np.zeros(max(1, int(np.prod(gran.scale_shape))), dtype=work)
+    m = np.zeros(gran.nscales, dtype=work)
     threads = get_num_threads()
     for start, chunk in chunks(x, work):
         _kernels.absmax_into(chunk, start, gran.layout, m, threads)
     if not np.isfinite(m).all():
         raise_nonfinite(x, work)
-    return m[:int(np.prod(gran.scale_shape))]
+    return m
 
 
 def scales_from_absmax(m):
@@ -67,9 +68,16 @@ def quantize(x, work, gran, mode, q_flat, d_flat=None, fused=True):
     abs-max pass comes first, so NaN/inf is found before anything is written.
     """
     threads = get_num_threads()
+    if is_direct(x, work):
+        whole = _kernels.quantize_whole_f32 if work == FLOAT32 else _kernels.quantize_whole_f64
+        scales = whole(x.reshape(-1), gran.layout, gran.nscales, fused and gran.fused,
+                       mode, q_flat, d_flat, threads)
+        if scales is None:
+            raise_nonfinite(x, work)
+        return scales
     if fused and gran.fused:
         # Ones: the scale of an empty channel (never visited) is 1.
-        scales = np.ones(int(np.prod(gran.scale_shape)), dtype=work)
+        scales = np.ones(gran.nscales, dtype=work)
         for start, chunk in chunks(x, work, align=gran.align):
             stop = start + chunk.shape[0]
             d_part = None if d_flat is None else d_flat[start:stop]

@@ -5,6 +5,7 @@ The kernels see the input as its flat C-order index space; a layout tuple
 src/int8q_kernels.h):  scale number = (row % cmod) * nb + column // block,
 with row, column = divmod(index, n_row).
 """
+import functools
 import math
 import operator
 from typing import NamedTuple
@@ -24,6 +25,10 @@ class Granularity(NamedTuple):
     fused: bool                 # each scale owns one contiguous, cache-sized block
     align: int                  # chunk cuts inside a row fall on multiples of this
 
+    @property
+    def nscales(self):
+        return math.prod(self.scale_shape)
+
 
 def _as_int(value, name):
     if isinstance(value, bool):
@@ -34,9 +39,19 @@ def _as_int(value, name):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
 
 
+@functools.lru_cache(maxsize=256)
+def _resolve_cached(shape, axis, block_size):
+    return _resolve(shape, axis, block_size)
+
+
 def resolve(shape, axis=None, block_size=None):
     """The Granularity for an array of `shape`; raises for bad arguments."""
-    shape = tuple(shape)
+    if (axis is None or type(axis) is int) and (block_size is None or type(block_size) is int):
+        return _resolve_cached(tuple(shape), axis, block_size)
+    return _resolve(tuple(shape), axis, block_size)
+
+
+def _resolve(shape, axis, block_size):
     ndim = len(shape)
     if axis is not None and block_size is not None:
         raise ValueError("give axis (per-channel) or block_size (per-block), not both")

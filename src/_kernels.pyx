@@ -77,7 +77,7 @@ HAVE_OPENMP = bool(INT8Q_HAVE_OPENMP)
 
 # Below this many elements per thread, waking another thread costs more than
 # it saves.
-cdef Py_ssize_t MIN_PER_THREAD = 1 << 15
+cdef Py_ssize_t MIN_PER_THREAD = 1 << 17
 # Per-thread partial abs-max arrays are only worth it while they stay small.
 cdef Py_ssize_t MAX_PARTIALS = 1 << 20
 
@@ -126,25 +126,21 @@ cdef inline Py_ssize_t next_block_start(const int8q_layout *L, Py_ssize_t p) noe
     return r * L.n_row + up
 
 
-def absmax_into(const real[::1] x, Py_ssize_t start, tuple layout, real[::1] m, int threads):
-    """m[k] = max(m[k], |x| over the elements of x that use scale k).
-
-    m holds abs-max values (start it at 0); a NaN or inf in x leaves a
-    non-finite value in m, which the caller checks.
-    """
-    cdef int8q_layout L = make_layout(layout)
+cdef int absmax_impl(const real[::1] x, Py_ssize_t start, const int8q_layout *L,
+                     real[::1] m, int threads) except -1:
+    """m[k] = max(m[k], |x| over the elements of x that use scale k)."""
     cdef Py_ssize_t n = x.shape[0], nscales = m.shape[0], lo, hi
     cdef int t, T = plan_threads(n, threads)
     cdef real[:, ::1] partial
     if n == 0:
-        return
+        return 0
     if T == 1 or nscales * T > MAX_PARTIALS:
         with nogil:
             if real is float:
-                int8q_absmax_range_f32(&x[0], start, start + n, &L, <int32_t *>&m[0])
+                int8q_absmax_range_f32(&x[0], start, start + n, L, <int32_t *>&m[0])
             else:
-                int8q_absmax_range_f64(&x[0], start, start + n, &L, <int64_t *>&m[0])
-        return
+                int8q_absmax_range_f64(&x[0], start, start + n, L, <int64_t *>&m[0])
+        return 0
     # Each thread reduces its own slice into its own row; max is exact and
     # order-free, so the result does not depend on T.
     partial_array = np.zeros((T, nscales), dtype=np.asarray(m).dtype)
@@ -154,36 +150,95 @@ def absmax_into(const real[::1] x, Py_ssize_t start, tuple layout, real[::1] m, 
         hi = n * (t + 1) // T
         if hi > lo:
             if real is float:
-                int8q_absmax_range_f32(&x[lo], start + lo, start + hi, &L,
+                int8q_absmax_range_f32(&x[lo], start + lo, start + hi, L,
                                        <int32_t *>&partial[t, 0])
             else:
-                int8q_absmax_range_f64(&x[lo], start + lo, start + hi, &L,
+                int8q_absmax_range_f64(&x[lo], start + lo, start + hi, L,
                                        <int64_t *>&partial[t, 0])
     # np.max propagates NaN, so a non-finite input stays visible.
     np.maximum(np.asarray(m), partial_array.max(axis=0), out=np.asarray(m))
+    return 0
+
+
+cdef int quantize_impl(const real[::1] x, Py_ssize_t start, const int8q_layout *L,
+                       const real[::1] scales, int mode, int8_t[::1] q, real[::1] d,
+                       int threads) except -1:
+    cdef Py_ssize_t n = x.shape[0], lo, hi
+    cdef int t, T = plan_threads(n, threads)
+    cdef real *dp = NULL
+    if n == 0:
+        return 0
+    if d is not None:
+        dp = &d[0]
+    if T == 1:  # no OpenMP region at all for small inputs
+        with nogil:
+            if real is float:
+                int8q_quantize_range_f32(&x[0], start, start + n, L, &scales[0], mode, &q[0], dp)
+            else:
+                int8q_quantize_range_f64(&x[0], start, start + n, L, &scales[0], mode, &q[0], dp)
+        return 0
+    for t in prange(T, nogil=True, schedule='static', num_threads=T):
+        lo = n * t // T
+        hi = n * (t + 1) // T
+        if hi > lo:
+            if real is float:
+                int8q_quantize_range_f32(&x[lo], start + lo, start + hi, L, &scales[0],
+                                         mode, &q[lo], dp + lo if dp != NULL else NULL)
+            else:
+                int8q_quantize_range_f64(&x[lo], start + lo, start + hi, L, &scales[0],
+                                         mode, &q[lo], dp + lo if dp != NULL else NULL)
+    return 0
+
+
+cdef int fused_impl(const real[::1] x, Py_ssize_t start, const int8q_layout *L,
+                    real[::1] scales, int mode, int8_t[::1] q, real[::1] d,
+                    int threads) except -1:
+    """Returns 1 if a NaN or inf was met, else 0."""
+    cdef Py_ssize_t n = x.shape[0], lo, hi
+    cdef int t, T = plan_threads(n, threads), bad = 0
+    cdef real *dp = NULL
+    if n == 0:
+        return 0
+    if d is not None:
+        dp = &d[0]
+    if T == 1:
+        with nogil:
+            if real is float:
+                bad = int8q_fused_range_f32(&x[0], start, start + n, L, &scales[0], mode, &q[0], dp)
+            else:
+                bad = int8q_fused_range_f64(&x[0], start, start + n, L, &scales[0], mode, &q[0], dp)
+        return 1 if bad else 0
+    for t in prange(T, nogil=True, schedule='static', num_threads=T):
+        # Thread slices start and end on block boundaries.
+        lo = next_block_start(L, start + n * t // T) - start
+        hi = next_block_start(L, start + n * (t + 1) // T) - start
+        if hi > n:
+            hi = n
+        if hi > lo:
+            if real is float:
+                bad += int8q_fused_range_f32(&x[lo], start + lo, start + hi, L, &scales[0],
+                                             mode, &q[lo], dp + lo if dp != NULL else NULL)
+            else:
+                bad += int8q_fused_range_f64(&x[lo], start + lo, start + hi, L, &scales[0],
+                                             mode, &q[lo], dp + lo if dp != NULL else NULL)
+    return 1 if bad else 0
+
+
+def absmax_into(const real[::1] x, Py_ssize_t start, tuple layout, real[::1] m, int threads):
+    """m[k] = max(m[k], |x| over the elements of x that use scale k).
+
+    m holds abs-max values (start it at 0); a NaN or inf in x leaves a
+    non-finite value in m, which the caller checks.
+    """
+    cdef int8q_layout L = make_layout(layout)
+    absmax_impl(x, start, &L, m, threads)
 
 
 def quantize_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] scales,
                   int mode, int8_t[::1] q, real[::1] d, int threads):
     """q = clip(round(x / scale)) (and d = q * scale unless d is None)."""
     cdef int8q_layout L = make_layout(layout)
-    cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int t, T = plan_threads(n, threads)
-    cdef real *dp = NULL
-    if n == 0:
-        return
-    if d is not None:
-        dp = &d[0]
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = n * t // T
-        hi = n * (t + 1) // T
-        if hi > lo:
-            if real is float:
-                int8q_quantize_range_f32(&x[lo], start + lo, start + hi, &L, &scales[0],
-                                         mode, &q[lo], dp + lo if dp != NULL else NULL)
-            else:
-                int8q_quantize_range_f64(&x[lo], start + lo, start + hi, &L, &scales[0],
-                                         mode, &q[lo], dp + lo if dp != NULL else NULL)
+    quantize_impl(x, start, &L, scales, mode, q, d, threads)
 
 
 def fused_into(const real[::1] x, Py_ssize_t start, tuple layout, real[::1] scales,
@@ -195,27 +250,49 @@ def fused_into(const real[::1] x, Py_ssize_t start, tuple layout, real[::1] scal
     then partly written; the caller discards them).
     """
     cdef int8q_layout L = make_layout(layout)
-    cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int t, T = plan_threads(n, threads), bad = 0
-    cdef real *dp = NULL
-    if n == 0:
-        return False
-    if d is not None:
-        dp = &d[0]
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        # Thread slices start and end on block boundaries.
-        lo = next_block_start(&L, start + n * t // T) - start
-        hi = next_block_start(&L, start + n * (t + 1) // T) - start
-        if hi > n:
-            hi = n
-        if hi > lo:
-            if real is float:
-                bad += int8q_fused_range_f32(&x[lo], start + lo, start + hi, &L, &scales[0],
-                                             mode, &q[lo], dp + lo if dp != NULL else NULL)
-            else:
-                bad += int8q_fused_range_f64(&x[lo], start + lo, start + hi, &L, &scales[0],
-                                             mode, &q[lo], dp + lo if dp != NULL else NULL)
-    return bad > 0
+    return fused_impl(x, start, &L, scales, mode, q, d, threads) != 0
+
+
+cdef object quantize_whole_impl(const real[::1] x, tuple layout, Py_ssize_t nscales,
+                                bint fused, int mode, int8_t[::1] q, real[::1] d, int threads):
+    cdef int8q_layout L = make_layout(layout)
+    cdef real[::1] s
+    cdef Py_ssize_t k
+    dtype = np.float32 if real is float else np.float64
+    if fused:
+        # Ones: the scale of an empty block (never visited) is 1.
+        scales = np.ones(nscales, dtype=dtype)
+        s = scales
+        if fused_impl(x, 0, &L, s, mode, q, d, threads):
+            return None
+        return scales
+    scales = np.zeros(nscales, dtype=dtype)
+    s = scales
+    absmax_impl(x, 0, &L, s, threads)
+    for k in range(nscales):
+        if not isfinite(s[k]):
+            return None
+        s[k] = s[k] / <real>127
+        if s[k] == 0:
+            s[k] = 1
+    quantize_impl(x, 0, &L, s, mode, q, d, threads)
+    return scales
+
+
+# quantize_whole_f32/_f64: quantize all of a contiguous array in one call, the
+# fast path for inputs the kernels read in place.  They return the flat
+# scales, or None if x holds NaN/inf (then q may be partly written when
+# fused is true; with fused false, nothing is).  Two plain entry points
+# instead of one fused def: Cython's run-time dispatch of a fused def costs
+# microseconds, which small arrays feel.
+def quantize_whole_f32(const float[::1] x, tuple layout, Py_ssize_t nscales, bint fused,
+                       int mode, int8_t[::1] q, float[::1] d, int threads):
+    return quantize_whole_impl(x, layout, nscales, fused, mode, q, d, threads)
+
+
+def quantize_whole_f64(const double[::1] x, tuple layout, Py_ssize_t nscales, bint fused,
+                       int mode, int8_t[::1] q, double[::1] d, int threads):
+    return quantize_whole_impl(x, layout, nscales, fused, mode, q, d, threads)
 
 
 def dequantize_into(const int8_t[::1] q, Py_ssize_t start, tuple layout,
