@@ -1,52 +1,181 @@
 """The int8q command line.
 
-    int8q quantize 1.0 -1.0 0.5 -0.5     print the seed dict as JSON
+    int8q quantize 1.0 -1.0 0.5 -0.5          print the seed dict as JSON
+    int8q quantize IN -o OUT [options]        quantize a checkpoint file
+    int8q dequantize IN -o OUT                restore it
+    int8q inspect FILE [--json]               list its tensors
+
+IN is a .safetensors file, a sharded checkpoint (its directory or its
+*.safetensors.index.json), a .npy or a .npz; see int8q.io for the
+conventions.  ``quantize`` is the seed mode when every argument is a number
+and there is no -o.
 
 Errors print one line on stderr and exit with status 2.
 """
 import argparse
 import json
+import os
 import sys
 
 from ._seed import int8_quantize
 from ._version import __version__
+
+# int8q.io is imported only for file commands: the seed mode stays as quick
+# to start as it was.
 
 
 class CLIError(Exception):
     """A user error: reported as one line on stderr, exit status 2."""
 
 
-def _parse_number(text):
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors reported on one line like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"int8q: error: {message} (see {self.prog} --help)\n")
+
+
+def _as_number(text):
     try:
         return float(text)
     except ValueError:
-        raise CLIError(f"not a number: {text!r}") from None
+        return None
+
+
+def _progress_wanted(args):
+    if args.quiet:
+        return False
+    return args.progress or sys.stderr.isatty()
+
+
+def _file_options_given(args):
+    return (args.per_tensor or args.block_size is not None or args.rounding is not None
+            or args.skip or args.all or args.progress or args.quiet)
 
 
 def cmd_quantize(args):
-    values = [_parse_number(t) for t in args.values]
-    print(json.dumps(int8_quantize(values)))
+    numbers = [_as_number(t) for t in args.inputs]
+    if args.output is None:
+        if None in numbers:
+            bad = args.inputs[numbers.index(None)]
+            if os.path.exists(bad):
+                raise CLIError(f"quantize {bad} needs -o OUT")
+            raise CLIError(f"not a number: {bad!r} (to quantize a file, give -o OUT)")
+        if _file_options_given(args):
+            raise CLIError("options apply to files; numbers take none")
+        print(json.dumps(int8_quantize(numbers)))
+        return
+    from . import io
+    io.quantize_file(_one_input(args), args.output, per_tensor=args.per_tensor,
+                     block_size=args.block_size, rounding=args.rounding or "half_even",
+                     skip=args.skip or (), all_tensors=args.all,
+                     progress=_progress_wanted(args))
+
+
+def _one_input(args):
+    if len(args.inputs) != 1:
+        raise CLIError(f"give one input file with -o, got {len(args.inputs)}")
+    return args.inputs[0]
+
+
+def cmd_dequantize(args):
+    from . import io
+    io.dequantize_file(args.input, args.output, progress=_progress_wanted(args))
+
+
+def _shape(shape):
+    return "x".join(str(d) for d in shape) if shape else "()"
+
+
+def cmd_inspect(args):
+    from . import io
+    rows = io.inspect_file(args.input)
+    if args.json:
+        print(json.dumps([{**r, "shape": list(r["shape"])} for r in rows], indent=1))
+        return
+    table = [("name", "shape", "dtype", "scheme", "size")]
+    for r in rows:
+        dtype = r["dtype"] + (f" ({r['original_dtype']})" if r["original_dtype"] else "")
+        table.append((r["name"], _shape(r["shape"]), dtype, r["scheme"], str(r["size"])))
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        cells = [c.ljust(w) for c, w in zip(row[:4], widths)] + [row[4].rjust(widths[4])]
+        print("  ".join(cells))
+    files = len({r["file"] for r in rows})
+    print(f"{len(rows)} tensors, {sum(r['size'] for r in rows)} bytes"
+          + (f" in {files} files" if files > 1 else ""))
+
+
+def _add_output(p, progress_help):
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="output file, or output directory for a sharded checkpoint")
+    quiet = p.add_mutually_exclusive_group()
+    quiet.add_argument("--progress", action="store_true",
+                       help=f"{progress_help} even when stderr is not a terminal")
+    quiet.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="int8q", description="Symmetric INT8 quantization.")
     parser.add_argument("--version", action="version", version=f"int8q {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("quantize", help="quantize numbers given on the command line")
-    p.add_argument("values", nargs="+", metavar="NUMBER")
+
+    p = sub.add_parser(
+        "quantize", help="quantize a checkpoint file, or numbers given on the command line",
+        description="Quantize IN (.safetensors, a sharded checkpoint directory or its "
+                    "index, .npy, .npz) into OUT.  With numbers and no -o, print the "
+                    "seed dict as JSON.")
+    p.add_argument("inputs", nargs="+", metavar="IN|NUMBER",
+                   help="the checkpoint to quantize, or numbers")
+    _add_output(p, "show a progress bar")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--per-tensor", action="store_true",
+                     help="one scale per tensor (default: one per row)")
+    how.add_argument("--block-size", type=int, metavar="B",
+                     help="one scale per B consecutive elements of the last axis")
+    p.add_argument("--rounding", choices=["half_even", "half_away"],
+                   help="how ties round (default half_even)")
+    p.add_argument("--skip", action="append", metavar="GLOB",
+                   help="leave tensors whose name matches GLOB in float (repeatable)")
+    p.add_argument("--all", action="store_true",
+                   help="also quantize 1-D floating tensors and integer tensors")
     p.set_defaults(func=cmd_quantize)
+
+    p = sub.add_parser("dequantize", help="restore a file written by int8q quantize")
+    p.add_argument("input", metavar="IN")
+    _add_output(p, "show a progress bar")
+    p.set_defaults(func=cmd_dequantize, need_output=True)
+
+    p = sub.add_parser("inspect", help="list the tensors of a checkpoint file")
+    p.add_argument("input", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=cmd_inspect)
     return parser
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "need_output", False) and args.output is None:
+        parser.error(f"{args.command} needs -o OUT")
     try:
         args.func(args)
-    except (CLIError, ValueError, TypeError, OSError) as exc:
-        print(f"int8q: error: {exc}", file=sys.stderr)
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+    except BrokenPipeError:
+        # `int8q inspect ... | head`: the reader left; say nothing, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except (CLIError, ValueError, TypeError, OSError, MemoryError) as exc:
+        print(f"int8q: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("int8q: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -96,6 +96,29 @@
 DEFINE_ISA_LOOPS(f32, float, int32_t, 0x7fffffff, 12582912.0f)
 DEFINE_ISA_LOOPS(f64, double, int64_t, 0x7fffffffffffffffll, 6755399441055744.0)
 
+/* nblocks consecutive blocks of B elements, each abs-maxed and quantized
+ * while it is in cache; the inner loops inline here, which matters for small
+ * blocks.  Returns 1 at the first block holding NaN/inf. */
+#define DEFINE_FUSED_BLOCKS(SUF, T, U, INF_BITS)                                     \
+    ISA_ATTR static int FN(fblocks_##SUF)(const T *x, ptrdiff_t nblocks, ptrdiff_t B,  \
+                                          T *scales, int mode, int8_t *q, T *d)      \
+    {                                                                                \
+        for (ptrdiff_t b = 0; b < nblocks; b++) {                                    \
+            U m = FN(amax_##SUF)((const U *)(x + b * B), B);                          \
+            T amax, scale;                                                           \
+            if (m >= (U)(INF_BITS)) return 1;                                        \
+            memcpy(&amax, &m, sizeof amax);                                          \
+            scale = amax / (T)127;                                                   \
+            if (scale == (T)0) scale = (T)1;                                         \
+            scales[b] = scale;                                                       \
+            FN(quant_##SUF)(x + b * B, B, scale, mode, q + b * B, d ? d + b * B : NULL); \
+        }                                                                            \
+        return 0;                                                                    \
+    }
+
+DEFINE_FUSED_BLOCKS(f32, float, int32_t, 0x7f800000)
+DEFINE_FUSED_BLOCKS(f64, double, int64_t, 0x7ff0000000000000ll)
+
 /* GGML Q8_0, ggml's reference recipe (ggml-quants.c, gguf-py's Q8_0): per
  * block of 32, d = amax / 127 in float32, id = 1 / d (0 when d is 0),
  * q = roundf(x * id) (half away from zero), then d as float16 before the 32
@@ -142,10 +165,11 @@ ISA_ATTR static void FN(q8_0_dequant)(const uint8_t *raw, ptrdiff_t nblocks, flo
 static const int8q_loops FN(loops) = {
     FN(amax_f32), FN(amaxv_f32), FN(quant_f32), FN(quantv_f32), FN(deq_f32), FN(deqv_f32),
     FN(amax_f64), FN(amaxv_f64), FN(quant_f64), FN(quantv_f64), FN(deq_f64), FN(deqv_f64),
-    FN(q8_0_quant), FN(q8_0_dequant),
+    FN(q8_0_quant), FN(q8_0_dequant), FN(fblocks_f32), FN(fblocks_f64),
 };
 
 #undef DEFINE_ISA_LOOPS
+#undef DEFINE_FUSED_BLOCKS
 #undef QUANT_ONE
 #undef ROUND_EVEN
 #undef FN

@@ -26,6 +26,8 @@ typedef struct {
     void (*deqv_f64)(const int8_t *, ptrdiff_t, const double *, double *);
     int (*q8_0_quant)(const float *, ptrdiff_t, uint8_t *);
     void (*q8_0_dequant)(const uint8_t *, ptrdiff_t, float *);
+    int (*fblocks_f32)(const float *, ptrdiff_t, ptrdiff_t, float *, int, int8_t *, float *);
+    int (*fblocks_f64)(const double *, ptrdiff_t, ptrdiff_t, double *, int, int8_t *, double *);
 } int8q_loops;
 
 /* float32 -> float16 bits, round to nearest even, as NumPy's astype does
@@ -212,6 +214,17 @@ int int8q_isa_current(void) { return current_level; }
     {                                                                               \
         const U *xb = (const U *)x;                                                 \
         FOR_ROW_PIECES(L, s, e)                                                     \
+            /* Whole blocks first, in one call (s is on a block boundary). */      \
+            ptrdiff_t nfull = (row_end - i) / L->block;                             \
+            if (nfull > 0) {                                                        \
+                if (loops->fblocks_##SUF(x + off, nfull, L->block,                  \
+                                         scales + base + c / L->block, mode,        \
+                                         q + off, d ? d + off : NULL))              \
+                    return 1;                                                       \
+                i += nfull * L->block;                                              \
+                c = i - r * L->n_row;                                               \
+                off = i - s;                                                        \
+            }                                                                       \
             FOR_BLOCK_PIECES(L)                                                     \
                 U m = loops->amax_##SUF(xb + off, blk_end - i);                     \
                 T amax, scale;                                                      \

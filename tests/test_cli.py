@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -14,7 +15,10 @@ EXAMPLE = {"quantized": [127, -127, 64, -64], "scale": 0.007874,
 
 
 def run_cli(*args, cwd):
-    exe = shutil.which("int8q")
+    # The console script installed beside this interpreter (not whatever
+    # `int8q` comes first on PATH).
+    scripts = sysconfig.get_path("scripts")
+    exe = shutil.which("int8q", path=scripts)
     cmd = [exe] if exe else [sys.executable, "-m", "int8q.cli"]
     return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, "PYTHONWARNINGS": "error"})

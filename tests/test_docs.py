@@ -5,7 +5,7 @@ import pathlib
 import pytest
 
 import int8q
-from int8q import _api, _seed, ggml
+from int8q import _api, _seed, ggml, io
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
@@ -17,7 +17,7 @@ def test_readme_examples():
     assert result.failed == 0
 
 
-@pytest.mark.parametrize("module", [int8q, _api, _seed, ggml])
+@pytest.mark.parametrize("module", [int8q, _api, _seed, ggml, io])
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

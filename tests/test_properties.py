@@ -39,7 +39,11 @@ def test_invariants(data, x, rounding):
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(x.astype(np.float64) - xhat.astype(np.float64))
     tiny = np.finfo(qt.scale.dtype).smallest_subnormal
-    assert (err <= s * (0.5 + 128 * eps) + tiny)[finite].all()
+    # A subnormal scale carries few significant bits, so absmax / scale can
+    # exceed 127 and the clip costs more than scale / 2: the bound is for
+    # normal scales.
+    normal = s >= float(np.finfo(qt.scale.dtype).tiny)
+    assert (err <= s * (0.5 + 128 * eps) + tiny)[finite & normal].all()
     want_q, want_scale = reference.quantize(x, rounding=rounding, **kw)
     np.testing.assert_array_equal(qt.q, want_q)
     np.testing.assert_array_equal(qt.scale, want_scale)

@@ -1,0 +1,156 @@
+"""Quantize, dequantize and inspect one safetensors file, tensor by tensor.
+
+Work is split into a plan (from the header alone: every output name, dtype
+and shape, every check that needs no data) and a run (the data).  A sharded
+checkpoint plans all its shards before writing any, so a bad shard or a
+name clash stops the job before it starts.
+"""
+import math
+import os
+from typing import NamedTuple
+
+from . import _convention as conv
+from . import _safetensors as st
+from ._ioerrors import FormatError
+
+try:  # optional: dequantize to bfloat16 directly
+    import ml_dtypes
+except ImportError:
+    ml_dtypes = None
+
+
+def kind(dtype):
+    """"float", "integer" or "other" for a safetensors dtype string."""
+    if dtype in st.FLOAT_DTYPES:
+        return "float"
+    return "integer" if dtype in st.INTEGER_DTYPES else "other"
+
+
+class Plan(NamedTuple):
+    src: str
+    header: st.Header
+    specs: list          # output (name, dtype, shape), in input order
+    steps: list          # (action, name, scheme or metadata entry), in data order
+    metadata: dict       # output __metadata__
+    opts: "conv.Options | None"
+
+    @property
+    def input_bytes(self):
+        return self.header.file_size - self.header.data_start
+
+    @property
+    def output_bytes(self):
+        return sum(st.itemsize(d) * math.prod(s) for _, d, s in self.specs)
+
+
+def plan_quantize(src, header, opts, taken):
+    """The plan to quantize `src`; `taken` holds every tensor name in the checkpoint."""
+    if conv.META_KEY in header.metadata:
+        raise FormatError(f"{src}: already quantized by int8q (dequantize it first)")
+    specs, steps, entries = [], [], {}
+    for name, info in header.tensors.items():
+        scheme = conv.choose_scheme(name, kind(info.dtype), len(info.shape), opts)
+        if scheme is None:
+            specs.append((name, info.dtype, info.shape))
+            steps.append(("copy", name, None))
+            continue
+        scale = conv.scale_name(name)
+        if scale in taken:
+            raise FormatError(f"{src}: cannot store the scale of {name!r}: a tensor named "
+                              f"{scale!r} already exists (leave it out with --skip)")
+        wide = conv.wide_scale(kind(info.dtype), info.dtype == "F64")
+        specs.append((name, "I8", info.shape))
+        specs.append((scale, "F64" if wide else "F32",
+                      conv.scale_shape(scheme, info.shape, opts.block_size)))
+        steps.append(("quantize", name, scheme))
+        entries[name] = conv.entry(scheme, opts, info.dtype, scale)
+    metadata = {**header.metadata, conv.META_KEY: conv.encode(entries)}
+    return Plan(src, header, specs, steps, metadata, opts)
+
+
+def quantized_entries(src, header):
+    """The int8q metadata of a quantized file, checked against its header."""
+    text = header.metadata.get(conv.META_KEY)
+    if text is None:
+        raise FormatError(f"{src}: not quantized by int8q (no {conv.META_KEY!r} metadata)")
+    entries = conv.decode(text, src)["tensors"]
+    for name, e in entries.items():
+        q, scale = header.tensors.get(name), header.tensors.get(e["scale"])
+        if q is None or scale is None:
+            raise FormatError(f"{src}: int8q metadata lists {name!r}, which the file lacks "
+                              f"(or its scale {e['scale']!r})")
+        if q.dtype != "I8" or scale.dtype not in st.FLOAT_DTYPES:
+            raise FormatError(f"{src}: tensor {name!r} is {q.dtype} with a {scale.dtype} "
+                              f"scale; int8q stores I8 with a floating scale")
+        if kind(e["dtype"]) == "other":
+            raise FormatError(f"{src}: tensor {name!r} has unsupported original dtype "
+                              f"{e['dtype']!r}")
+    return entries
+
+
+def plan_dequantize(src, header):
+    """The plan to restore `src`, as `quantize` recorded it in the metadata."""
+    entries = quantized_entries(src, header)
+    scales = {e["scale"] for e in entries.values()}
+    specs, steps = [], []
+    for name, info in header.tensors.items():
+        if name in scales:
+            continue
+        if name in entries:
+            specs.append((name, entries[name]["dtype"], info.shape))
+            steps.append(("dequantize", name, entries[name]))
+        else:
+            specs.append((name, info.dtype, info.shape))
+            steps.append(("copy", name, None))
+    metadata = {k: v for k, v in header.metadata.items() if k != conv.META_KEY}
+    return Plan(src, header, specs, steps, metadata, None)
+
+
+def _numpy_target(dtype):
+    """The NumPy dtype to dequantize into; None means float32, stored as BF16 bits."""
+    if dtype == "BF16":
+        return ml_dtypes.bfloat16 if ml_dtypes is not None else None
+    return st.NUMPY_DTYPES[dtype]
+
+
+def run(plan, f, progress):
+    """Write the output of `plan` to the binary file `f`, reading tensor by tensor."""
+    src, header = plan.src, plan.header
+    writer = st.Writer(f, plan.specs, plan.metadata)
+    with open(src, "rb") as raw:
+        for action, name, arg in plan.steps:
+            info = header.tensors[name]
+            if action == "copy":
+                writer.copy(name, raw, header.data_start + info.begin, info.nbytes)
+                progress.update(info.nbytes)
+            elif action == "quantize":
+                # The memory map of x is released as soon as x goes out of
+                # scope here, so resident memory holds one tensor at a time.
+                q, scale = conv.quantize(name, st.array(src, header, name), arg, plan.opts)
+                writer.write(name, q)
+                writer.write(conv.scale_name(name), scale)
+                progress.update(info.nbytes)
+            else:
+                scale_info = header.tensors[arg["scale"]]
+                out = conv.dequantize(name, st.array(src, header, name),
+                                      st.array(src, header, arg["scale"]), arg,
+                                      _numpy_target(arg["dtype"]))
+                writer.write(name, out)
+                progress.update(info.nbytes + scale_info.nbytes)
+    writer.close()
+
+
+def inspect(path, header, file=None):
+    """One dict per tensor: file, name, shape, dtype, scheme, size, original_dtype."""
+    entries = {}
+    if conv.META_KEY in header.metadata:
+        entries = quantized_entries(path, header)
+    scales = {e["scale"] for e in entries.values()}
+    rows = []
+    for name, info in header.tensors.items():
+        e = entries.get(name)
+        scheme = e["scheme"] if e else "scale" if name in scales else "none"
+        rows.append({"file": file or os.path.basename(path), "name": name,
+                     "shape": info.shape, "dtype": info.dtype, "scheme": scheme,
+                     "size": info.nbytes, "original_dtype": e["dtype"] if e else None})
+    return rows

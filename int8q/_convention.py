@@ -1,0 +1,191 @@
+"""How int8q stores a quantized tensor in a checkpoint (README "Command line").
+
+Which tensors are quantized, with which scheme, how the scale is shaped and
+named, and the metadata that lets ``dequantize`` undo it all without being
+told.  Shared by every container (safetensors, .npz, .npy); the containers
+only say what kind of numbers a tensor holds and in which dtype notation.
+"""
+import fnmatch
+import json
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _api
+from ._ioerrors import FormatError
+
+VERSION = 1
+META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
+SCHEMES = ("per_row", "per_tensor", "per_block")
+ROUNDINGS = ("half_even", "half_away")
+
+
+class Options(NamedTuple):
+    """What `quantize_file` was asked for (checked by `options`)."""
+    per_tensor: bool = False
+    block_size: "int | None" = None
+    rounding: str = "half_even"
+    skip: tuple = ()
+    all_tensors: bool = False
+
+
+def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
+            all_tensors=False):
+    """Checked Options; ValueError/TypeError before any file is touched."""
+    if block_size is not None:
+        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)):
+            raise TypeError(f"block_size must be an integer, got {block_size!r}")
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        if per_tensor:
+            raise ValueError("give per_tensor or block_size, not both")
+        block_size = int(block_size)
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
+    if isinstance(skip, str):
+        skip = (skip,)
+    return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors))
+
+
+def scale_name(name):
+    return name + "_scale"
+
+
+def choose_scheme(name, kind, ndim, opts):
+    """The scheme for a tensor, or None to store it unchanged.
+
+    `kind` is "float" (float16/bfloat16/float32/float64), "integer"
+    (integers and bool) or "other" (never quantized: 8-bit floats, complex).
+    By default floating tensors of two or more dimensions are quantized per
+    row; 1-D ones (biases, norms) and integers are left alone unless
+    ``all_tensors``.  A 0-d or 1-D tensor has no rows, so it falls back to
+    per tensor (or per block with a block size).
+    """
+    if kind == "other" or any(fnmatch.fnmatchcase(name, g) for g in opts.skip):
+        return None
+    if not opts.all_tensors and (kind != "float" or ndim < 2):
+        return None
+    if opts.block_size is not None and ndim >= 1:
+        return "per_block"
+    if opts.per_tensor or ndim < 2:
+        return "per_tensor"
+    return "per_row"
+
+
+def _granularity(scheme, block_size):
+    """int8q's (axis, block_size) for a scheme."""
+    return {"per_row": (0, None), "per_tensor": (None, None),
+            "per_block": (None, block_size)}[scheme]
+
+
+def scale_shape(scheme, shape, block_size=None):
+    """The stored scale's shape: broadcastable against q per row and per tensor."""
+    if scheme == "per_row":
+        return (shape[0],) + (1,) * (len(shape) - 1)
+    if scheme == "per_block":
+        return tuple(shape[:-1]) + (math.ceil(shape[-1] / block_size),)
+    return ()
+
+
+def wide_scale(kind, is_float64):
+    """Whether a tensor's stored scale is float64: never.
+
+    The file format stores every scale as float32 (SPEC §4), so float64 and
+    integer tensors are quantized from their float32 values (see
+    `quantize`); float16, bfloat16 and float32 tensors already work in
+    float32.  Kept as a function so containers ask one place.
+    """
+    return False
+
+
+def quantize(name, x, scheme, opts):
+    """(q, stored float32 scale) of tensor `name`; ValueError names the tensor.
+
+    Tensors whose int8q working dtype is float64 (float64, integers) are
+    converted to float32 first, so the float32 scale in the file is exactly
+    the scale that produced q, and ``q * scale`` is what int8q computes.
+    """
+    axis, block_size = _granularity(scheme, opts.block_size)
+    if x.dtype.kind in "biu" or (x.dtype.kind == "f" and x.dtype.itemsize > 4):
+        with np.errstate(over="ignore"):  # beyond float32: inf, reported below
+            x = np.asarray(x, dtype=np.float32)
+    try:
+        qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding)
+    except ValueError as exc:
+        raise ValueError(f"tensor {name!r}: {exc}") from None
+    return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
+
+
+def dequantize(name, q, scale, entry, dtype):
+    """q * scale restored to `dtype` (NumPy), or float32 where `dtype` is None.
+
+    Integer and bool originals (quantized with ``all_tensors``) are rounded
+    to the nearest representable value.
+    """
+    scheme, block_size = entry["scheme"], entry["block_size"]
+    if scheme != "per_tensor" and q.ndim == 0:
+        raise FormatError(f"tensor {name!r}: a 0-d tensor cannot be {scheme}")
+    expected = scale_shape(scheme, q.shape, block_size)
+    if q.dtype != np.int8 or tuple(scale.shape) != expected:
+        raise FormatError(f"tensor {name!r}: expected int8 q and a scale of shape "
+                          f"{expected}, found {q.dtype} q and a scale of shape {scale.shape}")
+    axis, block_size = _granularity(scheme, block_size)
+    if scheme == "per_row":
+        scale = scale.reshape(-1)   # int8q wants (rows,); the file holds (rows, 1, ...)
+    dtype = None if dtype is None else np.dtype(dtype)
+    integer = dtype is not None and dtype.kind in "biu"
+    # int8q computes into native floats; a byte-swapped or integer original
+    # is converted from that afterwards.
+    direct = None if dtype is None or integer else dtype.newbyteorder("=")
+    try:
+        out = _api.dequantize(q, scale, axis=axis, block_size=block_size, dtype=direct)
+    except (ValueError, TypeError) as exc:
+        raise FormatError(f"tensor {name!r}: {exc}") from None
+    if integer:
+        np.rint(out, out=out)
+        if dtype.kind != "b":
+            info = np.iinfo(dtype)
+            np.clip(out, info.min, info.max, out=out)
+    return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def entry(scheme, opts, dtype, scale):
+    """The metadata entry for one quantized tensor."""
+    return {"scheme": scheme,
+            "block_size": opts.block_size if scheme == "per_block" else None,
+            "dtype": dtype, "rounding": opts.rounding, "scale": scale}
+
+
+def encode(entries, **extra):
+    """The metadata as a JSON string: version, tensors, and any `extra` keys."""
+    return json.dumps({"version": VERSION, "tensors": entries, **extra},
+                      separators=(",", ":"))
+
+
+def decode(text, where):
+    """Checked metadata (a dict with "tensors": {name: entry}).
+
+    FormatError for anything malformed or from another version.
+    """
+    try:
+        meta = json.loads(text)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: corrupt int8q metadata: {exc}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("tensors"), dict):
+        raise FormatError(f"{where}: corrupt int8q metadata")
+    if meta.get("version") != VERSION:
+        raise FormatError(f"{where}: int8q metadata version {meta.get('version')!r}; "
+                          f"this int8q reads version {VERSION}")
+    for name, e in meta["tensors"].items():
+        if isinstance(e, dict):
+            e.setdefault("block_size", None)
+        block = e.get("block_size") if isinstance(e, dict) else None
+        if (not isinstance(e, dict) or e.get("scheme") not in SCHEMES
+                or not isinstance(e.get("dtype"), str) or not isinstance(e.get("scale"), str)
+                or (e["scheme"] == "per_block") != (type(block) is int and block >= 1)):
+            raise FormatError(f"{where}: corrupt int8q metadata for tensor {name!r}")
+    scales = [e["scale"] for e in meta["tensors"].values()]
+    if len(set(scales)) != len(scales) or set(scales) & set(meta["tensors"]):
+        raise FormatError(f"{where}: corrupt int8q metadata: scale names clash")
+    return meta

@@ -1,0 +1,32 @@
+"""A progress bar over bytes, from tqdm when it is installed."""
+import sys
+
+
+class Progress:
+    """``update(nbytes)`` as work is done; a no-op when disabled or without tqdm.
+
+    Use as a context manager so the bar is closed (and its line finished)
+    before any error message is printed.
+    """
+
+    def __init__(self, total, enabled, desc):
+        self._bar = None
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # optional dependency: no bar
+                return
+            self._bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True,
+                             unit_divisor=1024, file=sys.stderr, dynamic_ncols=True)
+
+    def update(self, nbytes):
+        if self._bar is not None:
+            self._bar.update(nbytes)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.close()
+        return False

@@ -1,0 +1,295 @@
+"""A small safetensors reader and writer, without the safetensors package.
+
+The format: an 8-byte little-endian u64 ``N``, then ``N`` bytes of UTF-8
+JSON ``{name: {"dtype": "F32", "shape": [...], "data_offsets": [begin,
+end]}, "__metadata__": {str: str}}``, then the data region; offsets count
+from the start of the data region, tensors are little-endian and C-ordered,
+and together they cover the data region exactly.
+
+Reading never trusts the header: every offset is checked against the file
+size, against the tensor's shape and dtype, and against its neighbours before
+any data is touched.  Tensors are read one at a time through a memory map
+of just that tensor, which is unmapped when the caller drops it, so resident
+memory never holds more than the tensor in hand.
+
+Writing fixes the whole header first (from names, dtypes and shapes), then
+each tensor's bytes go to their precomputed offsets, in whatever order the
+caller produces them.  Tensors are laid out by decreasing item size, so every
+tensor starts at an offset that is a multiple of its item size, and the
+header is padded with spaces to a multiple of 8 bytes, as the safetensors
+library does.
+"""
+import json
+import math
+import os
+import struct
+from typing import NamedTuple
+
+import numpy as np
+
+from ._ioerrors import FormatError
+
+try:  # optional: NumPy has no bfloat16 of its own
+    import ml_dtypes
+except ImportError:
+    ml_dtypes = None
+
+# The safetensors library refuses headers above 100 MB; so do we, before
+# reading one into memory.
+MAX_HEADER = 100_000_000
+# Large copies and writes go in pieces of this size, so no single system call
+# is asked for gigabytes and a plain copy needs no tensor-sized buffer.
+CHUNK = 16 << 20
+
+# dtype string -> NumPy dtype (little-endian).  BF16 and the 8-bit floats
+# have no NumPy dtype: they are read as their bits (see `array`).
+NUMPY_DTYPES = {
+    "BOOL": np.dtype("?"), "U8": np.dtype("u1"), "I8": np.dtype("i1"),
+    "U16": np.dtype("<u2"), "I16": np.dtype("<i2"), "F16": np.dtype("<f2"),
+    "U32": np.dtype("<u4"), "I32": np.dtype("<i4"), "F32": np.dtype("<f4"),
+    "U64": np.dtype("<u8"), "I64": np.dtype("<i8"), "F64": np.dtype("<f8"),
+    "BF16": np.dtype("<u2"), "F8_E4M3": np.dtype("u1"), "F8_E5M2": np.dtype("u1"),
+    "F8_E8M0": np.dtype("u1"), "C64": np.dtype("<c8"),
+}
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+INTEGER_DTYPES = ("BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64")
+
+
+def itemsize(dtype):
+    return NUMPY_DTYPES[dtype].itemsize
+
+
+class TensorInfo(NamedTuple):
+    """One header entry: dtype string, shape, and [begin, end) in the data region."""
+    dtype: str
+    shape: tuple
+    begin: int
+    end: int
+
+    @property
+    def nbytes(self):
+        return self.end - self.begin
+
+
+class Header(NamedTuple):
+    """A checked header: tensors in data order, metadata, where data starts."""
+    tensors: dict        # name -> TensorInfo, ordered by begin offset
+    metadata: dict       # str -> str
+    data_start: int      # absolute file offset of the data region
+    file_size: int
+
+
+def _no_duplicates(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise FormatError(f"duplicate key {key!r} in the header")
+        seen[key] = value
+    return seen
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _entry(name, raw, where):
+    """A TensorInfo from one JSON header entry, with its own fields checked."""
+    if not isinstance(raw, dict):
+        raise FormatError(f"{where}: entry {name!r} is not an object")
+    dtype, shape, offsets = raw.get("dtype"), raw.get("shape"), raw.get("data_offsets")
+    if dtype not in NUMPY_DTYPES:
+        raise FormatError(f"{where}: tensor {name!r} has unsupported dtype {dtype!r}")
+    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+        raise FormatError(f"{where}: tensor {name!r} has a bad shape {shape!r}")
+    if (not isinstance(offsets, list) or len(offsets) != 2
+            or not all(_is_int(o) for o in offsets) or not 0 <= offsets[0] <= offsets[1]):
+        raise FormatError(f"{where}: tensor {name!r} has bad data_offsets {offsets!r}")
+    expected = math.prod(shape) * itemsize(dtype)
+    if offsets[1] - offsets[0] != expected:
+        raise FormatError(
+            f"{where}: tensor {name!r} spans {offsets[1] - offsets[0]} bytes, but "
+            f"{dtype} {tuple(shape)} needs {expected}")
+    return TensorInfo(dtype, tuple(shape), offsets[0], offsets[1])
+
+
+def read_header(path):
+    """Read and check the header of a safetensors file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    Header
+
+    Raises
+    ------
+    FormatError
+        A file too short for a header, a header length past the end of the
+        file, JSON that does not parse, bad entries, offsets beyond the data
+        region, overlapping, or leaving a gap (the format has no holes).
+    OSError
+        The file cannot be opened.
+    """
+    where = os.fspath(path)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        prefix = f.read(8)
+        if len(prefix) < 8:
+            raise FormatError(f"{where}: truncated: {size} bytes, too short for a "
+                              f"safetensors header")
+        (n,) = struct.unpack("<Q", prefix)
+        if n > size - 8:
+            raise FormatError(f"{where}: truncated or corrupt: header length {n} but only "
+                              f"{size - 8} bytes follow")
+        if n > MAX_HEADER:
+            raise FormatError(f"{where}: header of {n} bytes is larger than {MAX_HEADER}")
+        text = f.read(n)
+    try:
+        raw = json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{where}: corrupt header: {exc}") from None
+    if not isinstance(raw, dict):
+        raise FormatError(f"{where}: corrupt header: not a JSON object")
+    metadata = raw.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise FormatError(f"{where}: __metadata__ must map strings to strings")
+    tensors = sorted(((name, _entry(name, value, where)) for name, value in raw.items()),
+                     key=lambda item: (item[1].begin, item[1].end))
+    data_size = size - 8 - n
+    position = 0
+    for name, info in tensors:
+        if info.end > data_size:
+            raise FormatError(f"{where}: truncated or corrupt: tensor {name!r} ends at "
+                              f"byte {info.end} of a {data_size}-byte data region")
+        if info.begin < position:
+            raise FormatError(f"{where}: corrupt header: tensor {name!r} overlaps the "
+                              f"tensor before it")
+        if info.begin > position:
+            raise FormatError(f"{where}: corrupt header: bytes {position}..{info.begin} "
+                              f"of the data region belong to no tensor")
+        position = info.end
+    if position != data_size:
+        raise FormatError(f"{where}: corrupt header: tensors cover {position} bytes but "
+                          f"the data region has {data_size}")
+    return Header(dict(tensors), metadata, 8 + n, size)
+
+
+def array(path, header, name):
+    """Tensor `name` as an array to compute with, memory-mapped read-only.
+
+    BF16 comes back as ml_dtypes.bfloat16 when ml_dtypes is installed, else
+    as float32 (exact: a bfloat16 is the top half of a float32).  The map is
+    released when the returned array and its views are dropped.
+    """
+    info = header.tensors[name]
+    dtype = NUMPY_DTYPES[info.dtype]
+    if info.nbytes == 0:
+        a = np.empty(info.shape, dtype)
+    else:
+        a = np.memmap(path, dtype=dtype, mode="r", offset=header.data_start + info.begin,
+                      shape=info.shape)
+    if info.dtype == "BF16":
+        return a.view(ml_dtypes.bfloat16) if ml_dtypes is not None else bf16_to_float32(a)
+    return a
+
+
+def bf16_to_float32(bits):
+    """float32 values of bfloat16 bit patterns (uint16)."""
+    return (np.asarray(bits, np.uint32) << 16).view(np.float32)
+
+
+def float32_to_bf16(values):
+    """bfloat16 bit patterns (uint16) of float32 values, rounded to nearest even."""
+    u = np.ascontiguousarray(values, np.float32).view(np.uint32)
+    # Adding 0x7FFF plus the lowest kept bit rounds half to even; it cannot
+    # wrap for any non-NaN pattern, and NaN is kept quiet explicitly.
+    rounded = ((u + (np.uint32(0x7FFF) + ((u >> 16) & 1))) >> 16).astype(np.uint16)
+    return np.where(np.isnan(values), np.uint16(0x7FC0), rounded)
+
+
+def encode(values, dtype):
+    """Little-endian bytes (a uint8 array) of `values` stored as safetensors `dtype`."""
+    values = np.asarray(values)
+    if dtype == "BF16":
+        if values.dtype.name == "bfloat16":
+            bits = values.view(np.uint16)
+        else:
+            bits = float32_to_bf16(values)
+        values = bits.astype("<u2", copy=False)
+    else:
+        values = values.astype(NUMPY_DTYPES[dtype], copy=False)
+    return np.ascontiguousarray(values).reshape(-1).view(np.uint8)
+
+
+class Writer:
+    """Write a safetensors file whose header is fixed before any data.
+
+    Parameters
+    ----------
+    f : binary file open for writing, seekable
+    specs : list of (name, dtype string, shape)
+    metadata : dict of str to str, optional
+
+    Each tensor is then written once with `write` or `copy`, in any order;
+    `close` checks that all were.
+    """
+
+    def __init__(self, f, specs, metadata=None):
+        self._f = f
+        header = {"__metadata__": dict(metadata)} if metadata else {}
+        self._slots = {}
+        position = 0
+        # Largest items first keeps every tensor aligned to its item size
+        # (item sizes are powers of two); sorted() is stable, so tensors keep
+        # the caller's order within a dtype size.
+        for name, dtype, shape in sorted(specs, key=lambda s: -itemsize(s[1])):
+            nbytes = math.prod(shape) * itemsize(dtype)
+            header[name] = {"dtype": dtype, "shape": [int(d) for d in shape],
+                            "data_offsets": [position, position + nbytes]}
+            self._slots[name] = (dtype, tuple(shape), position, nbytes)
+            position += nbytes
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        text += b" " * (-len(text) % 8)
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        self._data_start = 8 + len(text)
+        self.size = self._data_start + position
+
+    def _slot(self, name, nbytes, shape=None):
+        dtype, expected_shape, begin, expected = self._slots.pop(name)
+        if nbytes != expected or shape is not None and tuple(shape) != expected_shape:
+            raise AssertionError(f"tensor {name!r}: {nbytes} bytes of shape {shape}, "
+                                 f"planned {expected} of {expected_shape}")
+        self._f.seek(self._data_start + begin)
+        return dtype
+
+    def write(self, name, values):
+        """Write tensor `name` from an array (converted to its planned dtype)."""
+        dtype = self._slots[name][0]
+        data = encode(values, dtype)
+        self._slot(name, data.size, np.shape(values))
+        for start in range(0, data.size, CHUNK):
+            self._f.write(data[start:start + CHUNK])
+
+    def copy(self, name, src, offset, nbytes):
+        """Write tensor `name` as `nbytes` raw bytes read from `src` at `offset`."""
+        self._slot(name, nbytes)
+        src.seek(offset)
+        left = nbytes
+        while left:
+            piece = src.read(min(left, CHUNK))
+            if not piece:
+                raise FormatError(f"{getattr(src, 'name', 'input')}: file shrank while "
+                                  f"being read")
+            self._f.write(piece)
+            left -= len(piece)
+
+    def close(self):
+        """Check that every planned tensor was written; fix the file size."""
+        if self._slots:
+            raise AssertionError(f"tensors never written: {sorted(self._slots)}")
+        # Zero-sized tensors at the end write nothing; the size must still match.
+        self._f.truncate(self.size)

@@ -1,0 +1,108 @@
+"""Sharded safetensors checkpoints: a directory of shards and its index.
+
+The index (``model.safetensors.index.json``, as Hugging Face writes it) is
+``{"metadata": {"total_size": N, ...}, "weight_map": {tensor: shard file}}``.
+The output keeps the shard file names and the index name; its weight_map
+also lists each scale tensor, in the shard of the tensor it scales, and
+total_size counts the new data.  Other files in the directory (configs,
+tokenizers) are not copied.
+"""
+import json
+import os
+
+from . import _checkpoint
+from . import _safetensors as st
+from ._atomic import output_dir, output_file
+from ._ioerrors import FormatError
+
+INDEX_SUFFIX = ".safetensors.index.json"
+
+
+def find_index(path):
+    """The index file of a checkpoint given as its directory or its index."""
+    if not os.path.isdir(path):
+        return os.fspath(path)
+    found = sorted(n for n in os.listdir(path) if n.endswith(INDEX_SUFFIX))
+    if len(found) != 1:
+        what = "none" if not found else f"{len(found)} ({', '.join(found)})"
+        raise FormatError(f"{path}: a sharded checkpoint directory needs exactly one "
+                          f"*{INDEX_SUFFIX}; found {what}")
+    return os.path.join(path, found[0])
+
+
+def _read_index(index):
+    try:
+        with open(index, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{index}: corrupt index: {exc}") from None
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):
+        raise FormatError(f"{index}: corrupt index: no weight_map of names to shard files")
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise FormatError(f"{index}: corrupt index: metadata is not an object")
+    for shard in set(weight_map.values()):
+        # A shard is a file beside the index, never a path elsewhere.
+        if shard in ("", ".", "..") or "/" in shard or "\\" in shard or "\0" in shard:
+            raise FormatError(f"{index}: shard name {shard!r} is not a plain file name")
+    return data, weight_map
+
+
+def _shards(index):
+    """(index dict, weight_map, [(shard name, path, header)]) with shards checked."""
+    data, weight_map = _read_index(index)
+    folder = os.path.dirname(os.path.abspath(index))
+    shards = []
+    for shard in sorted(set(weight_map.values())):
+        path = os.path.join(folder, shard)
+        if not os.path.isfile(path):
+            raise FormatError(f"{index}: shard {shard!r} is missing")
+        header = st.read_header(path)
+        listed = {name for name, s in weight_map.items() if s == shard}
+        if set(header.tensors) != listed:
+            extra = sorted(set(header.tensors) - listed)[:3]
+            absent = sorted(listed - set(header.tensors))[:3]
+            raise FormatError(f"{index}: index and shard {shard!r} disagree (in the shard "
+                              f"only: {extra}; in the index only: {absent})")
+        shards.append((shard, path, header))
+    return data, weight_map, shards
+
+
+def _write(index, dst, data, plans, progress_factory, desc):
+    """Run every shard's plan into a new directory `dst`, then write the index."""
+    weight_map = {name: shard for shard, plan in plans for name, _, _ in plan.specs}
+    out_index = {**data, "metadata": {**data.get("metadata", {}),
+                                      "total_size": sum(p.output_bytes for _, p in plans)},
+                 "weight_map": dict(sorted(weight_map.items()))}
+    total = sum(p.input_bytes for _, p in plans)
+    with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
+        for shard, plan in plans:
+            with output_file(os.path.join(tmp, shard)) as f:
+                _checkpoint.run(plan, f, progress)
+        with output_file(os.path.join(tmp, os.path.basename(index))) as f:
+            f.write((json.dumps(out_index, indent=2) + "\n").encode())
+
+
+def quantize(src, dst, opts, progress_factory):
+    index = find_index(src)
+    data, weight_map, shards = _shards(index)
+    plans = [(shard, _checkpoint.plan_quantize(path, header, opts, set(weight_map)))
+             for shard, path, header in shards]
+    _write(index, dst, data, plans, progress_factory, "quantize")
+
+
+def dequantize(src, dst, progress_factory):
+    index = find_index(src)
+    data, _, shards = _shards(index)
+    plans = [(shard, _checkpoint.plan_dequantize(path, header))
+             for shard, path, header in shards]
+    _write(index, dst, data, plans, progress_factory, "dequantize")
+
+
+def inspect(src):
+    index = find_index(src)
+    _, _, shards = _shards(index)
+    return [row for shard, path, header in shards
+            for row in _checkpoint.inspect(path, header, shard)]

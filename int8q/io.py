@@ -1,0 +1,210 @@
+"""Checkpoint files: quantize, dequantize and inspect them, streaming.
+
+Formats, chosen by the input's name:
+
+- ``*.safetensors``: one file, read with int8q's own reader (the
+  safetensors package is not needed);
+- a sharded checkpoint: its directory, or its ``*.safetensors.index.json``;
+  the output is a directory with the same shard files and an index whose
+  weight_map also lists the scales;
+- ``*.npy``: one array, quantized into an ``.npz`` holding ``q``, ``scale``
+  and the metadata; ``*.npz``: each array handled like a tensor.
+
+Conventions (the same as the ``int8q`` command): floating tensors of two or
+more dimensions are quantized per row (``axis=0``) and stored as int8 under
+their own name, with the scale under ``NAME_scale`` shaped ``(rows, 1)``
+(per tensor ``()``, per block the block scale shape), always float32 (as
+the format says): float64 and integer tensors are quantized from their
+float32 values, so the stored scale is exactly the one that made q.  1-D
+floating tensors and integer tensors are left alone unless
+``all_tensors=True``.  The scheme is recorded in the file's metadata
+(safetensors ``__metadata__["int8q"]``, an ``__int8q__`` entry in .npz) so
+`dequantize_file` restores names, shapes and dtypes by itself.
+
+Reading goes tensor by tensor through memory maps and writing goes straight
+to the output, so memory use is a few times the largest tensor, whatever the
+size of the checkpoint.  Outputs are written under a temporary name beside
+their target and renamed into place only on success.
+
+    >>> import os, tempfile, numpy as np, int8q.io
+    >>> d = tempfile.TemporaryDirectory()
+    >>> w, q = os.path.join(d.name, "w.npy"), os.path.join(d.name, "w_q.npz")
+    >>> np.save(w, np.array([[0.5, -1.0], [8.0, 2.0]], dtype=np.float32))
+    >>> int8q.io.quantize_file(w, q)
+    >>> [(r["name"], r["shape"], r["dtype"], r["scheme"]) for r in int8q.io.inspect_file(q)]
+    [('q', (2, 2), 'int8', 'per_row'), ('scale', (2, 1), 'float32', 'scale')]
+    >>> with np.load(q) as z:
+    ...     z["q"], z["scale"]
+    (array([[  64, -127],
+           [ 127,   32]], dtype=int8), array([[0.00787402],
+           [0.06299213]], dtype=float32))
+    >>> d.cleanup()
+"""
+import contextlib
+import os
+
+from . import _checkpoint, _npfiles, _sharded
+from . import _convention as conv
+from . import _safetensors as st
+from ._atomic import output_file
+from ._ioerrors import FormatError
+from ._progress import Progress
+
+__all__ = ["quantize_file", "dequantize_file", "inspect_file", "detect_format", "FormatError"]
+
+FORMATS = ("safetensors", "sharded", "npy", "npz")
+
+
+def detect_format(path):
+    """"safetensors", "sharded", "npy" or "npz" for an existing input path.
+
+    Raises
+    ------
+    FileNotFoundError
+        `path` does not exist.
+    FormatError
+        Anything else (the format is told by the name, never guessed).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    if os.path.isdir(path):
+        return "sharded"
+    lower = path.lower()
+    if lower.endswith(_sharded.INDEX_SUFFIX):
+        return "sharded"
+    for fmt in ("safetensors", "npy", "npz"):
+        if lower.endswith("." + fmt):
+            return fmt
+    raise FormatError(f"{path}: unknown format (expected .safetensors, a sharded checkpoint "
+                      f"directory or its *{_sharded.INDEX_SUFFIX}, .npy or .npz)")
+
+
+def _same(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    with contextlib.suppress(OSError):
+        return os.path.samefile(a, b)
+    return False
+
+
+def _check_output(src, dst, fmt):
+    """Refuse, before any work, an output that would clobber the input or cannot be made."""
+    dst = os.fspath(dst)
+    inputs = [src]
+    if fmt == "sharded":
+        index = _sharded.find_index(src)
+        inputs = [index, os.path.dirname(os.path.abspath(index))]
+    if any(_same(p, dst) for p in inputs):
+        raise FormatError(f"{dst}: the output would overwrite the input")
+    parent = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(parent):
+        raise FileNotFoundError(f"no such directory for the output: {parent}")
+    if fmt == "sharded":
+        if os.path.exists(dst) and (not os.path.isdir(dst) or os.listdir(dst)):
+            raise FormatError(f"{dst}: the output directory exists and is not empty")
+    elif os.path.isdir(dst):
+        raise FormatError(f"{dst}: the output is a directory; name the output file")
+
+
+def _progress(enabled):
+    return lambda total, desc: Progress(total, enabled, desc)
+
+
+def _single_file(plan, dst, progress, desc):
+    with Progress(plan.input_bytes, progress, desc) as bar, output_file(dst) as f:
+        _checkpoint.run(plan, f, bar)
+
+
+def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half_even",
+                  skip=(), all_tensors=False, progress=False):
+    """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        ``.safetensors``, a sharded checkpoint directory or its
+        ``*.safetensors.index.json``, ``.npy`` or ``.npz``.
+    dst : str or os.PathLike
+        The output: a file of the same format (``.npz`` for ``.npy``), or a
+        new (or empty) directory for a sharded checkpoint.  Never `src`.
+    per_tensor : bool
+        One scale per tensor instead of one per row.
+    block_size : int, optional
+        One scale per `block_size` consecutive elements of the last axis.
+    rounding : {"half_even", "half_away"}
+    skip : iterable of str
+        Glob patterns (fnmatch, case-sensitive) of tensor names to leave alone.
+    all_tensors : bool
+        Quantize 1-D floating tensors and integer tensors too (0-d and 1-D
+        ones per tensor, or per block with `block_size`).
+    progress : bool
+        Show a tqdm bar over bytes on stderr (when tqdm is installed).
+
+    Raises
+    ------
+    FormatError
+        Corrupt, truncated or unknown input; output equal to the input; a
+        scale name already taken; a file already quantized.
+    ValueError
+        NaN or inf in a tensor to quantize (the message names it); bad options.
+    OSError
+        A file that cannot be read or written.
+
+    Nothing is left at `dst` (nor any temporary file) when an error is raised.
+    """
+    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors)
+    src = os.fspath(src)
+    fmt = detect_format(src)
+    _check_output(src, dst, fmt)
+    if fmt == "safetensors":
+        header = st.read_header(src)
+        plan = _checkpoint.plan_quantize(src, header, opts, set(header.tensors))
+        _single_file(plan, dst, progress, "quantize")
+    elif fmt == "sharded":
+        _sharded.quantize(src, dst, opts, _progress(progress))
+    elif fmt == "npy":
+        _npfiles.quantize_npy(src, dst, opts, _progress(progress))
+    else:
+        _npfiles.quantize_npz(src, dst, opts, _progress(progress))
+
+
+def dequantize_file(src, dst, *, progress=False):
+    """Restore a file written by `quantize_file`: names, shapes and dtypes.
+
+    Quantized tensors become ``q * scale`` (computed in the scale's dtype,
+    then cast to the original dtype); every other tensor is copied byte for
+    byte.  A quantized ``.npz`` made from a ``.npy`` is restored to a
+    ``.npy``.  Errors as for `quantize_file` (a file without int8q metadata
+    is a FormatError).
+    """
+    src = os.fspath(src)
+    fmt = detect_format(src)
+    _check_output(src, dst, fmt)
+    if fmt == "safetensors":
+        plan = _checkpoint.plan_dequantize(src, st.read_header(src))
+        _single_file(plan, dst, progress, "dequantize")
+    elif fmt == "sharded":
+        _sharded.dequantize(src, dst, _progress(progress))
+    elif fmt == "npz":
+        _npfiles.dequantize_npz(src, dst, _progress(progress))
+    else:
+        raise FormatError(f"{src}: a .npy is never quantized (int8q writes .npz)")
+
+
+def inspect_file(path):
+    """One dict per tensor, in file order, without reading tensor data.
+
+    Keys: ``file`` (the shard or file name), ``name``, ``shape`` (tuple),
+    ``dtype`` (as stored: safetensors notation such as "F32", or a NumPy
+    dtype name), ``scheme`` ("per_row", "per_tensor", "per_block" for
+    quantized tensors, "scale" for their scales, "none" for the rest),
+    ``size`` (bytes) and ``original_dtype`` (quantized tensors only, else None).
+    """
+    path = os.fspath(path)
+    fmt = detect_format(path)
+    if fmt == "safetensors":
+        return _checkpoint.inspect(path, st.read_header(path))
+    if fmt == "sharded":
+        return _sharded.inspect(path)
+    return _npfiles.inspect_npy(path) if fmt == "npy" else _npfiles.inspect_npz(path)
