@@ -236,7 +236,15 @@ def print_row(row):
     print(f"{row['case']:<13}{row['size']:>10}  {g['int8q']:>11.3f}  {roof:>5}  {peers}")
 
 
+STYLE = {"int8q": dict(color="tab:blue", linewidth=2.6, marker="o"),
+         "numpy": dict(color="tab:orange", marker="s"),
+         "torch": dict(color="tab:red", marker="^"),
+         "gguf": dict(color="tab:purple", marker="v"),
+         "copy": dict(color="0.5", linestyle="--", marker="", label="np.copyto (roof)")}
+
+
 def plot(results, path):
+    """Throughput against size, one panel per case, one colour per competitor."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -245,17 +253,17 @@ def plot(results, path):
     fig, axes = plt.subplots(1, len(sweep), figsize=(4.2 * len(sweep), 3.8), squeeze=False)
     for ax, case in zip(axes[0], sweep):
         rows = [r for r in results if r["case"] == case]
-        names = sorted({k for r in rows for k in r["gelem_per_s"]}, key=lambda k: k != "int8q")
-        for name in names:
+        for name, style in STYLE.items():
             pts = [(r["size"], r["gelem_per_s"][name]) for r in rows if name in r["gelem_per_s"]]
-            ax.plot(*zip(*pts), marker="o", label=name, linewidth=2.5 if name == "int8q" else 1.2)
+            if pts:
+                ax.plot(*zip(*pts), **{"label": name, "linewidth": 1.2, **style})
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_title(case)
         ax.set_xlabel("float32 elements")
         ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
     axes[0][0].set_ylabel("Gelem/s (higher is better)")
-    axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -269,11 +277,16 @@ def main(argv=None):
     parser.add_argument("--max-log2", type=int, default=None, help="largest size, log2")
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--plot-only", type=pathlib.Path, metavar="JSON",
+                        help="redraw the plot from an earlier run's JSON")
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 5
     if args.min_time is None:
         args.min_time = 0.01 if args.quick else 0.2
+    if args.plot_only:
+        plot(json.loads(args.plot_only.read_text())["results"], args.out / "bench.png")
+        return 0
     warnings.simplefilter("ignore")  # torch's deprecation notices are not ours
     info = machine()
     print(" ".join(f"{k}={v}" for k, v in info.items()))

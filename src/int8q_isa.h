@@ -97,27 +97,44 @@ DEFINE_ISA_LOOPS(f32, float, int32_t, 0x7fffffff, 12582912.0f)
 DEFINE_ISA_LOOPS(f64, double, int64_t, 0x7fffffffffffffffll, 6755399441055744.0)
 
 /* nblocks consecutive blocks of B elements, each abs-maxed and quantized
- * while it is in cache; the inner loops inline here, which matters for small
- * blocks.  Returns 1 at the first block holding NaN/inf. */
-#define DEFINE_FUSED_BLOCKS(SUF, T, U, INF_BITS)                                     \
+ * while it is in cache.  The loops are written out here rather than called:
+ * for small blocks (ggml-style 32) two calls per block cost as much as the
+ * work.  Returns 1 at the first block holding NaN/inf. */
+#define FBLOCK_QUANT(T, MAGIC, EVEN, D)                                              \
+    for (ptrdiff_t j = 0; j < B; j++)                                                \
+        QUANT_ONE(T, MAGIC, EVEN, D, xb[j], scale, qb[j], db[D ? j : 0]);
+
+#define DEFINE_FUSED_BLOCKS(SUF, T, U, ABSMASK, INF_BITS, MAGIC)                     \
     ISA_ATTR static int FN(fblocks_##SUF)(const T *x, ptrdiff_t nblocks, ptrdiff_t B,  \
                                           T *scales, int mode, int8_t *q, T *d)      \
     {                                                                                \
         for (ptrdiff_t b = 0; b < nblocks; b++) {                                    \
-            U m = FN(amax_##SUF)((const U *)(x + b * B), B);                          \
+            const T *xb = x + b * B;                                                 \
+            const U *xbits = (const U *)xb;                                          \
+            int8_t *qb = q + b * B;                                                  \
+            T *db = d ? d + b * B : d;                                               \
+            U m = 0;                                                                 \
             T amax, scale;                                                           \
+            for (ptrdiff_t j = 0; j < B; j++) {                                      \
+                U a = xbits[j] & (U)(ABSMASK);                                       \
+                m = a > m ? a : m;                                                   \
+            }                                                                        \
             if (m >= (U)(INF_BITS)) return 1;                                        \
             memcpy(&amax, &m, sizeof amax);                                          \
             scale = amax / (T)127;                                                   \
             if (scale == (T)0) scale = (T)1;                                         \
             scales[b] = scale;                                                       \
-            FN(quant_##SUF)(x + b * B, B, scale, mode, q + b * B, d ? d + b * B : NULL); \
+            if (mode == INT8Q_HALF_EVEN && d) { FBLOCK_QUANT(T, MAGIC, 1, 1) }       \
+            else if (mode == INT8Q_HALF_EVEN) { FBLOCK_QUANT(T, MAGIC, 1, 0) }       \
+            else if (d) { FBLOCK_QUANT(T, MAGIC, 0, 1) }                             \
+            else { FBLOCK_QUANT(T, MAGIC, 0, 0) }                                    \
         }                                                                            \
         return 0;                                                                    \
     }
 
-DEFINE_FUSED_BLOCKS(f32, float, int32_t, 0x7f800000)
-DEFINE_FUSED_BLOCKS(f64, double, int64_t, 0x7ff0000000000000ll)
+DEFINE_FUSED_BLOCKS(f32, float, int32_t, 0x7fffffff, 0x7f800000, 12582912.0f)
+DEFINE_FUSED_BLOCKS(f64, double, int64_t, 0x7fffffffffffffffll, 0x7ff0000000000000ll,
+                    6755399441055744.0)
 
 /* GGML Q8_0, ggml's reference recipe (ggml-quants.c, gguf-py's Q8_0): per
  * block of 32, d = amax / 127 in float32, id = 1 / d (0 when d is 0),
@@ -170,6 +187,7 @@ static const int8q_loops FN(loops) = {
 
 #undef DEFINE_ISA_LOOPS
 #undef DEFINE_FUSED_BLOCKS
+#undef FBLOCK_QUANT
 #undef QUANT_ONE
 #undef ROUND_EVEN
 #undef FN
