@@ -236,6 +236,26 @@ def print_row(row):
     print(f"{row['case']:<13}{row['size']:>10}  {g['int8q']:>11.3f}  {roof:>5}  {peers}")
 
 
+def markdown(data):
+    """The README's table: one row per case and size, Gelem/s and ratios."""
+    m = data["machine"]
+    lines = [f"{m['cpu']}, {m['cores']} cores, {m['date']}; int8q {m['int8q']} "
+             f"(simd {m['simd']}, {m['threads']} threads), NumPy {m['numpy']}, "
+             f"torch {m['torch']} ({m['torch_threads']} threads). Ratio = peer time / "
+             "int8q time; roof = fraction of np.copyto bandwidth.", "",
+             "| case | elements | int8q Gelem/s | roof | vs NumPy | vs torch | vs gguf |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in data["results"]:
+        if r["case"] != "dict" and r["size"] < 1 << 16:
+            continue
+        ratio = r["ratio"]
+        cells = [f"{ratio[k]:.1f}x" if k in ratio else "-" for k in ("numpy", "torch", "gguf")]
+        roof = f"{r['roof_fraction']:.2f}" if "roof_fraction" in r and r["size"] >= 1 << 26 else "-"
+        lines.append(f"| {r['case']} | {r['size']:,} | {r['gelem_per_s']['int8q']:.3g} | "
+                     f"{roof} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 STYLE = {"int8q": dict(color="tab:blue", linewidth=2.6, marker="o"),
          "numpy": dict(color="tab:orange", marker="s"),
          "torch": dict(color="tab:red", marker="^"),
@@ -279,11 +299,16 @@ def main(argv=None):
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--plot-only", type=pathlib.Path, metavar="JSON",
                         help="redraw the plot from an earlier run's JSON")
+    parser.add_argument("--markdown", type=pathlib.Path, metavar="JSON",
+                        help="print the README table from an earlier run's JSON")
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 5
     if args.min_time is None:
         args.min_time = 0.01 if args.quick else 0.2
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     if args.plot_only:
         plot(json.loads(args.plot_only.read_text())["results"], args.out / "bench.png")
         return 0

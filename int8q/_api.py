@@ -147,6 +147,26 @@ def _quantize(x, axis, block_size, rounding, out, want_dequantized):
     return qt, d
 
 
+def quantize_with_scale(x, scale, *, axis=None, block_size=None, rounding="half_even"):
+    """``clip(round(x / scale), -127, 127)`` as int8 for a given `scale`.
+
+    For engines that find the scales themselves (int8q.dask takes a global
+    abs-max over chunks first): `scale` must have the shape and working dtype
+    `quantize` would give it for `x`, and every ``|x| <= 127 * scale`` must
+    hold up to rounding, as it does when the scales come from `absmax` of a
+    superset of x.  Not part of the public API.
+    """
+    mode = _engine.rounding_mode(rounding)
+    x, work = _as_input(x)
+    gran = resolve(x.shape, axis, block_size)
+    scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
+    if scales.shape != (gran.nscales,):
+        raise ValueError(f"scale has {scales.size} values, expected {gran.nscales}")
+    q = np.empty(x.shape, dtype=np.int8)
+    _engine.quantize_given(x, work, gran, scales, mode, q.reshape(-1))
+    return q
+
+
 def absmax(x, *, axis=None, block_size=None):
     """``max(|x|)`` per tensor, channel or block, in the working dtype.
 

@@ -155,3 +155,22 @@ def test_qtensor_attributes():
     qt = int8q.quantize(np.ones((2, 3)), axis=-1)
     assert qt.axis == 1
     assert "axis=1" in repr(qt)
+
+
+@pytest.mark.parametrize("kw", [{}, {"axis": 0}, {"axis": -1}, {"block_size": 5}])
+def test_quantize_with_given_scale_matches_quantize(kw):
+    """The engine hook int8q.dask uses: scales found elsewhere, same q."""
+    from int8q._api import quantize_with_scale
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((6, 23)) * 4).astype(np.float32)
+    qt = int8q.quantize(x, **kw)
+    assert same_bits(quantize_with_scale(x, qt.scale, **kw), qt.q)
+    # A slab of x with the whole array's scale: what a chunk of a larger array gets.
+    if not kw:
+        np.testing.assert_array_equal(quantize_with_scale(x[2:4], qt.scale), qt.q[2:4])
+    with pytest.raises(ValueError, match="too small"):
+        quantize_with_scale(x, np.full(qt.scale.shape, 1e-12, np.float32), **kw)
+    bad = x.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match=r"x\[3, 4\]"):
+        quantize_with_scale(bad, qt.scale, **kw)
