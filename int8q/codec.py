@@ -1,0 +1,139 @@
+"""A numcodecs codec that stores a floating chunk as int8 plus one scale.
+
+Codec id ``"int8q"``, registered through the ``numcodecs.codecs`` entry
+point, so ``numcodecs.get_codec({"id": "int8q"})`` finds it once int8q is
+installed.  Needs the optional dependency numcodecs (``int8q[zarr]``).
+
+An encoded chunk is a 16-byte little-endian header followed by the int8
+values in C order::
+
+    offset  size  field
+    0       4     magic b"I8Q\\0"
+    4       1     format version (1)
+    5       3     original dtype as NumPy's dtype.str ("<f4", ">f8", "<f2")
+    8       8     scale, float64 (exactly the working-dtype scale)
+    16      n     q, int8
+
+The chunk is quantized per tensor with `int8q.quantize`, so decoding gives
+``q * scale`` (computed in the working dtype, then cast to the original
+dtype): within ``scale / 2`` of the original for every element.
+"""
+import struct
+
+import numpy as np
+from numcodecs.abc import Codec
+from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
+
+from ._api import dequantize, quantize
+from ._dtypes import working_dtype
+from ._engine import rounding_mode
+
+__all__ = ["Int8QCodec", "HEADER", "encode_chunk", "decode_chunk"]
+
+MAGIC = b"I8Q\0"
+VERSION = 1
+HEADER = struct.Struct("<4sB3sd")      # magic, version, dtype.str, scale
+FLOAT_DTYPES = ("f2", "f4", "f8")      # what the header can name
+
+
+def _check_dtype(dtype):
+    dtype = np.dtype(dtype)
+    # The header keeps 3 characters of dtype.str, and decoding must give the
+    # original type back: plain IEEE floats only (bfloat16 has no dtype.str
+    # of its own, integers would need rounding back).
+    if dtype.kind != "f" or dtype.str[1:] not in FLOAT_DTYPES:
+        raise TypeError(f"the int8q codec stores float16/32/64 chunks, got dtype {dtype}")
+    return dtype
+
+
+def encode_chunk(x, rounding="half_even"):
+    """The header and int8 values of one chunk, as bytes.
+
+    Parameters
+    ----------
+    x : ndarray of float16, float32 or float64, any shape
+    rounding : {"half_even", "half_away"}
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    ValueError
+        NaN or inf in `x`.
+    TypeError
+        `x` is not float16, float32 or float64.
+    """
+    dtype = _check_dtype(x.dtype)
+    qt = quantize(x, rounding=rounding)
+    header = HEADER.pack(MAGIC, VERSION, dtype.str.encode("ascii"), float(qt.scale))
+    return header + qt.q.tobytes()
+
+
+def decode_chunk(buf):
+    """``(q, scale, dtype)`` from an encoded chunk; q is flat.
+
+    Raises
+    ------
+    ValueError
+        A buffer too short, with another magic or version, or naming a dtype
+        the codec does not write.
+    """
+    raw = ensure_contiguous_ndarray(buf).view(np.uint8).reshape(-1)
+    if raw.size < HEADER.size:
+        raise ValueError(f"int8q chunk too short: {raw.size} bytes")
+    magic, version, code, scale = HEADER.unpack(raw[:HEADER.size].tobytes())
+    if magic != MAGIC:
+        raise ValueError(f"not an int8q chunk (magic {magic!r})")
+    if version != VERSION:
+        raise ValueError(f"int8q chunk format version {version} is not supported")
+    try:
+        dtype = _check_dtype(code.decode("ascii"))
+    except (TypeError, UnicodeDecodeError):
+        raise ValueError(f"int8q chunk names an unknown dtype {code!r}") from None
+    work = working_dtype(dtype)
+    # float64 holds every float32 exactly, so this gives the encoder's scale.
+    return raw[HEADER.size:].view(np.int8), work.type(scale), dtype
+
+
+class Int8QCodec(Codec):
+    """numcodecs codec: symmetric INT8 with one scale per chunk.
+
+    Parameters
+    ----------
+    rounding : {"half_even", "half_away"}
+        How ``x / scale`` is rounded when encoding.
+
+    Examples
+    --------
+    >>> import numpy as np, numcodecs
+    >>> codec = numcodecs.get_codec({"id": "int8q"})
+    >>> x = np.array([1.0, -0.5, 0.25], dtype=np.float32)
+    >>> enc = codec.encode(x)
+    >>> len(enc)                                 # 16-byte header + 3 int8
+    19
+    >>> codec.decode(enc)
+    array([ 1.       , -0.503937 ,  0.2519685], dtype=float32)
+    """
+
+    codec_id = "int8q"
+
+    def __init__(self, rounding="half_even"):
+        rounding_mode(rounding)  # ValueError now rather than at the first chunk
+        self.rounding = rounding
+
+    def encode(self, buf):
+        """Header and int8 values of `buf` (any shape; the shape is not kept)."""
+        return encode_chunk(np.asarray(ensure_ndarray_like(buf)), self.rounding)
+
+    def decode(self, buf, out=None):
+        """``q * scale`` in the original dtype, flat, or written into `out`."""
+        q, scale, dtype = decode_chunk(buf)
+        return ndarray_copy(dequantize(q, scale, dtype=dtype), out)
+
+    def get_config(self):
+        return {"id": self.codec_id, "rounding": self.rounding}
+
+    def __repr__(self):
+        return f"Int8QCodec(rounding={self.rounding!r})"

@@ -1,0 +1,288 @@
+"""Quantize Dask arrays chunk by chunk, bit-identical to `int8q.quantize`.
+
+Needs the optional dependency dask (``pip install "int8q[dask]"``); works with
+any Dask scheduler, ``dask.distributed`` included (the tasks are plain
+module-level functions of int8q, so workers only need int8q installed).
+
+    >>> import dask.array as da, numpy as np, int8q.dask
+    >>> x = da.from_array(np.arange(12, dtype=np.float32).reshape(3, 4), chunks=2)
+    >>> qt = int8q.dask.quantize(x, axis=0)
+    >>> qt.q.chunks == x.chunks
+    True
+    >>> qt.scale.compute()
+    array([0.02362205, 0.05511811, 0.08661418], dtype=float32)
+"""
+import math
+
+import numpy as np
+import dask.array as da
+
+from . import _api, _engine
+from ._api import QTensor
+from ._dtypes import working_dtype
+from ._granularity import resolve
+
+__all__ = ["DaskQTensor", "quantize"]
+
+
+class DaskQTensor:
+    """Lazy int8 tensor and its scales, as Dask arrays.
+
+    Attributes
+    ----------
+    q : dask.array.Array of int8
+        x's shape and chunks (per block: last-axis chunks moved onto
+        multiples of `block_size` where they were not).
+    scale : dask.array.Array of the working dtype
+        Shaped as `int8q.quantize` shapes it: ``()``, ``(x.shape[axis],)`` or
+        ``x.shape[:-1] + (ceil(n / block_size),)``.
+    axis, block_size, rounding : as given to `quantize` (axis normalised)
+    """
+
+    __slots__ = ("q", "scale", "axis", "block_size", "rounding")
+
+    def __init__(self, q, scale, axis=None, block_size=None, rounding="half_even"):
+        self.q = q
+        self.scale = scale
+        self.axis = axis
+        self.block_size = block_size
+        self.rounding = rounding
+
+    @property
+    def shape(self):
+        return self.q.shape
+
+    def dequantize(self, dtype=None):
+        """``q * scale`` as a Dask array (working dtype, or `dtype`).
+
+        Chunk by chunk with `int8q.dequantize`, so it is bit-identical to
+        ``int8q.quantize(x).dequantize(dtype)``.
+        """
+        out = np.dtype(self.scale.dtype if dtype is None else dtype)
+        return _blockwise(_dequantize_block, out, self.q, self.scale, self.axis,
+                          self.block_size, out_dtype=out)
+
+    def compute(self, **kwargs):
+        """Compute q and scale together and return an `int8q.QTensor`."""
+        import dask
+        q, scale = dask.compute(self.q, self.scale, **kwargs)
+        return QTensor(q, scale, self.axis, self.block_size, self.rounding)
+
+    def __repr__(self):
+        if self.axis is not None:
+            how = f"axis={self.axis}"
+        elif self.block_size is not None:
+            how = f"block_size={self.block_size}"
+        else:
+            how = "per-tensor"
+        return (f"DaskQTensor(shape={self.q.shape}, {how}, rounding={self.rounding!r}, "
+                f"scale dtype={self.scale.dtype}, chunks={self.q.chunksize})")
+
+
+def quantize(x, *, axis=None, block_size=None, rounding="half_even", scale=None,
+             split_every=None):
+    """Symmetric INT8 quantization of a Dask array, lazily.
+
+    Same contract as `int8q.quantize` and bit-identical to it on the same
+    data: the abs-max of each chunk comes from int8q's kernel, the maxima
+    are combined exactly (a max does not depend on order), and each chunk is
+    quantized with the global scales.
+
+    - per tensor: a tree reduction of per-chunk abs-maxima to one scale,
+      then every chunk is quantized with it;
+    - per channel (`axis`): the same, keeping the `axis` dimension; works
+      on any chunking;
+    - per block (`block_size`): blocks must not straddle chunks, so the last
+      axis is rechunked onto multiples of `block_size` when its chunk
+      boundaries are not already there; each chunk then finds its own scales.
+
+    Parameters
+    ----------
+    x : dask.array.Array
+        Real numbers (float16, bfloat16, float32, float64, integer) with
+        known chunk sizes.
+    axis, block_size, rounding
+        As for `int8q.quantize`.
+    scale : array_like or dask.array.Array, optional
+        The scales, when already known: typically ``quantize(x, ...).scale``
+        computed in a first pass.  Must have the shape `int8q.quantize` gives
+        its scale (ValueError otherwise) and be what it computes for `x` for
+        the results to be identical.  See Notes.
+    split_every : int or dict, optional
+        Fan-in of the abs-max tree reduction (Dask's default otherwise).
+
+    Returns
+    -------
+    DaskQTensor
+
+    Raises
+    ------
+    ValueError, TypeError, numpy.exceptions.AxisError
+        For bad arguments, at once, as `int8q.quantize` raises them.
+    ValueError
+        NaN or inf in `x`, when computed; the message names its position in
+        `x`.
+
+    Notes
+    -----
+    Each chunk of `x` feeds both the abs-max and its quantization, and the
+    quantization waits for the scales of the chunk's channels.  Per tensor
+    that is the abs-max of all of `x`, so one graph holds every chunk (in
+    memory, or spilled to disk by dask.distributed) until the last one is
+    read; per channel, until the chunks sharing its channels are read
+    (``axis=0``: one row of chunks at a time); per block, nothing.
+    For arrays larger than memory, compute the scale first: the second pass
+    reads `x` again chunk by chunk::
+
+        scale = int8q.dask.quantize(x, axis=0).scale.compute()
+        qt = int8q.dask.quantize(x, axis=0, scale=scale)
+    """
+    if not isinstance(x, da.Array):
+        raise TypeError(f"int8q.dask.quantize takes a dask.array.Array, got {type(x).__name__}")
+    if any(math.isnan(n) for n in x.shape):
+        raise ValueError("x has unknown chunk sizes; call x.compute_chunk_sizes() first")
+    _engine.rounding_mode(rounding)
+    work = working_dtype(x.dtype)
+    gran = resolve(x.shape, axis, block_size)
+    if gran.block_size is not None:
+        x = _block_aligned(x, gran.block_size)
+    if scale is not None:
+        scale = _given_scales(scale, x, gran, work)
+    elif gran.block_size is not None:
+        scale = _per_block_scales(x, gran, work)
+    else:
+        scale = _reduced_scales(x, gran.axis, work, split_every)
+    q = _blockwise(_quantize_block, np.dtype(np.int8), x, scale, gran.axis,
+                   gran.block_size, rounding=rounding)
+    return DaskQTensor(q, scale, gran.axis, gran.block_size, rounding)
+
+
+def _blockwise(func, dtype, x, scale, axis, block_size, **kwargs):
+    """func(x_chunk, scale_chunk, axis=..., block_size=..., **kwargs) over
+    matching chunks of x (or q) and its scales."""
+    ind = tuple(range(x.ndim))
+    if block_size is not None:
+        # Scale chunks pair with x chunks one to one but are shorter on the
+        # last axis: no chunk unification.
+        scale_ind, align = ind, False
+    elif axis is not None:
+        scale_ind, align = (axis,), True
+    else:
+        scale_ind, align = (), True
+    return da.blockwise(func, ind, x, ind, scale, scale_ind, dtype=dtype,
+                        align_arrays=align, axis=axis, block_size=block_size,
+                        meta=np.empty((0,) * x.ndim, dtype), **kwargs)
+
+
+def _quantize_block(x, scale, axis, block_size, rounding):
+    return _api.quantize_with_scale(x, scale, axis=axis, block_size=block_size,
+                                    rounding=rounding)
+
+
+def _dequantize_block(q, scale, axis, block_size, out_dtype):
+    # Not `dtype`: da.blockwise would take that keyword for itself.
+    return _api.dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
+
+
+def _scale_from_absmax(m):
+    """absmax / 127, 1 where that is 0: as the engine computes it."""
+    scale = np.asarray(m / m.dtype.type(127), dtype=m.dtype)
+    return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype)
+
+
+def _chunk_absmax(x, axis=None, block_size=None, keepdims=False, block_info=None):
+    """int8q.absmax of one chunk; a NaN/inf is named by its place in the
+    whole array, not in the chunk."""
+    try:
+        m = _api.absmax(x, axis=axis, block_size=block_size)
+    except ValueError:
+        if block_info is None:
+            raise
+        work = working_dtype(x.dtype)
+        found = _engine.find_nonfinite(np.asarray(x), work)
+        if found is None:
+            raise
+        where, value = found
+        starts = [start for start, _ in block_info[0]["array-location"]]
+        pos = ", ".join(str(s + i) for s, i in zip(starts, where))
+        raise ValueError(f"x[{pos}] is {value}; int8q quantizes finite numbers only") from None
+    if keepdims:
+        shape = [1] * x.ndim
+        if axis is not None:
+            shape[axis] = x.shape[axis]
+        m = m.reshape(shape)
+    return m
+
+
+def _max(m, axis=None, keepdims=False):
+    # initial=0 keeps empty inputs (Dask's meta probes) from raising; every
+    # abs-max is >= 0 so it never changes a result.
+    return np.max(m, axis=axis, keepdims=keepdims, initial=0)
+
+
+def _scales(m, axis=None, keepdims=False):
+    return _scale_from_absmax(_max(m, axis=axis, keepdims=keepdims))
+
+
+def _reduced_scales(x, axis, work, split_every):
+    """Per tensor (axis None) or per channel: per-chunk abs-max by int8q's
+    kernel, then Dask's tree reduction over the chunks."""
+    chunks = tuple((1,) * len(c) if i != axis else c for i, c in enumerate(x.chunks))
+    partial = x.map_blocks(_chunk_absmax, axis=axis, keepdims=True, chunks=chunks,
+                           dtype=work, meta=np.empty((0,) * x.ndim, work))
+    reduced = tuple(i for i in range(x.ndim) if i != axis)
+    return da.reduction(partial, _max, _scales, axis=reduced, combine=_max,
+                        dtype=work, split_every=split_every,
+                        meta=np.empty((0,) * (x.ndim - len(reduced)), work))
+
+
+def block_aligned_chunks(chunks, n, block_size):
+    """Last-axis chunks with every inner boundary moved down to a multiple
+    of `block_size` (merging chunks where needed); unchanged if aligned."""
+    edges, pos = [0], 0
+    for c in chunks[:-1]:
+        pos += c
+        cut = pos - pos % block_size
+        if edges[-1] < cut < n:
+            edges.append(cut)
+    edges.append(n)
+    return tuple(b - a for a, b in zip(edges, edges[1:]))
+
+
+def _scale_chunks(x, gran):
+    """The chunks of the scale array that pair with x's chunks."""
+    if gran.block_size is not None:
+        return x.chunks[:-1] + (tuple(-(-c // gran.block_size) for c in x.chunks[-1]),)
+    if gran.axis is not None:
+        return (x.chunks[gran.axis],)
+    return ()
+
+
+def _given_scales(scale, x, gran, work):
+    """A caller's scales as a Dask array chunked to pair with x."""
+    if not isinstance(scale, da.Array):
+        scale = np.asarray(scale)
+    if scale.shape != gran.scale_shape:
+        raise ValueError(f"scale has shape {scale.shape}, expected {gran.scale_shape}")
+    chunks = _scale_chunks(x, gran)
+    if isinstance(scale, da.Array):
+        return scale.astype(work).rechunk(chunks)
+    return da.from_array(np.asarray(scale, dtype=work), chunks=chunks)
+
+
+def _block_aligned(x, block_size):
+    """x with last-axis chunk boundaries on multiples of block_size."""
+    if x.ndim and x.shape[-1]:
+        aligned = block_aligned_chunks(x.chunks[-1], x.shape[-1], block_size)
+        if aligned != x.chunks[-1]:
+            x = x.rechunk(x.chunks[:-1] + (aligned,))
+    return x
+
+
+def _per_block_scales(x, gran, work):
+    """The scales of each chunk of a block-aligned x: blocks never straddle
+    chunks, so each chunk's own abs-max per block is the global one."""
+    absmax = x.map_blocks(_chunk_absmax, block_size=gran.block_size,
+                          chunks=_scale_chunks(x, gran), dtype=work,
+                          meta=np.empty((0,) * x.ndim, work))
+    return absmax.map_blocks(_scale_from_absmax, dtype=work)

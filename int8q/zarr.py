@@ -1,0 +1,145 @@
+"""Zarr 3 arrays stored as int8 plus one scale per chunk.
+
+Needs the optional dependencies zarr>=3 and numcodecs
+(``pip install "int8q[zarr]"``).  `Int8QZarrCodec` is a Zarr array-to-bytes
+codec named ``"int8q"``; int8q registers it in the ``zarr.codecs`` entry-point
+group, so any program with int8q installed opens such an array with plain
+``zarr.open_array`` and reads floats back.  Each stored chunk is the
+`int8q.codec` format: a 16-byte header (magic, version, dtype, scale) and the
+int8 values.
+
+    >>> import numpy as np, zarr, int8q.zarr
+    >>> x = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8)
+    >>> z = int8q.zarr.create_array(zarr.storage.MemoryStore(), data=x, chunks=(4, 8))
+    >>> z.metadata.codecs[0].to_dict()
+    {'name': 'int8q', 'configuration': {'rounding': 'half_even'}}
+    >>> float(np.abs(z[...] - x).max()) <= 0.5 / 127
+    True
+"""
+from dataclasses import dataclass
+
+import numpy as np
+import zarr
+from zarr.abc.codec import ArrayBytesCodec
+from zarr.core.common import parse_named_configuration
+from zarr.registry import register_codec
+
+from ._api import dequantize
+from ._engine import rounding_mode
+from .codec import HEADER, _check_dtype, decode_chunk, encode_chunk
+
+__all__ = ["Int8QZarrCodec", "create_array"]
+
+CODEC_NAME = "int8q"
+
+
+@dataclass(frozen=True)
+class Int8QZarrCodec(ArrayBytesCodec):
+    """Zarr 3 array-to-bytes codec: symmetric INT8, one scale per chunk.
+
+    Parameters
+    ----------
+    rounding : {"half_even", "half_away"}
+        How ``x / scale`` is rounded when a chunk is written.
+
+    Notes
+    -----
+    Zarr stores edge chunks at full size, padded with the array's fill
+    value; the padding takes part in the chunk's abs-max, so a fill value
+    must be finite (zero, the default, changes nothing).
+    """
+
+    is_fixed_size = True
+
+    rounding: str = "half_even"
+
+    def __init__(self, *, rounding="half_even"):
+        rounding_mode(rounding)
+        object.__setattr__(self, "rounding", rounding)
+
+    @classmethod
+    def from_dict(cls, data):
+        _, configuration = parse_named_configuration(data, CODEC_NAME,
+                                                     require_configuration=False)
+        return cls(**(configuration or {}))
+
+    def to_dict(self):
+        return {"name": CODEC_NAME, "configuration": {"rounding": self.rounding}}
+
+    def validate(self, *, shape, dtype, chunk_grid):
+        _check_dtype(dtype.to_native_dtype())
+
+    def _decode_sync(self, chunk_bytes, chunk_spec):
+        q, scale, _ = decode_chunk(chunk_bytes.as_numpy_array())
+        if q.size != int(np.prod(chunk_spec.shape)):
+            raise ValueError(f"int8q chunk holds {q.size} values, expected "
+                             f"{int(np.prod(chunk_spec.shape))}")
+        out = dequantize(q.reshape(chunk_spec.shape), scale,
+                         dtype=chunk_spec.dtype.to_native_dtype())
+        return chunk_spec.prototype.nd_buffer.from_ndarray_like(out)
+
+    def _encode_sync(self, chunk_array, chunk_spec):
+        encoded = encode_chunk(chunk_array.as_numpy_array(), self.rounding)
+        return chunk_spec.prototype.buffer.from_bytes(encoded)
+
+    # Zarr's pipeline awaits these; the work is CPU-bound and quick per chunk.
+    async def _decode_single(self, chunk_bytes, chunk_spec):
+        return self._decode_sync(chunk_bytes, chunk_spec)
+
+    async def _encode_single(self, chunk_array, chunk_spec):
+        return self._encode_sync(chunk_array, chunk_spec)
+
+    def compute_encoded_size(self, input_byte_length, chunk_spec):
+        itemsize = chunk_spec.dtype.to_native_dtype().itemsize
+        return HEADER.size + input_byte_length // itemsize
+
+
+# The entry point makes zarr find the codec in any process with int8q
+# installed; registering here as well covers an int8q that was imported
+# without being installed (zarr keys classes by qualified name, so the two
+# registrations are one).
+register_codec(CODEC_NAME, Int8QZarrCodec)
+
+
+def create_array(store, *, data=None, chunks="auto", rounding="half_even", **kwargs):
+    """Create a Zarr 3 array whose chunks are stored as int8 plus a scale.
+
+    Reading it (``zarr.open_array(store)[...]``) gives floats of the array's
+    dtype, each within ``scale / 2`` of what was written, ``scale`` being
+    its chunk's ``absmax / 127``.
+
+    Parameters
+    ----------
+    store : zarr store or path
+        Anything `zarr.create_array` accepts.
+    data : ndarray of float16, float32 or float64, optional
+        Written at once; otherwise pass ``shape=`` and ``dtype=``.
+    chunks : tuple of int or "auto"
+        The chunk shape; one scale per chunk.
+    rounding : {"half_even", "half_away"}
+    **kwargs
+        Passed to `zarr.create_array` (``name``, ``shape``, ``dtype``,
+        ``overwrite``, ``attributes``, ``compressors``...).  No compressor
+        is added unless given: int8 data barely compresses.
+
+    Returns
+    -------
+    zarr.Array
+
+    Raises
+    ------
+    TypeError
+        A dtype other than float16/32/64, or a ``serializer=`` argument.
+    ValueError
+        A fill value that is not finite; NaN or inf in `data`.
+    """
+    # The dtype is checked by the codec's `validate` when zarr builds the
+    # metadata, before anything is written.
+    if "serializer" in kwargs:
+        raise TypeError("int8q.zarr.create_array sets the serializer itself")
+    fill = kwargs.get("fill_value")
+    if fill is not None and not np.isfinite(fill):
+        raise ValueError(f"fill_value must be finite for int8q storage, got {fill}")
+    kwargs.setdefault("compressors", None)
+    return zarr.create_array(store, data=data, chunks=chunks,
+                             serializer=Int8QZarrCodec(rounding=rounding), **kwargs)
