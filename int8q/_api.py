@@ -39,14 +39,17 @@ class QTensor:
         return dequantize(self, dtype=dtype)
 
     def __repr__(self):
-        if self.axis is not None:
-            how = f"axis={self.axis}"
-        elif self.block_size is not None:
-            how = f"block_size={self.block_size}"
-        else:
-            how = "per-tensor"
-        return (f"QTensor(shape={self.q.shape}, {how}, rounding={self.rounding!r}, "
-                f"scale dtype={self.scale.dtype})")
+        return (f"QTensor(shape={self.q.shape}, {granularity_text(self.axis, self.block_size)}, "
+                f"rounding={self.rounding!r}, scale dtype={self.scale.dtype})")
+
+
+def granularity_text(axis, block_size):
+    """How a tensor is quantized, for reprs: axis=k, block_size=B or per-tensor."""
+    if axis is not None:
+        return f"axis={axis}"
+    if block_size is not None:
+        return f"block_size={block_size}"
+    return "per-tensor"
 
 
 def _as_input(x):

@@ -55,9 +55,10 @@ def absmax(x, work, gran):
 
 
 def scales_from_absmax(m):
-    scale = m / m.dtype.type(127)
-    scale[scale == 0] = 1
-    return scale
+    """absmax / 127 in m's dtype, 1 where that is 0 (any shape, 0-d too)."""
+    m = np.asarray(m)
+    scale = np.asarray(m / m.dtype.type(127), dtype=m.dtype)
+    return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype, copy=False)
 
 
 def quantize(x, work, gran, mode, q_flat, d_flat=None, fused=True):

@@ -69,12 +69,7 @@ class DaskQTensor:
         return QTensor(q, scale, self.axis, self.block_size, self.rounding)
 
     def __repr__(self):
-        if self.axis is not None:
-            how = f"axis={self.axis}"
-        elif self.block_size is not None:
-            how = f"block_size={self.block_size}"
-        else:
-            how = "per-tensor"
+        how = _api.granularity_text(self.axis, self.block_size)
         return (f"DaskQTensor(shape={self.q.shape}, {how}, rounding={self.rounding!r}, "
                 f"scale dtype={self.scale.dtype}, chunks={self.q.chunksize})")
 
@@ -184,10 +179,8 @@ def _dequantize_block(q, scale, axis, block_size, out_dtype):
     return _api.dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
 
 
-def _scale_from_absmax(m):
-    """absmax / 127, 1 where that is 0: as the engine computes it."""
-    scale = np.asarray(m / m.dtype.type(127), dtype=m.dtype)
-    return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype)
+# absmax / 127, 1 where that is 0: the engine's own rule.
+_scale_from_absmax = _engine.scales_from_absmax
 
 
 def _chunk_absmax(x, axis=None, block_size=None, keepdims=False, block_info=None):
