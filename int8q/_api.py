@@ -8,18 +8,11 @@ from ._granularity import resolve
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
 
-class QTensor:
-    """An int8 tensor with its scales.
-
-    Attributes
-    ----------
-    q : ndarray of int8, the input's shape
-    scale : ndarray of the working dtype (float32 or float64); shape ``()``
-        per tensor, ``(x.shape[axis],)`` per channel, or
-        ``x.shape[:-1] + (ceil(n / block_size),)`` per block
-    axis, block_size : the granularity (both None per tensor)
-    rounding : "half_even" or "half_away"
-    """
+class QuantizedBase:
+    """What every int8q quantized tensor holds: q, its scales and how they were
+    made.  QTensor (NumPy) and int8q.dask.DaskQTensor (Dask) add dequantize;
+    they share no other base so that a lazy tensor is never taken for an
+    in-memory one."""
 
     __slots__ = ("q", "scale", "axis", "block_size", "rounding")
 
@@ -34,13 +27,34 @@ class QTensor:
     def shape(self):
         return self.q.shape
 
+    def _repr_extra(self):
+        return ""
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(shape={self.q.shape}, "
+                f"{granularity_text(self.axis, self.block_size)}, "
+                f"rounding={self.rounding!r}, scale dtype={self.scale.dtype}"
+                f"{self._repr_extra()})")
+
+
+class QTensor(QuantizedBase):
+    """An int8 tensor with its scales.
+
+    Attributes
+    ----------
+    q : ndarray of int8, the input's shape
+    scale : ndarray of the working dtype (float32 or float64); shape ``()``
+        per tensor, ``(x.shape[axis],)`` per channel, or
+        ``x.shape[:-1] + (ceil(n / block_size),)`` per block
+    axis, block_size : the granularity (both None per tensor)
+    rounding : "half_even" or "half_away"
+    """
+
+    __slots__ = ()
+
     def dequantize(self, dtype=None):
         """``q * scale`` in the scale's dtype, or cast to `dtype`."""
         return dequantize(self, dtype=dtype)
-
-    def __repr__(self):
-        return (f"QTensor(shape={self.q.shape}, {granularity_text(self.axis, self.block_size)}, "
-                f"rounding={self.rounding!r}, scale dtype={self.scale.dtype})")
 
 
 def granularity_text(axis, block_size):

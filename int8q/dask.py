@@ -25,7 +25,7 @@ from ._granularity import resolve
 __all__ = ["DaskQTensor", "quantize"]
 
 
-class DaskQTensor:
+class DaskQTensor(_api.QuantizedBase):
     """Lazy int8 tensor and its scales, as Dask arrays.
 
     Attributes
@@ -39,18 +39,7 @@ class DaskQTensor:
     axis, block_size, rounding : as given to `quantize` (axis normalised)
     """
 
-    __slots__ = ("q", "scale", "axis", "block_size", "rounding")
-
-    def __init__(self, q, scale, axis=None, block_size=None, rounding="half_even"):
-        self.q = q
-        self.scale = scale
-        self.axis = axis
-        self.block_size = block_size
-        self.rounding = rounding
-
-    @property
-    def shape(self):
-        return self.q.shape
+    __slots__ = ()
 
     def dequantize(self, dtype=None):
         """``q * scale`` as a Dask array (working dtype, or `dtype`).
@@ -68,10 +57,8 @@ class DaskQTensor:
         q, scale = dask.compute(self.q, self.scale, **kwargs)
         return QTensor(q, scale, self.axis, self.block_size, self.rounding)
 
-    def __repr__(self):
-        how = _api.granularity_text(self.axis, self.block_size)
-        return (f"DaskQTensor(shape={self.q.shape}, {how}, rounding={self.rounding!r}, "
-                f"scale dtype={self.scale.dtype}, chunks={self.q.chunksize})")
+    def _repr_extra(self):
+        return f", chunks={self.q.chunksize}"
 
 
 def quantize(x, *, axis=None, block_size=None, rounding="half_even", scale=None,

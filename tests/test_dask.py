@@ -111,6 +111,8 @@ def test_compute_returns_qtensor():
     assert same_bits(qt.dequantize(np.float16).compute(scheduler="threads"),
                      want.dequantize(np.float16))
     assert "axis=1" in repr(qt)
+    assert repr(qt).startswith("DaskQTensor(") and "chunks=" in repr(qt)
+    assert not isinstance(qt, int8q.QTensor)  # a lazy tensor is not an in-memory one
 
 
 @pytest.mark.parametrize("kw", [{}, {"axis": 0}, {"block_size": 4}])
