@@ -82,7 +82,7 @@ def dequantize(q, scale, axis=None, block_size=None):
 
 
 def int8_quantize(x):
-    """The seed function, written the obvious NumPy way."""
+    """int8_quantize (the dict form), written the obvious NumPy way."""
     a = np.asarray(list(x), dtype=np.float64)
     absmax_value = float(np.max(np.abs(a))) if a.size else 0.0
     scale = absmax_value / 127
