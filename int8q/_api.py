@@ -1,4 +1,5 @@
-"""The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor."""
+"""The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
+(docs/semantics.md §2)."""
 import numpy as np
 
 from . import _engine

@@ -1,4 +1,5 @@
-"""A numcodecs codec that stores a floating chunk as int8 plus one scale.
+"""A numcodecs codec that stores a floating chunk as int8 plus one scale
+(chunk format: docs/semantics.md §5).
 
 Codec id ``"int8q"``, registered through the ``numcodecs.codecs`` entry
 point, so ``numcodecs.get_codec({"id": "int8q"})`` finds it once int8q is

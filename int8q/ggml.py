@@ -1,4 +1,4 @@
-"""GGML Q8_0 interchange, byte-identical to gguf-py (ggml's reference recipe).
+"""GGML Q8_0 interchange, byte-identical to gguf-py (docs/semantics.md §3).
 
 A Q8_0 row of n floats (n a multiple of 32) is n / 32 blocks of 34 bytes: the
 block's scale ``d = amax / 127`` as little-endian float16, then 32 int8

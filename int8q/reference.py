@@ -2,7 +2,7 @@
 
 Every fast path of int8q must give bit-identical results to these functions.
 They take already-valid input (no error handling beyond what NumPy does) and
-are written to be checked by eye against README.md's "Exact semantics".
+are written to be checked by eye against docs/semantics.md (§1-§3).
 """
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""How int8q stores a quantized tensor in a checkpoint (README "Command line").
+"""How int8q stores a quantized tensor in a checkpoint (docs/semantics.md §4).
 
 Which tensors are quantized, with which scheme, how the scale is shaped and
 named, and the metadata that lets ``dequantize`` undo it all without being
