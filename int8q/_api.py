@@ -1,24 +1,37 @@
 """The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
 (docs/semantics.md §2)."""
+from typing import Any, Generic, SupportsIndex, TypeVar
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
+from ._typing import FloatArray, Int8Array, ShapedArray, WorkingDtype
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
+_Q = TypeVar("_Q", bound=ShapedArray)
+_S = TypeVar("_S", bound=ShapedArray)
 
-class QuantizedBase:
+
+class QuantizedBase(Generic[_Q, _S]):
     """What every int8q quantized tensor holds: q, its scales and how they were
     made.  QTensor (NumPy) and int8q.dask.DaskQTensor (Dask) add dequantize;
     they share no other base so that a lazy tensor is never taken for an
     in-memory one."""
 
     __slots__ = ("q", "scale", "axis", "block_size", "rounding")
+    q: _Q
+    scale: _S
+    axis: int | None
+    block_size: int | None
+    rounding: str
 
-    def __init__(self, q, scale, axis=None, block_size=None, rounding="half_even"):
+    def __init__(self, q: _Q, scale: _S, axis: int | None = None,
+                 block_size: int | None = None, rounding: str = "half_even") -> None:
         self.q = q
         self.scale = scale
         self.axis = axis
@@ -26,20 +39,20 @@ class QuantizedBase:
         self.rounding = rounding
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.q.shape
 
-    def _repr_extra(self):
+    def _repr_extra(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"{type(self).__name__}(shape={self.q.shape}, "
                 f"{granularity_text(self.axis, self.block_size)}, "
                 f"rounding={self.rounding!r}, scale dtype={self.scale.dtype}"
                 f"{self._repr_extra()})")
 
 
-class QTensor(QuantizedBase):
+class QTensor(QuantizedBase[Int8Array, FloatArray]):
     """An int8 tensor with its scales.
 
     Attributes
@@ -54,12 +67,12 @@ class QTensor(QuantizedBase):
 
     __slots__ = ()
 
-    def dequantize(self, dtype=None):
+    def dequantize(self, dtype: npt.DTypeLike | None = None) -> FloatArray:
         """``q * scale`` in the scale's dtype, or cast to `dtype`."""
         return dequantize(self, dtype=dtype)
 
 
-def granularity_text(axis, block_size):
+def granularity_text(axis: int | None, block_size: int | None) -> str:
     """How a tensor is quantized, for reprs: axis=k, block_size=B or per-tensor."""
     if axis is not None:
         return f"axis={axis}"
@@ -68,13 +81,13 @@ def granularity_text(axis, block_size):
     return "per-tensor"
 
 
-def _as_input(x):
+def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
     """x as an ndarray and its working dtype; TypeError for unsupported dtypes."""
     x = np.asarray(x)
     return x, working_dtype(x.dtype)
 
 
-def _check_out(out, shape):
+def _check_out(out: object, shape: tuple[int, ...]) -> None:
     if not isinstance(out, np.ndarray) or out.dtype != np.int8:
         raise TypeError(
             f"out must be an int8 ndarray, got {getattr(out, 'dtype', type(out).__name__)}")
@@ -84,7 +97,9 @@ def _check_out(out, shape):
         raise ValueError("out must be C-contiguous and writeable")
 
 
-def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None):
+def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
+             block_size: SupportsIndex | None = None, rounding: str = "half_even",
+             out: Int8Array | None = None) -> QTensor:
     """Symmetric INT8 quantization.
 
     ``scale = absmax / 127`` (1 where that is 0) per tensor, per channel
@@ -134,7 +149,9 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None):
     return qt
 
 
-def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even"):
+def quantize_dequantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
+                        block_size: SupportsIndex | None = None,
+                        rounding: str = "half_even") -> tuple[QTensor, FloatArray]:
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
 
     The dequantized array has x's shape and the working dtype.
@@ -146,10 +163,14 @@ def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even"):
     >>> xhat.round(4)
     array([ 1.    , -1.    ,  0.5039, -0.5039])
     """
-    return _quantize(x, axis, block_size, rounding, None, want_dequantized=True)
+    qt, d = _quantize(x, axis, block_size, rounding, None, want_dequantized=True)
+    assert d is not None  # want_dequantized: always made
+    return qt, d
 
 
-def _quantize(x, axis, block_size, rounding, out, want_dequantized):
+def _quantize(x: npt.ArrayLike, axis: SupportsIndex | None, block_size: SupportsIndex | None,
+              rounding: str, out: Int8Array | None,
+              want_dequantized: bool) -> tuple[QTensor, FloatArray | None]:
     mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
@@ -166,7 +187,10 @@ def _quantize(x, axis, block_size, rounding, out, want_dequantized):
     return qt, d
 
 
-def quantize_with_scale(x, scale, *, axis=None, block_size=None, rounding="half_even"):
+def quantize_with_scale(x: npt.ArrayLike, scale: npt.ArrayLike, *,
+                        axis: SupportsIndex | None = None,
+                        block_size: SupportsIndex | None = None,
+                        rounding: str = "half_even") -> Int8Array:
     """``clip(round(x / scale), -127, 127)`` as int8 for a given `scale`.
 
     For engines that find the scales themselves (int8q.dask takes a global
@@ -186,7 +210,8 @@ def quantize_with_scale(x, scale, *, axis=None, block_size=None, rounding="half_
     return q
 
 
-def absmax(x, *, axis=None, block_size=None):
+def absmax(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
+           block_size: SupportsIndex | None = None) -> FloatArray:
     """``max(|x|)`` per tensor, channel or block, in the working dtype.
 
     The result has the shape `quantize` gives its scale.  NaN/inf raise
@@ -203,7 +228,9 @@ def absmax(x, *, axis=None, block_size=None):
     return _engine.absmax(x, work, gran).reshape(gran.scale_shape)
 
 
-def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None):
+def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *,
+               axis: SupportsIndex | None = None, block_size: SupportsIndex | None = None,
+               dtype: npt.DTypeLike | None = None) -> FloatArray:
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 
     Call it as ``dequantize(qtensor)`` or ``dequantize(q, scale, axis=...,
@@ -219,7 +246,8 @@ def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None):
     if isinstance(q, QTensor):
         if scale is not None or axis is not None or block_size is not None:
             raise TypeError("dequantize(qtensor) takes no scale, axis or block_size")
-        q, scale, axis, block_size = q.q, q.scale, q.axis, q.block_size
+        # q last: mypy types a tuple assignment item by item.
+        scale, axis, block_size, q = q.scale, q.axis, q.block_size, q.q
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
     q = np.asarray(q)
