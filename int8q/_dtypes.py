@@ -13,7 +13,9 @@ FLOAT64 = np.dtype(np.float64)
 def is_bfloat16(dtype: np.dtype[Any]) -> bool:
     # ml_dtypes is optional; its bfloat16 is recognised by name so that int8q
     # never has to import it.
-    return dtype.name == "bfloat16"
+    # (Typed here: NumPy's stubs say LiteralString, which Python 3.10 lacks.)
+    name: str = dtype.name
+    return name == "bfloat16"
 
 
 def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:

@@ -31,7 +31,7 @@ def integer(value: Any, name: str) -> int:
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
 
 
-def block_size(value: Any) -> int:
+def block_size(value: object) -> int:
     """A block size as a positive int; TypeError/ValueError naming the mistake."""
     value = integer(value, "block_size")
     if value < 1:

@@ -14,7 +14,10 @@ dividing, rounds half away from zero, and stores the scale as float16.
     >>> ggml.dequantize_q8_0(raw)[:3]
     array([-0.99993896, -0.9684448 , -0.9369507 ], dtype=float32)
 """
+from typing import Any, NoReturn
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from ._chunks import chunks
@@ -29,7 +32,7 @@ Q8_0_BLOCK = 32   # floats per block
 Q8_0_BYTES = 34   # bytes per block: float16 scale + 32 int8
 
 
-def quantize_q8_0(x):
+def quantize_q8_0(x: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     """Quantize to GGML Q8_0 bytes.
 
     Parameters
@@ -67,7 +70,7 @@ def quantize_q8_0(x):
     return out
 
 
-def _raise_block_error(x, code):
+def _raise_block_error(x: npt.NDArray[Any], code: int) -> NoReturn:
     found = find_nonfinite(x, FLOAT32)
     if found is not None:
         where, value = found
@@ -76,7 +79,7 @@ def _raise_block_error(x, code):
                      "absmax must stay below about 65504 * 127")
 
 
-def dequantize_q8_0(raw):
+def dequantize_q8_0(raw: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """Float32 values of GGML Q8_0 bytes.
 
     Parameters

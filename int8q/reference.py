@@ -4,17 +4,23 @@ Every fast path of int8q must give bit-identical results to these functions.
 They take already-valid input (no error handling beyond what NumPy does) and
 are written to be checked by eye against docs/semantics.md (§1-§3).
 """
+from collections.abc import Iterable
+from typing import Any, SupportsFloat
+
 import numpy as np
+import numpy.typing as npt
+
+from ._typing import DictForm, FloatArray, Int8Array, WorkingDtype
 
 
-def working_dtype(dtype):
+def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize <= 4 or dtype.name == "bfloat16":
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
 
-def round_to_int(v, rounding="half_even"):
+def round_to_int(v: FloatArray, rounding: str = "half_even") -> FloatArray:
     """Round a float array to integral values (same dtype)."""
     if rounding == "half_even":
         return np.rint(v)
@@ -24,7 +30,7 @@ def round_to_int(v, rounding="half_even"):
     return np.where(tie, t + np.sign(v), np.rint(v))
 
 
-def _blocked(x, block_size):
+def _blocked(x: npt.NDArray[Any], block_size: int) -> tuple[npt.NDArray[Any], int]:
     """x with its last axis split into (nblocks, block_size), zero padded."""
     n = x.shape[-1]
     block_size = max(1, min(block_size, n))  # a block never outgrows its row
@@ -34,7 +40,8 @@ def _blocked(x, block_size):
     return padded.reshape(x.shape[:-1] + (nblocks, block_size)), pad
 
 
-def absmax(x, axis=None, block_size=None):
+def absmax(x: npt.ArrayLike, axis: int | None = None,
+           block_size: int | None = None) -> FloatArray:
     """Abs-max in the working dtype, shaped like quantize's scale."""
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
@@ -42,14 +49,18 @@ def absmax(x, axis=None, block_size=None):
     if axis is not None:
         axis = axis % x.ndim
         others = tuple(i for i in range(x.ndim) if i != axis)
-        return np.max(a, axis=others, initial=0).astype(xw.dtype)
+        # np.max with an axis is typed Any: name the result's type.
+        per_channel: FloatArray = np.max(a, axis=others, initial=0).astype(xw.dtype)
+        return per_channel
     if block_size is not None:
         blocks, _ = _blocked(a, block_size)
-        return np.max(blocks, axis=-1, initial=0).astype(xw.dtype)
+        per_block: FloatArray = np.max(blocks, axis=-1, initial=0).astype(xw.dtype)
+        return per_block
     return np.asarray(np.max(a, initial=0), dtype=xw.dtype)
 
 
-def expand_scale(scale, shape, axis=None, block_size=None):
+def expand_scale(scale: FloatArray, shape: tuple[int, ...], axis: int | None = None,
+                 block_size: int | None = None) -> FloatArray:
     """The scale broadcast to `shape`, element by element."""
     if axis is not None:
         axis = axis % len(shape)
@@ -62,7 +73,8 @@ def expand_scale(scale, shape, axis=None, block_size=None):
     return np.broadcast_to(scale, shape)
 
 
-def quantize(x, axis=None, block_size=None, rounding="half_even"):
+def quantize(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None,
+             rounding: str = "half_even") -> tuple[Int8Array, FloatArray]:
     """(q, scale) exactly as the contract defines them."""
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
@@ -73,7 +85,8 @@ def quantize(x, axis=None, block_size=None, rounding="half_even"):
     return q, scale
 
 
-def dequantize(q, scale, axis=None, block_size=None):
+def dequantize(q: Int8Array, scale: npt.ArrayLike, axis: int | None = None,
+               block_size: int | None = None) -> FloatArray:
     scale = np.asarray(scale)
     # 127 * RN(absmax / 127) can exceed the largest finite float when absmax is
     # within an ulp or so of it: the contract's product is then inf.
@@ -81,7 +94,7 @@ def dequantize(q, scale, axis=None, block_size=None):
         return q.astype(scale.dtype) * expand_scale(scale, q.shape, axis, block_size)
 
 
-def int8_quantize(x):
+def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
     """int8_quantize (the dict form), written the obvious NumPy way."""
     a = np.asarray(list(x), dtype=np.float64)
     absmax_value = float(np.max(np.abs(a))) if a.size else 0.0

@@ -9,15 +9,17 @@ import contextlib
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
+from typing import BinaryIO
 
 
-def _temporary_name(dst):
+def _temporary_name(dst: str) -> str:
     parent, base = os.path.split(os.path.abspath(dst))
     return os.path.join(parent, f".{base}.{secrets.token_hex(4)}.int8q-tmp")
 
 
 @contextlib.contextmanager
-def output_file(dst):
+def output_file(dst: str) -> Iterator[BinaryIO]:
     """Yield a binary file to write; it becomes `dst` when the block succeeds."""
     tmp = _temporary_name(dst)
     # os.open with mode 0o666 lets the umask decide permissions, as for any
@@ -36,7 +38,7 @@ def output_file(dst):
 
 
 @contextlib.contextmanager
-def output_dir(dst):
+def output_dir(dst: str) -> Iterator[str]:
     """Yield a new directory path to fill; it becomes `dst` when the block succeeds.
 
     `dst` must not exist or be an empty directory (checked by the caller

@@ -8,11 +8,14 @@ only say what kind of numbers a tensor holds and in which dtype notation.
 import fnmatch
 import json
 import math
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple, TypedDict, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import _api, _validate
+from .._typing import FloatArray, Int8Array
 from ._errors import FormatError
 
 VERSION = 1
@@ -25,12 +28,28 @@ class Options(NamedTuple):
     per_tensor: bool = False
     block_size: "int | None" = None
     rounding: str = "half_even"
-    skip: tuple = ()
+    skip: tuple[str, ...] = ()
     all_tensors: bool = False
 
 
-def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
-            all_tensors=False):
+class Entry(TypedDict):
+    """The metadata of one quantized tensor (see `entry`)."""
+    scheme: str
+    block_size: int | None
+    dtype: str          # the original dtype, in the container's notation
+    rounding: str
+    scale: str          # the scale tensor's name
+
+
+class Metadata(TypedDict, total=False):
+    """The checked metadata (see `decode`); "container" only for a .npy source."""
+    version: int
+    tensors: dict[str, Entry]
+    container: str
+
+
+def options(per_tensor: bool = False, block_size: object = None, rounding: str = "half_even",
+            skip: str | Iterable[str] = (), all_tensors: bool = False) -> Options:
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
         block_size = _validate.block_size(block_size)
@@ -42,7 +61,7 @@ def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
     return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors))
 
 
-def kind(dtype):
+def kind(dtype: np.dtype[Any]) -> str:
     """"float", "integer" or "other", as int8q's quantize sees a NumPy dtype.
 
     (Safetensors dtype names have their own table: ``_safetensors.kind``.)
@@ -52,11 +71,11 @@ def kind(dtype):
     return "integer" if dtype.kind in "biu" else "other"
 
 
-def scale_name(name):
+def scale_name(name: str) -> str:
     return name + "_scale"
 
 
-def choose_scheme(name, kind, ndim, opts):
+def choose_scheme(name: str, kind: str, ndim: int, opts: Options) -> str | None:
     """The scheme for a tensor, or None to store it unchanged.
 
     `kind` is "float" (float16/bfloat16/float32/float64), "integer"
@@ -77,22 +96,25 @@ def choose_scheme(name, kind, ndim, opts):
     return "per_row"
 
 
-def _granularity(scheme, block_size):
+def _granularity(scheme: str, block_size: int | None) -> tuple[int | None, int | None]:
     """int8q's (axis, block_size) for a scheme."""
     return {"per_row": (0, None), "per_tensor": (None, None),
             "per_block": (None, block_size)}[scheme]
 
 
-def scale_shape(scheme, shape, block_size=None):
+def scale_shape(scheme: str, shape: Sequence[int],
+                block_size: int | None = None) -> tuple[int, ...]:
     """The stored scale's shape: broadcastable against q per row and per tensor."""
     if scheme == "per_row":
         return (shape[0],) + (1,) * (len(shape) - 1)
     if scheme == "per_block":
+        assert block_size is not None  # per_block always comes with one
         return tuple(shape[:-1]) + (math.ceil(shape[-1] / block_size),)
     return ()
 
 
-def quantize(name, x, scheme, opts):
+def quantize(name: str, x: npt.NDArray[Any], scheme: str,
+             opts: Options) -> tuple[Int8Array, FloatArray]:
     """(q, stored float32 scale) of tensor `name`; ValueError names the tensor.
 
     Tensors whose int8q working dtype is float64 (float64, integers) are
@@ -110,7 +132,8 @@ def quantize(name, x, scheme, opts):
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
 
 
-def dequantize(name, q, scale, entry, dtype):
+def dequantize(name: str, q: npt.NDArray[Any], scale: npt.NDArray[Any], entry: Entry,
+               dtype: npt.DTypeLike | None) -> npt.NDArray[Any]:
     """q * scale restored to `dtype` (NumPy), or float32 where `dtype` is None.
 
     Integer and bool originals (quantized with ``all_tensors``) are rounded
@@ -136,6 +159,7 @@ def dequantize(name, q, scale, entry, dtype):
     except (ValueError, TypeError) as exc:
         raise FormatError(f"tensor {name!r}: {exc}") from None
     if integer:
+        assert dtype is not None  # for mypy: `integer` implies a dtype
         np.rint(out, out=out)
         if dtype.kind != "b":
             info = np.iinfo(dtype)
@@ -143,20 +167,20 @@ def dequantize(name, q, scale, entry, dtype):
     return out if dtype is None else out.astype(dtype, copy=False)
 
 
-def entry(scheme, opts, dtype, scale):
+def entry(scheme: str, opts: Options, dtype: str, scale: str) -> Entry:
     """The metadata entry for one quantized tensor."""
     return {"scheme": scheme,
             "block_size": opts.block_size if scheme == "per_block" else None,
             "dtype": dtype, "rounding": opts.rounding, "scale": scale}
 
 
-def encode(entries, **extra):
+def encode(entries: dict[str, Entry], **extra: str) -> str:
     """The metadata as a JSON string: version, tensors, and any `extra` keys."""
     return json.dumps({"version": VERSION, "tensors": entries, **extra},
                       separators=(",", ":"))
 
 
-def decode(text, where):
+def decode(text: str | bytes, where: str) -> Metadata:
     """Checked metadata (a dict with "tensors": {name: entry}).
 
     FormatError for anything malformed or from another version.
@@ -181,4 +205,4 @@ def decode(text, where):
     scales = [e["scale"] for e in meta["tensors"].values()]
     if len(set(scales)) != len(scales) or set(scales) & set(meta["tensors"]):
         raise FormatError(f"{where}: corrupt int8q metadata: scale names clash")
-    return meta
+    return cast(Metadata, meta)  # JSON, checked above

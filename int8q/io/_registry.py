@@ -19,12 +19,13 @@ two containers could claim the same path (the first wins).
 import os
 
 from . import _npy, _npz, _safetensors_file, _sharded
+from ._container import Container
 from ._errors import FormatError
 
-CONTAINERS = (_safetensors_file, _sharded, _npy, _npz)
+CONTAINERS: tuple[Container, ...] = (_safetensors_file, _sharded, _npy, _npz)
 
 
-def container_for(path):
+def container_for(path: str) -> Container:
     """The container module for an existing input path.
 
     FileNotFoundError when `path` does not exist; FormatError when no

@@ -10,10 +10,13 @@ _registry.
 """
 import json
 import os
+from typing import Any
 
 from . import _checkpoint
 from . import _safetensors as st
 from ._atomic import output_dir, output_file
+from ._container import ProgressFactory, Row
+from ._convention import Options
 from ._errors import FormatError
 
 INDEX_SUFFIX = ".safetensors.index.json"
@@ -23,16 +26,16 @@ DESCRIPTION = f"a sharded checkpoint directory or its *{INDEX_SUFFIX}"
 OUTPUT_IS_DIR = True
 
 
-def claims(path):
+def claims(path: str) -> bool:
     return os.path.isdir(path) or path.lower().endswith(INDEX_SUFFIX)
 
 
-def inputs(path):
+def inputs(path: str) -> list[str]:
     index = find_index(path)
     return [index, os.path.dirname(os.path.abspath(index))]
 
 
-def find_index(path):
+def find_index(path: str) -> str:
     """The index file of a checkpoint given as its directory or its index."""
     if not os.path.isdir(path):
         return os.fspath(path)
@@ -44,7 +47,7 @@ def find_index(path):
     return os.path.join(path, found[0])
 
 
-def _read_index(index):
+def _read_index(index: str) -> tuple[dict[str, Any], dict[str, str]]:
     try:
         with open(index, "rb") as f:
             data = json.loads(f.read().decode("utf-8"))
@@ -64,7 +67,8 @@ def _read_index(index):
     return data, weight_map
 
 
-def _shards(index):
+def _shards(index: str) -> tuple[dict[str, Any], dict[str, str],
+                                 list[tuple[str, str, st.Header]]]:
     """(index dict, weight_map, [(shard name, path, header)]) with shards checked."""
     data, weight_map = _read_index(index)
     folder = os.path.dirname(os.path.abspath(index))
@@ -84,7 +88,9 @@ def _shards(index):
     return data, weight_map, shards
 
 
-def _write(index, dst, data, plans, progress, desc):
+def _write(index: str, dst: str, data: dict[str, Any],
+           plans: list[tuple[str, _checkpoint.Plan]], progress: ProgressFactory,
+           desc: str) -> None:
     """Run every shard's plan into a new directory `dst`, then write the index."""
     weight_map = {name: shard for shard, plan in plans for name, _, _ in plan.specs}
     out_index = {**data, "metadata": {**data.get("metadata", {}),
@@ -99,7 +105,7 @@ def _write(index, dst, data, plans, progress, desc):
             f.write((json.dumps(out_index, indent=2) + "\n").encode())
 
 
-def quantize(src, dst, opts, progress):
+def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> None:
     index = find_index(src)
     data, weight_map, shards = _shards(index)
     plans = [(shard, _checkpoint.plan_quantize(path, header, opts, set(weight_map)))
@@ -107,7 +113,7 @@ def quantize(src, dst, opts, progress):
     _write(index, dst, data, plans, progress, "quantize")
 
 
-def dequantize(src, dst, progress):
+def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
     index = find_index(src)
     data, _, shards = _shards(index)
     plans = [(shard, _checkpoint.plan_dequantize(path, header))
@@ -115,7 +121,7 @@ def dequantize(src, dst, progress):
     _write(index, dst, data, plans, progress, "dequantize")
 
 
-def inspect(src):
+def inspect(src: str) -> list[Row]:
     index = find_index(src)
     _, _, shards = _shards(index)
     return [row for shard, path, header in shards
