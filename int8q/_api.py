@@ -1,6 +1,6 @@
 """The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
 (docs/semantics.md §2)."""
-from typing import Any, Generic, SupportsIndex, TypeVar
+from typing import Any, SupportsIndex
 
 import numpy as np
 import numpy.typing as npt
@@ -9,28 +9,26 @@ from . import _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
-from ._typing import FloatArray, Int8Array, ShapedArray, WorkingDtype
+from ._typing import FloatArray, Int8Array, WorkingDtype
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
-_Q = TypeVar("_Q", bound=ShapedArray)
-_S = TypeVar("_S", bound=ShapedArray)
 
-
-class QuantizedBase(Generic[_Q, _S]):
+class QuantizedBase:
     """What every int8q quantized tensor holds: q, its scales and how they were
     made.  QTensor (NumPy) and int8q.dask.DaskQTensor (Dask) add dequantize;
     they share no other base so that a lazy tensor is never taken for an
     in-memory one."""
 
     __slots__ = ("q", "scale", "axis", "block_size", "rounding")
-    q: _Q
-    scale: _S
+    # Each subclass says which arrays: NumPy (QTensor) or Dask (DaskQTensor).
+    q: Any
+    scale: Any
     axis: int | None
     block_size: int | None
     rounding: str
 
-    def __init__(self, q: _Q, scale: _S, axis: int | None = None,
+    def __init__(self, q: Any, scale: Any, axis: int | None = None,
                  block_size: int | None = None, rounding: str = "half_even") -> None:
         self.q = q
         self.scale = scale
@@ -40,7 +38,8 @@ class QuantizedBase(Generic[_Q, _S]):
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.q.shape
+        shape: tuple[int, ...] = self.q.shape  # (q is typed by the subclasses)
+        return shape
 
     def _repr_extra(self) -> str:
         return ""
@@ -52,7 +51,7 @@ class QuantizedBase(Generic[_Q, _S]):
                 f"{self._repr_extra()})")
 
 
-class QTensor(QuantizedBase[Int8Array, FloatArray]):
+class QTensor(QuantizedBase):
     """An int8 tensor with its scales.
 
     Attributes
@@ -66,6 +65,8 @@ class QTensor(QuantizedBase[Int8Array, FloatArray]):
     """
 
     __slots__ = ()
+    q: Int8Array
+    scale: FloatArray
 
     def dequantize(self, dtype: npt.DTypeLike | None = None) -> FloatArray:
         """``q * scale`` in the scale's dtype, or cast to `dtype`."""

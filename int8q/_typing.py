@@ -3,7 +3,7 @@
 The working dtype is float32 or float64 (see _dtypes.working_dtype); the
 kernels' layout tuple is described in _granularity.
 """
-from typing import Any, Protocol, TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -24,10 +24,3 @@ class DictForm(TypedDict):
     scale: float
     dequantized: list[float]
 
-
-class ShapedArray(Protocol):
-    """What a quantized tensor's q and scale are: NumPy or Dask arrays."""
-    @property
-    def shape(self) -> tuple[Any, ...]: ...   # Dask: NaN for unknown sizes
-    @property
-    def dtype(self) -> np.dtype[Any]: ...
