@@ -161,7 +161,7 @@ def _parse(buf, path, size):
     cur.take(4)
     version = cur.unpack("I")
     if version not in (2, 3):
-        big = version & 0xFFFF == 0 and version >> 16 in (2, 3)
+        big = struct.unpack(">I", struct.pack("<I", version))[0] in (2, 3)
         raise FormatError(f"{path}: big-endian GGUF is not supported" if big
                           else f"{path}: GGUF version {version} is not supported (2 or 3)")
     n_tensors, n_kv = cur.unpack("Q"), cur.unpack("Q")
