@@ -6,9 +6,9 @@
     int8q inspect FILE [--json]               list its tensors
 
 IN is a .safetensors file, a sharded checkpoint (its directory or its
-*.safetensors.index.json), a .npy or a .npz; see int8q.io for the
-conventions.  ``quantize`` prints the dict form when every argument is a number
-and there is no -o.
+*.safetensors.index.json), a .npy, a .npz or a .gguf (into Q8_0, as
+llama-quantize does); see int8q.io for the conventions.  ``quantize``
+prints the dict form when every argument is a number and there is no -o.
 
 Errors print one line on stderr and exit with status 2.
 """
@@ -134,7 +134,7 @@ def build_parser():
     p = sub.add_parser(
         "quantize", help="quantize a checkpoint file, or numbers given on the command line",
         description="Quantize IN (.safetensors, a sharded checkpoint directory or its "
-                    "index, .npy, .npz) into OUT.  With numbers and no -o, print the "
+                    "index, .npy, .npz, .gguf) into OUT.  With numbers and no -o, print the "
                     "dict form (int8q.int8_quantize) as JSON.")
     p.add_argument("inputs", nargs="+", metavar="IN|NUMBER",
                    help="the checkpoint to quantize, or numbers")
