@@ -38,13 +38,8 @@ class GGUFVersionError(RuntimeError):
 
 
 def _where(quants):
-    try:
-        from importlib.metadata import version
-        installed = version("gguf")
-    except Exception:  # not installed as a distribution (a vendored gguf-py)
-        installed = None
-    path = os.path.dirname(getattr(quants, "__file__", "") or "?")
-    return f"gguf {installed} at {path}" if installed else f"the gguf-py at {path}"
+    # By path: a vendored gguf-py (llama.cpp's gguf-py/) has no version of its own.
+    return f"the gguf-py at {os.path.dirname(getattr(quants, '__file__', None) or '?')}"
 
 
 def _q8_0_class(quants):

@@ -224,6 +224,11 @@ def u32_kv(key, value):
     return KV(key, U32, struct.pack("<II", U32, value), value)
 
 
+def string_kv(key, text):
+    """A KV holding a string."""
+    return KV(key, STRING, struct.pack("<I", STRING) + _string(text), text)
+
+
 def _string(text):
     b = text.encode("utf-8")
     return struct.pack("<Q", len(b)) + b
