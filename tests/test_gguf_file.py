@@ -226,6 +226,8 @@ def corrupt(path, how):
         offset2 = 260
     kv = s("general.architecture") + struct.pack("<I", 8) + s("llama")
     kvs = [kv, kv] if how == "duplicate key" else [kv]
+    if how == "short vocabulary":   # says 1000 strings, holds 2
+        kvs.append(s("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 1000) + s("a") + s("b"))
     head = b"GGUF" + struct.pack("<IQQ", version, 2, len(kvs)) + b"".join(kvs)
     for name, off in (("a.weight", 0), ("b.weight", offset2)):
         head += s(name) + struct.pack("<I", ndims) + struct.pack(f"<{ndims}Q", *[32, 2, 1, 1, 1][:ndims])
@@ -245,7 +247,8 @@ def corrupt(path, how):
 
 
 CORRUPT = ["bad magic", "version 1", "big-endian", "truncated header", "truncated data",
-           "unknown type", "5 dims", "overlap", "misaligned", "duplicate key"]
+           "unknown type", "5 dims", "overlap", "misaligned", "duplicate key",
+           "short vocabulary"]
 
 
 @pytest.mark.parametrize("how", CORRUPT)

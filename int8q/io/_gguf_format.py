@@ -65,6 +65,9 @@ def nbytes(type_id, shape):
     return math.prod(shape) // block * size
 
 
+_U64 = struct.Struct("<Q")
+
+
 class KV(NamedTuple):
     key: str
     vtype: int
@@ -130,6 +133,13 @@ def _skip_value(cur, vtype, key, depth=0):
     etype, count = cur.unpack("I"), cur.unpack("Q")
     if etype in _SCALARS:
         cur.take(count * struct.calcsize("<" + _SCALARS[etype]))
+    elif etype == STRING:  # a vocabulary: 10^5 strings, skipped (kept as raw bytes) in one loop
+        buf, pos, end = cur.buf, cur.pos, len(cur.buf)
+        for _ in range(count):
+            if pos + 8 > end:
+                raise FormatError(f"{cur.where}: truncated or corrupt GGUF header")
+            pos += 8 + _U64.unpack_from(buf, pos)[0]
+        cur.take(pos - cur.pos)   # FormatError when the last string runs past the end
     else:
         if count > len(cur.buf):  # every element takes at least a byte
             raise FormatError(f"{cur.where}: truncated or corrupt GGUF header")
