@@ -19,6 +19,7 @@ zero block, tiny and random blocks) quantizes and dequantizes to the same
 bytes through ``gguf.quants.quantize``/``dequantize`` as before; if not, it
 restores gguf-py and raises `GGUFVersionError` instead of patching blindly.
 """
+
 import importlib.machinery
 import inspect
 import os
@@ -29,7 +30,7 @@ import numpy as np
 
 __all__ = ["accelerate_gguf", "GGUFVersionError", "main"]
 
-_BLOCK, _BYTES = 32, 34   # Q8_0: floats per block, bytes per block (int8q.ggml)
+_BLOCK, _BYTES = 32, 34  # Q8_0: floats per block, bytes per block (int8q.ggml)
 _MARK = "__int8q_original__"  # on our patched functions: the method they replace
 
 
@@ -48,11 +49,15 @@ def _q8_0_class(quants):
     cls = getattr(quants, "Q8_0", None)
     qtype = getattr(getattr(quants, "GGMLQuantizationType", None), "Q8_0", None)
     traits = getattr(quants, "_type_traits", None)
-    ok = (isinstance(cls, type) and isinstance(traits, dict) and traits.get(qtype) is cls
-          and callable(getattr(quants, "quantize", None))
-          and callable(getattr(quants, "dequantize", None))
-          and getattr(cls, "block_size", None) == _BLOCK
-          and getattr(cls, "type_size", None) == _BYTES)
+    ok = (
+        isinstance(cls, type)
+        and isinstance(traits, dict)
+        and traits.get(qtype) is cls
+        and callable(getattr(quants, "quantize", None))
+        and callable(getattr(quants, "dequantize", None))
+        and getattr(cls, "block_size", None) == _BLOCK
+        and getattr(cls, "type_size", None) == _BYTES
+    )
     if ok:
         for name in ("quantize_blocks", "dequantize_blocks"):
             ok = ok and isinstance(inspect.getattr_static(cls, name, None), classmethod)
@@ -60,33 +65,46 @@ def _q8_0_class(quants):
         raise GGUFVersionError(
             f"int8q.ggml.accelerate_gguf: {_where(quants)} does not quantize Q8_0 through "
             "gguf.quants.Q8_0.quantize_blocks/dequantize_blocks as int8q expects; "
-            "left unpatched")
+            "left unpatched"
+        )
     return cls, qtype
 
 
 def _fast_quantize_blocks(original):
     def quantize_blocks(cls, blocks):
         # gguf-py hands over float32 (n_blocks, 32); anything else keeps its own path.
-        if (type(blocks) is np.ndarray and blocks.dtype == np.float32
-                and blocks.ndim == 2 and blocks.shape[1] == _BLOCK):
+        if (
+            type(blocks) is np.ndarray
+            and blocks.dtype == np.float32
+            and blocks.ndim == 2
+            and blocks.shape[1] == _BLOCK
+        ):
             from .ggml import quantize_q8_0
+
             try:
                 return quantize_q8_0(blocks)
             except ValueError:
                 pass  # NaN/inf or a float16 scale overflow: gguf-py's bytes, warnings and all
         return original.__get__(None, cls)(blocks)
+
     setattr(quantize_blocks, _MARK, original)
     return classmethod(quantize_blocks)
 
 
 def _fast_dequantize_blocks(original):
     def dequantize_blocks(cls, blocks):
-        if (type(blocks) is np.ndarray and blocks.dtype == np.uint8
-                and blocks.ndim == 2 and blocks.shape[1] == _BYTES):
+        if (
+            type(blocks) is np.ndarray
+            and blocks.dtype == np.uint8
+            and blocks.ndim == 2
+            and blocks.shape[1] == _BYTES
+        ):
             from .ggml import dequantize_q8_0
+
             with np.errstate(invalid="ignore"):  # a NaN/inf scale: NaN/inf values, as gguf-py
                 return dequantize_q8_0(blocks)
         return original.__get__(None, cls)(blocks)
+
     setattr(dequantize_blocks, _MARK, original)
     return classmethod(dequantize_blocks)
 
@@ -96,8 +114,8 @@ def _probe():
     rng = np.random.default_rng(11)
     x = rng.standard_normal((4, 2 * _BLOCK)).astype(np.float32)
     x[1, :_BLOCK] = np.arange(-15.5, 16.5, 1.0)
-    x[1, 0] = 127                       # d = 1: x * id lands on .5 ties
-    x[2, _BLOCK:] = 0                   # d = 0
+    x[1, 0] = 127  # d = 1: x * id lands on .5 ties
+    x[2, _BLOCK:] = 0  # d = 0
     x[3, :_BLOCK] *= np.float32(1e-30)  # a scale that is 0 as float16
     return x
 
@@ -160,8 +178,9 @@ def accelerate_gguf(quants=None):
         try:
             import gguf.quants as quants
         except ImportError:
-            raise ImportError("int8q.ggml.accelerate_gguf needs gguf-py: pip install gguf") \
-                from None
+            raise ImportError(
+                "int8q.ggml.accelerate_gguf needs gguf-py: pip install gguf"
+            ) from None
     cls, qtype = _q8_0_class(quants)
     current = inspect.getattr_static(cls, "quantize_blocks").__func__
     if hasattr(current, _MARK):  # already accelerated by an outer call
@@ -171,8 +190,9 @@ def accelerate_gguf(quants=None):
     with np.errstate(all="ignore"):
         want = quants.quantize(probe, qtype)
         want_back = quants.dequantize(want, qtype)
-    originals = {name: inspect.getattr_static(cls, name)
-                 for name in ("quantize_blocks", "dequantize_blocks")}
+    originals = {
+        name: inspect.getattr_static(cls, name) for name in ("quantize_blocks", "dequantize_blocks")
+    }
     handle = Acceleration(cls, originals)
     cls.quantize_blocks = _fast_quantize_blocks(originals["quantize_blocks"])
     cls.dequantize_blocks = _fast_dequantize_blocks(originals["dequantize_blocks"])
@@ -180,15 +200,19 @@ def accelerate_gguf(quants=None):
         with np.errstate(all="ignore"):
             got = quants.quantize(probe, qtype)
             got_back = quants.dequantize(got, qtype)
-        same = (np.asarray(got).tobytes() == np.asarray(want).tobytes()
-                and np.asarray(got_back).tobytes() == np.asarray(want_back).tobytes())
+        same = (
+            np.asarray(got).tobytes() == np.asarray(want).tobytes()
+            and np.asarray(got_back).tobytes() == np.asarray(want_back).tobytes()
+        )
     except Exception:
         handle.restore()
         raise
     if not same:
         handle.restore()
-        raise GGUFVersionError(f"int8q.ggml.accelerate_gguf: {_where(quants)} gives other "
-                               "Q8_0 bytes than int8q once patched; left unpatched")
+        raise GGUFVersionError(
+            f"int8q.ggml.accelerate_gguf: {_where(quants)} gives other "
+            "Q8_0 bytes than int8q once patched; left unpatched"
+        )
     return handle
 
 

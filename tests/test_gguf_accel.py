@@ -1,5 +1,6 @@
 """int8q.ggml.accelerate_gguf and ``python -m int8q.ggml run``: gguf-py's own
 entry points give the same bytes with and without int8q's kernels."""
+
 import inspect
 import os
 import shutil
@@ -24,24 +25,28 @@ def datasets():
     random = rng.standard_normal((48, 256)).astype(np.float32)
     tied = np.zeros((4, 64), np.float32)
     tied[0, :32] = np.arange(-15.5, 16.5, 1.0)
-    tied[0, 0] = 127                    # d = 1, id = 1: exact .5 ties
-    tied[1, 32:] = 0                    # a zero block next to a non-zero one
+    tied[0, 0] = 127  # d = 1, id = 1: exact .5 ties
+    tied[1, 32:] = 0  # a zero block next to a non-zero one
     tied[2, :32] = -2.5
     tied[2, 5] = 127
     tiny = rng.standard_normal((3, 96)).astype(np.float32)
-    tiny[0] *= np.float32(1e-30)        # float16 scale 0
-    tiny[1, :32] *= np.float32(1e-37)   # 1 / d overflows float32
-    tiny[2] *= np.float32(6e-8 * 127)   # float16 subnormal scales
-    return {"random": random, "tied": tied, "tiny": tiny,
-            "3-d": rng.standard_normal((2, 3, 64)).astype(np.float32),
-            "float16": (rng.standard_normal((17, 128)) * 10).astype(np.float16),
-            "float64": rng.standard_normal((5, 32)),
-            "strided": random[:, ::2]}
+    tiny[0] *= np.float32(1e-30)  # float16 scale 0
+    tiny[1, :32] *= np.float32(1e-37)  # 1 / d overflows float32
+    tiny[2] *= np.float32(6e-8 * 127)  # float16 subnormal scales
+    return {
+        "random": random,
+        "tied": tied,
+        "tiny": tiny,
+        "3-d": rng.standard_normal((2, 3, 64)).astype(np.float32),
+        "float16": (rng.standard_normal((17, 128)) * 10).astype(np.float16),
+        "float64": rng.standard_normal((5, 32)),
+        "strided": random[:, ::2],
+    }
 
 
 def quantize(x, lazy):
     with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")   # gguf-py warns on its own edge cases
+        warnings.simplefilter("ignore")  # gguf-py warns on its own edge cases
         if lazy:
             out = gq.quantize(gguf.LazyNumpyTensor.from_eager(x), Q8_0)
             assert isinstance(out, gguf.LazyNumpyTensor)
@@ -54,7 +59,8 @@ def dequantize(raw, lazy):
         warnings.simplefilter("ignore")
         if lazy:
             return gguf.LazyNumpyTensor.to_eager(
-                gq.dequantize(gguf.LazyNumpyTensor.from_eager(raw), Q8_0))
+                gq.dequantize(gguf.LazyNumpyTensor.from_eager(raw), Q8_0)
+            )
         return gq.dequantize(raw, Q8_0)
 
 
@@ -63,9 +69,11 @@ def kernel_calls(monkeypatch):
     """How many times the patched gguf-py reached int8q's Q8_0 kernels."""
     calls = {"quantize": 0, "dequantize": 0}
     for name, real in (("quantize", ggml.quantize_q8_0), ("dequantize", ggml.dequantize_q8_0)):
+
         def counted(x, _real=real, _name=name):
             calls[_name] += 1
             return _real(x)
+
         monkeypatch.setattr(ggml, f"{name}_q8_0", counted)
     return calls
 
@@ -81,7 +89,7 @@ def test_same_bytes_as_gguf_py(name, lazy, kernel_calls):
     want = quantize(x, lazy)
     want_back = dequantize(want, lazy)
     rng = np.random.default_rng(1)
-    noise = rng.integers(0, 256, want.shape, dtype=np.uint8)   # any bytes, NaN scales too
+    noise = rng.integers(0, 256, want.shape, dtype=np.uint8)  # any bytes, NaN scales too
     want_noise = dequantize(noise, lazy)
     with ggml.accelerate_gguf():
         got = quantize(x, lazy)
@@ -98,7 +106,7 @@ def test_nonfinite_and_overflowing_blocks_keep_gguf_py_bytes(kernel_calls):
     x = np.ones((3, 64), np.float32)
     x[0, 3] = np.nan
     x[1, 40] = np.inf
-    x[2, 0] = 65520 * 127       # the float16 scale overflows
+    x[2, 0] = 65520 * 127  # the float16 scale overflows
     want = quantize(x, False)
     with ggml.accelerate_gguf():
         got = quantize(x, False)
@@ -106,7 +114,7 @@ def test_nonfinite_and_overflowing_blocks_keep_gguf_py_bytes(kernel_calls):
 
 
 def test_other_block_dtypes_go_to_gguf_py():
-    blocks = np.random.default_rng(2).standard_normal((4, 32))   # float64
+    blocks = np.random.default_rng(2).standard_normal((4, 32))  # float64
     want = gq.Q8_0.quantize_blocks(blocks)
     with ggml.accelerate_gguf():
         got = gq.Q8_0.quantize_blocks(blocks)
@@ -121,7 +129,7 @@ def test_restores_and_nests():
         assert outer.active
         with ggml.accelerate_gguf() as inner:
             assert not inner.active
-        assert original_methods() == patched      # the inner exit restores nothing
+        assert original_methods() == patched  # the inner exit restores nothing
     assert original_methods() == before
     handle = ggml.accelerate_gguf()
     handle.restore()
@@ -133,27 +141,35 @@ def fake_quants(quantize_blocks):
     """A gguf.quants look-alike whose Q8_0 quantizes with `quantize_blocks`."""
     qtype = gguf.GGMLQuantizationType.Q8_0
 
-    cls = type("Q8_0", (), {
-        "block_size": 32, "type_size": 34,
-        "quantize_blocks": classmethod(quantize_blocks),
-        "dequantize_blocks": classmethod(lambda c, b: gq.Q8_0.dequantize_blocks(b)),
-    })
+    cls = type(
+        "Q8_0",
+        (),
+        {
+            "block_size": 32,
+            "type_size": 34,
+            "quantize_blocks": classmethod(quantize_blocks),
+            "dequantize_blocks": classmethod(lambda c, b: gq.Q8_0.dequantize_blocks(b)),
+        },
+    )
     mod = types.SimpleNamespace(
-        Q8_0=cls, GGMLQuantizationType=gguf.GGMLQuantizationType, _type_traits={qtype: cls},
-        quantize=lambda x, t: cls.quantize_blocks(x.reshape(-1, 32)).reshape(
-            *x.shape[:-1], -1),
-        dequantize=lambda b, t: cls.dequantize_blocks(b.reshape(-1, 34)).reshape(
-            *b.shape[:-1], -1))
+        Q8_0=cls,
+        GGMLQuantizationType=gguf.GGMLQuantizationType,
+        _type_traits={qtype: cls},
+        quantize=lambda x, t: cls.quantize_blocks(x.reshape(-1, 32)).reshape(*x.shape[:-1], -1),
+        dequantize=lambda b, t: cls.dequantize_blocks(b.reshape(-1, 34)).reshape(*b.shape[:-1], -1),
+    )
     return mod, cls
 
 
 def test_refuses_a_gguf_whose_bytes_would_change():
-    def half_even(cls, blocks):   # not ggml's recipe: int8q would change the bytes
+    def half_even(cls, blocks):  # not ggml's recipe: int8q would change the bytes
         d = np.abs(blocks).max(axis=1, keepdims=True) / 127
         with np.errstate(divide="ignore"):
             q = np.rint(blocks * np.where(d == 0, 0, 1 / d))
-        return np.concatenate([d.astype(np.float16).view(np.uint8),
-                               q.astype(np.int8).view(np.uint8)], axis=1)
+        return np.concatenate(
+            [d.astype(np.float16).view(np.uint8), q.astype(np.int8).view(np.uint8)], axis=1
+        )
+
     mod, cls = fake_quants(half_even)
     before = inspect.getattr_static(cls, "quantize_blocks")
     with pytest.raises(ggml.GGUFVersionError, match="other Q8_0 bytes"):
@@ -179,10 +195,10 @@ def test_the_fake_module_is_accepted_when_it_is_ggml_recipe():
     """The fixture itself is sound: with gguf-py's own recipe it is patched."""
     mod, cls = fake_quants(lambda c, b: gq.Q8_0.quantize_blocks(b))
     with ggml.accelerate_gguf(mod):
-        assert inspect.getattr_static(cls, "quantize_blocks").__func__.__name__ \
-            == "quantize_blocks"
-        assert hasattr(inspect.getattr_static(cls, "quantize_blocks").__func__,
-                       "__int8q_original__")
+        assert inspect.getattr_static(cls, "quantize_blocks").__func__.__name__ == "quantize_blocks"
+        assert hasattr(
+            inspect.getattr_static(cls, "quantize_blocks").__func__, "__int8q_original__"
+        )
 
 
 SCRIPT = """\
@@ -200,20 +216,27 @@ sys.exit(int(sys.argv[2]))
 
 
 def run_module(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "int8q.ggml", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "error"})
+    return subprocess.run(
+        [sys.executable, "-m", "int8q.ggml", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
 
 
 def test_run_patches_the_scripts_own_gguf_py(tmp_path):
     """The script's vendored gguf-py (first on its sys.path) is the one patched."""
     shutil.copytree(os.path.dirname(gguf.__file__), tmp_path / "gguf-py" / "gguf")
     (tmp_path / "script.py").write_text(SCRIPT)
-    plain = subprocess.run([sys.executable, tmp_path / "script.py", tmp_path / "a.bin", "0"],
-                           capture_output=True, text=True)
+    plain = subprocess.run(
+        [sys.executable, tmp_path / "script.py", tmp_path / "a.bin", "0"],
+        capture_output=True,
+        text=True,
+    )
     assert plain.returncode == 0, plain.stderr
     proc = run_module("run", tmp_path / "script.py", tmp_path / "b.bin", "3", cwd="/")
-    assert proc.returncode == 3, proc.stderr          # the script's exit status
+    assert proc.returncode == 3, proc.stderr  # the script's exit status
     assert proc.stderr == ""
     where, patched, name, argv = proc.stdout.split(" ", 3)
     assert where == str(tmp_path / "gguf-py" / "gguf") and patched == "True"
@@ -234,13 +257,15 @@ def test_run_refuses_an_unknown_gguf_py(tmp_path):
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "quants.py").write_text("def quantize(data, qtype): raise NotImplementedError\n")
-    (tmp_path / "script.py").write_text(textwrap.dedent("""\
+    (tmp_path / "script.py").write_text(
+        textwrap.dedent("""\
         import sys
         from pathlib import Path
         sys.path.insert(1, str(Path(__file__).parent / "gguf-py"))
         import gguf.quants
         print("converted")
-        """))
+        """)
+    )
     proc = run_module("run", tmp_path / "script.py", cwd=tmp_path)
     assert proc.returncode == 2 and "converted" not in proc.stdout
     assert proc.stderr.startswith("int8q.ggml: error: ") and proc.stderr.count("\n") == 1

@@ -12,13 +12,13 @@ them the tests skip.
   converter's own Q8_0 type and bytes (its rules follow llama-quantize's),
   with the same metadata values.
 """
+
 import os
 import pathlib
 import subprocess
 import sys
 
 import pytest
-
 from test_gguf_file import fields
 from test_minilm import minilm_path
 
@@ -39,8 +39,12 @@ def converter():
 def convert(converter, out, outtype, *, accelerated=False):
     script, model = converter
     prefix = [sys.executable, "-m", "int8q.ggml", "run"] if accelerated else [sys.executable]
-    proc = subprocess.run([*prefix, script, model, "--outtype", outtype, "--outfile", out],
-                          capture_output=True, text=True, cwd=out.parent)
+    proc = subprocess.run(
+        [*prefix, script, model, "--outtype", outtype, "--outfile", out],
+        capture_output=True,
+        text=True,
+        cwd=out.parent,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
 
@@ -59,13 +63,15 @@ def test_accelerated_converter_writes_the_same_file(converter, plain_q8_0, tmp_p
 def test_quantize_the_converters_f32_file_as_it_quantizes(converter, plain_q8_0, tmp_path):
     gguf = pytest.importorskip("gguf")
     from int8q.io import quantize_file
+
     want = plain_q8_0
     f32 = convert(converter, tmp_path / "f32.gguf", "f32")
     quantize_file(f32, tmp_path / "int8q.gguf")
     a, b = gguf.GGUFReader(want), gguf.GGUFReader(tmp_path / "int8q.gguf")
-    assert [(t.name, t.tensor_type, list(t.shape)) for t in b.tensors] == \
-        [(t.name, t.tensor_type, list(t.shape)) for t in a.tensors]
-    for ta, tb in zip(a.tensors, b.tensors):
+    assert [(t.name, t.tensor_type, list(t.shape)) for t in b.tensors] == [
+        (t.name, t.tensor_type, list(t.shape)) for t in a.tensors
+    ]
+    for ta, tb in zip(a.tensors, b.tensors, strict=True):
         assert bytes(tb.data) == bytes(ta.data), ta.name
     assert sum(t.tensor_type == gguf.GGMLQuantizationType.Q8_0 for t in b.tensors) >= 36
     # The same keys and values; llama-quantize appends general.file_type at the end.

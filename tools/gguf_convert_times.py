@@ -15,6 +15,7 @@ files are compared byte for byte.
 (a LLaMA-sized weight), eager and lazy, with and without int8q, in one
 process, interleaved.
 """
+
 import argparse
 import json
 import os
@@ -45,7 +46,8 @@ def child(script, args, accelerated):
     start = time.perf_counter()
     if accelerated:
         from int8q._gguf_accel import main
-        code = main(["run", script, *args])   # patches the gguf.quants imported above
+
+        code = main(["run", script, *args])  # patches the gguf.quants imported above
     else:
         sys.argv = [script, *args]
         sys.path[0] = str(pathlib.Path(script).parent)
@@ -61,11 +63,15 @@ def matrix(n, repeats):
     import numpy as np
 
     from int8q import ggml
+
     x = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     q8_0 = gguf.GGMLQuantizationType.Q8_0
-    runs = {"eager": lambda: quants.quantize(x, q8_0),
-            "lazy": lambda: gguf.LazyNumpyTensor.to_eager(
-                quants.quantize(gguf.LazyNumpyTensor.from_eager(x), q8_0))}
+    runs = {
+        "eager": lambda: quants.quantize(x, q8_0),
+        "lazy": lambda: gguf.LazyNumpyTensor.to_eager(
+            quants.quantize(gguf.LazyNumpyTensor.from_eager(x), q8_0)
+        ),
+    }
     best = {}
     for _ in range(repeats):
         for kind, run in runs.items():
@@ -109,8 +115,11 @@ def main():
         p.error("give LLAMA_CPP_DIR and MODEL_DIR, or --matrix N")
     script = str(pathlib.Path(a.llama_cpp) / "convert_hf_to_gguf.py")
     if a.child:
-        child(script, [a.model, "--outtype", a.outtype, "--outfile", a.outfile],
-              a.child == "accelerated")
+        child(
+            script,
+            [a.model, "--outtype", a.outtype, "--outfile", a.outfile],
+            a.child == "accelerated",
+        )
         return
     best = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,18 +128,36 @@ def main():
                 time.sleep(1)
                 out = os.path.join(tmp, f"{mode}.gguf")
                 proc = subprocess.run(
-                    [sys.executable, __file__, a.llama_cpp, a.model, "--outtype", a.outtype,
-                     "--child", mode, "--outfile", out], capture_output=True, text=True)
+                    [
+                        sys.executable,
+                        __file__,
+                        a.llama_cpp,
+                        a.model,
+                        "--outtype",
+                        a.outtype,
+                        "--child",
+                        mode,
+                        "--outfile",
+                        out,
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
                 if proc.returncode:
                     sys.exit(proc.stderr[-2000:])
                 r = json.loads(proc.stdout.strip().splitlines()[-1])
                 b = best.setdefault(mode, r)
                 best[mode] = {k: min(b[k], r[k]) for k in ("total", "q8_0")}
-        same = (pathlib.Path(tmp, "plain.gguf").read_bytes()
-                == pathlib.Path(tmp, "accelerated.gguf").read_bytes())
+        same = (
+            pathlib.Path(tmp, "plain.gguf").read_bytes()
+            == pathlib.Path(tmp, "accelerated.gguf").read_bytes()
+        )
     import int8q
-    print(f"int8q {int8q.__version__} (simd {int8q.get_simd()}, "
-          f"{int8q.get_num_threads()} threads); best of {a.repeats}; identical files: {same}")
+
+    print(
+        f"int8q {int8q.__version__} (simd {int8q.get_simd()}, "
+        f"{int8q.get_num_threads()} threads); best of {a.repeats}; identical files: {same}"
+    )
     print("| run | whole conversion | Q8_0 part |")
     print("|---|---:|---:|")
     for mode in ("plain", "accelerated"):

@@ -12,6 +12,7 @@ anonymous memory; prints one line; deletes everything.  Linux only.
 Run it with the interpreter int8q is installed in, from outside the
 repository root.
 """
+
 import argparse
 import os
 import shutil
@@ -74,9 +75,11 @@ def main():
         size = write_gguf(src, opts.layers)
         max_rss, anon, seconds = measure(["quantize", src, "-o", dst, "--quiet"], work)
         MiB = 1 << 20
-        print(f"{opts.layers} layers, {size / MiB:.0f} MiB F16 GGUF -> "
-              f"{os.path.getsize(dst) / MiB:.0f} MiB Q8_0: max RSS {max_rss / MiB:.0f} MiB, "
-              f"peak RssAnon {anon / MiB:.0f} MiB, {seconds:.1f} s")
+        print(
+            f"{opts.layers} layers, {size / MiB:.0f} MiB F16 GGUF -> "
+            f"{os.path.getsize(dst) / MiB:.0f} MiB Q8_0: max RSS {max_rss / MiB:.0f} MiB, "
+            f"peak RssAnon {anon / MiB:.0f} MiB, {seconds:.1f} s"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

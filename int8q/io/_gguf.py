@@ -16,6 +16,7 @@ is honoured (llama-quantize lays the output out at 32 whatever it says).
 
 ``dequantize`` is not offered for GGUF.
 """
+
 import os
 
 import numpy as np
@@ -36,7 +37,7 @@ OUTPUT_IS_DIR = False
 
 F32, F16, BF16 = gf.TYPE_IDS["F32"], gf.TYPE_IDS["F16"], gf.TYPE_IDS["BF16"]
 _FLOATS = {F32: np.dtype("<f4"), F16: np.dtype("<f2"), BF16: np.dtype("<u2")}
-SLAB_ELEMENTS = 1 << 20     # converted at a time: 4 MiB as float32
+SLAB_ELEMENTS = 1 << 20  # converted at a time: 4 MiB as float32
 COPY_BYTES = 1 << 24
 
 
@@ -52,16 +53,19 @@ def _plan(src, header):
     """[(tensor, target type)] in file order, and the output KVs; errors before any write."""
     splits = header.value("split.count", 1)
     if not isinstance(splits, int) or splits > 1:
-        raise FormatError(f"{src}: one part of a split GGUF; merge it first "
-                          "(llama-gguf-split --merge)")
+        raise FormatError(
+            f"{src}: one part of a split GGUF; merge it first (llama-gguf-split --merge)"
+        )
     arch = header.value("general.architecture")
     plan = []
     for t in header.tensors:
         target = rules.target_type(t.name, t.shape, t.type, arch)
         if target != t.type and t.type not in _FLOATS:
-            raise FormatError(f"{src}: tensor {t.name!r} is {gf.type_name(t.type)}; int8q "
-                              "converts F32, F16 and BF16 tensors to Q8_0 (llama-quantize "
-                              "refuses to requantize too)")
+            raise FormatError(
+                f"{src}: tensor {t.name!r} is {gf.type_name(t.type)}; int8q "
+                "converts F32, F16 and BF16 tensors to Q8_0 (llama-quantize "
+                "refuses to requantize too)"
+            )
         plan.append((t, target))
     dropped = {rules.QUANTIZATION_VERSION[0], rules.FILE_TYPE[0], *rules.SPLIT_KEYS}
     kvs = [kv for kv in header.kvs if kv.key not in dropped]
@@ -71,15 +75,19 @@ def _plan(src, header):
 
 def quantize(src, dst, opts, progress):
     if opts != conv.Options():
-        raise FormatError(f"{src}: a GGUF is quantized to Q8_0 as llama-quantize does; "
-                          "--per-tensor, --block-size, --rounding, --skip and --all "
-                          "do not apply")
+        raise FormatError(
+            f"{src}: a GGUF is quantized to Q8_0 as llama-quantize does; "
+            "--per-tensor, --block-size, --rounding, --skip and --all "
+            "do not apply"
+        )
     header = gf.read_header(src)
     plan, kvs = _plan(src, header)
     specs = [(t.name, t.shape, target) for t, target in plan]
-    with open(src, "rb") as raw, \
-            progress(header.file_size - header.data_start, "quantize") as bar, \
-            output_file(dst) as f:
+    with (
+        open(src, "rb") as raw,
+        progress(header.file_size - header.data_start, "quantize") as bar,
+        output_file(dst) as f,
+    ):
         writer = gf.Writer(f, kvs, specs, header.alignment)
         for t, target in plan:
             writer.begin(t.name)
@@ -108,15 +116,16 @@ def _rows(src, header, t):
     rows = int(np.prod(t.shape[:-1], dtype=np.int64))
     if rows * n == 0:
         return np.empty((rows, n), _FLOATS[t.type])
-    return np.memmap(src, dtype=_FLOATS[t.type], mode="r",
-                     offset=header.data_start + t.offset, shape=(rows, n))
+    return np.memmap(
+        src, dtype=_FLOATS[t.type], mode="r", offset=header.data_start + t.offset, shape=(rows, n)
+    )
 
 
 def _convert(src, header, t, target, writer):
     x = _rows(src, header, t)
     step = max(1, SLAB_ELEMENTS // max(1, x.shape[1]))
     for r0 in range(0, x.shape[0], step):
-        slab = x[r0:r0 + step]
+        slab = x[r0 : r0 + step]
         # Widened to float32 here, exactly (what ggml_fp16_to_fp32_row and
         # ggml_bf16_to_fp32_row do): NumPy's float16 cast on a 4 MiB slab is
         # faster than letting int8q.ggml convert float16 in its own chunks.
@@ -152,8 +161,10 @@ def _located(t, r0, values, exc):
 
 
 def dequantize(src, dst, progress):
-    raise FormatError(f"{src}: int8q does not dequantize GGUF files (llama.cpp's "
-                      "gguf tools and gguf-py read Q8_0)")
+    raise FormatError(
+        f"{src}: int8q does not dequantize GGUF files (llama.cpp's "
+        "gguf tools and gguf-py read Q8_0)"
+    )
 
 
 def inspect(path):
@@ -165,7 +176,15 @@ def inspect(path):
     for t in header.tensors:
         name = gf.type_name(t.type)
         _, block, _ = gf.GGML_TYPES[t.type]
-        rows.append({"file": os.path.basename(path), "name": t.name, "shape": t.shape,
-                     "dtype": name, "scheme": name.lower() if block > 1 else "none",
-                     "size": gf.nbytes(t.type, t.shape), "original_dtype": None})
+        rows.append(
+            {
+                "file": os.path.basename(path),
+                "name": t.name,
+                "shape": t.shape,
+                "dtype": name,
+                "scheme": name.lower() if block > 1 else "none",
+                "size": gf.nbytes(t.type, t.shape),
+                "original_dtype": None,
+            }
+        )
     return rows

@@ -19,6 +19,7 @@ Key/value pairs are kept as raw bytes (never decoded and re-encoded), so a
 copied key is byte for byte the input's; only scalars and strings are
 decoded, for the keys int8q reads.
 """
+
 import math
 import mmap
 import struct
@@ -27,30 +28,66 @@ from typing import NamedTuple
 from ._errors import FormatError
 
 MAGIC = b"GGUF"
-VERSION = 3                 # what llama.cpp writes (gguf.cpp GGUF_VERSION)
-DEFAULT_ALIGNMENT = 32      # GGUF_DEFAULT_ALIGNMENT
+VERSION = 3  # what llama.cpp writes (gguf.cpp GGUF_VERSION)
+DEFAULT_ALIGNMENT = 32  # GGUF_DEFAULT_ALIGNMENT
 ALIGNMENT_KEY = "general.alignment"
-MAX_DIMS = 4                # GGML_MAX_DIMS
+MAX_DIMS = 4  # GGML_MAX_DIMS
 
 # Value types: struct code of the fixed-size ones (gguf.cpp gguf_type).
 U32, STRING, ARRAY = 4, 8, 9
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?",
-            10: "Q", 11: "q", 12: "d"}
+_SCALARS = {
+    0: "B",
+    1: "b",
+    2: "H",
+    3: "h",
+    4: "I",
+    5: "i",
+    6: "f",
+    7: "?",
+    10: "Q",
+    11: "q",
+    12: "d",
+}
 
 # ggml tensor types: id -> (name, elements per block, bytes per block), as in
 # ggml.c's type_traits (and gguf-py's GGML_QUANT_SIZES).  Ids 4, 5 and 31-33
 # were retired from ggml.
 GGML_TYPES = {
-    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
-    6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 36),
-    10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144),
-    13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210), 15: ("Q8_K", 256, 292),
-    16: ("IQ2_XXS", 256, 66), 17: ("IQ2_XS", 256, 74), 18: ("IQ3_XXS", 256, 98),
-    19: ("IQ1_S", 256, 50), 20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110),
-    22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
-    26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56),
-    30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66),
-    39: ("MXFP4", 32, 17), 40: ("NVFP4", 64, 36), 41: ("Q1_0", 128, 18), 42: ("Q2_0", 64, 18),
+    0: ("F32", 1, 4),
+    1: ("F16", 1, 2),
+    2: ("Q4_0", 32, 18),
+    3: ("Q4_1", 32, 20),
+    6: ("Q5_0", 32, 22),
+    7: ("Q5_1", 32, 24),
+    8: ("Q8_0", 32, 34),
+    9: ("Q8_1", 32, 36),
+    10: ("Q2_K", 256, 84),
+    11: ("Q3_K", 256, 110),
+    12: ("Q4_K", 256, 144),
+    13: ("Q5_K", 256, 176),
+    14: ("Q6_K", 256, 210),
+    15: ("Q8_K", 256, 292),
+    16: ("IQ2_XXS", 256, 66),
+    17: ("IQ2_XS", 256, 74),
+    18: ("IQ3_XXS", 256, 98),
+    19: ("IQ1_S", 256, 50),
+    20: ("IQ4_NL", 32, 18),
+    21: ("IQ3_S", 256, 110),
+    22: ("IQ2_S", 256, 82),
+    23: ("IQ4_XS", 256, 136),
+    24: ("I8", 1, 1),
+    25: ("I16", 1, 2),
+    26: ("I32", 1, 4),
+    27: ("I64", 1, 8),
+    28: ("F64", 1, 8),
+    29: ("IQ1_M", 256, 56),
+    30: ("BF16", 1, 2),
+    34: ("TQ1_0", 256, 54),
+    35: ("TQ2_0", 256, 66),
+    39: ("MXFP4", 32, 17),
+    40: ("NVFP4", 64, 36),
+    41: ("Q1_0", 128, 18),
+    42: ("Q2_0", 64, 18),
 }
 TYPE_IDS = {name: i for i, (name, _, _) in GGML_TYPES.items()}
 
@@ -71,21 +108,21 @@ _U64 = struct.Struct("<Q")
 class KV(NamedTuple):
     key: str
     vtype: int
-    raw: bytes          # the type and the value, as stored after the key
-    value: object       # scalars and strings decoded; None for arrays
+    raw: bytes  # the type and the value, as stored after the key
+    value: object  # scalars and strings decoded; None for arrays
 
 
 class Tensor(NamedTuple):
     name: str
-    shape: tuple        # NumPy order: ne reversed
-    type: int           # ggml type id
-    offset: int         # from data_start
+    shape: tuple  # NumPy order: ne reversed
+    type: int  # ggml type id
+    offset: int  # from data_start
 
 
 class Header(NamedTuple):
     version: int
-    kvs: list           # of KV, in file order
-    tensors: list       # of Tensor, in file order
+    kvs: list  # of KV, in file order
+    tensors: list  # of Tensor, in file order
     alignment: int
     data_start: int
     file_size: int
@@ -117,7 +154,7 @@ class _Cursor:
         n = self.unpack("Q")
         start = self.take(n)
         try:
-            return bytes(self.buf[start:start + n]).decode("utf-8")
+            return bytes(self.buf[start : start + n]).decode("utf-8")
         except UnicodeDecodeError:
             raise FormatError(f"{self.where}: {what} is not UTF-8") from None
 
@@ -139,7 +176,7 @@ def _skip_value(cur, vtype, key, depth=0):
             if pos + 8 > end:
                 raise FormatError(f"{cur.where}: truncated or corrupt GGUF header")
             pos += 8 + _U64.unpack_from(buf, pos)[0]
-        cur.take(pos - cur.pos)   # FormatError when the last string runs past the end
+        cur.take(pos - cur.pos)  # FormatError when the last string runs past the end
     else:
         if count > len(cur.buf):  # every element takes at least a byte
             raise FormatError(f"{cur.where}: truncated or corrupt GGUF header")
@@ -172,8 +209,11 @@ def _parse(buf, path, size):
     version = cur.unpack("I")
     if version not in (2, 3):
         big = struct.unpack(">I", struct.pack("<I", version))[0] in (2, 3)
-        raise FormatError(f"{path}: big-endian GGUF is not supported" if big
-                          else f"{path}: GGUF version {version} is not supported (2 or 3)")
+        raise FormatError(
+            f"{path}: big-endian GGUF is not supported"
+            if big
+            else f"{path}: GGUF version {version} is not supported (2 or 3)"
+        )
     n_tensors, n_kv = cur.unpack("Q"), cur.unpack("Q")
     if n_kv > size or n_tensors > size:
         raise FormatError(f"{path}: truncated or corrupt GGUF header")
@@ -186,7 +226,7 @@ def _parse(buf, path, size):
         start = cur.pos
         vtype = cur.unpack("I")
         value = _skip_value(cur, vtype, key)
-        kvs.append(KV(key, vtype, bytes(buf[start:cur.pos]), value))
+        kvs.append(KV(key, vtype, bytes(buf[start : cur.pos]), value))
     alignment = DEFAULT_ALIGNMENT
     for kv in kvs:
         if kv.key == ALIGNMENT_KEY:
@@ -206,9 +246,10 @@ def _parse(buf, path, size):
         ttype, offset = cur.unpack("I"), cur.unpack("Q")
         if ttype not in GGML_TYPES:
             raise FormatError(f"{path}: tensor {name!r} has unknown ggml type {ttype}")
-        if ne[0] % GGML_TYPES[ttype][1] or any(d >= 2 ** 63 for d in ne):
-            raise FormatError(f"{path}: tensor {name!r}: shape {ne} does not fit type "
-                              f"{type_name(ttype)}")
+        if ne[0] % GGML_TYPES[ttype][1] or any(d >= 2**63 for d in ne):
+            raise FormatError(
+                f"{path}: tensor {name!r}: shape {ne} does not fit type {type_name(ttype)}"
+            )
         tensors.append(Tensor(name, tuple(reversed(ne)), ttype, offset))
     data_start = -(-cur.pos // alignment) * alignment
     _check_data(path, tensors, alignment, data_start, size)
@@ -225,8 +266,9 @@ def _check_data(path, tensors, alignment, data_start, size):
             raise FormatError(f"{path}: tensor {t.name!r} overlaps another tensor")
         end = data_start + t.offset + n
         if end > size:
-            raise FormatError(f"{path}: tensor {t.name!r} runs past the end of the file "
-                              "(truncated?)")
+            raise FormatError(
+                f"{path}: tensor {t.name!r} runs past the end of the file (truncated?)"
+            )
 
 
 def u32_kv(key, value):
@@ -260,8 +302,12 @@ class Writer:
         self._sizes, offset, infos = [], 0, []
         for name, shape, ttype in specs:
             ne = list(reversed(shape)) or [1]
-            infos.append(_string(name) + struct.pack("<I", len(ne))
-                         + struct.pack(f"<{len(ne)}Q", *ne) + struct.pack("<IQ", ttype, offset))
+            infos.append(
+                _string(name)
+                + struct.pack("<I", len(ne))
+                + struct.pack(f"<{len(ne)}Q", *ne)
+                + struct.pack("<IQ", ttype, offset)
+            )
             n = nbytes(ttype, shape)
             self._sizes.append((name, n))
             offset += pad(n, alignment)

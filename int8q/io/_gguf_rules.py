@@ -20,34 +20,71 @@ The file's metadata gets ``general.quantization_version = 2``
 both u32, each removed and appended at the end as ``gguf_set_val_u32``
 does; split keys are removed.
 """
+
 from ._gguf_format import TYPE_IDS
 
 Q8_0, F16 = TYPE_IDS["Q8_0"], TYPE_IDS["F16"]
 Q8_0_BLOCK = 32
 
-QUANTIZATION_VERSION = ("general.quantization_version", 2)   # GGML_QNT_VERSION
-FILE_TYPE = ("general.file_type", 7)                          # LLAMA_FTYPE_MOSTLY_Q8_0
+QUANTIZATION_VERSION = ("general.quantization_version", 2)  # GGML_QNT_VERSION
+FILE_TYPE = ("general.file_type", 7)  # LLAMA_FTYPE_MOSTLY_Q8_0
 SPLIT_KEYS = ("split.no", "split.count", "split.tensors.count")
 
 # Substrings that keep a tensor unquantized (tensor_allows_quantization).
 _NEVER = (
-    "_norm.weight", "ffn_gate_inp.weight", "ffn_gate_tid2eid.weight", "altup", "laurel",
-    "per_layer_model_proj", "ssm_conv1d", "shortconv.conv.weight",
-    "indexer.k_proj.weight", "indexer.q_proj.weight",
-    "time_mix_first.weight", "time_mix_w0.weight", "time_mix_w1.weight", "time_mix_w2.weight",
-    "time_mix_v0.weight", "time_mix_v1.weight", "time_mix_v2.weight", "time_mix_a0.weight",
-    "time_mix_a1.weight", "time_mix_a2.weight", "time_mix_g1.weight", "time_mix_g2.weight",
-    "time_mix_decay_w1.weight", "time_mix_decay_w2.weight", "time_mix_lerp_fused.weight",
-    "attn_rel_b.weight", ".position_embd", "sam.pos_embd", "sam.neck.", "sam.net_",
-    ".rel_pos", ".patch_embd", ".patch_merger", "a.rvq.codebook", "mm.a.code_embd",
+    "_norm.weight",
+    "ffn_gate_inp.weight",
+    "ffn_gate_tid2eid.weight",
+    "altup",
+    "laurel",
+    "per_layer_model_proj",
+    "ssm_conv1d",
+    "shortconv.conv.weight",
+    "indexer.k_proj.weight",
+    "indexer.q_proj.weight",
+    "time_mix_first.weight",
+    "time_mix_w0.weight",
+    "time_mix_w1.weight",
+    "time_mix_w2.weight",
+    "time_mix_v0.weight",
+    "time_mix_v1.weight",
+    "time_mix_v2.weight",
+    "time_mix_a0.weight",
+    "time_mix_a1.weight",
+    "time_mix_a2.weight",
+    "time_mix_g1.weight",
+    "time_mix_g2.weight",
+    "time_mix_decay_w1.weight",
+    "time_mix_decay_w2.weight",
+    "time_mix_lerp_fused.weight",
+    "attn_rel_b.weight",
+    ".position_embd",
+    "sam.pos_embd",
+    "sam.neck.",
+    "sam.net_",
+    ".rel_pos",
+    ".patch_embd",
+    ".patch_merger",
+    "a.rvq.codebook",
+    "mm.a.code_embd",
 )
 # LLM_TN(arch)(LLM_TENSOR_POS_EMBD / LLM_TENSOR_TOKEN_TYPES, "weight"): the same for every arch.
 _NEVER_EXACT = ("position_embd.weight", "token_types.weight")
 # Only for general.architecture == "glm5-next" (LLM_ARCH_GLM5_NEXT).
 _NEVER_GLM5_NEXT = (
-    "hc_", "indexer.attn_q_b", "indexer.attn_k", "indexer.proj", "indexer_compressor_gate",
-    "indexer_compressor_ape", "ssm_f_a.weight", "ssm_f_b.weight", "ssm_g_a.weight",
-    "ssm_g_b.weight", "ssm_beta.weight", "attn_kv_a_mqa.weight", "attn_k_b.weight",
+    "hc_",
+    "indexer.attn_q_b",
+    "indexer.attn_k",
+    "indexer.proj",
+    "indexer_compressor_gate",
+    "indexer_compressor_ape",
+    "ssm_f_a.weight",
+    "ssm_f_b.weight",
+    "ssm_g_a.weight",
+    "ssm_g_b.weight",
+    "ssm_beta.weight",
+    "attn_kv_a_mqa.weight",
+    "attn_k_b.weight",
     "attn_v_b.weight",
 )
 
@@ -67,8 +104,8 @@ def _ends_in_weight(name):
     # (npos == 5 - 6 wrapped), and llama-quantize quantizes those too.
     b = name.encode("utf-8")
     found = b.rfind(b"weight")
-    npos = 2 ** 64 - 1
-    return (npos if found < 0 else found) == (len(b) - 6) % 2 ** 64
+    npos = 2**64 - 1
+    return (npos if found < 0 else found) == (len(b) - 6) % 2**64
 
 
 def allows_quantization(name, shape, arch):
