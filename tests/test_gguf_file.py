@@ -355,3 +355,29 @@ def test_format_error_type(tmp_path):
     corrupt(tmp_path / "bad.gguf", "overlap")
     with pytest.raises(FormatError, match="overlaps"):
         quantize_file(tmp_path / "bad.gguf", tmp_path / "q.gguf")
+
+
+def test_mutated_files_fail_cleanly(tmp_path):
+    """Random bytes changed in the header (or the file cut short): quantize
+    either succeeds or raises FormatError/ValueError, and leaves nothing."""
+    write_gguf(tmp_path / "m.gguf", seed=1)
+    good = (tmp_path / "m.gguf").read_bytes()
+    header = gguf.GGUFReader(tmp_path / "m.gguf").data_offset
+    rng = np.random.default_rng(7)
+    outcomes = set()
+    for _ in range(80):
+        b = bytearray(good)
+        for pos in rng.integers(0, header, rng.integers(1, 4)):
+            b[pos] = rng.integers(0, 256)
+        if rng.random() < 0.2:
+            b = b[: rng.integers(0, len(b))]
+        (tmp_path / "x.gguf").write_bytes(bytes(b))
+        try:
+            quantize_file(tmp_path / "x.gguf", tmp_path / "y.gguf")
+            outcomes.add("ok")
+            os.remove(tmp_path / "y.gguf")
+        except ValueError as exc:  # FormatError is a ValueError
+            outcomes.add(type(exc).__name__)
+            assert "\n" not in str(exc)
+        assert sorted(os.listdir(tmp_path)) == ["m.gguf", "x.gguf"]
+    assert "FormatError" in outcomes

@@ -246,7 +246,7 @@ def _parse(buf, path, size):
         ttype, offset = cur.unpack("I"), cur.unpack("Q")
         if ttype not in GGML_TYPES:
             raise FormatError(f"{path}: tensor {name!r} has unknown ggml type {ttype}")
-        if ne[0] % GGML_TYPES[ttype][1] or any(d >= 2**63 for d in ne):
+        if ne[0] % GGML_TYPES[ttype][1] or math.prod(d for d in ne if d) >= 2**63:
             raise FormatError(
                 f"{path}: tensor {name!r}: shape {ne} does not fit type {type_name(ttype)}"
             )
