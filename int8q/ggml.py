@@ -104,8 +104,8 @@ def dequantize_q8_0(raw):
     return out
 
 
-# gguf-py's own Q8_0 on these kernels, and `python -m int8q.ggml run SCRIPT.py`
-# (int8q/_gguf_accel.py; imported last, as it uses the functions above).
+# gguf-py's own Q8_0 on these kernels, and `python -m int8q.ggml run SCRIPT.py`:
+# int8q/_gguf_accel.py (appended here so that this module's own code stays as it is).
 from ._gguf_accel import GGUFVersionError, accelerate_gguf  # noqa: E402
 
 __all__ += ["accelerate_gguf", "GGUFVersionError"]
