@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import int8q.io
-from int8q import _checkpoint, _safetensors, reference
+from int8q import reference
+from int8q.io import _checkpoint, _safetensors
 from checkpoints import (DTYPE_NAMES, int8q_metadata, listing, ml_dtypes, read_header,
                          read_safetensors, sample_tensors, write_raw, write_safetensors,
                          write_sharded)

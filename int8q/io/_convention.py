@@ -12,8 +12,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _api
-from ._ioerrors import FormatError
+from .. import _api
+from ._errors import FormatError
 
 VERSION = 1
 META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
@@ -46,6 +46,16 @@ def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
     if isinstance(skip, str):
         skip = (skip,)
     return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors))
+
+
+def kind(dtype):
+    """"float", "integer" or "other", as int8q's quantize sees a NumPy dtype.
+
+    (Safetensors dtype names have their own table: ``_safetensors.kind``.)
+    """
+    if dtype.kind == "f" and dtype.itemsize <= 8:  # long double is not for int8q
+        return "float"
+    return "integer" if dtype.kind in "biu" else "other"
 
 
 def scale_name(name):
@@ -86,17 +96,6 @@ def scale_shape(scheme, shape, block_size=None):
     if scheme == "per_block":
         return tuple(shape[:-1]) + (math.ceil(shape[-1] / block_size),)
     return ()
-
-
-def wide_scale(kind, is_float64):
-    """Whether a tensor's stored scale is float64: never.
-
-    The file format stores every scale as float32 (SPEC §4), so float64 and
-    integer tensors are quantized from their float32 values (see
-    `quantize`); float16, bfloat16 and float32 tensors already work in
-    float32.  Kept as a function so containers ask one place.
-    """
-    return False
 
 
 def quantize(name, x, scheme, opts):
