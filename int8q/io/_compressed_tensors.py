@@ -4,7 +4,7 @@ A Hugging Face model folder quantized in this format keeps its float
 tensors and, for each quantized linear layer ``M`` (weight ``M.weight``),
 stores the tensors below; ``config.json`` carries a ``quantization_config``
 (``quant_method: "compressed-tensors"``) that says which scheme they follow.
-This module holds the rules of the format; `int8q.io._hf` moves the files.
+This module holds the rules of the format; `_hf` moves the files.
 
 Sources (the compressed-tensors package, vllm-project/compressed-tensors):
 
@@ -46,10 +46,10 @@ import re
 
 import numpy as np
 
-from ._ioerrors import FormatError
+from ._convention import SERVING_SCHEMES as SCHEMES
+from ._errors import FormatError
 
 QUANT_METHOD = "compressed-tensors"
-SCHEMES = ("W8A16", "W8A8")
 DEFAULT_SCHEME = "W8A16"
 PACKED, INT = "pack-quantized", "int-quantized"
 FORMAT = {"W8A16": PACKED, "W8A8": INT}
@@ -306,7 +306,7 @@ def args_for(where, module, groups):
                       f"(groups differ and target layer classes, not names)")
 
 
-def scale_layout(args, shape):
+def scale_layout(args):
     """int8q's (scheme, block size) for a module's weight scale."""
     if args.strategy == "tensor":
         return "per_tensor", None

@@ -4,7 +4,7 @@ A folder holding ``config.json`` beside its weights (one ``*.safetensors``
 file, or shards listed by one ``*.safetensors.index.json``) is quantized
 into a complete folder that transformers and vLLM load as they are
 (README "Serving with transformers / vLLM"): every other file copied, the
-linear layers' weights stored as `int8q._compressed_tensors` says, the
+linear layers' weights stored as `_compressed_tensors` says, the
 shard files and index names kept, and ``config.json`` given the
 ``quantization_config`` that describes exactly what was written.  Unlike a
 single ``.safetensors`` file, nothing int8q-specific is recorded: the
@@ -15,6 +15,7 @@ Streaming as for the other containers: one tensor in memory at a time,
 every shard planned (and every check made) before anything is written, and
 the whole output folder built beside its target and renamed into place.
 """
+import fnmatch
 import json
 import math
 import os
@@ -22,15 +23,17 @@ import shutil
 
 import numpy as np
 
-from . import _checkpoint, _sharded
 from . import _compressed_tensors as ct
 from . import _convention as conv
 from . import _safetensors as st
+from . import _sharded
 from ._atomic import output_dir, output_file
-from ._ioerrors import FormatError
+from ._errors import FormatError
 
 NAME = "hf"
+DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"
 OUTPUT_IS_DIR = True
+SCHEMES = ct.SCHEMES        # the --scheme values this container takes
 CONFIG = "config.json"
 QUANTIZATION_CONFIG = "quantization_config"
 # Other copies of the float weights that transformers could load instead of
@@ -116,9 +119,9 @@ class _Plan:
 
 # ---- quantize ----
 
-def quantize(src, dst, opts, progress_factory, scheme=None):
+def quantize(src, dst, opts, progress_factory):
     """Quantize model folder `src` into the new folder `dst` (see the module doc)."""
-    scheme = scheme or ct.DEFAULT_SCHEME
+    scheme = opts.scheme or ct.DEFAULT_SCHEME
     strategy, group_size, int8q_scheme = ct.strategy(scheme, opts)
     config = _read_config(src)
     if QUANTIZATION_CONFIG in config:
@@ -132,7 +135,7 @@ def quantize(src, dst, opts, progress_factory, scheme=None):
     for shard, path, header in weights.shards:
         plan = _Plan(shard, path, header)
         for name, info in header.tensors.items():
-            kind = _checkpoint.kind(info.dtype)
+            kind = st.kind(info.dtype)
             linear = ct.is_linear_weight(name, kind, info.shape)
             lm_head = ct.is_lm_head(name, kind, info.shape)
             if not (linear or lm_head and opts.all_tensors) or ct.skipped(name, opts):
@@ -231,7 +234,7 @@ def dequantize(src, dst, progress_factory):
         if args.format == ct.PACKED:
             q = ct.unpack(q, shape, args.num_bits)
         scale = st.array(plan.path, plan.header, f"{module}.{ct.SCALE}")
-        scheme, block_size = ct.scale_layout(args, shape)
+        scheme, block_size = ct.scale_layout(args)
         if scheme == "per_tensor":
             if scale.size != 1:
                 raise FormatError(f"{plan.path}: {module}.{ct.SCALE} has shape {scale.shape}; "
@@ -273,27 +276,27 @@ def _unpacked_shape(path, header, module):
 
 # ---- writing ----
 
-def _copy_other_files(src, tmp, skip):
+def _copy_other_files(src, dst, tmp, skip):
     """Copy every file of `src` but `skip` (top-level names) into `tmp`.
 
     Links are followed (a Hugging Face cache folder is made of links to
-    blobs); version-control and cache folders (top-level dot folders such as
-    .git, which would carry the float weights again) are not copied, nor are
-    the output being built (when it lies inside `src`) and other copies of
-    the float weights (`_OTHER_WEIGHTS`).
+    blobs).  Not copied: top-level dot folders (.git, .cache: version control
+    and caches, which would carry the float weights again), other copies of
+    the float weights (`_OTHER_WEIGHTS`), and the output itself when it lies
+    inside `src`.
     """
-    import fnmatch
-    building = os.path.realpath(tmp)
+    outputs = {os.path.realpath(tmp), os.path.realpath(dst)}
+
+    def is_output(folder, names):
+        return [n for n in names if os.path.realpath(os.path.join(folder, n)) in outputs]
+
     for entry in sorted(os.listdir(src)):
         path = os.path.join(src, entry)
         if entry in skip or any(fnmatch.fnmatch(entry, g) for g in _OTHER_WEIGHTS):
             continue
         if os.path.isdir(path):
-            if entry.startswith(".") or os.path.realpath(path) == building:
-                continue
-            shutil.copytree(path, os.path.join(tmp, entry), symlinks=False,
-                            ignore=lambda d, names: [n for n in names if os.path.realpath(
-                                os.path.join(d, n)) == building])
+            if not entry.startswith(".") and not is_output(src, [entry]):
+                shutil.copytree(path, os.path.join(tmp, entry), ignore=is_output)
         else:
             shutil.copyfile(path, os.path.join(tmp, entry))
 
@@ -301,7 +304,7 @@ def _copy_other_files(src, tmp, skip):
 def _write(src, dst, weights, plans, config, write_tensor, progress_factory, desc):
     total = sum(p.input_bytes for p in plans)
     with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
-        _copy_other_files(src, tmp, weights.names() | {CONFIG})
+        _copy_other_files(src, dst, tmp, weights.names() | {CONFIG})
         for plan in plans:
             with output_file(os.path.join(tmp, plan.shard)) as f:
                 _run(plan, f, write_tensor, progress)
