@@ -2,7 +2,7 @@
 
     python hf_client.py RESULT.json FLOAT_DIR [--ct-w8a8 DIR] NAME=DIR ...
 
-Loads FLOAT_DIR and each quantized DIR with ``transformers.AutoModel.from_pretrained``
+``import int8q`` is blocked in this process.  Loads FLOAT_DIR and each quantized DIR with ``transformers.AutoModel.from_pretrained``
 (the compressed-tensors integration does the rest), embeds the sentences
 below (mean pooling over the attention mask, as all-MiniLM-L6-v2's
 sentence-transformers pooling does), and writes to RESULT.json, per NAME:
@@ -19,17 +19,31 @@ scales from ``calculate_qparams`` on each row's min and max, then
 ``ModelCompressor.compress_model``, ``save_pretrained`` and ``update_config``.
 Its cosines are the reference for int8q's W8A8.
 """
+import importlib.abc
 import json
 import os
 import sys
 
-import numpy as np
-import torch
-from compressed_tensors.compressors import ModelCompressor
-from compressed_tensors.quantization import (QuantizationConfig, apply_quantization_config,
-                                             preset_name_to_scheme)
-from compressed_tensors.quantization.utils import calculate_qparams, is_module_quantized
-from transformers import AutoModel, AutoTokenizer
+
+class _NoInt8q(importlib.abc.MetaPathFinder):
+    """Make ``import int8q`` fail here: the clients must not need it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "int8q" or name.startswith("int8q."):
+            raise ImportError(f"{name} is blocked in the client process")
+        return None
+
+
+sys.meta_path.insert(0, _NoInt8q())
+
+import numpy as np  # noqa: E402  (after the blocker, on purpose)
+import torch  # noqa: E402
+from compressed_tensors.compressors import ModelCompressor  # noqa: E402
+from compressed_tensors.quantization import (QuantizationConfig,  # noqa: E402
+                                             apply_quantization_config, preset_name_to_scheme)
+from compressed_tensors.quantization.utils import (calculate_qparams,  # noqa: E402
+                                                   is_module_quantized)
+from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
 SENTENCES = [
     "The cat sits on the mat.",

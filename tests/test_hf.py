@@ -335,3 +335,22 @@ def test_console_script(tmp_path, folder):
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     proc = run_cli("dequantize", tmp_path / "q", "-o", tmp_path / "b", cwd=tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_links_followed_other_weights_and_dot_folders_left_out(tmp_path, folder):
+    """A hub cache folder links its files to blobs; a clone carries .git; a
+    pytorch_model.bin is the float model again (transformers could load it
+    under the quantized config): only the first is copied."""
+    src, _ = folder
+    (tmp_path / "blob").write_text("vocab")
+    try:
+        os.symlink(tmp_path / "blob", src / "vocab.txt")
+    except (OSError, NotImplementedError):
+        pytest.skip("cannot make a link here")
+    (src / "pytorch_model.bin").write_bytes(b"float weights")
+    (src / ".git").mkdir()
+    (src / ".git" / "HEAD").write_text("ref")
+    int8q.io.quantize_file(src, tmp_path / "q")
+    out = tmp_path / "q"
+    assert not (out / "vocab.txt").is_symlink() and (out / "vocab.txt").read_text() == "vocab"
+    assert not (out / "pytorch_model.bin").exists() and not (out / ".git").exists()
