@@ -1,4 +1,4 @@
-"""How int8q stores a quantized tensor in a checkpoint (README "Command line").
+"""How int8q stores a quantized tensor in a checkpoint (docs/semantics.md §4).
 
 Which tensors are quantized, with which scheme, how the scale is shaped and
 named, and the metadata that lets ``dequantize`` undo it all without being
@@ -12,13 +12,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .. import _api
+from .. import _api, _validate
 from ._errors import FormatError
 
 VERSION = 1
 META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
 SCHEMES = ("per_row", "per_tensor", "per_block")
-ROUNDINGS = ("half_even", "half_away")
 SERVING_SCHEMES = ("W8A16", "W8A8")   # compressed-tensors presets (_compressed_tensors)
 
 
@@ -36,15 +35,10 @@ def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
             all_tensors=False, scheme=None):
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
-        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)):
-            raise TypeError(f"block_size must be an integer, got {block_size!r}")
-        if block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        block_size = _validate.block_size(block_size)
         if per_tensor:
             raise ValueError("give per_tensor or block_size, not both")
-        block_size = int(block_size)
-    if rounding not in ROUNDINGS:
-        raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
+    _validate.rounding_code(rounding)
     if isinstance(skip, str):
         skip = (skip,)
     if scheme is not None and scheme not in SERVING_SCHEMES:
