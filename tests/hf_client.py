@@ -10,7 +10,8 @@ the cosine with the float embedding of every sentence, the
 ``quantization_config`` as compressed-tensors' own ``QuantizationConfig``
 parses it (``model_validate``), and the name of an ``.npz`` (beside
 RESULT.json) holding the weight of every ``nn.Linear`` as the loaded model
-computes with it (compressed-tensors decompresses on the first forward).
+computes with it (compressed-tensors decompresses on the first forward), as
+float32, and the model's dtype.
 
 ``--ct-w8a8 DIR`` first makes a W8A8 checkpoint of FLOAT_DIR with
 compressed-tensors itself, as llm-compressor's ``W8A8`` preset with a
@@ -136,7 +137,8 @@ def main(argv):
         with open(os.path.join(path, "config.json")) as f:
             written = json.load(f)["quantization_config"]
         parsed = QuantizationConfig.model_validate(written)
-        weights = {n: m.weight.detach().numpy() for n, m in model.named_modules()
+        # float32 holds bfloat16 and float16 values exactly (NumPy has no bfloat16)
+        weights = {n: m.weight.detach().float().numpy() for n, m in model.named_modules()
                    if isinstance(m, torch.nn.Linear)}
         npz = os.path.join(os.path.dirname(result_path), f"{name}-weights.npz")
         np.savez(npz, **weights)

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ import pytest
 
 import int8q.io
 from int8q import reference
-from checkpoints import read_safetensors
+from checkpoints import read_safetensors, write_safetensors
 from test_cli_files import run_cli
 from test_minilm import minilm_path
 
@@ -32,6 +33,19 @@ SCHEMES = ("W8A16", "W8A8")
 
 def _peers_missing():
     return [p for p in PEERS if importlib.util.find_spec(p) is None]
+
+
+def to_bfloat16(src, dst):
+    """The model folder `src` with its float32 tensors rounded to bfloat16."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    shutil.copytree(src, dst)
+    tensors, metadata = read_safetensors(src / "model.safetensors")
+    write_safetensors(dst / "model.safetensors",
+                      {n: a.astype(ml_dtypes.bfloat16) if a.dtype == np.float32 else a
+                       for n, a in tensors.items()}, metadata)
+    config = json.loads((src / "config.json").read_text())
+    (dst / "config.json").write_text(json.dumps({**config, "torch_dtype": "bfloat16"}))
+    return dst
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +61,16 @@ def minilm(tmp_path_factory):
     for scheme in SCHEMES:
         proc = run_cli("quantize", src, "-o", tmp / scheme, "--scheme", scheme, cwd=tmp)
         assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    bf16 = to_bfloat16(src, tmp / "bf16-model")
+    proc = run_cli("quantize", bf16, "-o", tmp / "W8A16-bf16", cwd=tmp)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     result = tmp / "result.json"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.run(
         [sys.executable, str(CLIENT), str(result), str(src), "--ct-w8a8", str(tmp / "ct-W8A8")]
-        + [f"{s}={tmp / s}" for s in SCHEMES], capture_output=True, text=True, env=env)
+        + [f"{s}={tmp / s}" for s in SCHEMES + ("W8A16-bf16",)],
+        capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(result) as f:
         return json.load(f), tmp, src
@@ -88,6 +106,26 @@ def test_loaded_weights_are_q_times_scale(minilm, scheme):
             q, scale = reference.quantize(original[module + ".weight"], axis=0)
             np.testing.assert_array_equal(loaded[module], reference.dequantize(q, scale, axis=0),
                                           err_msg=module)
+
+
+def test_bfloat16_model_scales_rounded_by_the_loader(minilm, tmp_path):
+    """A bfloat16 model keeps int8q's float32 scales in the file; transformers
+    rounds them to bfloat16 when it loads them (as it does any stored dtype)
+    and computes q * scale in bfloat16: exactly that, bit for bit."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    results, tmp, _ = minilm
+    assert results["W8A16-bf16"]["dtype"] == "torch.bfloat16"
+    cosines = np.array(results["W8A16-bf16"]["cosines"])
+    print(f"\nW8A16 of the bfloat16 model, cosine with float32: min {cosines.min():.5f}")
+    original, _ = read_safetensors(tmp / "bf16-model" / "model.safetensors")
+    with np.load(results["W8A16-bf16"]["weights"]) as loaded:
+        for module in loaded.files:
+            q, scale = reference.quantize(original[module + ".weight"], axis=0)
+            scale = scale.astype(ml_dtypes.bfloat16).astype(np.float32)
+            # q * scale is exact in float32 (8 + 8 significant bits): one rounding
+            expected = (q * scale[:, None]).astype(ml_dtypes.bfloat16).astype(np.float32)
+            np.testing.assert_array_equal(loaded[module], expected, err_msg=module)
+    assert cosines.min() >= 0.99
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
