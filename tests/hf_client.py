@@ -1,17 +1,18 @@
-"""The client side of tests/test_hf_transformers.py: run as a script, never imports int8q.
+"""The client side of tests/test_hf_clients.py: a script that never imports int8q.
 
     python hf_client.py RESULT.json FLOAT_DIR [--ct-w8a8 DIR] NAME=DIR ...
 
-``import int8q`` is blocked in this process.  Loads FLOAT_DIR and each quantized DIR with ``transformers.AutoModel.from_pretrained``
-(the compressed-tensors integration does the rest), embeds the sentences
-below (mean pooling over the attention mask, as all-MiniLM-L6-v2's
+``import int8q`` is blocked in this process.  Loads FLOAT_DIR and each
+quantized DIR with ``transformers.AutoModel.from_pretrained`` (the
+compressed-tensors integration does the rest), embeds the sentences below
+(mean pooling over the attention mask, as all-MiniLM-L6-v2's
 sentence-transformers pooling does), and writes to RESULT.json, per NAME:
 the cosine with the float embedding of every sentence, the
 ``quantization_config`` as compressed-tensors' own ``QuantizationConfig``
-parses it (``model_validate``), and the name of an ``.npz`` (beside
-RESULT.json) holding the weight of every ``nn.Linear`` as the loaded model
-computes with it (compressed-tensors decompresses on the first forward), as
-float32, and the model's dtype.
+parses it (``model_validate``), the model's dtype, and the name of an
+``.npz`` (beside RESULT.json) holding the weight of every ``nn.Linear`` as
+the loaded model computes with it (compressed-tensors decompresses on the
+first forward), as float32.
 
 ``--ct-w8a8 DIR`` first makes a W8A8 checkpoint of FLOAT_DIR with
 compressed-tensors itself, as llm-compressor's ``W8A8`` preset with a
@@ -40,10 +41,12 @@ sys.meta_path.insert(0, _NoInt8q())
 import numpy as np  # noqa: E402  (after the blocker, on purpose)
 import torch  # noqa: E402
 from compressed_tensors.compressors import ModelCompressor  # noqa: E402
-from compressed_tensors.quantization import (QuantizationConfig,  # noqa: E402
-                                             apply_quantization_config, preset_name_to_scheme)
-from compressed_tensors.quantization.utils import (calculate_qparams,  # noqa: E402
-                                                   is_module_quantized)
+from compressed_tensors.quantization import (  # noqa: E402
+    QuantizationConfig,
+    apply_quantization_config,
+    preset_name_to_scheme,
+)
+from compressed_tensors.quantization.utils import calculate_qparams, is_module_quantized  # noqa: E402
 from transformers import AutoModel, AutoTokenizer  # noqa: E402
 
 SENTENCES = [

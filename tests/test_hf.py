@@ -12,11 +12,11 @@ import sys
 
 import numpy as np
 import pytest
+from checkpoints import listing, read_safetensors, write_safetensors, write_sharded
+from test_cli_files import run, run_cli
 
 import int8q.io
 from int8q import reference
-from checkpoints import listing, read_safetensors, write_safetensors, write_sharded
-from test_cli_files import run, run_cli
 
 try:
     import ml_dtypes

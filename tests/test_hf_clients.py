@@ -19,12 +19,12 @@ import sys
 
 import numpy as np
 import pytest
-
-import int8q.io
-from int8q import reference
 from checkpoints import read_safetensors, write_safetensors
 from test_cli_files import run_cli
 from test_minilm import minilm_path
+
+import int8q.io
+from int8q import reference
 
 PEERS = ("torch", "transformers", "compressed_tensors")
 CLIENT = pathlib.Path(__file__).with_name("hf_client.py")

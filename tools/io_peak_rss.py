@@ -66,7 +66,7 @@ def write_checkpoint(path, layers, items=None):
     text += b" " * (-len(text) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text)
-        for name, shape in items:
+        for _, shape in items:
             a = rng.standard_normal(shape, dtype=np.float32) * 0.02
             f.write(a.tobytes())
             del a
