@@ -157,7 +157,7 @@ def quantize(src, dst, opts, progress_factory):
     if not quantized:
         raise FormatError(f"{src}: no linear-layer weight to quantize (2-D floating *.weight "
                           f"tensors other than embeddings, norms and lm_head)")
-    if ct.LM_HEAD not in quantized:
+    if not any(m.rsplit(".", 1)[-1] == ct.LM_HEAD for m in quantized):
         # A tied lm_head has no tensor of its own, yet it is a Linear layer
         # that the "Linear" target would reach.
         ignore.add(ct.LM_HEAD)
@@ -183,12 +183,6 @@ def _target_dtype(config, scale_dtype):
         if config.get(key) in _DTYPES:
             return _DTYPES[config[key]]
     return scale_dtype
-
-
-def _numpy_target(dtype):
-    # int8q computes q * scale in float32 (float64 for a float64 scale);
-    # the writer rounds that to BF16 / F16 when the model is stored so.
-    return np.float64 if dtype == "F64" else np.float32
 
 
 def dequantize(src, dst, progress_factory):
@@ -218,18 +212,21 @@ def dequantize(src, dst, progress_factory):
                                       f"indices are not supported")
             if (leaf == ct.PACKED_WEIGHT) != (args.format == ct.PACKED):
                 raise FormatError(f"{path}: {name!r} does not match format {args.format!r}")
+            if leaf == ct.PACKED_WEIGHT and f"{module}.{ct.WEIGHT}" in tensors:
+                raise FormatError(f"{path}: {module!r} has both {ct.WEIGHT} and "
+                                  f"{ct.PACKED_WEIGHT}")
             shape = (_unpacked_shape(path, header, module) if leaf == ct.PACKED_WEIGHT
                      else info.shape)
             if len(shape) != 2:
                 raise FormatError(f"{path}: {name!r}: expected a 2-D weight, found {shape}")
             target = _target_dtype(config, tensors[f"{module}.{ct.SCALE}"].dtype)
             plan.specs.append((f"{module}.{ct.WEIGHT}", target, tuple(shape)))
-            plan.steps.append(("dequantize", name, (module, shape, args, target)))
+            plan.steps.append(("dequantize", name, (module, shape, args)))
         plans.append(plan)
     out_config = {k: v for k, v in config.items() if k != QUANTIZATION_CONFIG}
 
     def write_tensor(writer, plan, name, arg):
-        module, shape, args, target = arg
+        module, shape, args = arg
         q = st.array(plan.path, plan.header, name)
         if args.format == ct.PACKED:
             q = ct.unpack(q, shape, args.num_bits)
@@ -240,9 +237,12 @@ def dequantize(src, dst, progress_factory):
                 raise FormatError(f"{plan.path}: {module}.{ct.SCALE} has shape {scale.shape}; "
                                   f"a per-tensor scale has one value")
             scale = scale.reshape(())
+        # q * scale in int8q's working dtype of the scale (float32, float64
+        # for a float64 scale): exact for 16-bit scales, so the writer's one
+        # rounding to the model's dtype gives what compressed-tensors computes
+        # in that dtype.
         out = conv.dequantize(name, np.asarray(q), scale,
-                              {"scheme": scheme, "block_size": block_size},
-                              _numpy_target(target))
+                              {"scheme": scheme, "block_size": block_size}, None)
         writer.write(f"{module}.{ct.WEIGHT}", out)
 
     _write(src, dst, weights, plans, out_config, write_tensor, progress_factory, "dequantize")
