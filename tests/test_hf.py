@@ -354,3 +354,44 @@ def test_links_followed_other_weights_and_dot_folders_left_out(tmp_path, folder)
     out = tmp_path / "q"
     assert not (out / "vocab.txt").is_symlink() and (out / "vocab.txt").read_text() == "vocab"
     assert not (out / "pytorch_model.bin").exists() and not (out / ".git").exists()
+
+
+@pytest.mark.skipif(ml_dtypes is None, reason="needs ml_dtypes")
+@pytest.mark.parametrize("change, message", [
+    ({"symmetric": False}, "asymmetric"),
+    ({"actorder": "group"}, "activation ordering"),
+    ({"type": "float"}, "float weights"),
+    ({"strategy": "block"}, "weight strategy"),
+    ({"group_size": None}, "group size"),
+])
+def test_dequantize_refuses_what_it_cannot_restore(tmp_path, capsys, change, message):
+    foreign_w4a16(tmp_path / "w4", np.random.default_rng(5))
+    config = json.loads((tmp_path / "w4" / "config.json").read_text())
+    config["quantization_config"]["config_groups"]["group_0"]["weights"].update(change)
+    (tmp_path / "w4" / "config.json").write_text(json.dumps(config))
+    before = listing(tmp_path)
+    code, out, err = run(capsys, "dequantize", tmp_path / "w4", "-o", tmp_path / "back")
+    assert (code, out) == (2, "") and message in err and err.count("\n") == 1
+    assert listing(tmp_path) == before
+
+
+@pytest.mark.skipif(ml_dtypes is None, reason="needs ml_dtypes")
+def test_dequantize_refuses_other_formats_and_zero_points(tmp_path, capsys):
+    foreign_w4a16(tmp_path / "w4", np.random.default_rng(6))
+    path = tmp_path / "w4" / "config.json"
+    config = json.loads(path.read_text())
+    config["quantization_config"]["format"] = "nvfp4-pack-quantized"
+    del config["quantization_config"]["config_groups"]["group_0"]["format"]
+    path.write_text(json.dumps(config))
+    code, _, err = run(capsys, "dequantize", tmp_path / "w4", "-o", tmp_path / "back")
+    assert code == 2 and "format 'nvfp4-pack-quantized'" in err
+
+    config["quantization_config"]["format"] = "pack-quantized"
+    path.write_text(json.dumps(config))
+    tensors, metadata = read_safetensors(tmp_path / "w4" / "model.safetensors")
+    write_safetensors(tmp_path / "w4" / "model.safetensors",
+                      {**tensors, "dense.weight_zero_point": np.zeros((3, 2), np.int8)},
+                      metadata)
+    code, _, err = run(capsys, "dequantize", tmp_path / "w4", "-o", tmp_path / "back")
+    assert code == 2 and "zero points" in err
+    assert not (tmp_path / "back").exists()
