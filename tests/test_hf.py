@@ -395,3 +395,27 @@ def test_dequantize_refuses_other_formats_and_zero_points(tmp_path, capsys):
     code, _, err = run(capsys, "dequantize", tmp_path / "w4", "-o", tmp_path / "back")
     assert code == 2 and "zero points" in err
     assert not (tmp_path / "back").exists()
+
+
+@pytest.mark.parametrize("name, linear", [
+    ("model.layers.0.self_attn.q_proj.weight", True),           # Llama
+    ("model.layers.0.mlp.gate_proj.weight", True),
+    ("encoder.layer.0.attention.self.query.weight", True),      # BERT
+    ("pooler.dense.weight", True),
+    ("encoder.block.0.layer.0.SelfAttention.q.weight", True),   # T5
+    ("model.embed_tokens.weight", False),
+    ("embeddings.word_embeddings.weight", False),
+    ("transformer.wte.weight", False),                          # GPT-2
+    ("transformer.wpe.weight", False),
+    ("shared.weight", False),                                   # T5
+    ("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", False),
+    ("model.decoder.embed_positions.weight", False),
+    ("model.norm.weight", False),
+    ("lm_head.weight", False),
+    ("model.layers.0.self_attn.q_proj.bias", False),
+])
+def test_which_tensors_are_linear_weights(name, linear):
+    from int8q.io import _compressed_tensors as ct
+    assert ct.is_linear_weight(name, "float", (8, 8)) is linear
+    assert ct.is_linear_weight(name, "integer", (8, 8)) is False
+    assert ct.is_linear_weight(name, "float", (8,)) is False

@@ -63,7 +63,8 @@ WEIGHT, PACKED_WEIGHT, SCALE, SHAPE = "weight", "weight_packed", "weight_scale",
 # nn.Linear, so the "Linear" target of the config never reaches them;
 # ``lm_head`` is left in float unless asked, as llm-compressor's recipes do.
 NOT_LINEAR = re.compile(
-    r"(embed|(^|\.)(wte|wpe|shared)\.|norm|(^|\.)ln_|relative_attention_bias)", re.IGNORECASE)
+    r"(embed|(^|\.)(wte|wpe|shared)($|\.)|norm|(^|\.)ln_|relative_attention_bias)",
+    re.IGNORECASE)
 LM_HEAD = "lm_head"
 
 
@@ -268,7 +269,7 @@ def read_config(where, qc):
         method = qc.get("quant_method") if isinstance(qc, dict) else None
         raise FormatError(f"{where}: quantization_config is not compressed-tensors "
                           f"(quant_method {method!r})")
-    if qc.get("quantization_status", "compressed") != "compressed":
+    if qc.get("quantization_status") != "compressed":
         raise FormatError(f"{where}: quantization_status is "
                           f"{qc.get('quantization_status')!r}: the weights are not stored "
                           f"quantized")
