@@ -121,7 +121,8 @@ def cmd_inspect(args):
 
 def _add_output(p, progress_help):
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="output file, or output directory for a sharded checkpoint")
+                   help="output file, or output directory for a sharded checkpoint "
+                        "or a Hugging Face model folder")
     quiet = p.add_mutually_exclusive_group()
     quiet.add_argument("--progress", action="store_true",
                        help=f"{progress_help} even when stderr is not a terminal")
