@@ -309,13 +309,8 @@ def _write(src, dst, weights, plans, config, write_tensor, progress_factory, des
             with output_file(os.path.join(tmp, plan.shard)) as f:
                 _run(plan, f, write_tensor, progress)
         if weights.index:
-            weight_map = {name: p.shard for p in plans for name, _, _ in p.specs}
-            data = weights.index_data
-            out_index = {**data, "metadata": {**data.get("metadata", {}),
-                                              "total_size": sum(p.output_bytes for p in plans)},
-                         "weight_map": dict(sorted(weight_map.items()))}
-            with output_file(os.path.join(tmp, os.path.basename(weights.index))) as f:
-                f.write((json.dumps(out_index, indent=2) + "\n").encode())
+            _sharded.write_index(os.path.join(tmp, os.path.basename(weights.index)),
+                                 weights.index_data, [(p.shard, p) for p in plans])
         with output_file(os.path.join(tmp, CONFIG)) as f:
             f.write((json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode())
 
