@@ -419,3 +419,13 @@ def test_which_tensors_are_linear_weights(name, linear):
     assert ct.is_linear_weight(name, "float", (8, 8)) is linear
     assert ct.is_linear_weight(name, "integer", (8, 8)) is False
     assert ct.is_linear_weight(name, "float", (8,)) is False
+
+
+def test_weights_beside_an_index_are_refused(tmp_path, capsys):
+    t = tiny_tensors(np.random.default_rng(7))
+    src = make_folder(tmp_path / "model", t, shards=2)
+    write_safetensors(src / "model.safetensors", t)
+    before = listing(tmp_path)
+    code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "q")
+    assert code == 2 and "model.safetensors is not in model.safetensors.index.json" in err
+    assert listing(tmp_path) == before

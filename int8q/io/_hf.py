@@ -74,12 +74,18 @@ class _Weights:
         if len(indexes) > 1:
             raise FormatError(f"{folder}: {len(indexes)} *{_sharded.INDEX_SUFFIX} files "
                               f"({', '.join(indexes)}); a model folder has at most one")
+        files = sorted(n for n in os.listdir(folder) if n.endswith(".safetensors")
+                       and os.path.isfile(os.path.join(folder, n)))
         if indexes:
             self.index = os.path.join(folder, indexes[0])
             self.index_data, self.weight_map, self.shards = _sharded._shards(self.index)
+            # A .safetensors beside the index would be copied as it is, and
+            # transformers could load it (float) under the quantized config.
+            stray = sorted(set(files) - {shard for shard, _, _ in self.shards})
+            if stray:
+                raise FormatError(f"{folder}: {', '.join(stray)} is not in {indexes[0]}; "
+                                  f"a model folder has one set of weights")
             return
-        files = sorted(n for n in os.listdir(folder) if n.endswith(".safetensors")
-                       and os.path.isfile(os.path.join(folder, n)))
         if len(files) != 1:
             what = "none" if not files else f"{len(files)} ({', '.join(files)}) and no index"
             raise FormatError(f"{folder}: a model folder needs one .safetensors file or a "
