@@ -70,7 +70,8 @@ def quantize_q8_0(x):
 def _raise_block_error(x, code):
     found = find_nonfinite(x, FLOAT32)
     if found is not None:
-        raise nonfinite_error(*found, by="Q8_0")
+        where, value = found
+        raise nonfinite_error(where, value, by="Q8_0")
     raise ValueError("a Q8_0 block's scale (absmax / 127) overflows float16: "
                      "absmax must stay below about 65504 * 127")
 
