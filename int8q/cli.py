@@ -7,9 +7,10 @@
 
 IN is a .safetensors file, a Hugging Face model folder (config.json beside
 its weights: written in compressed-tensors format), a sharded checkpoint
-(its directory or its *.safetensors.index.json), a .npy or a .npz; see
-int8q.io for the conventions.  ``quantize`` prints the dict form when every
-argument is a number and there is no -o.
+(its directory or its *.safetensors.index.json), a .npy, a .npz or a .gguf
+(into Q8_0, as llama-quantize does); see int8q.io for the conventions.
+``quantize`` prints the dict form when every argument is a number and there
+is no -o.
 
 Errors print one line on stderr and exit with status 2.
 """
@@ -139,7 +140,7 @@ def build_parser():
         "quantize", help="quantize a checkpoint file, or numbers given on the command line",
         description="Quantize IN (.safetensors, a Hugging Face model folder, a sharded "
                     "checkpoint directory or its "
-                    "index, .npy, .npz) into OUT.  With numbers and no -o, print the "
+                    "index, .npy, .npz, .gguf) into OUT.  With numbers and no -o, print the "
                     "dict form (int8q.int8_quantize) as JSON.")
     p.add_argument("inputs", nargs="+", metavar="IN|NUMBER",
                    help="the checkpoint to quantize, or numbers")

@@ -13,7 +13,9 @@ one module of this package with the same three verbs):
   the output is a directory with the same shard files and an index whose
   weight_map also lists the scales;
 - ``*.npy``: one array, quantized into an ``.npz`` holding ``q``, ``scale``
-  and the metadata; ``*.npz``: each array handled like a tensor.
+  and the metadata; ``*.npz``: each array handled like a tensor;
+- ``*.gguf``: into a Q8_0 GGUF with llama-quantize's tensor types (the
+  conventions below do not apply; see ``_gguf.py``).
 
 Conventions (the same as the ``int8q`` command): floating tensors of two or
 more dimensions are quantized per row (``axis=0``) and stored as int8 under
@@ -58,7 +60,7 @@ __all__ = ["quantize_file", "dequantize_file", "inspect_file", "detect_format", 
 
 def detect_format(path):
     """The container name of an existing input path: "safetensors", "hf",
-    "sharded", "npy" or "npz".
+    "sharded", "npy", "npz" or "gguf".
 
     Raises
     ------
@@ -106,7 +108,7 @@ def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half
     ----------
     src : str or os.PathLike
         ``.safetensors``, a sharded checkpoint directory or its
-        ``*.safetensors.index.json``, ``.npy`` or ``.npz``.
+        ``*.safetensors.index.json``, ``.npy``, ``.npz`` or ``.gguf``.
     dst : str or os.PathLike
         The output: a file of the same format (``.npz`` for ``.npy``), or a
         new (or empty) directory for a sharded checkpoint.  Never `src`.
