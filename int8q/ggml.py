@@ -105,3 +105,16 @@ def dequantize_q8_0(raw: npt.ArrayLike) -> npt.NDArray[np.float32]:
         stop = first + chunk.shape[0] // Q8_0_BYTES * Q8_0_BLOCK
         _kernels.q8_0_dequantize_into(chunk, flat_out[first:stop], threads)
     return out
+
+
+# gguf-py's own Q8_0 on these kernels, and `python -m int8q.ggml run SCRIPT.py`:
+# int8q/_gguf_accel.py (appended here so that this module's own code stays as it is).
+from ._gguf_accel import GGUFVersionError, accelerate_gguf  # noqa: E402
+
+__all__ += ["accelerate_gguf", "GGUFVersionError"]
+
+if __name__ == "__main__":
+    import sys
+
+    from ._gguf_accel import main
+    sys.exit(main())

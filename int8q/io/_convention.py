@@ -21,6 +21,7 @@ from ._errors import FormatError
 VERSION = 1
 META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
 SCHEMES = ("per_row", "per_tensor", "per_block")
+SERVING_SCHEMES = ("W8A16", "W8A8")   # compressed-tensors presets (_compressed_tensors)
 
 
 class Options(NamedTuple):
@@ -30,6 +31,7 @@ class Options(NamedTuple):
     rounding: str = "half_even"
     skip: tuple[str, ...] = ()
     all_tensors: bool = False
+    scheme: "str | None" = None     # a Hugging Face folder's scheme (W8A16, W8A8)
 
 
 class Entry(TypedDict):
@@ -49,7 +51,8 @@ class Metadata(TypedDict, total=False):
 
 
 def options(per_tensor: bool = False, block_size: object = None, rounding: str = "half_even",
-            skip: str | Iterable[str] = (), all_tensors: bool = False) -> Options:
+            skip: str | Iterable[str] = (), all_tensors: bool = False,
+            scheme: str | None = None) -> Options:
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
         block_size = _validate.block_size(block_size)
@@ -58,7 +61,10 @@ def options(per_tensor: bool = False, block_size: object = None, rounding: str =
     _validate.rounding_code(rounding)
     if isinstance(skip, str):
         skip = (skip,)
-    return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors))
+    if scheme is not None and scheme not in SERVING_SCHEMES:
+        raise ValueError(f"scheme must be one of {SERVING_SCHEMES}, got {scheme!r}")
+    return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors),
+                   scheme)
 
 
 def kind(dtype: np.dtype[Any]) -> str:

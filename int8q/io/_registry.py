@@ -18,11 +18,12 @@ two containers could claim the same path (the first wins).
 """
 import os
 
-from . import _npy, _npz, _safetensors_file, _sharded
+from . import _gguf, _hf, _npy, _npz, _safetensors_file, _sharded
 from ._container import Container
 from ._errors import FormatError
 
-CONTAINERS: tuple[Container, ...] = (_safetensors_file, _sharded, _npy, _npz)
+# _hf before _sharded: a model folder (config.json inside) is also a directory.
+CONTAINERS: tuple[Container, ...] = (_safetensors_file, _hf, _sharded, _npy, _npz, _gguf)
 
 
 def container_for(path: str) -> Container:
