@@ -13,8 +13,7 @@ from ._progress import Progress
 ProgressFactory = Callable[[int, str], Progress]
 
 
-class Row(TypedDict):
-    """One tensor, as int8q.io.inspect_file lists it."""
+class _RowKeys(TypedDict):
     file: str
     name: str
     shape: tuple[int, ...]
@@ -22,6 +21,11 @@ class Row(TypedDict):
     scheme: str
     size: int
     original_dtype: str | None
+
+
+class Row(_RowKeys, total=False):
+    """One tensor, as int8q.io.inspect_file lists it."""
+    strategy: str | None    # Hugging Face folders only: "channel", "tensor", "group:G"
 
 
 class Container(Protocol):

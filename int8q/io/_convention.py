@@ -34,10 +34,14 @@ class Options(NamedTuple):
     scheme: "str | None" = None     # a Hugging Face folder's scheme (W8A16, W8A8)
 
 
-class Entry(TypedDict):
-    """The metadata of one quantized tensor (see `entry`)."""
+class Layout(TypedDict):
+    """How a tensor was quantized: what `dequantize` needs of an Entry."""
     scheme: str
     block_size: int | None
+
+
+class Entry(Layout):
+    """The metadata of one quantized tensor (see `entry`)."""
     dtype: str          # the original dtype, in the container's notation
     rounding: str
     scale: str          # the scale tensor's name
@@ -138,7 +142,7 @@ def quantize(name: str, x: npt.NDArray[Any], scheme: str,
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
 
 
-def dequantize(name: str, q: npt.NDArray[Any], scale: npt.NDArray[Any], entry: Entry,
+def dequantize(name: str, q: npt.NDArray[Any], scale: npt.NDArray[Any], entry: Layout,
                dtype: npt.DTypeLike | None) -> npt.NDArray[Any]:
     """q * scale restored to `dtype` (NumPy), or float32 where `dtype` is None.
 

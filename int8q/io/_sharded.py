@@ -10,7 +10,8 @@ _registry.
 """
 import json
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from . import _checkpoint
 from . import _safetensors as st
@@ -88,8 +89,16 @@ def _shards(index: str) -> tuple[dict[str, Any], dict[str, str],
     return data, weight_map, shards
 
 
+class ShardPlan(Protocol):
+    """What write_index reads of a shard's plan (_checkpoint.Plan, _hf's _Plan)."""
+    @property
+    def specs(self) -> list[st.Spec]: ...
+    @property
+    def output_bytes(self) -> int: ...
+
+
 def write_index(path: str, data: dict[str, Any],
-                plans: list[tuple[str, _checkpoint.Plan]]) -> None:
+                plans: Sequence[tuple[str, ShardPlan]]) -> None:
     """The index for `plans` ((shard name, plan with specs and output_bytes)):
     the input index `data` with a new weight_map and total_size."""
     weight_map = {name: shard for shard, plan in plans for name, _, _ in plan.specs}
