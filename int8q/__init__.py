@@ -7,6 +7,8 @@
 See README.md for the contract; int8q.reference holds the plain NumPy
 definition every fast path is tested against.
 """
+from types import ModuleType
+
 from ._api import QTensor, absmax, dequantize, quantize, quantize_dequantize
 from ._config import (available_simd, get_num_threads, get_simd, set_num_threads,
                       set_simd, show_config)
@@ -20,7 +22,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> ModuleType:
     # int8q.ggml is imported on first use, not here: `python -m int8q.ggml`
     # must find it not yet imported (else runpy warns and runs it twice).
     if name == "ggml":

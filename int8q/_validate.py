@@ -4,7 +4,7 @@ mistake is made.
 """
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, SupportsInt
 
 # The names users pass; the integer codes the kernels take (the C enum
 # int8q_rounding in src/int8q_kernels.h, in this order).
@@ -39,7 +39,7 @@ def block_size(value: object) -> int:
     return value
 
 
-def nonfinite_error(where: Sequence[int], value: object, what: str = "x",
+def nonfinite_error(where: Sequence[SupportsInt], value: object, what: str = "x",
                     by: str = "int8q") -> ValueError:
     """The ValueError for a NaN or inf found at index tuple `where` of `what`."""
     index = ", ".join(str(int(i)) for i in where)
