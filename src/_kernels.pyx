@@ -481,6 +481,13 @@ def seed_quantize(values):
             raise TypeError(
                 f"int8_quantize takes a sequence of numbers, not {type(values).__name__}"
             ) from None
+        if isinstance(seq, list):
+            # PySequence_Fast hands a list back as is, and converting an
+            # element runs arbitrary code (a __float__ may clear the list):
+            # read a tuple copy, which holds a reference to every element
+            # and which no one else can change.  A copy of pointers: cheap
+            # beside the conversions.
+            seq = tuple(<list>seq)
         n = len(seq)
 
     if n <= STACK_N:
