@@ -1,7 +1,9 @@
-"""The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor."""
+"""The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
+(docs/semantics.md §2)."""
 import numpy as np
 
 from . import _engine
+from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
 from ._operands import apart, as_input, check_out_type, refuse_masked
@@ -154,7 +156,7 @@ def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even"):
 
 
 def _quantize(x, axis, block_size, rounding, out, want_dequantized):
-    mode = _engine.rounding_mode(rounding)
+    mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
     if out is not None:
@@ -180,7 +182,7 @@ def quantize_with_scale(x, scale, *, axis=None, block_size=None, rounding="half_
     hold up to rounding, as it does when the scales come from `absmax` of a
     superset of x.  Not part of the public API.
     """
-    mode = _engine.rounding_mode(rounding)
+    mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)

@@ -1,4 +1,5 @@
-"""A numcodecs codec that stores a floating chunk as int8 plus one scale.
+"""A numcodecs codec that stores a floating chunk as int8 plus one scale
+(chunk format: docs/semantics.md §5).
 
 Codec id ``"int8q"``, registered through the ``numcodecs.codecs`` entry
 point, so ``numcodecs.get_codec({"id": "int8q"})`` finds it once int8q is
@@ -26,7 +27,7 @@ from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, nda
 
 from ._api import dequantize, quantize
 from ._dtypes import working_dtype
-from ._engine import rounding_mode
+from ._validate import rounding_code
 
 __all__ = ["Int8QCodec", "HEADER", "encode_chunk", "decode_chunk"]
 
@@ -130,7 +131,7 @@ class Int8QCodec(Codec):
     codec_id = "int8q"
 
     def __init__(self, rounding="half_even"):
-        rounding_mode(rounding)  # ValueError now rather than at the first chunk
+        rounding_code(rounding)  # ValueError now rather than at the first chunk
         self.rounding = rounding
 
     def encode(self, buf):

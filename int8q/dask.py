@@ -21,6 +21,7 @@ from . import _api, _engine
 from ._api import QTensor
 from ._dtypes import working_dtype
 from ._granularity import resolve
+from ._validate import nonfinite_error, rounding_code
 
 __all__ = ["DaskQTensor", "quantize"]
 
@@ -123,7 +124,7 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", scale=None,
         raise TypeError(f"int8q.dask.quantize takes a dask.array.Array, got {type(x).__name__}")
     if any(math.isnan(n) for n in x.shape):
         raise ValueError("x has unknown chunk sizes; call x.compute_chunk_sizes() first")
-    _engine.rounding_mode(rounding)
+    rounding_code(rounding)
     work = working_dtype(x.dtype)
     gran = resolve(x.shape, axis, block_size)
     if gran.block_size is not None:
@@ -184,8 +185,8 @@ def _chunk_absmax(x, axis=None, block_size=None, keepdims=False, block_info=None
             raise
         where, value = found
         starts = [start for start, _ in block_info[0]["array-location"]]
-        pos = ", ".join(str(s + i) for s, i in zip(starts, where))
-        raise ValueError(f"x[{pos}] is {value}; int8q quantizes finite numbers only") from None
+        # The position in the whole array, not in the chunk.
+        raise nonfinite_error([s + i for s, i in zip(starts, where)], value) from None
     if keepdims:
         shape = [1] * x.ndim
         if axis is not None:

@@ -25,7 +25,7 @@ from zarr.core.common import parse_named_configuration
 from zarr.registry import register_codec
 
 from ._api import dequantize
-from ._engine import rounding_mode
+from ._validate import rounding_code
 from .codec import HEADER, _check_dtype, decode_chunk, encode_chunk
 
 __all__ = ["Int8QZarrCodec", "create_array"]
@@ -54,7 +54,7 @@ class Int8QZarrCodec(ArrayBytesCodec):
     rounding: str = "half_even"
 
     def __init__(self, *, rounding="half_even"):
-        rounding_mode(rounding)
+        rounding_code(rounding)
         object.__setattr__(self, "rounding", rounding)
 
     @classmethod
