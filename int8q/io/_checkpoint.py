@@ -139,11 +139,12 @@ def inspect(path, header, file=None):
     if conv.META_KEY in header.metadata:
         entries = quantized_entries(path, header)
     scales = {e["scale"] for e in entries.values()}
+    file = file or os.path.basename(path)
     rows = []
     for name, info in header.tensors.items():
         e = entries.get(name)
         scheme = e["scheme"] if e else "scale" if name in scales else "none"
-        rows.append({"file": file or os.path.basename(path), "name": name,
+        rows.append({"file": file, "name": name,
                      "shape": info.shape, "dtype": info.dtype, "scheme": scheme,
                      "size": info.nbytes, "original_dtype": e["dtype"] if e else None})
     return rows

@@ -15,7 +15,6 @@ metadata, shard indexes) through `load_json` and its shapes through
 """
 import json
 import math
-import re
 
 import numpy as np
 
@@ -26,19 +25,34 @@ MAX_JSON_DEPTH = 64
 MAX_JSON_KEYS = 1_000_000
 MAX_NBYTES = 2 ** 63 - 1
 
-_ESCAPE = re.compile(rb"\\.", re.S)          # \" and \\ inside strings
-_STRING = re.compile(rb'"[^"]*"')             # strings, once escapes are gone
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{}:")
+_SCAN_CHUNK = 1 << 22   # bytes per step of the structure scan: bounded temporaries
 
 
-def _structure(data):
-    """The brackets and colons of a JSON text, outside its strings.
+def _depth_and_keys(data):
+    """(deepest nesting, number of keys) of a JSON text, counted outside its
+    strings, in linear time and bounded memory, whatever the input.
 
-    Escapes go first (left to right, so ``\\\\`` and ``\\"`` pair up as the
-    JSON grammar pairs them); then every string is a quote, non-quotes and
-    a quote.  Both passes are linear whatever the input (no backtracking).
+    Escaped backslashes go first, then escaped quotes (bytes.replace scans
+    left to right, pairing backslashes as the JSON grammar does), so every
+    quote left opens or closes a string: a byte is inside a string when an
+    odd number of quotes precede it.
     """
-    return _STRING.sub(b"", _ESCAPE.sub(b"", data)).translate(None, _NOT_STRUCTURE)
+    text = np.frombuffer(data.replace(b"\\\\", b"").replace(b'\\"', b""), np.uint8)
+    depth = keys = level = 0
+    inside = np.uint8(0)
+    for start in range(0, text.size, _SCAN_CHUNK):
+        chunk = text[start:start + _SCAN_CHUNK]
+        parity = (np.cumsum(chunk == ord('"'), dtype=np.uint8) + inside) & 1
+        inside = parity[-1]
+        outside = chunk[parity == 0]
+        steps = ((outside == ord("[")) | (outside == ord("{"))).astype(np.int64)
+        steps -= (outside == ord("]")) | (outside == ord("}"))
+        levels = np.cumsum(steps) + level
+        if levels.size:
+            depth = max(depth, int(levels.max()))
+            level = int(levels[-1])
+        keys += int(np.count_nonzero(outside == ord(":")))
+    return depth, keys
 
 
 def load_json(data, where, what):
@@ -56,14 +70,10 @@ def load_json(data, where, what):
     if len(data) > MAX_JSON_BYTES:
         raise FormatError(f"{where}: {what} of {len(data)} bytes is larger than the "
                           f"{MAX_JSON_BYTES}-byte limit")
-    skeleton = np.frombuffer(_structure(data), np.uint8)
-    opening = (skeleton == ord("[")) | (skeleton == ord("{"))
-    closing = (skeleton == ord("]")) | (skeleton == ord("}"))
-    depth = int(np.cumsum(opening.astype(np.int64) - closing).max(initial=0))
+    depth, keys = _depth_and_keys(data)
     if depth > MAX_JSON_DEPTH:
         raise FormatError(f"{where}: corrupt {what}: JSON nested {depth} deep (the limit "
                           f"is {MAX_JSON_DEPTH})")
-    keys = int(skeleton.size - opening.sum() - closing.sum())
     if keys > MAX_JSON_KEYS:
         raise FormatError(f"{where}: {what} has {keys} keys (the limit is {MAX_JSON_KEYS})")
     try:
@@ -95,7 +105,8 @@ def nbytes(shape, itemsize, where, name):
     size = math.prod(shape) * itemsize
     # A zero dimension makes the product 0 whatever the others; NumPy still
     # refuses any dimension product (zeros skipped) past 2**63 - 1.
-    if size > MAX_NBYTES or math.prod(d for d in shape if d) * max(itemsize, 1) > MAX_NBYTES:
+    if size > MAX_NBYTES or size == 0 and math.prod(
+            d for d in shape if d) * max(itemsize, 1) > MAX_NBYTES:
         raise FormatError(f"{where}: tensor {name!r} has shape {tuple(shape)}, too large "
                           f"for any array (its byte size overflows 64 bits)")
     return size
