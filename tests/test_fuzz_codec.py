@@ -3,6 +3,7 @@
 Invariant: decoding any bytes gives a ValueError, or exactly ``q * scale``
 in a dtype the codec writes.  Never another exception, never a warning.
 """
+import os
 import struct
 
 import numpy as np
@@ -55,7 +56,8 @@ def test_corrupt_scale_is_a_value_error(code, scale):
 
 
 @pytest.mark.parametrize("seed", range(len(SEEDS)))
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("INT8Q_FUZZ_EXAMPLES", 150)), deadline=None,
+          suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_mutated_chunks(seed, data):
     check_decodes_or_value_error(data.draw(mutated(SEEDS[seed])))

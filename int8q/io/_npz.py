@@ -41,11 +41,11 @@ ALLOWED_FLAGS = 0x0002 | 0x0004 | 0x0008 | 0x0800
 # Deflate's largest expansion: a 258-byte match coded in 2 bits, about
 # 1032:1 (zlib's "Technical details").  A larger declared size is a lie.
 MAX_DEFLATE_RATIO = 1032
-# What zipfile and zlib raise for damaged archives (every method and flag
-# they would refuse with NotImplementedError or RuntimeError is refused
-# before they see it).
+# What zipfile and zlib raise for damaged archives (the methods and flags
+# they would refuse with NotImplementedError or RuntimeError are refused
+# before they see them).
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, OverflowError,
-              ValueError)
+              ValueError, NotImplementedError)   # the last: "zip file version 12.7"
 # The original dtypes .npz metadata may name: what quantize writes (dtype.str
 # of a float, integer or bool array).
 ORIGINAL_DTYPE = re.compile(r"[<>|=][fiub]\d{1,2}")
@@ -125,7 +125,7 @@ def _check_archive(zf, path, size):
                               f"{info.compress_size} compressed: corrupt (or a zip bomb)")
     end = size
     for info in sorted(infos, key=lambda i: i.header_offset, reverse=True):
-        if info.header_offset + info.compress_size > end:
+        if info.header_offset < 0 or info.header_offset + info.compress_size > end:
             raise FormatError(f"{path}: member {info.filename!r} overlaps another member "
                               f"or runs past the end of the archive")
         end = info.header_offset
