@@ -117,8 +117,8 @@ def run(plan, f, progress):
                 writer.copy(name, raw, header.data_start + info.begin, info.nbytes)
                 progress.update(info.nbytes)
             elif action == "quantize":
-                # The memory map of x is released as soon as x goes out of
-                # scope here, so resident memory holds one tensor at a time.
+                # x is freed as soon as it goes out of scope here, so
+                # memory holds one input tensor at a time.
                 q, scale = conv.quantize(name, st.array(src, header, name), arg, plan.opts)
                 writer.write(name, q)
                 writer.write(conv.scale_name(name), scale)
