@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from mutations import mutated
 
 numcodecs = pytest.importorskip("numcodecs")

@@ -15,10 +15,9 @@ import sys
 
 import numpy as np
 import pytest
+from checkpoints import read_safetensors
 
 import int8q.io
-
-from checkpoints import read_safetensors
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 sys.path.insert(0, GOLDEN)

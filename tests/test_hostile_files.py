@@ -6,7 +6,6 @@ One test per class of input found by the adversarial campaign of issue #14.
 """
 import json
 import os
-import struct
 import subprocess
 import sys
 import textwrap
@@ -14,14 +13,22 @@ import zlib
 
 import numpy as np
 import pytest
+from checkpoints import listing, write_raw, write_safetensors, write_sharded
+from hostile import (
+    BZIP2,
+    DEFLATED,
+    LZMA,
+    deflate,
+    deflated_member,
+    float_npy,
+    npy_bytes,
+    npy_of,
+    zip_bytes,
+)
 
 import int8q.io
 from int8q.cli import main
 from int8q.io import FormatError, _limits
-
-from checkpoints import listing, write_raw, write_safetensors, write_sharded
-from hostile import (BZIP2, DEFLATED, LZMA, deflate, deflated_member, float_npy, npy_bytes,
-                     npy_of, zip_bytes)
 
 HEADER = {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}
 

@@ -14,11 +14,10 @@ import time
 
 import numpy as np
 import pytest
+from checkpoints import listing, write_safetensors, write_sharded
 
 import int8q.io
 from int8q.io import _atomic
-
-from checkpoints import listing, write_safetensors, write_sharded
 
 posix_only = pytest.mark.skipif(os.name != "posix" or not os.path.isdir("/proc/self/fd"),
                                 reason="signals and /proc/PID/fd")

@@ -46,6 +46,7 @@ def _metadata_file(data):
 def _index_check(data):
     import shutil
     import tempfile
+
     import numpy as np
     from checkpoints import write_sharded
     folder = tempfile.mkdtemp()

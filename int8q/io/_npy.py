@@ -9,8 +9,15 @@ import numpy as np
 from . import _convention as conv
 from ._atomic import output_file
 from ._errors import FormatError
-from ._npz import (META_MEMBER, check_suffix, display_dtype, new_zip, npy_header, open_npy,
-                   write_member)
+from ._npz import (
+    META_MEMBER,
+    check_suffix,
+    display_dtype,
+    new_zip,
+    npy_header,
+    open_npy,
+    write_member,
+)
 
 NAME = "npy"
 DESCRIPTION = ".npy"

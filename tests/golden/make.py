@@ -16,10 +16,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from checkpoints import write_safetensors  # noqa: E402
+
 import int8q.io  # noqa: E402
 from int8q.codec import encode_chunk  # noqa: E402
-
-from checkpoints import write_safetensors  # noqa: E402
 
 # How each quantized golden file was made: options for int8q.io.quantize_file.
 SAFETENSORS_V1 = {
