@@ -245,7 +245,7 @@ def test_hand_built_archives_are_valid_when_honest(tmp_path):
 
 
 BOMB = textwrap.dedent("""
-    import resource, sys
+    import sys
     import int8q.io
     for path in sys.argv[1:]:
         try:
@@ -254,11 +254,14 @@ BOMB = textwrap.dedent("""
             pass
         else:
             raise SystemExit(f"{path} accepted")
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM: this process's peak RSS (ru_maxrss would include the parent's
+    # at fork: Linux keeps it across exec).
+    with open("/proc/self/status") as f:
+        print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")))
 """)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux's")
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="VmHWM is Linux's")
 def test_zip_bombs_stay_small(tmp_path):
     """Archives of about 1 MiB that claim or inflate to gigabytes: refused
     without ever holding more than a few MiB."""
@@ -289,7 +292,8 @@ def test_zip_bombs_stay_small(tmp_path):
     done = subprocess.run([sys.executable, "-c", BOMB, *paths], capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert int(done.stdout) < 400 * 1024, f"peak RSS {int(done.stdout) // 1024} MiB"
+    # The interpreter with NumPy and int8q is about 35 MiB; a GiB would show.
+    assert int(done.stdout) < 150 * 1024, f"peak RSS {int(done.stdout) // 1024} MiB"
     assert sorted(os.listdir(tmp_path)) == sorted(files)
 
 

@@ -19,7 +19,6 @@ sys.path.insert(0, os.path.dirname(HERE))
 from checkpoints import write_safetensors  # noqa: E402
 
 import int8q.io  # noqa: E402
-from int8q.codec import encode_chunk  # noqa: E402
 
 # How each quantized golden file was made: options for int8q.io.quantize_file.
 SAFETENSORS_V1 = {
@@ -62,6 +61,8 @@ def main():
         np.save(f, inputs()["w"])
     for name, source in NPZ_V1.items():
         int8q.io.quantize_file(os.path.join(HERE, source), os.path.join(HERE, name))
+    from int8q.codec import encode_chunk   # needs numcodecs: only when writing
+
     for name, dtype in CODEC_V1.items():
         with open(os.path.join(HERE, name), "wb") as f:
             f.write(encode_chunk(codec_input(dtype)))
