@@ -108,6 +108,16 @@ def test_header_size_and_key_limits(tmp_path, monkeypatch):
     check_refused(path, "limit")
 
 
+def test_output_int8q_could_not_read_back_is_refused(tmp_path, monkeypatch):
+    src = tmp_path / "m.safetensors"
+    write_safetensors(src, {f"t{i}": np.ones((2, 2), np.float32) for i in range(5)})
+    monkeypatch.setattr(_limits, "MAX_JSON_KEYS", 20)    # the input's 5 x 4 keys
+    assert len(int8q.io.inspect_file(src)) == 5
+    with pytest.raises(FormatError, match="int8q reads at most"):
+        int8q.io.quantize_file(src, tmp_path / "q.safetensors")
+    assert os.listdir(tmp_path) == ["m.safetensors"]
+
+
 @pytest.mark.parametrize("metadata", [0, [], False, 1, "x", None, {"a": 1}])
 def test_metadata_must_be_an_object_of_strings(tmp_path, metadata):
     path = tmp_path / "m.safetensors"

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _api, _engine, _validate
 from ._errors import FormatError
-from ._limits import load_json
+from ._limits import check_writable, load_json
 
 VERSION = 1
 META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
@@ -172,8 +172,10 @@ def entry(scheme, opts, dtype, scale):
 
 def encode(entries, **extra):
     """The metadata as a JSON string: version, tensors, and any `extra` keys."""
-    return json.dumps({"version": VERSION, "tensors": entries, **extra},
+    text = json.dumps({"version": VERSION, "tensors": entries, **extra},
                       separators=(",", ":"))
+    check_writable(text, "int8q metadata")
+    return text
 
 
 def decode(text, where):

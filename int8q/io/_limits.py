@@ -84,6 +84,17 @@ def load_json(data, where, what):
         raise FormatError(f"{where}: corrupt {what}: duplicate key {exc.args[0]!r}") from None
 
 
+def check_writable(text, what):
+    """FormatError, before anything is written, when JSON that int8q is about
+    to write breaks the limits it reads with (what int8q writes, it reads)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    depth, keys = _depth_and_keys(data)
+    if len(data) > MAX_JSON_BYTES or keys > MAX_JSON_KEYS or depth > MAX_JSON_DEPTH:
+        raise FormatError(f"the output's {what} would have {len(data)} bytes and {keys} keys; "
+                          f"int8q reads at most {MAX_JSON_BYTES} bytes and {MAX_JSON_KEYS} "
+                          f"keys (split the checkpoint into shards)")
+
+
 class _DuplicateKey(Exception):
     pass
 

@@ -33,7 +33,6 @@ from ._errors import FormatError
 from ._npyheader import array_from, read_header
 from ._reading import read_into
 
-NPY_MAGIC = b"\x93NUMPY"
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)   # what np.savez(_compressed) writes
 # General-purpose flag bits an archive NumPy or zipfile writes may carry:
 # deflate options (bits 1-2), sizes in a data descriptor (3), UTF-8 names (11).

@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._errors import FormatError
-from ._limits import MAX_JSON_BYTES, load_json, nbytes
+from ._limits import MAX_JSON_BYTES, check_writable, load_json, nbytes
 from ._reading import read_array
 
 try:  # optional: NumPy has no bfloat16 of its own
@@ -247,12 +247,13 @@ class Writer:
         # (item sizes are powers of two); sorted() is stable, so tensors keep
         # the caller's order within a dtype size.
         for name, dtype, shape in sorted(specs, key=lambda s: -itemsize(s[1])):
-            nbytes = math.prod(shape) * itemsize(dtype)
+            size = math.prod(shape) * itemsize(dtype)
             header[name] = {"dtype": dtype, "shape": [int(d) for d in shape],
-                            "data_offsets": [position, position + nbytes]}
-            self._slots[name] = (dtype, tuple(shape), position, nbytes)
-            position += nbytes
+                            "data_offsets": [position, position + size]}
+            self._slots[name] = (dtype, tuple(shape), position, size)
+            position += size
         text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        check_writable(text, "safetensors header")
         text += b" " * (-len(text) % 8)
         f.write(struct.pack("<Q", len(text)))
         f.write(text)

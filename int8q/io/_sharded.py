@@ -15,7 +15,7 @@ from . import _checkpoint
 from . import _safetensors as st
 from ._atomic import output_dir, output_file
 from ._errors import FormatError
-from ._limits import MAX_JSON_BYTES, load_json
+from ._limits import MAX_JSON_BYTES, check_writable, load_json
 
 INDEX_SUFFIX = ".safetensors.index.json"
 
@@ -92,12 +92,14 @@ def _write(index, dst, data, plans, progress, desc):
                                       "total_size": sum(p.output_bytes for _, p in plans)},
                  "weight_map": dict(sorted(weight_map.items()))}
     total = sum(p.input_bytes for _, p in plans)
+    text = json.dumps(out_index, indent=2) + "\n"
+    check_writable(text, "index")
     with progress(total, desc) as bar, output_dir(dst) as tmp:
         for shard, plan in plans:
             with output_file(os.path.join(tmp, shard)) as f:
                 _checkpoint.run(plan, f, bar)
         with output_file(os.path.join(tmp, os.path.basename(index))) as f:
-            f.write((json.dumps(out_index, indent=2) + "\n").encode())
+            f.write(text.encode())
 
 
 def quantize(src, dst, opts, progress):
