@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 import zlib
 
 import numpy as np
@@ -28,7 +29,7 @@ from hostile import (
 
 import int8q.io
 from int8q.cli import main
-from int8q.io import FormatError, _limits
+from int8q.io import FormatError, _limits, _npz
 
 HEADER = {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}
 
@@ -240,6 +241,26 @@ def test_hostile_npz(tmp_path, capsys, case):
         assert os.fspath(path) in str(exc)
     assert listing(tmp_path) == before
     check_cli(tmp_path, capsys, "quantize", path, "-o", tmp_path / "q.npz", "--all")
+
+
+@pytest.mark.parametrize("zip64", [False, True])
+def test_archive_directory_is_sized_before_it_is_read(tmp_path, monkeypatch, zip64):
+    path = tmp_path / "many.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(5):
+            with zf.open(f"a{i}.npy", "w", force_zip64=zip64) as m:
+                m.write(GOOD)
+    if zip64:   # a ZIP64 end record too, as zipfile writes past 65535 members
+        monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 2)
+        with zipfile.ZipFile(path, "a") as zf:
+            zf.writestr("a5.npy", GOOD)
+        monkeypatch.undo()
+    assert len(int8q.io.inspect_file(path)) == (6 if zip64 else 5)
+    monkeypatch.setattr(_npz, "MAX_MEMBERS", 4)
+    check_refused(path, "members")
+    monkeypatch.setattr(_npz, "MAX_MEMBERS", 10)
+    monkeypatch.setattr(_npz, "MAX_DIRECTORY_BYTES", 100)
+    check_refused(path, f"declares {6 if zip64 else 5} members")
 
 
 def test_hand_built_archives_are_valid_when_honest(tmp_path):

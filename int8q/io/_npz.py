@@ -45,6 +45,11 @@ MAX_DEFLATE_RATIO = 1032
 # before they see them).
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, OverflowError,
               ValueError, NotImplementedError)   # the last: "zip file version 12.7"
+# zipfile builds an object per central-directory entry, so the directory is
+# sized before zipfile reads it: at most this many members (an .npz of
+# arrays; 100,000 is far past any real one) and this many directory bytes.
+MAX_MEMBERS = 100_000
+MAX_DIRECTORY_BYTES = MAX_MEMBERS * 160
 # The original dtypes .npz metadata may name: what quantize writes (dtype.str
 # of a float, integer or bool array).
 ORIGINAL_DTYPE = re.compile(r"[<>|=][fiub]\d{1,2}")
@@ -88,7 +93,37 @@ def npy_header(path):
         return read_header(f, path, os.path.basename(path))
 
 
+def _directory_size(path):
+    """(members, bytes) of an archive's central directory as its end record
+    declares them (ZIP64 included), or None where there is no end record
+    (zipfile then says the archive is invalid).  APPNOTE 4.3.14-4.3.16."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        tail_len = min(size, 22 + 0xFFFF)           # the record and its longest comment
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        # As zipfile looks: a record without a comment ends the file, else
+        # the last signature in the tail.
+        at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + 22 > len(tail):
+            return None
+        members, directory = struct.unpack_from("<HI", tail, at + 10)
+        if at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":   # ZIP64 locator
+            (offset,) = struct.unpack_from("<Q", tail, at - 12)
+            if offset <= size - 56:
+                f.seek(offset)
+                record = f.read(56)
+                if record[:4] == b"PK\x06\x06":
+                    members, directory = struct.unpack_from("<QQ", record, 32)
+    return members, directory
+
+
 def _zip(path):
+    declared = _directory_size(path)
+    if declared and (declared[0] > MAX_MEMBERS or declared[1] > MAX_DIRECTORY_BYTES):
+        raise FormatError(f"{path}: the archive declares {declared[0]} members in "
+                          f"{declared[1]} bytes of directory; int8q reads at most "
+                          f"{MAX_MEMBERS} members in {MAX_DIRECTORY_BYTES} bytes")
     try:
         zf = zipfile.ZipFile(path)
     except FormatError:
