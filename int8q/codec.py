@@ -25,11 +25,10 @@ import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
 
-from ._api import dequantize, quantize
-from ._dtypes import working_dtype
-from ._validate import rounding_code
+from . import dequantize, quantize
+from ._shared import rounding_code, working_dtype
 
-__all__ = ["Int8QCodec", "HEADER", "encode_chunk", "decode_chunk"]
+__all__ = ["Int8QCodec", "HEADER", "check_dtype", "encode_chunk", "decode_chunk"]
 
 MAGIC = b"I8Q\0"
 VERSION = 1
@@ -41,7 +40,7 @@ DTYPE_CODES = {f"{order}{kind}".encode("ascii"): np.dtype(f"{order}{kind}")
                for order in "<>" for kind in FLOAT_DTYPES}
 
 
-def _check_dtype(dtype):
+def check_dtype(dtype):
     dtype = np.dtype(dtype)
     # The header keeps 3 characters of dtype.str, and decoding must give the
     # original type back: plain IEEE floats only (bfloat16 has no dtype.str
@@ -70,7 +69,7 @@ def encode_chunk(x, rounding="half_even"):
     TypeError
         `x` is not float16, float32 or float64.
     """
-    dtype = _check_dtype(x.dtype)
+    dtype = check_dtype(x.dtype)
     qt = quantize(x, rounding=rounding)
     header = HEADER.pack(MAGIC, VERSION, dtype.str.encode("ascii"), float(qt.scale))
     return header + qt.q.tobytes()

@@ -17,16 +17,14 @@ import math
 import numpy as np
 import dask.array as da
 
-from . import _api, _engine
-from ._api import QTensor
-from ._dtypes import working_dtype
-from ._granularity import resolve
-from ._validate import nonfinite_error, rounding_code
+from . import QTensor, absmax, dequantize
+from ._shared import (QuantizedBase, find_nonfinite, nonfinite_error, quantize_with_scale,
+                      resolve, rounding_code, scales_from_absmax, working_dtype)
 
 __all__ = ["DaskQTensor", "quantize"]
 
 
-class DaskQTensor(_api.QuantizedBase):
+class DaskQTensor(QuantizedBase):
     """Lazy int8 tensor and its scales, as Dask arrays.
 
     Attributes
@@ -158,29 +156,25 @@ def _blockwise(func, dtype, x, scale, axis, block_size, **kwargs):
 
 
 def _quantize_block(x, scale, axis, block_size, rounding):
-    return _api.quantize_with_scale(x, scale, axis=axis, block_size=block_size,
+    return quantize_with_scale(x, scale, axis=axis, block_size=block_size,
                                     rounding=rounding)
 
 
 def _dequantize_block(q, scale, axis, block_size, out_dtype):
     # Not `dtype`: da.blockwise would take that keyword for itself.
-    return _api.dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
-
-
-# absmax / 127, 1 where that is 0: the engine's own rule.
-_scale_from_absmax = _engine.scales_from_absmax
+    return dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
 
 
 def _chunk_absmax(x, axis=None, block_size=None, keepdims=False, block_info=None):
     """int8q.absmax of one chunk; a NaN/inf is named by its place in the
     whole array, not in the chunk."""
     try:
-        m = _api.absmax(x, axis=axis, block_size=block_size)
+        m = absmax(x, axis=axis, block_size=block_size)
     except ValueError:
         if block_info is None:
             raise
         work = working_dtype(x.dtype)
-        found = _engine.find_nonfinite(np.asarray(x), work)
+        found = find_nonfinite(np.asarray(x), work)
         if found is None:
             raise
         where, value = found
@@ -202,7 +196,8 @@ def _max(m, axis=None, keepdims=False):
 
 
 def _scales(m, axis=None, keepdims=False):
-    return _scale_from_absmax(_max(m, axis=axis, keepdims=keepdims))
+    # absmax / 127, 1 where that is 0: the engine's own rule.
+    return scales_from_absmax(_max(m, axis=axis, keepdims=keepdims))
 
 
 def _reduced_scales(x, axis, work, split_every):
@@ -263,7 +258,7 @@ def _block_aligned(x, block_size):
 def _per_block_scales(x, gran, work):
     """The scales of each chunk of a block-aligned x: blocks never straddle
     chunks, so each chunk's own abs-max per block is the global one."""
-    absmax = x.map_blocks(_chunk_absmax, block_size=gran.block_size,
+    maxima = x.map_blocks(_chunk_absmax, block_size=gran.block_size,
                           chunks=_scale_chunks(x, gran), dtype=work,
                           meta=np.empty((0,) * x.ndim, work))
-    return absmax.map_blocks(_scale_from_absmax, dtype=work)
+    return maxima.map_blocks(scales_from_absmax, dtype=work)
