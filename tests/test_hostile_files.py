@@ -345,7 +345,18 @@ SHRINK = textwrap.dedent("""
         return quantize(*args)
 
     _convention.quantize = shrink_then_quantize
-    out = path + (".out.npz" if path.endswith(".npy") else ".out.safetensors")
+    if path.endswith(".gguf"):
+        from int8q import ggml
+        q8_0 = ggml.quantize_q8_0
+
+        def shrink_then_q8_0(*args):
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 2)
+            ggml.quantize_q8_0 = q8_0
+            return q8_0(*args)
+
+        ggml.quantize_q8_0 = shrink_then_q8_0
+    out = path + (".out.npz" if path.endswith(".npy") else ".out" + os.path.splitext(path)[1])
     try:
         int8q.io.quantize_file(path, out)
     except ValueError as exc:
@@ -356,20 +367,29 @@ SHRINK = textwrap.dedent("""
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGBUS is POSIX's; Windows locks open files")
-@pytest.mark.parametrize("name", ["m.safetensors", "m.npy"])
+@pytest.mark.parametrize("name", ["m.safetensors", "m.npy", "m.gguf"])
 def test_input_truncated_while_read_is_an_error_not_sigbus(tmp_path, name):
     """Clean error or correct result; before #14 a mapped input died of SIGBUS."""
     path = tmp_path / name
     x = np.random.default_rng(0).standard_normal((512, 1024)).astype(np.float32)
     if name.endswith(".npy"):
         np.save(path, x)
+    elif name.endswith(".gguf"):
+        gguf = pytest.importorskip("gguf")
+        w = gguf.GGUFWriter(str(path), "llama")
+        w.add_tensor("blk.0.attn_q.weight", x)
+        w.add_tensor("blk.0.attn_k.weight", x)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
     else:
         write_safetensors(path, {"a": x, "b": x})
     done = subprocess.run([sys.executable, "-c", SHRINK, str(path)], capture_output=True,
                           text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
-    if name.endswith(".safetensors"):   # tensor b lies past the cut
-        assert done.stdout.startswith("error:") and "'b'" in done.stdout, done.stdout
+    if not name.endswith(".npy"):       # the second tensor lies past the cut
+        assert done.stdout.startswith("error:") and "ended after" in done.stdout, done.stdout
         assert os.listdir(tmp_path) == [name]
     else:                               # read whole before the cut: a correct result
         assert done.stdout.strip() == "ok"
