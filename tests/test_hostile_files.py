@@ -89,6 +89,15 @@ def test_deep_json_in_a_shard_index(tmp_path, capsys, depth):
     check_cli(tmp_path, capsys, "inspect", index)
 
 
+def test_deep_json_in_a_model_folder_config(tmp_path, capsys):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    write_safetensors(folder / "model.safetensors", {"w": np.ones((2, 2), np.float32)})
+    (folder / "config.json").write_text(f'{{"a": {nested(100_000)}}}')
+    check_refused(folder, "nested")
+    check_cli(tmp_path, capsys, "quantize", folder, "-o", tmp_path / "out")
+
+
 def test_depth_is_counted_outside_strings(tmp_path):
     # Brackets inside names and escapes are text, not nesting.
     name = "[" * 200 + '\\"{{' + "\\\\"

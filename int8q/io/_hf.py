@@ -59,7 +59,7 @@ def _read_config(folder):
     path = os.path.join(folder, CONFIG)
     with open(path, "rb") as f:
         # One byte past the limit is enough for load_json to refuse it.
-        config = load_json(f.read(MAX_JSON_BYTES + 1), path, "config")
+        config = load_json(f.read(MAX_JSON_BYTES + 1), path, "JSON")
     if not isinstance(config, dict):
         raise FormatError(f"{path}: not a JSON object")
     return config
