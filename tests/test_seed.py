@@ -173,9 +173,11 @@ class Mutator:
 numbers.Real.register(Mutator)
 for how in ("clear", "replace", "grow"):
     for at in (0, 7, 99):
-        L = [Mutator(v, how) if i == at else Mutator(v, "none") for i, v in enumerate(values)]
-        got = int8q.int8_quantize(L)
-        assert got == int8q.int8_quantize(values), (how, at, got)
+        for others in ("plain floats", "numbers with __float__"):
+            L = [Mutator(v, how) if i == at else v if others == "plain floats"
+                 else Mutator(v, "none") for i, v in enumerate(values)]
+            got = int8q.int8_quantize(L)
+            assert got == int8q.int8_quantize(values), (how, at, others, got)
 print("ok")
 '''
 
