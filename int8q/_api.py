@@ -6,6 +6,7 @@ from . import _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
+from ._operands import apart, as_input, check_out_type, refuse_masked
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
@@ -69,13 +70,15 @@ def granularity_text(axis, block_size):
 
 
 def _as_input(x):
-    """x as an ndarray and its working dtype; TypeError for unsupported dtypes."""
-    x = np.asarray(x)
+    """x as an ndarray and its working dtype; TypeError for unsupported dtypes
+    and masked arrays."""
+    x = as_input(x)
     return x, working_dtype(x.dtype)
 
 
 def _check_out(out, shape):
-    if not isinstance(out, np.ndarray) or out.dtype != np.int8:
+    check_out_type(out)
+    if out.dtype != np.int8:
         raise TypeError(
             f"out must be an int8 ndarray, got {getattr(out, 'dtype', type(out).__name__)}")
     if out.shape != shape:
@@ -103,6 +106,8 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None):
     rounding : {"half_even", "half_away"}
     out : ndarray of int8, optional
         C-contiguous, x's shape; receives q.  Left untouched on any error.
+        It may share memory with `x` (`x` is then copied first, as NumPy
+        does); np.matrix and masked arrays are refused.
 
     Returns
     -------
@@ -115,7 +120,8 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None):
         `block_size`, both `axis` and `block_size`, unknown `rounding`, `out`
         of the wrong shape.
     TypeError
-        complex, object or string input; `out` not int8.
+        complex, object or string input; a masked array; `out` not an int8
+        ndarray (or an np.matrix).
     numpy.exceptions.AxisError
         `axis` out of range.
 
@@ -155,6 +161,7 @@ def _quantize(x, axis, block_size, rounding, out, want_dequantized):
     gran = resolve(x.shape, axis, block_size)
     if out is not None:
         _check_out(out, x.shape)
+        x = apart(x, out)
     q = np.empty(x.shape, dtype=np.int8) if out is None else out
     d = np.empty(x.shape, dtype=work) if want_dequantized else None
     # Writing into the caller's `out` goes through the two-pass path, which
@@ -222,6 +229,8 @@ def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None):
         q, scale, axis, block_size = q.q, q.scale, q.axis, q.block_size
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
+    refuse_masked(q, "q")
+    refuse_masked(scale, "scale")
     q = np.asarray(q)
     if q.dtype != np.int8:
         raise TypeError(f"q must be int8, got {q.dtype}")

@@ -21,15 +21,20 @@ decoded, for the keys int8q reads.
 """
 
 import math
-import mmap
 import struct
 from typing import NamedTuple
 
 from ._errors import FormatError
+from ._limits import MAX_JSON_BYTES
 
 MAGIC = b"GGUF"
 VERSION = 3  # what llama.cpp writes (gguf.cpp GGUF_VERSION)
 DEFAULT_ALIGNMENT = 32  # GGUF_DEFAULT_ALIGNMENT
+# The header is read in a prefix that grows from FIRST_READ bytes; past
+# MAX_HEADER_BYTES (the safetensors header limit, _limits.MAX_JSON_BYTES) it
+# is refused.  A large vocabulary makes a header of a few tens of MB.
+FIRST_READ = 1 << 20
+MAX_HEADER_BYTES = MAX_JSON_BYTES
 ALIGNMENT_KEY = "general.alignment"
 MAX_DIMS = 4  # GGML_MAX_DIMS
 
@@ -134,6 +139,10 @@ class Header(NamedTuple):
         return default
 
 
+class _PastPrefix(Exception):
+    """The header runs past the prefix read so far (see read_header)."""
+
+
 class _Cursor:
     """Bounds-checked little-endian reads from a buffer."""
 
@@ -142,7 +151,7 @@ class _Cursor:
 
     def take(self, n):
         if n < 0 or self.pos + n > len(self.buf):
-            raise FormatError(f"{self.where}: truncated or corrupt GGUF header")
+            raise _PastPrefix()
         start, self.pos = self.pos, self.pos + n
         return start
 
@@ -174,12 +183,12 @@ def _skip_value(cur, vtype, key, depth=0):
         buf, pos, end = cur.buf, cur.pos, len(cur.buf)
         for _ in range(count):
             if pos + 8 > end:
-                raise FormatError(f"{cur.where}: truncated or corrupt GGUF header")
+                raise _PastPrefix()
             pos += 8 + _U64.unpack_from(buf, pos)[0]
         cur.take(pos - cur.pos)  # FormatError when the last string runs past the end
     else:
         if count > len(cur.buf):  # every element takes at least a byte
-            raise FormatError(f"{cur.where}: truncated or corrupt GGUF header")
+            raise _PastPrefix()
         for _ in range(count):
             _skip_value(cur, etype, key, depth + 1)
     return None
@@ -197,8 +206,22 @@ def read_header(path):
         size = f.seek(0, 2)
         if size < 24:
             raise FormatError(f"{path}: not a GGUF file (too short)")
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return _parse(buf, path, size)
+        # The header is read, not mapped (a file truncated under a map kills
+        # the process with SIGBUS): a prefix that grows until the header
+        # fits in it, up to MAX_HEADER_BYTES.
+        n = min(size, FIRST_READ)
+        while True:
+            f.seek(0)
+            buf = f.read(n)
+            if len(buf) < n:
+                raise FormatError(f"{path}: the file shrank while its header was read")
+            try:
+                return _parse(buf, path, size)
+            except _PastPrefix:
+                if n == size or n >= MAX_HEADER_BYTES:
+                    raise FormatError(f"{path}: truncated or corrupt GGUF header (or one "
+                                      f"larger than {MAX_HEADER_BYTES} bytes)") from None
+                n = min(size, MAX_HEADER_BYTES, n * 8)
 
 
 def _parse(buf, path, size):
