@@ -9,6 +9,7 @@ from . import _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
+from ._operands import apart, as_input, check_out_type, refuse_masked
 from ._typing import FloatArray, Int8Array, WorkingDtype
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
@@ -83,13 +84,15 @@ def granularity_text(axis: int | None, block_size: int | None) -> str:
 
 
 def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
-    """x as an ndarray and its working dtype; TypeError for unsupported dtypes."""
-    x = np.asarray(x)
+    """x as an ndarray and its working dtype; TypeError for unsupported dtypes
+    and masked arrays."""
+    x = as_input(x)
     return x, working_dtype(x.dtype)
 
 
-def _check_out(out: object, shape: tuple[int, ...]) -> None:
-    if not isinstance(out, np.ndarray) or out.dtype != np.int8:
+def _check_out(out: npt.NDArray[Any], shape: tuple[int, ...]) -> None:
+    check_out_type(out)
+    if out.dtype != np.int8:
         raise TypeError(
             f"out must be an int8 ndarray, got {getattr(out, 'dtype', type(out).__name__)}")
     if out.shape != shape:
@@ -119,6 +122,8 @@ def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
     rounding : {"half_even", "half_away"}
     out : ndarray of int8, optional
         C-contiguous, x's shape; receives q.  Left untouched on any error.
+        It may share memory with `x` (`x` is then copied first, as NumPy
+        does); np.matrix and masked arrays are refused.
 
     Returns
     -------
@@ -131,7 +136,8 @@ def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
         `block_size`, both `axis` and `block_size`, unknown `rounding`, `out`
         of the wrong shape.
     TypeError
-        complex, object or string input; `out` not int8.
+        complex, object or string input; a masked array; `out` not an int8
+        ndarray (or an np.matrix).
     numpy.exceptions.AxisError
         `axis` out of range.
 
@@ -177,6 +183,7 @@ def _quantize(x: npt.ArrayLike, axis: SupportsIndex | None, block_size: Supports
     gran = resolve(x.shape, axis, block_size)
     if out is not None:
         _check_out(out, x.shape)
+        x = apart(x, out)
     q = np.empty(x.shape, dtype=np.int8) if out is None else out
     d = np.empty(x.shape, dtype=work) if want_dequantized else None
     # Writing into the caller's `out` goes through the two-pass path, which
@@ -251,6 +258,8 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
         scale, axis, block_size, q = q.scale, q.axis, q.block_size, q.q
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
+    refuse_masked(q, "q")
+    refuse_masked(scale, "scale")
     q = np.asarray(q)
     if q.dtype != np.int8:
         raise TypeError(f"q must be int8, got {q.dtype}")

@@ -12,8 +12,6 @@ import numpy.typing as npt
 WorkingDtype = np.dtype[np.floating[Any]]
 FloatArray = npt.NDArray[np.floating[Any]]
 Int8Array = npt.NDArray[np.int8]
-# An array of any dtype int8q accepts (checked at run time by working_dtype).
-AnyArray = npt.NDArray[Any]
 # (n_row, block, cmod, nb): which scale each flat index uses.
 Layout = tuple[int, int, int, int]
 

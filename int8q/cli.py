@@ -12,13 +12,19 @@ its weights: written in compressed-tensors format), a sharded checkpoint
 ``quantize`` prints the dict form when every argument is a number and there
 is no -o.
 
-Errors print one line on stderr and exit with status 2.
+Errors print one line on stderr and exit with status 2.  An interrupt
+(Ctrl-C, exit 130) or SIGTERM (``timeout``, a container stop; exit 143)
+removes the unfinished output before exiting.
 """
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import NoReturn, cast
 
 from ._seed import int8_quantize
@@ -31,6 +37,31 @@ from ._version import __version__
 
 class CLIError(Exception):
     """A user error: reported as one line on stderr, exit status 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt for SIGINT,
+    so that every `with` block on the way out removes what it was writing."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
+    # A second SIGTERM must not interrupt the clean-up of the first.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises Terminated while the block runs (main thread only:
+    Python delivers signals there, and only there may handlers be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -191,8 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "need_output", False) and args.output is None:
         parser.error(f"{args.command} needs -o OUT")
     try:
-        args.func(args)
-        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        with _sigterm_raises():
+            args.func(args)
+            sys.stdout.flush()  # a closed pipe shows up here, not at exit
     except BrokenPipeError:
         # `int8q inspect ... | head`: the reader left; say nothing, as cat does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -203,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("int8q: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("int8q: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     return 0
 
 

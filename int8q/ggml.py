@@ -24,6 +24,7 @@ from ._chunks import chunks
 from ._config import get_num_threads
 from ._dtypes import FLOAT32, working_dtype
 from ._engine import find_nonfinite
+from ._operands import as_input
 from ._validate import nonfinite_error
 
 __all__ = ["quantize_q8_0", "dequantize_q8_0", "Q8_0_BLOCK", "Q8_0_BYTES"]
@@ -53,7 +54,7 @@ def quantize_q8_0(x: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     TypeError
         complex, object or string input.
     """
-    x = np.asarray(x)
+    x = as_input(x)
     working_dtype(x.dtype)  # TypeError for what int8q cannot quantize
     if x.ndim == 0 or x.shape[-1] % Q8_0_BLOCK:
         raise ValueError(f"Q8_0 needs the last axis to be a multiple of {Q8_0_BLOCK}; "
@@ -91,7 +92,7 @@ def dequantize_q8_0(raw: npt.ArrayLike) -> npt.NDArray[np.float32]:
     ndarray of float32, shape ``raw.shape[:-1] + (m // 34 * 32,)``; a stored
     scale that is NaN or inf gives NaN/inf values, as in ggml.
     """
-    raw = np.asarray(raw)
+    raw = as_input(raw, "raw")
     if raw.dtype != np.uint8:
         raise TypeError(f"Q8_0 data must be uint8 bytes, got {raw.dtype}")
     if raw.ndim == 0 or raw.shape[-1] % Q8_0_BYTES:

@@ -3,8 +3,8 @@
 Writes an F16 GGUF shaped like TinyLlama-1.1B cut to --layers layers (the
 shapes of tools/io_peak_rss.py, llama.cpp's tensor names; the largest
 tensors are the 125 MiB token embedding and output), tensor by tensor, into
-a scratch folder; runs the console script under GNU time (max RSS, which
-counts the memory-mapped input pages) while sampling /proc for the peak
+a scratch folder; runs the console script under GNU time (max RSS) while
+sampling /proc for the peak
 anonymous memory; prints one line; deletes everything.  Linux only.
 
     python tools/gguf_peak_rss.py --layers 8

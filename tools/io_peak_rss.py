@@ -4,7 +4,7 @@ Writes a float32 checkpoint shaped like TinyLlama-1.1B cut to --layers layers
 (hidden 2048, MLP 5632, 4 key/value heads of 64, vocabulary 32000: the
 largest tensors are the 250 MiB embedding and lm_head), tensor by tensor,
 into a scratch folder; runs the console script on it under GNU time for the
-peak resident set size (file-backed pages of the memory maps included) while
+peak resident set size (inputs are read, not mapped, since issue #14) while
 sampling /proc for the peak anonymous memory (RssAnon); prints one line per
 command; deletes everything.  Linux only.
 

@@ -28,10 +28,11 @@ floating tensors and integer tensors are left alone unless
 (safetensors ``__metadata__["int8q"]``, an ``__int8q__`` entry in .npz) so
 `dequantize_file` restores names, shapes and dtypes by itself.
 
-Reading goes tensor by tensor through memory maps and writing goes straight
-to the output, so memory use is a few times the largest tensor, whatever the
-size of the checkpoint.  Outputs are written under a temporary name beside
-their target and renamed into place only on success.
+Reading goes tensor by tensor (read, not memory-mapped: see _reading) and
+writing goes straight to the output, so memory use is a few times the
+largest tensor, whatever the size of the checkpoint.  Outputs appear under
+their name only when complete (see _atomic).  Every reader checks what it
+reads against the limits of _limits before allocating (README "Safety").
 
     >>> import os, tempfile, numpy as np, int8q.io
     >>> d = tempfile.TemporaryDirectory()

@@ -2,8 +2,9 @@
 
 ``quantize`` writes what ``llama-quantize IN OUT Q8_0`` writes (the type of
 each tensor: _gguf_rules; the Q8_0 bytes: int8q.ggml, byte-identical to
-ggml's quantize_row_q8_0_ref), streaming: the input is memory-mapped and
-each tensor converted in slabs of rows straight into the output, so memory
+ggml's quantize_row_q8_0_ref), streaming: the input is read (not mapped:
+see _reading) and each tensor converted in slabs of rows straight into the
+output, so memory
 holds a few MiB whatever the model size.  F32, F16 and BF16 tensors are
 converted; a tensor already of its target type is copied byte for byte;
 any other type where llama-quantize would convert (requantizing Q4_K, say)
@@ -17,7 +18,9 @@ is honoured (llama-quantize lays the output out at 32 whatever it says).
 ``dequantize`` is not offered for GGUF.
 """
 
+import math
 import os
+from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -32,6 +35,7 @@ from . import _gguf_rules as rules
 from ._atomic import output_file
 from ._container import ProgressFactory, Row
 from ._errors import FormatError
+from ._reading import read_array
 from ._safetensors import bf16_to_float32
 
 NAME = "gguf"
@@ -114,22 +118,23 @@ def _copy(raw: IO[bytes], offset: int, n: int, writer: gf.Writer) -> None:
         n -= len(chunk)
 
 
-def _rows(src: str, header: gf.Header, t: gf.Tensor) -> npt.NDArray[Any]:
-    """The tensor as (rows, ne[0]) in its stored dtype, memory-mapped read-only."""
+def _slabs(src: str, header: gf.Header, t: gf.Tensor) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+    """(first row, slab): the tensor as (rows, ne[0]) in its stored dtype,
+    read SLAB_ELEMENTS at a time (read, not mapped: a file truncated while
+    it is converted is a FormatError, not a SIGBUS; see _reading)."""
     n = t.shape[-1]
-    rows = int(np.prod(t.shape[:-1], dtype=np.int64))
-    if rows * n == 0:
-        return np.empty((rows, n), _FLOATS[t.type])
-    return np.memmap(
-        src, dtype=_FLOATS[t.type], mode="r", offset=header.data_start + t.offset, shape=(rows, n)
-    )
+    rows = math.prod(t.shape[:-1])
+    dtype = _FLOATS[t.type]
+    step = max(1, SLAB_ELEMENTS // max(1, n))
+    with open(src, "rb") as f:
+        for r0 in range(0, rows, step):
+            count = min(step, rows - r0)
+            yield r0, read_array(f, header.data_start + t.offset + r0 * n * dtype.itemsize,
+                                 dtype, (count, n), src, t.name)
 
 
 def _convert(src: str, header: gf.Header, t: gf.Tensor, target: int, writer: gf.Writer) -> None:
-    x = _rows(src, header, t)
-    step = max(1, SLAB_ELEMENTS // max(1, x.shape[1]))
-    for r0 in range(0, x.shape[0], step):
-        slab = x[r0 : r0 + step]
+    for r0, slab in _slabs(src, header, t):
         # Widened to float32 here, exactly (what ggml_fp16_to_fp32_row and
         # ggml_bf16_to_fp32_row do): NumPy's float16 cast on a 4 MiB slab is
         # faster than letting int8q.ggml convert float16 in its own chunks.
@@ -143,7 +148,6 @@ def _convert(src: str, header: gf.Header, t: gf.Tensor, target: int, writer: gf.
         except ValueError as exc:
             raise _located(t, r0, values, exc) from None
         writer.write(np.ascontiguousarray(out).data)  # .data: a memoryview, for typeshed
-    del x  # release the map before the next tensor
 
 
 def _to_float16(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float16]:

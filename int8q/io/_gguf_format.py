@@ -21,16 +21,21 @@ decoded, for the keys int8q reads.
 """
 
 import math
-import mmap
 import struct
 from collections.abc import Sequence
 from typing import IO, Any, NamedTuple
 
 from ._errors import FormatError
+from ._limits import MAX_JSON_BYTES
 
 MAGIC = b"GGUF"
 VERSION = 3  # what llama.cpp writes (gguf.cpp GGUF_VERSION)
 DEFAULT_ALIGNMENT = 32  # GGUF_DEFAULT_ALIGNMENT
+# The header is read in a prefix that grows from FIRST_READ bytes; past
+# MAX_HEADER_BYTES (the safetensors header limit, _limits.MAX_JSON_BYTES) it
+# is refused.  A large vocabulary makes a header of a few tens of MB.
+FIRST_READ = 1 << 20
+MAX_HEADER_BYTES = MAX_JSON_BYTES
 ALIGNMENT_KEY = "general.alignment"
 MAX_DIMS = 4  # GGML_MAX_DIMS
 
@@ -135,15 +140,19 @@ class Header(NamedTuple):
         return default
 
 
+class _PastPrefix(Exception):
+    """The header runs past the prefix read so far (see read_header)."""
+
+
 class _Cursor:
     """Bounds-checked little-endian reads from a buffer."""
 
-    def __init__(self, buf: mmap.mmap, where: str) -> None:
+    def __init__(self, buf: bytes, where: str) -> None:
         self.buf, self.pos, self.where = buf, 0, where
 
     def take(self, n: int) -> int:
         if n < 0 or self.pos + n > len(self.buf):
-            raise FormatError(f"{self.where}: truncated or corrupt GGUF header")
+            raise _PastPrefix()
         start, self.pos = self.pos, self.pos + n
         return start
 
@@ -176,12 +185,12 @@ def _skip_value(cur: _Cursor, vtype: int, key: str, depth: int = 0) -> int | flo
         buf, pos, end = cur.buf, cur.pos, len(cur.buf)
         for _ in range(count):
             if pos + 8 > end:
-                raise FormatError(f"{cur.where}: truncated or corrupt GGUF header")
+                raise _PastPrefix()
             pos += 8 + _U64.unpack_from(buf, pos)[0]
         cur.take(pos - cur.pos)  # FormatError when the last string runs past the end
     else:
         if count > len(cur.buf):  # every element takes at least a byte
-            raise FormatError(f"{cur.where}: truncated or corrupt GGUF header")
+            raise _PastPrefix()
         for _ in range(count):
             _skip_value(cur, etype, key, depth + 1)
     return None
@@ -199,11 +208,25 @@ def read_header(path: str) -> Header:
         size = f.seek(0, 2)
         if size < 24:
             raise FormatError(f"{path}: not a GGUF file (too short)")
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return _parse(buf, path, size)
+        # The header is read, not mapped (a file truncated under a map kills
+        # the process with SIGBUS): a prefix that grows until the header
+        # fits in it, up to MAX_HEADER_BYTES.
+        n = min(size, FIRST_READ)
+        while True:
+            f.seek(0)
+            buf = f.read(n)
+            if len(buf) < n:
+                raise FormatError(f"{path}: the file shrank while its header was read")
+            try:
+                return _parse(buf, path, size)
+            except _PastPrefix:
+                if n == size or n >= MAX_HEADER_BYTES:
+                    raise FormatError(f"{path}: truncated or corrupt GGUF header (or one "
+                                      f"larger than {MAX_HEADER_BYTES} bytes)") from None
+                n = min(size, MAX_HEADER_BYTES, n * 8)
 
 
-def _parse(buf: mmap.mmap, path: str, size: int) -> Header:
+def _parse(buf: bytes, path: str, size: int) -> Header:
     cur = _Cursor(buf, path)
     if bytes(buf[:4]) != MAGIC:
         raise FormatError(f"{path}: not a GGUF file (no GGUF magic)")

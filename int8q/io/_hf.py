@@ -33,6 +33,7 @@ from ._atomic import output_dir, output_file
 from ._container import ProgressFactory, Row
 from ._errors import FormatError
 from ._progress import Progress
+from ._limits import MAX_JSON_BYTES, load_json
 
 NAME = "hf"
 DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"
@@ -60,11 +61,9 @@ def inputs(path: str) -> list[str]:
 
 def _read_config(folder: str) -> dict[str, Any]:
     path = os.path.join(folder, CONFIG)
-    try:
-        with open(path, "rb") as f:
-            config = json.loads(f.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: corrupt JSON: {exc}") from None
+    with open(path, "rb") as f:
+        # One byte past the limit is enough for load_json to refuse it.
+        config = load_json(f.read(MAX_JSON_BYTES + 1), path, "JSON")
     if not isinstance(config, dict):
         raise FormatError(f"{path}: not a JSON object")
     return config

@@ -10,7 +10,15 @@ from . import _convention as conv
 from ._atomic import output_file
 from ._container import ProgressFactory, Row
 from ._errors import FormatError
-from ._npz import META_MEMBER, check_suffix, display_dtype, new_zip, open_npy, write_member
+from ._npz import (
+    META_MEMBER,
+    check_suffix,
+    display_dtype,
+    new_zip,
+    npy_header,
+    open_npy,
+    write_member,
+)
 
 NAME = "npy"
 DESCRIPTION = ".npy"
@@ -40,7 +48,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
     nbytes = x.nbytes
     with progress(nbytes, "quantize") as bar, output_file(dst) as f:
         q, scale = conv.quantize(os.path.basename(src), x, scheme, opts)
-        del x  # unmap the input before writing
+        del x  # free the input before writing
         with new_zip(f) as zout:
             write_member(zout, "q", q)
             write_member(zout, "scale", scale)
@@ -53,7 +61,7 @@ def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
 
 
 def inspect(path: str) -> list[Row]:
-    x = open_npy(path)
+    header = npy_header(path)
     return [{"file": os.path.basename(path), "name": os.path.basename(path),
-             "shape": x.shape, "dtype": display_dtype(x.dtype), "scheme": "none",
-             "size": x.nbytes, "original_dtype": None}]
+             "shape": header.shape, "dtype": display_dtype(header.dtype), "scheme": "none",
+             "size": header.data_bytes, "original_dtype": None}]
