@@ -8,12 +8,13 @@
  * calls in the hot loops, selects instead of branches.  Only IEEE operations
  * that are exactly specified are used, so every level gives the same bits.
  *
- * Rounding.  ROUND_EVEN(v) = (v + MAGIC) - MAGIC for |v| <= 2^22 (2^51):
+ * Rounding.  round_even(v) = (v + MAGIC) - MAGIC for |v| <= 2^22 (2^51):
  * the sum lands in a binade whose spacing is 1, so the IEEE addition itself
  * rounds to the nearest integer, ties to even, and the subtraction is exact.
- * Clamping to [-127, 127] after rounding equals clamping before, because
- * rounding is monotone and 127 is an integer; a NaN fails `v > -127` and
- * becomes -127, so the int conversion never sees NaN.
+ * No clamp is needed before rounding: |x / s| <= 190.5 even for the smallest
+ * subnormal scale, and given scales are checked to |x / s| <= 2^20.  The
+ * clamp to [-127, 127] comes after; a NaN fails `n > -127` and becomes -127,
+ * so the int conversion never sees NaN.
  *
  * Exact reciprocal path.  With a scale from the abs-max, |x / s| <= 128
  * (|x| <= amax and s = RN(amax / 127), so |x / s| <= 127 (1 + u) with
@@ -52,24 +53,23 @@
 
 INT8Q_INLINE T FN(round_even)(T v) { return (v + (T)(MAGIC)) - (T)(MAGIC); }
 
-INT8Q_INLINE int32_t FN(clamp_int)(T v)
+/* The quantized value of v = x / s (or x * r) as an integral T in
+ * [-127, 127], rounded per mode.  Half away from zero starts from the
+ * half-even result n and steps away from zero at a tie: v - n (exact) is
+ * +1/2 where n went down to an even n >= 0, -1/2 where it went up to an
+ * even n <= 0.  Everything is a select on T, which GCC, Clang and MSVC all
+ * vectorize (an int result feeding both outputs defeats GCC's vectorizer). */
+INT8Q_INLINE T FN(q_of)(T v, int even)
 {
-    v = v > (T)-127 ? v : (T)-127;
-    v = v < (T)127 ? v : (T)127;
-    return (int32_t)v;
-}
-
-/* q of one element for the value v = x / s (or x * r), rounded per mode. */
-INT8Q_INLINE int32_t FN(q_of)(T v, int even)
-{
-    if (even) return FN(clamp_int)(FN(round_even)(v));
-    {
-        /* half away from zero: truncate, then step by the exact fraction */
-        int32_t t = FN(clamp_int)(v);
-        T f = v - (T)t;
-        f = v > (T)-127 && v < (T)127 ? f : (T)0;
-        return t + (f >= (T)0.5) - (f <= (T)-0.5);
+    T n = FN(round_even)(v);
+    if (!even) {
+        T df = v - n;
+        T up = (df == (T)0.5) & (n >= (T)0) ? (T)1 : (T)0;
+        T down = (df == (T)-0.5) & (n <= (T)0) ? (T)1 : (T)0;
+        n = n + up - down;
     }
+    n = n > (T)-127 ? n : (T)-127;
+    return n < (T)127 ? n : (T)127;
 }
 
 /* Whether y = x * r needs the division (within BAND of a tie, or NaN). */
@@ -79,28 +79,28 @@ INT8Q_INLINE int FN(near_tie)(T y)
     return !(t >= (T)(BAND));
 }
 
-INT8Q_INLINE void FN(quant_div_body)(const T *x, ptrdiff_t n, T s, int even, int dq,
-                                      int8_t *q, T *d)
+INT8Q_INLINE void FN(quant_div_body)(const T *RESTRICT x, ptrdiff_t n, T s, int even,
+                                      int dq, int8_t *RESTRICT q, T *RESTRICT d)
 {
     for (ptrdiff_t i = 0; i < n; i++) {
-        int32_t v = FN(q_of)(x[i] / s, even);
-        q[i] = (int8_t)v;
-        if (dq) d[i] = (T)v * s;
+        T v = FN(q_of)(x[i] / s, even);
+        q[i] = (int8_t)(int32_t)v;
+        if (dq) d[i] = v * s;
     }
 }
 
 /* One tile with the reciprocal; returns the number of near ties, which the
  * caller then redoes by division. */
-INT8Q_INLINE int FN(quant_recip_body)(const T *x, ptrdiff_t n, T s, T r, int even, int dq,
-                                       int8_t *q, T *d)
+INT8Q_INLINE int FN(quant_recip_body)(const T *RESTRICT x, ptrdiff_t n, T s, T r, int even,
+                                       int dq, int8_t *RESTRICT q, T *RESTRICT d)
 {
     int near = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
         T y = x[i] * r;
-        int32_t v = FN(q_of)(y, even);
+        T v = FN(q_of)(y, even);
         near += FN(near_tie)(y);
-        q[i] = (int8_t)v;
-        if (dq) d[i] = (T)v * s;
+        q[i] = (int8_t)(int32_t)v;
+        if (dq) d[i] = v * s;
     }
     return near;
 }
@@ -110,9 +110,9 @@ static void FN(quant_fixup)(const T *x, ptrdiff_t n, T s, T r, int even, int8_t 
 {
     for (ptrdiff_t i = 0; i < n; i++) {
         if (FN(near_tie)(x[i] * r)) {
-            int32_t v = FN(q_of)(x[i] / s, even);
-            q[i] = (int8_t)v;
-            if (d) d[i] = (T)v * s;
+            T v = FN(q_of)(x[i] / s, even);
+            q[i] = (int8_t)(int32_t)v;
+            if (d) d[i] = v * s;
         }
     }
 }
@@ -140,16 +140,17 @@ static void FN(quant)(const T *x, ptrdiff_t n, T s, T r, int mode, int8_t *q, T 
     else FN(quant_one_scale)(x, n, s, r, 0, 0, q, d);
 }
 
-INT8Q_INLINE int FN(quantv_body)(const T *x, ptrdiff_t n, const T *s, const T *r, int even,
-                                  int dq, int8_t *q, T *d)
+INT8Q_INLINE int FN(quantv_body)(const T *RESTRICT x, ptrdiff_t n, const T *RESTRICT s,
+                                  const T *RESTRICT r, int even, int dq, int8_t *RESTRICT q,
+                                  T *RESTRICT d)
 {
     int near = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
         T y = x[i] * r[i];
-        int32_t v = FN(q_of)(y, even);
+        T v = FN(q_of)(y, even);
         near += FN(near_tie)(y);
-        q[i] = (int8_t)v;
-        if (dq) d[i] = (T)v * s[i];
+        q[i] = (int8_t)(int32_t)v;
+        if (dq) d[i] = v * s[i];
     }
     return near;
 }
@@ -159,9 +160,9 @@ static void FN(quantv_fixup)(const T *x, ptrdiff_t n, const T *s, const T *r, in
 {
     for (ptrdiff_t i = 0; i < n; i++) {
         if (FN(near_tie)(x[i] * r[i])) {
-            int32_t v = FN(q_of)(x[i] / s[i], even);
-            q[i] = (int8_t)v;
-            if (d) d[i] = (T)v * s[i];
+            T v = FN(q_of)(x[i] / s[i], even);
+            q[i] = (int8_t)(int32_t)v;
+            if (d) d[i] = v * s[i];
         }
     }
 }
@@ -273,23 +274,32 @@ INT8Q_INLINE int FN(fused_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *s
 static int FN(fused)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *scales, int mode,
                      int8_t *q, T *d)
 {
+    /* GGML's block size 32 gets loops of known length (no remainder code) */
+    if (B == 32) {
+        if (mode == INT8Q_HALF_EVEN && d) return FN(fused_body)(x, nblocks, 32, scales, 1, 1, q, d);
+        if (mode == INT8Q_HALF_EVEN) return FN(fused_body)(x, nblocks, 32, scales, 1, 0, q, d);
+        if (d) return FN(fused_body)(x, nblocks, 32, scales, 0, 1, q, d);
+        return FN(fused_body)(x, nblocks, 32, scales, 0, 0, q, d);
+    }
     if (mode == INT8Q_HALF_EVEN && d) return FN(fused_body)(x, nblocks, B, scales, 1, 1, q, d);
     if (mode == INT8Q_HALF_EVEN) return FN(fused_body)(x, nblocks, B, scales, 1, 0, q, d);
     if (d) return FN(fused_body)(x, nblocks, B, scales, 0, 1, q, d);
     return FN(fused_body)(x, nblocks, B, scales, 0, 0, q, d);
 }
 
-static void FN(deq)(const int8_t *q, ptrdiff_t n, T s, T *out)
+static void FN(deq)(const int8_t *RESTRICT q, ptrdiff_t n, T s, T *RESTRICT out)
 {
     for (ptrdiff_t i = 0; i < n; i++) out[i] = (T)q[i] * s;
 }
 
-static void FN(deqv)(const int8_t *q, ptrdiff_t n, const T *s, T *out)
+static void FN(deqv)(const int8_t *RESTRICT q, ptrdiff_t n, const T *RESTRICT s,
+                     T *RESTRICT out)
 {
     for (ptrdiff_t i = 0; i < n; i++) out[i] = (T)q[i] * s[i];
 }
 
-static void FN(deqb)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const T *s, T *out)
+static void FN(deqb)(const int8_t *RESTRICT q, ptrdiff_t nblocks, ptrdiff_t B,
+                     const T *RESTRICT s, T *RESTRICT out)
 {
     for (ptrdiff_t b = 0; b < nblocks; b++) {
         const int8_t *qb = q + b * B;

@@ -10,8 +10,10 @@
 
 #if defined(_MSC_VER)
 #define INT8Q_INLINE static __forceinline
+#define RESTRICT __restrict
 #else
 #define INT8Q_INLINE static inline __attribute__((always_inline))
+#define RESTRICT restrict
 #endif
 
 /* scale = absmax / 127 in the working dtype, 1 where that is 0 (an all-zero
