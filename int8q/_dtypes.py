@@ -13,12 +13,20 @@ def is_bfloat16(dtype):
     return dtype.name == "bfloat16"
 
 
+# The common cases, looked up before anything else (small calls feel it).
+_WORKING = {np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64,
+            np.dtype(np.float16): FLOAT32}
+
+
 def working_dtype(dtype):
     """float32 for float16/bfloat16/float32, float64 for float64/integer/bool.
 
     Raises TypeError for anything else (complex, object, strings, long double,
     datetimes...).
     """
+    work = _WORKING.get(dtype)
+    if work is not None:
+        return work
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize <= 4 or is_bfloat16(dtype):
         return FLOAT32

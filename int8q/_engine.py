@@ -10,18 +10,7 @@ from . import _kernels
 from ._chunks import chunks, input_chunks
 from ._dtypes import FLOAT64, direct_kind
 from ._config import get_num_threads
-
-# The kernels' rounding codes (int8q_kernels.h, exported by _kernels).
-HALF_EVEN, HALF_AWAY = _kernels.HALF_EVEN, _kernels.HALF_AWAY
-ROUNDING_MODES = {"half_even": HALF_EVEN, "half_away": HALF_AWAY}
-
-
-def rounding_mode(rounding):
-    try:
-        return ROUNDING_MODES[rounding]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"rounding must be one of {sorted(ROUNDING_MODES)}, got {rounding!r}") from None
+from ._validate import nonfinite_error
 
 
 def find_nonfinite(x, work):
@@ -34,14 +23,12 @@ def find_nonfinite(x, work):
     return None
 
 
-def raise_nonfinite(x, work, what="x"):
+def raise_nonfinite(x, work):
     """Raise ValueError naming the first NaN or inf of x (C order)."""
     found = find_nonfinite(x, work)
     if found is None:
         raise AssertionError("raise_nonfinite called on finite data")
-    where, value = found
-    raise ValueError(f"{what}[{', '.join(map(str, where))}] is {value}; "
-                     "int8q quantizes finite numbers only")
+    raise nonfinite_error(*found)
 
 
 def absmax(x, work, gran):
@@ -76,14 +63,18 @@ def quantize(x, work, gran, mode, q_flat, d_flat=None, fused=True):
     kind = direct_kind(x, work)
     fused = fused and gran.fused
     # Ones: the scale of an empty block or channel (never visited) is 1.
-    scales = np.ones(gran.nscales, dtype=work)
+    scales = np.empty(gran.nscales, dtype=work)
+    if x.size == 0:
+        scales.fill(1)
+        return scales
     if kind is not None:
         # The whole array in one call: one parallel region, no Python loop.
-        if _kernels.quantize_all(x.reshape(-1), kind, x.size, 0, gran.layout, scales, fused,
+        if _kernels.quantize_all(x, kind, x.size, 0, gran.layout, scales, fused,
                                  mode, q_flat, d_flat, threads):
             raise_nonfinite(x, work)
         return scales
     if fused:
+        # every scale belongs to one block, which one chunk call visits
         for start, chunk, kind in input_chunks(x, work, align=gran.align):
             stop = start + chunk.shape[0]
             d_part = None if d_flat is None else d_flat[start:stop]
@@ -119,19 +110,38 @@ def quantize_given(x, work, gran, scales, mode, q_flat):
     _quantize_chunks(x, work, gran, scales, False, mode, q_flat, None)
 
 
+def dequantize_fast(q, scale, gran):
+    """q * scale for the common call (q C-contiguous int8, scale a
+    C-contiguous float32/float64 array of the granularity's scale shape), or
+    None when the call is not that; ValueError for NaN/inf scales.  Small
+    calls feel every NumPy call, so this path makes as few as it can."""
+    out = np.empty(q.shape, scale.dtype)
+    status = _kernels.dequantize_into(q, q.size, 0, gran.layout, scale, scale.size,
+                                      scale.dtype == FLOAT64, out, get_num_threads())
+    if status != _kernels.OK:
+        raise ValueError("scale contains NaN or inf")
+    return out
+
+
 def dequantize(q, scales, gran, out_flat):
     """out_flat = q * scale computed in the scales' dtype, then cast to
-    out_flat's dtype chunk by chunk (no full-size temporary)."""
+    out_flat's dtype chunk by chunk (no full-size temporary).  Returns False,
+    writing nothing, when a scale is NaN or inf."""
     threads = get_num_threads()
     f64 = scales.dtype == FLOAT64
+    nscales = scales.size
     if out_flat.dtype == scales.dtype and q.flags.c_contiguous:
-        _kernels.dequantize_into(q.reshape(-1), 0, gran.layout, scales, f64, out_flat, threads)
-        return
+        return _kernels.dequantize_into(q, q.size, 0, gran.layout, scales, nscales, f64,
+                                        out_flat, threads) == _kernels.OK
+    if not np.isfinite(scales).all():
+        return False
     direct = out_flat.dtype == scales.dtype
     for start, chunk in chunks(q, np.dtype(np.int8)):
         stop = start + chunk.shape[0]
         target = out_flat[start:stop] if direct else np.empty(chunk.shape, scales.dtype)
-        _kernels.dequantize_into(chunk, start, gran.layout, scales, f64, target, threads)
+        _kernels.dequantize_into(chunk, chunk.size, start, gran.layout, scales, nscales, f64,
+                                 target, threads)
         if not direct:
             with np.errstate(over="ignore"):  # like astype: overflow gives inf
                 out_flat[start:stop] = target
+    return True

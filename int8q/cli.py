@@ -1,13 +1,13 @@
 """The int8q command line.
 
-    int8q quantize 1.0 -1.0 0.5 -0.5          print the seed dict as JSON
+    int8q quantize 1.0 -1.0 0.5 -0.5          print the dict form as JSON
     int8q quantize IN -o OUT [options]        quantize a checkpoint file
     int8q dequantize IN -o OUT                restore it
     int8q inspect FILE [--json]               list its tensors
 
 IN is a .safetensors file, a sharded checkpoint (its directory or its
 *.safetensors.index.json), a .npy or a .npz; see int8q.io for the
-conventions.  ``quantize`` is the seed mode when every argument is a number
+conventions.  ``quantize`` prints the dict form when every argument is a number
 and there is no -o.
 
 Errors print one line on stderr and exit with status 2.
@@ -18,9 +18,10 @@ import os
 import sys
 
 from ._seed import int8_quantize
+from ._validate import ROUNDINGS
 from ._version import __version__
 
-# int8q.io is imported only for file commands: the seed mode stays as quick
+# int8q.io is imported only for file commands: printing the dict form stays as quick
 # to start as it was.
 
 
@@ -33,6 +34,15 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"int8q: error: {message} (see {self.prog} --help)\n")
+
+
+def _block_size(text):
+    """An integer block size, or the text itself so that int8q.io's check
+    words the mistake as the API does."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _as_number(text):
@@ -125,16 +135,18 @@ def build_parser():
         "quantize", help="quantize a checkpoint file, or numbers given on the command line",
         description="Quantize IN (.safetensors, a sharded checkpoint directory or its "
                     "index, .npy, .npz) into OUT.  With numbers and no -o, print the "
-                    "seed dict as JSON.")
+                    "dict form (int8q.int8_quantize) as JSON.")
     p.add_argument("inputs", nargs="+", metavar="IN|NUMBER",
                    help="the checkpoint to quantize, or numbers")
     _add_output(p, "show a progress bar")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--per-tensor", action="store_true",
                      help="one scale per tensor (default: one per row)")
-    how.add_argument("--block-size", type=int, metavar="B",
+    how.add_argument("--block-size", type=_block_size, metavar="B",
                      help="one scale per B consecutive elements of the last axis")
-    p.add_argument("--rounding", choices=["half_even", "half_away"],
+    # No argparse choices: the API's check gives the same message for the
+    # same mistake.
+    p.add_argument("--rounding", metavar="{" + ",".join(ROUNDINGS) + "}",
                    help="how ties round (default half_even)")
     p.add_argument("--skip", action="append", metavar="GLOB",
                    help="leave tensors whose name matches GLOB in float (repeatable)")

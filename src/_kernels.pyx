@@ -266,21 +266,28 @@ def quantize_all(x, int kind, Py_ssize_t n, Py_ssize_t start, tuple layout, scal
         release(&b)
 
 
-def dequantize_into(q, Py_ssize_t start, tuple layout, scales, bint f64, out, int threads):
-    """out = q * scale in the working dtype (float64 when f64)."""
+def dequantize_into(q, Py_ssize_t n, Py_ssize_t start, tuple layout, scales,
+                    Py_ssize_t nscales, bint f64, out, int threads):
+    """out = q * scale in the working dtype (float64 when f64) for the n
+    elements of q (any C-contiguous shape; so are scales and out).  Returns
+    NONFINITE, writing nothing, if a scale is NaN or inf."""
     cdef int8q_layout L = make_layout(layout)
     cdef buffers b
-    cdef Py_ssize_t n = len(q), ws = 8 if f64 else 4
+    cdef Py_ssize_t ws = 8 if f64 else 4, k
     cdef const int8_t *qp
     cdef const void *sp
     cdef void *op
     b.count = 0
     try:
         qp = <const int8_t *>take(&b, q, n, False)
-        sp = take(&b, scales, len(scales) * ws, False)
+        sp = take(&b, scales, nscales * ws, False)
         op = take(&b, out, n * ws, True)
+        for k in range(nscales):
+            if not isfinite((<const double *>sp)[k] if f64 else (<const float *>sp)[k]):
+                return INT8Q_NONFINITE
         with nogil:
             int8q_dequantize(qp, n, start, &L, sp, f64, op, threads)
+        return INT8Q_OK
     finally:
         release(&b)
 
