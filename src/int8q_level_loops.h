@@ -64,8 +64,8 @@ INT8Q_INLINE T FN(q_of)(T v, int even)
     T n = FN(round_even)(v);
     if (!even) {
         T df = v - n;
-        T up = (df == (T)0.5) & (n >= (T)0) ? (T)1 : (T)0;
-        T down = (df == (T)-0.5) & (n <= (T)0) ? (T)1 : (T)0;
+        T up = ((df == (T)0.5) & (n >= (T)0)) ? (T)1 : (T)0;
+        T down = ((df == (T)-0.5) & (n <= (T)0)) ? (T)1 : (T)0;
         n = n + up - down;
     }
     n = n > (T)-127 ? n : (T)-127;
