@@ -335,7 +335,7 @@ def cases(sizes, quick):
             comp["numba"] = numba_dequantize(q, s)
         yield "dequantize", n, n, comp
 
-        if n >= 1 << 20 and n <= 1 << 25:
+        if 1 << 20 <= n <= 1 << 25:
             for name, dtype in [("float16", np.float16),
                                 ("bfloat16", ml_dtypes.bfloat16 if ml_dtypes else None)]:
                 if dtype is None:
@@ -403,7 +403,7 @@ def run(args):
     if args.quick:
         sizes = [1 << 10, 1 << 16]
     else:
-        sizes = [1 << k for k in range(10, 27, 2)]
+        sizes = [1 << k for k in (args.log2 or range(10, 27, 2))]
         if args.max_log2:
             sizes = [s for s in sizes if s <= 1 << args.max_log2]
     results = []
@@ -509,6 +509,8 @@ def main(argv=None):
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds each measurement runs at least")
     parser.add_argument("--max-log2", type=int, default=None, help="largest size, log2")
+    parser.add_argument("--log2", type=int, nargs="+", default=None,
+                        help="the sizes to run, as powers of two (default 10 12 ... 26)")
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--plot-only", type=pathlib.Path, metavar="JSON",
