@@ -297,7 +297,12 @@ def cases(sizes, quick):
     rng = np.random.default_rng(0)
     for n in sizes:
         x = rng.standard_normal(n, dtype=np.float32)
-        comp = {"int8q": lambda x=x: int8q.quantize(x),
+        # "int8q" writes into a reused output (out=), like the copy roof and
+        # the numba and onnxruntime peers; "int8q-alloc" allocates its output
+        # each call, which adds the first touch of fresh pages.
+        qbuf = np.empty(x.shape, np.int8)
+        comp = {"int8q": lambda x=x, o=qbuf: int8q.quantize(x, out=o),
+                "int8q-alloc": lambda x=x: int8q.quantize(x),
                 "numpy": numpy_per_tensor(x),
                 "copy": copy_roof(x)}
         if torch is not None:
@@ -309,7 +314,9 @@ def cases(sizes, quick):
             comp["numba"] = numba_per_tensor(x)
         yield "per-tensor", n, n, comp
 
-        comp = {"int8q": lambda x=x: int8q.quantize_dequantize(x),
+        dbuf = np.empty(x.shape, np.float32)
+        comp = {"int8q": lambda x=x, o=(qbuf, dbuf): int8q.quantize_dequantize(x, out=o),
+                "int8q-alloc": lambda x=x: int8q.quantize_dequantize(x),
                 "numpy": numpy_qdq(x),
                 "copy": copy_roof(x)}
         if torch is not None:
@@ -321,14 +328,17 @@ def cases(sizes, quick):
                 "copy": copy_roof(x)}
         yield "per-block-32", n, n, comp
 
-        comp = {"int8q": lambda x=x: ggml.quantize_q8_0(x), "copy": copy_roof(x)}
+        q8buf = np.empty(n // 32 * 34, np.uint8)
+        comp = {"int8q": lambda x=x, o=q8buf: ggml.quantize_q8_0(x, out=o),
+                "int8q-alloc": lambda x=x: ggml.quantize_q8_0(x), "copy": copy_roof(x)}
         if gguf_quants is not None and n <= 1 << 24:
             comp["gguf"] = gguf_q8_0(x)
         yield "q8_0", n, n, comp
 
         qt = int8q.quantize(x)
         q, s = qt.q, qt.scale
-        comp = {"int8q": lambda q=q, s=s: int8q.dequantize(q, s),
+        comp = {"int8q": lambda q=q, s=s, o=dbuf: int8q.dequantize(q, s, out=o),
+                "int8q-alloc": lambda q=q, s=s: int8q.dequantize(q, s),
                 "numpy": lambda q=q, s=s: q.astype(np.float32) * s,
                 "copy": copy_roof(x)}
         if numba is not None:
@@ -341,12 +351,13 @@ def cases(sizes, quick):
                 if dtype is None:
                     continue
                 h = x.astype(dtype)
-                comp = {"int8q": lambda h=h: int8q.quantize(h), "copy": copy_roof(x)}
+                comp = {"int8q": lambda h=h, o=qbuf: int8q.quantize(h, out=o),
+                        "int8q-alloc": lambda h=h: int8q.quantize(h), "copy": copy_roof(x)}
                 if torch is not None:
                     comp["torch"] = torch_per_tensor_half(h)
                 yield f"{name}-per-tensor", n, n, comp
                 del h
-        del x
+        del x, qbuf, dbuf, q8buf
 
     rows = 256 if quick else 1024
     w = rng.standard_normal((rows, 4096), dtype=np.float32)
@@ -433,7 +444,7 @@ def print_row(row):
     print(f"{row['case']:<13}{row['size']:>10}  {g['int8q']:>11.3f}  {roof:>5}  {peers}")
 
 
-PEERS = ("numpy", "torch", "gguf", "ort", "ort-given", "numba")
+PEERS = ("int8q-alloc", "numpy", "torch", "gguf", "ort", "ort-given", "numba")
 
 
 def markdown(data):
@@ -470,7 +481,8 @@ STYLE = {"int8q": dict(color="tab:blue", linewidth=2.6, marker="o"),
          "gguf": dict(color="tab:purple", marker="v"),
          "ort": dict(color="tab:green", marker="D"),
          "numba": dict(color="tab:brown", marker="x"),
-         "copy": dict(color="0.5", linestyle="--", marker="", label="np.copyto (roof)")}
+         "int8q-alloc": dict(color="tab:cyan", marker="o", linestyle=":"),
+         "copy": dict(color="0.5", linestyle="--", marker="", label="2-thread copy (roof)")}
 
 
 def plot(results, path, machine=None):
