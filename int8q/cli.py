@@ -5,10 +5,12 @@
     int8q dequantize IN -o OUT                restore it
     int8q inspect FILE [--json]               list its tensors
 
-IN is a .safetensors file, a sharded checkpoint (its directory or its
-*.safetensors.index.json), a .npy or a .npz; see int8q.io for the
-conventions.  ``quantize`` prints the dict form when every argument is a number
-and there is no -o.
+IN is a .safetensors file, a Hugging Face model folder (config.json beside
+its weights: written in compressed-tensors format), a sharded checkpoint
+(its directory or its *.safetensors.index.json), a .npy, a .npz or a .gguf
+(into Q8_0, as llama-quantize does); see int8q.io for the conventions.
+``quantize`` prints the dict form when every argument is a number and there
+is no -o.
 
 Errors print one line on stderr and exit with status 2.
 """
@@ -60,7 +62,8 @@ def _progress_wanted(args):
 
 def _file_options_given(args):
     return (args.per_tensor or args.block_size is not None or args.rounding is not None
-            or args.skip or args.all or args.progress or args.quiet)
+            or args.skip or args.all or args.progress or args.quiet
+            or args.scheme is not None)
 
 
 def cmd_quantize(args):
@@ -78,7 +81,7 @@ def cmd_quantize(args):
     from . import io
     io.quantize_file(_one_input(args), args.output, per_tensor=args.per_tensor,
                      block_size=args.block_size, rounding=args.rounding or "half_even",
-                     skip=args.skip or (), all_tensors=args.all,
+                     skip=args.skip or (), all_tensors=args.all, scheme=args.scheme,
                      progress=_progress_wanted(args))
 
 
@@ -106,7 +109,8 @@ def cmd_inspect(args):
     table = [("name", "shape", "dtype", "scheme", "size")]
     for r in rows:
         dtype = r["dtype"] + (f" ({r['original_dtype']})" if r["original_dtype"] else "")
-        table.append((r["name"], _shape(r["shape"]), dtype, r["scheme"], str(r["size"])))
+        scheme = r["scheme"] + (f" {r['strategy']}" if r.get("strategy") else "")
+        table.append((r["name"], _shape(r["shape"]), dtype, scheme, str(r["size"])))
     widths = [max(len(row[i]) for row in table) for i in range(5)]
     for row in table:
         cells = [c.ljust(w) for c, w in zip(row[:4], widths)] + [row[4].rjust(widths[4])]
@@ -118,7 +122,8 @@ def cmd_inspect(args):
 
 def _add_output(p, progress_help):
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="output file, or output directory for a sharded checkpoint")
+                   help="output file, or output directory for a sharded checkpoint "
+                        "or a Hugging Face model folder")
     quiet = p.add_mutually_exclusive_group()
     quiet.add_argument("--progress", action="store_true",
                        help=f"{progress_help} even when stderr is not a terminal")
@@ -133,8 +138,9 @@ def build_parser():
 
     p = sub.add_parser(
         "quantize", help="quantize a checkpoint file, or numbers given on the command line",
-        description="Quantize IN (.safetensors, a sharded checkpoint directory or its "
-                    "index, .npy, .npz) into OUT.  With numbers and no -o, print the "
+        description="Quantize IN (.safetensors, a Hugging Face model folder, a sharded "
+                    "checkpoint directory or its "
+                    "index, .npy, .npz, .gguf) into OUT.  With numbers and no -o, print the "
                     "dict form (int8q.int8_quantize) as JSON.")
     p.add_argument("inputs", nargs="+", metavar="IN|NUMBER",
                    help="the checkpoint to quantize, or numbers")
@@ -151,7 +157,13 @@ def build_parser():
     p.add_argument("--skip", action="append", metavar="GLOB",
                    help="leave tensors whose name matches GLOB in float (repeatable)")
     p.add_argument("--all", action="store_true",
-                   help="also quantize 1-D floating tensors and integer tensors")
+                   help="also quantize 1-D floating tensors and integer tensors "
+                        "(a Hugging Face model folder: also lm_head)")
+    p.add_argument("--scheme", choices=["W8A16", "W8A8"],
+                   help="a Hugging Face model folder's compressed-tensors scheme: W8A16 "
+                        "(default; weight-only, vLLM's CompressedTensorsWNA16) or W8A8 "
+                        "(int8 weights and dynamic per-token int8 activations, "
+                        "CompressedTensorsW8A8Int8)")
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("dequantize", help="restore a file written by int8q quantize")

@@ -90,7 +90,8 @@ def _output(out, shape, dtype):
 def _raise_block_error(x, code):
     found = find_nonfinite(x, FLOAT32)
     if found is not None:
-        raise nonfinite_error(*found, by="Q8_0")
+        where, value = found
+        raise nonfinite_error(where, value, by="Q8_0")
     raise ValueError("a Q8_0 block's scale (absmax / 127) overflows float16: "
                      "absmax must stay below about 65504 * 127")
 
@@ -124,3 +125,16 @@ def dequantize_q8_0(raw, out=None):
         stop = first + chunk.shape[0] // Q8_0_BYTES * Q8_0_BLOCK
         _kernels.q8_0_dequantize_into(chunk, flat_out[first:stop], threads)
     return out
+
+
+# gguf-py's own Q8_0 on these kernels, and `python -m int8q.ggml run SCRIPT.py`:
+# int8q/_gguf_accel.py (appended here so that this module's own code stays as it is).
+from ._gguf_accel import GGUFVersionError, accelerate_gguf  # noqa: E402
+
+__all__ += ["accelerate_gguf", "GGUFVersionError"]
+
+if __name__ == "__main__":
+    import sys
+
+    from ._gguf_accel import main
+    sys.exit(main())

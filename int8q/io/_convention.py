@@ -18,6 +18,7 @@ from ._errors import FormatError
 VERSION = 1
 META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
 SCHEMES = ("per_row", "per_tensor", "per_block")
+SERVING_SCHEMES = ("W8A16", "W8A8")   # compressed-tensors presets (_compressed_tensors)
 
 
 class Options(NamedTuple):
@@ -27,10 +28,11 @@ class Options(NamedTuple):
     rounding: str = "half_even"
     skip: tuple = ()
     all_tensors: bool = False
+    scheme: "str | None" = None     # a Hugging Face folder's scheme (W8A16, W8A8)
 
 
 def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
-            all_tensors=False):
+            all_tensors=False, scheme=None):
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
         block_size = _validate.block_size(block_size)
@@ -39,7 +41,10 @@ def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
     _validate.rounding_code(rounding)
     if isinstance(skip, str):
         skip = (skip,)
-    return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors))
+    if scheme is not None and scheme not in SERVING_SCHEMES:
+        raise ValueError(f"scheme must be one of {SERVING_SCHEMES}, got {scheme!r}")
+    return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors),
+                   scheme)
 
 
 def kind(dtype):

@@ -84,19 +84,25 @@ def _shards(index):
     return data, weight_map, shards
 
 
-def _write(index, dst, data, plans, progress, desc):
-    """Run every shard's plan into a new directory `dst`, then write the index."""
+def write_index(path, data, plans):
+    """The index for `plans` ((shard name, plan with specs and output_bytes)):
+    the input index `data` with a new weight_map and total_size."""
     weight_map = {name: shard for shard, plan in plans for name, _, _ in plan.specs}
     out_index = {**data, "metadata": {**data.get("metadata", {}),
                                       "total_size": sum(p.output_bytes for _, p in plans)},
                  "weight_map": dict(sorted(weight_map.items()))}
+    with output_file(path) as f:
+        f.write((json.dumps(out_index, indent=2) + "\n").encode())
+
+
+def _write(index, dst, data, plans, progress, desc):
+    """Run every shard's plan into a new directory `dst`, then write the index."""
     total = sum(p.input_bytes for _, p in plans)
     with progress(total, desc) as bar, output_dir(dst) as tmp:
         for shard, plan in plans:
             with output_file(os.path.join(tmp, shard)) as f:
                 _checkpoint.run(plan, f, bar)
-        with output_file(os.path.join(tmp, os.path.basename(index))) as f:
-            f.write((json.dumps(out_index, indent=2) + "\n").encode())
+        write_index(os.path.join(tmp, os.path.basename(index)), data, plans)
 
 
 def quantize(src, dst, opts, progress):
