@@ -9,7 +9,7 @@ from . import _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
-from ._operands import apart, as_input, check_out_type, refuse_masked
+from ._operands import apart, as_input, check_out, refuse_masked
 from ._typing import FloatArray, Int8Array, WorkingDtype
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
@@ -90,17 +90,6 @@ def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
     return x, working_dtype(x.dtype)
 
 
-def _check_out(out: npt.NDArray[Any], shape: tuple[int, ...]) -> None:
-    check_out_type(out)
-    if out.dtype != np.int8:
-        raise TypeError(
-            f"out must be an int8 ndarray, got {getattr(out, 'dtype', type(out).__name__)}")
-    if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}, expected {shape}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be C-contiguous and writeable")
-
-
 def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
              block_size: SupportsIndex | None = None, rounding: str = "half_even",
              out: Int8Array | None = None) -> QTensor:
@@ -156,12 +145,17 @@ def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
     return qt
 
 
-def quantize_dequantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
-                        block_size: SupportsIndex | None = None,
-                        rounding: str = "half_even") -> tuple[QTensor, FloatArray]:
+def quantize_dequantize(
+        x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
+        block_size: SupportsIndex | None = None, rounding: str = "half_even",
+        out: tuple[Int8Array | None, FloatArray | None] | None = None,
+) -> tuple[QTensor, FloatArray]:
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
 
-    The dequantized array has x's shape and the working dtype.
+    The dequantized array has x's shape and the working dtype.  ``out=(q,
+    xhat)`` (either may be None) receives them: q as in `quantize`, xhat a
+    C-contiguous writeable array of the working dtype and x's shape; both are
+    left untouched on any error.
 
     Examples
     --------
@@ -170,27 +164,35 @@ def quantize_dequantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
     >>> xhat.round(4)
     array([ 1.    , -1.    ,  0.5039, -0.5039])
     """
-    qt, d = _quantize(x, axis, block_size, rounding, None, want_dequantized=True)
+    if out is None:
+        q_out = d_out = None
+    elif isinstance(out, tuple) and len(out) == 2:
+        q_out, d_out = out
+    else:
+        raise TypeError("out must be a pair (q, xhat); either may be None")
+    qt, d = _quantize(x, axis, block_size, rounding, q_out, want_dequantized=True, d_out=d_out)
     assert d is not None  # want_dequantized: always made
     return qt, d
 
 
 def _quantize(x: npt.ArrayLike, axis: SupportsIndex | None, block_size: SupportsIndex | None,
-              rounding: str, out: Int8Array | None,
-              want_dequantized: bool) -> tuple[QTensor, FloatArray | None]:
+              rounding: str, out: Int8Array | None, want_dequantized: bool,
+              d_out: FloatArray | None = None) -> tuple[QTensor, FloatArray | None]:
     mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
     if out is not None:
-        _check_out(out, x.shape)
-        x = apart(x, out)
+        check_out(out, x.shape, np.int8)
+    if d_out is not None:
+        check_out(d_out, x.shape, work, "xhat")
+    x = apart(x, out, d_out)
     q = np.empty(x.shape, dtype=np.int8) if out is None else out
-    d = np.empty(x.shape, dtype=work) if want_dequantized else None
-    # Writing into the caller's `out` goes through the two-pass path, which
+    d = None if not want_dequantized else np.empty(x.shape, dtype=work) if d_out is None else d_out
+    # Writing into the caller's buffers goes through the two-pass path, which
     # finds NaN/inf before writing anything.
     scales = _engine.quantize(x, work, gran, mode, q.reshape(-1),
                               None if d is None else d.reshape(-1),
-                              fused=out is None)
+                              fused=out is None and d_out is None)
     qt = QTensor(q, scales.reshape(gran.scale_shape), gran.axis, gran.block_size, rounding)
     return qt, d
 
@@ -236,14 +238,21 @@ def absmax(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
     return _engine.absmax(x, work, gran).reshape(gran.scale_shape)
 
 
+_INT8 = np.dtype(np.int8)
+_WORK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *,
                axis: SupportsIndex | None = None, block_size: SupportsIndex | None = None,
-               dtype: npt.DTypeLike | None = None) -> FloatArray:
+               dtype: npt.DTypeLike | None = None,
+               out: npt.NDArray[Any] | None = None) -> FloatArray:
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 
     Call it as ``dequantize(qtensor)`` or ``dequantize(q, scale, axis=...,
     block_size=...)`` with `scale` shaped as `quantize` makes it.  float16 and
-    bfloat16 scales compute in float32.
+    bfloat16 scales compute in float32.  `out`, a C-contiguous writeable
+    floating array of q's shape (and of `dtype` when given), receives the
+    result cast to its dtype; it is left untouched on any error.
 
     Examples
     --------
@@ -258,6 +267,14 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
         scale, axis, block_size, q = q.scale, q.axis, q.block_size, q.q
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
+    if (dtype is None and out is None and type(q) is np.ndarray and type(scale) is np.ndarray
+            and q.dtype == _INT8 and scale.dtype in _WORK_DTYPES and q.flags.c_contiguous
+            and scale.flags.c_contiguous):
+        # The common call, with no conversion to make: the fast path (plain
+        # ndarrays only, so masked arrays never get here).
+        gran = resolve(q.shape, axis, block_size)
+        if scale.shape == gran.scale_shape:
+            return _engine.dequantize_fast(q, scale, gran)
     refuse_masked(q, "q")
     refuse_masked(scale, "scale")
     q = np.asarray(q)
@@ -272,12 +289,17 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
         raise ValueError(f"scale has shape {scale.shape}, expected {gran.scale_shape} "
                          f"for q of shape {q.shape}")
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
-    if not np.isfinite(scales).all():
-        raise ValueError("scale contains NaN or inf")
     out_dtype = work if dtype is None else np.dtype(dtype)
+    if out is not None and dtype is None:
+        out_dtype = getattr(out, "dtype", out_dtype)
     if out_dtype.kind != "f" and out_dtype.name != "bfloat16":
         raise TypeError(f"dtype must be a floating dtype, got {out_dtype}")
-    out = np.empty(q.shape, dtype=out_dtype)
-    if out.size:
-        _engine.dequantize(q, scales, gran, out.reshape(-1))
+    if out is None:
+        out = np.empty(q.shape, dtype=out_dtype)
+    else:
+        check_out(out, q.shape, out_dtype)
+        q, scales = apart(q, out), apart(scales, out)
+    # The kernels check the scales for NaN/inf before writing anything.
+    if not _engine.dequantize(q, scales, gran, out.reshape(-1)):
+        raise ValueError("scale contains NaN or inf")
     return out

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ._dtypes import is_direct
+from ._dtypes import direct_kind, is_direct, working_kind
+from ._typing import FloatArray, WorkingDtype
 
 _ScalarT = TypeVar("_ScalarT", bound=np.generic)
 
@@ -67,3 +68,20 @@ def chunks(a: npt.NDArray[Any], work: np.dtype[_ScalarT],
         with np.errstate(over="ignore"):
             chunk = np.ascontiguousarray(view, dtype=work).reshape(-1)
         yield start, chunk
+
+
+def input_chunks(a: npt.NDArray[Any], work: WorkingDtype,
+                 align: int = 1) -> Iterator[tuple[int, FloatArray, int]]:
+    """Yield (start, chunk, kind): what the quantize kernels read.
+
+    An array the kernels read in place (float32/float64, or float16/bfloat16
+    widened inside the kernels) comes back whole as one flat view; anything
+    else is converted to `work` slab by slab, as chunks() does.
+    """
+    kind = direct_kind(a, work)
+    if kind is not None:
+        yield 0, a.reshape(-1), kind
+        return
+    kind = working_kind(work)
+    for start, chunk in chunks(a, work, align):
+        yield start, chunk, kind

@@ -4,6 +4,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import _kernels
 from ._typing import WorkingDtype
 
 FLOAT32 = np.dtype(np.float32)
@@ -18,12 +19,20 @@ def is_bfloat16(dtype: np.dtype[Any]) -> bool:
     return name == "bfloat16"
 
 
+# The common cases, looked up before anything else (small calls feel it).
+_WORKING: dict[object, WorkingDtype] = {np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64,
+            np.dtype(np.float16): FLOAT32}
+
+
 def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
     """float32 for float16/bfloat16/float32, float64 for float64/integer/bool.
 
     Raises TypeError for anything else (complex, object, strings, long double,
     datetimes...).
     """
+    work = _WORKING.get(dtype)
+    if work is not None:
+        return work
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize <= 4 or is_bfloat16(dtype):
         return FLOAT32
@@ -35,5 +44,30 @@ def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
 
 
 def is_direct(a: npt.NDArray[Any], work: np.dtype[Any]) -> bool:
-    """True when the kernels can read `a` in place, with no conversion."""
+    """True when `a` already is C-contiguous native `work` (no conversion)."""
     return a.dtype == work and a.dtype.isnative and a.flags.c_contiguous
+
+
+# Native dtypes the kernels read in place, with the kernels' input kind:
+# float16 and bfloat16 are widened to float32 inside the kernels.
+_KINDS: dict[np.dtype[Any], int] = {np.dtype(np.float32): _kernels.INPUT_F32,
+          np.dtype(np.float64): _kernels.INPUT_F64,
+          np.dtype(np.float16): _kernels.INPUT_F16}
+
+
+def working_kind(work: WorkingDtype) -> int:
+    """The input kind of an array already converted to the working dtype."""
+    return _kernels.INPUT_F64 if work == FLOAT64 else _kernels.INPUT_F32
+
+
+def direct_kind(a: npt.NDArray[Any], work: WorkingDtype) -> int | None:
+    """The kernels' input kind for reading `a` in place, or None when it
+    must be converted first (other dtypes, byte orders, layouts)."""
+    dtype = a.dtype
+    if not a.flags.c_contiguous:
+        return None
+    kind = _KINDS.get(dtype)  # native byte order only: ">f4" is not a key
+    if kind is None:
+        return _kernels.INPUT_BF16 if is_bfloat16(dtype) and dtype.isnative else None
+    # float16 under a float64 working dtype cannot happen (working_dtype)
+    return kind if (kind == _kernels.INPUT_F64) == (work == FLOAT64) else None

@@ -1,18 +1,31 @@
 """Types of the compiled module int8q._kernels (src/_kernels.pyx).
 
-Arrays are typed memoryviews in Cython: any C-contiguous 1-D buffer of the
-right item type is accepted.  Where the .pyx uses its fused type `real`,
-every `FloatArray` argument of one call must have the same dtype, float32
-or float64; the stubs cannot say so, the kernels check it at run time.
+Array arguments are read through the buffer protocol: C-contiguous arrays
+whose byte size the call checks.  `kind` (INPUT_F32, INPUT_F64, INPUT_F16,
+INPUT_BF16) says what `x` holds; scales, abs-maxima and dequantized values
+are in the working dtype, float64 for INPUT_F64 (or `f64`) and float32
+otherwise.  `layout` is _granularity's (n_row, block, cmod, nb).
 """
 from collections.abc import Iterable
-from typing import SupportsFloat
+from typing import Any, SupportsFloat
 
 import numpy as np
 import numpy.typing as npt
 
 from ._typing import DictForm, FloatArray, Int8Array, Layout
 
+# The C enums (src/int8q_kernels.h).
+HALF_EVEN: int
+HALF_AWAY: int
+INPUT_F32: int
+INPUT_F64: int
+INPUT_F16: int
+INPUT_BF16: int
+OK: int
+NONFINITE: int
+F16_OVERFLOW: int
+ISA_NAMES: tuple[str, ...]
+MIN_PER_THREAD: int
 HAVE_OPENMP: bool
 # Cython adds it to every module (doctests of cdef functions); always empty here.
 __test__: dict[str, str]
@@ -22,23 +35,22 @@ def isa_detect() -> int: ...
 def isa_compiled(level: int) -> bool: ...
 def isa_select(level: int) -> bool: ...
 def isa_current() -> int: ...
-def absmax_into(x: FloatArray, start: int, layout: Layout, m: FloatArray,
-                threads: int) -> None: ...
-def quantize_into(x: FloatArray, start: int, layout: Layout, scales: FloatArray, mode: int,
-                  q: Int8Array, d: FloatArray | None, threads: int) -> None: ...
-def fused_into(x: FloatArray, start: int, layout: Layout, scales: FloatArray, mode: int,
-               q: Int8Array, d: FloatArray | None, threads: int) -> bool: ...
-# x and d float32 (_f32) or float64 (_f64): callers pick one by a run-time dtype.
-def quantize_whole_f32(x: FloatArray, layout: Layout, nscales: int, fused: bool, mode: int,
-                       q: Int8Array, d: FloatArray | None, threads: int) -> FloatArray | None: ...
-def quantize_whole_f64(x: FloatArray, layout: Layout, nscales: int, fused: bool, mode: int,
-                       q: Int8Array, d: FloatArray | None, threads: int) -> FloatArray | None: ...
-def dequantize_into(q: Int8Array, start: int, layout: Layout, scales: FloatArray,
-                    out: FloatArray, threads: int) -> None: ...
-def q8_0_quantize_into(x: npt.NDArray[np.float32], out: npt.NDArray[np.uint8],
+def isa_flags(level: int) -> str: ...
+def scale_from_absmax(amax: float, f64: bool) -> float: ...
+def absmax_into(x: npt.NDArray[Any], kind: int, n: int, start: int, layout: Layout,
+                m: FloatArray, threads: int) -> None: ...
+def quantize_into(x: npt.NDArray[Any], kind: int, n: int, start: int, layout: Layout,
+                  scales: FloatArray, bounded: bool, mode: int, q: Int8Array,
+                  d: FloatArray | None, threads: int) -> None: ...
+def quantize_all(x: npt.NDArray[Any], kind: int, n: int, start: int, layout: Layout,
+                 scales: FloatArray, fused: bool, mode: int, q: Int8Array,
+                 d: FloatArray | None, threads: int) -> int: ...
+def dequantize_into(q: Int8Array, n: int, start: int, layout: Layout, scales: FloatArray,
+                    nscales: int, f64: bool, out: FloatArray, threads: int) -> int: ...
+def q8_0_quantize_into(x: npt.NDArray[Any], kind: int, n: int, out: npt.NDArray[np.uint8],
                        threads: int) -> int: ...
 def q8_0_dequantize_into(raw: npt.NDArray[np.uint8], out: npt.NDArray[np.float32],
                          threads: int) -> None: ...
 def round_decimal_for_tests(v: float, ndigits: int) -> float: ...
 def seed_quantize(values: Iterable[SupportsFloat]) -> DictForm: ...
-def _array_as_float64(a: npt.NDArray[np.generic]) -> npt.NDArray[np.float64]: ...
+def _array_as_float64(a: npt.NDArray[Any]) -> npt.NDArray[np.float64]: ...
