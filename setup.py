@@ -96,9 +96,10 @@ class BuildExt(build_ext):
 extensions = [
     Extension(
         "int8q._kernels",
-        sources=["src/_kernels.pyx", "src/int8q_kernels.c"],
+        sources=["src/_kernels.pyx", "src/int8q_kernels.c", "src/int8q_affine.c"],
         include_dirs=["src"],
-        depends=["src/int8q_kernels.h", "src/int8q_isa.h", "src/int8q_openmp.h"],
+        depends=["src/int8q_kernels.h", "src/int8q_isa.h", "src/int8q_openmp.h",
+                 "src/int8q_affine.h"],
     )
 ]
 

@@ -95,23 +95,6 @@ def quantize(x, work, gran, mode, q_flat, d_flat=None, fused=True):
     return scales
 
 
-def quantize_given(x, work, gran, scales, mode, q_flat):
-    """Fill q_flat using known flat scales.  An abs-max pass first raises
-    ValueError for NaN/inf, and for scales too small for x (the kernels'
-    rounding is exact only for |x / scale| < 2^22), before anything is
-    written."""
-    m = absmax(x, work, gran)
-    with np.errstate(over="ignore"):
-        too_small = (m > scales * work.type(1 << 20)).any()
-    if too_small:
-        raise ValueError("scale too small for x: |x| / scale must stay within 2**20")
-    threads = get_num_threads()
-    for start, chunk in chunks(x, work):
-        stop = start + chunk.shape[0]
-        _kernels.quantize_into(chunk, start, gran.layout, scales, mode,
-                               q_flat[start:stop], None, threads)
-
-
 def dequantize(q, scales, gran, out_flat):
     """out_flat = q * scale computed in the scales' dtype, then cast to
     out_flat's dtype chunk by chunk (no full-size temporary)."""
