@@ -8,6 +8,7 @@ See README.md for the contract; int8q.reference holds the plain NumPy
 definition every fast path is tested against.
 """
 from ._api import QTensor, absmax, dequantize, quantize, quantize_dequantize
+from ._calibrate import Calibrator
 from ._config import (available_simd, get_num_threads, get_simd, set_num_threads,
                       set_simd, show_config)
 from . import ggml
@@ -15,7 +16,7 @@ from ._seed import int8_quantize
 from ._version import __version__
 
 __all__ = [
-    "QTensor", "absmax", "available_simd", "dequantize", "get_num_threads", "get_simd",
+    "Calibrator", "QTensor", "absmax", "available_simd", "dequantize", "get_num_threads", "get_simd",
     "int8_quantize", "quantize", "quantize_dequantize", "set_num_threads", "set_simd",
     "show_config", "__version__",
 ]
