@@ -1,7 +1,9 @@
-"""The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor."""
+"""The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
+(docs/semantics.md §2)."""
 import numpy as np
 
 from . import _affine, _engine
+from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
 
@@ -180,7 +182,7 @@ def _quantize_affine(x, axis, block_size, rounding, out, scale, zero_point, symm
                      qdtype, clip):
     """quantize() with given parameters, asymmetric ranges or clip="mse"
     (int8q/_affine.py does the work)."""
-    mode = _engine.rounding_mode(rounding)
+    mode = rounding_code(rounding)
     qdtype = _affine.qdtype_of(qdtype)
     if not isinstance(symmetric, (bool, np.bool_)):
         raise TypeError(f"symmetric must be True or False, got {symmetric!r}")
@@ -238,7 +240,7 @@ def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even"):
 
 
 def _quantize(x, axis, block_size, rounding, out, want_dequantized):
-    mode = _engine.rounding_mode(rounding)
+    mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
     if out is not None:
@@ -263,7 +265,7 @@ def quantize_with_scale(x, scale, *, axis=None, block_size=None, rounding="half_
     `absmax` are).  The given-scale kernel of ``quantize(x, scale=...)``
     without its checks.  Not part of the public API.
     """
-    mode = _engine.rounding_mode(rounding)
+    mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)

@@ -30,6 +30,7 @@ from . import _affine, _engine
 from ._chunks import chunks
 from ._dtypes import working_dtype
 from ._granularity import resolve
+from ._validate import nonfinite_error
 
 METHODS = ("minmax", "percentile", "mse")
 SLICE = 1 << 16            # elements of a batch histogrammed at a time
@@ -123,7 +124,7 @@ class Calibrator:
             lo = np.asarray(_affine._reduce(x, gran, np.min)).astype(work).reshape(-1)
             hi = np.asarray(_affine._reduce(x, gran, np.max)).astype(work).reshape(-1)
         if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-            _engine.raise_nonfinite(x, work, what="batch")
+            raise nonfinite_error(*_engine.find_nonfinite(x, work), what="batch")
         if self._lo is None:
             self.dtype, self._lo, self._hi = work, lo, hi
             if self.method != "minmax":

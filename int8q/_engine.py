@@ -10,17 +10,7 @@ from . import _kernels
 from ._chunks import chunks
 from ._dtypes import FLOAT32, is_direct
 from ._config import get_num_threads
-
-HALF_EVEN, HALF_AWAY = 0, 1
-ROUNDING_MODES = {"half_even": HALF_EVEN, "half_away": HALF_AWAY}
-
-
-def rounding_mode(rounding):
-    try:
-        return ROUNDING_MODES[rounding]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"rounding must be one of {sorted(ROUNDING_MODES)}, got {rounding!r}") from None
+from ._validate import nonfinite_error
 
 
 def find_nonfinite(x, work):
@@ -33,14 +23,12 @@ def find_nonfinite(x, work):
     return None
 
 
-def raise_nonfinite(x, work, what="x"):
+def raise_nonfinite(x, work):
     """Raise ValueError naming the first NaN or inf of x (C order)."""
     found = find_nonfinite(x, work)
     if found is None:
         raise AssertionError("raise_nonfinite called on finite data")
-    where, value = found
-    raise ValueError(f"{what}[{', '.join(map(str, where))}] is {value}; "
-                     "int8q quantizes finite numbers only")
+    raise nonfinite_error(*found)
 
 
 def absmax(x, work, gran):

@@ -7,10 +7,11 @@ with row, column = divmod(index, n_row).
 """
 import functools
 import math
-import operator
 from typing import NamedTuple
 
 from numpy.exceptions import AxisError
+
+from . import _validate
 
 # A block of at most this many elements is quantized right after its abs-max,
 # while it is still in cache (1 << 17 float32 = 512 KiB).
@@ -30,15 +31,6 @@ class Granularity(NamedTuple):
         return math.prod(self.scale_shape)
 
 
-def _as_int(value, name):
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not bool")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
-
-
 @functools.lru_cache(maxsize=256)
 def _resolve_cached(shape, axis, block_size):
     return _resolve(shape, axis, block_size)
@@ -56,7 +48,7 @@ def _resolve(shape, axis, block_size):
     if axis is not None and block_size is not None:
         raise ValueError("give axis (per-channel) or block_size (per-block), not both")
     if axis is not None:
-        axis = _as_int(axis, "axis")
+        axis = _validate.integer(axis, "axis")
         if not -ndim <= axis < ndim:
             raise AxisError(axis, ndim)
         axis %= ndim
@@ -72,9 +64,7 @@ def _resolve(shape, axis, block_size):
             fused = pre == 1 and post <= MAX_FUSED_BLOCK
         return Granularity(axis, None, (channels,), layout, fused, max(post, 1))
     if block_size is not None:
-        block_size = _as_int(block_size, "block_size")
-        if block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        block_size = _validate.block_size(block_size)
         if ndim == 0:
             raise AxisError("block_size needs an array with at least one axis")
         n = shape[-1]

@@ -1,4 +1,4 @@
-"""The seed function: int8_quantize(list) -> dict."""
+"""int8_quantize(list) -> dict: the dict form (docs/semantics.md §1)."""
 from . import _kernels
 
 

@@ -1,13 +1,13 @@
 """The int8q command line.
 
-    int8q quantize 1.0 -1.0 0.5 -0.5          print the seed dict as JSON
+    int8q quantize 1.0 -1.0 0.5 -0.5          print the dict form as JSON
     int8q quantize IN -o OUT [options]        quantize a checkpoint file
     int8q dequantize IN -o OUT                restore it
     int8q inspect FILE [--json]               list its tensors
 
 IN is a .safetensors file, a sharded checkpoint (its directory or its
 *.safetensors.index.json), a .npy or a .npz; see int8q.io for the
-conventions.  ``quantize`` is the seed mode when every argument is a number
+conventions.  ``quantize`` prints the dict form when every argument is a number
 and there is no -o.
 
 Errors print one line on stderr and exit with status 2.
@@ -18,9 +18,10 @@ import os
 import sys
 
 from ._seed import int8_quantize
+from ._validate import ROUNDINGS
 from ._version import __version__
 
-# int8q.io is imported only for file commands: the seed mode stays as quick
+# int8q.io is imported only for file commands: printing the dict form stays as quick
 # to start as it was.
 
 
@@ -33,6 +34,15 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"int8q: error: {message} (see {self.prog} --help)\n")
+
+
+def _block_size(text):
+    """An integer block size, or the text itself so that int8q.io's check
+    words the mistake as the API does."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _as_number(text):
@@ -50,7 +60,8 @@ def _progress_wanted(args):
 
 def _file_options_given(args):
     return (args.per_tensor or args.block_size is not None or args.rounding is not None
-            or args.skip or args.all or args.progress or args.quiet)
+            or args.skip or args.all or args.progress or args.quiet
+            or args.clip is not None)
 
 
 def cmd_quantize(args):
@@ -69,7 +80,7 @@ def cmd_quantize(args):
     io.quantize_file(_one_input(args), args.output, per_tensor=args.per_tensor,
                      block_size=args.block_size, rounding=args.rounding or "half_even",
                      skip=args.skip or (), all_tensors=args.all,
-                     progress=_progress_wanted(args))
+                     progress=_progress_wanted(args), clip=args.clip)
 
 
 def _one_input(args):
@@ -125,21 +136,26 @@ def build_parser():
         "quantize", help="quantize a checkpoint file, or numbers given on the command line",
         description="Quantize IN (.safetensors, a sharded checkpoint directory or its "
                     "index, .npy, .npz) into OUT.  With numbers and no -o, print the "
-                    "seed dict as JSON.")
+                    "dict form (int8q.int8_quantize) as JSON.")
     p.add_argument("inputs", nargs="+", metavar="IN|NUMBER",
                    help="the checkpoint to quantize, or numbers")
     _add_output(p, "show a progress bar")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--per-tensor", action="store_true",
                      help="one scale per tensor (default: one per row)")
-    how.add_argument("--block-size", type=int, metavar="B",
+    how.add_argument("--block-size", type=_block_size, metavar="B",
                      help="one scale per B consecutive elements of the last axis")
-    p.add_argument("--rounding", choices=["half_even", "half_away"],
+    # No argparse choices: the API's check gives the same message for the
+    # same mistake.
+    p.add_argument("--rounding", metavar="{" + ",".join(ROUNDINGS) + "}",
                    help="how ties round (default half_even)")
     p.add_argument("--skip", action="append", metavar="GLOB",
                    help="leave tensors whose name matches GLOB in float (repeatable)")
     p.add_argument("--all", action="store_true",
                    help="also quantize 1-D floating tensors and integer tensors")
+    p.add_argument("--clip", choices=["mse"],
+                   help="mse: clip each row (tensor, block) where the squared error is "
+                        "smallest (default: no clipping, abs-max)")
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("dequantize", help="restore a file written by int8q quantize")

@@ -1,4 +1,5 @@
-"""A numcodecs codec that stores a floating chunk as int8 plus one scale.
+"""A numcodecs codec that stores a floating chunk as int8 plus one scale
+(chunk format: docs/semantics.md §5).
 
 Codec id ``"int8q"``, registered through the ``numcodecs.codecs`` entry
 point, so ``numcodecs.get_codec({"id": "int8q"})`` finds it once int8q is
@@ -24,11 +25,10 @@ import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
 
-from ._api import dequantize, quantize
-from ._dtypes import working_dtype
-from ._engine import rounding_mode
+from . import dequantize, quantize
+from ._shared import rounding_code, working_dtype
 
-__all__ = ["Int8QCodec", "HEADER", "encode_chunk", "decode_chunk"]
+__all__ = ["Int8QCodec", "HEADER", "check_dtype", "encode_chunk", "decode_chunk"]
 
 MAGIC = b"I8Q\0"
 VERSION = 1
@@ -36,7 +36,7 @@ HEADER = struct.Struct("<4sB3sd")      # magic, version, dtype.str, scale
 FLOAT_DTYPES = ("f2", "f4", "f8")      # what the header can name
 
 
-def _check_dtype(dtype):
+def check_dtype(dtype):
     dtype = np.dtype(dtype)
     # The header keeps 3 characters of dtype.str, and decoding must give the
     # original type back: plain IEEE floats only (bfloat16 has no dtype.str
@@ -65,7 +65,7 @@ def encode_chunk(x, rounding="half_even"):
     TypeError
         `x` is not float16, float32 or float64.
     """
-    dtype = _check_dtype(x.dtype)
+    dtype = check_dtype(x.dtype)
     qt = quantize(x, rounding=rounding)
     header = HEADER.pack(MAGIC, VERSION, dtype.str.encode("ascii"), float(qt.scale))
     return header + qt.q.tobytes()
@@ -89,7 +89,7 @@ def decode_chunk(buf):
     if version != VERSION:
         raise ValueError(f"int8q chunk format version {version} is not supported")
     try:
-        dtype = _check_dtype(code.decode("ascii"))
+        dtype = check_dtype(code.decode("ascii"))
     except (TypeError, UnicodeDecodeError):
         raise ValueError(f"int8q chunk names an unknown dtype {code!r}") from None
     work = working_dtype(dtype)
@@ -120,7 +120,7 @@ class Int8QCodec(Codec):
     codec_id = "int8q"
 
     def __init__(self, rounding="half_even"):
-        rounding_mode(rounding)  # ValueError now rather than at the first chunk
+        rounding_code(rounding)  # ValueError now rather than at the first chunk
         self.rounding = rounding
 
     def encode(self, buf):

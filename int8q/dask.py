@@ -17,15 +17,14 @@ import math
 import numpy as np
 import dask.array as da
 
-from . import _api, _engine
-from ._api import QTensor
-from ._dtypes import working_dtype
-from ._granularity import resolve
+from . import QTensor, absmax, dequantize
+from ._shared import (QuantizedBase, find_nonfinite, nonfinite_error, quantize_with_scale,
+                      resolve, rounding_code, scales_from_absmax, working_dtype)
 
 __all__ = ["DaskQTensor", "quantize"]
 
 
-class DaskQTensor(_api.QuantizedBase):
+class DaskQTensor(QuantizedBase):
     """Lazy int8 tensor and its scales, as Dask arrays.
 
     Attributes
@@ -123,7 +122,7 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", scale=None,
         raise TypeError(f"int8q.dask.quantize takes a dask.array.Array, got {type(x).__name__}")
     if any(math.isnan(n) for n in x.shape):
         raise ValueError("x has unknown chunk sizes; call x.compute_chunk_sizes() first")
-    _engine.rounding_mode(rounding)
+    rounding_code(rounding)
     work = working_dtype(x.dtype)
     gran = resolve(x.shape, axis, block_size)
     if gran.block_size is not None:
@@ -157,35 +156,35 @@ def _blockwise(func, dtype, x, scale, axis, block_size, **kwargs):
 
 
 def _quantize_block(x, scale, axis, block_size, rounding):
-    return _api.quantize_with_scale(x, scale, axis=axis, block_size=block_size,
+    return quantize_with_scale(x, scale, axis=axis, block_size=block_size,
                                     rounding=rounding)
 
 
 def _dequantize_block(q, scale, axis, block_size, out_dtype):
     # Not `dtype`: da.blockwise would take that keyword for itself.
-    return _api.dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
+    return dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
 
 
 # absmax / 127, 1 where that is 0: the engine's own rule.
-_scale_from_absmax = _engine.scales_from_absmax
+_scale_from_absmax = scales_from_absmax
 
 
 def _chunk_absmax(x, axis=None, block_size=None, keepdims=False, block_info=None):
     """int8q.absmax of one chunk; a NaN/inf is named by its place in the
     whole array, not in the chunk."""
     try:
-        m = _api.absmax(x, axis=axis, block_size=block_size)
+        m = absmax(x, axis=axis, block_size=block_size)
     except ValueError:
         if block_info is None:
             raise
         work = working_dtype(x.dtype)
-        found = _engine.find_nonfinite(np.asarray(x), work)
+        found = find_nonfinite(np.asarray(x), work)
         if found is None:
             raise
         where, value = found
         starts = [start for start, _ in block_info[0]["array-location"]]
-        pos = ", ".join(str(s + i) for s, i in zip(starts, where))
-        raise ValueError(f"x[{pos}] is {value}; int8q quantizes finite numbers only") from None
+        # The position in the whole array, not in the chunk.
+        raise nonfinite_error([s + i for s, i in zip(starts, where)], value) from None
     if keepdims:
         shape = [1] * x.ndim
         if axis is not None:

@@ -1,4 +1,4 @@
-"""GGML Q8_0 interchange, byte-identical to gguf-py (ggml's reference recipe).
+"""GGML Q8_0 interchange, byte-identical to gguf-py (docs/semantics.md §3).
 
 A Q8_0 row of n floats (n a multiple of 32) is n / 32 blocks of 34 bytes: the
 block's scale ``d = amax / 127`` as little-endian float16, then 32 int8
@@ -21,6 +21,7 @@ from ._chunks import chunks
 from ._config import get_num_threads
 from ._dtypes import FLOAT32, working_dtype
 from ._engine import find_nonfinite
+from ._validate import nonfinite_error
 
 __all__ = ["quantize_q8_0", "dequantize_q8_0", "Q8_0_BLOCK", "Q8_0_BYTES"]
 
@@ -69,9 +70,7 @@ def quantize_q8_0(x):
 def _raise_block_error(x, code):
     found = find_nonfinite(x, FLOAT32)
     if found is not None:
-        where, value = found
-        raise ValueError(f"x[{', '.join(map(str, where))}] is {value} as float32; "
-                         "Q8_0 quantizes finite numbers only")
+        raise nonfinite_error(*found, by="Q8_0")
     raise ValueError("a Q8_0 block's scale (absmax / 127) overflows float16: "
                      "absmax must stay below about 65504 * 127")
 

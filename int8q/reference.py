@@ -2,7 +2,7 @@
 
 Every fast path of int8q must give bit-identical results to these functions.
 They take already-valid input (no error handling beyond what NumPy does) and
-are written to be checked by eye against README.md's "Exact semantics".
+are written to be checked by eye against docs/semantics.md (§1-§3).
 """
 import numpy as np
 
@@ -82,7 +82,7 @@ def dequantize(q, scale, axis=None, block_size=None):
 
 
 def int8_quantize(x):
-    """The seed function, written the obvious NumPy way."""
+    """int8_quantize (the dict form), written the obvious NumPy way."""
     a = np.asarray(list(x), dtype=np.float64)
     absmax_value = float(np.max(np.abs(a))) if a.size else 0.0
     scale = absmax_value / 127

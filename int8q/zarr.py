@@ -24,9 +24,9 @@ from zarr.abc.codec import ArrayBytesCodec
 from zarr.core.common import parse_named_configuration
 from zarr.registry import register_codec
 
-from ._api import dequantize
-from ._engine import rounding_mode
-from .codec import HEADER, _check_dtype, decode_chunk, encode_chunk
+from . import dequantize
+from ._shared import rounding_code
+from .codec import HEADER, check_dtype, decode_chunk, encode_chunk
 
 __all__ = ["Int8QZarrCodec", "create_array"]
 
@@ -54,7 +54,7 @@ class Int8QZarrCodec(ArrayBytesCodec):
     rounding: str = "half_even"
 
     def __init__(self, *, rounding="half_even"):
-        rounding_mode(rounding)
+        rounding_code(rounding)
         object.__setattr__(self, "rounding", rounding)
 
     @classmethod
@@ -67,7 +67,7 @@ class Int8QZarrCodec(ArrayBytesCodec):
         return {"name": CODEC_NAME, "configuration": {"rounding": self.rounding}}
 
     def validate(self, *, shape, dtype, chunk_grid):
-        _check_dtype(dtype.to_native_dtype())
+        check_dtype(dtype.to_native_dtype())
 
     def _decode_sync(self, chunk_bytes, chunk_spec):
         q, scale, _ = decode_chunk(chunk_bytes.as_numpy_array())

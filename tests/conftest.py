@@ -1,31 +1,45 @@
+import importlib.util
 import io
 import pathlib
 
 import pytest
 
-import int8q
-
+# int8q is imported lazily: under `python -m pytest` from the repository root
+# the source folder shadows the installed package, and importing it would
+# fail (no compiled _kernels) before the check below could explain why.
 SOURCE_PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "int8q"
-
-
-def pytest_report_header(config):
-    return [f"int8q from {pathlib.Path(int8q.__file__).parent}",
-            int8q.show_config(file=io.StringIO()).replace("\n", "; ")]
 
 
 def pytest_configure(config):
     # The tests must exercise the installed, compiled package: importing the
     # source folder would test uncompiled files (and fail on _kernels).
-    installed = pathlib.Path(int8q.__file__).resolve().parent
-    if installed == SOURCE_PACKAGE:
+    spec = importlib.util.find_spec("int8q")
+    if spec is None:
+        raise pytest.UsageError("int8q is not installed; run pip install . first (see README)")
+    if pathlib.Path(spec.origin).resolve().parent == SOURCE_PACKAGE:
         raise pytest.UsageError(
-            "int8q was imported from the source tree; install it (pip install .) "
-            "and run pytest with --import-mode=importlib (see README)")
+            "int8q would be imported from the source tree; install it (pip install .) "
+            "and run plain `pytest` (not `python -m pytest`) from the repository root, "
+            "or run from another directory (see README)")
 
 
-@pytest.fixture(params=int8q.available_simd())
+def pytest_report_header(config):
+    import int8q
+    return [f"int8q from {pathlib.Path(int8q.__file__).parent}",
+            int8q.show_config(file=io.StringIO()).replace("\n", "; ")]
+
+
+def pytest_generate_tests(metafunc):
+    # The `simd` fixture runs a test once on every SIMD level this machine has.
+    if "simd" in metafunc.fixturenames:
+        import int8q
+        metafunc.parametrize("simd", int8q.available_simd(), indirect=True)
+
+
+@pytest.fixture
 def simd(request):
     """Run a test once on every SIMD level this machine supports."""
+    import int8q
     before = int8q.get_simd()
     int8q.set_simd(request.param)
     yield request.param
@@ -35,6 +49,7 @@ def simd(request):
 @pytest.fixture
 def threads():
     """Set the thread count inside a test and restore it afterwards."""
+    import int8q
     before = int8q.get_num_threads()
     yield int8q.set_num_threads
     int8q.set_num_threads(before)

@@ -88,13 +88,16 @@ def test_results_do_not_depend_on_threads_or_simd(threads):
     rng = np.random.default_rng(5)
     x = (rng.standard_normal(1 << 20) * 7).astype(np.float32)
     results = set()
-    for level in int8q.available_simd():
-        int8q.set_simd(level)
-        for n in (1, 2, 4, 7):
-            threads(n)
-            qt, xhat = int8q.quantize_dequantize(x)
-            results.add(qt.q.tobytes() + qt.scale.tobytes() + xhat.tobytes())
-    int8q.set_simd(int8q.available_simd()[-1])
+    before = int8q.get_simd()
+    try:
+        for level in int8q.available_simd():
+            int8q.set_simd(level)
+            for n in (1, 2, 4, 7):
+                threads(n)
+                qt, xhat = int8q.quantize_dequantize(x)
+                results.add(qt.q.tobytes() + qt.scale.tobytes() + xhat.tobytes())
+    finally:
+        int8q.set_simd(before)
     assert len(results) == 1
 
 

@@ -11,19 +11,12 @@ from typing import NamedTuple
 
 from . import _convention as conv
 from . import _safetensors as st
-from ._ioerrors import FormatError
+from ._errors import FormatError
 
 try:  # optional: dequantize to bfloat16 directly
     import ml_dtypes
 except ImportError:
     ml_dtypes = None
-
-
-def kind(dtype):
-    """"float", "integer" or "other" for a safetensors dtype string."""
-    if dtype in st.FLOAT_DTYPES:
-        return "float"
-    return "integer" if dtype in st.INTEGER_DTYPES else "other"
 
 
 class Plan(NamedTuple):
@@ -49,7 +42,7 @@ def plan_quantize(src, header, opts, taken):
         raise FormatError(f"{src}: already quantized by int8q (dequantize it first)")
     specs, steps, entries = [], [], {}
     for name, info in header.tensors.items():
-        scheme = conv.choose_scheme(name, kind(info.dtype), len(info.shape), opts)
+        scheme = conv.choose_scheme(name, st.kind(info.dtype), len(info.shape), opts)
         if scheme is None:
             specs.append((name, info.dtype, info.shape))
             steps.append(("copy", name, None))
@@ -58,9 +51,9 @@ def plan_quantize(src, header, opts, taken):
         if scale in taken:
             raise FormatError(f"{src}: cannot store the scale of {name!r}: a tensor named "
                               f"{scale!r} already exists (leave it out with --skip)")
-        wide = conv.wide_scale(kind(info.dtype), info.dtype == "F64")
         specs.append((name, "I8", info.shape))
-        specs.append((scale, "F64" if wide else "F32",
+        # Always float32, whatever the tensor's dtype (see conv.quantize).
+        specs.append((scale, "F32",
                       conv.scale_shape(scheme, info.shape, opts.block_size)))
         steps.append(("quantize", name, scheme))
         entries[name] = conv.entry(scheme, opts, info.dtype, scale)
@@ -82,7 +75,7 @@ def quantized_entries(src, header):
         if q.dtype != "I8" or scale.dtype not in st.FLOAT_DTYPES:
             raise FormatError(f"{src}: tensor {name!r} is {q.dtype} with a {scale.dtype} "
                               f"scale; int8q stores I8 with a floating scale")
-        if kind(e["dtype"]) == "other":
+        if st.kind(e["dtype"]) == "other":
             raise FormatError(f"{src}: tensor {name!r} has unsupported original dtype "
                               f"{e['dtype']!r}")
     return entries

@@ -1,6 +1,7 @@
 """Checkpoint files: quantize, dequantize and inspect them, streaming.
 
-Formats, chosen by the input's name:
+Containers, chosen from the input's name (see ``_registry.py``; each is
+one module of this package with the same three verbs):
 
 - ``*.safetensors``: one file, read with int8q's own reader (the
   safetensors package is not needed);
@@ -43,20 +44,17 @@ their target and renamed into place only on success.
 import contextlib
 import os
 
-from . import _checkpoint, _npfiles, _sharded
 from . import _convention as conv
-from . import _safetensors as st
-from ._atomic import output_file
-from ._ioerrors import FormatError
+from ._errors import FormatError
 from ._progress import Progress
+from ._registry import container_for
 
 __all__ = ["quantize_file", "dequantize_file", "inspect_file", "detect_format", "FormatError"]
 
-FORMATS = ("safetensors", "sharded", "npy", "npz")
-
 
 def detect_format(path):
-    """"safetensors", "sharded", "npy" or "npz" for an existing input path.
+    """The container name of an existing input path: "safetensors",
+    "sharded", "npy" or "npz".
 
     Raises
     ------
@@ -65,19 +63,7 @@ def detect_format(path):
     FormatError
         Anything else (the format is told by the name, never guessed).
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file or directory: {path}")
-    if os.path.isdir(path):
-        return "sharded"
-    lower = path.lower()
-    if lower.endswith(_sharded.INDEX_SUFFIX):
-        return "sharded"
-    for fmt in ("safetensors", "npy", "npz"):
-        if lower.endswith("." + fmt):
-            return fmt
-    raise FormatError(f"{path}: unknown format (expected .safetensors, a sharded checkpoint "
-                      f"directory or its *{_sharded.INDEX_SUFFIX}, .npy or .npz)")
+    return container_for(os.fspath(path)).NAME
 
 
 def _same(a, b):
@@ -88,19 +74,15 @@ def _same(a, b):
     return False
 
 
-def _check_output(src, dst, fmt):
+def _check_output(container, src, dst):
     """Refuse, before any work, an output that would clobber the input or cannot be made."""
     dst = os.fspath(dst)
-    inputs = [src]
-    if fmt == "sharded":
-        index = _sharded.find_index(src)
-        inputs = [index, os.path.dirname(os.path.abspath(index))]
-    if any(_same(p, dst) for p in inputs):
+    if any(_same(p, dst) for p in container.inputs(src)):
         raise FormatError(f"{dst}: the output would overwrite the input")
     parent = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"no such directory for the output: {parent}")
-    if fmt == "sharded":
+    if container.OUTPUT_IS_DIR:
         if os.path.exists(dst) and (not os.path.isdir(dst) or os.listdir(dst)):
             raise FormatError(f"{dst}: the output directory exists and is not empty")
     elif os.path.isdir(dst):
@@ -108,16 +90,12 @@ def _check_output(src, dst, fmt):
 
 
 def _progress(enabled):
+    """A factory ``(total_bytes, description) -> Progress`` for the containers."""
     return lambda total, desc: Progress(total, enabled, desc)
 
 
-def _single_file(plan, dst, progress, desc):
-    with Progress(plan.input_bytes, progress, desc) as bar, output_file(dst) as f:
-        _checkpoint.run(plan, f, bar)
-
-
 def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half_even",
-                  skip=(), all_tensors=False, progress=False):
+                  skip=(), all_tensors=False, progress=False, clip=None):
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
 
     Parameters
@@ -140,6 +118,9 @@ def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half
         ones per tensor, or per block with `block_size`).
     progress : bool
         Show a tqdm bar over bytes on stderr (when tqdm is installed).
+    clip : None or "mse"
+        "mse": each scale clips at the fraction of its abs-max that
+        minimises the squared error (``int8q.quantize(clip="mse")``).
 
     Raises
     ------
@@ -153,20 +134,11 @@ def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half
 
     Nothing is left at `dst` (nor any temporary file) when an error is raised.
     """
-    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors)
+    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, clip)
     src = os.fspath(src)
-    fmt = detect_format(src)
-    _check_output(src, dst, fmt)
-    if fmt == "safetensors":
-        header = st.read_header(src)
-        plan = _checkpoint.plan_quantize(src, header, opts, set(header.tensors))
-        _single_file(plan, dst, progress, "quantize")
-    elif fmt == "sharded":
-        _sharded.quantize(src, dst, opts, _progress(progress))
-    elif fmt == "npy":
-        _npfiles.quantize_npy(src, dst, opts, _progress(progress))
-    else:
-        _npfiles.quantize_npz(src, dst, opts, _progress(progress))
+    container = container_for(src)
+    _check_output(container, src, dst)
+    container.quantize(src, os.fspath(dst), opts, _progress(progress))
 
 
 def dequantize_file(src, dst, *, progress=False):
@@ -179,17 +151,9 @@ def dequantize_file(src, dst, *, progress=False):
     is a FormatError).
     """
     src = os.fspath(src)
-    fmt = detect_format(src)
-    _check_output(src, dst, fmt)
-    if fmt == "safetensors":
-        plan = _checkpoint.plan_dequantize(src, st.read_header(src))
-        _single_file(plan, dst, progress, "dequantize")
-    elif fmt == "sharded":
-        _sharded.dequantize(src, dst, _progress(progress))
-    elif fmt == "npz":
-        _npfiles.dequantize_npz(src, dst, _progress(progress))
-    else:
-        raise FormatError(f"{src}: a .npy is never quantized (int8q writes .npz)")
+    container = container_for(src)
+    _check_output(container, src, dst)
+    container.dequantize(src, os.fspath(dst), _progress(progress))
 
 
 def inspect_file(path):
@@ -202,9 +166,4 @@ def inspect_file(path):
     ``size`` (bytes) and ``original_dtype`` (quantized tensors only, else None).
     """
     path = os.fspath(path)
-    fmt = detect_format(path)
-    if fmt == "safetensors":
-        return _checkpoint.inspect(path, st.read_header(path))
-    if fmt == "sharded":
-        return _sharded.inspect(path)
-    return _npfiles.inspect_npy(path) if fmt == "npy" else _npfiles.inspect_npz(path)
+    return container_for(path).inspect(path)

@@ -1,11 +1,14 @@
-"""NumPy files: .npy (one array) and .npz (named arrays), quantized into .npz.
+"""The .npz container (named arrays), and the archive helpers _npy shares.
+
+.npy (one array, see _npy) and .npz are both quantized into .npz.
 
 A quantized .npz holds, for each quantized array ``NAME``, int8 ``NAME`` and
 its scale ``NAME_scale`` (for a .npy source: ``q`` and ``scale``), the arrays
 left alone as they were, and ``__int8q__``: a 0-d string array with the
 metadata JSON (what safetensors keeps in ``__metadata__``).  Archives are
 read and written one member at a time, so memory holds one array (and its
-result), and arrays left alone are copied as raw bytes.
+result), and arrays left alone are copied as raw bytes.  The container
+interface is described in _registry.
 """
 import os
 import zipfile
@@ -14,18 +17,23 @@ import numpy as np
 
 from . import _convention as conv
 from ._atomic import output_file
-from ._ioerrors import FormatError
+from ._errors import FormatError
 
 NPY_MAGIC = b"\x93NUMPY"
 META_MEMBER = f"__{conv.META_KEY}__"
 COPY_CHUNK = 16 << 20
 
+NAME = "npz"
+DESCRIPTION = ".npz"
+OUTPUT_IS_DIR = False
 
-def kind(dtype):
-    """"float", "integer" or "other", as int8q's quantize sees a NumPy dtype."""
-    if dtype.kind == "f" and dtype.itemsize <= 8:  # long double is not for int8q
-        return "float"
-    return "integer" if dtype.kind in "biu" else "other"
+
+def claims(path):
+    return path.lower().endswith(".npz")
+
+
+def inputs(path):
+    return [path]
 
 
 def display_dtype(dtype):
@@ -34,7 +42,7 @@ def display_dtype(dtype):
     return dtype.name if dtype.isnative or dtype.itemsize == 1 else dtype.str
 
 
-def _open_npy(path):
+def open_npy(path):
     """The array in a .npy file, memory-mapped (nothing read yet)."""
     with open(path, "rb") as f:
         if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
@@ -87,7 +95,7 @@ def _header(zf, member, path):
     return shape, dtype
 
 
-def _write(zout, name, array):
+def write_member(zout, name, array):
     with zout.open(name + ".npy", "w", force_zip64=True) as m:
         np.lib.format.write_array(m, np.asanyarray(array), allow_pickle=False)
 
@@ -102,40 +110,18 @@ def _copy(zin, member, zout, path):
         raise FormatError(f"{path}: member {member!r} is corrupt: {exc}") from None
 
 
-def _new_zip(f):
+def new_zip(f):
     return zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
 
 
-def _check_suffix(dst, suffix):
+def check_suffix(dst, suffix):
     if not os.fspath(dst).lower().endswith(suffix):
         raise FormatError(f"{dst}: the output is a {suffix} file; give it that suffix")
 
 
-def quantize_npy(src, dst, opts, progress_factory):
-    """x.npy -> .npz with q, scale and the metadata."""
-    _check_suffix(dst, ".npz")
-    x = _open_npy(src)
-    k = kind(x.dtype)
-    if k == "other" or k == "integer" and not opts.all_tensors:
-        hint = " (use --all to quantize integers)" if k == "integer" else ""
-        raise FormatError(f"{src}: holds {x.dtype}, not floating point{hint}")
-    # One array, named by the user: quantize it whatever its rank or skips.
-    scheme = conv.choose_scheme("q", k, x.ndim, opts._replace(all_tensors=True, skip=()))
-    meta = conv.encode({"q": conv.entry(scheme, opts, x.dtype.str, "scale")}, container="npy")
-    nbytes = x.nbytes
-    with progress_factory(nbytes, "quantize") as progress, output_file(dst) as f:
-        q, scale = conv.quantize(os.path.basename(src), x, scheme, opts)
-        del x  # unmap the input before writing
-        with _new_zip(f) as zout:
-            _write(zout, "q", q)
-            _write(zout, "scale", scale)
-            _write(zout, META_MEMBER, np.array(meta))
-        progress.update(nbytes)
-
-
-def quantize_npz(src, dst, opts, progress_factory):
+def quantize(src, dst, opts, progress):
     """Each array of an .npz handled like a checkpoint tensor."""
-    _check_suffix(dst, ".npz")
+    check_suffix(dst, ".npz")
     with _zip(src) as zin:
         members = _members(zin, src)
         if META_MEMBER in members:
@@ -143,25 +129,25 @@ def quantize_npz(src, dst, opts, progress_factory):
         plan = []
         for name, member in members.items():
             shape, dtype = _header(zin, member, src)
-            scheme = conv.choose_scheme(name, kind(dtype), len(shape), opts)
+            scheme = conv.choose_scheme(name, conv.kind(dtype), len(shape), opts)
             if scheme is not None and conv.scale_name(name) in members:
                 raise FormatError(f"{src}: cannot store the scale of {name!r}: an array "
                                   f"named {conv.scale_name(name)!r} already exists")
             plan.append((name, member, scheme, dtype, zin.getinfo(member).file_size))
         entries = {}
         total = sum(p[-1] for p in plan)
-        with progress_factory(total, "quantize") as progress, output_file(dst) as f, \
-                _new_zip(f) as zout:
+        with progress(total, "quantize") as bar, output_file(dst) as f, \
+                new_zip(f) as zout:
             for name, member, scheme, dtype, size in plan:
                 if scheme is None:
                     _copy(zin, member, zout, src)
                 else:
                     q, scale = conv.quantize(name, _read(zin, member, src), scheme, opts)
-                    _write(zout, name, q)
-                    _write(zout, conv.scale_name(name), scale)
+                    write_member(zout, name, q)
+                    write_member(zout, conv.scale_name(name), scale)
                     entries[name] = conv.entry(scheme, opts, dtype.str, conv.scale_name(name))
-                progress.update(size)
-            _write(zout, META_MEMBER, np.array(conv.encode(entries)))
+                bar.update(size)
+            write_member(zout, META_MEMBER, np.array(conv.encode(entries)))
 
 
 def _metadata(zin, members, src):
@@ -179,7 +165,7 @@ def _metadata(zin, members, src):
             dtype = np.dtype(e["dtype"])
         except TypeError:
             dtype = None
-        if dtype is None or kind(dtype) == "other":
+        if dtype is None or conv.kind(dtype) == "other":
             raise FormatError(f"{src}: tensor {name!r} has unsupported original dtype "
                               f"{e['dtype']!r}")
     return meta
@@ -191,7 +177,7 @@ def _restore(zin, members, name, e, src):
     return conv.dequantize(name, q, scale, e, np.dtype(e["dtype"]))
 
 
-def dequantize_npz(src, dst, progress_factory):
+def dequantize(src, dst, progress):
     """A quantized .npz back to its .npy (one array) or .npz (named arrays)."""
     with _zip(src) as zin:
         members = _members(zin, src)
@@ -199,36 +185,29 @@ def dequantize_npz(src, dst, progress_factory):
         entries = meta["tensors"]
         total = sum(zin.getinfo(m).file_size for m in members.values())
         if meta.get("container") == "npy":
-            _check_suffix(dst, ".npy")
+            check_suffix(dst, ".npy")
             if set(entries) != {"q"}:
                 raise FormatError(f"{src}: corrupt int8q metadata for a .npy source")
-            with progress_factory(total, "dequantize") as progress, output_file(dst) as f:
+            with progress(total, "dequantize") as bar, output_file(dst) as f:
                 np.lib.format.write_array(f, _restore(zin, members, "q", entries["q"], src),
                                           allow_pickle=False)
-                progress.update(total)
+                bar.update(total)
             return
-        _check_suffix(dst, ".npz")
+        check_suffix(dst, ".npz")
         scales = {e["scale"] for e in entries.values()}
-        with progress_factory(total, "dequantize") as progress, output_file(dst) as f, \
-                _new_zip(f) as zout:
+        with progress(total, "dequantize") as bar, output_file(dst) as f, \
+                new_zip(f) as zout:
             for name, member in members.items():
                 if name == META_MEMBER or name in scales:
                     continue
                 if name in entries:
-                    _write(zout, name, _restore(zin, members, name, entries[name], src))
+                    write_member(zout, name, _restore(zin, members, name, entries[name], src))
                 else:
                     _copy(zin, member, zout, src)
-                progress.update(zin.getinfo(member).file_size)
+                bar.update(zin.getinfo(member).file_size)
 
 
-def inspect_npy(path):
-    x = _open_npy(path)
-    return [{"file": os.path.basename(path), "name": os.path.basename(path),
-             "shape": x.shape, "dtype": display_dtype(x.dtype), "scheme": "none",
-             "size": x.nbytes, "original_dtype": None}]
-
-
-def inspect_npz(path):
+def inspect(path):
     with _zip(path) as zin:
         members = _members(zin, path)
         entries = _metadata(zin, members, path)["tensors"] if META_MEMBER in members else {}

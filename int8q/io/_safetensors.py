@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._ioerrors import FormatError
+from ._errors import FormatError
 
 try:  # optional: NumPy has no bfloat16 of its own
     import ml_dtypes
@@ -53,6 +53,14 @@ NUMPY_DTYPES = {
 }
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 INTEGER_DTYPES = ("BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64")
+
+
+def kind(dtype):
+    """"float", "integer" or "other" for a safetensors dtype name
+    (NumPy dtypes: ``_convention.kind``)."""
+    if dtype in FLOAT_DTYPES:
+        return "float"
+    return "integer" if dtype in INTEGER_DTYPES else "other"
 
 
 def itemsize(dtype):

@@ -1,4 +1,4 @@
-"""How int8q stores a quantized tensor in a checkpoint (README "Command line").
+"""How int8q stores a quantized tensor in a checkpoint (docs/semantics.md §4).
 
 Which tensors are quantized, with which scheme, how the scale is shaped and
 named, and the metadata that lets ``dequantize`` undo it all without being
@@ -12,13 +12,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _api
-from ._ioerrors import FormatError
+from .. import _api, _validate
+from ._errors import FormatError
 
 VERSION = 1
 META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
 SCHEMES = ("per_row", "per_tensor", "per_block")
-ROUNDINGS = ("half_even", "half_away")
 
 
 class Options(NamedTuple):
@@ -28,24 +27,33 @@ class Options(NamedTuple):
     rounding: str = "half_even"
     skip: tuple = ()
     all_tensors: bool = False
+    clip: "str | None" = None   # "mse": per-scale clipping that minimises MSE
 
 
 def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
-            all_tensors=False):
+            all_tensors=False, clip=None):
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
-        if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)):
-            raise TypeError(f"block_size must be an integer, got {block_size!r}")
-        if block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        block_size = _validate.block_size(block_size)
         if per_tensor:
             raise ValueError("give per_tensor or block_size, not both")
-        block_size = int(block_size)
-    if rounding not in ROUNDINGS:
-        raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
+    _validate.rounding_code(rounding)
     if isinstance(skip, str):
         skip = (skip,)
-    return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors))
+    if clip not in (None, "mse"):
+        raise ValueError(f"clip must be None or 'mse', got {clip!r}")
+    return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors),
+                   clip)
+
+
+def kind(dtype):
+    """"float", "integer" or "other", as int8q's quantize sees a NumPy dtype.
+
+    (Safetensors dtype names have their own table: ``_safetensors.kind``.)
+    """
+    if dtype.kind == "f" and dtype.itemsize <= 8:  # long double is not for int8q
+        return "float"
+    return "integer" if dtype.kind in "biu" else "other"
 
 
 def scale_name(name):
@@ -88,17 +96,6 @@ def scale_shape(scheme, shape, block_size=None):
     return ()
 
 
-def wide_scale(kind, is_float64):
-    """Whether a tensor's stored scale is float64: never.
-
-    The file format stores every scale as float32 (SPEC §4), so float64 and
-    integer tensors are quantized from their float32 values (see
-    `quantize`); float16, bfloat16 and float32 tensors already work in
-    float32.  Kept as a function so containers ask one place.
-    """
-    return False
-
-
 def quantize(name, x, scheme, opts):
     """(q, stored float32 scale) of tensor `name`; ValueError names the tensor.
 
@@ -111,7 +108,8 @@ def quantize(name, x, scheme, opts):
         with np.errstate(over="ignore"):  # beyond float32: inf, reported below
             x = np.asarray(x, dtype=np.float32)
     try:
-        qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding)
+        qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding,
+                           clip=opts.clip)
     except ValueError as exc:
         raise ValueError(f"tensor {name!r}: {exc}") from None
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
@@ -154,7 +152,8 @@ def entry(scheme, opts, dtype, scale):
     """The metadata entry for one quantized tensor."""
     return {"scheme": scheme,
             "block_size": opts.block_size if scheme == "per_block" else None,
-            "dtype": dtype, "rounding": opts.rounding, "scale": scale}
+            "dtype": dtype, "rounding": opts.rounding, "scale": scale,
+            **({"clip": opts.clip} if opts.clip else {})}
 
 
 def encode(entries, **extra):

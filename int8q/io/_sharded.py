@@ -5,7 +5,8 @@ The index (``model.safetensors.index.json``, as Hugging Face writes it) is
 The output keeps the shard file names and the index name; its weight_map
 also lists each scale tensor, in the shard of the tensor it scales, and
 total_size counts the new data.  Other files in the directory (configs,
-tokenizers) are not copied.
+tokenizers) are not copied.  The container interface is described in
+_registry.
 """
 import json
 import os
@@ -13,9 +14,22 @@ import os
 from . import _checkpoint
 from . import _safetensors as st
 from ._atomic import output_dir, output_file
-from ._ioerrors import FormatError
+from ._errors import FormatError
 
 INDEX_SUFFIX = ".safetensors.index.json"
+
+NAME = "sharded"
+DESCRIPTION = f"a sharded checkpoint directory or its *{INDEX_SUFFIX}"
+OUTPUT_IS_DIR = True
+
+
+def claims(path):
+    return os.path.isdir(path) or path.lower().endswith(INDEX_SUFFIX)
+
+
+def inputs(path):
+    index = find_index(path)
+    return [index, os.path.dirname(os.path.abspath(index))]
 
 
 def find_index(path):
@@ -70,35 +84,35 @@ def _shards(index):
     return data, weight_map, shards
 
 
-def _write(index, dst, data, plans, progress_factory, desc):
+def _write(index, dst, data, plans, progress, desc):
     """Run every shard's plan into a new directory `dst`, then write the index."""
     weight_map = {name: shard for shard, plan in plans for name, _, _ in plan.specs}
     out_index = {**data, "metadata": {**data.get("metadata", {}),
                                       "total_size": sum(p.output_bytes for _, p in plans)},
                  "weight_map": dict(sorted(weight_map.items()))}
     total = sum(p.input_bytes for _, p in plans)
-    with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
+    with progress(total, desc) as bar, output_dir(dst) as tmp:
         for shard, plan in plans:
             with output_file(os.path.join(tmp, shard)) as f:
-                _checkpoint.run(plan, f, progress)
+                _checkpoint.run(plan, f, bar)
         with output_file(os.path.join(tmp, os.path.basename(index))) as f:
             f.write((json.dumps(out_index, indent=2) + "\n").encode())
 
 
-def quantize(src, dst, opts, progress_factory):
+def quantize(src, dst, opts, progress):
     index = find_index(src)
     data, weight_map, shards = _shards(index)
     plans = [(shard, _checkpoint.plan_quantize(path, header, opts, set(weight_map)))
              for shard, path, header in shards]
-    _write(index, dst, data, plans, progress_factory, "quantize")
+    _write(index, dst, data, plans, progress, "quantize")
 
 
-def dequantize(src, dst, progress_factory):
+def dequantize(src, dst, progress):
     index = find_index(src)
     data, _, shards = _shards(index)
     plans = [(shard, _checkpoint.plan_dequantize(path, header))
              for shard, path, header in shards]
-    _write(index, dst, data, plans, progress_factory, "dequantize")
+    _write(index, dst, data, plans, progress, "dequantize")
 
 
 def inspect(src):

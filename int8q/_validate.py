@@ -1,0 +1,43 @@
+"""Argument checks shared by the API, the command line, int8q.dask, the codecs
+and the checkpoint layer: one check and one message per mistake, wherever the
+mistake is made.
+"""
+import operator
+
+# The names users pass; the integer codes the kernels take (the C enum
+# int8q_rounding in src/int8q_kernels.h, in this order).
+ROUNDINGS = ("half_even", "half_away")
+_ROUNDING_CODES = {name: code for code, name in enumerate(ROUNDINGS)}
+
+
+def rounding_code(rounding):
+    """The kernels' code for a rounding name; ValueError for anything else."""
+    try:
+        return _ROUNDING_CODES[rounding]
+    except (KeyError, TypeError):
+        raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}; "
+                         f"got {rounding!r}") from None
+
+
+def integer(value, name):
+    """`value` as a Python int (NumPy integers too); TypeError for bool and non-integers."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
+
+
+def block_size(value):
+    """A block size as a positive int; TypeError/ValueError naming the mistake."""
+    value = integer(value, "block_size")
+    if value < 1:
+        raise ValueError(f"block_size must be >= 1, got {value}")
+    return value
+
+
+def nonfinite_error(where, value, what="x", by="int8q"):
+    """The ValueError for a NaN or inf found at index tuple `where` of `what`."""
+    index = ", ".join(str(int(i)) for i in where)
+    return ValueError(f"{what}[{index}] is {value}; {by} quantizes finite numbers only")

@@ -1,0 +1,57 @@
+"""The .npy container: one array, quantized into an .npz (see _npz).
+
+The interface is described in _registry.
+"""
+import os
+
+import numpy as np
+
+from . import _convention as conv
+from ._atomic import output_file
+from ._errors import FormatError
+from ._npz import META_MEMBER, check_suffix, display_dtype, new_zip, open_npy, write_member
+
+NAME = "npy"
+DESCRIPTION = ".npy"
+OUTPUT_IS_DIR = False
+
+
+def claims(path):
+    return path.lower().endswith(".npy")
+
+
+def inputs(path):
+    return [path]
+
+
+def quantize(src, dst, opts, progress):
+    """x.npy -> .npz with q, scale and the metadata."""
+    check_suffix(dst, ".npz")
+    x = open_npy(src)
+    k = conv.kind(x.dtype)
+    if k == "other" or k == "integer" and not opts.all_tensors:
+        hint = " (use --all to quantize integers)" if k == "integer" else ""
+        raise FormatError(f"{src}: holds {x.dtype}, not floating point{hint}")
+    # One array, named by the user: quantize it whatever its rank or skips.
+    scheme = conv.choose_scheme("q", k, x.ndim, opts._replace(all_tensors=True, skip=()))
+    meta = conv.encode({"q": conv.entry(scheme, opts, x.dtype.str, "scale")}, container="npy")
+    nbytes = x.nbytes
+    with progress(nbytes, "quantize") as bar, output_file(dst) as f:
+        q, scale = conv.quantize(os.path.basename(src), x, scheme, opts)
+        del x  # unmap the input before writing
+        with new_zip(f) as zout:
+            write_member(zout, "q", q)
+            write_member(zout, "scale", scale)
+            write_member(zout, META_MEMBER, np.array(meta))
+        bar.update(nbytes)
+
+
+def dequantize(src, dst, progress):
+    raise FormatError(f"{src}: a .npy is never quantized (int8q writes .npz)")
+
+
+def inspect(path):
+    x = open_npy(path)
+    return [{"file": os.path.basename(path), "name": os.path.basename(path),
+             "shape": x.shape, "dtype": display_dtype(x.dtype), "scheme": "none",
+             "size": x.nbytes, "original_dtype": None}]

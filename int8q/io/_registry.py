@@ -1,0 +1,40 @@
+"""The containers int8q.io knows, and which one an input path belongs to.
+
+A container is a module of this package with the same interface:
+
+    NAME            what `detect_format` returns
+    DESCRIPTION     how the input is named, for the "unknown format" message
+    OUTPUT_IS_DIR   whether the output is a directory (else a file)
+    claims(path)    whether an existing input path is this container's,
+                    told from its name (and, for directories, their listing)
+    inputs(path)    the paths an output must never overwrite
+    quantize(src, dst, opts, progress)
+    dequantize(src, dst, progress)
+    inspect(path)   one row dict per tensor (see int8q.io.inspect_file)
+
+`progress` is a factory ``(total_bytes, description) -> Progress``.  To add
+a format, write such a module and list it below; order matters only where
+two containers could claim the same path (the first wins).
+"""
+import os
+
+from . import _npy, _npz, _safetensors_file, _sharded
+from ._errors import FormatError
+
+CONTAINERS = (_safetensors_file, _sharded, _npy, _npz)
+
+
+def container_for(path):
+    """The container module for an existing input path.
+
+    FileNotFoundError when `path` does not exist; FormatError when no
+    container claims it.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file or directory: {path}")
+    for container in CONTAINERS:
+        if container.claims(path):
+            return container
+    expected = ", ".join(c.DESCRIPTION for c in CONTAINERS[:-1])
+    raise FormatError(f"{path}: unknown format (expected {expected} or "
+                      f"{CONTAINERS[-1].DESCRIPTION})")

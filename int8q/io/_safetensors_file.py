@@ -1,0 +1,37 @@
+"""The container for one ``.safetensors`` file (see _registry for the interface)."""
+import os
+
+from . import _checkpoint
+from . import _safetensors as st
+from ._atomic import output_file
+
+NAME = "safetensors"
+DESCRIPTION = ".safetensors"
+OUTPUT_IS_DIR = False
+
+
+def claims(path):
+    return not os.path.isdir(path) and path.lower().endswith(".safetensors")
+
+
+def inputs(path):
+    return [path]
+
+
+def _run(plan, dst, progress, desc):
+    with progress(plan.input_bytes, desc) as bar, output_file(dst) as f:
+        _checkpoint.run(plan, f, bar)
+
+
+def quantize(src, dst, opts, progress):
+    header = st.read_header(src)
+    plan = _checkpoint.plan_quantize(src, header, opts, set(header.tensors))
+    _run(plan, dst, progress, "quantize")
+
+
+def dequantize(src, dst, progress):
+    _run(_checkpoint.plan_dequantize(src, st.read_header(src)), dst, progress, "dequantize")
+
+
+def inspect(path):
+    return _checkpoint.inspect(path, st.read_header(path))
