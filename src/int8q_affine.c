@@ -82,14 +82,16 @@
     }
 
 /* Errors of every candidate scale for one element (the inner loop runs over
- * candidates, so each err entry is a plain sequential sum). */
+ * candidates, so each err entry is a plain sequential sum).  No clamp is
+ * needed before rounding: a candidate is at least absmax / 100 / 127 (up to
+ * subnormal rounding), so |v| < 2^15 and the magic round is exact; the clamp
+ * to [-127, 127] is then on integers, which GCC vectorizes (a float select
+ * it keeps scalar under -ftrapping-math). */
 #define MSE_ONE(T, SUF, EVEN, xi, cv, ev)                                  \
     for (int c_ = 0; c_ < ncand; c_++) {                                   \
         T sc_ = (cv)[c_], v_ = (xi) / sc_;                                 \
         int32_t r_;                                                        \
         double d_;                                                         \
-        v_ = v_ >= (T)-127 ? v_ : (T)-127;                                 \
-        v_ = v_ <= (T)127 ? v_ : (T)127;                                   \
         if (EVEN) {                                                        \
             r_ = (int32_t)((v_ + (T)AFF_MAGIC_##SUF) - (T)AFF_MAGIC_##SUF); \
         } else {                                                           \
@@ -97,6 +99,8 @@
             T f_ = v_ - (T)t_;                                             \
             r_ = t_ + (f_ >= (T)0.5) - (f_ <= (T)-0.5);                    \
         }                                                                  \
+        r_ = r_ < -127 ? -127 : r_;                                        \
+        r_ = r_ > 127 ? 127 : r_;                                          \
         d_ = (double)(xi) - (double)((T)r_ * sc_);                         \
         (ev)[c_] += d_ * d_;                                               \
     }
