@@ -11,7 +11,6 @@ from ._api import QTensor, absmax, dequantize, quantize, quantize_dequantize
 from ._calibrate import Calibrator
 from ._config import (available_simd, get_num_threads, get_simd, set_num_threads,
                       set_simd, show_config)
-from . import ggml
 from ._seed import int8_quantize
 from ._version import __version__
 
@@ -20,3 +19,12 @@ __all__ = [
     "int8_quantize", "quantize", "quantize_dequantize", "set_num_threads", "set_simd",
     "show_config", "__version__",
 ]
+
+
+def __getattr__(name):
+    # int8q.ggml is imported on first use, not here: `python -m int8q.ggml`
+    # must find it not yet imported (else runpy warns and runs it twice).
+    if name == "ggml":
+        import importlib
+        return importlib.import_module(".ggml", __name__)
+    raise AttributeError(f"module 'int8q' has no attribute {name!r}")

@@ -6,6 +6,7 @@ from . import _affine, _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
+from ._operands import apart, as_input, check_out_type, refuse_masked
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
@@ -77,13 +78,15 @@ def granularity_text(axis, block_size):
 
 
 def _as_input(x):
-    """x as an ndarray and its working dtype; TypeError for unsupported dtypes."""
-    x = np.asarray(x)
+    """x as an ndarray and its working dtype; TypeError for unsupported dtypes
+    and masked arrays."""
+    x = as_input(x)
     return x, working_dtype(x.dtype)
 
 
 def _check_out(out, shape, qdtype=np.int8):
-    if not isinstance(out, np.ndarray) or out.dtype != qdtype:
+    check_out_type(out)
+    if out.dtype != qdtype:
         raise TypeError(f"out must be an {np.dtype(qdtype)} ndarray, "
                         f"got {getattr(out, 'dtype', type(out).__name__)}")
     if out.shape != shape:
@@ -113,6 +116,8 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None,
     rounding : {"half_even", "half_away"}
     out : ndarray of int8 (of `qdtype`), optional
         C-contiguous, x's shape; receives q.  Left untouched on any error.
+        It may share memory with `x` (`x` is then copied first, as NumPy
+        does); np.matrix and masked arrays are refused.
     scale : array_like, optional
         Given scales (finite, > 0), broadcastable to the scale shape of the
         granularity: ``q = saturate(round(x / scale) + zero_point)`` with a
@@ -147,8 +152,9 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None,
         shape; unknown `clip` or one combined with given or asymmetric
         parameters.
     TypeError
-        complex, object or string input; `out` not of `qdtype`; `qdtype` not
-        int8 or uint8; non-integer `zero_point`.
+        complex, object or string input; a masked array; `out` not an ndarray
+        of `qdtype` (or an np.matrix); `qdtype` not int8 or uint8; non-integer
+        `zero_point`.
     numpy.exceptions.AxisError
         `axis` out of range.
 
@@ -209,6 +215,7 @@ def _quantize_affine(x, axis, block_size, rounding, out, scale, zero_point, symm
             zps = np.zeros(gran.scale_shape, dtype=np.int32)
     if out is not None:
         _check_out(out, x.shape, qdtype)
+        x = apart(x, out)
     if scale is None and not symmetric:
         scales, zps = _affine.asymmetric_params(x, work, gran, qdtype)
     elif clip is not None:
@@ -245,6 +252,7 @@ def _quantize(x, axis, block_size, rounding, out, want_dequantized):
     gran = resolve(x.shape, axis, block_size)
     if out is not None:
         _check_out(out, x.shape)
+        x = apart(x, out)
     q = np.empty(x.shape, dtype=np.int8) if out is None else out
     d = np.empty(x.shape, dtype=work) if want_dequantized else None
     # Writing into the caller's `out` goes through the two-pass path, which
@@ -317,6 +325,8 @@ def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None, zero_po
                                                   q.zero_point)
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
+    refuse_masked(q, "q")
+    refuse_masked(scale, "scale")
     q = np.asarray(q)
     if q.dtype != np.int8 and not (q.dtype == np.uint8 and zero_point is not None):
         raise TypeError(f"q must be int8 (or uint8 with a zero_point), got {q.dtype}")

@@ -7,7 +7,8 @@ with row, column = divmod(index, n_row).
 """
 import functools
 import math
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from numpy.exceptions import AxisError
 
@@ -19,31 +20,32 @@ MAX_FUSED_BLOCK = 1 << 17
 
 
 class Granularity(NamedTuple):
-    axis: "int | None"          # normalised (non-negative) axis, or None
-    block_size: "int | None"
-    scale_shape: tuple
-    layout: tuple               # (n_row, block, cmod, nb) for the kernels
+    axis: int | None            # normalised (non-negative) axis, or None
+    block_size: int | None
+    scale_shape: tuple[int, ...]
+    layout: tuple[int, int, int, int]   # (n_row, block, cmod, nb) for the kernels
     fused: bool                 # each scale owns one contiguous, cache-sized block
     align: int                  # chunk cuts inside a row fall on multiples of this
 
     @property
-    def nscales(self):
+    def nscales(self) -> int:
         return math.prod(self.scale_shape)
 
 
 @functools.lru_cache(maxsize=256)
-def _resolve_cached(shape, axis, block_size):
+def _resolve_cached(shape: tuple[int, ...], axis: int | None,
+                    block_size: int | None) -> Granularity:
     return _resolve(shape, axis, block_size)
 
 
-def resolve(shape, axis=None, block_size=None):
+def resolve(shape: Sequence[int], axis: Any = None, block_size: Any = None) -> Granularity:
     """The Granularity for an array of `shape`; raises for bad arguments."""
     if (axis is None or type(axis) is int) and (block_size is None or type(block_size) is int):
         return _resolve_cached(tuple(shape), axis, block_size)
     return _resolve(tuple(shape), axis, block_size)
 
 
-def _resolve(shape, axis, block_size):
+def _resolve(shape: tuple[int, ...], axis: Any, block_size: Any) -> Granularity:
     ndim = len(shape)
     if axis is not None and block_size is not None:
         raise ValueError("give axis (per-channel) or block_size (per-block), not both")

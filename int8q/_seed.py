@@ -1,5 +1,6 @@
 """int8_quantize(list) -> dict: the dict form (docs/semantics.md §1)."""
 from . import _kernels
+from ._operands import refuse_masked
 
 
 def int8_quantize(x):
@@ -25,12 +26,13 @@ def int8_quantize(x):
         NaN or inf (the message gives its index), or an int too large for
         float64.
     TypeError
-        A non-number element (str, None, complex, nested list) or a
-        non-sequence argument.
+        A non-number element (str, None, complex, nested list), a
+        non-sequence argument, or a masked array (its mask would be ignored).
 
     Examples
     --------
     >>> int8_quantize([1.0, -1.0, 0.5, -0.5])
     {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
     """
+    refuse_masked(x, "x")
     return _kernels.seed_quantize(x)

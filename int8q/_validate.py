@@ -3,6 +3,8 @@ and the checkpoint layer: one check and one message per mistake, wherever the
 mistake is made.
 """
 import operator
+from collections.abc import Sequence
+from typing import Any
 
 # The names users pass; the integer codes the kernels take (the C enum
 # int8q_rounding in src/int8q_kernels.h, in this order).
@@ -10,16 +12,16 @@ ROUNDINGS = ("half_even", "half_away")
 _ROUNDING_CODES = {name: code for code, name in enumerate(ROUNDINGS)}
 
 
-def rounding_code(rounding):
+def rounding_code(rounding: object) -> int:
     """The kernels' code for a rounding name; ValueError for anything else."""
     try:
-        return _ROUNDING_CODES[rounding]
+        return _ROUNDING_CODES[rounding]  # type: ignore[index]
     except (KeyError, TypeError):
         raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}; "
                          f"got {rounding!r}") from None
 
 
-def integer(value, name):
+def integer(value: Any, name: str) -> int:
     """`value` as a Python int (NumPy integers too); TypeError for bool and non-integers."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, not bool")
@@ -29,7 +31,7 @@ def integer(value, name):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
 
 
-def block_size(value):
+def block_size(value: Any) -> int:
     """A block size as a positive int; TypeError/ValueError naming the mistake."""
     value = integer(value, "block_size")
     if value < 1:
@@ -37,7 +39,8 @@ def block_size(value):
     return value
 
 
-def nonfinite_error(where, value, what="x", by="int8q"):
+def nonfinite_error(where: Sequence[int], value: object, what: str = "x",
+                    by: str = "int8q") -> ValueError:
     """The ValueError for a NaN or inf found at index tuple `where` of `what`."""
     index = ", ".join(str(int(i)) for i in where)
     return ValueError(f"{what}[{index}] is {value}; {by} quantizes finite numbers only")

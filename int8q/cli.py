@@ -5,17 +5,24 @@
     int8q dequantize IN -o OUT                restore it
     int8q inspect FILE [--json]               list its tensors
 
-IN is a .safetensors file, a sharded checkpoint (its directory or its
-*.safetensors.index.json), a .npy or a .npz; see int8q.io for the
-conventions.  ``quantize`` prints the dict form when every argument is a number
-and there is no -o.
+IN is a .safetensors file, a Hugging Face model folder (config.json beside
+its weights: written in compressed-tensors format), a sharded checkpoint
+(its directory or its *.safetensors.index.json), a .npy, a .npz or a .gguf
+(into Q8_0, as llama-quantize does); see int8q.io for the conventions.
+``quantize`` prints the dict form when every argument is a number and there
+is no -o.
 
-Errors print one line on stderr and exit with status 2.
+Errors print one line on stderr and exit with status 2.  An interrupt
+(Ctrl-C, exit 130) or SIGTERM (``timeout``, a container stop; exit 143)
+removes the unfinished output before exiting.
 """
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 
 from ._seed import int8_quantize
 from ._validate import ROUNDINGS
@@ -27,6 +34,31 @@ from ._version import __version__
 
 class CLIError(Exception):
     """A user error: reported as one line on stderr, exit status 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like KeyboardInterrupt for SIGINT,
+    so that every `with` block on the way out removes what it was writing."""
+
+
+def _terminate(signum, frame):
+    # A second SIGTERM must not interrupt the clean-up of the first.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """SIGTERM raises Terminated while the block runs (main thread only:
+    Python delivers signals there, and only there may handlers be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,7 +93,7 @@ def _progress_wanted(args):
 def _file_options_given(args):
     return (args.per_tensor or args.block_size is not None or args.rounding is not None
             or args.skip or args.all or args.progress or args.quiet
-            or args.clip is not None)
+            or args.scheme is not None or args.clip is not None)
 
 
 def cmd_quantize(args):
@@ -79,7 +111,7 @@ def cmd_quantize(args):
     from . import io
     io.quantize_file(_one_input(args), args.output, per_tensor=args.per_tensor,
                      block_size=args.block_size, rounding=args.rounding or "half_even",
-                     skip=args.skip or (), all_tensors=args.all,
+                     skip=args.skip or (), all_tensors=args.all, scheme=args.scheme,
                      progress=_progress_wanted(args), clip=args.clip)
 
 
@@ -107,7 +139,8 @@ def cmd_inspect(args):
     table = [("name", "shape", "dtype", "scheme", "size")]
     for r in rows:
         dtype = r["dtype"] + (f" ({r['original_dtype']})" if r["original_dtype"] else "")
-        table.append((r["name"], _shape(r["shape"]), dtype, r["scheme"], str(r["size"])))
+        scheme = r["scheme"] + (f" {r['strategy']}" if r.get("strategy") else "")
+        table.append((r["name"], _shape(r["shape"]), dtype, scheme, str(r["size"])))
     widths = [max(len(row[i]) for row in table) for i in range(5)]
     for row in table:
         cells = [c.ljust(w) for c, w in zip(row[:4], widths)] + [row[4].rjust(widths[4])]
@@ -119,7 +152,8 @@ def cmd_inspect(args):
 
 def _add_output(p, progress_help):
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="output file, or output directory for a sharded checkpoint")
+                   help="output file, or output directory for a sharded checkpoint "
+                        "or a Hugging Face model folder")
     quiet = p.add_mutually_exclusive_group()
     quiet.add_argument("--progress", action="store_true",
                        help=f"{progress_help} even when stderr is not a terminal")
@@ -134,8 +168,9 @@ def build_parser():
 
     p = sub.add_parser(
         "quantize", help="quantize a checkpoint file, or numbers given on the command line",
-        description="Quantize IN (.safetensors, a sharded checkpoint directory or its "
-                    "index, .npy, .npz) into OUT.  With numbers and no -o, print the "
+        description="Quantize IN (.safetensors, a Hugging Face model folder, a sharded "
+                    "checkpoint directory or its "
+                    "index, .npy, .npz, .gguf) into OUT.  With numbers and no -o, print the "
                     "dict form (int8q.int8_quantize) as JSON.")
     p.add_argument("inputs", nargs="+", metavar="IN|NUMBER",
                    help="the checkpoint to quantize, or numbers")
@@ -152,7 +187,13 @@ def build_parser():
     p.add_argument("--skip", action="append", metavar="GLOB",
                    help="leave tensors whose name matches GLOB in float (repeatable)")
     p.add_argument("--all", action="store_true",
-                   help="also quantize 1-D floating tensors and integer tensors")
+                   help="also quantize 1-D floating tensors and integer tensors "
+                        "(a Hugging Face model folder: also lm_head)")
+    p.add_argument("--scheme", choices=["W8A16", "W8A8"],
+                   help="a Hugging Face model folder's compressed-tensors scheme: W8A16 "
+                        "(default; weight-only, vLLM's CompressedTensorsWNA16) or W8A8 "
+                        "(int8 weights and dynamic per-token int8 activations, "
+                        "CompressedTensorsW8A8Int8)")
     p.add_argument("--clip", choices=["mse"],
                    help="mse: clip each row (tensor, block) where the squared error is "
                         "smallest (default: no clipping, abs-max)")
@@ -180,8 +221,9 @@ def main(argv=None):
     if getattr(args, "need_output", False) and args.output is None:
         parser.error(f"{args.command} needs -o OUT")
     try:
-        args.func(args)
-        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        with _sigterm_raises():
+            args.func(args)
+            sys.stdout.flush()  # a closed pipe shows up here, not at exit
     except BrokenPipeError:
         # `int8q inspect ... | head`: the reader left; say nothing, as cat does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -192,6 +234,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("int8q: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("int8q: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     return 0
 
 

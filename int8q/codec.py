@@ -34,6 +34,10 @@ MAGIC = b"I8Q\0"
 VERSION = 1
 HEADER = struct.Struct("<4sB3sd")      # magic, version, dtype.str, scale
 FLOAT_DTYPES = ("f2", "f4", "f8")      # what the header can name
+# Every dtype code a chunk may hold, looked up rather than parsed: np.dtype()
+# of arbitrary bytes can raise anything (SyntaxError for "(,)").
+DTYPE_CODES = {f"{order}{kind}".encode("ascii"): np.dtype(f"{order}{kind}")
+               for order in "<>" for kind in FLOAT_DTYPES}
 
 
 def check_dtype(dtype):
@@ -77,8 +81,9 @@ def decode_chunk(buf):
     Raises
     ------
     ValueError
-        A buffer too short, with another magic or version, or naming a dtype
-        the codec does not write.
+        A buffer too short, with another magic or version, naming a dtype
+        the codec does not write, or with a scale the encoder cannot have
+        written (not finite, not positive, not exact in the working dtype).
     """
     raw = ensure_contiguous_ndarray(buf).view(np.uint8).reshape(-1)
     if raw.size < HEADER.size:
@@ -88,13 +93,18 @@ def decode_chunk(buf):
         raise ValueError(f"not an int8q chunk (magic {magic!r})")
     if version != VERSION:
         raise ValueError(f"int8q chunk format version {version} is not supported")
-    try:
-        dtype = check_dtype(code.decode("ascii"))
-    except (TypeError, UnicodeDecodeError):
-        raise ValueError(f"int8q chunk names an unknown dtype {code!r}") from None
+    dtype = DTYPE_CODES.get(code)
+    if dtype is None:
+        raise ValueError(f"int8q chunk names an unknown dtype {code!r}")
     work = working_dtype(dtype)
-    # float64 holds every float32 exactly, so this gives the encoder's scale.
-    return raw[HEADER.size:].view(np.int8), work.type(scale), dtype
+    # The encoder writes the working-dtype scale, which float64 holds
+    # exactly; anything else is a corrupt chunk (and a float64 beyond
+    # float32's range would only turn into inf here).
+    with np.errstate(over="ignore"):
+        stored = work.type(scale)
+    if not (0 < scale < float("inf")) or float(stored) != scale:
+        raise ValueError(f"int8q chunk has a corrupt scale {scale!r} for {dtype} data")
+    return raw[HEADER.size:].view(np.int8), stored, dtype
 
 
 class Int8QCodec(Codec):

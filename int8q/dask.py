@@ -165,10 +165,6 @@ def _dequantize_block(q, scale, axis, block_size, out_dtype):
     return dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
 
 
-# absmax / 127, 1 where that is 0: the engine's own rule.
-_scale_from_absmax = scales_from_absmax
-
-
 def _chunk_absmax(x, axis=None, block_size=None, keepdims=False, block_info=None):
     """int8q.absmax of one chunk; a NaN/inf is named by its place in the
     whole array, not in the chunk."""
@@ -200,7 +196,8 @@ def _max(m, axis=None, keepdims=False):
 
 
 def _scales(m, axis=None, keepdims=False):
-    return _scale_from_absmax(_max(m, axis=axis, keepdims=keepdims))
+    # absmax / 127, 1 where that is 0: the engine's own rule.
+    return scales_from_absmax(_max(m, axis=axis, keepdims=keepdims))
 
 
 def _reduced_scales(x, axis, work, split_every):
@@ -261,7 +258,7 @@ def _block_aligned(x, block_size):
 def _per_block_scales(x, gran, work):
     """The scales of each chunk of a block-aligned x: blocks never straddle
     chunks, so each chunk's own abs-max per block is the global one."""
-    absmax = x.map_blocks(_chunk_absmax, block_size=gran.block_size,
+    maxima = x.map_blocks(_chunk_absmax, block_size=gran.block_size,
                           chunks=_scale_chunks(x, gran), dtype=work,
                           meta=np.empty((0,) * x.ndim, work))
-    return absmax.map_blocks(_scale_from_absmax, dtype=work)
+    return maxima.map_blocks(scales_from_absmax, dtype=work)

@@ -21,6 +21,7 @@ from ._chunks import chunks
 from ._config import get_num_threads
 from ._dtypes import FLOAT32, working_dtype
 from ._engine import find_nonfinite
+from ._operands import as_input
 from ._validate import nonfinite_error
 
 __all__ = ["quantize_q8_0", "dequantize_q8_0", "Q8_0_BLOCK", "Q8_0_BYTES"]
@@ -50,7 +51,7 @@ def quantize_q8_0(x):
     TypeError
         complex, object or string input.
     """
-    x = np.asarray(x)
+    x = as_input(x)
     working_dtype(x.dtype)  # TypeError for what int8q cannot quantize
     if x.ndim == 0 or x.shape[-1] % Q8_0_BLOCK:
         raise ValueError(f"Q8_0 needs the last axis to be a multiple of {Q8_0_BLOCK}; "
@@ -70,7 +71,8 @@ def quantize_q8_0(x):
 def _raise_block_error(x, code):
     found = find_nonfinite(x, FLOAT32)
     if found is not None:
-        raise nonfinite_error(*found, by="Q8_0")
+        where, value = found
+        raise nonfinite_error(where, value, by="Q8_0")
     raise ValueError("a Q8_0 block's scale (absmax / 127) overflows float16: "
                      "absmax must stay below about 65504 * 127")
 
@@ -87,7 +89,7 @@ def dequantize_q8_0(raw):
     ndarray of float32, shape ``raw.shape[:-1] + (m // 34 * 32,)``; a stored
     scale that is NaN or inf gives NaN/inf values, as in ggml.
     """
-    raw = np.asarray(raw)
+    raw = as_input(raw, "raw")
     if raw.dtype != np.uint8:
         raise TypeError(f"Q8_0 data must be uint8 bytes, got {raw.dtype}")
     if raw.ndim == 0 or raw.shape[-1] % Q8_0_BYTES:
@@ -101,3 +103,16 @@ def dequantize_q8_0(raw):
         stop = first + chunk.shape[0] // Q8_0_BYTES * Q8_0_BLOCK
         _kernels.q8_0_dequantize_into(chunk, flat_out[first:stop], threads)
     return out
+
+
+# gguf-py's own Q8_0 on these kernels, and `python -m int8q.ggml run SCRIPT.py`:
+# int8q/_gguf_accel.py (appended here so that this module's own code stays as it is).
+from ._gguf_accel import GGUFVersionError, accelerate_gguf  # noqa: E402
+
+__all__ += ["accelerate_gguf", "GGUFVersionError"]
+
+if __name__ == "__main__":
+    import sys
+
+    from ._gguf_accel import main
+    sys.exit(main())

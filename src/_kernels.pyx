@@ -466,6 +466,7 @@ def seed_quantize(values):
     cdef PyObject *cache[255]
     cdef int k
     cdef const double[::1] src
+    cdef bint mutable = False
 
     if isinstance(values, np.ndarray):
         values = _array_as_float64(values)
@@ -481,6 +482,10 @@ def seed_quantize(values):
             raise TypeError(
                 f"int8_quantize takes a sequence of numbers, not {type(values).__name__}"
             ) from None
+        # PySequence_Fast hands a list back as is (anything else becomes a
+        # new list no one else holds), and the caller's list may change
+        # under us: see the conversion loop.
+        mutable = seq is values and isinstance(seq, list)
         n = len(seq)
 
     if n <= STACK_N:
@@ -501,7 +506,17 @@ def seed_quantize(values):
                     f"element {i} is {x[i]!r}; int8_quantize needs finite numbers")
     else:
         for i in range(n):
-            x[i] = element_as_double(<object>PySequence_Fast_GET_ITEM(seq, i), i)
+            item = <object>PySequence_Fast_GET_ITEM(seq, i)   # a reference of our own
+            if mutable and not (PyFloat_Check(item) or PyLong_Check(item)):
+                # Converting this element runs Python code (its __float__),
+                # which may change the caller's list (clear it, say).  No
+                # Python code has run yet, so the list is still as it was
+                # passed: read a tuple copy of it from here on, which holds
+                # every element and which no one else can change.  Lists of
+                # floats and ints never pay for the copy.
+                seq = tuple(<list>seq)
+                mutable = False
+            x[i] = element_as_double(item, i)
 
     L.n_row = n if n > 0 else 1
     L.block = L.n_row

@@ -147,3 +147,45 @@ def test_large_values_and_dequantized_precision():
 def test_every_simd_level_agrees(simd):
     rng = np.random.default_rng(3)
     check(list(rng.standard_normal(1000)))
+
+
+# An element whose conversion changes the list being read: the seed function
+# must read what the list held when it was called, and never crash.  Run in a
+# child process, since the failure this guards against is a segfault.
+MUTATING_LIST = r'''
+import numbers, sys
+import int8q
+
+values = [2.0, -1.0, 0.5, 3.0, -0.25] * 20
+
+class Mutator:
+    def __init__(self, value, how):
+        self.value, self.how = value, how
+    def __float__(self):
+        if self.how == "clear":
+            L.clear()
+        elif self.how == "replace":
+            L[:] = [object() for _ in range(3)]   # frees the other elements
+        elif self.how == "grow":
+            L.extend([1e300] * 1000)              # the list moves in memory
+        return self.value
+
+numbers.Real.register(Mutator)
+for how in ("clear", "replace", "grow"):
+    for at in (0, 7, 99):
+        for others in ("plain floats", "numbers with __float__"):
+            L = [Mutator(v, how) if i == at else v if others == "plain floats"
+                 else Mutator(v, "none") for i, v in enumerate(values)]
+            got = int8q.int8_quantize(L)
+            assert got == int8q.int8_quantize(values), (how, at, others, got)
+print("ok")
+'''
+
+
+def test_list_mutated_by_an_element_conversion(tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", MUTATING_LIST], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode,
+                                                                  done.stderr[-2000:])

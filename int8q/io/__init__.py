@@ -5,11 +5,17 @@ one module of this package with the same three verbs):
 
 - ``*.safetensors``: one file, read with int8q's own reader (the
   safetensors package is not needed);
+- a Hugging Face model folder (``config.json`` beside one ``.safetensors``
+  or a sharded index): quantized into a complete folder in
+  compressed-tensors format that transformers and vLLM load (``_hf.py``;
+  README "Serving with transformers / vLLM");
 - a sharded checkpoint: its directory, or its ``*.safetensors.index.json``;
   the output is a directory with the same shard files and an index whose
   weight_map also lists the scales;
 - ``*.npy``: one array, quantized into an ``.npz`` holding ``q``, ``scale``
-  and the metadata; ``*.npz``: each array handled like a tensor.
+  and the metadata; ``*.npz``: each array handled like a tensor;
+- ``*.gguf``: into a Q8_0 GGUF with llama-quantize's tensor types (the
+  conventions below do not apply; see ``_gguf.py``).
 
 Conventions (the same as the ``int8q`` command): floating tensors of two or
 more dimensions are quantized per row (``axis=0``) and stored as int8 under
@@ -22,10 +28,11 @@ floating tensors and integer tensors are left alone unless
 (safetensors ``__metadata__["int8q"]``, an ``__int8q__`` entry in .npz) so
 `dequantize_file` restores names, shapes and dtypes by itself.
 
-Reading goes tensor by tensor through memory maps and writing goes straight
-to the output, so memory use is a few times the largest tensor, whatever the
-size of the checkpoint.  Outputs are written under a temporary name beside
-their target and renamed into place only on success.
+Reading goes tensor by tensor (read, not memory-mapped: see _reading) and
+writing goes straight to the output, so memory use is a few times the
+largest tensor, whatever the size of the checkpoint.  Outputs appear under
+their name only when complete (see _atomic).  Every reader checks what it
+reads against the limits of _limits before allocating (README "Safety").
 
     >>> import os, tempfile, numpy as np, int8q.io
     >>> d = tempfile.TemporaryDirectory()
@@ -53,8 +60,8 @@ __all__ = ["quantize_file", "dequantize_file", "inspect_file", "detect_format", 
 
 
 def detect_format(path):
-    """The container name of an existing input path: "safetensors",
-    "sharded", "npy" or "npz".
+    """The container name of an existing input path: "safetensors", "hf",
+    "sharded", "npy", "npz" or "gguf".
 
     Raises
     ------
@@ -95,14 +102,14 @@ def _progress(enabled):
 
 
 def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half_even",
-                  skip=(), all_tensors=False, progress=False, clip=None):
+                  skip=(), all_tensors=False, scheme=None, progress=False, clip=None):
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
 
     Parameters
     ----------
     src : str or os.PathLike
         ``.safetensors``, a sharded checkpoint directory or its
-        ``*.safetensors.index.json``, ``.npy`` or ``.npz``.
+        ``*.safetensors.index.json``, ``.npy``, ``.npz`` or ``.gguf``.
     dst : str or os.PathLike
         The output: a file of the same format (``.npz`` for ``.npy``), or a
         new (or empty) directory for a sharded checkpoint.  Never `src`.
@@ -115,7 +122,12 @@ def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half
         Glob patterns (fnmatch, case-sensitive) of tensor names to leave alone.
     all_tensors : bool
         Quantize 1-D floating tensors and integer tensors too (0-d and 1-D
-        ones per tensor, or per block with `block_size`).
+        ones per tensor, or per block with `block_size`).  For a Hugging
+        Face model folder: quantize ``lm_head`` too.
+    scheme : {"W8A16", "W8A8"}, optional
+        For a Hugging Face model folder (a directory holding config.json),
+        the compressed-tensors scheme of the output (default "W8A16");
+        ValueError for any other input.
     progress : bool
         Show a tqdm bar over bytes on stderr (when tqdm is installed).
     clip : None or "mse"
@@ -134,9 +146,13 @@ def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half
 
     Nothing is left at `dst` (nor any temporary file) when an error is raised.
     """
-    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, clip)
+    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme,
+                        clip)
     src = os.fspath(src)
     container = container_for(src)
+    if scheme is not None and scheme not in getattr(container, "SCHEMES", ()):
+        raise ValueError(f"a scheme ({scheme}) applies to Hugging Face model folders (a "
+                         f"directory holding config.json), not to {container.DESCRIPTION}")
     _check_output(container, src, dst)
     container.quantize(src, os.fspath(dst), opts, _progress(progress))
 
@@ -164,6 +180,10 @@ def inspect_file(path):
     dtype name), ``scheme`` ("per_row", "per_tensor", "per_block" for
     quantized tensors, "scale" for their scales, "none" for the rest),
     ``size`` (bytes) and ``original_dtype`` (quantized tensors only, else None).
+    A Hugging Face folder in compressed-tensors format says "W8A16" / "W8A8"
+    (``W{bits}A{bits}`` for other tools' schemes) on quantized weights,
+    "scale" / "shape" on their companions, and adds ``strategy``
+    ("channel", "tensor", "group:G") to every row.
     """
     path = os.fspath(path)
     return container_for(path).inspect(path)

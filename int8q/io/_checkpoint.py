@@ -117,8 +117,8 @@ def run(plan, f, progress):
                 writer.copy(name, raw, header.data_start + info.begin, info.nbytes)
                 progress.update(info.nbytes)
             elif action == "quantize":
-                # The memory map of x is released as soon as x goes out of
-                # scope here, so resident memory holds one tensor at a time.
+                # x is freed as soon as it goes out of scope here, so
+                # memory holds one input tensor at a time.
                 q, scale = conv.quantize(name, st.array(src, header, name), arg, plan.opts)
                 writer.write(name, q)
                 writer.write(conv.scale_name(name), scale)
@@ -139,11 +139,12 @@ def inspect(path, header, file=None):
     if conv.META_KEY in header.metadata:
         entries = quantized_entries(path, header)
     scales = {e["scale"] for e in entries.values()}
+    file = file or os.path.basename(path)
     rows = []
     for name, info in header.tensors.items():
         e = entries.get(name)
         scheme = e["scheme"] if e else "scale" if name in scales else "none"
-        rows.append({"file": file or os.path.basename(path), "name": name,
+        rows.append({"file": file, "name": name,
                      "shape": info.shape, "dtype": info.dtype, "scheme": scheme,
                      "size": info.nbytes, "original_dtype": e["dtype"] if e else None})
     return rows

@@ -7,17 +7,19 @@ only say what kind of numbers a tensor holds and in which dtype notation.
 """
 import fnmatch
 import json
-import math
 from typing import NamedTuple
 
 import numpy as np
 
-from .. import _api, _validate
+from .. import _api, _engine, _validate
 from ._errors import FormatError
+from ._limits import check_writable, load_json
 
 VERSION = 1
 META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
 SCHEMES = ("per_row", "per_tensor", "per_block")
+SERVING_SCHEMES = ("W8A16", "W8A8")   # compressed-tensors presets (_compressed_tensors)
+MAX_BLOCK_SIZE = 2 ** 62    # a block size the kernels' 64-bit layout can hold
 
 
 class Options(NamedTuple):
@@ -27,11 +29,12 @@ class Options(NamedTuple):
     rounding: str = "half_even"
     skip: tuple = ()
     all_tensors: bool = False
-    clip: "str | None" = None   # "mse": per-scale clipping that minimises MSE
+    scheme: "str | None" = None     # a Hugging Face folder's scheme (W8A16, W8A8)
+    clip: "str | None" = None       # "mse": per-scale clipping that minimises MSE
 
 
 def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
-            all_tensors=False, clip=None):
+            all_tensors=False, scheme=None, clip=None):
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
         block_size = _validate.block_size(block_size)
@@ -40,10 +43,12 @@ def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
     _validate.rounding_code(rounding)
     if isinstance(skip, str):
         skip = (skip,)
+    if scheme is not None and scheme not in SERVING_SCHEMES:
+        raise ValueError(f"scheme must be one of {SERVING_SCHEMES}, got {scheme!r}")
     if clip not in (None, "mse"):
         raise ValueError(f"clip must be None or 'mse', got {clip!r}")
     return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors),
-                   clip)
+                   scheme, clip)
 
 
 def kind(dtype):
@@ -92,7 +97,7 @@ def scale_shape(scheme, shape, block_size=None):
     if scheme == "per_row":
         return (shape[0],) + (1,) * (len(shape) - 1)
     if scheme == "per_block":
-        return tuple(shape[:-1]) + (math.ceil(shape[-1] / block_size),)
+        return tuple(shape[:-1]) + (-(-shape[-1] // block_size),)  # exact ceil
     return ()
 
 
@@ -104,6 +109,7 @@ def quantize(name, x, scheme, opts):
     the scale that produced q, and ``q * scale`` is what int8q computes.
     """
     axis, block_size = _granularity(scheme, opts.block_size)
+    original = x
     if x.dtype.kind in "biu" or (x.dtype.kind == "f" and x.dtype.itemsize > 4):
         with np.errstate(over="ignore"):  # beyond float32: inf, reported below
             x = np.asarray(x, dtype=np.float32)
@@ -111,8 +117,26 @@ def quantize(name, x, scheme, opts):
         qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding,
                            clip=opts.clip)
     except ValueError as exc:
-        raise ValueError(f"tensor {name!r}: {exc}") from None
+        raise ValueError(f"tensor {name!r}: {_overflow_text(original, x) or exc}") from None
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
+
+
+def _overflow_text(original, x32):
+    """The message for a finite value of `original` that became inf in its
+    float32 copy `x32`, or None when the first non-finite value was already
+    NaN/inf (then int8q's own message says it)."""
+    if original is x32:
+        return None
+    found = _engine.find_nonfinite(x32, x32.dtype)
+    if found is None:
+        return None
+    where, _ = found
+    value = original[where]
+    if not np.isfinite(value):
+        return None
+    index = ", ".join(map(str, where))
+    return (f"x[{index}] is {float(value)!r}, which overflows float32 (the file stores float32 "
+            f"scales, so tensors are quantized from their float32 values)")
 
 
 def dequantize(name, q, scale, entry, dtype):
@@ -158,8 +182,10 @@ def entry(scheme, opts, dtype, scale):
 
 def encode(entries, **extra):
     """The metadata as a JSON string: version, tensors, and any `extra` keys."""
-    return json.dumps({"version": VERSION, "tensors": entries, **extra},
+    text = json.dumps({"version": VERSION, "tensors": entries, **extra},
                       separators=(",", ":"))
+    check_writable(text, "int8q metadata")
+    return text
 
 
 def decode(text, where):
@@ -167,13 +193,10 @@ def decode(text, where):
 
     FormatError for anything malformed or from another version.
     """
-    try:
-        meta = json.loads(text)
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{where}: corrupt int8q metadata: {exc}") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("tensors"), dict):
+    meta = load_json(text, where, "int8q metadata")
+    if type(meta) is not dict or type(meta.get("tensors")) is not dict:
         raise FormatError(f"{where}: corrupt int8q metadata")
-    if meta.get("version") != VERSION:
+    if type(meta.get("version")) is not int or meta["version"] != VERSION:
         raise FormatError(f"{where}: int8q metadata version {meta.get('version')!r}; "
                           f"this int8q reads version {VERSION}")
     for name, e in meta["tensors"].items():
@@ -182,7 +205,8 @@ def decode(text, where):
         block = e.get("block_size") if isinstance(e, dict) else None
         if (not isinstance(e, dict) or e.get("scheme") not in SCHEMES
                 or not isinstance(e.get("dtype"), str) or not isinstance(e.get("scale"), str)
-                or (e["scheme"] == "per_block") != (type(block) is int and block >= 1)):
+                or (e["scheme"] == "per_block")
+                != (type(block) is int and 1 <= block <= MAX_BLOCK_SIZE)):
             raise FormatError(f"{where}: corrupt int8q metadata for tensor {name!r}")
     scales = [e["scale"] for e in meta["tensors"].values()]
     if len(set(scales)) != len(scales) or set(scales) & set(meta["tensors"]):

@@ -9,7 +9,15 @@ import numpy as np
 from . import _convention as conv
 from ._atomic import output_file
 from ._errors import FormatError
-from ._npz import META_MEMBER, check_suffix, display_dtype, new_zip, open_npy, write_member
+from ._npz import (
+    META_MEMBER,
+    check_suffix,
+    display_dtype,
+    new_zip,
+    npy_header,
+    open_npy,
+    write_member,
+)
 
 NAME = "npy"
 DESCRIPTION = ".npy"
@@ -38,7 +46,7 @@ def quantize(src, dst, opts, progress):
     nbytes = x.nbytes
     with progress(nbytes, "quantize") as bar, output_file(dst) as f:
         q, scale = conv.quantize(os.path.basename(src), x, scheme, opts)
-        del x  # unmap the input before writing
+        del x  # free the input before writing
         with new_zip(f) as zout:
             write_member(zout, "q", q)
             write_member(zout, "scale", scale)
@@ -51,7 +59,7 @@ def dequantize(src, dst, progress):
 
 
 def inspect(path):
-    x = open_npy(path)
+    header = npy_header(path)
     return [{"file": os.path.basename(path), "name": os.path.basename(path),
-             "shape": x.shape, "dtype": display_dtype(x.dtype), "scheme": "none",
-             "size": x.nbytes, "original_dtype": None}]
+             "shape": header.shape, "dtype": display_dtype(header.dtype), "scheme": "none",
+             "size": header.data_bytes, "original_dtype": None}]

@@ -9,17 +9,50 @@ metadata JSON (what safetensors keeps in ``__metadata__``).  Archives are
 read and written one member at a time, so memory holds one array (and its
 result), and arrays left alone are copied as raw bytes.  The container
 interface is described in _registry.
+
+Archives are checked before any member is inflated: only the ZIP methods
+NumPy writes (stored, deflate), no encryption or other flag bits, no
+duplicate or overlapping members, and for each member a declared size that
+matches its .npy header exactly and that its compressed size can produce
+(deflate expands at most MAX_DEFLATE_RATIO:1).  Inflating then stops at the
+declared size (zipfile's own bound), so memory never holds more than the
+arrays the archive declares, and a short or overlong stream is a FormatError.
 """
+import math
 import os
+import re
+import struct
 import zipfile
+import zlib
 
 import numpy as np
 
 from . import _convention as conv
 from ._atomic import output_file
 from ._errors import FormatError
+from ._npyheader import array_from, read_header
+from ._reading import read_into
 
-NPY_MAGIC = b"\x93NUMPY"
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)   # what np.savez(_compressed) writes
+# General-purpose flag bits an archive NumPy or zipfile writes may carry:
+# deflate options (bits 1-2), sizes in a data descriptor (3), UTF-8 names (11).
+ALLOWED_FLAGS = 0x0002 | 0x0004 | 0x0008 | 0x0800
+# Deflate's largest expansion: a 258-byte match coded in 2 bits, about
+# 1032:1 (zlib's "Technical details").  A larger declared size is a lie.
+MAX_DEFLATE_RATIO = 1032
+# What zipfile and zlib raise for damaged archives (the methods and flags
+# they would refuse with NotImplementedError or RuntimeError are refused
+# before they see them).
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, OverflowError,
+              ValueError, NotImplementedError)   # the last: "zip file version 12.7"
+# zipfile builds an object per central-directory entry, so the directory is
+# sized before zipfile reads it: at most this many members (an .npz of
+# arrays; 100,000 is far past any real one) and this many directory bytes.
+MAX_MEMBERS = 100_000
+MAX_DIRECTORY_BYTES = MAX_MEMBERS * 160
+# The original dtypes .npz metadata may name: what quantize writes (dtype.str
+# of a float, integer or bool array).
+ORIGINAL_DTYPE = re.compile(r"[<>|=][fiub]\d{1,2}")
 META_MEMBER = f"__{conv.META_KEY}__"
 COPY_CHUNK = 16 << 20
 
@@ -43,21 +76,93 @@ def display_dtype(dtype):
 
 
 def open_npy(path):
-    """The array in a .npy file, memory-mapped (nothing read yet)."""
+    """The array in a .npy file, read into memory (see _reading: no map)."""
+    name = os.path.basename(path)
     with open(path, "rb") as f:
-        if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
-            raise FormatError(f"{path}: not a .npy file (bad magic)")
-    try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, EOFError) as exc:
-        raise FormatError(f"{path}: corrupt or unsupported .npy: {exc}") from None
+        header = read_header(f, path, name)
+        size = os.fstat(f.fileno()).st_size
+        if size < header.header_bytes + header.data_bytes:
+            raise FormatError(f"{path}: truncated: {size} bytes, but the .npy header "
+                              f"declares {header.header_bytes + header.data_bytes}")
+        return array_from(f, header, path, name, read_into)
+
+
+def npy_header(path):
+    """The checked .npy header of a file, without reading its data."""
+    with open(path, "rb") as f:
+        return read_header(f, path, os.path.basename(path))
+
+
+def _directory_size(path):
+    """(members, bytes) of an archive's central directory as its end record
+    declares them (ZIP64 included), or None where there is no end record
+    (zipfile then says the archive is invalid).  APPNOTE 4.3.14-4.3.16."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        tail_len = min(size, 22 + 0xFFFF)           # the record and its longest comment
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        # As zipfile looks: a record without a comment ends the file, else
+        # the last signature in the tail.
+        at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + 22 > len(tail):
+            return None
+        members, directory = struct.unpack_from("<HI", tail, at + 10)
+        if at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":   # ZIP64 locator
+            (offset,) = struct.unpack_from("<Q", tail, at - 12)
+            if offset <= size - 56:
+                f.seek(offset)
+                record = f.read(56)
+                if record[:4] == b"PK\x06\x06":
+                    members, directory = struct.unpack_from("<QQ", record, 32)
+    return members, directory
 
 
 def _zip(path):
+    declared = _directory_size(path)
+    if declared and (declared[0] > MAX_MEMBERS or declared[1] > MAX_DIRECTORY_BYTES):
+        raise FormatError(f"{path}: the archive declares {declared[0]} members in "
+                          f"{declared[1]} bytes of directory; int8q reads at most "
+                          f"{MAX_MEMBERS} members in {MAX_DIRECTORY_BYTES} bytes")
     try:
-        return zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
+        zf = zipfile.ZipFile(path)
+    except FormatError:
+        raise
+    except ZIP_ERRORS as exc:
         raise FormatError(f"{path}: not a valid .npz archive: {exc}") from None
+    try:
+        _check_archive(zf, path, os.path.getsize(path))
+    except BaseException:
+        zf.close()
+        raise
+    return zf
+
+
+def _check_archive(zf, path, size):
+    """Refuse, before inflating anything, what NumPy never writes or what
+    would inflate past what the archive declares."""
+    infos = zf.infolist()
+    if len({i.filename for i in infos}) != len(infos):
+        raise FormatError(f"{path}: the archive lists a member twice")
+    for info in infos:
+        where = f"{path}: member {info.filename!r}"
+        if info.compress_type not in ZIP_METHODS:
+            raise FormatError(f"{where} uses ZIP method {info.compress_type}; .npz archives "
+                              f"are stored or deflated")
+        if info.flag_bits & ~ALLOWED_FLAGS:
+            what = "is encrypted" if info.flag_bits & 1 else \
+                f"has unsupported flag bits {info.flag_bits:#06x}"
+            raise FormatError(f"{where} {what}")
+        if (info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size
+                or info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 64):
+            raise FormatError(f"{where} declares {info.file_size} bytes from "
+                              f"{info.compress_size} compressed: corrupt (or a zip bomb)")
+    end = size
+    for info in sorted(infos, key=lambda i: i.header_offset, reverse=True):
+        if info.header_offset < 0 or info.header_offset + info.compress_size > end:
+            raise FormatError(f"{path}: member {info.filename!r} overlaps another member "
+                              f"or runs past the end of the archive")
+        end = info.header_offset
 
 
 def _members(zf, path):
@@ -70,11 +175,25 @@ def _members(zf, path):
     return names
 
 
+def _member_header(zf, m, member, path):
+    header = read_header(m, path, member)
+    declared = zf.getinfo(member).file_size
+    if declared != header.header_bytes + header.data_bytes:
+        raise FormatError(f"{path}: member {member!r} declares {declared} bytes, but its "
+                          f".npy header needs {header.header_bytes + header.data_bytes}")
+    return header
+
+
 def _read(zf, member, path):
     try:
         with zf.open(member) as m:
-            return np.lib.format.read_array(m, allow_pickle=False)
-    except (ValueError, zipfile.BadZipFile, EOFError) as exc:
+            a = array_from(m, _member_header(zf, m, member, path), path, member, read_into)
+            if m.read(1):  # also where zipfile checks the CRC
+                raise FormatError(f"{path}: member {member!r} holds more than its array")
+            return a
+    except FormatError:
+        raise
+    except ZIP_ERRORS as exc:
         raise FormatError(f"{path}: member {member!r} is corrupt: {exc}") from None
 
 
@@ -82,17 +201,12 @@ def _header(zf, member, path):
     """(shape, dtype) of an archive member without reading its data."""
     try:
         with zf.open(member) as m:
-            version = np.lib.format.read_magic(m)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(m)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(m)
-            else:  # rare (version 3 is for UTF-8 field names): read it all
-                a = _read(zf, member, path)
-                shape, dtype = a.shape, a.dtype
-    except (ValueError, zipfile.BadZipFile, EOFError) as exc:
+            header = _member_header(zf, m, member, path)
+    except FormatError:
+        raise
+    except ZIP_ERRORS as exc:
         raise FormatError(f"{path}: member {member!r} is corrupt: {exc}") from None
-    return shape, dtype
+    return header.shape, header.dtype
 
 
 def write_member(zout, name, array):
@@ -106,7 +220,7 @@ def _copy(zin, member, zout, path):
         with zin.open(member) as m, zout.open(member, "w", force_zip64=True) as out:
             while piece := m.read(COPY_CHUNK):
                 out.write(piece)
-    except zipfile.BadZipFile as exc:
+    except ZIP_ERRORS as exc:
         raise FormatError(f"{path}: member {member!r} is corrupt: {exc}") from None
 
 
@@ -161,9 +275,11 @@ def _metadata(zin, members, src):
         if name not in members or e["scale"] not in members:
             raise FormatError(f"{src}: int8q metadata lists {name!r}, which the archive "
                               f"lacks (or its scale {e['scale']!r})")
+        # Looked up by pattern first: np.dtype() of an arbitrary string can
+        # raise anything (SyntaxError for "(,)").
         try:
-            dtype = np.dtype(e["dtype"])
-        except TypeError:
+            dtype = np.dtype(e["dtype"]) if ORIGINAL_DTYPE.fullmatch(e["dtype"]) else None
+        except TypeError:   # "<f3": the right shape, no such type
             dtype = None
         if dtype is None or conv.kind(dtype) == "other":
             raise FormatError(f"{src}: tensor {name!r} has unsupported original dtype "
@@ -221,6 +337,6 @@ def inspect(path):
             rows.append({"file": os.path.basename(path), "name": name, "shape": shape,
                          "dtype": display_dtype(dtype),
                          "scheme": e["scheme"] if e else "scale" if name in scales else "none",
-                         "size": int(np.prod(shape)) * dtype.itemsize,
+                         "size": math.prod(shape) * dtype.itemsize,
                          "original_dtype": display_dtype(e["dtype"]) if e else None})
     return rows

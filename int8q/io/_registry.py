@@ -18,10 +18,11 @@ two containers could claim the same path (the first wins).
 """
 import os
 
-from . import _npy, _npz, _safetensors_file, _sharded
+from . import _gguf, _hf, _npy, _npz, _safetensors_file, _sharded
 from ._errors import FormatError
 
-CONTAINERS = (_safetensors_file, _sharded, _npy, _npz)
+# _hf before _sharded: a model folder (config.json inside) is also a directory.
+CONTAINERS = (_safetensors_file, _hf, _sharded, _npy, _npz, _gguf)
 
 
 def container_for(path):

@@ -6,11 +6,13 @@ end]}, "__metadata__": {str: str}}``, then the data region; offsets count
 from the start of the data region, tensors are little-endian and C-ordered,
 and together they cover the data region exactly.
 
-Reading never trusts the header: every offset is checked against the file
-size, against the tensor's shape and dtype, and against its neighbours before
-any data is touched.  Tensors are read one at a time through a memory map
-of just that tensor, which is unmapped when the caller drops it, so resident
-memory never holds more than the tensor in hand.
+Reading never trusts the header: it is parsed within the limits of
+_limits (size, depth, key count), and every offset is checked against the
+file size, against the tensor's shape and dtype, and against its neighbours
+before any data is touched.  Tensors are read one at a time into memory (not
+mapped: a file that shrinks under a memory map kills the process with
+SIGBUS; a read just comes up short, which is a FormatError), so memory
+never holds more than the tensor in hand.
 
 Writing fixes the whole header first (from names, dtypes and shapes), then
 each tensor's bytes go to their precomputed offsets, in whatever order the
@@ -28,15 +30,17 @@ from typing import NamedTuple
 import numpy as np
 
 from ._errors import FormatError
+from ._limits import MAX_JSON_BYTES, check_writable, load_json, nbytes
+from ._reading import read_array
 
 try:  # optional: NumPy has no bfloat16 of its own
     import ml_dtypes
 except ImportError:
     ml_dtypes = None
 
-# The safetensors library refuses headers above 100 MB; so do we, before
-# reading one into memory.
-MAX_HEADER = 100_000_000
+# The safetensors library refuses headers above 100 MB; so do we (the JSON
+# limit of _limits), before reading one into memory.
+MAX_HEADER = MAX_JSON_BYTES
 # Large copies and writes go in pieces of this size, so no single system call
 # is asked for gigabytes and a plain copy needs no tensor-sized buffer.
 CHUNK = 16 << 20
@@ -87,37 +91,29 @@ class Header(NamedTuple):
     file_size: int
 
 
-def _no_duplicates(pairs):
-    seen = {}
-    for key, value in pairs:
-        if key in seen:
-            raise FormatError(f"duplicate key {key!r} in the header")
-        seen[key] = value
-    return seen
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _entry(name, raw, where):
-    """A TensorInfo from one JSON header entry, with its own fields checked."""
-    if not isinstance(raw, dict):
+    """A TensorInfo from one JSON header entry, with its own fields checked.
+
+    Written for speed as much as clarity: a header may list 250,000
+    tensors, and this runs once for each.
+    """
+    if type(raw) is not dict:
         raise FormatError(f"{where}: entry {name!r} is not an object")
     dtype, shape, offsets = raw.get("dtype"), raw.get("shape"), raw.get("data_offsets")
-    if dtype not in NUMPY_DTYPES:
+    if type(dtype) is not str or dtype not in NUMPY_DTYPES:
         raise FormatError(f"{where}: tensor {name!r} has unsupported dtype {dtype!r}")
-    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+    if type(shape) is not list or not all([type(d) is int and d >= 0 for d in shape]):
         raise FormatError(f"{where}: tensor {name!r} has a bad shape {shape!r}")
-    if (not isinstance(offsets, list) or len(offsets) != 2
-            or not all(_is_int(o) for o in offsets) or not 0 <= offsets[0] <= offsets[1]):
+    if (type(offsets) is not list or len(offsets) != 2 or type(offsets[0]) is not int
+            or type(offsets[1]) is not int or not 0 <= offsets[0] <= offsets[1]):
         raise FormatError(f"{where}: tensor {name!r} has bad data_offsets {offsets!r}")
-    expected = math.prod(shape) * itemsize(dtype)
+    shape = tuple(shape)
+    expected = nbytes(shape, NUMPY_DTYPES[dtype].itemsize, where, name)
     if offsets[1] - offsets[0] != expected:
         raise FormatError(
             f"{where}: tensor {name!r} spans {offsets[1] - offsets[0]} bytes, but "
-            f"{dtype} {tuple(shape)} needs {expected}")
-    return TensorInfo(dtype, tuple(shape), offsets[0], offsets[1])
+            f"{dtype} {shape} needs {expected}")
+    return TensorInfo(dtype, shape, offsets[0], offsets[1])
 
 
 def read_header(path):
@@ -135,7 +131,8 @@ def read_header(path):
     ------
     FormatError
         A file too short for a header, a header length past the end of the
-        file, JSON that does not parse, bad entries, offsets beyond the data
+        file, JSON that does not parse or breaks a limit of _limits, bad
+        entries, shapes too large for any array, offsets beyond the data
         region, overlapping, or leaving a gap (the format has no holes).
     OSError
         The file cannot be opened.
@@ -154,15 +151,14 @@ def read_header(path):
         if n > MAX_HEADER:
             raise FormatError(f"{where}: header of {n} bytes is larger than {MAX_HEADER}")
         text = f.read(n)
-    try:
-        raw = json.loads(text.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{where}: corrupt header: {exc}") from None
-    if not isinstance(raw, dict):
+    if len(text) < n:
+        raise FormatError(f"{where}: file shrank while its header was read")
+    raw = load_json(text, where, "header")
+    if type(raw) is not dict:
         raise FormatError(f"{where}: corrupt header: not a JSON object")
-    metadata = raw.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+    metadata = raw.pop("__metadata__", {})
+    if type(metadata) is not dict or not all(
+            type(k) is str and type(v) is str for k, v in metadata.items()):
         raise FormatError(f"{where}: __metadata__ must map strings to strings")
     tensors = sorted(((name, _entry(name, value, where)) for name, value in raw.items()),
                      key=lambda item: (item[1].begin, item[1].end))
@@ -186,19 +182,16 @@ def read_header(path):
 
 
 def array(path, header, name):
-    """Tensor `name` as an array to compute with, memory-mapped read-only.
+    """Tensor `name` as an array to compute with, read into memory.
 
     BF16 comes back as ml_dtypes.bfloat16 when ml_dtypes is installed, else
-    as float32 (exact: a bfloat16 is the top half of a float32).  The map is
-    released when the returned array and its views are dropped.
+    as float32 (exact: a bfloat16 is the top half of a float32).
+    FormatError when the file has shrunk since its header was read.
     """
     info = header.tensors[name]
     dtype = NUMPY_DTYPES[info.dtype]
-    if info.nbytes == 0:
-        a = np.empty(info.shape, dtype)
-    else:
-        a = np.memmap(path, dtype=dtype, mode="r", offset=header.data_start + info.begin,
-                      shape=info.shape)
+    with open(path, "rb") as f:
+        a = read_array(f, header.data_start + info.begin, dtype, info.shape, path, name)
     if info.dtype == "BF16":
         return a.view(ml_dtypes.bfloat16) if ml_dtypes is not None else bf16_to_float32(a)
     return a
@@ -254,12 +247,13 @@ class Writer:
         # (item sizes are powers of two); sorted() is stable, so tensors keep
         # the caller's order within a dtype size.
         for name, dtype, shape in sorted(specs, key=lambda s: -itemsize(s[1])):
-            nbytes = math.prod(shape) * itemsize(dtype)
+            size = math.prod(shape) * itemsize(dtype)
             header[name] = {"dtype": dtype, "shape": [int(d) for d in shape],
-                            "data_offsets": [position, position + nbytes]}
-            self._slots[name] = (dtype, tuple(shape), position, nbytes)
-            position += nbytes
+                            "data_offsets": [position, position + size]}
+            self._slots[name] = (dtype, tuple(shape), position, size)
+            position += size
         text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        check_writable(text, "safetensors header")
         text += b" " * (-len(text) % 8)
         f.write(struct.pack("<Q", len(text)))
         f.write(text)

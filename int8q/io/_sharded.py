@@ -15,6 +15,7 @@ from . import _checkpoint
 from . import _safetensors as st
 from ._atomic import output_dir, output_file
 from ._errors import FormatError
+from ._limits import MAX_JSON_BYTES, check_writable, load_json
 
 INDEX_SUFFIX = ".safetensors.index.json"
 
@@ -45,21 +46,19 @@ def find_index(path):
 
 
 def _read_index(index):
-    try:
-        with open(index, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{index}: corrupt index: {exc}") from None
-    weight_map = data.get("weight_map") if isinstance(data, dict) else None
-    if not isinstance(weight_map, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):
+    with open(index, "rb") as f:
+        # One byte past the limit is enough for load_json to refuse it.
+        data = load_json(f.read(MAX_JSON_BYTES + 1), index, "index")
+    weight_map = data.get("weight_map") if type(data) is dict else None
+    if type(weight_map) is not dict or not all(
+            type(k) is str and type(v) is str for k, v in weight_map.items()):
         raise FormatError(f"{index}: corrupt index: no weight_map of names to shard files")
     metadata = data.get("metadata", {})
-    if not isinstance(metadata, dict):
+    if type(metadata) is not dict:
         raise FormatError(f"{index}: corrupt index: metadata is not an object")
     for shard in set(weight_map.values()):
         # A shard is a file beside the index, never a path elsewhere.
-        if shard in ("", ".", "..") or "/" in shard or "\\" in shard or "\0" in shard:
+        if shard in ("", ".", "..") or any(c in shard for c in "/\\:\0"):
             raise FormatError(f"{index}: shard name {shard!r} is not a plain file name")
     return data, weight_map
 
@@ -68,13 +67,15 @@ def _shards(index):
     """(index dict, weight_map, [(shard name, path, header)]) with shards checked."""
     data, weight_map = _read_index(index)
     folder = os.path.dirname(os.path.abspath(index))
+    by_shard = {}   # grouped once: linear in the weight_map, whatever the shard count
+    for name, shard in weight_map.items():
+        by_shard.setdefault(shard, set()).add(name)
     shards = []
-    for shard in sorted(set(weight_map.values())):
+    for shard, listed in sorted(by_shard.items()):
         path = os.path.join(folder, shard)
         if not os.path.isfile(path):
             raise FormatError(f"{index}: shard {shard!r} is missing")
         header = st.read_header(path)
-        listed = {name for name, s in weight_map.items() if s == shard}
         if set(header.tensors) != listed:
             extra = sorted(set(header.tensors) - listed)[:3]
             absent = sorted(listed - set(header.tensors))[:3]
@@ -84,19 +85,27 @@ def _shards(index):
     return data, weight_map, shards
 
 
-def _write(index, dst, data, plans, progress, desc):
-    """Run every shard's plan into a new directory `dst`, then write the index."""
+def write_index(path, data, plans):
+    """The index for `plans` ((shard name, plan with specs and output_bytes)):
+    the input index `data` with a new weight_map and total_size."""
     weight_map = {name: shard for shard, plan in plans for name, _, _ in plan.specs}
     out_index = {**data, "metadata": {**data.get("metadata", {}),
                                       "total_size": sum(p.output_bytes for _, p in plans)},
                  "weight_map": dict(sorted(weight_map.items()))}
+    text = json.dumps(out_index, indent=2) + "\n"
+    check_writable(text, "index")
+    with output_file(path) as f:
+        f.write(text.encode())
+
+
+def _write(index, dst, data, plans, progress, desc):
+    """Run every shard's plan into a new directory `dst`, then write the index."""
     total = sum(p.input_bytes for _, p in plans)
     with progress(total, desc) as bar, output_dir(dst) as tmp:
         for shard, plan in plans:
             with output_file(os.path.join(tmp, shard)) as f:
                 _checkpoint.run(plan, f, bar)
-        with output_file(os.path.join(tmp, os.path.basename(index))) as f:
-            f.write((json.dumps(out_index, indent=2) + "\n").encode())
+        write_index(os.path.join(tmp, os.path.basename(index)), data, plans)
 
 
 def quantize(src, dst, opts, progress):

@@ -1,0 +1,64 @@
+"""How the public functions take their array operands (README "Safety").
+
+- Masked arrays are refused with TypeError: int8q computes on every element,
+  so it would quantize the values under the mask (``np.asarray`` drops the
+  mask silently).  Fill or compress them first.
+- ``out=`` is an ndarray, or a subclass that stores its elements like one
+  (np.memmap writes through to its file).  np.matrix (always 2-D, so it
+  cannot be viewed flat) and masked arrays are refused with TypeError.
+  Other subclasses passed as *inputs* (np.matrix included) are read as plain
+  arrays.
+- An input that shares memory with an output is copied first, so the result
+  is the one the reference gives, as NumPy's ufuncs promise ("as if the
+  inputs were copied first").  Without the copy, the kernels would read
+  values they had already overwritten, and the result would depend on the
+  thread count and the chunking.
+"""
+import numpy as np
+from numpy.exceptions import TooHardError
+
+# np.shares_memory solves a small integer program; this bounds its work.
+# Past it, the arrays are taken to overlap (a copy too many, never a wrong
+# result).
+MAX_OVERLAP_WORK = 1000
+
+
+def refuse_masked(x, what):
+    """TypeError when `x` is a masked array (its mask would be ignored)."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{what} is a masked array; int8q would ignore its mask: pass "
+                        f"{what}.filled(value) or {what}.compressed() instead")
+
+
+def as_input(x, what="x"):
+    """`x` as a plain ndarray; TypeError for a masked array."""
+    refuse_masked(x, what)
+    return np.asarray(x)
+
+
+def check_out_type(out, what="out"):
+    """TypeError for an `out` that is not an ndarray or cannot be written flat."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{what} must be an ndarray, got {type(out).__name__}")
+    refuse_masked(out, what)
+    if isinstance(out, np.matrix):
+        raise TypeError(f"{what} must be an ndarray, not np.matrix (which is always "
+                        f"2-D): pass np.asarray(m) to write into its memory")
+
+
+def overlaps(a, b):
+    """Whether arrays `a` and `b` may share memory (the cheap bounds test
+    first, the exact one only when the bounds overlap)."""
+    if not np.may_share_memory(a, b):
+        return False
+    try:
+        return bool(np.shares_memory(a, b, max_work=MAX_OVERLAP_WORK))
+    except TooHardError:
+        return True
+
+
+def apart(x, *outs):
+    """`x`, or a copy of it when it shares memory with any of `outs` (None skipped)."""
+    if any(out is not None and overlaps(x, out) for out in outs):
+        return x.copy()
+    return x

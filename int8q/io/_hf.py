@@ -1,0 +1,372 @@
+"""Hugging Face model folders, quantized into compressed-tensors format.
+
+A folder holding ``config.json`` beside its weights (one ``*.safetensors``
+file, or shards listed by one ``*.safetensors.index.json``) is quantized
+into a complete folder that transformers and vLLM load as they are
+(README "Serving with transformers / vLLM"): every other file copied, the
+linear layers' weights stored as `_compressed_tensors` says, the
+shard files and index names kept, and ``config.json`` given the
+``quantization_config`` that describes exactly what was written.  Unlike a
+single ``.safetensors`` file, nothing int8q-specific is recorded: the
+config is the only description, so `dequantize` also restores folders
+written by compressed-tensors / llm-compressor.
+
+Streaming as for the other containers: one tensor in memory at a time,
+every shard planned (and every check made) before anything is written, and
+the whole output folder built beside its target and renamed into place.
+"""
+import fnmatch
+import json
+import math
+import os
+import shutil
+
+import numpy as np
+
+from . import _compressed_tensors as ct
+from . import _convention as conv
+from . import _safetensors as st
+from . import _sharded
+from ._atomic import output_dir, output_file
+from ._errors import FormatError
+from ._limits import MAX_JSON_BYTES, load_json
+
+NAME = "hf"
+DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"
+OUTPUT_IS_DIR = True
+SCHEMES = ct.SCHEMES        # the --scheme values this container takes
+CONFIG = "config.json"
+QUANTIZATION_CONFIG = "quantization_config"
+# Other copies of the float weights that transformers could load instead of
+# the quantized safetensors (it reads them when asked to, or when the
+# safetensors are absent); they are not copied into the output.
+_OTHER_WEIGHTS = ("pytorch_model*.bin", "pytorch_model*.bin.index.json")
+# transformers names the model's float dtype "torch_dtype" (v4) or "dtype" (v5).
+_DTYPE_KEYS = ("dtype", "torch_dtype")
+_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64"}
+
+
+def claims(path):
+    """A directory holding config.json (checked before the plain sharded folder)."""
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, CONFIG))
+
+
+def inputs(path):
+    return [os.fspath(path)]
+
+
+def _read_config(folder):
+    path = os.path.join(folder, CONFIG)
+    with open(path, "rb") as f:
+        # One byte past the limit is enough for load_json to refuse it.
+        config = load_json(f.read(MAX_JSON_BYTES + 1), path, "JSON")
+    if not isinstance(config, dict):
+        raise FormatError(f"{path}: not a JSON object")
+    return config
+
+
+class _Weights:
+    """The safetensors files of a folder: shards (name, path, header) and the index."""
+
+    def __init__(self, folder):
+        indexes = sorted(n for n in os.listdir(folder) if n.endswith(_sharded.INDEX_SUFFIX))
+        if len(indexes) > 1:
+            raise FormatError(f"{folder}: {len(indexes)} *{_sharded.INDEX_SUFFIX} files "
+                              f"({', '.join(indexes)}); a model folder has at most one")
+        files = sorted(n for n in os.listdir(folder) if n.endswith(".safetensors")
+                       and os.path.isfile(os.path.join(folder, n)))
+        if indexes:
+            self.index = os.path.join(folder, indexes[0])
+            self.index_data, self.weight_map, self.shards = _sharded._shards(self.index)
+            # A .safetensors beside the index would be copied as it is, and
+            # transformers could load it (float) under the quantized config.
+            stray = sorted(set(files) - {shard for shard, _, _ in self.shards})
+            if stray:
+                raise FormatError(f"{folder}: {', '.join(stray)} is not in {indexes[0]}; "
+                                  f"a model folder has one set of weights")
+            return
+        if len(files) != 1:
+            what = "none" if not files else f"{len(files)} ({', '.join(files)}) and no index"
+            raise FormatError(f"{folder}: a model folder needs one .safetensors file or a "
+                              f"*{_sharded.INDEX_SUFFIX}; found {what}")
+        path = os.path.join(folder, files[0])
+        header = st.read_header(path)
+        self.index = self.index_data = None
+        self.weight_map = dict.fromkeys(header.tensors, files[0])
+        self.shards = [(files[0], path, header)]
+
+    def names(self):
+        """Files the output replaces rather than copies."""
+        return {s for s, _, _ in self.shards} | (
+            {os.path.basename(self.index)} if self.index else set())
+
+
+class _Plan:
+    """One output shard: its specs (for the writer) and its steps (data order)."""
+
+    def __init__(self, shard, path, header):
+        self.shard, self.path, self.header = shard, path, header
+        self.specs, self.steps = [], []
+
+    @property
+    def input_bytes(self):
+        return self.header.file_size - self.header.data_start
+
+    @property
+    def output_bytes(self):
+        return sum(st.itemsize(d) * math.prod(s) for _, d, s in self.specs)
+
+    def copy(self, name):
+        info = self.header.tensors[name]
+        self.specs.append((name, info.dtype, info.shape))
+        self.steps.append(("copy", name, None))
+
+
+# ---- quantize ----
+
+def quantize(src, dst, opts, progress_factory):
+    """Quantize model folder `src` into the new folder `dst` (see the module doc)."""
+    scheme = opts.scheme or ct.DEFAULT_SCHEME
+    strategy, group_size, int8q_scheme = ct.strategy(scheme, opts)
+    config = _read_config(src)
+    if QUANTIZATION_CONFIG in config:
+        method = config[QUANTIZATION_CONFIG]
+        method = method.get("quant_method") if isinstance(method, dict) else method
+        raise FormatError(f"{src}: already quantized ({CONFIG} has a quantization_config, "
+                          f"quant_method {method!r})")
+    weights = _Weights(src)
+    taken = set(weights.weight_map)
+    plans, ignore, quantized = [], set(), set()
+    for shard, path, header in weights.shards:
+        plan = _Plan(shard, path, header)
+        for name, info in header.tensors.items():
+            kind = st.kind(info.dtype)
+            linear = ct.is_linear_weight(name, kind, info.shape)
+            lm_head = ct.is_lm_head(name, kind, info.shape)
+            if not (linear or lm_head and opts.all_tensors) or ct.skipped(name, opts):
+                if linear or lm_head:
+                    ignore.add(ct.module_of(name))   # a Linear layer left in float
+                plan.copy(name)
+                continue
+            module = ct.module_of(name)
+            ct.check_shape(name, info.shape, group_size)
+            specs = ct.output_specs(module, info.shape, scheme, strategy, group_size)
+            for out, _, _ in specs:
+                if out != name and out in taken:
+                    raise FormatError(f"{path}: cannot quantize {name!r}: the folder already "
+                                      f"has a tensor {out!r} (leave it out with --skip)")
+            plan.specs.extend(specs)
+            plan.steps.append(("quantize", name, specs))
+            quantized.add(module)
+        plans.append(plan)
+    if not quantized:
+        raise FormatError(f"{src}: no linear-layer weight to quantize (2-D floating *.weight "
+                          f"tensors other than embeddings, norms and lm_head)")
+    if not any(m.rsplit(".", 1)[-1] == ct.LM_HEAD for m in quantized):
+        # A tied lm_head has no tensor of its own, yet it is a Linear layer
+        # that the "Linear" target would reach.
+        ignore.add(ct.LM_HEAD)
+    config = {**config, QUANTIZATION_CONFIG: ct.quantization_config(
+        scheme, strategy, group_size, ignore)}
+
+    def write_tensor(writer, plan, name, specs):
+        q, scale = conv.quantize(name, st.array(plan.path, plan.header, name),
+                                 int8q_scheme, opts)
+        (weight, _, _), (scale_name, _, scale_shape) = specs[:2]
+        writer.write(weight, ct.pack(q) if scheme == "W8A16" else q)
+        writer.write(scale_name, scale.reshape(scale_shape))
+        if len(specs) == 3:
+            writer.write(specs[2][0], np.array(q.shape, np.int64))
+
+    _write(src, dst, weights, plans, config, write_tensor, progress_factory, "quantize")
+
+
+# ---- dequantize ----
+
+def _target_dtype(config, scale_dtype):
+    for key in _DTYPE_KEYS:
+        if config.get(key) in _DTYPES:
+            return _DTYPES[config[key]]
+    return scale_dtype
+
+
+def dequantize(src, dst, progress_factory):
+    """Restore a float model folder from a compressed-tensors folder."""
+    config = _read_config(src)
+    where = os.path.join(src, CONFIG)
+    if QUANTIZATION_CONFIG not in config:
+        raise FormatError(f"{where}: no quantization_config: not a quantized model")
+    groups = ct.read_config(where, config[QUANTIZATION_CONFIG])
+    weights = _Weights(src)
+    plans = []
+    for shard, path, header in weights.shards:
+        plan, tensors = _Plan(shard, path, header), header.tensors
+        modules = _quantized_modules(tensors)
+        companions = {f"{m}.{leaf}" for m in modules for leaf in (ct.SCALE, ct.SHAPE)}
+        for name, info in tensors.items():
+            module, _, leaf = name.rpartition(".")
+            if name in companions:
+                continue
+            if module not in modules or leaf not in (ct.WEIGHT, ct.PACKED_WEIGHT):
+                plan.copy(name)
+                continue
+            args = ct.args_for(where, module, groups)
+            for extra in ("weight_zero_point", "weight_g_idx"):
+                if f"{module}.{extra}" in tensors:
+                    raise FormatError(f"{path}: {module}.{extra}: zero points and group "
+                                      f"indices are not supported")
+            if (leaf == ct.PACKED_WEIGHT) != (args.format == ct.PACKED):
+                raise FormatError(f"{path}: {name!r} does not match format {args.format!r}")
+            if leaf == ct.PACKED_WEIGHT and f"{module}.{ct.WEIGHT}" in tensors:
+                raise FormatError(f"{path}: {module!r} has both {ct.WEIGHT} and "
+                                  f"{ct.PACKED_WEIGHT}")
+            shape = (_unpacked_shape(path, header, module) if leaf == ct.PACKED_WEIGHT
+                     else info.shape)
+            if len(shape) != 2:
+                raise FormatError(f"{path}: {name!r}: expected a 2-D weight, found {shape}")
+            target = _target_dtype(config, tensors[f"{module}.{ct.SCALE}"].dtype)
+            plan.specs.append((f"{module}.{ct.WEIGHT}", target, tuple(shape)))
+            plan.steps.append(("dequantize", name, (module, shape, args)))
+        plans.append(plan)
+    out_config = {k: v for k, v in config.items() if k != QUANTIZATION_CONFIG}
+
+    def write_tensor(writer, plan, name, arg):
+        module, shape, args = arg
+        q = st.array(plan.path, plan.header, name)
+        if args.format == ct.PACKED:
+            q = ct.unpack(q, shape, args.num_bits)
+        scale = st.array(plan.path, plan.header, f"{module}.{ct.SCALE}")
+        scheme, block_size = ct.scale_layout(args)
+        if scheme == "per_tensor":
+            if scale.size != 1:
+                raise FormatError(f"{plan.path}: {module}.{ct.SCALE} has shape {scale.shape}; "
+                                  f"a per-tensor scale has one value")
+            scale = scale.reshape(())
+        # q * scale in int8q's working dtype of the scale (float32, float64
+        # for a float64 scale): exact for 16-bit scales, so the writer's one
+        # rounding to the model's dtype gives what compressed-tensors computes
+        # in that dtype.
+        out = conv.dequantize(name, np.asarray(q), scale,
+                              {"scheme": scheme, "block_size": block_size}, None)
+        writer.write(f"{module}.{ct.WEIGHT}", out)
+
+    _write(src, dst, weights, plans, out_config, write_tensor, progress_factory, "dequantize")
+
+
+def _quantized_modules(tensors):
+    """Modules stored quantized: a packed weight, or an int8 weight, beside a
+    floating weight_scale."""
+    modules = set()
+    for name, info in tensors.items():
+        module, _, leaf = name.rpartition(".")
+        scale = tensors.get(f"{module}.{ct.SCALE}")
+        if scale is not None and scale.dtype in st.FLOAT_DTYPES and (
+                leaf == ct.PACKED_WEIGHT or leaf == ct.WEIGHT and info.dtype == "I8"):
+            modules.add(module)
+    return modules
+
+
+def _unpacked_shape(path, header, module):
+    """The weight_shape tensor's two values (read now: it is 16 bytes)."""
+    name = f"{module}.{ct.SHAPE}"
+    info = header.tensors.get(name)
+    if info is None or info.dtype not in ("I64", "I32") or info.shape != (2,):
+        raise FormatError(f"{path}: {module}.{ct.PACKED_WEIGHT} needs a 2-value integer "
+                          f"{name}")
+    shape = tuple(int(v) for v in st.array(path, header, name))
+    if min(shape) < 0:
+        raise FormatError(f"{path}: {name} is {shape}")
+    return shape
+
+
+# ---- writing ----
+
+def _copy_other_files(src, dst, tmp, skip):
+    """Copy every file of `src` but `skip` (top-level names) into `tmp`.
+
+    Links are followed (a Hugging Face cache folder is made of links to
+    blobs).  Not copied: top-level dot folders (.git, .cache: version control
+    and caches, which would carry the float weights again), other copies of
+    the float weights (`_OTHER_WEIGHTS`), and the output itself when it lies
+    inside `src`.
+    """
+    outputs = {os.path.realpath(tmp), os.path.realpath(dst)}
+
+    def is_output(folder, names):
+        return [n for n in names if os.path.realpath(os.path.join(folder, n)) in outputs]
+
+    for entry in sorted(os.listdir(src)):
+        path = os.path.join(src, entry)
+        if entry in skip or any(fnmatch.fnmatch(entry, g) for g in _OTHER_WEIGHTS):
+            continue
+        if os.path.isdir(path):
+            if not entry.startswith(".") and not is_output(src, [entry]):
+                shutil.copytree(path, os.path.join(tmp, entry), ignore=is_output)
+        else:
+            shutil.copyfile(path, os.path.join(tmp, entry))
+
+
+def _write(src, dst, weights, plans, config, write_tensor, progress_factory, desc):
+    total = sum(p.input_bytes for p in plans)
+    with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
+        _copy_other_files(src, dst, tmp, weights.names() | {CONFIG})
+        for plan in plans:
+            with output_file(os.path.join(tmp, plan.shard)) as f:
+                _run(plan, f, write_tensor, progress)
+        if weights.index:
+            _sharded.write_index(os.path.join(tmp, os.path.basename(weights.index)),
+                                 weights.index_data, [(p.shard, p) for p in plans])
+        with output_file(os.path.join(tmp, CONFIG)) as f:
+            f.write((json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+def _run(plan, f, write_tensor, progress):
+    header = plan.header
+    writer = st.Writer(f, plan.specs, header.metadata)
+    with open(plan.path, "rb") as raw:
+        for action, name, arg in plan.steps:
+            info = header.tensors[name]
+            if action == "copy":
+                writer.copy(name, raw, header.data_start + info.begin, info.nbytes)
+            else:
+                # The memory map of the input tensor is dropped when
+                # write_tensor returns: one tensor in memory at a time.
+                write_tensor(writer, plan, name, arg)
+            progress.update(info.nbytes)
+    writer.close()
+
+
+# ---- inspect ----
+
+def inspect(path):
+    """One row per stored tensor: file, name, shape, dtype, scheme, strategy,
+    size, original_dtype.
+
+    ``scheme`` is "W8A16" / "W8A8" (``W{bits}A{bits}`` for other tools'
+    files) on a quantized weight, "scale" / "shape" on its companions,
+    "none" on tensors stored as they were; ``strategy`` is "channel",
+    "tensor" or "group:G" on quantized weights.
+    """
+    config = _read_config(path)
+    where = os.path.join(path, CONFIG)
+    groups = (ct.read_config(where, config[QUANTIZATION_CONFIG])
+              if QUANTIZATION_CONFIG in config else [])
+    weights = _Weights(path)
+    rows = []
+    for shard, _, header in weights.shards:
+        tensors = header.tensors
+        modules = _quantized_modules(tensors) if groups else set()
+        for name, info in tensors.items():
+            module, _, leaf = name.rpartition(".")
+            scheme, strategy, original = "none", None, None
+            if module in modules and leaf in (ct.WEIGHT, ct.PACKED_WEIGHT):
+                args = ct.args_for(where, module, groups)
+                scheme = args.scheme
+                strategy = args.strategy + (f":{args.group_size}" if args.group_size else "")
+                original = _target_dtype(config, tensors[f"{module}.{ct.SCALE}"].dtype)
+            elif module in modules and leaf in (ct.SCALE, ct.SHAPE):
+                scheme = leaf[len("weight_"):]
+            rows.append({"file": shard, "name": name, "shape": info.shape,
+                         "dtype": info.dtype, "scheme": scheme, "strategy": strategy,
+                         "size": info.nbytes, "original_dtype": original})
+    return rows

@@ -1,0 +1,117 @@
+"""The header of a .npy file (or .npz member), parsed without trusting it.
+
+The format (numpy.lib.format, which writes it): magic ``\\x93NUMPY``, a
+version byte pair, the header length (2 bytes little-endian in version 1,
+4 bytes in versions 2 and 3), then a Python dict literal with exactly the
+keys ``descr``, ``fortran_order`` and ``shape``, padded with spaces and a
+newline.  NumPy's own reader lets malformed headers escape as
+tokenize.TokenError, SyntaxError and friends, and would happily allocate
+whatever shape a header claims; this one turns every malformed header into
+a FormatError naming the file and array, refuses object arrays (they are
+pickles) and shapes whose byte size overflows, and gives the caller the
+exact byte count to check against the file before anything is allocated.
+"""
+import ast
+import re
+import struct
+from typing import NamedTuple
+
+import numpy as np
+
+from ._errors import FormatError
+from ._limits import nbytes
+
+MAGIC = b"\x93NUMPY"
+# numpy.lib.format refuses headers above this many bytes by default (its
+# max_header_size); so do we.
+MAX_HEADER_BYTES = 10_000
+# A simple dtype's descr: byte order, type letter, size, optional datetime unit.
+SIMPLE_DESCR = re.compile(r"[<>|=]?[a-zA-Z]\d{0,9}(\[\w{1,8}\])?")
+DESCR_ERRORS = (TypeError, ValueError, KeyError, IndexError, SyntaxError, OverflowError,
+                MemoryError, RecursionError)
+
+
+class NpyHeader(NamedTuple):
+    shape: tuple
+    dtype: np.dtype
+    fortran_order: bool
+    header_bytes: int    # magic, lengths and dict: where the data starts
+    data_bytes: int      # the data's exact size
+
+
+def _read_exact(f, n, where, name):
+    data = f.read(n)
+    if len(data) != n:
+        raise FormatError(f"{where}: array {name!r}: truncated .npy header")
+    return data
+
+
+def _dtype(descr, where, name):
+    if isinstance(descr, str):
+        if not SIMPLE_DESCR.fullmatch(descr):
+            raise FormatError(f"{where}: array {name!r}: unsupported dtype {descr!r}")
+        make = np.dtype
+    elif isinstance(descr, list):   # a structured dtype: copied, never quantized
+        make = np.lib.format.descr_to_dtype
+    else:
+        raise FormatError(f"{where}: array {name!r}: corrupt .npy header (descr)")
+    try:
+        dtype = make(descr)
+    except DESCR_ERRORS as exc:
+        raise FormatError(f"{where}: array {name!r}: unsupported dtype {descr!r}: "
+                          f"{exc}") from None
+    if dtype.hasobject:
+        raise FormatError(f"{where}: array {name!r} holds Python objects; int8q never "
+                          f"loads pickles")
+    return dtype
+
+
+def read_header(f, where, name):
+    """The checked NpyHeader at the current position of binary stream `f`."""
+    magic = _read_exact(f, 8, where, name)
+    if magic[:6] != MAGIC:
+        raise FormatError(f"{where}: array {name!r}: not a .npy (bad magic)")
+    version = magic[6:8]
+    if version == b"\x01\x00":
+        (length,) = struct.unpack("<H", _read_exact(f, 2, where, name))
+        start, encoding = 10, "latin1"
+    elif version in (b"\x02\x00", b"\x03\x00"):
+        (length,) = struct.unpack("<I", _read_exact(f, 4, where, name))
+        start, encoding = 12, "latin1" if version == b"\x02\x00" else "utf8"
+    else:
+        raise FormatError(f"{where}: array {name!r}: unsupported .npy version "
+                          f"{tuple(version)}")
+    if length > MAX_HEADER_BYTES:
+        raise FormatError(f"{where}: array {name!r}: .npy header of {length} bytes is larger "
+                          f"than the {MAX_HEADER_BYTES}-byte limit")
+    raw = _read_exact(f, length, where, name)
+    try:
+        # literal_eval evaluates nothing, only builds literals, on at most
+        # MAX_HEADER_BYTES of text; whatever it raises means "malformed".
+        d = ast.literal_eval(raw.decode(encoding))
+    except Exception as exc:  # noqa: BLE001 - SyntaxError, TokenError, ValueError...
+        raise FormatError(f"{where}: array {name!r}: corrupt .npy header "
+                          f"({type(exc).__name__})") from None
+    if type(d) is not dict or set(d) != {"descr", "fortran_order", "shape"}:
+        raise FormatError(f"{where}: array {name!r}: corrupt .npy header (keys)")
+    shape, fortran = d["shape"], d["fortran_order"]
+    if (type(shape) is not tuple or not all(type(n) is int and n >= 0 for n in shape)
+            or type(fortran) is not bool):
+        raise FormatError(f"{where}: array {name!r}: corrupt .npy header (shape "
+                          f"{shape!r}, fortran_order {fortran!r})")
+    dtype = _dtype(d["descr"], where, name)
+    return NpyHeader(shape, dtype, fortran, start + length,
+                     nbytes(shape, dtype.itemsize, where, name))
+
+
+def array_from(f, header, where, name, read_into):
+    """The array whose data follows `header` in `f`, read with `read_into`
+    (see _reading); the caller has checked that the data is there."""
+    if header.fortran_order:
+        a = np.empty(header.shape[::-1], header.dtype).T
+        flat = a.T
+    else:
+        a = flat = np.empty(header.shape, header.dtype)
+    if header.data_bytes:
+        read_into(f, flat.reshape(-1).view(np.uint8), where, name)
+    return a

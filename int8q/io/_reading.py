@@ -1,0 +1,39 @@
+"""Read tensor data from an input file that may change while it is read.
+
+Inputs are read, never memory-mapped: when a mapped file is truncated
+underneath (a download restarted, a copy still running), touching the lost
+pages kills the process with SIGBUS, while a read simply comes up short and
+becomes a FormatError naming the file and the tensor.  The caller checks the
+tensor's size against the file before asking, so nothing is allocated for a
+tensor the file cannot hold.
+"""
+import numpy as np
+
+from ._errors import FormatError
+
+# Bytes per read call: large enough to amortise the call, small enough that
+# no single system call is asked for gigabytes.
+READ_CHUNK = 16 << 20
+
+
+def read_into(f, buf, where, name):
+    """Fill the writable byte buffer `buf` from the stream `f`; FormatError
+    (naming `where` and tensor `name`) when the stream ends first."""
+    view = memoryview(buf).cast("B")
+    done = 0
+    while done < len(view):
+        got = f.readinto(view[done:done + READ_CHUNK])
+        if not got:
+            raise FormatError(f"{where}: tensor {name!r}: the file ended after {done} of "
+                              f"its {len(view)} bytes (truncated, or shrank while being "
+                              f"read)")
+        done += got
+
+
+def read_array(f, offset, dtype, shape, where, name):
+    """A new array of `dtype` and `shape` read from `f` at byte `offset`."""
+    a = np.empty(shape, dtype)
+    if a.nbytes:
+        f.seek(offset)
+        read_into(f, a.reshape(-1).view(np.uint8), where, name)
+    return a
