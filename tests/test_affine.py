@@ -278,3 +278,11 @@ def test_dequantize_checks_zero_points():
     with pytest.raises(ValueError, match=r"\[0, 255\]"):
         int8q.dequantize(q, np.float32(1), zero_point=300)
     assert int8q.dequantize(q, np.float32(0.5), zero_point=128).tolist() == [-64.0, 63.5]
+
+
+def test_out_may_share_memory_with_x():
+    x = np.arange(-60, 60, dtype=np.int8)
+    want = reference.quantize_given(x.copy(), np.float64(0.5), np.int8(3))
+    qt = int8q.quantize(x, scale=0.5, zero_point=3, out=x)
+    assert qt.q is x
+    assert same_bits(x, want)
