@@ -3,8 +3,10 @@
 Flags are chosen by compiler type, not by platform guess (after pykdtree's
 setup.py).  No -march=native and no -ffast-math: wheels must run on any CPU of
 their platform, and fast-math would break NaN detection and
-round-half-to-even.  Wider SIMD levels are compiled per function and picked
-at run time (src/int8q_kernels.c).
+round-half-to-even.  Each wider SIMD level is its own translation unit
+(src/int8q_level_<name>.c) compiled with that level's flags, on GCC/Clang and
+MSVC alike, and picked at run time (src/int8q_kernels.c); a level whose flags
+the compiler refuses (another architecture) is left out.
 
 OpenMP is used where a compile-and-link probe succeeds; otherwise the same
 code builds serial.  INT8Q_OPENMP=0 forces the serial build,
@@ -57,14 +59,15 @@ def openmp_flags(compiler):
     return None
 
 
-def _compiles(compiler, source, cflags, ldflags):
+def _compiles(compiler, source, cflags, ldflags, link=True):
     tmp = tempfile.mkdtemp(prefix="int8q-probe-")
     try:
         path = os.path.join(tmp, "probe.c")
         with open(path, "w") as f:
             f.write(source)
         objects = compiler.compile([path], output_dir=tmp, extra_postargs=cflags)
-        compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=ldflags)
+        if link:
+            compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=ldflags)
         return True
     except Exception:
         return False
@@ -72,15 +75,38 @@ def _compiles(compiler, source, cflags, ldflags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# SIMD levels beyond the baseline: (name, GCC/Clang flags, MSVC flags).  The
+# runtime check in src/int8q_kernels.c (cpu_supports) must cover every
+# extension these flags enable.
+SIMD_LEVELS = [
+    ("avx2", ["-mavx2", "-mfma", "-mf16c"], ["/arch:AVX2"]),
+    ("avx512", ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma",
+                "-mf16c"], ["/arch:AVX512"]),
+]
+
+LEVEL_PROBE = r"""
+#if !defined(__x86_64__) && !defined(_M_X64)
+#error "x86-64 only"
+#endif
+#include <immintrin.h>
+int probe(const unsigned short *h, float *o) {
+    _mm256_storeu_ps(o, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)));
+    return 0;
+}
+"""
+
+
 class BuildExt(build_ext):
     def build_extensions(self):
-        if self.compiler.compiler_type == "msvc":
+        msvc = self.compiler.compiler_type == "msvc"
+        if msvc:
             cflags, ldflags = ["/O2", "/fp:precise"], []
         else:
             # -ffp-contract=off: no fused multiply-add, so every operation is
             # rounded exactly as the contract's formula says.
             cflags = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-std=c99"]
             ldflags = []
+        levels = self.build_levels(cflags, msvc)
         omp = openmp_flags(self.compiler)
         if omp is None:
             print("int8q: OpenMP not available, building the serial kernels")
@@ -90,16 +116,39 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = cflags + ext.extra_compile_args
             ext.extra_link_args = ldflags + ext.extra_link_args
+            ext.extra_objects = levels["objects"] + ext.extra_objects
+            ext.define_macros = levels["macros"] + ext.define_macros
         super().build_extensions()
 
+    def build_levels(self, cflags, msvc):
+        """Compile src/int8q_level_<name>.c once per SIMD level, each with its
+        own flags, into objects linked into the extension."""
+        objects, macros = [], []
+        for name, gnu_flags, msvc_flags in [("baseline", [], [])] + SIMD_LEVELS:
+            flags = msvc_flags if msvc else gnu_flags
+            if name != "baseline":
+                if not _compiles(self.compiler, LEVEL_PROBE, cflags + flags, [], link=False):
+                    print(f"int8q: the compiler has no {name} ({' '.join(flags)}); left out")
+                    continue
+                macros += [(f"INT8Q_HAVE_{name.upper()}", "1"),
+                           (f"INT8Q_{name.upper()}_FLAGS", '"' + " ".join(flags) + '"')]
+            objects += self.compiler.compile(
+                [f"src/int8q_level_{name}.c"], output_dir=os.path.join(self.build_temp, name),
+                include_dirs=["src"], extra_postargs=cflags + flags,
+                depends=LEVEL_DEPENDS)
+        return {"objects": objects, "macros": macros}
+
+
+LEVEL_DEPENDS = ["src/int8q_kernels.h", "src/int8q_level.h", "src/int8q_level_body.h",
+                 "src/int8q_level_loops.h", "src/int8q_rules.h"]
 
 extensions = [
     Extension(
         "int8q._kernels",
         sources=["src/_kernels.pyx", "src/int8q_kernels.c", "src/int8q_affine.c"],
         include_dirs=["src"],
-        depends=["src/int8q_kernels.h", "src/int8q_isa.h", "src/int8q_openmp.h",
-                 "src/int8q_affine.h"],
+        depends=LEVEL_DEPENDS + ["src/int8q_ranges.h", "src/int8q_openmp.h",
+                                 "src/int8q_affine.h"],
     )
 ]
 

@@ -4,10 +4,13 @@
     python benchmarks/bench.py --quick    # smoke run: small sizes, one repeat
 
 For every case the competitors run interleaved (A, B, C, A, B, C, ...) and
-each keeps its best time over the repeats; a measurement loops a call until it
-takes at least --min-time seconds (after bottleneck's autotimeit).  Peers that
-are not installed (torch, gguf) are skipped, never faked.  Prints a table of
-Gelem/s and peer/int8q ratios, writes JSON and, with matplotlib, a PNG plot.
+each keeps its best time over the samples; every sample is preceded by a
+short sleep (other libraries' thread pools spin for milliseconds after a
+call and would steal the next sample's cores).  Peers that are not installed
+(torch, gguf, onnxruntime, numba: the `bench` extra) are skipped, never
+faked.  The roof is a two-thread copy of the same bytes into a reused buffer.
+Prints a table of Gelem/s, roof fractions and peer/int8q ratios, writes JSON
+and, with matplotlib, a PNG plot.
 """
 import argparse
 import datetime
@@ -33,6 +36,20 @@ try:
     from gguf import quants as gguf_quants
 except ImportError:
     gguf_quants = None
+try:
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper
+except ImportError:
+    onnxruntime = None
+try:
+    import numba
+except ImportError:
+    numba = None
+try:
+    import ml_dtypes
+except ImportError:
+    ml_dtypes = None
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -101,28 +118,168 @@ def gguf_q8_0(x):
     return run
 
 
-def copy_roof(x):
-    dst = np.empty_like(x)
+def copy_roof(x, threads=2):
+    """Two threads copying halves of x into a reused buffer (np.copyto drops
+    the GIL): the memory roof for streaming x's bytes in and out."""
+    import concurrent.futures
+    flat = x.reshape(-1)
+    dst = np.empty_like(flat)
+    cuts = [len(flat) * t // threads for t in range(threads + 1)]
+    parts = [(dst[a:b], flat[a:b]) for a, b in zip(cuts, cuts[1:])]
+    pool = concurrent.futures.ThreadPoolExecutor(threads)
 
     def run():
-        np.copyto(dst, x)
+        if len(flat) < 1 << 16:  # a thread hand-off would cost more than the copy
+            np.copyto(dst, flat)
+            return
+        list(pool.map(lambda p: np.copyto(*p), parts))
+    return run
+
+
+# --- onnxruntime: QuantizeLinear with a given scale, and the abs-max graph
+# ReduceMax(Abs(x)) / 127 -> QuantizeLinear (what an exporter emits for
+# dynamic per-tensor quantization).
+
+def _ort_session(graph):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = int8q.get_num_threads()
+    return onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                        providers=["CPUExecutionProvider"])
+
+
+def ort_given_scale(x):
+    zero = helper.make_tensor("zp", TensorProto.INT8, [], [0])
+    scale = helper.make_tensor("s", TensorProto.FLOAT, [], [float(np.abs(x).max() / 127)])
+    graph = helper.make_graph(
+        [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"])], "q",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("q", TensorProto.INT8, list(x.shape))], [scale, zero])
+    sess = _ort_session(graph)
+    return lambda: sess.run(None, {"x": x})
+
+
+def ort_absmax(x):
+    zero = helper.make_tensor("zp", TensorProto.INT8, [], [0])
+    c127 = helper.make_tensor("c127", TensorProto.FLOAT, [], [127.0])
+    nodes = [helper.make_node("Abs", ["x"], ["a"]),
+             helper.make_node("ReduceMax", ["a"], ["m"], keepdims=0),
+             helper.make_node("Div", ["m", "c127"], ["s"]),
+             helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"])]
+    graph = helper.make_graph(
+        nodes, "absmax_q",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+        [helper.make_tensor_value_info("q", TensorProto.INT8, list(x.shape))], [zero, c127])
+    sess = _ort_session(graph)
+    return lambda: sess.run(None, {"x": x})
+
+
+# --- numba: hand-written parallel kernels, the best a user could write in
+# Python (compiled once, before timing).
+
+_NUMBA = {}
+
+
+def _numba_kernels():
+    if not _NUMBA:
+        from numba import njit, prange
+
+        @njit(parallel=True, fastmath=False, cache=False)
+        def per_tensor(x, q):
+            m = np.float32(0)
+            for i in prange(x.size):
+                m = max(m, abs(x[i]))
+            s = m / np.float32(127)
+            if s == 0:
+                s = np.float32(1)
+            for i in prange(x.size):
+                q[i] = np.int8(min(max(np.rint(x[i] / s), -127), 127))
+            return s
+
+        @njit(parallel=True, fastmath=False, cache=False)
+        def per_column(w, q, s):
+            rows, cols = w.shape
+            m = np.zeros(cols, np.float32)
+            for j in prange(cols):
+                acc = np.float32(0)
+                for i in range(rows):
+                    acc = max(acc, abs(w[i, j]))
+                m[j] = acc
+            for j in range(cols):
+                s[j] = m[j] / np.float32(127) if m[j] != 0 else np.float32(1)
+            for i in prange(rows):
+                for j in range(cols):
+                    q[i, j] = np.int8(min(max(np.rint(w[i, j] / s[j]), -127), 127))
+
+        @njit(parallel=True, fastmath=False, cache=False)
+        def dequantize(q, s, out):
+            for i in prange(q.size):
+                out[i] = np.float32(q[i]) * s
+
+        numba.set_num_threads(min(int8q.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+        _NUMBA.update(per_tensor=per_tensor, per_column=per_column, dequantize=dequantize)
+    return _NUMBA
+
+
+def numba_per_tensor(x):
+    k = _numba_kernels()["per_tensor"]
+    flat = x.reshape(-1)
+    q = np.empty(flat.shape, np.int8)
+    k(flat[:64], q[:64])  # compile
+    return lambda: k(flat, q)
+
+
+def numba_per_column(w):
+    k = _numba_kernels()["per_column"]
+    q = np.empty(w.shape, np.int8)
+    s = np.empty(w.shape[1], np.float32)
+    k(w[:4, :8], q[:4, :8], s[:8])
+    return lambda: k(w, q, s)
+
+
+def numba_dequantize(q, s):
+    k = _numba_kernels()["dequantize"]
+    out = np.empty(q.shape, np.float32)
+    k(q[:64], s, out[:64])
+    return lambda: k(q, s, out)
+
+
+def torch_per_tensor_half(x):
+    t = torch.from_numpy(x) if x.dtype == np.float16 else torch.from_numpy(
+        x.view(np.uint16)).view(torch.bfloat16)
+
+    def run():
+        s = float(t.abs().max()) / 127 or 1.0
+        return torch.quantize_per_tensor(t.float(), s, 0, torch.qint8)
     return run
 
 
 # ----------------------------------------------------------------------------
 
+SETTLE = 0.002  # seconds of sleep before every timed sample
+
+
 def best_time(func, min_time, repeats_state):
-    """Seconds per call: loop until min_time has passed, return the mean."""
-    number = repeats_state.get(func, 1)
+    """Seconds per call for one sample: after a short sleep, time calls one
+    by one and keep the fastest; calls too short for the clock (< 20 us) run
+    in batches of `number` and count the batch mean."""
+    number = repeats_state.get(func)
+    if number is None:
+        start = time.perf_counter()
+        func()
+        once = time.perf_counter() - start
+        number = 1 if once >= 20e-6 else max(2, int(50e-6 / max(once, 1e-7)))
+        repeats_state[func] = number
+    time.sleep(SETTLE)
+    best = float("inf")
+    deadline = time.perf_counter() + min_time
     while True:
         start = time.perf_counter()
         for _ in range(number):
             func()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time or number >= 1 << 20:
-            repeats_state[func] = number
-            return elapsed / number
-        number *= 2 if elapsed == 0 else max(2, int(min_time / elapsed * 1.2))
+        best = min(best, (time.perf_counter() - start) / number)
+        if time.perf_counter() >= deadline:
+            return best
 
 
 def measure(competitors, repeats, min_time):
@@ -140,14 +297,26 @@ def cases(sizes, quick):
     rng = np.random.default_rng(0)
     for n in sizes:
         x = rng.standard_normal(n, dtype=np.float32)
-        comp = {"int8q": lambda x=x: int8q.quantize(x),
+        # "int8q" writes into a reused output (out=), like the copy roof and
+        # the numba and onnxruntime peers; "int8q-alloc" allocates its output
+        # each call, which adds the first touch of fresh pages.
+        qbuf = np.empty(x.shape, np.int8)
+        comp = {"int8q": lambda x=x, o=qbuf: int8q.quantize(x, out=o),
+                "int8q-alloc": lambda x=x: int8q.quantize(x),
                 "numpy": numpy_per_tensor(x),
                 "copy": copy_roof(x)}
         if torch is not None:
             comp["torch"] = torch_per_tensor(x)
+        if onnxruntime is not None:
+            comp["ort"] = ort_absmax(x)
+            comp["ort-given"] = ort_given_scale(x)
+        if numba is not None:
+            comp["numba"] = numba_per_tensor(x)
         yield "per-tensor", n, n, comp
 
-        comp = {"int8q": lambda x=x: int8q.quantize_dequantize(x),
+        dbuf = np.empty(x.shape, np.float32)
+        comp = {"int8q": lambda x=x, o=(qbuf, dbuf): int8q.quantize_dequantize(x, out=o),
+                "int8q-alloc": lambda x=x: int8q.quantize_dequantize(x),
                 "numpy": numpy_qdq(x),
                 "copy": copy_roof(x)}
         if torch is not None:
@@ -159,13 +328,38 @@ def cases(sizes, quick):
                 "copy": copy_roof(x)}
         yield "per-block-32", n, n, comp
 
-        comp = {"int8q": lambda x=x: ggml.quantize_q8_0(x), "copy": copy_roof(x)}
+        q8buf = np.empty(n // 32 * 34, np.uint8)
+        comp = {"int8q": lambda x=x, o=q8buf: ggml.quantize_q8_0(x, out=o),
+                "int8q-alloc": lambda x=x: ggml.quantize_q8_0(x), "copy": copy_roof(x)}
         if gguf_quants is not None and n <= 1 << 24:
             comp["gguf"] = gguf_q8_0(x)
         yield "q8_0", n, n, comp
-        del x
 
-    rows = 256 if quick else 4096
+        qt = int8q.quantize(x)
+        q, s = qt.q, qt.scale
+        comp = {"int8q": lambda q=q, s=s, o=dbuf: int8q.dequantize(q, s, out=o),
+                "int8q-alloc": lambda q=q, s=s: int8q.dequantize(q, s),
+                "numpy": lambda q=q, s=s: q.astype(np.float32) * s,
+                "copy": copy_roof(x)}
+        if numba is not None:
+            comp["numba"] = numba_dequantize(q, s)
+        yield "dequantize", n, n, comp
+
+        if 1 << 20 <= n <= 1 << 25:
+            for name, dtype in [("float16", np.float16),
+                                ("bfloat16", ml_dtypes.bfloat16 if ml_dtypes else None)]:
+                if dtype is None:
+                    continue
+                h = x.astype(dtype)
+                comp = {"int8q": lambda h=h, o=qbuf: int8q.quantize(h, out=o),
+                        "int8q-alloc": lambda h=h: int8q.quantize(h), "copy": copy_roof(x)}
+                if torch is not None:
+                    comp["torch"] = torch_per_tensor_half(h)
+                yield f"{name}-per-tensor", n, n, comp
+                del h
+        del x, qbuf, dbuf, q8buf
+
+    rows = 256 if quick else 1024
     w = rng.standard_normal((rows, 4096), dtype=np.float32)
     comp = {"int8q": lambda: int8q.quantize(w, axis=0), "numpy": numpy_per_row(w),
             "copy": copy_roof(w)}
@@ -173,15 +367,25 @@ def cases(sizes, quick):
         comp["torch"] = torch_per_row(w)
     yield "per-row", w.size, w.size, comp
 
+    comp = {"int8q": lambda: int8q.quantize(w, axis=1), "copy": copy_roof(w)}
+    if numba is not None:
+        comp["numba"] = numba_per_column(w)
+    yield "per-column", w.size, w.size, comp
+
+    one = np.float32([1.5])
+    yield "small-1", 1, 1, {"int8q": lambda: int8q.quantize(one),
+                            "numpy": numpy_per_tensor(one)}
+
     for n in ([4, 100] if quick else [4, 100, 1000, 100_000]):
         values = rng.standard_normal(n).tolist()
         yield "dict", n, n, {"int8q": lambda v=values: int8q.int8_quantize(v),
                              "numpy": lambda v=values: reference.int8_quantize(v)}
 
 
-# Bytes each case moves per element (float32 in, int8 out), for the roof.
+# Bytes each case moves per element (input in, outputs out), for the roof.
 BYTES_PER_ELEMENT = {"per-tensor": 9, "qdq": 13, "per-block-32": 5 + 4 / 32,
-                     "q8_0": 4 + 34 / 32, "per-row": 5}
+                     "q8_0": 4 + 34 / 32, "per-row": 5, "per-column": 9, "dequantize": 5,
+                     "float16-per-tensor": 5, "bfloat16-per-tensor": 5}
 
 
 def machine():
@@ -197,6 +401,10 @@ def machine():
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "torch": getattr(torch, "__version__", None),
             "int8q": int8q.__version__, "simd": int8q.get_simd(),
+            "simd_available": int8q.available_simd(),
+            "load": os.getloadavg() if hasattr(os, "getloadavg") else None,
+            "onnxruntime": getattr(onnxruntime, "__version__", None),
+            "numba": getattr(numba, "__version__", None),
             "threads": int8q.get_num_threads(),
             "torch_threads": torch.get_num_threads() if torch is not None else None,
             "date": datetime.date.today().isoformat()}
@@ -206,7 +414,7 @@ def run(args):
     if args.quick:
         sizes = [1 << 10, 1 << 16]
     else:
-        sizes = [1 << k for k in range(10, 27, 2)]
+        sizes = [1 << k for k in (args.log2 or range(10, 27, 2))]
         if args.max_log2:
             sizes = [s for s in sizes if s <= 1 << args.max_log2]
     results = []
@@ -217,7 +425,7 @@ def run(args):
                "ratio": {k: v / best["int8q"] for k, v in best.items()
                          if k not in ("int8q", "copy")}}
         if "copy" in best:
-            roof = 8 * elements / best["copy"]  # bytes/s of np.copyto
+            roof = 8 * elements / best["copy"]  # bytes/s of the two-thread float32 copy
             row["roof_fraction"] = BYTES_PER_ELEMENT[case] * elements / best["int8q"] / roof
         results.append(row)
         print_row(row)
@@ -236,21 +444,32 @@ def print_row(row):
     print(f"{row['case']:<13}{row['size']:>10}  {g['int8q']:>11.3f}  {roof:>5}  {peers}")
 
 
+PEERS = ("int8q-alloc", "numpy", "torch", "gguf", "ort", "ort-given", "numba")
+
+
 def markdown(data):
     """The README's table: one row per case and size, Gelem/s and ratios."""
     m = data["machine"]
-    lines = [f"{m['cpu']}, {m['cores']} cores, {m['date']}; int8q {m['int8q']} "
-             f"(simd {m['simd']}, {m['threads']} threads), NumPy {m['numpy']}, "
-             f"torch {m['torch']} ({m['torch_threads']} threads). Ratio = peer time / "
-             "int8q time; roof = fraction of np.copyto bandwidth.", "",
-             "| case | elements | int8q Gelem/s | roof | vs NumPy | vs torch | vs gguf |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    load = m.get("load")
+    lines = [f"{m['cpu']}, {m['cores']} cores, SIMD level {m['simd']} (available: "
+             f"{', '.join(m.get('simd_available') or [m['simd']])}), {m['date']}; int8q "
+             f"{m['int8q']} ({m['threads']} threads), NumPy {m['numpy']}, torch {m['torch']} "
+             f"({m['torch_threads']} threads), onnxruntime {m.get('onnxruntime')}, numba "
+             f"{m.get('numba')}"
+             + (f"; load average at start {load[0]:.1f}" if load else "") + ".",
+             "Ratio = peer time / int8q time (above 1: int8q is faster); roof = fraction "
+             "of a two-thread copy's bandwidth (bytes moved / copy bytes per second); "
+             "ort = onnxruntime ReduceMax(Abs)/127 -> QuantizeLinear, ort-given = "
+             "QuantizeLinear with the scale given.", "",
+             "| case | elements | int8q Gelem/s | roof | " + " | ".join(
+                 f"vs {k}" for k in PEERS) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(PEERS)]
     for r in data["results"]:
-        if r["case"] != "dict" and r["size"] < 1 << 16:
+        if r["case"] not in ("dict", "small-1") and r["size"] < 1 << 10:
             continue
         ratio = r["ratio"]
-        cells = [f"{ratio[k]:.1f}x" if k in ratio else "-" for k in ("numpy", "torch", "gguf")]
-        roof = f"{r['roof_fraction']:.2f}" if "roof_fraction" in r and r["size"] >= 1 << 26 else "-"
+        cells = [f"{ratio[k]:.2f}x" if k in ratio else "-" for k in PEERS]
+        roof = f"{r['roof_fraction']:.2f}" if "roof_fraction" in r and r["size"] >= 1 << 20 else "-"
         lines.append(f"| {r['case']} | {r['size']:,} | {r['gelem_per_s']['int8q']:.3g} | "
                      f"{roof} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -260,15 +479,19 @@ STYLE = {"int8q": dict(color="tab:blue", linewidth=2.6, marker="o"),
          "numpy": dict(color="tab:orange", marker="s"),
          "torch": dict(color="tab:red", marker="^"),
          "gguf": dict(color="tab:purple", marker="v"),
-         "copy": dict(color="0.5", linestyle="--", marker="", label="np.copyto (roof)")}
+         "ort": dict(color="tab:green", marker="D"),
+         "numba": dict(color="tab:brown", marker="x"),
+         "int8q-alloc": dict(color="tab:cyan", marker="o", linestyle=":"),
+         "copy": dict(color="0.5", linestyle="--", marker="", label="2-thread copy (roof)")}
 
 
-def plot(results, path):
-    """Throughput against size, one panel per case, one colour per competitor."""
+def plot(results, path, machine=None):
+    """Throughput against size, one panel per case, one colour per competitor;
+    the title names the CPU and SIMD level."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    sweep = [c for c in ("per-tensor", "qdq", "per-block-32", "q8_0")
+    sweep = [c for c in ("per-tensor", "qdq", "per-block-32", "q8_0", "dequantize")
              if any(r["case"] == c for r in results)]
     fig, axes = plt.subplots(1, len(sweep), figsize=(4.2 * len(sweep), 3.8), squeeze=False)
     for ax, case in zip(axes[0], sweep):
@@ -284,6 +507,9 @@ def plot(results, path):
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("Gelem/s (higher is better)")
+    if machine:
+        fig.suptitle(f"{machine['cpu']}, {machine['cores']} cores, SIMD {machine['simd']}, "
+                     f"{machine['threads']} threads", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -295,6 +521,8 @@ def main(argv=None):
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds each measurement runs at least")
     parser.add_argument("--max-log2", type=int, default=None, help="largest size, log2")
+    parser.add_argument("--log2", type=int, nargs="+", default=None,
+                        help="the sizes to run, as powers of two (default 10 12 ... 26)")
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--plot-only", type=pathlib.Path, metavar="JSON",
@@ -310,7 +538,8 @@ def main(argv=None):
         print(markdown(json.loads(args.markdown.read_text())))
         return 0
     if args.plot_only:
-        plot(json.loads(args.plot_only.read_text())["results"], args.out / "bench.png")
+        data = json.loads(args.plot_only.read_text())
+        plot(data["results"], args.out / "bench.png", data["machine"])
         return 0
     warnings.simplefilter("ignore")  # torch's deprecation notices are not ours
     info = machine()
@@ -322,7 +551,7 @@ def main(argv=None):
         json.dump({"machine": info, "results": results}, f, indent=1)
     if not args.no_plot:
         try:
-            plot(results, args.out / "bench.png")
+            plot(results, args.out / "bench.png", info)
         except ImportError:
             print("matplotlib not installed: no plot")
     return 0

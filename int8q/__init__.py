@@ -7,6 +7,14 @@
 See README.md for the contract; int8q.reference holds the plain NumPy
 definition every fast path is tested against.
 """
+import os as _os
+
+# Idle OpenMP workers sleep instead of spinning: on a busy machine spinning
+# workers steal the cores the next call needs.  Read by the OpenMP runtime
+# when it loads with _kernels, so it must be set first; a value the user set
+# wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from ._api import QTensor, absmax, dequantize, quantize, quantize_dequantize
 from ._calibrate import Calibrator
 from ._config import (available_simd, get_num_threads, get_simd, set_num_threads,

@@ -6,7 +6,7 @@ from . import _affine, _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
-from ._operands import apart, as_input, check_out_type, refuse_masked
+from ._operands import apart, as_input, check_out, refuse_masked
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
@@ -84,21 +84,11 @@ def _as_input(x):
     return x, working_dtype(x.dtype)
 
 
-def _check_out(out, shape, qdtype=np.int8):
-    check_out_type(out)
-    if out.dtype != qdtype:
-        raise TypeError(f"out must be an {np.dtype(qdtype)} ndarray, "
-                        f"got {getattr(out, 'dtype', type(out).__name__)}")
-    if out.shape != shape:
-        raise ValueError(f"out has shape {out.shape}, expected {shape}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("out must be C-contiguous and writeable")
-
-
 def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None,
              scale=None, zero_point=None, symmetric=True, qdtype=np.int8, clip=None):
     """INT8 quantization: symmetric abs-max by default, or with given scales
     and zero points, asymmetric ranges, or MSE clipping.
+
 
     ``scale = absmax / 127`` (1 where that is 0) per tensor, per channel
     (``axis``) or per block of the last axis (``block_size``), computed in the
@@ -214,7 +204,7 @@ def _quantize_affine(x, axis, block_size, rounding, out, scale, zero_point, symm
         if zps is None and full:
             zps = np.zeros(gran.scale_shape, dtype=np.int32)
     if out is not None:
-        _check_out(out, x.shape, qdtype)
+        check_out(out, x.shape, qdtype)
         x = apart(x, out)
     if scale is None and not symmetric:
         scales, zps = _affine.asymmetric_params(x, work, gran, qdtype)
@@ -231,10 +221,13 @@ def _quantize_affine(x, axis, block_size, rounding, out, scale, zero_point, symm
                    gran.block_size, rounding, zero_point=zps, qdtype=qdtype)
 
 
-def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even"):
+def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even", out=None):
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
 
-    The dequantized array has x's shape and the working dtype.
+    The dequantized array has x's shape and the working dtype.  ``out=(q,
+    xhat)`` (either may be None) receives them: q as in `quantize`, xhat a
+    C-contiguous writeable array of the working dtype and x's shape; both are
+    left untouched on any error.
 
     Examples
     --------
@@ -243,23 +236,31 @@ def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even"):
     >>> xhat.round(4)
     array([ 1.    , -1.    ,  0.5039, -0.5039])
     """
-    return _quantize(x, axis, block_size, rounding, None, want_dequantized=True)
+    if out is None:
+        q_out = d_out = None
+    elif isinstance(out, tuple) and len(out) == 2:
+        q_out, d_out = out
+    else:
+        raise TypeError("out must be a pair (q, xhat); either may be None")
+    return _quantize(x, axis, block_size, rounding, q_out, want_dequantized=True, d_out=d_out)
 
 
-def _quantize(x, axis, block_size, rounding, out, want_dequantized):
+def _quantize(x, axis, block_size, rounding, out, want_dequantized, d_out=None):
     mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
     if out is not None:
-        _check_out(out, x.shape)
-        x = apart(x, out)
+        check_out(out, x.shape, np.int8)
+    if d_out is not None:
+        check_out(d_out, x.shape, work, "xhat")
+    x = apart(x, out, d_out)
     q = np.empty(x.shape, dtype=np.int8) if out is None else out
-    d = np.empty(x.shape, dtype=work) if want_dequantized else None
-    # Writing into the caller's `out` goes through the two-pass path, which
+    d = None if not want_dequantized else np.empty(x.shape, dtype=work) if d_out is None else d_out
+    # Writing into the caller's buffers goes through the two-pass path, which
     # finds NaN/inf before writing anything.
     scales = _engine.quantize(x, work, gran, mode, q.reshape(-1),
                               None if d is None else d.reshape(-1),
-                              fused=out is None)
+                              fused=out is None and d_out is None)
     qt = QTensor(q, scales.reshape(gran.scale_shape), gran.axis, gran.block_size, rounding)
     return qt, d
 
@@ -302,12 +303,19 @@ def absmax(x, *, axis=None, block_size=None):
     return _engine.absmax(x, work, gran).reshape(gran.scale_shape)
 
 
-def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None, zero_point=None):
+_INT8 = np.dtype(np.int8)
+_WORK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None, out=None,
+               zero_point=None):
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 
     Call it as ``dequantize(qtensor)`` or ``dequantize(q, scale, axis=...,
-    block_size=..., zero_point=...)`` with `scale` (and `zero_point`) shaped
-    as `quantize` makes it.  float16 and bfloat16 scales compute in float32.
+    block_size=...)`` with `scale` shaped as `quantize` makes it.  float16 and
+    bfloat16 scales compute in float32.  `out`, a C-contiguous writeable
+    floating array of q's shape (and of `dtype` when given), receives the
+    result cast to its dtype; it is left untouched on any error.
     With a zero point (or uint8 q) it is ``(q - zero_point) * scale``.
 
     Examples
@@ -325,6 +333,15 @@ def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None, zero_po
                                                   q.zero_point)
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
+    if (dtype is None and out is None and zero_point is None and type(q) is np.ndarray
+            and type(scale) is np.ndarray
+            and q.dtype == _INT8 and scale.dtype in _WORK_DTYPES and q.flags.c_contiguous
+            and scale.flags.c_contiguous):
+        # The common call, with no conversion to make: the fast path (plain
+        # ndarrays only, so masked arrays never get here).
+        gran = resolve(q.shape, axis, block_size)
+        if scale.shape == gran.scale_shape:
+            return _engine.dequantize_fast(q, scale, gran)
     refuse_masked(q, "q")
     refuse_masked(scale, "scale")
     q = np.asarray(q)
@@ -339,17 +356,29 @@ def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None, zero_po
         raise ValueError(f"scale has shape {scale.shape}, expected {gran.scale_shape} "
                          f"for q of shape {q.shape}")
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
-    if not np.isfinite(scales).all():
-        raise ValueError("scale contains NaN or inf")
     out_dtype = work if dtype is None else np.dtype(dtype)
+    if out is not None and dtype is None:
+        out_dtype = getattr(out, "dtype", out_dtype)
     if out_dtype.kind != "f" and out_dtype.name != "bfloat16":
         raise TypeError(f"dtype must be a floating dtype, got {out_dtype}")
     if zero_point is not None:
+        if not np.isfinite(scales).all():
+            raise ValueError("scale contains NaN or inf")
         zps = _affine.given_zero_points(zero_point, gran, q.dtype)
         with np.errstate(over="ignore"):  # like astype: overflow gives inf
-            return _affine.dequantize(q, scales.reshape(gran.scale_shape), zps, gran,
-                                      work).astype(out_dtype, copy=False)
-    out = np.empty(q.shape, dtype=out_dtype)
-    if out.size:
-        _engine.dequantize(q, scales, gran, out.reshape(-1))
+            result = _affine.dequantize(q, scales.reshape(gran.scale_shape), zps, gran,
+                                        work).astype(out_dtype, copy=False)
+        if out is None:
+            return result
+        check_out(out, q.shape, out_dtype)
+        out[...] = result
+        return out
+    if out is None:
+        out = np.empty(q.shape, dtype=out_dtype)
+    else:
+        check_out(out, q.shape, out_dtype)
+        q, scales = apart(q, out), apart(scales, out)
+    # The kernels check the scales for NaN/inf before writing anything.
+    if not _engine.dequantize(q, scales, gran, out.reshape(-1)):
+        raise ValueError("scale contains NaN or inf")
     return out

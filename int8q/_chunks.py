@@ -6,7 +6,7 @@ bounded whatever the size of the array.
 """
 import numpy as np
 
-from ._dtypes import is_direct
+from ._dtypes import direct_kind, is_direct, working_kind
 
 # Elements per converted chunk: 4 MiB of float64.  A loop over chunks() holds
 # two at once (the next is made before the last is dropped), still well under
@@ -58,3 +58,19 @@ def chunks(a, work, align=1):
         with np.errstate(over="ignore"):
             chunk = np.ascontiguousarray(view, dtype=work).reshape(-1)
         yield start, chunk
+
+
+def input_chunks(a, work, align=1):
+    """Yield (start, chunk, kind): what the quantize kernels read.
+
+    An array the kernels read in place (float32/float64, or float16/bfloat16
+    widened inside the kernels) comes back whole as one flat view; anything
+    else is converted to `work` slab by slab, as chunks() does.
+    """
+    kind = direct_kind(a, work)
+    if kind is not None:
+        yield 0, a.reshape(-1), kind
+        return
+    kind = working_kind(work)
+    for start, chunk in chunks(a, work, align):
+        yield start, chunk, kind

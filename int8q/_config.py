@@ -9,7 +9,7 @@ import os
 
 from . import _kernels
 
-ISA_NAMES = ("baseline", "avx2", "avx512")
+ISA_NAMES = _kernels.ISA_NAMES  # the C enum int8q_isa, by level
 _num_threads = None
 
 
@@ -84,7 +84,18 @@ def show_config(file=None):
         f"openmp: {'yes' if _kernels.HAVE_OPENMP else 'no (serial build)'}",
         f"threads: {get_num_threads()}",
         f"simd: {get_simd()} (available: {', '.join(available_simd())})",
+        "dispatch table (level: compiled with flags / this CPU runs it):",
     ]
+    usable = available_simd()
+    for level, name in enumerate(ISA_NAMES):
+        if _kernels.isa_compiled(level):
+            built = f"built with '{_kernels.isa_flags(level) or 'default flags'}'"
+        else:
+            built = "not built"
+        mark = "*" if name == get_simd() else " "
+        lines.append(f"  {mark} {name:<9} {built}; "
+                     f"{'runs here' if name in usable else 'not on this CPU'}")
+    lines.append(f"openmp wait policy: {os.environ.get('OMP_WAIT_POLICY', 'default')}")
     text = "\n".join(lines)
     print(text, file=file)
     return text

@@ -1,6 +1,8 @@
 """Which dtypes int8q accepts, and the working dtype each one computes in."""
 import numpy as np
 
+from . import _kernels
+
 FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
 
@@ -11,12 +13,20 @@ def is_bfloat16(dtype):
     return dtype.name == "bfloat16"
 
 
+# The common cases, looked up before anything else (small calls feel it).
+_WORKING = {np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64,
+            np.dtype(np.float16): FLOAT32}
+
+
 def working_dtype(dtype):
     """float32 for float16/bfloat16/float32, float64 for float64/integer/bool.
 
     Raises TypeError for anything else (complex, object, strings, long double,
     datetimes...).
     """
+    work = _WORKING.get(dtype)
+    if work is not None:
+        return work
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize <= 4 or is_bfloat16(dtype):
         return FLOAT32
@@ -28,5 +38,30 @@ def working_dtype(dtype):
 
 
 def is_direct(a, work):
-    """True when the kernels can read `a` in place, with no conversion."""
+    """True when `a` already is C-contiguous native `work` (no conversion)."""
     return a.dtype == work and a.dtype.isnative and a.flags.c_contiguous
+
+
+# Native dtypes the kernels read in place, with the kernels' input kind:
+# float16 and bfloat16 are widened to float32 inside the kernels.
+_KINDS = {np.dtype(np.float32): _kernels.INPUT_F32,
+          np.dtype(np.float64): _kernels.INPUT_F64,
+          np.dtype(np.float16): _kernels.INPUT_F16}
+
+
+def working_kind(work):
+    """The input kind of an array already converted to the working dtype."""
+    return _kernels.INPUT_F64 if work == FLOAT64 else _kernels.INPUT_F32
+
+
+def direct_kind(a, work):
+    """The kernels' input kind for reading `a` in place, or None when it
+    must be converted first (other dtypes, byte orders, layouts)."""
+    dtype = a.dtype
+    if not a.flags.c_contiguous:
+        return None
+    kind = _KINDS.get(dtype)  # native byte order only: ">f4" is not a key
+    if kind is None:
+        return _kernels.INPUT_BF16 if is_bfloat16(dtype) and dtype.isnative else None
+    # float16 under a float64 working dtype cannot happen (working_dtype)
+    return kind if (kind == _kernels.INPUT_F64) == (work == FLOAT64) else None

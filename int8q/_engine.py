@@ -7,8 +7,8 @@ Granularity, and fills flat C-order outputs.
 import numpy as np
 
 from . import _kernels
-from ._chunks import chunks
-from ._dtypes import FLOAT32, is_direct
+from ._chunks import chunks, input_chunks
+from ._dtypes import FLOAT64, direct_kind
 from ._config import get_num_threads
 from ._validate import nonfinite_error
 
@@ -35,15 +35,18 @@ def absmax(x, work, gran):
     """Flat abs-max per scale, in the working dtype; ValueError on NaN/inf."""
     m = np.zeros(gran.nscales, dtype=work)
     threads = get_num_threads()
-    for start, chunk in chunks(x, work):
-        _kernels.absmax_into(chunk, start, gran.layout, m, threads)
+    for start, chunk, kind in input_chunks(x, work):
+        _kernels.absmax_into(chunk, kind, chunk.shape[0], start, gran.layout, m, threads)
     if not np.isfinite(m).all():
         raise_nonfinite(x, work)
     return m
 
 
 def scales_from_absmax(m):
-    """absmax / 127 in m's dtype, 1 where that is 0 (any shape, 0-d too)."""
+    """absmax / 127 in m's dtype, 1 where that is 0 (any shape, 0-d too).
+
+    The Python home of the scale rule; the C home is int8q_scale_rule_* in
+    src/int8q_rules.h, and the two give the same bits (one IEEE division)."""
     m = np.asarray(m)
     scale = np.asarray(m / m.dtype.type(127), dtype=m.dtype)
     return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype, copy=False)
@@ -57,41 +60,74 @@ def quantize(x, work, gran, mode, q_flat, d_flat=None, fused=True):
     abs-max pass comes first, so NaN/inf is found before anything is written.
     """
     threads = get_num_threads()
-    if is_direct(x, work):
-        whole = _kernels.quantize_whole_f32 if work == FLOAT32 else _kernels.quantize_whole_f64
-        scales = whole(x.reshape(-1), gran.layout, gran.nscales, fused and gran.fused,
-                       mode, q_flat, d_flat, threads)
-        if scales is None:
+    kind = direct_kind(x, work)
+    fused = fused and gran.fused
+    # Ones: the scale of an empty block or channel (never visited) is 1.
+    scales = np.empty(gran.nscales, dtype=work)
+    if x.size == 0:
+        scales.fill(1)
+        return scales
+    if kind is not None:
+        # The whole array in one call: one parallel region, no Python loop.
+        if _kernels.quantize_all(x, kind, x.size, 0, gran.layout, scales, fused,
+                                 mode, q_flat, d_flat, threads):
             raise_nonfinite(x, work)
         return scales
-    if fused and gran.fused:
-        # Ones: the scale of an empty channel (never visited) is 1.
-        scales = np.ones(gran.nscales, dtype=work)
-        for start, chunk in chunks(x, work, align=gran.align):
+    if fused:
+        # every scale belongs to one block, which one chunk call visits
+        for start, chunk, kind in input_chunks(x, work, align=gran.align):
             stop = start + chunk.shape[0]
             d_part = None if d_flat is None else d_flat[start:stop]
-            if _kernels.fused_into(chunk, start, gran.layout, scales, mode,
-                                   q_flat[start:stop], d_part, threads):
+            if _kernels.quantize_all(chunk, kind, chunk.shape[0], start, gran.layout, scales,
+                                     True, mode, q_flat[start:stop], d_part, threads):
                 raise_nonfinite(x, work)
         return scales
     scales = scales_from_absmax(absmax(x, work, gran))
-    for start, chunk in chunks(x, work):
+    _quantize_chunks(x, work, gran, scales, True, mode, q_flat, d_flat)
+    return scales
+
+
+def _quantize_chunks(x, work, gran, scales, bounded, mode, q_flat, d_flat):
+    threads = get_num_threads()
+    for start, chunk, kind in input_chunks(x, work):
         stop = start + chunk.shape[0]
         d_part = None if d_flat is None else d_flat[start:stop]
-        _kernels.quantize_into(chunk, start, gran.layout, scales, mode,
-                               q_flat[start:stop], d_part, threads)
-    return scales
+        _kernels.quantize_into(chunk, kind, chunk.shape[0], start, gran.layout, scales,
+                               bounded, mode, q_flat[start:stop], d_part, threads)
+
+
+def dequantize_fast(q, scale, gran):
+    """q * scale for the common call (q C-contiguous int8, scale a
+    C-contiguous float32/float64 array of the granularity's scale shape), or
+    None when the call is not that; ValueError for NaN/inf scales.  Small
+    calls feel every NumPy call, so this path makes as few as it can."""
+    out = np.empty(q.shape, scale.dtype)
+    status = _kernels.dequantize_into(q, q.size, 0, gran.layout, scale, scale.size,
+                                      scale.dtype == FLOAT64, out, get_num_threads())
+    if status != _kernels.OK:
+        raise ValueError("scale contains NaN or inf")
+    return out
 
 
 def dequantize(q, scales, gran, out_flat):
     """out_flat = q * scale computed in the scales' dtype, then cast to
-    out_flat's dtype chunk by chunk (no full-size temporary)."""
+    out_flat's dtype chunk by chunk (no full-size temporary).  Returns False,
+    writing nothing, when a scale is NaN or inf."""
     threads = get_num_threads()
+    f64 = scales.dtype == FLOAT64
+    nscales = scales.size
+    if out_flat.dtype == scales.dtype and q.flags.c_contiguous:
+        return _kernels.dequantize_into(q, q.size, 0, gran.layout, scales, nscales, f64,
+                                        out_flat, threads) == _kernels.OK
+    if not np.isfinite(scales).all():
+        return False
     direct = out_flat.dtype == scales.dtype
     for start, chunk in chunks(q, np.dtype(np.int8)):
         stop = start + chunk.shape[0]
         target = out_flat[start:stop] if direct else np.empty(chunk.shape, scales.dtype)
-        _kernels.dequantize_into(chunk, start, gran.layout, scales, target, threads)
+        _kernels.dequantize_into(chunk, chunk.size, start, gran.layout, scales, nscales, f64,
+                                 target, threads)
         if not direct:
             with np.errstate(over="ignore"):  # like astype: overflow gives inf
                 out_flat[start:stop] = target
+    return True

@@ -46,6 +46,19 @@ def check_out_type(out, what="out"):
                         f"2-D): pass np.asarray(m) to write into its memory")
 
 
+def check_out(out, shape, dtype, name="out"):
+    """TypeError/ValueError unless `out` is a writeable C-contiguous ndarray of
+    `dtype` and `shape`: the one rule for every out= of int8q."""
+    check_out_type(out, name)
+    dtype = np.dtype(dtype)
+    if out.dtype != dtype:
+        raise TypeError(f"{name} must be an ndarray of {dtype}, got {out.dtype}")
+    if out.shape != shape:
+        raise ValueError(f"{name} has shape {out.shape}, expected {shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be C-contiguous and writeable")
+
+
 def overlaps(a, b):
     """Whether arrays `a` and `b` may share memory (the cheap bounds test
     first, the exact one only when the bounds overlap)."""

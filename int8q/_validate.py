@@ -6,10 +6,12 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-# The names users pass; the integer codes the kernels take (the C enum
-# int8q_rounding in src/int8q_kernels.h, in this order).
+from . import _kernels
+
+# The names users pass, and the integer codes the kernels take: the C enum
+# int8q_rounding (src/int8q_kernels.h) as _kernels exports it.
 ROUNDINGS = ("half_even", "half_away")
-_ROUNDING_CODES = {name: code for code, name in enumerate(ROUNDINGS)}
+_ROUNDING_CODES = {"half_even": _kernels.HALF_EVEN, "half_away": _kernels.HALF_AWAY}
 
 
 def rounding_code(rounding: object) -> int:

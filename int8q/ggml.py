@@ -17,11 +17,11 @@ dividing, rounds half away from zero, and stores the scale as float16.
 import numpy as np
 
 from . import _kernels
-from ._chunks import chunks
+from ._chunks import chunks, input_chunks
 from ._config import get_num_threads
 from ._dtypes import FLOAT32, working_dtype
 from ._engine import find_nonfinite
-from ._operands import as_input
+from ._operands import apart, as_input, check_out
 from ._validate import nonfinite_error
 
 __all__ = ["quantize_q8_0", "dequantize_q8_0", "Q8_0_BLOCK", "Q8_0_BYTES"]
@@ -30,13 +30,17 @@ Q8_0_BLOCK = 32   # floats per block
 Q8_0_BYTES = 34   # bytes per block: float16 scale + 32 int8
 
 
-def quantize_q8_0(x):
+def quantize_q8_0(x, out=None):
     """Quantize to GGML Q8_0 bytes.
 
     Parameters
     ----------
     x : array_like of real numbers, last axis a multiple of 32.  Values are
-        converted to float32 first, as gguf-py does.
+        converted to float32 first, as gguf-py does (float16, bfloat16 and
+        float64 inside the kernels).
+    out : ndarray of uint8, optional
+        C-contiguous, the result's shape; receives the bytes (and is
+        returned).  Its contents are unspecified after an error.
 
     Returns
     -------
@@ -56,16 +60,27 @@ def quantize_q8_0(x):
     if x.ndim == 0 or x.shape[-1] % Q8_0_BLOCK:
         raise ValueError(f"Q8_0 needs the last axis to be a multiple of {Q8_0_BLOCK}; "
                          f"got shape {x.shape}")
-    out = np.empty(x.shape[:-1] + (x.shape[-1] // Q8_0_BLOCK * Q8_0_BYTES,), np.uint8)
+    shape = x.shape[:-1] + (x.shape[-1] // Q8_0_BLOCK * Q8_0_BYTES,)
+    out, x = _output(out, shape, np.uint8, x)
     flat_out = out.reshape(-1)
     threads = get_num_threads()
-    for start, chunk in chunks(x, FLOAT32, align=Q8_0_BLOCK):
+    for start, chunk, kind in input_chunks(x, FLOAT32, align=Q8_0_BLOCK):
         first = start // Q8_0_BLOCK * Q8_0_BYTES
         stop = first + chunk.shape[0] // Q8_0_BLOCK * Q8_0_BYTES
-        code = _kernels.q8_0_quantize_into(chunk, flat_out[first:stop], threads)
+        code = _kernels.q8_0_quantize_into(chunk, kind, chunk.shape[0], flat_out[first:stop],
+                                           threads)
         if code:
             _raise_block_error(x, code)
     return out
+
+
+def _output(out, shape, dtype, x):
+    """A new array, or `out` checked (int8q's one out= rule); and `x`, copied
+    first when it shares memory with `out`."""
+    if out is None:
+        return np.empty(shape, dtype), x
+    check_out(out, shape, dtype)
+    return out, apart(x, out)
 
 
 def _raise_block_error(x, code):
@@ -77,12 +92,15 @@ def _raise_block_error(x, code):
                      "absmax must stay below about 65504 * 127")
 
 
-def dequantize_q8_0(raw):
+def dequantize_q8_0(raw, out=None):
     """Float32 values of GGML Q8_0 bytes.
 
     Parameters
     ----------
     raw : array of uint8, last axis a multiple of 34
+    out : ndarray of float32, optional
+        C-contiguous, the result's shape; receives the values (and is
+        returned).
 
     Returns
     -------
@@ -95,7 +113,8 @@ def dequantize_q8_0(raw):
     if raw.ndim == 0 or raw.shape[-1] % Q8_0_BYTES:
         raise ValueError(f"Q8_0 data needs the last axis to be a multiple of {Q8_0_BYTES}; "
                          f"got shape {raw.shape}")
-    out = np.empty(raw.shape[:-1] + (raw.shape[-1] // Q8_0_BYTES * Q8_0_BLOCK,), FLOAT32)
+    out, raw = _output(out, raw.shape[:-1] + (raw.shape[-1] // Q8_0_BYTES * Q8_0_BLOCK,),
+                       FLOAT32, raw)
     flat_out = out.reshape(-1)
     threads = get_num_threads()
     for start, chunk in chunks(raw, np.dtype(np.uint8), align=Q8_0_BYTES):

@@ -1,20 +1,25 @@
-"""Compiled core of int8q: thread-parallel drivers around the C range kernels,
-and the seed function's list fast path.
+"""Compiled core of int8q: thin wrappers around the C drivers, and the seed
+function's list fast path.
 
-Every function here takes contiguous 1-D typed memoryviews of the working
-dtype (float32 or float64) that the Python façade (int8q/_engine.py) has
-already validated and laid out; `start` is the flat C-order index of the
-chunk's first element, which the layout needs to know which scale each
-element uses.  Nothing here allocates a full-size temporary.
+Every wrapper takes C-contiguous NumPy arrays that the Python façade
+(int8q/_engine.py) has already validated and laid out, plus an input `kind`
+(INPUT_F32, INPUT_F64, INPUT_F16, INPUT_BF16) saying how x's elements are
+stored; scales, abs-max values and dequantized outputs are in the working
+dtype (float64 for INPUT_F64, float32 otherwise).  `start` is the flat C-order
+index of x's first element, which the layout needs to know which scale each
+element uses.  The C drivers (int8q_kernels.c) run the threads, one parallel
+region per call, and allocate no full-size temporary.
 
-The innermost loops live in int8q_kernels.c rather than here because
-run-time SIMD dispatch needs per-function target attributes, which Cython
-cannot express.
+Arrays reach C through the buffer protocol as plain bytes (no per-dtype
+typed memoryviews, so one wrapper serves every dtype and small calls stay
+cheap); each wrapper checks every buffer's byte length against the element
+count before C sees it.
 """
-from cython.parallel cimport prange
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.math cimport fabs, isfinite, nearbyint
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
+                             PyBUF_WRITABLE)
 from cpython.object cimport PyObject
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
@@ -38,48 +43,66 @@ cdef extern from "int8q_kernels.h":
         Py_ssize_t cmod
         Py_ssize_t nb
 
+    enum int8q_rounding:
+        INT8Q_HALF_EVEN
+        INT8Q_HALF_AWAY
+    enum int8q_input:
+        INT8Q_IN_F32
+        INT8Q_IN_F64
+        INT8Q_IN_F16
+        INT8Q_IN_BF16
+    enum int8q_isa:
+        INT8Q_ISA_BASELINE
+        INT8Q_ISA_AVX2
+        INT8Q_ISA_AVX512
+        INT8Q_ISA_COUNT
+    enum int8q_status:
+        INT8Q_OK
+        INT8Q_NONFINITE
+        INT8Q_F16_OVERFLOW
+        INT8Q_NOMEM
+
+    float int8q_scale_f32(float amax) noexcept nogil
+    double int8q_scale_f64(double amax) noexcept nogil
+
     int int8q_isa_detect() noexcept nogil
     int int8q_isa_compiled(int level) noexcept nogil
     int int8q_isa_select(int level) noexcept nogil
     int int8q_isa_current() noexcept nogil
+    const char *int8q_isa_name(int level) noexcept nogil
+    const char *int8q_isa_flags(int level) noexcept nogil
+    Py_ssize_t int8q_min_per_thread() noexcept nogil
 
-    void int8q_absmax_range_f32(const float *x, Py_ssize_t s, Py_ssize_t e,
-                                const int8q_layout *L, int32_t *mbits) noexcept nogil
-    void int8q_quantize_range_f32(const float *x, Py_ssize_t s, Py_ssize_t e,
-                                  const int8q_layout *L, const float *scales,
-                                  int mode, int8_t *q, float *d) noexcept nogil
-    int int8q_fused_range_f32(const float *x, Py_ssize_t s, Py_ssize_t e,
-                              const int8q_layout *L, float *scales, int mode,
-                              int8_t *q, float *d) noexcept nogil
-    void int8q_dequantize_range_f32(const int8_t *q, Py_ssize_t s, Py_ssize_t e,
-                                    const int8q_layout *L, const float *scales,
-                                    float *out) noexcept nogil
-    void int8q_absmax_range_f64(const double *x, Py_ssize_t s, Py_ssize_t e,
-                                const int8q_layout *L, int64_t *mbits) noexcept nogil
-    void int8q_quantize_range_f64(const double *x, Py_ssize_t s, Py_ssize_t e,
-                                  const int8q_layout *L, const double *scales,
-                                  int mode, int8_t *q, double *d) noexcept nogil
-    int int8q_fused_range_f64(const double *x, Py_ssize_t s, Py_ssize_t e,
-                              const int8q_layout *L, double *scales, int mode,
-                              int8_t *q, double *d) noexcept nogil
-    void int8q_dequantize_range_f64(const int8_t *q, Py_ssize_t s, Py_ssize_t e,
-                                    const int8q_layout *L, const double *scales,
-                                    double *out) noexcept nogil
+    int int8q_absmax(const void *x, int kind, Py_ssize_t n, Py_ssize_t start,
+                     const int8q_layout *L, void *m, Py_ssize_t nscales, int threads) noexcept nogil
+    int int8q_quantize(const void *x, int kind, Py_ssize_t n, Py_ssize_t start,
+                       const int8q_layout *L, const void *scales, int bounded, int mode,
+                       int8_t *q, void *d, int threads) noexcept nogil
+    int int8q_quantize_all(const void *x, int kind, Py_ssize_t n, Py_ssize_t start,
+                           const int8q_layout *L, void *scales, Py_ssize_t nscales, int fused,
+                           int mode, int8_t *q, void *d, int threads) noexcept nogil
+    void int8q_dequantize(const int8_t *q, Py_ssize_t n, Py_ssize_t start, const int8q_layout *L,
+                          const void *scales, int f64, void *out, int threads) noexcept nogil
+    int int8q_q8_0_quantize(const void *x, int kind, Py_ssize_t nblocks, uint8_t *out,
+                            int threads) noexcept nogil
+    void int8q_q8_0_dequantize(const uint8_t *raw, Py_ssize_t nblocks, float *out,
+                               int threads) noexcept nogil
 
-    int int8q_q8_0_quantize(const float *x, Py_ssize_t nblocks, uint8_t *out) noexcept nogil
-    void int8q_q8_0_dequantize(const uint8_t *raw, Py_ssize_t nblocks, float *out) noexcept nogil
-
-ctypedef fused real:
-    float
-    double
+# The C enums, for Python (one home: int8q_kernels.h).
+HALF_EVEN = INT8Q_HALF_EVEN
+HALF_AWAY = INT8Q_HALF_AWAY
+INPUT_F32 = INT8Q_IN_F32
+INPUT_F64 = INT8Q_IN_F64
+INPUT_F16 = INT8Q_IN_F16
+INPUT_BF16 = INT8Q_IN_BF16
+OK = INT8Q_OK
+NONFINITE = INT8Q_NONFINITE
+F16_OVERFLOW = INT8Q_F16_OVERFLOW
+ISA_NAMES = tuple(int8q_isa_name(level).decode() for level in range(INT8Q_ISA_COUNT))
+# Elements per thread below which a call runs on the calling thread alone.
+MIN_PER_THREAD = int8q_min_per_thread()
 
 HAVE_OPENMP = bool(INT8Q_HAVE_OPENMP)
-
-# Below this many elements per thread, waking another thread costs more than
-# it saves.
-cdef Py_ssize_t MIN_PER_THREAD = 1 << 17
-# Per-thread partial abs-max arrays are only worth it while they stay small.
-cdef Py_ssize_t MAX_PARTIALS = 1 << 20
 
 
 def max_threads():
@@ -103,298 +126,207 @@ def isa_current():
     return int8q_isa_current()
 
 
-cdef inline int8q_layout make_layout(tuple layout):
+def isa_flags(int level):
+    """The compiler flags the level's translation unit was built with."""
+    return int8q_isa_flags(level).decode()
+
+
+def scale_from_absmax(double amax, bint f64):
+    """The C scale rule (int8q_rules.h) for one value, for tests."""
+    return int8q_scale_f64(amax) if f64 else int8q_scale_f32(<float>amax)
+
+
+# ---------------------------------------------------------------------------
+# Buffers: the bytes of a C-contiguous array, length-checked.
+
+cdef struct buffers:
+    Py_buffer views[5]
+    int count
+
+
+cdef void *take(buffers *b, object a, Py_ssize_t nbytes, bint writable) except NULL:
+    """a's data pointer; a must be C-contiguous with exactly nbytes bytes."""
+    cdef Py_buffer *view = &b.views[b.count]
+    PyObject_GetBuffer(a, view, PyBUF_WRITABLE if writable else PyBUF_SIMPLE)
+    b.count += 1
+    if view.len != nbytes:
+        raise ValueError(f"int8q internal error: buffer of {view.len} bytes, expected {nbytes}")
+    return view.buf if nbytes else <void *>b  # any non-NULL pointer for empty arrays
+
+
+cdef void release(buffers *b) noexcept:
+    while b.count:
+        b.count -= 1
+        PyBuffer_Release(&b.views[b.count])
+
+
+cdef inline Py_ssize_t input_size(int kind) noexcept:
+    return 8 if kind == INT8Q_IN_F64 else (4 if kind == INT8Q_IN_F32 else 2)
+
+
+cdef inline Py_ssize_t work_size(int kind) noexcept:
+    return 8 if kind == INT8Q_IN_F64 else 4
+
+
+cdef inline int8q_layout make_layout(tuple layout) except *:
     cdef int8q_layout L
     L.n_row, L.block, L.cmod, L.nb = layout
     return L
 
 
-cdef inline int plan_threads(Py_ssize_t n, int threads) noexcept nogil:
-    cdef Py_ssize_t t = n // MIN_PER_THREAD
-    if t > threads:
-        t = threads
-    return <int>t if t > 1 else 1
+cdef int check_status(int status) except -1:
+    if status == INT8Q_NOMEM:
+        raise MemoryError("int8q: out of memory for per-thread partials")
+    return status
 
 
-cdef inline Py_ssize_t next_block_start(const int8q_layout *L, Py_ssize_t p) noexcept nogil:
-    """Smallest block boundary >= p (p itself when it is one)."""
-    cdef Py_ssize_t r = p // L.n_row
-    cdef Py_ssize_t c = p - r * L.n_row
-    cdef Py_ssize_t up = (c + L.block - 1) // L.block * L.block
-    if up >= L.n_row:
-        return (r + 1) * L.n_row
-    return r * L.n_row + up
+# ---------------------------------------------------------------------------
+# Wrappers: x holds n = len(x) elements of `kind`; q has n int8, d (or None)
+# n working-dtype values; scales and m the layout's nscales values.
 
-
-cdef enum:
-    MAX_THREADS = 256
-
-
-cdef int absmax_one_scale(const real[::1] x, Py_ssize_t start, const int8q_layout *L,
-                          real[::1] m, int T) except -1:
-    # Integer partials: the kernels reduce bit patterns as integers, and
-    # reading a float object through an integer pointer would break C's
-    # aliasing rules.
-    cdef int32_t part32[MAX_THREADS]
-    cdef int64_t part64[MAX_THREADS]
-    cdef int32_t best32
-    cdef int64_t best64
-    cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int t
-    if T > MAX_THREADS:
-        T = MAX_THREADS
-    best32 = 0
-    best64 = 0
-    if real is float:
-        memcpy(&best32, &m[0], 4)
-    else:
-        memcpy(&best64, &m[0], 8)
-    for t in range(T):
-        part32[t] = 0
-        part64[t] = 0
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = n * t // T
-        hi = n * (t + 1) // T
-        if hi > lo:
-            if real is float:
-                int8q_absmax_range_f32(&x[lo], start + lo, start + hi, L, &part32[t])
-            else:
-                int8q_absmax_range_f64(&x[lo], start + lo, start + hi, L, &part64[t])
-    # NaN/inf patterns are the largest integers, so they stay visible.
-    for t in range(T):
-        if part32[t] > best32:
-            best32 = part32[t]
-        if part64[t] > best64:
-            best64 = part64[t]
-    if real is float:
-        memcpy(&m[0], &best32, 4)
-    else:
-        memcpy(&m[0], &best64, 8)
-    return 0
-
-
-cdef int absmax_impl(const real[::1] x, Py_ssize_t start, const int8q_layout *L,
-                     real[::1] m, int threads) except -1:
-    """m[k] = max(m[k], |x| over the elements of x that use scale k)."""
-    cdef Py_ssize_t n = x.shape[0], nscales = m.shape[0], lo, hi
-    cdef int t, T = plan_threads(n, threads)
-    cdef real[:, ::1] partial
-    if n == 0:
-        return 0
-    if T == 1 or nscales * T > MAX_PARTIALS:
-        with nogil:
-            if real is float:
-                int8q_absmax_range_f32(&x[0], start, start + n, L, <int32_t *>&m[0])
-            else:
-                int8q_absmax_range_f64(&x[0], start, start + n, L, <int64_t *>&m[0])
-        return 0
-    if nscales == 1:
-        # Per tensor: per-thread partials on the stack, combined in C (the
-        # NumPy route below costs microseconds that mid-size arrays feel).
-        return absmax_one_scale(x, start, L, m, T)
-    # Each thread reduces its own slice into its own row; max is exact and
-    # order-free, so the result does not depend on T.
-    partial_array = np.zeros((T, nscales), dtype=np.asarray(m).dtype)
-    partial = partial_array
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = n * t // T
-        hi = n * (t + 1) // T
-        if hi > lo:
-            if real is float:
-                int8q_absmax_range_f32(&x[lo], start + lo, start + hi, L,
-                                       <int32_t *>&partial[t, 0])
-            else:
-                int8q_absmax_range_f64(&x[lo], start + lo, start + hi, L,
-                                       <int64_t *>&partial[t, 0])
-    # np.max propagates NaN, so a non-finite input stays visible.
-    np.maximum(np.asarray(m), partial_array.max(axis=0), out=np.asarray(m))
-    return 0
-
-
-cdef int quantize_impl(const real[::1] x, Py_ssize_t start, const int8q_layout *L,
-                       const real[::1] scales, int mode, int8_t[::1] q, real[::1] d,
-                       int threads) except -1:
-    cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int t, T = plan_threads(n, threads)
-    cdef real *dp = NULL
-    if n == 0:
-        return 0
-    if d is not None:
-        dp = &d[0]
-    if T == 1:  # no OpenMP region at all for small inputs
-        with nogil:
-            if real is float:
-                int8q_quantize_range_f32(&x[0], start, start + n, L, &scales[0], mode, &q[0], dp)
-            else:
-                int8q_quantize_range_f64(&x[0], start, start + n, L, &scales[0], mode, &q[0], dp)
-        return 0
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = n * t // T
-        hi = n * (t + 1) // T
-        if hi > lo:
-            if real is float:
-                int8q_quantize_range_f32(&x[lo], start + lo, start + hi, L, &scales[0],
-                                         mode, &q[lo], dp + lo if dp != NULL else NULL)
-            else:
-                int8q_quantize_range_f64(&x[lo], start + lo, start + hi, L, &scales[0],
-                                         mode, &q[lo], dp + lo if dp != NULL else NULL)
-    return 0
-
-
-cdef int fused_impl(const real[::1] x, Py_ssize_t start, const int8q_layout *L,
-                    real[::1] scales, int mode, int8_t[::1] q, real[::1] d,
-                    int threads) except -1:
-    """Returns 1 if a NaN or inf was met, else 0."""
-    cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int t, T = plan_threads(n, threads), bad = 0
-    cdef real *dp = NULL
-    if n == 0:
-        return 0
-    if d is not None:
-        dp = &d[0]
-    if T == 1:
-        with nogil:
-            if real is float:
-                bad = int8q_fused_range_f32(&x[0], start, start + n, L, &scales[0], mode, &q[0], dp)
-            else:
-                bad = int8q_fused_range_f64(&x[0], start, start + n, L, &scales[0], mode, &q[0], dp)
-        return 1 if bad else 0
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        # Thread slices start and end on block boundaries.
-        lo = next_block_start(L, start + n * t // T) - start
-        hi = next_block_start(L, start + n * (t + 1) // T) - start
-        if hi > n:
-            hi = n
-        if hi > lo:
-            if real is float:
-                bad += int8q_fused_range_f32(&x[lo], start + lo, start + hi, L, &scales[0],
-                                             mode, &q[lo], dp + lo if dp != NULL else NULL)
-            else:
-                bad += int8q_fused_range_f64(&x[lo], start + lo, start + hi, L, &scales[0],
-                                             mode, &q[lo], dp + lo if dp != NULL else NULL)
-    return 1 if bad else 0
-
-
-def absmax_into(const real[::1] x, Py_ssize_t start, tuple layout, real[::1] m, int threads):
-    """m[k] = max(m[k], |x| over the elements of x that use scale k).
+def absmax_into(x, int kind, Py_ssize_t n, Py_ssize_t start, tuple layout, m, int threads):
+    """m[k] = max(m[k], |x|) over the elements of x that use scale k.
 
     m holds abs-max values (start it at 0); a NaN or inf in x leaves a
     non-finite value in m, which the caller checks.
     """
     cdef int8q_layout L = make_layout(layout)
-    absmax_impl(x, start, &L, m, threads)
+    cdef buffers b
+    cdef Py_ssize_t nscales = len(m)
+    cdef const void *xp
+    cdef void *mp
+    cdef int status
+    b.count = 0
+    try:
+        xp = take(&b, x, n * input_size(kind), False)
+        mp = take(&b, m, nscales * work_size(kind), True)
+        with nogil:
+            status = int8q_absmax(xp, kind, n, start, &L, mp, nscales, threads)
+        check_status(status)
+    finally:
+        release(&b)
 
 
-def quantize_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] scales,
-                  int mode, int8_t[::1] q, real[::1] d, int threads):
-    """q = clip(round(x / scale)) (and d = q * scale unless d is None)."""
+def quantize_into(x, int kind, Py_ssize_t n, Py_ssize_t start, tuple layout, scales,
+                  bint bounded, int mode, q, d, int threads):
+    """q = clip(round(x / scale)) (and d = q * scale unless d is None) for
+    known scales; `bounded` promises |x / scale| <= 128 (scales from x's
+    abs-max), which lets the kernels multiply by exact reciprocals."""
     cdef int8q_layout L = make_layout(layout)
-    quantize_impl(x, start, &L, scales, mode, q, d, threads)
+    cdef buffers b
+    cdef Py_ssize_t ws = work_size(kind)
+    cdef const void *xp
+    cdef const void *sp
+    cdef int8_t *qp
+    cdef void *dp = NULL
+    cdef int status
+    b.count = 0
+    try:
+        xp = take(&b, x, n * input_size(kind), False)
+        sp = take(&b, scales, len(scales) * ws, False)
+        qp = <int8_t *>take(&b, q, n, True)
+        if d is not None:
+            dp = take(&b, d, n * ws, True)
+        with nogil:
+            status = int8q_quantize(xp, kind, n, start, &L, sp, bounded, mode, qp, dp, threads)
+        check_status(status)
+    finally:
+        release(&b)
 
 
-def fused_into(const real[::1] x, Py_ssize_t start, tuple layout, real[::1] scales,
-               int mode, int8_t[::1] q, real[::1] d, int threads):
-    """Abs-max, scale and quantize block by block while each block is in cache.
+def quantize_all(x, int kind, Py_ssize_t n, Py_ssize_t start, tuple layout, scales,
+                 bint fused, int mode, q, d, int threads):
+    """Abs-max, scales and q (and d) in one call; returns NONFINITE at NaN/inf.
 
-    start and start + len(x) must be block boundaries and each scale must
-    belong to one block.  Returns True if a NaN or inf was met (outputs are
-    then partly written; the caller discards them).
+    fused: block by block while each block is in cache (start and start + n
+    on block boundaries, each scale owned by one block; q may then be partly
+    written at NaN/inf).  Otherwise x must be the whole array (start 0), and
+    nothing is written at NaN/inf.
     """
     cdef int8q_layout L = make_layout(layout)
-    return fused_impl(x, start, &L, scales, mode, q, d, threads) != 0
+    cdef buffers b
+    cdef Py_ssize_t ws = work_size(kind), nscales = len(scales)
+    cdef const void *xp
+    cdef void *sp
+    cdef int8_t *qp
+    cdef void *dp = NULL
+    cdef int status
+    b.count = 0
+    try:
+        xp = take(&b, x, n * input_size(kind), False)
+        sp = take(&b, scales, nscales * ws, True)
+        qp = <int8_t *>take(&b, q, n, True)
+        if d is not None:
+            dp = take(&b, d, n * ws, True)
+        with nogil:
+            status = int8q_quantize_all(xp, kind, n, start, &L, sp, nscales, fused, mode, qp,
+                                        dp, threads)
+        return check_status(status)
+    finally:
+        release(&b)
 
 
-cdef object quantize_whole_impl(const real[::1] x, tuple layout, Py_ssize_t nscales,
-                                bint fused, int mode, int8_t[::1] q, real[::1] d, int threads):
+def dequantize_into(q, Py_ssize_t n, Py_ssize_t start, tuple layout, scales,
+                    Py_ssize_t nscales, bint f64, out, int threads):
+    """out = q * scale in the working dtype (float64 when f64) for the n
+    elements of q (any C-contiguous shape; so are scales and out).  Returns
+    NONFINITE, writing nothing, if a scale is NaN or inf."""
     cdef int8q_layout L = make_layout(layout)
-    cdef real[::1] s
-    cdef Py_ssize_t k
-    dtype = np.float32 if real is float else np.float64
-    if fused:
-        # Ones: the scale of an empty block (never visited) is 1.
-        scales = np.ones(nscales, dtype=dtype)
-        s = scales
-        if fused_impl(x, 0, &L, s, mode, q, d, threads):
-            return None
-        return scales
-    scales = np.zeros(nscales, dtype=dtype)
-    s = scales
-    absmax_impl(x, 0, &L, s, threads)
-    for k in range(nscales):
-        if not isfinite(s[k]):
-            return None
-        s[k] = s[k] / <real>127
-        if s[k] == 0:
-            s[k] = 1
-    quantize_impl(x, 0, &L, s, mode, q, d, threads)
-    return scales
+    cdef buffers b
+    cdef Py_ssize_t ws = 8 if f64 else 4, k
+    cdef const int8_t *qp
+    cdef const void *sp
+    cdef void *op
+    b.count = 0
+    try:
+        qp = <const int8_t *>take(&b, q, n, False)
+        sp = take(&b, scales, nscales * ws, False)
+        op = take(&b, out, n * ws, True)
+        for k in range(nscales):
+            if not isfinite((<const double *>sp)[k] if f64 else (<const float *>sp)[k]):
+                return INT8Q_NONFINITE
+        with nogil:
+            int8q_dequantize(qp, n, start, &L, sp, f64, op, threads)
+        return INT8Q_OK
+    finally:
+        release(&b)
 
 
-# quantize_whole_f32/_f64: quantize all of a contiguous array in one call, the
-# fast path for inputs the kernels read in place.  They return the flat
-# scales, or None if x holds NaN/inf (then q may be partly written when
-# fused is true; with fused false, nothing is).  Two plain entry points
-# instead of one fused def: Cython's run-time dispatch of a fused def costs
-# microseconds, which small arrays feel.
-def quantize_whole_f32(const float[::1] x, tuple layout, Py_ssize_t nscales, bint fused,
-                       int mode, int8_t[::1] q, float[::1] d, int threads):
-    return quantize_whole_impl(x, layout, nscales, fused, mode, q, d, threads)
-
-
-def quantize_whole_f64(const double[::1] x, tuple layout, Py_ssize_t nscales, bint fused,
-                       int mode, int8_t[::1] q, double[::1] d, int threads):
-    return quantize_whole_impl(x, layout, nscales, fused, mode, q, d, threads)
-
-
-def dequantize_into(const int8_t[::1] q, Py_ssize_t start, tuple layout,
-                    const real[::1] scales, real[::1] out, int threads):
-    """out = q * scale in the working dtype."""
-    cdef int8q_layout L = make_layout(layout)
-    cdef Py_ssize_t n = q.shape[0], lo, hi
-    cdef int t, T = plan_threads(n, threads)
-    if n == 0:
-        return
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = n * t // T
-        hi = n * (t + 1) // T
-        if hi > lo:
-            if real is float:
-                int8q_dequantize_range_f32(&q[lo], start + lo, start + hi, &L,
-                                           &scales[0], &out[lo])
-            else:
-                int8q_dequantize_range_f64(&q[lo], start + lo, start + hi, &L,
-                                           &scales[0], &out[lo])
-
-
-def q8_0_quantize_into(const float[::1] x, uint8_t[::1] out, int threads):
-    """GGML Q8_0 of x (a whole number of 32-float blocks) into out (34 bytes
-    per block).  Returns 0, 1 if a block holds NaN/inf, or 2 if a block's
+def q8_0_quantize_into(x, int kind, Py_ssize_t n, out, int threads):
+    """GGML Q8_0 of x (n elements of `kind`, a whole number of 32-element
+    blocks) into out (34 bytes per block).  Returns OK, NONFINITE if a block
+    holds NaN/inf (after float32 conversion), or F16_OVERFLOW if a block's
     scale overflows float16."""
-    cdef Py_ssize_t nblocks = x.shape[0] // 32, lo, hi
-    cdef int t, T = plan_threads(x.shape[0], threads), code, nonfinite = 0, overflow = 0
-    if nblocks == 0:
-        return 0
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = nblocks * t // T
-        hi = nblocks * (t + 1) // T
-        if hi > lo:
-            code = int8q_q8_0_quantize(&x[32 * lo], hi - lo, &out[34 * lo])
-            nonfinite += code == 1
-            overflow += code == 2
-    return 1 if nonfinite else (2 if overflow else 0)
+    cdef buffers b
+    cdef Py_ssize_t nblocks = n // 32
+    cdef const void *xp
+    cdef uint8_t *op
+    cdef int status
+    b.count = 0
+    try:
+        xp = take(&b, x, n * input_size(kind), False)
+        op = <uint8_t *>take(&b, out, nblocks * 34, True)
+        with nogil:
+            status = int8q_q8_0_quantize(xp, kind, nblocks, op, threads)
+        return status
+    finally:
+        release(&b)
 
 
-def q8_0_dequantize_into(const uint8_t[::1] raw, float[::1] out, int threads):
+def q8_0_dequantize_into(raw, out, int threads):
     """Float32 values of whole GGML Q8_0 blocks (34 bytes -> 32 floats)."""
-    cdef Py_ssize_t nblocks = raw.shape[0] // 34, lo, hi
-    cdef int t, T = plan_threads(out.shape[0], threads)
-    if nblocks == 0:
-        return
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = nblocks * t // T
-        hi = nblocks * (t + 1) // T
-        if hi > lo:
-            int8q_q8_0_dequantize(&raw[34 * lo], hi - lo, &out[32 * lo])
+    cdef buffers b
+    cdef Py_ssize_t nblocks = len(raw) // 34
+    cdef const uint8_t *rp
+    cdef float *op
+    b.count = 0
+    try:
+        rp = <const uint8_t *>take(&b, raw, nblocks * 34, False)
+        op = <float *>take(&b, out, nblocks * 32 * 4, True)
+        with nogil:
+            int8q_q8_0_dequantize(rp, nblocks, op, threads)
+    finally:
+        release(&b)
 
 
 # ---------------------------------------------------------------------------
@@ -404,7 +336,8 @@ def q8_0_dequantize_into(const uint8_t[::1] raw, float[::1] out, int threads):
 cdef list SMALL_INTS = list(range(-127, 128))
 cdef object py_round = builtins.round
 cdef tuple NUMPY_REALS = (np.floating, np.integer, np.bool_)
-cdef Py_ssize_t STACK_N = 64
+cdef enum:
+    STACK_N = 64  # elements the seed function keeps on the stack
 
 
 cdef object round_decimal(double v, int ndigits, double p10):
@@ -452,8 +385,8 @@ cdef double element_as_double(object v, Py_ssize_t i) except? -1.0:
 
 def seed_quantize(values):
     """The seed dict for a flat sequence of real numbers (see int8q.int8_quantize)."""
-    cdef double stack_x[64]
-    cdef int8_t stack_q[64]
+    cdef double stack_x[STACK_N]
+    cdef int8_t stack_q[STACK_N]
     cdef double[::1] xv
     cdef int8_t[::1] qv
     cdef double *x
@@ -524,12 +457,10 @@ def seed_quantize(values):
     L.nb = 1
     amax = 0.0
     if n > 0:
-        int8q_absmax_range_f64(x, 0, n, &L, <int64_t *>&amax)
-    scale = amax / 127.0
-    if scale == 0.0:
-        scale = 1.0
+        int8q_absmax(x, INT8Q_IN_F64, n, 0, &L, &amax, 1, 1)
+    scale = int8q_scale_f64(amax)
     if n > 0:
-        int8q_quantize_range_f64(x, 0, n, &L, &scale, 0, q, NULL)
+        int8q_quantize(x, INT8Q_IN_F64, n, 0, &L, &scale, 1, INT8Q_HALF_EVEN, q, NULL, 1)
 
     # |q| <= 127, so there are at most 255 distinct dequantized values: round
     # each once.  cache[k] borrows the reference that dlist holds.
@@ -567,8 +498,35 @@ def _array_as_float64(a):
 # Affine quantization (given scales and zero points, ONNX QuantizeLinear) and
 # the MSE error tables behind clip="mse".  The C loops are in int8q_affine.c;
 # the Python driver is int8q/_affine.py.  Self-contained: it uses only the
-# layout helpers above (make_layout, plan_threads, next_block_start).
+# layout helper above (make_layout); its own thread plan and block helper.
 # ===========================================================================
+
+from cython.parallel cimport prange
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline int plan_threads(Py_ssize_t n, int threads) noexcept nogil:
+    """Threads worth waking for n elements (MIN_PER_THREAD each at least)."""
+    cdef Py_ssize_t t = n // AFFINE_MIN_PER_THREAD
+    if t > threads:
+        t = threads
+    return <int>t if t > 1 else 1
+
+
+cdef inline Py_ssize_t next_block_start(const int8q_layout *L, Py_ssize_t p) noexcept nogil:
+    """Smallest block boundary >= p (p itself when it is one)."""
+    cdef Py_ssize_t r = p // L.n_row
+    cdef Py_ssize_t c = p - r * L.n_row
+    cdef Py_ssize_t up = (c + L.block - 1) // L.block * L.block
+    if up >= L.n_row:
+        return (r + 1) * L.n_row
+    return r * L.n_row + up
+
+
+cdef Py_ssize_t AFFINE_MIN_PER_THREAD = MIN_PER_THREAD
 
 cdef extern from "int8q_affine.h":
     int int8q_affine_range_f32(const float *x, Py_ssize_t s, Py_ssize_t e,

@@ -1,131 +1,134 @@
-/* Range kernels and run-time instruction-set dispatch; see int8q_kernels.h. */
+/* Whole-call drivers, threads and run-time instruction-set dispatch; see
+ * int8q_kernels.h.  The inner loops live in the per-level translation units
+ * (int8q_level_*.c); this file is compiled with the baseline flags only. */
 #include "int8q_kernels.h"
+#include "int8q_level.h"
+#include "int8q_rules.h"
 
-#include <float.h>
+#include <stdlib.h>
 #include <string.h>
 
-#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
-/* The magic-number round in int8q_isa.h needs float arithmetic done in float
- * (x87 excess precision would break it).  Every supported target is fine. */
-#error "int8q needs FLT_EVAL_METHOD == 0 (SSE2 or better on x86)"
+#ifdef _OPENMP
+#include <omp.h>
 #endif
 
-/* The inner loops of one instruction-set level. */
-typedef struct {
-    int32_t (*amax_f32)(const int32_t *, ptrdiff_t);
-    void (*amaxv_f32)(const int32_t *, ptrdiff_t, int32_t *);
-    void (*quant_f32)(const float *, ptrdiff_t, float, int, int8_t *, float *);
-    void (*quantv_f32)(const float *, ptrdiff_t, const float *, int, int8_t *, float *);
-    void (*deq_f32)(const int8_t *, ptrdiff_t, float, float *);
-    void (*deqv_f32)(const int8_t *, ptrdiff_t, const float *, float *);
-    int64_t (*amax_f64)(const int64_t *, ptrdiff_t);
-    void (*amaxv_f64)(const int64_t *, ptrdiff_t, int64_t *);
-    void (*quant_f64)(const double *, ptrdiff_t, double, int, int8_t *, double *);
-    void (*quantv_f64)(const double *, ptrdiff_t, const double *, int, int8_t *, double *);
-    void (*deq_f64)(const int8_t *, ptrdiff_t, double, double *);
-    void (*deqv_f64)(const int8_t *, ptrdiff_t, const double *, double *);
-    int (*q8_0_quant)(const float *, ptrdiff_t, uint8_t *);
-    void (*q8_0_dequant)(const uint8_t *, ptrdiff_t, float *);
-    int (*fblocks_f32)(const float *, ptrdiff_t, ptrdiff_t, float *, int, int8_t *, float *);
-    int (*fblocks_f64)(const double *, ptrdiff_t, ptrdiff_t, double *, int, int8_t *, double *);
-} int8q_loops;
-
-/* float32 -> float16 bits, round to nearest even, as NumPy's astype does
- * (F. Giesen's float_to_half_fast3_rtne).  Exact for every input. */
-static inline uint16_t float_to_half_rtne(float value)
-{
-    const uint32_t f32_infinity = 255u << 23;
-    const uint32_t f16_overflow = (127u + 16u) << 23; /* 65536.0f */
-    const uint32_t denorm_magic_bits = ((127u - 15u) + (23u - 10u) + 1u) << 23;
-    uint32_t f, sign;
-    uint16_t o;
-    memcpy(&f, &value, sizeof f);
-    sign = f & 0x80000000u;
-    f ^= sign;
-    if (f >= f16_overflow) {
-        o = f > f32_infinity ? 0x7e00 : 0x7c00;
-    } else if (f < (113u << 23)) {
-        /* Result is subnormal or zero: let the FPU align and round it. */
-        float ff, magic;
-        uint32_t r;
-        memcpy(&ff, &f, sizeof ff);
-        memcpy(&magic, &denorm_magic_bits, sizeof magic);
-        ff += magic;
-        memcpy(&r, &ff, sizeof r);
-        o = (uint16_t)(r - denorm_magic_bits);
-    } else {
-        uint32_t mant_odd = (f >> 13) & 1u;
-        f += ((uint32_t)(15 - 127) << 23) + 0xfffu; /* rebias, round */
-        f += mant_odd;                                /* ties to even */
-        o = (uint16_t)(f >> 13);
-    }
-    return (uint16_t)(o | (sign >> 16));
-}
-
-/* float16 bits -> float32, exact. */
-static inline float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
-    float f;
-    if (exp == 0) {
-        f = (float)mant * 5.9604644775390625e-8f; /* mant * 2^-24, exact */
-        return sign ? -f : f;
-    }
-    if (exp == 31)
-        bits = sign | 0x7f800000u | (mant << 13);
-    else
-        bits = sign | ((exp + 112u) << 23) | (mant << 13);
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-/* Baseline: whatever the compiler targets by default (SSE2 on x86-64, NEON on
- * arm64). */
-#define ISA baseline
-#define ISA_ATTR
-#include "int8q_isa.h"
-#undef ISA
-#undef ISA_ATTR
-
-/* x86 levels, only where the compiler understands per-function targets: the
- * rest of the extension stays baseline, so the wheel runs on any x86-64. */
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define INT8Q_HAVE_X86_LEVELS 1
-#define ISA avx2
-#define ISA_ATTR __attribute__((target("avx2")))
-#include "int8q_isa.h"
-#undef ISA
-#undef ISA_ATTR
-#define ISA avx512
-#define ISA_ATTR __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-#include "int8q_isa.h"
-#undef ISA
-#undef ISA_ATTR
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <intrin.h>
+#define INT8Q_X86 1
+#elif (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#define INT8Q_X86 1
+#else
+#define INT8Q_X86 0
 #endif
 
-static const int8q_loops *loops = &loops_baseline;
+/* Below this many elements per thread, waking another thread costs more than
+ * it saves. */
+#define MIN_PER_THREAD ((ptrdiff_t)1 << 17)
+/* Per-thread abs-max partials are used while they stay this small. */
+#define MAX_PARTIALS ((ptrdiff_t)1 << 20)
+/* Half-precision elements widened to float32 at a time, on the stack. */
+#define HALF_TILE 1024
+
+/* ------------------------------------------------------------------------ */
+/* Instruction-set levels. */
+
+static const int8q_loops *loops = &int8q_loops_baseline;
 static int current_level = INT8Q_ISA_BASELINE;
+
+#ifndef INT8Q_AVX2_FLAGS
+#define INT8Q_AVX2_FLAGS ""
+#endif
+#ifndef INT8Q_AVX512_FLAGS
+#define INT8Q_AVX512_FLAGS ""
+#endif
+
+static const char *const level_names[INT8Q_ISA_COUNT] = {
+    [INT8Q_ISA_BASELINE] = "baseline",
+    [INT8Q_ISA_AVX2] = "avx2",
+    [INT8Q_ISA_AVX512] = "avx512",
+};
+
+static const char *const level_flags[INT8Q_ISA_COUNT] = {
+    [INT8Q_ISA_BASELINE] = "",
+    [INT8Q_ISA_AVX2] = INT8Q_AVX2_FLAGS,
+    [INT8Q_ISA_AVX512] = INT8Q_AVX512_FLAGS,
+};
+
+static const int8q_loops *const level_tables[INT8Q_ISA_COUNT] = {
+    [INT8Q_ISA_BASELINE] = &int8q_loops_baseline,
+#if INT8Q_HAVE_AVX2
+    [INT8Q_ISA_AVX2] = &int8q_loops_avx2,
+#endif
+#if INT8Q_HAVE_AVX512
+    [INT8Q_ISA_AVX512] = &int8q_loops_avx512,
+#endif
+};
+
+const char *int8q_isa_name(int level)
+{
+    return level >= 0 && level < INT8Q_ISA_COUNT ? level_names[level] : "?";
+}
+
+const char *int8q_isa_flags(int level)
+{
+    return level >= 0 && level < INT8Q_ISA_COUNT ? level_flags[level] : "";
+}
 
 int int8q_isa_compiled(int level)
 {
-    if (level == INT8Q_ISA_BASELINE) return 1;
-#ifdef INT8Q_HAVE_X86_LEVELS
-    if (level == INT8Q_ISA_AVX2 || level == INT8Q_ISA_AVX512) return 1;
-#endif
-    return 0;
+    return level >= 0 && level < INT8Q_ISA_COUNT && level_tables[level] != NULL;
 }
 
+#if INT8Q_X86
+static void cpuid(unsigned leaf, unsigned sub, unsigned r[4])
+{
+#ifdef _MSC_VER
+    int regs[4];
+    __cpuidex(regs, (int)leaf, (int)sub);
+    r[0] = (unsigned)regs[0], r[1] = (unsigned)regs[1];
+    r[2] = (unsigned)regs[2], r[3] = (unsigned)regs[3];
+#else
+    r[0] = r[1] = r[2] = r[3] = 0;
+    __get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]);
+#endif
+}
+
+/* The register state the OS saves on context switches (XCR0). */
+static unsigned long long xcr0(void)
+{
+#ifdef _MSC_VER
+    return _xgetbv(0);
+#else
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+#endif
+}
+#endif
+
+/* Whether this CPU and OS run `level`: the instructions its translation unit
+ * may use (setup.py's flags) and the OS saving the wide registers. */
 static int cpu_supports(int level)
 {
     if (level == INT8Q_ISA_BASELINE) return 1;
-#ifdef INT8Q_HAVE_X86_LEVELS
-    __builtin_cpu_init();
-    /* libgcc and compiler-rt also check that the OS saves the wide registers. */
-    if (level == INT8Q_ISA_AVX2) return __builtin_cpu_supports("avx2") != 0;
-    if (level == INT8Q_ISA_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#if INT8Q_X86
+    {
+        unsigned l1[4], l7[4];
+        int avx2;
+        cpuid(0, 0, l1);
+        if (l1[0] < 7) return 0;
+        cpuid(1, 0, l1);
+        cpuid(7, 0, l7);
+        /* OSXSAVE, AVX, FMA, F16C; AVX2, BMI1, BMI2; XMM and YMM state */
+        avx2 = (l1[2] >> 27 & 1) && (l1[2] >> 28 & 1) && (l1[2] >> 12 & 1) &&
+               (l1[2] >> 29 & 1) && (l7[1] >> 5 & 1) && (xcr0() & 0x6) == 0x6;
+        if (level == INT8Q_ISA_AVX2) return avx2;
+        if (level == INT8Q_ISA_AVX512)
+            /* AVX-512 F, DQ, BW, VL; opmask and ZMM state */
+            return avx2 && (l7[1] >> 16 & 1) && (l7[1] >> 17 & 1) && (l7[1] >> 30 & 1) &&
+                   (l7[1] >> 31 & 1) && (xcr0() & 0xe6) == 0xe6;
+    }
 #endif
     return 0;
 }
@@ -133,7 +136,7 @@ static int cpu_supports(int level)
 int int8q_isa_detect(void)
 {
     int level;
-    for (level = INT8Q_ISA_AVX512; level > INT8Q_ISA_BASELINE; level--)
+    for (level = INT8Q_ISA_COUNT - 1; level > INT8Q_ISA_BASELINE; level--)
         if (int8q_isa_compiled(level) && cpu_supports(level)) return level;
     return INT8Q_ISA_BASELINE;
 }
@@ -141,131 +144,488 @@ int int8q_isa_detect(void)
 int int8q_isa_select(int level)
 {
     if (!int8q_isa_compiled(level) || !cpu_supports(level)) return -1;
-    switch (level) {
-#ifdef INT8Q_HAVE_X86_LEVELS
-    case INT8Q_ISA_AVX2: loops = &loops_avx2; break;
-    case INT8Q_ISA_AVX512: loops = &loops_avx512; break;
-#endif
-    default: loops = &loops_baseline; break;
-    }
+    loops = level_tables[level];
     current_level = level;
     return 0;
 }
 
 int int8q_isa_current(void) { return current_level; }
 
-/* Walk [s, e) one row piece at a time.  Inside the loop: r (row), c (column of
- * the first element), i (flat index), row_end, base (first scale number of the
- * row) and off (i - s, the offset into the range's pointers). */
-#define FOR_ROW_PIECES(L, s, e)                                                  \
-    for (ptrdiff_t i = (s); i < (e);) {                                          \
-        ptrdiff_t r = i / (L)->n_row, c = i - r * (L)->n_row;                    \
-        ptrdiff_t row_end = (r + 1) * (L)->n_row < (e) ? (r + 1) * (L)->n_row : (e); \
-        ptrdiff_t base = (r % (L)->cmod) * (L)->nb, off = i - (s);
+/* ------------------------------------------------------------------------ */
+/* Shared rules and layout walking. */
 
-/* Inside FOR_ROW_PIECES when block > 1: each block piece [i, blk_end) with
- * scale number k. */
-#define FOR_BLOCK_PIECES(L)                                                      \
-    for (; i < row_end; c = i - r * (L)->n_row, off = i - s) {                   \
-        ptrdiff_t b = c / (L)->block;                                            \
-        ptrdiff_t blk_end = r * (L)->n_row + (b + 1) * (L)->block;              \
-        ptrdiff_t k = base + b;                                                  \
-        if (blk_end > row_end) blk_end = row_end;
+float int8q_scale_f32(float amax) { return int8q_scale_rule_f32(amax); }
+double int8q_scale_f64(double amax) { return int8q_scale_rule_f64(amax); }
 
-#define DEFINE_RANGES(SUF, T, U, INF_BITS)                                          \
-    void int8q_absmax_range_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e,             \
-                                  const int8q_layout *L, U *mbits)                  \
-    {                                                                               \
-        const U *xb = (const U *)x;                                                 \
-        FOR_ROW_PIECES(L, s, e)                                                     \
-            if (L->block == 1) {                                                    \
-                loops->amaxv_##SUF(xb + off, row_end - i, mbits + base + c);        \
-                i = row_end;                                                        \
-                continue;                                                           \
-            }                                                                       \
-            FOR_BLOCK_PIECES(L)                                                     \
-                U m = loops->amax_##SUF(xb + off, blk_end - i);                     \
-                if (m > mbits[k]) mbits[k] = m;                                     \
-                i = blk_end;                                                        \
-            }                                                                       \
-        }                                                                           \
-    }                                                                               \
-    void int8q_quantize_range_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e,           \
-                                    const int8q_layout *L, const T *scales,         \
-                                    int mode, int8_t *q, T *d)                      \
-    {                                                                               \
-        FOR_ROW_PIECES(L, s, e)                                                     \
-            if (L->block == 1) {                                                    \
-                loops->quantv_##SUF(x + off, row_end - i, scales + base + c, mode,  \
-                                    q + off, d ? d + off : NULL);                   \
-                i = row_end;                                                        \
-                continue;                                                           \
-            }                                                                       \
-            FOR_BLOCK_PIECES(L)                                                     \
-                loops->quant_##SUF(x + off, blk_end - i, scales[k], mode, q + off,  \
-                                   d ? d + off : NULL);                             \
-                i = blk_end;                                                        \
-            }                                                                       \
-        }                                                                           \
-    }                                                                               \
-    int int8q_fused_range_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e,               \
-                                const int8q_layout *L, T *scales, int mode,         \
-                                int8_t *q, T *d)                                    \
-    {                                                                               \
-        const U *xb = (const U *)x;                                                 \
-        FOR_ROW_PIECES(L, s, e)                                                     \
-            /* Whole blocks first, in one call (s is on a block boundary). */      \
-            ptrdiff_t nfull = (row_end - i) / L->block;                             \
-            if (nfull > 0) {                                                        \
-                if (loops->fblocks_##SUF(x + off, nfull, L->block,                  \
-                                         scales + base + c / L->block, mode,        \
-                                         q + off, d ? d + off : NULL))              \
-                    return 1;                                                       \
-                i += nfull * L->block;                                              \
-                c = i - r * L->n_row;                                               \
-                off = i - s;                                                        \
-            }                                                                       \
-            FOR_BLOCK_PIECES(L)                                                     \
-                U m = loops->amax_##SUF(xb + off, blk_end - i);                     \
-                T amax, scale;                                                      \
-                if (m >= (U)(INF_BITS)) return 1;                                   \
-                memcpy(&amax, &m, sizeof amax);                                     \
-                scale = amax / (T)127;                                              \
-                if (scale == (T)0) scale = (T)1;                                    \
-                scales[k] = scale;                                                  \
-                loops->quant_##SUF(x + off, blk_end - i, scale, mode, q + off,      \
-                                   d ? d + off : NULL);                             \
-                i = blk_end;                                                        \
-            }                                                                       \
-        }                                                                           \
-        return 0;                                                                   \
-    }                                                                               \
-    void int8q_dequantize_range_##SUF(const int8_t *q, ptrdiff_t s, ptrdiff_t e,    \
-                                      const int8q_layout *L, const T *scales,       \
-                                      T *out)                                       \
-    {                                                                               \
-        FOR_ROW_PIECES(L, s, e)                                                     \
-            if (L->block == 1) {                                                    \
-                loops->deqv_##SUF(q + off, row_end - i, scales + base + c, out + off); \
-                i = row_end;                                                        \
-                continue;                                                           \
-            }                                                                       \
-            FOR_BLOCK_PIECES(L)                                                     \
-                loops->deq_##SUF(q + off, blk_end - i, scales[k], out + off);       \
-                i = blk_end;                                                        \
-            }                                                                       \
-        }                                                                           \
+ptrdiff_t int8q_min_per_thread(void) { return MIN_PER_THREAD; }
+
+static size_t element_size(int kind)
+{
+    return kind == INT8Q_IN_F64 ? 8 : kind == INT8Q_IN_F32 ? 4 : 2;
+}
+
+/* A run of elements [i, end) that the loops take in one call: a row piece
+ * with one scale per element (per_element, scales from k on), whole blocks
+ * of a row (whole_blocks, scales from k on), or part of one block (scale k). */
+typedef struct {
+    ptrdiff_t end, k;
+    int per_element, whole_blocks;
+} piece;
+
+static piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
+{
+    ptrdiff_t r = i / L->n_row, row0 = r * L->n_row, c = i - row0;
+    ptrdiff_t row_end = row0 + L->n_row < e ? row0 + L->n_row : e;
+    ptrdiff_t base = (r % L->cmod) * L->nb, b, nfull, blk_end;
+    piece p;
+    p.per_element = L->block == 1;
+    p.whole_blocks = 0;
+    if (p.per_element) {
+        p.end = row_end;
+        p.k = base + c;
+        return p;
     }
-
-int int8q_q8_0_quantize(const float *x, ptrdiff_t nblocks, uint8_t *out)
-{
-    return loops->q8_0_quant(x, nblocks, out);
+    b = c / L->block;
+    p.k = base + b;
+    nfull = (row_end - i) / L->block;
+    if (c == b * L->block && nfull > 0) {
+        p.end = i + nfull * L->block;
+        p.whole_blocks = 1;
+        return p;
+    }
+    blk_end = row0 + (b + 1) * L->block;
+    p.end = blk_end < row_end ? blk_end : row_end;
+    return p;
 }
 
-void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out)
+/* Smallest block boundary >= p (p itself when it is one). */
+static ptrdiff_t next_block_start(const int8q_layout *L, ptrdiff_t p)
 {
-    loops->q8_0_dequant(raw, nblocks, out);
+    ptrdiff_t r = p / L->n_row, c = p - r * L->n_row;
+    ptrdiff_t up = (c + L->block - 1) / L->block * L->block;
+    return up >= L->n_row ? (r + 1) * L->n_row : r * L->n_row + up;
 }
 
-DEFINE_RANGES(f32, float, int32_t, 0x7f800000)
-DEFINE_RANGES(f64, double, int64_t, 0x7ff0000000000000ll)
+/* Largest block boundary <= p. */
+static ptrdiff_t last_block_start(const int8q_layout *L, ptrdiff_t p)
+{
+    ptrdiff_t r = p / L->n_row, c = p - r * L->n_row;
+    return r * L->n_row + c / L->block * L->block;
+}
+
+static void widen(int kind, const uint16_t *h, ptrdiff_t n, float *out)
+{
+    if (kind == INT8Q_IN_F16)
+        loops->f16_to_f32(h, n, out);
+    else
+        loops->bf16_to_f32(h, n, out);
+}
+
+/* The float32 bit pattern of a non-negative half-precision bit pattern
+ * (monotone, so the max of patterns maps to the max of values; NaN and inf
+ * stay above every finite value). */
+static int32_t half_bits_as_f32_bits(int kind, int32_t h)
+{
+    int32_t bits;
+    float f;
+    if (kind == INT8Q_IN_BF16) return h << 16;
+    f = int8q_half_to_float((uint16_t)h);
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+#define T float
+#define U int32_t
+#define SUF f32
+#define INF_BITS 0x7f800000
+#define SCALE_RULE int8q_scale_rule_f32
+#define RECIP int8q_recip_f32
+#define HALF_INPUT 1
+#include "int8q_ranges.h"
+#undef T
+#undef U
+#undef SUF
+#undef INF_BITS
+#undef SCALE_RULE
+#undef RECIP
+#undef HALF_INPUT
+
+#define T double
+#define U int64_t
+#define SUF f64
+#define INF_BITS 0x7ff0000000000000ll
+#define SCALE_RULE int8q_scale_rule_f64
+#define RECIP int8q_recip_f64
+#define HALF_INPUT 0
+#include "int8q_ranges.h"
+#undef T
+#undef U
+#undef SUF
+#undef INF_BITS
+#undef SCALE_RULE
+#undef RECIP
+#undef HALF_INPUT
+
+/* ------------------------------------------------------------------------ */
+/* Threads: one parallel region per call, none below the threshold.  Thread t
+ * of T works on [n t / T, n (t + 1) / T), moved to block boundaries where
+ * blocks must stay whole. */
+
+static int plan_threads(ptrdiff_t n, int threads)
+{
+#ifdef _OPENMP
+    ptrdiff_t t = n / MIN_PER_THREAD;
+    if (t > threads) t = threads;
+    return t > 1 ? (int)t : 1;
+#else
+    (void)n, (void)threads;
+    return 1;
+#endif
+}
+
+static void thread_slice(ptrdiff_t n, int T, int t, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    *lo = n * t / T;
+    *hi = n * (t + 1) / T;
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static void absmax_dispatch(const void *x, int kind, ptrdiff_t s, ptrdiff_t e,
+                            const int8q_layout *L, void *mbits)
+{
+    if (kind == INT8Q_IN_F64)
+        absmax_range_f64(x, kind, s, e, L, (int64_t *)mbits);
+    else
+        absmax_range_f32(x, kind, s, e, L, (int32_t *)mbits);
+}
+
+/* Max of the T per-thread partial rows into m (bit patterns, integer max). */
+static void combine_partials(int f64, const void *partials, int T, ptrdiff_t nscales, void *m)
+{
+    for (int t = 0; t < T; t++)
+        for (ptrdiff_t k = 0; k < nscales; k++) {
+            if (f64) {
+                int64_t v = ((const int64_t *)partials)[t * nscales + k];
+                int64_t *mk = (int64_t *)m + k;
+                *mk = v > *mk ? v : *mk;
+            } else {
+                int32_t v = ((const int32_t *)partials)[t * nscales + k];
+                int32_t *mk = (int32_t *)m + k;
+                *mk = v > *mk ? v : *mk;
+            }
+        }
+}
+
+/* Abs-max of [0, n) into m with T threads (T > 1: per-thread partials). */
+static void absmax_threads(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                           const int8q_layout *L, void *m, ptrdiff_t nscales, int T,
+                           void *partials)
+{
+    size_t es = element_size(kind), ws = kind == INT8Q_IN_F64 ? 8 : 4;
+    if (T == 1) {
+        absmax_dispatch(x, kind, start, start + n, L, m);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T)
+#endif
+    {
+        int t = thread_id();
+        ptrdiff_t lo, hi;
+        thread_slice(n, T, t, &lo, &hi);
+        if (hi > lo)
+            absmax_dispatch(x + lo * es, kind, start + lo, start + hi, L,
+                            (char *)partials + (size_t)t * nscales * ws);
+    }
+    combine_partials(kind == INT8Q_IN_F64, partials, T, nscales, m);
+}
+
+int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                 void *m, ptrdiff_t nscales, int threads)
+{
+    int T = plan_threads(n, threads);
+    size_t ws = kind == INT8Q_IN_F64 ? 8 : 4;
+    void *partials = NULL;
+    if (n <= 0) return INT8Q_OK;
+    if (T > 1 && nscales * T > MAX_PARTIALS) T = 1;
+    if (T > 1) {
+        partials = calloc((size_t)T * nscales, ws);
+        if (!partials) return INT8Q_NOMEM;
+    }
+    absmax_threads(x, kind, n, start, L, m, nscales, T, partials);
+    free(partials);
+    return INT8Q_OK;
+}
+
+static void quantize_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t start,
+                           const int8q_layout *L, const void *scales, const void *recips,
+                           int bounded, int mode, int8_t *q, void *d)
+{
+    size_t es = element_size(kind);
+    if (kind == INT8Q_IN_F64)
+        quantize_range_f64(x + lo * es, kind, start + lo, start + hi, L, scales, recips,
+                           bounded, mode, q + lo, d ? (double *)d + lo : NULL);
+    else
+        quantize_range_f32(x + lo * es, kind, start + lo, start + hi, L, scales, recips,
+                           bounded, mode, q + lo, d ? (float *)d + lo : NULL);
+}
+
+/* recips[k] = RECIP(scales[k]) for per-element layouts (NULL otherwise). */
+static void fill_recips(int f64, const void *scales, ptrdiff_t nscales, int bounded,
+                        void *recips)
+{
+    for (ptrdiff_t k = 0; k < nscales; k++) {
+        if (f64)
+            ((double *)recips)[k] = int8q_recip_f64(((const double *)scales)[k], bounded);
+        else
+            ((float *)recips)[k] = int8q_recip_f32(((const float *)scales)[k], bounded);
+    }
+}
+
+static void quantize_threads(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                             const int8q_layout *L, const void *scales, const void *recips,
+                             int bounded, int mode, int8_t *q, void *d, int T)
+{
+    if (T == 1) {
+        quantize_slice(x, kind, 0, n, start, L, scales, recips, bounded, mode, q, d);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T)
+#endif
+    {
+        ptrdiff_t lo, hi;
+        thread_slice(n, T, thread_id(), &lo, &hi);
+        if (hi > lo)
+            quantize_slice(x, kind, lo, hi, start, L, scales, recips, bounded, mode, q, d);
+    }
+}
+
+/* Recips buffer for per-element layouts: on the stack when small. */
+#define STACK_RECIPS 64
+
+int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                   const void *scales, int bounded, int mode, int8_t *q, void *d, int threads)
+{
+    double stack[STACK_RECIPS];
+    void *recips = NULL;
+    ptrdiff_t nscales = L->cmod * L->nb;
+    if (n <= 0) return INT8Q_OK;
+    if (L->block == 1) {
+        recips = nscales <= STACK_RECIPS ? stack : malloc((size_t)nscales * 8);
+        if (!recips) return INT8Q_NOMEM;
+        fill_recips(kind == INT8Q_IN_F64, scales, nscales, bounded, recips);
+    }
+    quantize_threads(x, kind, n, start, L, scales, recips, bounded, mode, q, d,
+                     plan_threads(n, threads));
+    if (recips != stack) free(recips);
+    return INT8Q_OK;
+}
+
+static int fused_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t start,
+                       const int8q_layout *L, void *scales, int mode, int8_t *q, void *d)
+{
+    size_t es = element_size(kind);
+    if (kind == INT8Q_IN_F64)
+        return fused_range_f64(x + lo * es, kind, start + lo, start + hi, L, scales, mode,
+                               q + lo, d ? (double *)d + lo : NULL);
+    return fused_range_f32(x + lo * es, kind, start + lo, start + hi, L, scales, mode, q + lo,
+                           d ? (float *)d + lo : NULL);
+}
+
+static int quantize_fused(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                          const int8q_layout *L, void *scales, int mode, int8_t *q, void *d,
+                          int T)
+{
+    int bad = 0;
+    if (T == 1) return fused_slice(x, kind, 0, n, start, L, scales, mode, q, d);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T) reduction(| : bad)
+#endif
+    {
+        ptrdiff_t lo, hi;
+        thread_slice(n, T, thread_id(), &lo, &hi);
+        /* slices start and end on block boundaries */
+        lo = next_block_start(L, start + lo) - start;
+        hi = next_block_start(L, start + hi) - start;
+        if (hi > n) hi = n;
+        if (hi > lo) bad |= fused_slice(x, kind, lo, hi, start, L, scales, mode, q, d);
+    }
+    return bad;
+}
+
+/* Scales from the abs-max bit patterns in place; 1 if one is NaN/inf. */
+static int scales_from_bits(int f64, void *scales, ptrdiff_t nscales)
+{
+    for (ptrdiff_t k = 0; k < nscales; k++) {
+        if (f64) {
+            double *s = (double *)scales + k;
+            if (!(*s <= DBL_MAX)) return 1;
+            *s = int8q_scale_rule_f64(*s);
+        } else {
+            float *s = (float *)scales + k;
+            if (!(*s <= FLT_MAX)) return 1;
+            *s = int8q_scale_rule_f32(*s);
+        }
+    }
+    return 0;
+}
+
+int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                       const int8q_layout *L, void *scales, ptrdiff_t nscales, int fused,
+                       int mode, int8_t *q, void *d, int threads)
+{
+    int f64 = kind == INT8Q_IN_F64, T = plan_threads(n, threads), status = INT8Q_OK;
+    size_t ws = f64 ? 8 : 4;
+    double stack[STACK_RECIPS];
+    void *partials = NULL, *recips = NULL;
+    if (n <= 0) return INT8Q_OK;
+    if (fused)
+        return quantize_fused(x, kind, n, start, L, scales, mode, q, d, T) ? INT8Q_NONFINITE
+                                                                           : INT8Q_OK;
+    /* Two passes: abs-max of everything (nothing written if it finds NaN or
+     * inf), the scales, then quantize; one parallel region for both. */
+    if (T > 1 && nscales * T > MAX_PARTIALS) T = 1;
+    if (T > 1 && !(partials = calloc((size_t)T * nscales, ws))) return INT8Q_NOMEM;
+    if (L->block == 1 && !(recips = nscales <= STACK_RECIPS ? stack
+                                                            : malloc((size_t)nscales * ws))) {
+        free(partials);
+        return INT8Q_NOMEM;
+    }
+    memset(scales, 0, (size_t)nscales * ws);
+    if (T == 1) {
+        absmax_threads(x, kind, n, start, L, scales, nscales, 1, NULL);
+        status = scales_from_bits(f64, scales, nscales) ? INT8Q_NONFINITE : INT8Q_OK;
+        if (status == INT8Q_OK) {
+            if (recips) fill_recips(f64, scales, nscales, 1, recips);
+            quantize_slice(x, kind, 0, n, start, L, scales, recips, 1, mode, q, d);
+        }
+    } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T)
+#endif
+        {
+            int t = thread_id();
+            ptrdiff_t lo, hi;
+            size_t es = element_size(kind);
+            thread_slice(n, T, t, &lo, &hi);
+            if (hi > lo)
+                absmax_dispatch((const char *)x + lo * es, kind, start + lo, start + hi, L,
+                                (char *)partials + (size_t)t * nscales * ws);
+#ifdef _OPENMP
+#pragma omp barrier
+#pragma omp single
+#endif
+            {
+                combine_partials(f64, partials, T, nscales, scales);
+                status = scales_from_bits(f64, scales, nscales) ? INT8Q_NONFINITE : INT8Q_OK;
+                if (status == INT8Q_OK && recips) fill_recips(f64, scales, nscales, 1, recips);
+            } /* the single's implied barrier publishes status and scales */
+            if (status == INT8Q_OK && hi > lo)
+                quantize_slice(x, kind, lo, hi, start, L, scales, recips, 1, mode, q, d);
+        }
+    }
+    free(partials);
+    if (recips != stack) free(recips);
+    return status;
+}
+
+static void dequantize_slice(const int8_t *q, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t start,
+                             const int8q_layout *L, const void *scales, int f64, void *out)
+{
+    if (f64)
+        dequantize_range_f64(q + lo, start + lo, start + hi, L, scales, (double *)out + lo);
+    else
+        dequantize_range_f32(q + lo, start + lo, start + hi, L, scales, (float *)out + lo);
+}
+
+void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                      const void *scales, int f64, void *out, int threads)
+{
+    int T = plan_threads(n, threads);
+    if (n <= 0) return;
+    if (T == 1) {
+        dequantize_slice(q, 0, n, start, L, scales, f64, out);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T)
+#endif
+    {
+        ptrdiff_t lo, hi;
+        thread_slice(n, T, thread_id(), &lo, &hi);
+        if (hi > lo) dequantize_slice(q, lo, hi, start, L, scales, f64, out);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* GGML Q8_0. */
+
+/* Blocks [lo, hi) of any input kind: float32 directly, others converted to
+ * float32 (as gguf-py's astype does) a tile at a time. */
+static int q8_0_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, uint8_t *out)
+{
+    enum { TILE_BLOCKS = HALF_TILE / 32 };
+    float buf[HALF_TILE];
+    size_t es = element_size(kind);
+    if (kind == INT8Q_IN_F32) return loops->q8_0_quant((const float *)x + 32 * lo, hi - lo,
+                                                       out + 34 * lo);
+    for (ptrdiff_t b = lo; b < hi; b += TILE_BLOCKS) {
+        ptrdiff_t nb = hi - b < TILE_BLOCKS ? hi - b : TILE_BLOCKS;
+        const char *xb = x + (size_t)(32 * b) * es;
+        int code;
+        if (kind == INT8Q_IN_F64) {
+            for (ptrdiff_t j = 0; j < 32 * nb; j++) buf[j] = (float)((const double *)xb)[j];
+        } else {
+            widen(kind, (const uint16_t *)xb, 32 * nb, buf);
+        }
+        code = loops->q8_0_quant(buf, nb, out + 34 * b);
+        if (code) return code;
+    }
+    return INT8Q_OK;
+}
+
+int int8q_q8_0_quantize(const void *x, int kind, ptrdiff_t nblocks, uint8_t *out, int threads)
+{
+    int T = plan_threads(nblocks * 32, threads), nonfinite = 0, overflow = 0;
+    if (nblocks <= 0) return INT8Q_OK;
+    if (T == 1) return q8_0_slice(x, kind, 0, nblocks, out);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T) reduction(| : nonfinite, overflow)
+#endif
+    {
+        ptrdiff_t lo, hi;
+        int code;
+        thread_slice(nblocks, T, thread_id(), &lo, &hi);
+        code = hi > lo ? q8_0_slice(x, kind, lo, hi, out) : INT8Q_OK;
+        nonfinite |= code == INT8Q_NONFINITE;
+        overflow |= code == INT8Q_F16_OVERFLOW;
+    }
+    return nonfinite ? INT8Q_NONFINITE : overflow ? INT8Q_F16_OVERFLOW : INT8Q_OK;
+}
+
+void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, int threads)
+{
+    int T = plan_threads(nblocks * 32, threads);
+    if (nblocks <= 0) return;
+    if (T == 1) {
+        loops->q8_0_dequant(raw, nblocks, out);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T)
+#endif
+    {
+        ptrdiff_t lo, hi;
+        thread_slice(nblocks, T, thread_id(), &lo, &hi);
+        if (hi > lo) loops->q8_0_dequant(raw + 34 * lo, hi - lo, out + 32 * lo);
+    }
+}

@@ -1,8 +1,7 @@
-/* Serial INT8 kernels over one contiguous range of the C-order flattened input.
- *
- * The Cython driver (_kernels.pyx) cuts the work into ranges, runs them on
- * several threads and handles the GIL; everything here is plain C with no
- * Python objects, so it can run anywhere.
+/* The compiled core's C interface: whole-call drivers that the Cython layer
+ * (_kernels.pyx) calls without the GIL.  Each driver runs its own threads (at
+ * most one OpenMP parallel region per call, none below the threading
+ * threshold) and never allocates a full-size temporary.
  *
  * Granularity is described by a `layout`: the flat C-order index i lies in row
  * r = i / n_row, column c = i % n_row, and uses scale number
@@ -13,10 +12,16 @@
  * nb = channels) and per-block (n_row = last axis, block = B, cmod = rows,
  * nb = ceil(n_row / B)).
  *
+ * Inputs are float32, float64, float16 or bfloat16 (`kind`); the half types
+ * are converted to float32 inside the kernels, a few hundred elements at a
+ * time in a stack buffer.  Scales, abs-max values and dequantized outputs
+ * are in the working dtype: float64 for INT8Q_IN_F64, float32 otherwise.
+ *
  * Abs-max is taken on the IEEE bit patterns: with the sign bit cleared, the
- * (non-negative, signed) integer order of finite floats is their numeric order and every NaN or inf
- * compares above every finite value.  Integer max reductions vectorize on every
- * ISA and are exact, and NaN/inf detection costs nothing extra.
+ * (non-negative, signed) integer order of finite floats is their numeric
+ * order and every NaN or inf compares above every finite value.  Integer max
+ * reductions vectorize on every ISA and are exact, and NaN/inf detection
+ * costs nothing extra.
  */
 #ifndef INT8Q_KERNELS_H
 #define INT8Q_KERNELS_H
@@ -31,10 +36,22 @@ typedef struct {
     ptrdiff_t nb;     /* scales per row group: ceil(n_row / block) */
 } int8q_layout;
 
-enum { INT8Q_HALF_EVEN = 0, INT8Q_HALF_AWAY = 1 };
+/* Rounding of x / scale to an integer. */
+enum int8q_rounding { INT8Q_HALF_EVEN = 0, INT8Q_HALF_AWAY = 1 };
 
-/* Instruction-set levels; which ones exist depends on the compiler and CPU. */
-enum { INT8Q_ISA_BASELINE = 0, INT8Q_ISA_AVX2 = 1, INT8Q_ISA_AVX512 = 2 };
+/* How the input elements are stored. */
+enum int8q_input { INT8Q_IN_F32 = 0, INT8Q_IN_F64 = 1, INT8Q_IN_F16 = 2, INT8Q_IN_BF16 = 3 };
+
+/* Instruction-set levels; which ones exist depends on the build and CPU. */
+enum int8q_isa { INT8Q_ISA_BASELINE = 0, INT8Q_ISA_AVX2 = 1, INT8Q_ISA_AVX512 = 2, INT8Q_ISA_COUNT = 3 };
+
+/* What a driver reports. */
+enum int8q_status { INT8Q_OK = 0, INT8Q_NONFINITE = 1, INT8Q_F16_OVERFLOW = 2, INT8Q_NOMEM = 3 };
+
+/* The scale rule, the one home of "absmax / 127, 1 where that is 0", in the
+ * working dtype (the division is IEEE, so every caller gets the same bits). */
+float int8q_scale_f32(float amax);
+double int8q_scale_f64(double amax);
 
 /* Best level this build and this CPU support. */
 int int8q_isa_detect(void);
@@ -44,32 +61,48 @@ int int8q_isa_compiled(int level);
  * supported by this CPU. */
 int int8q_isa_select(int level);
 int int8q_isa_current(void);
+/* Name of a level ("baseline", "avx2", "avx512") and the compiler flags its
+ * translation unit was built with, for show_config(). */
+const char *int8q_isa_name(int level);
+const char *int8q_isa_flags(int level);
 
-#define INT8Q_DECLARE(SUF, T, U)                                                 \
-    void int8q_absmax_range_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e,          \
-                                  const int8q_layout *L, U *mbits);              \
-    void int8q_quantize_range_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e,        \
-                                    const int8q_layout *L, const T *scales,      \
-                                    int mode, int8_t *q, T *d);                  \
-    int int8q_fused_range_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e,            \
-                                const int8q_layout *L, T *scales, int mode,      \
-                                int8_t *q, T *d);                                \
-    void int8q_dequantize_range_##SUF(const int8_t *q, ptrdiff_t s, ptrdiff_t e, \
-                                      const int8q_layout *L, const T *scales,    \
-                                      T *out);
+/* Elements below which a call runs on the calling thread alone. */
+ptrdiff_t int8q_min_per_thread(void);
 
-/* In every range function x, q, d and out point at flat element s; `scales`
- * and `mbits` are indexed by scale number.  mode is INT8Q_HALF_EVEN or
- * INT8Q_HALF_AWAY.  fused_range needs s and e on block boundaries and every
- * scale used by one block only; it returns 1 (leaving later blocks unwritten)
- * when it meets NaN or inf. */
-INT8Q_DECLARE(f32, float, int32_t)
-INT8Q_DECLARE(f64, double, int64_t)
-#undef INT8Q_DECLARE
+/* m[k] = max(m[k], |x|) over the n elements x[0..n) (flat indices start..)
+ * that use scale k; m is in the working dtype and starts at 0.  A NaN or inf
+ * leaves a non-finite value in m.  Returns INT8Q_OK or INT8Q_NOMEM. */
+int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                 const int8q_layout *L, void *m, ptrdiff_t nscales, int threads);
+
+/* q = clip(round(x / scale)) and, when d is not NULL, d = q * scale.
+ * `bounded` promises |x / scale| <= 128 for every element (true when the
+ * scales come from the abs-max of x): then the kernels may multiply by the
+ * reciprocal (see int8q_level_loops.h); otherwise they divide.  Returns
+ * INT8Q_OK or INT8Q_NOMEM. */
+int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                   const int8q_layout *L, const void *scales, int bounded, int mode,
+                   int8_t *q, void *d, int threads);
+
+/* Abs-max, scale and quantize of every element in one call: with `fused`,
+ * block by block while each block is in cache (start and start + n must be
+ * block boundaries and each scale must belong to one block; scales not
+ * visited keep their value), else an abs-max pass over all of x first (then
+ * nothing is written when x holds NaN/inf; start must be 0 and the call must
+ * cover every element of every scale).  Returns INT8Q_NONFINITE at NaN/inf
+ * (with `fused`, outputs are then partly written). */
+int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                       const int8q_layout *L, void *scales, ptrdiff_t nscales, int fused,
+                       int mode, int8_t *q, void *d, int threads);
+
+/* out = q * scale in the working dtype (f64 selects float64). */
+void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                      const void *scales, int f64, void *out, int threads);
 
 /* GGML Q8_0 over nblocks whole blocks (32 floats <-> 34 bytes).  quantize
- * returns 0, or 1 at a NaN/inf block, or 2 when a scale overflows float16. */
-int int8q_q8_0_quantize(const float *x, ptrdiff_t nblocks, uint8_t *out);
-void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out);
+ * returns INT8Q_OK, INT8Q_NONFINITE at a NaN/inf block, or
+ * INT8Q_F16_OVERFLOW when a scale overflows float16. */
+int int8q_q8_0_quantize(const void *x, int kind, ptrdiff_t nblocks, uint8_t *out, int threads);
+void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, int threads);
 
 #endif

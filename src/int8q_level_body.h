@@ -1,0 +1,214 @@
+/* One instruction-set level: the loops of int8q_level_loops.h for float32 and
+ * float64, the half-precision conversions and GGML Q8_0, gathered into the
+ * table int8q_loops_<LEVEL>.  Included once by each int8q_level_<name>.c,
+ * which defines LEVEL and is compiled with that level's flags (setup.py). */
+#include "int8q_kernels.h"
+#include "int8q_level.h"
+#include "int8q_rules.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__F16C__) || (defined(_MSC_VER) && defined(__AVX2__))
+#include <immintrin.h>
+#define LEVEL_F16C 1 /* vcvtph2ps / vcvtps2ph */
+#else
+#define LEVEL_F16C 0
+#endif
+
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
+/* The magic-number round needs float arithmetic done in float (x87 excess
+ * precision would break it).  Every supported target is fine. */
+#error "int8q needs FLT_EVAL_METHOD == 0 (SSE2 or better on x86)"
+#endif
+
+#define T float
+#define U int32_t
+#define SUF f32
+#define ABSMASK 0x7fffffff
+#define INF_BITS 0x7f800000
+#define MAGIC 12582912.0f /* 1.5 * 2^23 */
+#define BAND 6.103515625e-05f /* 2^-14 */
+#define SCALE_RULE int8q_scale_rule_f32
+#define RECIP int8q_recip_f32
+#include "int8q_level_loops.h"
+#undef T
+#undef U
+#undef SUF
+#undef ABSMASK
+#undef INF_BITS
+#undef MAGIC
+#undef BAND
+#undef SCALE_RULE
+#undef RECIP
+
+#define T double
+#define U int64_t
+#define SUF f64
+#define ABSMASK 0x7fffffffffffffffll
+#define INF_BITS 0x7ff0000000000000ll
+#define MAGIC 6755399441055744.0 /* 1.5 * 2^52 */
+#define BAND 9.094947017729282e-13 /* 2^-40 */
+#define SCALE_RULE int8q_scale_rule_f64
+#define RECIP int8q_recip_f64
+#include "int8q_level_loops.h"
+#undef T
+#undef U
+#undef SUF
+#undef ABSMASK
+#undef INF_BITS
+#undef MAGIC
+#undef BAND
+#undef SCALE_RULE
+#undef RECIP
+
+static int32_t amax_b16(const uint16_t *xb, ptrdiff_t n)
+{
+    uint16_t m = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        uint16_t a = (uint16_t)(xb[i] & 0x7fffu);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+/* bfloat16 is the top half of a float32: widening is a shift. */
+static void bf16_to_f32(const uint16_t *h, ptrdiff_t n, float *out)
+{
+    uint32_t *o = (uint32_t *)out;
+    for (ptrdiff_t i = 0; i < n; i++) o[i] = (uint32_t)h[i] << 16;
+}
+
+static void f16_to_f32(const uint16_t *h, ptrdiff_t n, float *out)
+{
+    ptrdiff_t i = 0;
+#if LEVEL_F16C
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+#endif
+    for (; i < n; i++) out[i] = int8q_half_to_float(h[i]);
+}
+
+/* float32 -> float16 bits, round to nearest even (NumPy's astype). */
+static void f32_to_f16(const float *x, ptrdiff_t n, uint16_t *out)
+{
+    ptrdiff_t i = 0;
+#if LEVEL_F16C
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(out + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+    for (; i < n; i++) out[i] = int8q_half_from_float(x[i]);
+}
+
+/* GGML Q8_0, ggml's reference recipe (ggml-quants.c quantize_row_q8_0_ref,
+ * gguf-py's quants.Q8_0): per block of 32, d = amax / 127 in float32,
+ * id = 1 / d (0 when d is 0), q = roundf(x * id) (half away from zero), then
+ * d as float16 before the 32 int8s.  A group of blocks has its d and id
+ * computed with one vector division each and its d converted to float16
+ * together.  When d is so small that 1 / d overflows, ggml's
+ * roundf(x * inf) is NaN and the cast gives 0: q is 0 here too (id = 0). */
+#define Q8_GROUP 16
+
+static int q8_0_quant(const float *x, ptrdiff_t nblocks, uint8_t *out)
+{
+    int32_t m[Q8_GROUP];
+    float d[Q8_GROUP], id[Q8_GROUP];
+    uint16_t h[Q8_GROUP];
+    for (ptrdiff_t b0 = 0; b0 < nblocks; b0 += Q8_GROUP) {
+        ptrdiff_t g = nblocks - b0 < Q8_GROUP ? nblocks - b0 : Q8_GROUP;
+        int32_t worst = 0;
+        uint16_t hworst = 0;
+        for (ptrdiff_t k = 0; k < g; k++) {
+            const int32_t *xb = (const int32_t *)(x + 32 * (b0 + k));
+            int32_t mk = 0;
+            for (int j = 0; j < 32; j++) {
+                int32_t a = xb[j] & 0x7fffffff;
+                mk = a > mk ? a : mk;
+            }
+            m[k] = mk;
+            worst = mk > worst ? mk : worst;
+        }
+        if (worst >= 0x7f800000) return INT8Q_NONFINITE;
+        memcpy(d, m, (size_t)g * sizeof d[0]);
+        for (ptrdiff_t k = 0; k < g; k++) {
+            float dk = d[k] / 127.0f;
+            float ik = 1.0f / dk; /* inf when dk is 0 or tiny */
+            d[k] = dk;
+            id[k] = ik <= FLT_MAX ? ik : 0.0f;
+        }
+        f32_to_f16(d, g, h);
+        for (ptrdiff_t k = 0; k < g; k++) {
+            uint16_t hk = (uint16_t)(h[k] & 0x7fff);
+            hworst = hk > hworst ? hk : hworst;
+        }
+        if (hworst >= 0x7c00) return INT8Q_F16_OVERFLOW;
+        for (ptrdiff_t k = 0; k < g; k++) {
+            const float *xb = x + 32 * (b0 + k);
+            uint8_t *o = out + 34 * (b0 + k);
+            int8_t qb[32];
+            float ik = id[k];
+            o[0] = (uint8_t)(h[k] & 0xff);
+            o[1] = (uint8_t)(h[k] >> 8);
+            for (int j = 0; j < 32; j++) {
+                float v = xb[j] * ik; /* |v| <= 127 (1 + 3u) */
+                int32_t t = (int32_t)v;
+                float f = v - (float)t;
+                qb[j] = (int8_t)(t + (f >= 0.5f) - (f <= -0.5f));
+            }
+            memcpy(o + 2, qb, 32);
+        }
+    }
+    return INT8Q_OK;
+}
+
+static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
+{
+    float d[Q8_GROUP];
+    uint16_t h[Q8_GROUP];
+    for (ptrdiff_t b0 = 0; b0 < nblocks; b0 += Q8_GROUP) {
+        ptrdiff_t g = nblocks - b0 < Q8_GROUP ? nblocks - b0 : Q8_GROUP;
+        for (ptrdiff_t k = 0; k < g; k++) {
+            const uint8_t *r = raw + 34 * (b0 + k);
+            h[k] = (uint16_t)(r[0] | (r[1] << 8));
+        }
+        f16_to_f32(h, g, d);
+        for (ptrdiff_t k = 0; k < g; k++) {
+            const int8_t *qb = (const int8_t *)(raw + 34 * (b0 + k) + 2);
+            float *o = out + 32 * (b0 + k);
+            float dk = d[k];
+            for (int j = 0; j < 32; j++) o[j] = (float)qb[j] * dk;
+        }
+    }
+}
+
+#define TABLE_(level) int8q_loops_##level
+#define TABLE(level) TABLE_(level)
+
+const int8q_loops TABLE(LEVEL) = {
+    .amax_f32 = amax_f32,
+    .amax_f64 = amax_f64,
+    .amax_b16 = amax_b16,
+    .amaxv_f32 = amaxv_f32,
+    .amaxv_f64 = amaxv_f64,
+    .quant_f32 = quant_f32,
+    .quant_f64 = quant_f64,
+    .quantv_f32 = quantv_f32,
+    .quantv_f64 = quantv_f64,
+    .quantb_f32 = quantb_f32,
+    .quantb_f64 = quantb_f64,
+    .fused_f32 = fused_f32,
+    .fused_f64 = fused_f64,
+    .deq_f32 = deq_f32,
+    .deq_f64 = deq_f64,
+    .deqv_f32 = deqv_f32,
+    .deqv_f64 = deqv_f64,
+    .deqb_f32 = deqb_f32,
+    .deqb_f64 = deqb_f64,
+    .f16_to_f32 = f16_to_f32,
+    .bf16_to_f32 = bf16_to_f32,
+    .q8_0_quant = q8_0_quant,
+    .q8_0_dequant = q8_0_dequant,
+};

@@ -1,0 +1,316 @@
+/* The inner loops for one working dtype, included by int8q_level_body.h once
+ * per dtype in every instruction-set level's translation unit, with
+ *   T        float or double              U      int32_t or int64_t
+ *   SUF      f32 or f64 (name suffix)     ABSMASK, INF_BITS  sign mask, inf
+ *   MAGIC    1.5 * 2^23 or 1.5 * 2^52     BAND   2^-14 or 2^-40
+ *   SCALE_RULE, RECIP                     int8q_rules.h for this dtype
+ * Plain C that GCC, Clang and MSVC auto-vectorize for the level's flags: no
+ * calls in the hot loops, selects instead of branches.  Only IEEE operations
+ * that are exactly specified are used, so every level gives the same bits.
+ *
+ * Rounding.  round_even(v) = (v + MAGIC) - MAGIC for |v| <= 2^22 (2^51):
+ * the sum lands in a binade whose spacing is 1, so the IEEE addition itself
+ * rounds to the nearest integer, ties to even, and the subtraction is exact.
+ * No clamp is needed before rounding: |x / s| <= 190.5 even for the smallest
+ * subnormal scale, and given scales are checked to |x / s| <= 2^20.  The
+ * clamp to [-127, 127] comes after; a NaN fails `n > -127` and becomes -127,
+ * so the int conversion never sees NaN.
+ *
+ * Exact reciprocal path.  With a scale from the abs-max, |x / s| <= 128
+ * (|x| <= amax and s = RN(amax / 127), so |x / s| <= 127 (1 + u) with
+ * u = 2^-24 for float, 2^-53 for double).  The reference computes
+ * q = round(RN(x / s)); the loops compute y = RN(x * r) with r = RN(1 / s).
+ * Let z = x / s exactly.  Then
+ *     |RN(x / s) - z| <= u |z| <= 128 u
+ *     y = z (1 + e1)(1 + e2), |e1|, |e2| <= u, so |y - z| <= 128 (2u + u^2)
+ * (r normal and y normal or |y| < 2^-126, when its absolute error is far
+ * below these bounds; int8q_recip_* hands out r only for normal s and 1/s).
+ * For float, 128 (2u + u^2) < 2^-15 and 128 u = 2^-17.  If y lies at
+ * distance >= BAND = 2^-14 from every half-integer k + 1/2, then z lies at
+ * distance > 2^-14 - 2^-15 = 2^-15 from it on the same side, and RN(x / s)
+ * at distance > 2^-15 - 2^-17 > 0, still on the same side: both round to the
+ * same integer, with ties to even and with ties away alike (neither is a
+ * tie).  Elements with y within BAND of a half-integer are redone with the
+ * true division; about 2 BAND of them (0.012 %) on random data.  For double
+ * the same argument gives 128 (2u + u^2) < 2^-44 and BAND = 2^-40.  The
+ * distance test, 1/2 - |y - ROUND_EVEN(y)|, is computed exactly: |y - n| is
+ * exact by Sterbenz's lemma (n within a factor 2 of y, or n = 0), and
+ * 1/2 - t is exact for t in [1/4, 1/2], while for t < 1/4 the result is
+ * > 1/4 > BAND whatever the rounding.  A NaN r (scale not eligible) makes
+ * the test fail for every element of that scale, which then divides.
+ * tools/check_reciprocal.py sweeps every x in [s/4, 128 s] for many scales.
+ */
+
+#define FN_(name, suf) name##_##suf
+#define FN2(name, suf) FN_(name, suf)
+#define FN(name) FN2(name, SUF)
+
+/* Elements the reciprocal loop handles between two looks at its near-tie
+ * count: small enough that redoing a tile costs little. */
+#define RECIP_TILE 128
+/* Blocks of the fused/per-block loops whose scales are found together. */
+#define BLOCK_GROUP 16
+
+INT8Q_INLINE T FN(round_even)(T v) { return (v + (T)(MAGIC)) - (T)(MAGIC); }
+
+/* The quantized value of v = x / s (or x * r) as an integral T in
+ * [-127, 127], rounded per mode.  Half away from zero starts from the
+ * half-even result n and steps away from zero at a tie: v - n (exact) is
+ * +1/2 where n went down to an even n >= 0, -1/2 where it went up to an
+ * even n <= 0.  Everything is a select on T, which GCC, Clang and MSVC all
+ * vectorize (an int result feeding both outputs defeats GCC's vectorizer). */
+INT8Q_INLINE T FN(q_of)(T v, int even)
+{
+    T n = FN(round_even)(v);
+    if (!even) {
+        T df = v - n;
+        T up = ((df == (T)0.5) & (n >= (T)0)) ? (T)1 : (T)0;
+        T down = ((df == (T)-0.5) & (n <= (T)0)) ? (T)1 : (T)0;
+        n = n + up - down;
+    }
+    n = n > (T)-127 ? n : (T)-127;
+    return n < (T)127 ? n : (T)127;
+}
+
+/* Whether y = x * r needs the division (within BAND of a tie, or NaN). */
+INT8Q_INLINE int FN(near_tie)(T y)
+{
+    T t = (T)0.5 - (T)fabs(y - FN(round_even)(y));
+    return !(t >= (T)(BAND));
+}
+
+INT8Q_INLINE void FN(quant_div_body)(const T *RESTRICT x, ptrdiff_t n, T s, int even,
+                                      int dq, int8_t *RESTRICT q, T *RESTRICT d)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T v = FN(q_of)(x[i] / s, even);
+        q[i] = (int8_t)(int32_t)v;
+        if (dq) d[i] = v * s;
+    }
+}
+
+/* One tile with the reciprocal; returns the number of near ties, which the
+ * caller then redoes by division. */
+INT8Q_INLINE int FN(quant_recip_body)(const T *RESTRICT x, ptrdiff_t n, T s, T r, int even,
+                                       int dq, int8_t *RESTRICT q, T *RESTRICT d)
+{
+    int near = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T y = x[i] * r;
+        T v = FN(q_of)(y, even);
+        near += FN(near_tie)(y);
+        q[i] = (int8_t)(int32_t)v;
+        if (dq) d[i] = v * s;
+    }
+    return near;
+}
+
+/* Redo by division the elements of a tile whose y is near a tie. */
+static void FN(quant_fixup)(const T *x, ptrdiff_t n, T s, T r, int even, int8_t *q, T *d)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (FN(near_tie)(x[i] * r)) {
+            T v = FN(q_of)(x[i] / s, even);
+            q[i] = (int8_t)(int32_t)v;
+            if (d) d[i] = v * s;
+        }
+    }
+}
+
+INT8Q_INLINE void FN(quant_one_scale)(const T *x, ptrdiff_t n, T s, T r, int even, int dq,
+                                       int8_t *q, T *d)
+{
+    if (r != r) {
+        FN(quant_div_body)(x, n, s, even, dq, q, d);
+        return;
+    }
+    for (ptrdiff_t i = 0; i < n; i += RECIP_TILE) {
+        ptrdiff_t m = n - i < RECIP_TILE ? n - i : RECIP_TILE;
+        if (FN(quant_recip_body)(x + i, m, s, r, even, dq, q + i, dq ? d + i : d))
+            FN(quant_fixup)(x + i, m, s, r, even, q + i, dq ? d + i : NULL);
+    }
+}
+
+static void FN(quant)(const T *x, ptrdiff_t n, T s, T r, int mode, int8_t *q, T *d)
+{
+    /* one specialised loop per (rounding, dequantize) */
+    if (mode == INT8Q_HALF_EVEN && d) FN(quant_one_scale)(x, n, s, r, 1, 1, q, d);
+    else if (mode == INT8Q_HALF_EVEN) FN(quant_one_scale)(x, n, s, r, 1, 0, q, d);
+    else if (d) FN(quant_one_scale)(x, n, s, r, 0, 1, q, d);
+    else FN(quant_one_scale)(x, n, s, r, 0, 0, q, d);
+}
+
+INT8Q_INLINE int FN(quantv_body)(const T *RESTRICT x, ptrdiff_t n, const T *RESTRICT s,
+                                  const T *RESTRICT r, int even, int dq, int8_t *RESTRICT q,
+                                  T *RESTRICT d)
+{
+    int near = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        T y = x[i] * r[i];
+        T v = FN(q_of)(y, even);
+        near += FN(near_tie)(y);
+        q[i] = (int8_t)(int32_t)v;
+        if (dq) d[i] = v * s[i];
+    }
+    return near;
+}
+
+static void FN(quantv_fixup)(const T *x, ptrdiff_t n, const T *s, const T *r, int even,
+                             int8_t *q, T *d)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        if (FN(near_tie)(x[i] * r[i])) {
+            T v = FN(q_of)(x[i] / s[i], even);
+            q[i] = (int8_t)(int32_t)v;
+            if (d) d[i] = v * s[i];
+        }
+    }
+}
+
+INT8Q_INLINE void FN(quantv_tiles)(const T *x, ptrdiff_t n, const T *s, const T *r, int even,
+                                    int dq, int8_t *q, T *d)
+{
+    for (ptrdiff_t i = 0; i < n; i += RECIP_TILE) {
+        ptrdiff_t m = n - i < RECIP_TILE ? n - i : RECIP_TILE;
+        if (FN(quantv_body)(x + i, m, s + i, r + i, even, dq, q + i, dq ? d + i : d))
+            FN(quantv_fixup)(x + i, m, s + i, r + i, even, q + i, dq ? d + i : NULL);
+    }
+}
+
+/* One scale per element; r[i] is RECIP(s[i]) (NaN where division is due). */
+static void FN(quantv)(const T *x, ptrdiff_t n, const T *s, const T *r, int mode, int8_t *q,
+                       T *d)
+{
+    if (mode == INT8Q_HALF_EVEN && d) FN(quantv_tiles)(x, n, s, r, 1, 1, q, d);
+    else if (mode == INT8Q_HALF_EVEN) FN(quantv_tiles)(x, n, s, r, 1, 0, q, d);
+    else if (d) FN(quantv_tiles)(x, n, s, r, 0, 1, q, d);
+    else FN(quantv_tiles)(x, n, s, r, 0, 0, q, d);
+}
+
+/* nblocks blocks of B with given scales: the reciprocals of a group of
+ * blocks in one vector division, then each block quantized. */
+INT8Q_INLINE void FN(quantb_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, const T *s,
+                                   int bounded, int even, int dq, int8_t *q, T *d)
+{
+    T r[BLOCK_GROUP];
+    for (ptrdiff_t b0 = 0; b0 < nblocks; b0 += BLOCK_GROUP) {
+        ptrdiff_t g = nblocks - b0 < BLOCK_GROUP ? nblocks - b0 : BLOCK_GROUP;
+        for (ptrdiff_t k = 0; k < g; k++) r[k] = RECIP(s[b0 + k], bounded);
+        for (ptrdiff_t k = 0; k < g; k++) {
+            ptrdiff_t o = (b0 + k) * B;
+            FN(quant_one_scale)(x + o, B, s[b0 + k], r[k], even, dq, q + o, dq ? d + o : d);
+        }
+    }
+}
+
+static void FN(quantb)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, const T *s, int bounded,
+                       int mode, int8_t *q, T *d)
+{
+    if (mode == INT8Q_HALF_EVEN && d) FN(quantb_body)(x, nblocks, B, s, bounded, 1, 1, q, d);
+    else if (mode == INT8Q_HALF_EVEN) FN(quantb_body)(x, nblocks, B, s, bounded, 1, 0, q, d);
+    else if (d) FN(quantb_body)(x, nblocks, B, s, bounded, 0, 1, q, d);
+    else FN(quantb_body)(x, nblocks, B, s, bounded, 0, 0, q, d);
+}
+
+static U FN(amax)(const U *xb, ptrdiff_t n)
+{
+    U m = 0;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        U a = xb[i] & (U)(ABSMASK);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+static void FN(amaxv)(const U *xb, ptrdiff_t n, U *m)
+{
+    for (ptrdiff_t i = 0; i < n; i++) {
+        U a = xb[i] & (U)(ABSMASK);
+        m[i] = a > m[i] ? a : m[i];
+    }
+}
+
+/* Fused blocks: a group of blocks is abs-maxed, its scales and reciprocals
+ * found with one vector division each, then each block is quantized while
+ * it is still in L1. */
+INT8Q_INLINE int FN(fused_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *scales,
+                                 int even, int dq, int8_t *q, T *d)
+{
+    U m[BLOCK_GROUP];
+    T a[BLOCK_GROUP], r[BLOCK_GROUP];
+    for (ptrdiff_t b0 = 0; b0 < nblocks; b0 += BLOCK_GROUP) {
+        ptrdiff_t g = nblocks - b0 < BLOCK_GROUP ? nblocks - b0 : BLOCK_GROUP;
+        U worst = 0;
+        for (ptrdiff_t k = 0; k < g; k++) {
+            const U *xb = (const U *)(x + (b0 + k) * B);
+            U mk = 0;
+            for (ptrdiff_t j = 0; j < B; j++) {
+                U v = xb[j] & (U)(ABSMASK);
+                mk = v > mk ? v : mk;
+            }
+            m[k] = mk;
+            worst = mk > worst ? mk : worst;
+        }
+        if (worst >= (U)(INF_BITS)) {
+            /* write the finite blocks before the bad one, as a caller that
+             * reports the first bad element expects nothing of them */
+            return 1;
+        }
+        memcpy(a, m, (size_t)g * sizeof a[0]);
+        for (ptrdiff_t k = 0; k < g; k++) {
+            T sk = SCALE_RULE(a[k]);
+            scales[b0 + k] = sk;
+            r[k] = RECIP(sk, 1);
+        }
+        for (ptrdiff_t k = 0; k < g; k++) {
+            ptrdiff_t o = (b0 + k) * B;
+            FN(quant_one_scale)(x + o, B, scales[b0 + k], r[k], even, dq, q + o,
+                                dq ? d + o : d);
+        }
+    }
+    return 0;
+}
+
+static int FN(fused)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *scales, int mode,
+                     int8_t *q, T *d)
+{
+    /* GGML's block size 32 gets loops of known length (no remainder code) */
+    if (B == 32) {
+        if (mode == INT8Q_HALF_EVEN && d) return FN(fused_body)(x, nblocks, 32, scales, 1, 1, q, d);
+        if (mode == INT8Q_HALF_EVEN) return FN(fused_body)(x, nblocks, 32, scales, 1, 0, q, d);
+        if (d) return FN(fused_body)(x, nblocks, 32, scales, 0, 1, q, d);
+        return FN(fused_body)(x, nblocks, 32, scales, 0, 0, q, d);
+    }
+    if (mode == INT8Q_HALF_EVEN && d) return FN(fused_body)(x, nblocks, B, scales, 1, 1, q, d);
+    if (mode == INT8Q_HALF_EVEN) return FN(fused_body)(x, nblocks, B, scales, 1, 0, q, d);
+    if (d) return FN(fused_body)(x, nblocks, B, scales, 0, 1, q, d);
+    return FN(fused_body)(x, nblocks, B, scales, 0, 0, q, d);
+}
+
+static void FN(deq)(const int8_t *RESTRICT q, ptrdiff_t n, T s, T *RESTRICT out)
+{
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = (T)q[i] * s;
+}
+
+static void FN(deqv)(const int8_t *RESTRICT q, ptrdiff_t n, const T *RESTRICT s,
+                     T *RESTRICT out)
+{
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = (T)q[i] * s[i];
+}
+
+static void FN(deqb)(const int8_t *RESTRICT q, ptrdiff_t nblocks, ptrdiff_t B,
+                     const T *RESTRICT s, T *RESTRICT out)
+{
+    for (ptrdiff_t b = 0; b < nblocks; b++) {
+        const int8_t *qb = q + b * B;
+        T *ob = out + b * B;
+        T sb = s[b];
+        for (ptrdiff_t j = 0; j < B; j++) ob[j] = (T)qb[j] * sb;
+    }
+}
+
+#undef RECIP_TILE
+#undef BLOCK_GROUP
+#undef FN
+#undef FN2
+#undef FN_

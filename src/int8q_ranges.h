@@ -1,0 +1,185 @@
+/* Range kernels for one working dtype: walk [s, e) of the flat index space,
+ * piece by piece of elements that share a scale (see int8q_kernels.h for
+ * the layout), and hand each piece to the current level's loops.  Included
+ * by int8q_kernels.c once per working dtype with
+ *   T, U, SUF (f32/f64), INF_BITS, SCALE_RULE, RECIP, and HALF_INPUT (1 for
+ *   float32 work, which also reads float16/bfloat16 through a stack tile). */
+
+#define FN_(name, suf) name##_##suf
+#define FN2(name, suf) FN_(name, suf)
+#define FN(name) FN2(name, SUF)
+#define LOOP_(name, suf) loops->name##_##suf
+#define LOOP2(name, suf) LOOP_(name, suf)
+#define LOOP(name) LOOP2(name, SUF)
+
+/* absmax of bit patterns into mbits[k] for every scale k used in [s, e). */
+static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
+                             const int8q_layout *L, U *mbits)
+{
+    for (ptrdiff_t i = s; i < e;) {
+        piece p = next_piece(L, i, e);
+        ptrdiff_t len = p.end - i;
+#if HALF_INPUT
+        if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+            const uint16_t *h = (const uint16_t *)xv + (i - s);
+            if (p.per_element) {
+                float buf[HALF_TILE];
+                for (ptrdiff_t a = 0; a < len; a += HALF_TILE) {
+                    ptrdiff_t m = len - a < HALF_TILE ? len - a : HALF_TILE;
+                    widen(kind, h + a, m, buf);
+                    loops->amaxv_f32((const int32_t *)buf, m, mbits + p.k + a);
+                }
+            } else {
+                /* one scale per block of the piece (a part block is one) */
+                ptrdiff_t B = p.whole_blocks ? L->block : len;
+                for (ptrdiff_t j = 0; j < len; j += B) {
+                    U m = half_bits_as_f32_bits(kind, loops->amax_b16(h + j, B));
+                    if (m > mbits[p.k + j / B]) mbits[p.k + j / B] = m;
+                }
+            }
+            i = p.end;
+            continue;
+        }
+#endif
+        {
+            const U *xb = (const U *)xv + (i - s);
+            if (p.per_element) {
+                LOOP(amaxv)(xb, len, mbits + p.k);
+            } else {
+                ptrdiff_t B = p.whole_blocks ? L->block : len;
+                for (ptrdiff_t j = 0; j < len; j += B) {
+                    U m = LOOP(amax)(xb + j, B);
+                    if (m > mbits[p.k + j / B]) mbits[p.k + j / B] = m;
+                }
+            }
+        }
+        i = p.end;
+    }
+    (void)kind;
+}
+
+/* q (and d) for [s, e) with known scales; recips[k] = RECIP(scales[k]) for
+ * per-element layouts (block 1), NULL otherwise. */
+static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
+                               const int8q_layout *L, const T *scales, const T *recips,
+                               int bounded, int mode, int8_t *q, T *d)
+{
+#if HALF_INPUT
+    if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+        float buf[HALF_TILE];
+        const uint16_t *h = (const uint16_t *)xv;
+        for (ptrdiff_t a = s; a < e; a += HALF_TILE) {
+            ptrdiff_t m = e - a < HALF_TILE ? e - a : HALF_TILE;
+            widen(kind, h + (a - s), m, buf);
+            FN(quantize_range)(buf, INT8Q_IN_F32, a, a + m, L, scales, recips, bounded, mode,
+                               q + (a - s), d ? d + (a - s) : NULL);
+        }
+        return;
+    }
+#endif
+    {
+        const T *x = (const T *)xv;
+        for (ptrdiff_t i = s; i < e;) {
+            piece p = next_piece(L, i, e);
+            ptrdiff_t off = i - s, len = p.end - i;
+            T *dp = d ? d + off : NULL;
+            if (p.per_element)
+                LOOP(quantv)(x + off, len, scales + p.k, recips + p.k, mode, q + off, dp);
+            else if (p.whole_blocks)
+                LOOP(quantb)(x + off, len / L->block, L->block, scales + p.k, bounded, mode,
+                             q + off, dp);
+            else
+                LOOP(quant)(x + off, len, scales[p.k], RECIP(scales[p.k], bounded), mode,
+                            q + off, dp);
+            i = p.end;
+        }
+    }
+    (void)kind;
+}
+
+/* Abs-max, scale and quantize of [s, e), block by block (fused layouts:
+ * block > 1, s on a block boundary, one block per scale).  Returns 1 at a
+ * NaN/inf block. */
+static int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
+                           const int8q_layout *L, T *scales, int mode, int8_t *q, T *d)
+{
+#if HALF_INPUT
+    if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+        /* Whole blocks a tile at a time; a block larger than the tile gets
+         * its abs-max from the 16-bit patterns, then is quantized a tile at
+         * a time. */
+        float buf[HALF_TILE];
+        const uint16_t *h = (const uint16_t *)xv;
+        for (ptrdiff_t a = s; a < e;) {
+            ptrdiff_t p = last_block_start(L, a + HALF_TILE < e ? a + HALF_TILE : e);
+            if (p > a) {
+                widen(kind, h + (a - s), p - a, buf);
+                if (FN(fused_range)(buf, INT8Q_IN_F32, a, p, L, scales, mode, q + (a - s),
+                                    d ? d + (a - s) : NULL))
+                    return 1;
+                a = p;
+            } else {
+                ptrdiff_t b = next_block_start(L, a + 1);
+                ptrdiff_t k = next_piece(L, a, b).k;
+                U m = half_bits_as_f32_bits(kind, loops->amax_b16(h + (a - s), b - a));
+                T amax;
+                if (m >= (U)(INF_BITS)) return 1;
+                memcpy(&amax, &m, sizeof amax);
+                scales[k] = SCALE_RULE(amax);
+                FN(quantize_range)(h + (a - s), kind, a, b, L, scales, NULL, 1, mode,
+                                   q + (a - s), d ? d + (a - s) : NULL);
+                a = b;
+            }
+        }
+        return 0;
+    }
+#endif
+    {
+        const T *x = (const T *)xv;
+        for (ptrdiff_t i = s; i < e;) {
+            piece p = next_piece(L, i, e);
+            ptrdiff_t off = i - s, len = p.end - i;
+            T *dp = d ? d + off : NULL;
+            if (p.whole_blocks) {
+                if (LOOP(fused)(x + off, len / L->block, L->block, scales + p.k, mode, q + off,
+                                dp))
+                    return 1;
+            } else {
+                /* the short last block of a row */
+                U m = LOOP(amax)((const U *)x + off, len);
+                T amax, sk;
+                if (m >= (U)(INF_BITS)) return 1;
+                memcpy(&amax, &m, sizeof amax);
+                sk = SCALE_RULE(amax);
+                scales[p.k] = sk;
+                LOOP(quant)(x + off, len, sk, RECIP(sk, 1), mode, q + off, dp);
+            }
+            i = p.end;
+        }
+    }
+    (void)kind;
+    return 0;
+}
+
+static void FN(dequantize_range)(const int8_t *q, ptrdiff_t s, ptrdiff_t e,
+                                 const int8q_layout *L, const T *scales, T *out)
+{
+    for (ptrdiff_t i = s; i < e;) {
+        piece p = next_piece(L, i, e);
+        ptrdiff_t off = i - s, len = p.end - i;
+        if (p.per_element)
+            LOOP(deqv)(q + off, len, scales + p.k, out + off);
+        else if (p.whole_blocks)
+            LOOP(deqb)(q + off, len / L->block, L->block, scales + p.k, out + off);
+        else
+            LOOP(deq)(q + off, len, scales[p.k], out + off);
+        i = p.end;
+    }
+}
+
+#undef FN
+#undef FN2
+#undef FN_
+#undef LOOP
+#undef LOOP2
+#undef LOOP_

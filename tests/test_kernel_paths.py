@@ -1,0 +1,76 @@
+"""The compiled paths large enough for threads (2 threads, above the
+threading threshold), with half-precision inputs read inside the kernels,
+against the NumPy reference bit for bit on every SIMD level."""
+import numpy as np
+import pytest
+
+import int8q
+from int8q import _kernels, ggml, reference
+
+GRANULARITIES = [{}, {"axis": 0}, {"axis": 1}, {"block_size": 32}, {"block_size": 100},
+                 {"block_size": 3000}]
+
+
+def half_dtypes():
+    yield np.dtype(np.float16)
+    try:
+        import ml_dtypes
+        yield np.dtype(ml_dtypes.bfloat16)
+    except ImportError:
+        pass
+
+
+def big(dtype, shape=(300, 1100), seed=5):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape) * np.exp(rng.uniform(-3, 3, shape[1]))
+    x[min(7, shape[0] - 1), :40] = 0  # an all-zero block and part-row
+    return x.astype(np.float32).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", list(half_dtypes()) + [np.dtype(np.float32),
+                                                          np.dtype(np.float64)])
+@pytest.mark.parametrize("kw", GRANULARITIES)
+def test_large_inputs_match_reference(simd, threads, dtype, kw):
+    threads(2)
+    x = big(dtype)
+    assert x.size >= 2 * _kernels.MIN_PER_THREAD
+    for rounding in ["half_even", "half_away"]:
+        want_q, want_s = reference.quantize(x, rounding=rounding, **kw)
+        want_d = reference.dequantize(want_q, want_s, **kw)
+        qt, xhat = int8q.quantize_dequantize(x, rounding=rounding, **kw)
+        np.testing.assert_array_equal(qt.q, want_q)
+        np.testing.assert_array_equal(qt.scale, want_s)
+        np.testing.assert_array_equal(xhat, want_d)
+        out = np.empty(x.shape, np.int8)
+        assert int8q.quantize(x, rounding=rounding, out=out, **kw).q is out
+        np.testing.assert_array_equal(out, want_q)
+        np.testing.assert_array_equal(int8q.dequantize(want_q, want_s, **kw), want_d)
+
+
+@pytest.mark.parametrize("dtype", list(half_dtypes()))
+def test_half_nonfinite_found(simd, dtype):
+    for kw in [{}, {"block_size": 32}, {"block_size": 5000}, {"axis": 1}]:
+        x = big(dtype, (3, 5000))
+        x[2, 4321] = np.inf
+        with pytest.raises(ValueError, match=r"x\[2, 4321\] is inf"):
+            int8q.quantize(x, **kw)
+        x[2, 4321] = np.nan
+        with pytest.raises(ValueError, match=r"x\[2, 4321\] is nan"):
+            int8q.quantize(x, **kw)
+
+
+@pytest.mark.parametrize("dtype", list(half_dtypes()) + [np.dtype(np.float64)])
+def test_q8_0_of_other_dtypes_is_that_of_float32(simd, threads, dtype):
+    threads(2)
+    x = big(dtype, (64, 8192))
+    want = ggml.quantize_q8_0(x.astype(np.float32))
+    np.testing.assert_array_equal(ggml.quantize_q8_0(x), want)
+
+
+def test_scale_rule_is_one_rule():
+    rng = np.random.default_rng(3)
+    for m in np.concatenate([[0.0, 1e-45, 5e-324], rng.standard_exponential(50) * 1e3]):
+        for f64 in (False, True):
+            dtype = np.float64 if f64 else np.float32
+            want = reference.quantize(np.array([m], dtype))[1]
+            assert np.asarray(_kernels.scale_from_absmax(float(dtype(m)), f64), dtype) == want
