@@ -4,7 +4,7 @@
     >>> int8q.int8_quantize([1.0, -1.0, 0.5, -0.5])
     {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
 
-See README.md for the contract; int8q.reference holds the plain NumPy
+See docs/semantics.md for the contract; int8q.reference holds the plain NumPy
 definition every fast path is tested against.
 """
 import os as _os
