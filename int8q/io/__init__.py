@@ -102,7 +102,7 @@ def _progress(enabled):
 
 
 def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half_even",
-                  skip=(), all_tensors=False, scheme=None, progress=False):
+                  skip=(), all_tensors=False, scheme=None, progress=False, clip=None):
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
 
     Parameters
@@ -130,6 +130,9 @@ def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half
         ValueError for any other input.
     progress : bool
         Show a tqdm bar over bytes on stderr (when tqdm is installed).
+    clip : None or "mse"
+        "mse": each scale clips at the fraction of its abs-max that
+        minimises the squared error (``int8q.quantize(clip="mse")``).
 
     Raises
     ------
@@ -143,7 +146,8 @@ def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half
 
     Nothing is left at `dst` (nor any temporary file) when an error is raised.
     """
-    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme)
+    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme,
+                        clip)
     src = os.fspath(src)
     container = container_for(src)
     if scheme is not None and scheme not in getattr(container, "SCHEMES", ()):

@@ -30,10 +30,11 @@ class Options(NamedTuple):
     skip: tuple = ()
     all_tensors: bool = False
     scheme: "str | None" = None     # a Hugging Face folder's scheme (W8A16, W8A8)
+    clip: "str | None" = None       # "mse": per-scale clipping that minimises MSE
 
 
 def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
-            all_tensors=False, scheme=None):
+            all_tensors=False, scheme=None, clip=None):
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
         block_size = _validate.block_size(block_size)
@@ -44,8 +45,10 @@ def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
         skip = (skip,)
     if scheme is not None and scheme not in SERVING_SCHEMES:
         raise ValueError(f"scheme must be one of {SERVING_SCHEMES}, got {scheme!r}")
+    if clip not in (None, "mse"):
+        raise ValueError(f"clip must be None or 'mse', got {clip!r}")
     return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors),
-                   scheme)
+                   scheme, clip)
 
 
 def kind(dtype):
@@ -111,7 +114,8 @@ def quantize(name, x, scheme, opts):
         with np.errstate(over="ignore"):  # beyond float32: inf, reported below
             x = np.asarray(x, dtype=np.float32)
     try:
-        qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding)
+        qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding,
+                           clip=opts.clip)
     except ValueError as exc:
         raise ValueError(f"tensor {name!r}: {_overflow_text(original, x) or exc}") from None
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
@@ -172,7 +176,8 @@ def entry(scheme, opts, dtype, scale):
     """The metadata entry for one quantized tensor."""
     return {"scheme": scheme,
             "block_size": opts.block_size if scheme == "per_block" else None,
-            "dtype": dtype, "rounding": opts.rounding, "scale": scale}
+            "dtype": dtype, "rounding": opts.rounding, "scale": scale,
+            **({"clip": opts.clip} if opts.clip else {})}
 
 
 def encode(entries, **extra):
