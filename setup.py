@@ -145,9 +145,10 @@ LEVEL_DEPENDS = ["src/int8q_kernels.h", "src/int8q_level.h", "src/int8q_level_bo
 extensions = [
     Extension(
         "int8q._kernels",
-        sources=["src/_kernels.pyx", "src/int8q_kernels.c"],
+        sources=["src/_kernels.pyx", "src/int8q_kernels.c", "src/int8q_affine.c"],
         include_dirs=["src"],
-        depends=LEVEL_DEPENDS + ["src/int8q_ranges.h", "src/int8q_openmp.h"],
+        depends=LEVEL_DEPENDS + ["src/int8q_ranges.h", "src/int8q_openmp.h",
+                                 "src/int8q_affine.h"],
     )
 ]
 

@@ -17,13 +17,14 @@ from types import ModuleType
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ._api import QTensor, absmax, dequantize, quantize, quantize_dequantize
+from ._calibrate import Calibrator
 from ._config import (available_simd, get_num_threads, get_simd, set_num_threads,
                       set_simd, show_config)
 from ._seed import int8_quantize
 from ._version import __version__
 
 __all__ = [
-    "QTensor", "absmax", "available_simd", "dequantize", "get_num_threads", "get_simd",
+    "Calibrator", "QTensor", "absmax", "available_simd", "dequantize", "get_num_threads", "get_simd",
     "int8_quantize", "quantize", "quantize_dequantize", "set_num_threads", "set_simd",
     "show_config", "__version__",
 ]

@@ -5,7 +5,7 @@ from typing import Any, SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
-from . import _engine
+from . import _affine, _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
@@ -21,21 +21,27 @@ class QuantizedBase:
     they share no other base so that a lazy tensor is never taken for an
     in-memory one."""
 
-    __slots__ = ("q", "scale", "axis", "block_size", "rounding")
+    __slots__ = ("q", "scale", "axis", "block_size", "rounding", "zero_point", "qdtype")
     # Each subclass says which arrays: NumPy (QTensor) or Dask (DaskQTensor).
     q: Any
     scale: Any
     axis: int | None
     block_size: int | None
     rounding: str
+    zero_point: Any
+    qdtype: np.dtype[Any]
 
     def __init__(self, q: Any, scale: Any, axis: int | None = None,
-                 block_size: int | None = None, rounding: str = "half_even") -> None:
+                 block_size: int | None = None, rounding: str = "half_even",
+                 zero_point: Any = None, qdtype: npt.DTypeLike | None = None) -> None:
         self.q = q
         self.scale = scale
         self.axis = axis
         self.block_size = block_size
         self.rounding = rounding
+        # None for the symmetric scheme (zero point 0, int8 in [-127, 127]).
+        self.zero_point = zero_point
+        self.qdtype = np.dtype(q.dtype if qdtype is None else qdtype)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -43,7 +49,9 @@ class QuantizedBase:
         return shape
 
     def _repr_extra(self) -> str:
-        return ""
+        if self.zero_point is None:
+            return ""
+        return f", qdtype={self.qdtype}, with zero points"
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(shape={self.q.shape}, "
@@ -57,20 +65,23 @@ class QTensor(QuantizedBase):
 
     Attributes
     ----------
-    q : ndarray of int8, the input's shape
+    q : ndarray of int8 (or uint8, see qdtype), the input's shape
     scale : ndarray of the working dtype (float32 or float64); shape ``()``
         per tensor, ``(x.shape[axis],)`` per channel, or
         ``x.shape[:-1] + (ceil(n / block_size),)`` per block
     axis, block_size : the granularity (both None per tensor)
     rounding : "half_even" or "half_away"
+    zero_point : ndarray of qdtype shaped like scale, or None (symmetric)
+    qdtype : numpy.dtype, int8 or uint8 (q's dtype)
     """
 
     __slots__ = ()
-    q: Int8Array
+    q: npt.NDArray[np.integer[Any]]   # int8, or uint8 with zero points
     scale: FloatArray
+    zero_point: npt.NDArray[np.integer[Any]] | None
 
     def dequantize(self, dtype: npt.DTypeLike | None = None) -> FloatArray:
-        """``q * scale`` in the scale's dtype, or cast to `dtype`."""
+        """``(q - zero_point) * scale`` in the scale's dtype, or cast to `dtype`."""
         return dequantize(self, dtype=dtype)
 
 
@@ -92,8 +103,13 @@ def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
 
 def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
              block_size: SupportsIndex | None = None, rounding: str = "half_even",
-             out: Int8Array | None = None) -> QTensor:
-    """Symmetric INT8 quantization.
+             out: npt.NDArray[np.integer[Any]] | None = None,
+             scale: npt.ArrayLike | None = None, zero_point: npt.ArrayLike | None = None,
+             symmetric: bool = True, qdtype: npt.DTypeLike = np.int8,
+             clip: str | None = None) -> QTensor:
+    """INT8 quantization: symmetric abs-max by default, or with given scales
+    and zero points, asymmetric ranges, or MSE clipping.
+
 
     ``scale = absmax / 127`` (1 where that is 0) per tensor, per channel
     (``axis``) or per block of the last axis (``block_size``), computed in the
@@ -109,10 +125,29 @@ def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
         One scale per `block_size` consecutive elements of the last axis (the
         last block of each row may be shorter).
     rounding : {"half_even", "half_away"}
-    out : ndarray of int8, optional
+    out : ndarray of int8 (of `qdtype`), optional
         C-contiguous, x's shape; receives q.  Left untouched on any error.
         It may share memory with `x` (`x` is then copied first, as NumPy
         does); np.matrix and masked arrays are refused.
+    scale : array_like, optional
+        Given scales (finite, > 0), broadcastable to the scale shape of the
+        granularity: ``q = saturate(round(x / scale) + zero_point)`` with a
+        true division in the working dtype, exactly ONNX QuantizeLinear.
+    zero_point : array_like of integers, optional
+        With `scale`: zero points in the range of `qdtype` (default 0).
+        Giving one (or ``symmetric=False``) makes the int8 range
+        [-128, 127]; otherwise it is the symmetric [-127, 127].
+    symmetric : bool
+        False: asymmetric ranges ``[min(0, min x), max(0, max x)]`` per
+        tensor, channel or block, with a zero point (ONNX
+        DynamicQuantizeLinear for uint8 per tensor).
+    qdtype : numpy.int8 or numpy.uint8
+        The type of q.  uint8 needs a zero point: `scale` or
+        ``symmetric=False``.
+    clip : None or "mse"
+        "mse": symmetric scales whose clipping range (a fraction
+        1.00, 0.99, ..., 0.01 of the abs-max) minimises the squared error of
+        each tensor, channel or block.
 
     Returns
     -------
@@ -123,10 +158,14 @@ def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
     ValueError
         NaN or inf in `x` (the message names the first one), a bad
         `block_size`, both `axis` and `block_size`, unknown `rounding`, `out`
-        of the wrong shape.
+        of the wrong shape; a zero, negative or non-finite `scale`, a
+        `zero_point` out of range, either not broadcasting to the scale
+        shape; unknown `clip` or one combined with given or asymmetric
+        parameters.
     TypeError
-        complex, object or string input; a masked array; `out` not an int8
-        ndarray (or an np.matrix).
+        complex, object or string input; a masked array; `out` not an ndarray
+        of `qdtype` (or an np.matrix); `qdtype` not int8 or uint8; non-integer
+        `zero_point`.
     numpy.exceptions.AxisError
         `axis` out of range.
 
@@ -140,9 +179,70 @@ def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
     array(0.00787402, dtype=float32)
     >>> int8q.quantize(np.array([[1.0, 2.0], [3.0, 4.0]]), axis=0).scale
     array([0.01574803, 0.03149606])
+    >>> qt = int8q.quantize(np.array([0.0, 1.0, 2.0, 3.0], np.float32), scale=0.5,
+    ...                     zero_point=-128)
+    >>> qt.q
+    array([-128, -126, -124, -122], dtype=int8)
+    >>> qt = int8q.quantize(np.array([-1.0, 0.0, 3.0]), symmetric=False, qdtype=np.uint8)
+    >>> qt.q, qt.zero_point
+    (array([  0,  64, 255], dtype=uint8), array(64, dtype=uint8))
     """
+    if (scale is not None or zero_point is not None or symmetric is not True
+            or clip is not None or qdtype is not np.int8):
+        return _quantize_affine(x, axis, block_size, rounding, out, scale, zero_point,
+                                symmetric, qdtype, clip)
     qt, _ = _quantize(x, axis, block_size, rounding, out, want_dequantized=False)
     return qt
+
+
+def _quantize_affine(x: npt.ArrayLike, axis: SupportsIndex | None,
+                     block_size: SupportsIndex | None, rounding: str,
+                     out: npt.NDArray[np.integer[Any]] | None, scale: npt.ArrayLike | None,
+                     zero_point: npt.ArrayLike | None, symmetric: bool,
+                     qdtype: npt.DTypeLike, clip: str | None) -> QTensor:
+    """quantize() with given parameters, asymmetric ranges or clip="mse"
+    (int8q/_affine.py does the work)."""
+    mode = rounding_code(rounding)
+    qdtype = _affine.qdtype_of(qdtype)
+    if not isinstance(symmetric, (bool, np.bool_)):
+        raise TypeError(f"symmetric must be True or False, got {symmetric!r}")
+    if clip not in (None, "mse"):
+        raise ValueError(f"clip must be None or 'mse', got {clip!r}")
+    if zero_point is not None and scale is None:
+        raise ValueError("zero_point needs scale (or use symmetric=False to find both)")
+    if clip is not None and (scale is not None or not symmetric):
+        raise ValueError("clip='mse' chooses symmetric scales; it takes no scale, "
+                         "zero_point or symmetric=False")
+    if qdtype == _affine.UINT8 and scale is None and symmetric:
+        raise ValueError("uint8 needs a zero point: give scale (and zero_point) or "
+                         "symmetric=False")
+    if scale is None and symmetric and clip is None:  # qdtype spelled as "int8"
+        return _quantize(x, axis, block_size, rounding, out, want_dequantized=False)[0]
+    x, work = _as_input(x)
+    gran = resolve(x.shape, axis, block_size)
+    full = zero_point is not None or not symmetric
+    if scale is not None:
+        scales = _affine.given_scales(scale, gran, work)
+        zps = None if zero_point is None else _affine.given_zero_points(
+            zero_point, gran, qdtype)
+        if zps is None and full:
+            zps = np.zeros(gran.scale_shape, dtype=np.int32)
+    if out is not None:
+        check_out(out, x.shape, qdtype)
+        x = apart(x, out)
+    if scale is None and not symmetric:
+        scales, zps = _affine.asymmetric_params(x, work, gran, qdtype)
+    elif clip is not None:
+        scales, zps = _affine.mse_scales(x, work, gran, mode), None
+    qmin, qmax = _affine.qrange(qdtype, full)
+    q = np.empty(x.shape, dtype=qdtype) if out is None else out
+    zp_flat = np.zeros(gran.nscales, np.int32) if zps is None else zps
+    _affine.quantize_given(x, work, gran, scales, zp_flat, qmin, qmax, mode, q.reshape(-1),
+                           check_first=out is not None)
+    if zps is not None:
+        zps = np.asarray(zps).astype(qdtype).reshape(gran.scale_shape)
+    return QTensor(q, np.asarray(scales, dtype=work).reshape(gran.scale_shape), gran.axis,
+                   gran.block_size, rounding, zero_point=zps, qdtype=qdtype)
 
 
 def quantize_dequantize(
@@ -176,7 +276,7 @@ def quantize_dequantize(
 
 
 def _quantize(x: npt.ArrayLike, axis: SupportsIndex | None, block_size: SupportsIndex | None,
-              rounding: str, out: Int8Array | None, want_dequantized: bool,
+              rounding: str, out: npt.NDArray[Any] | None, want_dequantized: bool,
               d_out: FloatArray | None = None) -> tuple[QTensor, FloatArray | None]:
     mode = rounding_code(rounding)
     x, work = _as_input(x)
@@ -205,9 +305,9 @@ def quantize_with_scale(x: npt.ArrayLike, scale: npt.ArrayLike, *,
 
     For engines that find the scales themselves (int8q.dask takes a global
     abs-max over chunks first): `scale` must have the shape and working dtype
-    `quantize` would give it for `x`, and every ``|x| <= 127 * scale`` must
-    hold up to rounding, as it does when the scales come from `absmax` of a
-    superset of x.  Not part of the public API.
+    `quantize` would give it for `x` (finite and > 0, as scales from
+    `absmax` are).  The given-scale kernel of ``quantize(x, scale=...)``
+    without its checks.  Not part of the public API.
     """
     mode = rounding_code(rounding)
     x, work = _as_input(x)
@@ -216,7 +316,8 @@ def quantize_with_scale(x: npt.ArrayLike, scale: npt.ArrayLike, *,
     if scales.shape != (gran.nscales,):
         raise ValueError(f"scale has {scales.size} values, expected {gran.nscales}")
     q = np.empty(x.shape, dtype=np.int8)
-    _engine.quantize_given(x, work, gran, scales, mode, q.reshape(-1))
+    _affine.quantize_given(x, work, gran, scales, np.zeros(gran.nscales, np.int32),
+                           -127, 127, mode, q.reshape(-1), check_first=False)
     return q
 
 
@@ -244,8 +345,8 @@ _WORK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *,
                axis: SupportsIndex | None = None, block_size: SupportsIndex | None = None,
-               dtype: npt.DTypeLike | None = None,
-               out: npt.NDArray[Any] | None = None) -> FloatArray:
+               dtype: npt.DTypeLike | None = None, out: npt.NDArray[Any] | None = None,
+               zero_point: npt.ArrayLike | None = None) -> FloatArray:
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 
     Call it as ``dequantize(qtensor)`` or ``dequantize(q, scale, axis=...,
@@ -253,6 +354,7 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
     bfloat16 scales compute in float32.  `out`, a C-contiguous writeable
     floating array of q's shape (and of `dtype` when given), receives the
     result cast to its dtype; it is left untouched on any error.
+    With a zero point (or uint8 q) it is ``(q - zero_point) * scale``.
 
     Examples
     --------
@@ -261,13 +363,17 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
     array([ 63.5, -32. ], dtype=float32)
     """
     if isinstance(q, QTensor):
-        if scale is not None or axis is not None or block_size is not None:
-            raise TypeError("dequantize(qtensor) takes no scale, axis or block_size")
+        if (scale is not None or axis is not None or block_size is not None
+                or zero_point is not None):
+            raise TypeError("dequantize(qtensor) takes no scale, zero_point, axis or "
+                            "block_size")
         # q last: mypy types a tuple assignment item by item.
-        scale, axis, block_size, q = q.scale, q.axis, q.block_size, q.q
+        scale, axis, block_size, zero_point, q = (q.scale, q.axis, q.block_size,
+                                                  q.zero_point, q.q)
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
-    if (dtype is None and out is None and type(q) is np.ndarray and type(scale) is np.ndarray
+    if (dtype is None and out is None and zero_point is None and type(q) is np.ndarray
+            and type(scale) is np.ndarray
             and q.dtype == _INT8 and scale.dtype in _WORK_DTYPES and q.flags.c_contiguous
             and scale.flags.c_contiguous):
         # The common call, with no conversion to make: the fast path (plain
@@ -278,8 +384,8 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
     refuse_masked(q, "q")
     refuse_masked(scale, "scale")
     q = np.asarray(q)
-    if q.dtype != np.int8:
-        raise TypeError(f"q must be int8, got {q.dtype}")
+    if q.dtype != np.int8 and not (q.dtype == np.uint8 and zero_point is not None):
+        raise TypeError(f"q must be int8 (or uint8 with a zero_point), got {q.dtype}")
     scale = np.asarray(scale)
     if scale.dtype.kind != "f" and scale.dtype.name != "bfloat16":
         raise TypeError(f"scale must be floating point, got {scale.dtype}")
@@ -294,6 +400,18 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
         out_dtype = getattr(out, "dtype", out_dtype)
     if out_dtype.kind != "f" and out_dtype.name != "bfloat16":
         raise TypeError(f"dtype must be a floating dtype, got {out_dtype}")
+    if zero_point is not None:
+        if not np.isfinite(scales).all():
+            raise ValueError("scale contains NaN or inf")
+        zps = _affine.given_zero_points(zero_point, gran, q.dtype)
+        with np.errstate(over="ignore"):  # like astype: overflow gives inf
+            result = _affine.dequantize(q, scales.reshape(gran.scale_shape), zps, gran,
+                                        work).astype(out_dtype, copy=False)
+        if out is None:
+            return result
+        check_out(out, q.shape, out_dtype)
+        out[...] = result
+        return out
     if out is None:
         out = np.empty(q.shape, dtype=out_dtype)
     else:

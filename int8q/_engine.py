@@ -106,21 +106,6 @@ def _quantize_chunks(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
                                bounded, mode, q_flat[start:stop], d_part, threads)
 
 
-def quantize_given(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
-                   scales: FloatArray, mode: int, q_flat: Int8Array) -> None:
-    """Fill q_flat using known flat scales.  An abs-max pass first raises
-    ValueError for NaN/inf, and for scales too small for x (the kernels'
-    rounding is exact only for |x / scale| < 2^22), before anything is
-    written."""
-    m = absmax(x, work, gran)
-    with np.errstate(over="ignore"):
-        too_small = (m > scales * work.type(1 << 20)).any()
-    if too_small:
-        raise ValueError("scale too small for x: |x| / scale must stay within 2**20")
-    # Given scales promise nothing about |x / scale|: the kernels divide.
-    _quantize_chunks(x, work, gran, scales, False, mode, q_flat, None)
-
-
 def dequantize_fast(q: Int8Array, scale: FloatArray, gran: Granularity) -> FloatArray:
     """q * scale for the common call (q C-contiguous int8, scale a
     C-contiguous float32/float64 array of the granularity's scale shape), or

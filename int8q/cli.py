@@ -96,7 +96,7 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 def _file_options_given(args: argparse.Namespace) -> bool:
     return (args.per_tensor or args.block_size is not None or args.rounding is not None
             or args.skip or args.all or args.progress or args.quiet
-            or args.scheme is not None)
+            or args.scheme is not None or args.clip is not None)
 
 
 def cmd_quantize(args: argparse.Namespace) -> None:
@@ -115,7 +115,7 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     io.quantize_file(_one_input(args), args.output, per_tensor=args.per_tensor,
                      block_size=args.block_size, rounding=args.rounding or "half_even",
                      skip=args.skip or (), all_tensors=args.all, scheme=args.scheme,
-                     progress=_progress_wanted(args))
+                     progress=_progress_wanted(args), clip=args.clip)
 
 
 def _one_input(args: argparse.Namespace) -> str:
@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default; weight-only, vLLM's CompressedTensorsWNA16) or W8A8 "
                         "(int8 weights and dynamic per-token int8 activations, "
                         "CompressedTensorsW8A8Int8)")
+    p.add_argument("--clip", choices=["mse"],
+                   help="mse: clip each row (tensor, block) where the squared error is "
+                        "smallest (default: no clipping, abs-max)")
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("dequantize", help="restore a file written by int8q quantize")

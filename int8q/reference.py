@@ -4,7 +4,7 @@ Every fast path of int8q must give bit-identical results to these functions.
 They take already-valid input (no error handling beyond what NumPy does) and
 are written to be checked by eye against docs/semantics.md (§1-§3).
 """
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, SupportsFloat
 
 import numpy as np
@@ -109,3 +109,129 @@ def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
         "scale": round(scale, 6),
         "dequantized": [round(float(v), 4) for v in d],
     }
+
+
+# --- Given scales, zero points, asymmetric ranges, clip="mse" ---------------
+# (README "Given scales, zero points, asymmetric ranges")
+
+def quantize_given(x: npt.ArrayLike, scale: npt.ArrayLike, zero_point: npt.ArrayLike | None = None,
+                   axis: int | None = None, block_size: int | None = None,
+                   qdtype: npt.DTypeLike = np.int8, rounding: str = "half_even",
+                   full: bool | None = None) -> npt.NDArray[np.integer[Any]]:
+    """ONNX QuantizeLinear: saturate(round(x / scale) + zero_point).
+
+    `scale` and `zero_point` are shaped like quantize's scale (already valid);
+    the division is in the working dtype.  The int8 range is [-128, 127] when
+    `full` (default: a zero point is given), else [-127, 127]; uint8 is
+    [0, 255].
+    """
+    x = np.asarray(x)
+    xw = x.astype(working_dtype(x.dtype))
+    qdtype = np.dtype(qdtype)
+    if full is None:
+        full = zero_point is not None
+    info = np.iinfo(qdtype)
+    qmin = info.min if full or qdtype == np.uint8 else -127
+    s = expand_scale(np.asarray(scale, xw.dtype), x.shape, axis, block_size)
+    z = 0 if zero_point is None else expand_scale(
+        np.asarray(zero_point).astype(np.int64), x.shape, axis, block_size)
+    with np.errstate(over="ignore"):
+        v = round_to_int(xw / s, rounding)
+    # Clip in float before the integer conversion: v may be huge or inf.
+    v = np.clip(v, qmin - np.int64(2) ** 20, info.max + np.int64(2) ** 20)
+    q: npt.NDArray[np.integer[Any]] = np.clip(v.astype(np.int64) + z, qmin,
+                                              info.max).astype(qdtype)
+    return q  # (typed: NumPy's stubs give Any here)
+
+
+def _reduce_range(xw: FloatArray, func: Callable[..., npt.NDArray[Any]], axis: int | None,
+                  block_size: int | None) -> FloatArray:
+    """min(0, min) or max(0, max) per tensor, channel or block."""
+    if axis is not None:
+        axis = axis % xw.ndim
+        others = tuple(i for i in range(xw.ndim) if i != axis)
+        return func(xw, axis=others, initial=0)
+    if block_size is not None:
+        blocks, _ = _blocked(xw, block_size)  # zero padding never changes min(0, ..)
+        return func(blocks, axis=-1, initial=0)
+    return np.asarray(func(xw, initial=0))
+
+
+def asymmetric_params(x: npt.ArrayLike, qdtype: npt.DTypeLike = np.uint8, axis: int | None = None,
+                      block_size: int | None = None,
+                      ) -> tuple[FloatArray, npt.NDArray[np.integer[Any]]]:
+    """(scale, zero_point): ONNX DynamicQuantizeLinear's rule on each slice.
+
+    rmin = min(0, min x), rmax = max(0, max x), scale = (rmax - rmin) / 255
+    (1 where 0), zero_point = saturate(round_half_even(qmin - rmin / scale))
+    with qmin = 0 for uint8, -128 for int8.
+    """
+    x = np.asarray(x)
+    xw = x.astype(working_dtype(x.dtype))
+    qdtype = np.dtype(qdtype)
+    qmin, qmax = np.iinfo(qdtype).min, np.iinfo(qdtype).max
+    rmin = _reduce_range(xw, np.min, axis, block_size).astype(xw.dtype)
+    rmax = _reduce_range(xw, np.max, axis, block_size).astype(xw.dtype)
+    scale = ((rmax - rmin) / xw.dtype.type(qmax - qmin)).astype(xw.dtype)
+    scale = np.where(scale == 0, xw.dtype.type(1), scale).astype(xw.dtype)
+    with np.errstate(over="ignore"):
+        zp = np.clip(np.rint(xw.dtype.type(qmin) - rmin / scale), qmin, qmax)
+    return scale, zp.astype(qdtype)
+
+
+def quantize_asymmetric(
+        x: npt.ArrayLike, qdtype: npt.DTypeLike = np.uint8, axis: int | None = None,
+        block_size: int | None = None, rounding: str = "half_even",
+) -> tuple[npt.NDArray[np.integer[Any]], FloatArray, npt.NDArray[np.integer[Any]]]:
+    """(q, scale, zero_point) of the asymmetric scheme."""
+    scale, zp = asymmetric_params(x, qdtype, axis, block_size)
+    q = quantize_given(x, scale, zp, axis, block_size, qdtype, rounding)
+    return q, scale, zp
+
+
+def dequantize_affine(q: npt.NDArray[np.integer[Any]], scale: npt.ArrayLike,
+                      zero_point: npt.ArrayLike, axis: int | None = None,
+                      block_size: int | None = None) -> FloatArray:
+    """(q - zero_point) * scale in the scale's dtype."""
+    scale = np.asarray(scale)
+    z = expand_scale(np.asarray(zero_point).astype(np.int64), q.shape, axis, block_size)
+    with np.errstate(over="ignore"):
+        return (q.astype(np.int64) - z).astype(scale.dtype) * expand_scale(
+            scale, q.shape, axis, block_size)
+
+
+MSE_STEPS = 100
+
+
+def _slices(xw: FloatArray, axis: int | None, block_size: int | None) -> FloatArray:
+    """xw as (nscales, n): each row the elements of one scale in C order
+    (blocks zero padded at the end, which adds nothing to an error sum)."""
+    if axis is not None:
+        axis = axis % xw.ndim
+        return np.moveaxis(xw, axis, 0).reshape(xw.shape[axis], xw.size // max(xw.shape[axis], 1))
+    if block_size is not None:
+        blocks, _ = _blocked(xw, block_size)
+        return blocks.reshape(-1, blocks.shape[-1])
+    return xw.reshape(1, -1)
+
+
+def mse_scales(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None,
+               rounding: str = "half_even") -> FloatArray:
+    """clip="mse": per scale, the candidate absmax * ((S - c) / S) / 127
+    (c = 0 .. S-1, 1 where 0) with the smallest sum of squared errors
+    (x - q * s)^2, summed in float64 in C order; ties to the smallest c."""
+    x = np.asarray(x)
+    xw = x.astype(working_dtype(x.dtype))
+    t = xw.dtype.type
+    m = absmax(x, axis, block_size).reshape(-1)
+    fractions = (t(MSE_STEPS) - np.arange(MSE_STEPS, dtype=xw.dtype)) / t(MSE_STEPS)
+    with np.errstate(under="ignore"):
+        cand = (m[:, None] * fractions[None, :]) / t(127)
+    cand = np.where(cand == 0, t(1), cand).astype(xw.dtype)          # (nscales, S)
+    rows = _slices(xw, axis, block_size)                               # (nscales, n)
+    q = np.clip(round_to_int(rows[:, :, None] / cand[:, None, :], rounding), -127, 127)
+    d = rows[:, :, None].astype(np.float64) - (q.astype(xw.dtype) * cand[:, None, :])
+    err = np.cumsum(d * d, axis=1)[:, -1, :] if rows.shape[1] else np.zeros(cand.shape)
+    best = np.argmin(err, axis=1)
+    chosen: FloatArray = cand[np.arange(cand.shape[0]), best]  # (fancy indexing: Any)
+    return chosen.reshape(absmax(x, axis, block_size).shape)

@@ -492,3 +492,127 @@ def _array_as_float64(a):
     if kind == "O":
         return np.array([element_as_double(v, i) for i, v in enumerate(a)], dtype=np.float64)
     raise TypeError(f"int8_quantize takes real numbers; got an array of {a.dtype}")
+
+
+# ===========================================================================
+# Affine quantization (given scales and zero points, ONNX QuantizeLinear) and
+# the MSE error tables behind clip="mse".  The C loops are in int8q_affine.c;
+# the Python driver is int8q/_affine.py.  Self-contained: it uses only the
+# layout helper above (make_layout); its own thread plan and block helper.
+# ===========================================================================
+
+from cython.parallel cimport prange
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef inline int plan_threads(Py_ssize_t n, int threads) noexcept nogil:
+    """Threads worth waking for n elements (MIN_PER_THREAD each at least)."""
+    cdef Py_ssize_t t = n // AFFINE_MIN_PER_THREAD
+    if t > threads:
+        t = threads
+    return <int>t if t > 1 else 1
+
+
+cdef inline Py_ssize_t next_block_start(const int8q_layout *L, Py_ssize_t p) noexcept nogil:
+    """Smallest block boundary >= p (p itself when it is one)."""
+    cdef Py_ssize_t r = p // L.n_row
+    cdef Py_ssize_t c = p - r * L.n_row
+    cdef Py_ssize_t up = (c + L.block - 1) // L.block * L.block
+    if up >= L.n_row:
+        return (r + 1) * L.n_row
+    return r * L.n_row + up
+
+
+cdef Py_ssize_t AFFINE_MIN_PER_THREAD = MIN_PER_THREAD
+
+cdef extern from "int8q_affine.h":
+    int int8q_affine_range_f32(const float *x, Py_ssize_t s, Py_ssize_t e,
+                               const int8q_layout *L, const float *scales,
+                               const int32_t *zps, int qmin, int qmax, int mode,
+                               int out_unsigned, void *q) noexcept nogil
+    int int8q_affine_range_f64(const double *x, Py_ssize_t s, Py_ssize_t e,
+                               const int8q_layout *L, const double *scales,
+                               const int32_t *zps, int qmin, int qmax, int mode,
+                               int out_unsigned, void *q) noexcept nogil
+    void int8q_mse_errors_range_f32(const float *x, Py_ssize_t s, Py_ssize_t e,
+                                    const int8q_layout *L, const float *cand, int ncand,
+                                    int mode, double *err) noexcept nogil
+    void int8q_mse_errors_range_f64(const double *x, Py_ssize_t s, Py_ssize_t e,
+                                    const int8q_layout *L, const double *cand, int ncand,
+                                    int mode, double *err) noexcept nogil
+
+
+def affine_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] scales,
+                const int32_t[::1] zps, int qmin, int qmax, int mode,
+                bint out_unsigned, uint8_t[::1] q, int threads):
+    """q = saturate(round(x / scale) + zero_point) over [qmin, qmax].
+
+    q is the output's bytes (int8 or uint8, viewed as uint8).  Returns True
+    if x holds NaN or inf; q is then partly written and the caller discards
+    it.  Threads split the range anywhere: every element is independent.
+    """
+    cdef int8q_layout L = make_layout(layout)
+    cdef Py_ssize_t n = x.shape[0], lo, hi
+    cdef int t, T = plan_threads(n, threads), bad = 0
+    if n == 0:
+        return False
+    if T == 1:
+        with nogil:
+            if real is float:
+                bad = int8q_affine_range_f32(&x[0], start, start + n, &L, &scales[0], &zps[0],
+                                             qmin, qmax, mode, out_unsigned, &q[0])
+            else:
+                bad = int8q_affine_range_f64(&x[0], start, start + n, &L, &scales[0], &zps[0],
+                                             qmin, qmax, mode, out_unsigned, &q[0])
+        return bad != 0
+    for t in prange(T, nogil=True, schedule='static', num_threads=T):
+        lo = n * t // T
+        hi = n * (t + 1) // T
+        if hi > lo:
+            if real is float:
+                bad += int8q_affine_range_f32(&x[lo], start + lo, start + hi, &L, &scales[0],
+                                              &zps[0], qmin, qmax, mode, out_unsigned, &q[lo])
+            else:
+                bad += int8q_affine_range_f64(&x[lo], start + lo, start + hi, &L, &scales[0],
+                                              &zps[0], qmin, qmax, mode, out_unsigned, &q[lo])
+    return bad != 0
+
+
+def mse_errors_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] cand,
+                    int ncand, int mode, double[::1] err, bint by_blocks, int threads):
+    """err[k * ncand + c] += squared error of candidate scale c over the
+    elements of x that use scale k (see int8q_affine.h).
+
+    With by_blocks (each scale owns one contiguous block, as for a fused
+    granularity) threads take whole blocks, so every sum keeps its C order
+    and the result does not depend on the thread count; otherwise one thread.
+    """
+    cdef int8q_layout L = make_layout(layout)
+    cdef Py_ssize_t n = x.shape[0], lo, hi
+    cdef int t, T = plan_threads(n, threads) if by_blocks else 1
+    if n == 0:
+        return
+    if T == 1:
+        with nogil:
+            if real is float:
+                int8q_mse_errors_range_f32(&x[0], start, start + n, &L, &cand[0], ncand, mode,
+                                           &err[0])
+            else:
+                int8q_mse_errors_range_f64(&x[0], start, start + n, &L, &cand[0], ncand, mode,
+                                           &err[0])
+        return
+    for t in prange(T, nogil=True, schedule='static', num_threads=T):
+        lo = next_block_start(&L, start + n * t // T) - start
+        hi = next_block_start(&L, start + n * (t + 1) // T) - start
+        if hi > n:
+            hi = n
+        if hi > lo:
+            if real is float:
+                int8q_mse_errors_range_f32(&x[lo], start + lo, start + hi, &L, &cand[0], ncand,
+                                           mode, &err[0])
+            else:
+                int8q_mse_errors_range_f64(&x[lo], start + lo, start + hi, &L, &cand[0], ncand,
+                                           mode, &err[0])

@@ -108,7 +108,7 @@ def quantize_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
                   per_tensor: bool = False, block_size: SupportsIndex | None = None,
                   rounding: str = "half_even", skip: Iterable[str] = (),
                   all_tensors: bool = False, scheme: str | None = None,
-                  progress: bool = False) -> None:
+                  progress: bool = False, clip: str | None = None) -> None:
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
 
     Parameters
@@ -136,6 +136,9 @@ def quantize_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         ValueError for any other input.
     progress : bool
         Show a tqdm bar over bytes on stderr (when tqdm is installed).
+    clip : None or "mse"
+        "mse": each scale clips at the fraction of its abs-max that
+        minimises the squared error (``int8q.quantize(clip="mse")``).
 
     Raises
     ------
@@ -149,7 +152,8 @@ def quantize_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
 
     Nothing is left at `dst` (nor any temporary file) when an error is raised.
     """
-    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme)
+    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme,
+                        clip)
     src = os.fspath(src)
     container = container_for(src)
     if scheme is not None and scheme not in getattr(container, "SCHEMES", ()):

@@ -146,7 +146,7 @@ def output_specs(module: str, shape: tuple[int, ...], scheme: str, strategy_: st
             (f"{module}.{SHAPE}", "I64", (2,))]
 
 
-def pack(q: Int8Array) -> npt.NDArray[np.int32]:
+def pack(q: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int32]:
     """int8 (rows, cols) -> int32 (rows, ceil(cols / 4)), as compressed-tensors'
     ``pack_to_int32(q, num_bits=8)``.
 

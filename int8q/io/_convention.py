@@ -33,6 +33,7 @@ class Options(NamedTuple):
     skip: tuple[str, ...] = ()
     all_tensors: bool = False
     scheme: "str | None" = None     # a Hugging Face folder's scheme (W8A16, W8A8)
+    clip: "str | None" = None       # "mse": per-scale clipping that minimises MSE
 
 
 class Layout(TypedDict):
@@ -41,11 +42,15 @@ class Layout(TypedDict):
     block_size: int | None
 
 
-class Entry(Layout):
-    """The metadata of one quantized tensor (see `entry`)."""
+class _EntryKeys(Layout):
     dtype: str          # the original dtype, in the container's notation
     rounding: str
     scale: str          # the scale tensor's name
+
+
+class Entry(_EntryKeys, total=False):
+    """The metadata of one quantized tensor (see `entry`)."""
+    clip: str           # "mse" when the scales were chosen so
 
 
 class Metadata(TypedDict, total=False):
@@ -57,7 +62,7 @@ class Metadata(TypedDict, total=False):
 
 def options(per_tensor: bool = False, block_size: object = None, rounding: str = "half_even",
             skip: str | Iterable[str] = (), all_tensors: bool = False,
-            scheme: str | None = None) -> Options:
+            scheme: str | None = None, clip: str | None = None) -> Options:
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
         block_size = _validate.block_size(block_size)
@@ -68,8 +73,10 @@ def options(per_tensor: bool = False, block_size: object = None, rounding: str =
         skip = (skip,)
     if scheme is not None and scheme not in SERVING_SCHEMES:
         raise ValueError(f"scheme must be one of {SERVING_SCHEMES}, got {scheme!r}")
+    if clip not in (None, "mse"):
+        raise ValueError(f"clip must be None or 'mse', got {clip!r}")
     return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors),
-                   scheme)
+                   scheme, clip)
 
 
 def kind(dtype: np.dtype[Any]) -> str:
@@ -125,7 +132,7 @@ def scale_shape(scheme: str, shape: Sequence[int],
 
 
 def quantize(name: str, x: npt.NDArray[Any], scheme: str,
-             opts: Options) -> tuple[Int8Array, FloatArray]:
+             opts: Options) -> tuple[npt.NDArray[np.integer[Any]], FloatArray]:
     """(q, stored float32 scale) of tensor `name`; ValueError names the tensor.
 
     Tensors whose int8q working dtype is float64 (float64, integers) are
@@ -138,7 +145,8 @@ def quantize(name: str, x: npt.NDArray[Any], scheme: str,
         with np.errstate(over="ignore"):  # beyond float32: inf, reported below
             x = np.asarray(x, dtype=np.float32)
     try:
-        qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding)
+        qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding,
+                           clip=opts.clip)
     except ValueError as exc:
         raise ValueError(f"tensor {name!r}: {_overflow_text(original, x) or exc}") from None
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
@@ -199,9 +207,12 @@ def dequantize(name: str, q: npt.NDArray[Any], scale: npt.NDArray[Any], entry: L
 
 def entry(scheme: str, opts: Options, dtype: str, scale: str) -> Entry:
     """The metadata entry for one quantized tensor."""
-    return {"scheme": scheme,
-            "block_size": opts.block_size if scheme == "per_block" else None,
-            "dtype": dtype, "rounding": opts.rounding, "scale": scale}
+    e: Entry = {"scheme": scheme,
+                "block_size": opts.block_size if scheme == "per_block" else None,
+                "dtype": dtype, "rounding": opts.rounding, "scale": scale}
+    if opts.clip:  # (a key set apart: mypy cannot type a ** of a conditional dict)
+        e["clip"] = opts.clip
+    return e
 
 
 def encode(entries: dict[str, Entry], **extra: str) -> str:

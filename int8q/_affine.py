@@ -1,0 +1,235 @@
+"""Affine INT8: given scales and zero points, asymmetric ranges, clip="mse".
+
+The rules (README "Given scales, zero points, asymmetric ranges"; the plain
+NumPy oracle is int8q.reference):
+
+- given parameters: ``q = saturate(round(x / scale) + zero_point)``, a true
+  division in the working dtype, saturating to the output range, never
+  wrapping: ONNX ``QuantizeLinear``;
+- asymmetric: ``rmin = min(0, min x)``, ``rmax = max(0, max x)``,
+  ``scale = (rmax - rmin) / 255`` (1 where that is 0) and
+  ``zero_point = saturate(round(qmin - rmin / scale))`` with qmin 0 for uint8
+  (ONNX ``DynamicQuantizeLinear``) and -128 for int8, per tensor, channel or
+  block;
+- clip="mse": per scale, the candidate clipping range ``absmax * (S - c) / S``
+  (c = 0 .. S-1, S = MSE_STEPS) whose symmetric INT8 quantization has the
+  smallest squared error, ties to the widest.
+
+The functions here move data and check parameters; _api.py shapes results.
+"""
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _engine, _kernels
+from ._chunks import chunks
+from ._config import get_num_threads
+from ._granularity import Granularity
+from ._typing import FloatArray, WorkingDtype
+
+INT8 = np.dtype(np.int8)
+UINT8 = np.dtype(np.uint8)
+# Number of clipping candidates clip="mse" tries per scale: fractions
+# 1.00, 0.99, ..., 0.01 of the abs-max.
+MSE_STEPS = 100
+
+
+def qdtype_of(qdtype: npt.DTypeLike) -> np.dtype[Any]:
+    """np.int8 or np.uint8 as a dtype; TypeError for anything else."""
+    try:
+        dt = np.dtype(qdtype)
+    except TypeError:
+        dt = None
+    if dt not in (INT8, UINT8):
+        raise TypeError(f"qdtype must be numpy.int8 or numpy.uint8, got {qdtype!r}")
+    return dt
+
+
+def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
+    """(qmin, qmax) of the output: int8's symmetric [-127, 127] unless `full`
+    (a zero point given, or an asymmetric scheme), then the whole type."""
+    if qdtype == UINT8:
+        return 0, 255
+    return (-128, 127) if full else (-127, 127)
+
+
+def _broadcast(value: npt.NDArray[Any], shape: tuple[int, ...],
+               what: str) -> npt.NDArray[Any]:
+    try:
+        return np.broadcast_to(value, shape)
+    except ValueError:
+        raise ValueError(f"{what} of shape {value.shape} does not broadcast to the "
+                         f"scale shape {shape}") from None
+
+
+def given_scales(scale: npt.ArrayLike, gran: Granularity, work: WorkingDtype) -> FloatArray:
+    """The caller's scales, broadcast to gran.scale_shape in the working dtype.
+
+    TypeError for non-real scales; ValueError for a shape that does not
+    broadcast, and for zero, negative, NaN or inf scales (a scale that
+    becomes 0 or inf in the working dtype too).
+    """
+    scale = np.asarray(scale)
+    if scale.dtype.kind not in "biuf" and scale.dtype.name != "bfloat16":
+        raise TypeError(f"scale must be real numbers, got dtype {scale.dtype}")
+    scale = _broadcast(scale, gran.scale_shape, "scale")
+    with np.errstate(over="ignore", under="ignore"):
+        s = np.array(scale, dtype=work)
+    bad = ~(np.isfinite(s) & (s > 0))
+    if bad.any():
+        where = np.unravel_index(int(np.flatnonzero(bad)[0]), s.shape) if s.ndim else ()
+        value = scale[where] if scale.ndim else scale[()]
+        raise ValueError(f"scale[{', '.join(map(str, where))}] is {value} "
+                         f"({s[where]} in {work}); scales must be finite and > 0")
+    return s
+
+
+def given_zero_points(zero_point: npt.ArrayLike, gran: Granularity,
+                      qdtype: np.dtype[Any]) -> npt.NDArray[np.int32]:
+    """The caller's zero points as int32 broadcast to gran.scale_shape.
+
+    TypeError unless integers; ValueError outside the range of qdtype.
+    """
+    zp = np.asarray(zero_point)
+    if zp.dtype.kind not in "iu":
+        raise TypeError(f"zero_point must be integers, got dtype {zp.dtype}")
+    zp = _broadcast(zp, gran.scale_shape, "zero_point")
+    info = np.iinfo(qdtype)
+    if zp.size and (zp.min() < info.min or zp.max() > info.max):
+        raise ValueError(f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "
+                         f"got values in [{zp.min()}, {zp.max()}]")
+    return np.array(zp, dtype=np.int32)
+
+
+def quantize_given(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
+                   scales: npt.ArrayLike, zero_points: npt.ArrayLike, qmin: int, qmax: int,
+                   mode: int, q_flat: npt.NDArray[Any], check_first: bool) -> None:
+    """Fill q_flat (int8 or uint8, flat C order) from flat scales and int32
+    zero points in one pass over x.
+
+    NaN/inf raise ValueError.  The kernel finds them while it writes; with
+    check_first (q_flat is the caller's out=) a reading pass finds them
+    before anything is written.
+    """
+    if check_first:
+        _engine.absmax(x, work, gran)
+    scales = np.ascontiguousarray(scales, dtype=work).reshape(-1)
+    zps = np.ascontiguousarray(zero_points, dtype=np.int32).reshape(-1)
+    q_bytes = q_flat.view(np.uint8)
+    unsigned = q_flat.dtype == UINT8
+    threads = get_num_threads()
+    for start, chunk in chunks(x, work):
+        stop = start + chunk.shape[0]
+        if _kernels.affine_into(chunk, start, gran.layout, scales, zps, qmin, qmax, mode,
+                                unsigned, q_bytes[start:stop], threads):
+            _engine.raise_nonfinite(x, work)
+
+
+def _reduce(x: npt.NDArray[Any], gran: Granularity,
+            func: Callable[..., npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    """func (np.min or np.max) with initial 0 over each scale's elements: the
+    range `min(0, min x)` / `max(0, max x)` per tensor, channel or block.
+
+    Min and max commute with the (monotone) cast to the working dtype, so
+    this reduces in x's own dtype; NaN propagates and is checked later.
+    """
+    if gran.axis is not None:
+        others = tuple(i for i in range(x.ndim) if i != gran.axis)
+        return func(x, axis=others, initial=0)
+    if gran.block_size is not None:
+        n, b = x.shape[-1], max(1, min(gran.block_size, x.shape[-1]))
+        nfull = n // b
+        parts = [func(x[..., :nfull * b].reshape(x.shape[:-1] + (nfull, b)), axis=-1,
+                      initial=0)]
+        if n % b:
+            parts.append(func(x[..., nfull * b:], axis=-1, initial=0, keepdims=True))
+        return np.concatenate(parts, axis=-1)
+    return func(x, initial=0)
+
+
+def range_params(rmin: npt.ArrayLike, rmax: npt.ArrayLike, qdtype: np.dtype[Any],
+                 work: WorkingDtype) -> tuple[FloatArray, npt.NDArray[Any]]:
+    """(scale, zero_point) of the asymmetric rule for ranges rmin <= 0 <= rmax
+    given in the working dtype (any shape).  ValueError when rmax - rmin
+    overflows the working dtype."""
+    rmin = np.asarray(rmin, dtype=work)
+    rmax = np.asarray(rmax, dtype=work)
+    qmin, qmax = qrange(qdtype, full=True)
+    with np.errstate(over="ignore"):
+        width = rmax - rmin
+    if not np.isfinite(width).all():
+        raise ValueError("the range max(x) - min(x) overflows the working dtype "
+                         f"{work}; quantize float64 input or rescale x")
+    scale = np.asarray(width / work.type(qmax - qmin), dtype=work)
+    scale = np.where(scale == 0, work.type(1), scale).astype(work)
+    with np.errstate(over="ignore"):  # a subnormal scale: -rmin / scale saturates
+        initial = work.type(qmin) - rmin / scale
+    zp = np.clip(np.rint(initial), qmin, qmax).astype(qdtype)
+    return scale, zp
+
+
+def asymmetric_params(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
+                      qdtype: np.dtype[Any]) -> tuple[FloatArray, npt.NDArray[Any]]:
+    """Flat (scales, zero points) of the asymmetric rule; ValueError on NaN/inf."""
+    with np.errstate(invalid="ignore"):
+        rmin = np.asarray(_reduce(x, gran, np.min)).astype(work).reshape(-1)
+        rmax = np.asarray(_reduce(x, gran, np.max)).astype(work).reshape(-1)
+    if not (np.isfinite(rmin).all() and np.isfinite(rmax).all()):
+        _engine.raise_nonfinite(x, work)
+    return range_params(rmin, rmax, qdtype, work)
+
+
+def mse_candidates(m: FloatArray, work: WorkingDtype) -> FloatArray:
+    """Candidate scales (nscales, MSE_STEPS) from flat abs-maxes m: column c
+    is ``absmax * ((S - c) / S) / 127`` in the working dtype, 1 where 0."""
+    steps = work.type(MSE_STEPS)
+    fractions = (steps - np.arange(MSE_STEPS, dtype=work)) / steps
+    with np.errstate(under="ignore"):
+        cand = (m[:, None] * fractions[None, :]) / work.type(127)
+    scales: FloatArray = np.where(cand == 0, work.type(1), cand).astype(work)
+    return scales  # (typed: NumPy's stubs give Any for this arithmetic)
+
+
+def mse_scales(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
+               mode: int) -> FloatArray:
+    """Flat symmetric scales chosen by clip="mse" (see the module docstring).
+
+    One abs-max pass (which raises ValueError for NaN/inf), then one pass
+    that sums every candidate's squared error per scale in compiled code.
+    """
+    m = _engine.absmax(x, work, gran)
+    cand = mse_candidates(m, work)
+    err = np.zeros(cand.size, dtype=np.float64)
+    flat = cand.reshape(-1)
+    threads = get_num_threads()
+    for start, chunk in chunks(x, work, align=gran.align):
+        _kernels.mse_errors_into(chunk, start, gran.layout, flat, MSE_STEPS, mode, err,
+                                 gran.fused, threads)
+    best = np.argmin(err.reshape(cand.shape), axis=1)  # first minimum: the widest range
+    chosen: FloatArray = cand[np.arange(cand.shape[0]), best]
+    return chosen  # (typed: NumPy's stubs give Any for fancy indexing)
+
+
+def expand(values: npt.NDArray[Any], shape: tuple[int, ...],
+           gran: Granularity) -> npt.NDArray[Any]:
+    """Per-scale values (gran.scale_shape) broadcast to `shape` element by element."""
+    if gran.axis is not None:
+        view = [1] * len(shape)
+        view[gran.axis] = shape[gran.axis]
+        return values.reshape(view)
+    if gran.block_size is not None:
+        b = max(1, min(gran.block_size, shape[-1]))
+        return np.repeat(values, b, axis=-1)[..., :shape[-1]]
+    return values
+
+
+def dequantize(q: npt.NDArray[Any], scale: npt.ArrayLike, zero_point: npt.ArrayLike,
+               gran: Granularity, work: WorkingDtype) -> FloatArray:
+    """(q - zero_point) * scale in the working dtype (q - zero_point is exact)."""
+    centered = q.astype(np.int16) - expand(np.asarray(zero_point, np.int16), q.shape, gran)
+    with np.errstate(over="ignore"):
+        values: FloatArray = centered.astype(work) * expand(np.asarray(scale, work), q.shape,
+                                                            gran)
+        return values  # (typed: NumPy's stubs give Any for this product)

@@ -1,0 +1,360 @@
+"""int8q.Calibrator: ranges found once over a stream of batches, saved, reused.
+
+State per channel (one channel per tensor when axis is None):
+
+- the exact running range ``[min(0, min x), max(0, max x)]`` in the working
+  dtype ("minmax" uses nothing else, so its scales equal int8q.quantize's on
+  the concatenated batches, bit for bit);
+- for "percentile" and "mse", a histogram of x with 2 * bins equal bins over
+  ``[-R, R)``, R a power of two above the channel's abs-max.  When a batch
+  exceeds R, R doubles (as often as needed) and neighbouring bins merge:
+  the merge is exact, so the histogram does not depend on the order or the
+  size of the batches.  Memory: 16 * bins bytes per channel, whatever the
+  number of samples; a batch is read in slices of SLICE elements.
+
+"percentile" takes the p-th percentile of |x| (symmetric) or of each tail
+(asymmetric), to within one bin width (R / bins), and never beyond the
+observed range.  "mse" is a vectorized NumPy search over the histogram:
+candidate ranges are the observed range shrunk by fractions 1, 0.995, ...,
+0.005; each is scored, with every value at its bin centre v, as v^2 for the
+values that round to zero (|v| < scale / 2), the uniform rounding noise
+scale^2 / 12 for the other values inside the range, and the squared distance
+to the range for the values beyond it; the cheapest one wins.
+"""
+import math
+import types
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _affine, _engine
+from ._chunks import chunks
+from ._dtypes import working_dtype
+from ._granularity import Granularity, resolve
+from ._typing import FloatArray
+
+if TYPE_CHECKING:  # (imported when used: _api imports this module)
+    from ._api import QTensor
+from ._validate import nonfinite_error
+
+METHODS = ("minmax", "percentile", "mse")
+SLICE = 1 << 16            # elements of a batch histogrammed at a time
+MSE_FRACTIONS = 200        # candidate ranges the "mse" search scores
+FORMAT = "int8q.Calibrator"
+E_EMPTY = -1100            # exponent of a channel that has seen only zeros
+
+
+class Calibrator:
+    """Streaming calibration of INT8 scales (and zero points).
+
+    Parameters
+    ----------
+    method : {"minmax", "percentile", "mse"}
+    axis : int or None
+        None: one range for the whole tensor; k: one per index along axis k
+        (the other axes may change size from batch to batch).
+    symmetric : bool
+        True: int8 scales ``absmax / 127`` (zero point None); False: ranges
+        with a zero point, as ``int8q.quantize(x, symmetric=False)``.
+    qdtype : numpy.int8 or numpy.uint8 (uint8 needs symmetric=False)
+    percentile : float in (0, 100], for method="percentile"
+    bins : int, histogram bins per sign and channel (percentile and mse)
+
+    Examples
+    --------
+    >>> import numpy as np, int8q
+    >>> cal = int8q.Calibrator("minmax", axis=-1)
+    >>> for batch in (np.array([[1.0, -2.0]]), np.array([[0.5, 4.0]])):
+    ...     _ = cal.update(batch)
+    >>> cal.scale
+    array([0.00787402, 0.03149606])
+    >>> cal.quantize(np.array([2.0, 2.0])).q
+    array([127,  64], dtype=int8)
+    """
+
+    # State, None until the first batch (or from_dict): the working dtype,
+    # per-channel min and max (FloatArray), histograms and their exponents
+    # (int64 arrays; percentile and mse only); typed Any: the methods that
+    # use them run only once they are set.  And the parameters from_dict loads.
+    dtype: Any
+    _lo: Any
+    _hi: Any
+    _hist: Any
+    _exp: Any
+    _frozen: tuple[FloatArray, npt.NDArray[Any] | None] | None
+
+    def __init__(self, method: str = "minmax", *, axis: int | None = None,
+                 symmetric: bool = True, qdtype: npt.DTypeLike = np.int8,
+                 percentile: float = 99.99, bins: int = 2048) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        if not isinstance(symmetric, (bool, np.bool_)):
+            raise TypeError(f"symmetric must be True or False, got {symmetric!r}")
+        qdtype = _affine.qdtype_of(qdtype)
+        if symmetric and qdtype == _affine.UINT8:
+            raise ValueError("uint8 needs symmetric=False")
+        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) or not (
+                0 < percentile <= 100):
+            raise ValueError(f"percentile must be a number in (0, 100], got {percentile!r}")
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2 or bins & (bins - 1):
+            raise ValueError(f"bins must be a power of two >= 2, got {bins!r}")
+        if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
+            raise TypeError(f"axis must be an integer or None, got {axis!r}")
+        self.method, self.axis, self.symmetric = method, axis, bool(symmetric)
+        self.qdtype, self.percentile, self.bins = qdtype, float(percentile), bins
+        self.dtype = None        # working dtype, from the first batch
+        self.count = 0           # values seen
+        self._lo = self._hi = None
+        self._hist = self._exp = None
+        self._frozen = None      # (scale, zero_point) of a calibrator loaded by from_dict
+
+    # -- feeding -------------------------------------------------------------
+    def update(self, batch: Any) -> "Calibrator":  # array_like, Dask array or iterator
+        """Add a batch: an array (any shape with the channel axis), a Dask
+        array (read one block row at a time) or an iterator/generator of
+        batches.  Returns self."""
+        if self._frozen is not None and self.method != "minmax":
+            raise ValueError("this calibrator was loaded with from_dict and keeps no "
+                             "histogram; only a minmax calibrator can take more batches")
+        if _is_dask(batch):
+            for i in range(batch.numblocks[0] if batch.ndim else 1):
+                self.update(np.asarray(batch.blocks[i].compute() if batch.ndim
+                                       else batch.compute()))
+            return self
+        if isinstance(batch, (types.GeneratorType, map, filter, zip)) or (
+                hasattr(batch, "__next__") and not isinstance(batch, np.ndarray)):
+            for part in batch:
+                self.update(part)
+            return self
+        x = np.asarray(batch)
+        work = working_dtype(x.dtype)
+        if self.dtype is not None and work != self.dtype:
+            raise TypeError(f"batches computed in {self.dtype} so far; this one is {x.dtype}")
+        if self.axis is not None and x.ndim == 0:
+            raise ValueError("a 0-d batch has no channel axis")
+        gran = resolve(x.shape, self.axis, None)
+        channels = gran.nscales
+        if self._lo is not None and channels != self._lo.shape[0]:
+            raise ValueError(f"batch has {channels} channels along axis {self.axis}, "
+                             f"earlier batches had {self._lo.shape[0]}")
+        with np.errstate(invalid="ignore"):
+            lo = np.asarray(_affine._reduce(x, gran, np.min)).astype(work).reshape(-1)
+            hi = np.asarray(_affine._reduce(x, gran, np.max)).astype(work).reshape(-1)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            found = _engine.find_nonfinite(x, work)
+            assert found is not None  # for mypy: lo or hi is not finite
+            raise nonfinite_error(*found, what="batch")
+        if self._lo is None:
+            self.dtype, self._lo, self._hi = work, lo, hi
+            if self.method != "minmax":
+                self._hist = np.zeros((channels, 2 * self.bins), dtype=np.int64)
+                self._exp = np.full(channels, E_EMPTY, dtype=np.int64)
+        else:
+            np.minimum(self._lo, lo, out=self._lo)
+            np.maximum(self._hi, hi, out=self._hi)
+        if self._hist is not None and x.size:
+            self._grow(np.maximum(-lo, hi))
+            self._add(x, gran)
+        self.count += int(x.size)
+        self._frozen = None if self.method == "minmax" else self._frozen
+        return self
+
+    def _grow(self, amax: FloatArray) -> None:
+        """Raise each channel's range 2^e above amax, merging bins exactly."""
+        _, e = np.frexp(amax.astype(np.float64))      # amax < 2^e
+        e = np.where(amax > 0, e, E_EMPTY).astype(np.int64)
+        grow = e > self._exp
+        if not grow.any():
+            return
+        n = self.bins
+        rows = np.flatnonzero(grow)
+        # A jump of more than log2(2 * bins) doublings sends every old bin
+        # to one of the two central ones: cap it (the merge is the same).
+        d = np.minimum(e[rows] - self._exp[rows], int(math.log2(n)) + 1)
+        f = (np.int64(1) << d)[:, None]
+        new_index = (n * (f - 1) + np.arange(2 * n)[None, :]) // f
+        merged = np.zeros((rows.size, 2 * n), dtype=np.int64)
+        np.add.at(merged, (np.arange(rows.size)[:, None], new_index), self._hist[rows])
+        self._hist[rows] = merged
+        self._exp[rows] = e[rows]
+
+    def _add(self, x: npt.NDArray[Any], gran: Granularity) -> None:
+        """Histogram x into the channels' bins, SLICE elements at a time."""
+        n, channels = self.bins, self._hist.shape[0]
+        # bins / R as a power of two: the multiplication below is exact.
+        factor = np.ldexp(1.0, int(math.log2(n)) - self._exp)
+        n_row, block, cmod, nb = gran.layout
+        flat_hist = self._hist.reshape(-1)
+        for start, chunk in chunks(x, self.dtype):
+            for s in range(0, chunk.shape[0], SLICE):
+                v = chunk[s:s + SLICE].astype(np.float64)
+                if channels == 1:
+                    ch = 0
+                    idx = np.floor(v * factor[0])
+                else:
+                    i = np.arange(start + s, start + s + v.shape[0], dtype=np.int64)
+                    row, col = np.divmod(i, n_row)
+                    ch = (row % cmod) * nb + col // block
+                    idx = np.floor(v * factor[ch])
+                idx = np.clip(idx + n, 0, 2 * n - 1).astype(np.int64) + ch * (2 * n)
+                if flat_hist.size <= 4 * idx.size:
+                    flat_hist += np.bincount(idx, minlength=flat_hist.size)
+                else:  # no histogram-sized temporary per slice
+                    np.add.at(flat_hist, idx, 1)
+
+    # -- results -------------------------------------------------------------
+    def _ranges(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """(rmin, rmax) per channel in float64 for the method (rmin <= 0 <= rmax)."""
+        lo, hi = self._lo.astype(np.float64), self._hi.astype(np.float64)
+        if self.method == "minmax":
+            return lo, hi
+        n = self.bins
+        # Bin widths; a channel of zeros only gets width 1 (its counts are all
+        # in the bin of 0, whatever the width).
+        w = np.where(self._exp == E_EMPTY, 1.0,
+                     np.ldexp(1.0, self._exp - int(math.log2(n))))[:, None]
+        edges = -n * w + np.arange(2 * n + 1)[None, :] * w             # (C, 2n + 1)
+        if self.method == "percentile":
+            cum = np.cumsum(self._hist, axis=1)
+            total = cum[:, -1:]
+            p = self.percentile / 100
+            if self.symmetric:
+                folded = self._hist[:, n:] + self._hist[:, n - 1::-1]
+                cumf = np.cumsum(folded, axis=1)
+                k = np.argmax(cumf >= p * total, axis=1)
+                t = np.minimum((k + 1) * w[:, 0], np.maximum(-lo, hi))
+                return -t, t
+            j_hi = np.argmax(cum >= p * total, axis=1)
+            j_lo = np.argmax(cum > (1 - p) * total, axis=1)
+            rows = np.arange(edges.shape[0])
+            rmax = np.minimum(np.maximum(edges[rows, j_hi + 1], 0), hi)
+            rmin = np.maximum(np.minimum(edges[rows, j_lo], 0), lo)
+            return rmin, rmax
+        return self._mse_ranges(lo, hi, w, edges)
+
+    def _mse_ranges(self, lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64],
+                    w: npt.NDArray[Any], edges: npt.NDArray[Any],
+                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        n = self.bins
+        if self.symmetric:
+            amax = np.maximum(-lo, hi)
+            lo, hi = -amax, amax
+        fractions = (MSE_FRACTIONS - np.arange(MSE_FRACTIONS)) / MSE_FRACTIONS
+        a = lo[:, None] * fractions[None, :]                          # (C, K), <= 0
+        b = hi[:, None] * fractions[None, :]                          # (C, K), >= 0
+        levels = 254 if self.symmetric else 255
+        s = (b - a) / levels
+        c = self._hist.astype(np.float64)
+        centre = (edges[:, :-1] + edges[:, 1:]) / 2
+        # Prefix sums of counts, counts*v, counts*v^2 (a leading 0 column).
+        pre = [np.concatenate([np.zeros((c.shape[0], 1)), np.cumsum(c * centre ** k, axis=1)],
+                              axis=1) for k in range(3)]
+        # Bins whose centre is below a: the first na; above b: from nb on.
+        origin = -n * w                                               # (C, 1)
+        na = np.clip(np.ceil((a - origin) / w - 0.5), 0, 2 * n).astype(np.int64)
+        nb = np.clip(np.floor((b - origin) / w - 0.5) + 1, 0, 2 * n).astype(np.int64)
+        rows = np.arange(c.shape[0])[:, None]
+        below = [p[rows, na] for p in pre]
+        above = [p[:, -1:] - p[rows, nb] for p in pre]
+        inside = pre[0][:, -1:] - below[0] - above[0]
+        # Values within half a step of 0 round to 0 (exactly representable):
+        # their error is v^2, far below s^2 / 12 when most values are small.
+        z0 = np.clip(np.floor((-s / 2 - origin) / w - 0.5) + 1, 0, 2 * n).astype(np.int64)
+        z1 = np.clip(np.ceil((s / 2 - origin) / w - 0.5), 0, 2 * n).astype(np.int64)
+        z0, z1 = np.maximum(z0, na), np.maximum(np.minimum(z1, nb), np.maximum(z0, na))
+        zero_count = pre[0][rows, z1] - pre[0][rows, z0]
+        zero_sq = pre[2][rows, z1] - pre[2][rows, z0]
+        cost = ((inside - zero_count) * s ** 2 / 12 + zero_sq
+                + below[2] - 2 * a * below[1] + a ** 2 * below[0]
+                + above[2] - 2 * b * above[1] + b ** 2 * above[0])
+        best = np.argmin(cost, axis=1)
+        pick = np.arange(c.shape[0])
+        return a[pick, best], b[pick, best]
+
+    def _params(self) -> tuple[FloatArray, npt.NDArray[Any] | None]:
+        if self._frozen is not None:
+            return self._frozen
+        if self._lo is None:
+            raise ValueError("the calibrator has seen no data yet; call update(batch)")
+        rmin, rmax = self._ranges()
+        work = self.dtype
+        shape = () if self.axis is None else (self._lo.shape[0],)
+        if self.symmetric:
+            if self.method == "minmax":  # exact: the same rule as int8q.quantize
+                amax = np.maximum(-self._lo, self._hi)
+            else:
+                amax = np.asarray(rmax, dtype=work)
+            return _engine.scales_from_absmax(amax).reshape(shape), None
+        if self.method == "minmax":
+            rmin, rmax = self._lo, self._hi
+        scale, zp = _affine.range_params(np.asarray(rmin, work), np.asarray(rmax, work),
+                                         self.qdtype, work)
+        return scale.reshape(shape), zp.reshape(shape)
+
+    @property
+    def scale(self) -> FloatArray:
+        """Scales in the working dtype: shape () per tensor, (channels,) per axis."""
+        return self._params()[0]
+
+    @property
+    def zero_point(self) -> npt.NDArray[Any] | None:
+        """Zero points (of qdtype) when symmetric is False, else None."""
+        return self._params()[1]
+
+    def quantize(self, x: npt.ArrayLike, *, out: npt.NDArray[Any] | None = None,
+                 rounding: str = "half_even") -> "QTensor":
+        """int8q.quantize(x) with the calibrated scale (and zero point):
+        values beyond the calibrated range saturate."""
+        scale, zp = self._params()
+        from ._api import quantize
+        return quantize(x, scale=scale, zero_point=zp, axis=self.axis, qdtype=self.qdtype,
+                        symmetric=self.symmetric, out=out, rounding=rounding)
+
+    # -- saving --------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The calibrated parameters as plain JSON types (floats are exact:
+        a float32 or float64 value round-trips through JSON unchanged)."""
+        scale, zp = self._params()
+        return {
+            "format": FORMAT, "version": 1, "method": self.method, "axis": self.axis,
+            "symmetric": self.symmetric, "qdtype": self.qdtype.name,
+            "percentile": self.percentile, "bins": self.bins, "dtype": self.dtype.name,
+            "count": self.count,
+            "scale": np.asarray(scale, np.float64).reshape(-1).tolist(),
+            "zero_point": None if zp is None else np.asarray(zp).reshape(-1).tolist(),
+            "min": self._lo.astype(np.float64).tolist() if self._lo is not None else None,
+            "max": self._hi.astype(np.float64).tolist() if self._hi is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Calibrator":
+        """A calibrator that quantizes with saved parameters (to_dict's
+        output, or json.loads of it).  A minmax one can also take more batches."""
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} dict")
+        if d.get("version") != 1:
+            raise ValueError(f"unsupported {FORMAT} version {d.get('version')!r}")
+        cal = cls(d["method"], axis=d["axis"], symmetric=d["symmetric"],
+                  qdtype=np.dtype(d["qdtype"]), percentile=d["percentile"], bins=d["bins"])
+        work = np.dtype(d["dtype"])
+        if work not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {work}")
+        shape = () if cal.axis is None else (len(d["scale"]),)
+        scale = np.array(d["scale"], dtype=work).reshape(shape)
+        zp = None if d["zero_point"] is None else np.array(
+            d["zero_point"], dtype=cal.qdtype).reshape(shape)
+        cal.dtype, cal.count = work, int(d["count"])
+        cal._lo = np.array(d["min"], dtype=work)
+        cal._hi = np.array(d["max"], dtype=work)
+        cal._frozen = (scale, zp)
+        return cal
+
+    def __repr__(self) -> str:
+        return (f"Calibrator(method={self.method!r}, axis={self.axis}, "
+                f"symmetric={self.symmetric}, qdtype={self.qdtype}, count={self.count})")
+
+
+def _is_dask(batch: object) -> bool:
+    return type(batch).__module__.split(".")[0] == "dask" and hasattr(batch, "blocks")
+
