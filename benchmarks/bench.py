@@ -314,6 +314,15 @@ def cases(sizes, quick):
             comp["numba"] = numba_per_tensor(x)
         yield "per-tensor", n, n, comp
 
+        # Scales known in advance (calibrated ranges): ONNX QuantizeLinear.
+        given = np.float32(np.abs(x).max() / 127)
+        comp = {"int8q": lambda x=x, o=qbuf, s=given: int8q.quantize(x, scale=s, out=o),
+                "int8q-alloc": lambda x=x, s=given: int8q.quantize(x, scale=s),
+                "copy": copy_roof(x)}
+        if onnxruntime is not None:
+            comp["ort"] = ort_given_scale(x)
+        yield "given-scale", n, n, comp
+
         dbuf = np.empty(x.shape, np.float32)
         comp = {"int8q": lambda x=x, o=(qbuf, dbuf): int8q.quantize_dequantize(x, out=o),
                 "int8q-alloc": lambda x=x: int8q.quantize_dequantize(x),
@@ -383,7 +392,7 @@ def cases(sizes, quick):
 
 
 # Bytes each case moves per element (input in, outputs out), for the roof.
-BYTES_PER_ELEMENT = {"per-tensor": 9, "qdq": 13, "per-block-32": 5 + 4 / 32,
+BYTES_PER_ELEMENT = {"per-tensor": 9, "given-scale": 5, "qdq": 13, "per-block-32": 5 + 4 / 32,
                      "q8_0": 4 + 34 / 32, "per-row": 5, "per-column": 9, "dequantize": 5,
                      "float16-per-tensor": 5, "bfloat16-per-tensor": 5}
 
@@ -419,6 +428,8 @@ def run(args):
             sizes = [s for s in sizes if s <= 1 << args.max_log2]
     results = []
     for case, size, elements, comp in cases(sizes, args.quick):
+        if args.cases and case not in args.cases:
+            continue
         best = measure(comp, args.repeats, args.min_time)
         row = {"case": case, "size": size, "seconds": best,
                "gelem_per_s": {k: elements / v / 1e9 for k, v in best.items()},
@@ -523,6 +534,8 @@ def main(argv=None):
     parser.add_argument("--max-log2", type=int, default=None, help="largest size, log2")
     parser.add_argument("--log2", type=int, nargs="+", default=None,
                         help="the sizes to run, as powers of two (default 10 12 ... 26)")
+    parser.add_argument("--cases", nargs="+", default=None, metavar="CASE",
+                        help="run only these cases (e.g. given-scale per-tensor)")
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--plot-only", type=pathlib.Path, metavar="JSON",
