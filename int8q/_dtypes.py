@@ -20,8 +20,8 @@ def is_bfloat16(dtype: np.dtype[Any]) -> bool:
 
 
 # The common cases, looked up before anything else (small calls feel it).
-_WORKING: dict[object, WorkingDtype] = {np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64,
-            np.dtype(np.float16): FLOAT32}
+_WORKING: dict[object, WorkingDtype] = {
+    np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64, np.dtype(np.float16): FLOAT32}
 
 
 def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:

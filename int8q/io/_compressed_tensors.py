@@ -52,8 +52,8 @@ import numpy.typing as npt
 from .._typing import Int8Array
 from ._convention import SERVING_SCHEMES as SCHEMES
 from ._convention import Options
-from ._safetensors import Spec
 from ._errors import FormatError
+from ._safetensors import Spec
 
 QUANT_METHOD = "compressed-tensors"
 DEFAULT_SCHEME = "W8A16"

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _api, _engine, _validate
-from .._typing import FloatArray, Int8Array
+from .._typing import FloatArray
 from ._errors import FormatError
 from ._limits import check_writable, load_json
 

@@ -32,8 +32,8 @@ from . import _sharded
 from ._atomic import output_dir, output_file
 from ._container import ProgressFactory, Row
 from ._errors import FormatError
-from ._progress import Progress
 from ._limits import MAX_JSON_BYTES, load_json
+from ._progress import Progress
 
 NAME = "hf"
 DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
 import numpy as np
-
 import numpy.typing as npt
 
 from ._errors import FormatError

@@ -72,7 +72,8 @@ def _shards(index: str) -> tuple[dict[str, Any], dict[str, str],
     """(index dict, weight_map, [(shard name, path, header)]) with shards checked."""
     data, weight_map = _read_index(index)
     folder = os.path.dirname(os.path.abspath(index))
-    by_shard: dict[str, set[str]] = {}   # grouped once: linear in the weight_map, whatever the shard count
+    # grouped once: linear in the weight_map, whatever the shard count
+    by_shard: dict[str, set[str]] = {}
     for name, shard in weight_map.items():
         by_shard.setdefault(shard, set()).add(name)
     shards = []
