@@ -8,6 +8,7 @@ See docs/semantics.md for the contract; int8q.reference holds the plain NumPy
 definition every fast path is tested against.
 """
 import os as _os
+from types import ModuleType
 
 # Idle OpenMP workers sleep instead of spinning: on a busy machine spinning
 # workers steal the cores the next call needs.  Read by the OpenMP runtime
@@ -29,7 +30,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> ModuleType:
     # int8q.ggml is imported on first use, not here: `python -m int8q.ggml`
     # must find it not yet imported (else runpy warns and runs it twice).
     if name == "ggml":

@@ -17,11 +17,17 @@ NumPy oracle is int8q.reference):
 
 The functions here move data and check parameters; _api.py shapes results.
 """
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _engine, _kernels
 from ._chunks import chunks
 from ._config import get_num_threads
+from ._granularity import Granularity
+from ._typing import FloatArray, WorkingDtype
 
 INT8 = np.dtype(np.int8)
 UINT8 = np.dtype(np.uint8)
@@ -30,7 +36,7 @@ UINT8 = np.dtype(np.uint8)
 MSE_STEPS = 100
 
 
-def qdtype_of(qdtype):
+def qdtype_of(qdtype: npt.DTypeLike) -> np.dtype[Any]:
     """np.int8 or np.uint8 as a dtype; TypeError for anything else."""
     try:
         dt = np.dtype(qdtype)
@@ -41,7 +47,7 @@ def qdtype_of(qdtype):
     return dt
 
 
-def qrange(qdtype, full):
+def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
     """(qmin, qmax) of the output: int8's symmetric [-127, 127] unless `full`
     (a zero point given, or an asymmetric scheme), then the whole type."""
     if qdtype == UINT8:
@@ -49,7 +55,8 @@ def qrange(qdtype, full):
     return (-128, 127) if full else (-127, 127)
 
 
-def _broadcast(value, shape, what):
+def _broadcast(value: npt.NDArray[Any], shape: tuple[int, ...],
+               what: str) -> npt.NDArray[Any]:
     try:
         return np.broadcast_to(value, shape)
     except ValueError:
@@ -57,7 +64,7 @@ def _broadcast(value, shape, what):
                          f"scale shape {shape}") from None
 
 
-def given_scales(scale, gran, work):
+def given_scales(scale: npt.ArrayLike, gran: Granularity, work: WorkingDtype) -> FloatArray:
     """The caller's scales, broadcast to gran.scale_shape in the working dtype.
 
     TypeError for non-real scales; ValueError for a shape that does not
@@ -79,7 +86,8 @@ def given_scales(scale, gran, work):
     return s
 
 
-def given_zero_points(zero_point, gran, qdtype):
+def given_zero_points(zero_point: npt.ArrayLike, gran: Granularity,
+                      qdtype: np.dtype[Any]) -> npt.NDArray[np.int32]:
     """The caller's zero points as int32 broadcast to gran.scale_shape.
 
     TypeError unless integers; ValueError outside the range of qdtype.
@@ -95,7 +103,9 @@ def given_zero_points(zero_point, gran, qdtype):
     return np.array(zp, dtype=np.int32)
 
 
-def quantize_given(x, work, gran, scales, zero_points, qmin, qmax, mode, q_flat, check_first):
+def quantize_given(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
+                   scales: npt.ArrayLike, zero_points: npt.ArrayLike, qmin: int, qmax: int,
+                   mode: int, q_flat: npt.NDArray[Any], check_first: bool) -> None:
     """Fill q_flat (int8 or uint8, flat C order) from flat scales and int32
     zero points in one pass over x.
 
@@ -117,7 +127,8 @@ def quantize_given(x, work, gran, scales, zero_points, qmin, qmax, mode, q_flat,
             _engine.raise_nonfinite(x, work)
 
 
-def _reduce(x, gran, func):
+def _reduce(x: npt.NDArray[Any], gran: Granularity,
+            func: Callable[..., npt.NDArray[Any]]) -> npt.NDArray[Any]:
     """func (np.min or np.max) with initial 0 over each scale's elements: the
     range `min(0, min x)` / `max(0, max x)` per tensor, channel or block.
 
@@ -138,7 +149,8 @@ def _reduce(x, gran, func):
     return func(x, initial=0)
 
 
-def range_params(rmin, rmax, qdtype, work):
+def range_params(rmin: npt.ArrayLike, rmax: npt.ArrayLike, qdtype: np.dtype[Any],
+                 work: WorkingDtype) -> tuple[FloatArray, npt.NDArray[Any]]:
     """(scale, zero_point) of the asymmetric rule for ranges rmin <= 0 <= rmax
     given in the working dtype (any shape).  ValueError when rmax - rmin
     overflows the working dtype."""
@@ -158,7 +170,8 @@ def range_params(rmin, rmax, qdtype, work):
     return scale, zp
 
 
-def asymmetric_params(x, work, gran, qdtype):
+def asymmetric_params(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
+                      qdtype: np.dtype[Any]) -> tuple[FloatArray, npt.NDArray[Any]]:
     """Flat (scales, zero points) of the asymmetric rule; ValueError on NaN/inf."""
     with np.errstate(invalid="ignore"):
         rmin = np.asarray(_reduce(x, gran, np.min)).astype(work).reshape(-1)
@@ -168,17 +181,19 @@ def asymmetric_params(x, work, gran, qdtype):
     return range_params(rmin, rmax, qdtype, work)
 
 
-def mse_candidates(m, work):
+def mse_candidates(m: FloatArray, work: WorkingDtype) -> FloatArray:
     """Candidate scales (nscales, MSE_STEPS) from flat abs-maxes m: column c
     is ``absmax * ((S - c) / S) / 127`` in the working dtype, 1 where 0."""
     steps = work.type(MSE_STEPS)
     fractions = (steps - np.arange(MSE_STEPS, dtype=work)) / steps
     with np.errstate(under="ignore"):
         cand = (m[:, None] * fractions[None, :]) / work.type(127)
-    return np.where(cand == 0, work.type(1), cand).astype(work)
+    scales: FloatArray = np.where(cand == 0, work.type(1), cand).astype(work)
+    return scales  # (typed: NumPy's stubs give Any for this arithmetic)
 
 
-def mse_scales(x, work, gran, mode):
+def mse_scales(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
+               mode: int) -> FloatArray:
     """Flat symmetric scales chosen by clip="mse" (see the module docstring).
 
     One abs-max pass (which raises ValueError for NaN/inf), then one pass
@@ -193,10 +208,12 @@ def mse_scales(x, work, gran, mode):
         _kernels.mse_errors_into(chunk, start, gran.layout, flat, MSE_STEPS, mode, err,
                                  gran.fused, threads)
     best = np.argmin(err.reshape(cand.shape), axis=1)  # first minimum: the widest range
-    return cand[np.arange(cand.shape[0]), best]
+    chosen: FloatArray = cand[np.arange(cand.shape[0]), best]
+    return chosen  # (typed: NumPy's stubs give Any for fancy indexing)
 
 
-def expand(values, shape, gran):
+def expand(values: npt.NDArray[Any], shape: tuple[int, ...],
+           gran: Granularity) -> npt.NDArray[Any]:
     """Per-scale values (gran.scale_shape) broadcast to `shape` element by element."""
     if gran.axis is not None:
         view = [1] * len(shape)
@@ -208,8 +225,11 @@ def expand(values, shape, gran):
     return values
 
 
-def dequantize(q, scale, zero_point, gran, work):
+def dequantize(q: npt.NDArray[Any], scale: npt.ArrayLike, zero_point: npt.ArrayLike,
+               gran: Granularity, work: WorkingDtype) -> FloatArray:
     """(q - zero_point) * scale in the working dtype (q - zero_point is exact)."""
     centered = q.astype(np.int16) - expand(np.asarray(zero_point, np.int16), q.shape, gran)
     with np.errstate(over="ignore"):
-        return centered.astype(work) * expand(np.asarray(scale, work), q.shape, gran)
+        values: FloatArray = centered.astype(work) * expand(np.asarray(scale, work), q.shape,
+                                                            gran)
+        return values  # (typed: NumPy's stubs give Any for this product)

@@ -1,12 +1,16 @@
 """The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
 (docs/semantics.md §2)."""
+from typing import Any, SupportsIndex
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _affine, _engine
 from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
 from ._operands import apart, as_input, check_out, refuse_masked
+from ._typing import FloatArray, Int8Array, WorkingDtype
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
@@ -18,9 +22,18 @@ class QuantizedBase:
     in-memory one."""
 
     __slots__ = ("q", "scale", "axis", "block_size", "rounding", "zero_point", "qdtype")
+    # Each subclass says which arrays: NumPy (QTensor) or Dask (DaskQTensor).
+    q: Any
+    scale: Any
+    axis: int | None
+    block_size: int | None
+    rounding: str
+    zero_point: Any
+    qdtype: np.dtype[Any]
 
-    def __init__(self, q, scale, axis=None, block_size=None, rounding="half_even",
-                 zero_point=None, qdtype=None):
+    def __init__(self, q: Any, scale: Any, axis: int | None = None,
+                 block_size: int | None = None, rounding: str = "half_even",
+                 zero_point: Any = None, qdtype: npt.DTypeLike | None = None) -> None:
         self.q = q
         self.scale = scale
         self.axis = axis
@@ -31,15 +44,16 @@ class QuantizedBase:
         self.qdtype = np.dtype(q.dtype if qdtype is None else qdtype)
 
     @property
-    def shape(self):
-        return self.q.shape
+    def shape(self) -> tuple[int, ...]:
+        shape: tuple[int, ...] = self.q.shape  # (q is typed by the subclasses)
+        return shape
 
-    def _repr_extra(self):
+    def _repr_extra(self) -> str:
         if self.zero_point is None:
             return ""
         return f", qdtype={self.qdtype}, with zero points"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"{type(self).__name__}(shape={self.q.shape}, "
                 f"{granularity_text(self.axis, self.block_size)}, "
                 f"rounding={self.rounding!r}, scale dtype={self.scale.dtype}"
@@ -62,13 +76,16 @@ class QTensor(QuantizedBase):
     """
 
     __slots__ = ()
+    q: npt.NDArray[np.integer[Any]]   # int8, or uint8 with zero points
+    scale: FloatArray
+    zero_point: npt.NDArray[np.integer[Any]] | None
 
-    def dequantize(self, dtype=None):
+    def dequantize(self, dtype: npt.DTypeLike | None = None) -> FloatArray:
         """``(q - zero_point) * scale`` in the scale's dtype, or cast to `dtype`."""
         return dequantize(self, dtype=dtype)
 
 
-def granularity_text(axis, block_size):
+def granularity_text(axis: int | None, block_size: int | None) -> str:
     """How a tensor is quantized, for reprs: axis=k, block_size=B or per-tensor."""
     if axis is not None:
         return f"axis={axis}"
@@ -77,15 +94,19 @@ def granularity_text(axis, block_size):
     return "per-tensor"
 
 
-def _as_input(x):
+def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
     """x as an ndarray and its working dtype; TypeError for unsupported dtypes
     and masked arrays."""
     x = as_input(x)
     return x, working_dtype(x.dtype)
 
 
-def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None,
-             scale=None, zero_point=None, symmetric=True, qdtype=np.int8, clip=None):
+def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
+             block_size: SupportsIndex | None = None, rounding: str = "half_even",
+             out: npt.NDArray[np.integer[Any]] | None = None,
+             scale: npt.ArrayLike | None = None, zero_point: npt.ArrayLike | None = None,
+             symmetric: bool = True, qdtype: npt.DTypeLike = np.int8,
+             clip: str | None = None) -> QTensor:
     """INT8 quantization: symmetric abs-max by default, or with given scales
     and zero points, asymmetric ranges, or MSE clipping.
 
@@ -174,8 +195,11 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", out=None,
     return qt
 
 
-def _quantize_affine(x, axis, block_size, rounding, out, scale, zero_point, symmetric,
-                     qdtype, clip):
+def _quantize_affine(x: npt.ArrayLike, axis: SupportsIndex | None,
+                     block_size: SupportsIndex | None, rounding: str,
+                     out: npt.NDArray[np.integer[Any]] | None, scale: npt.ArrayLike | None,
+                     zero_point: npt.ArrayLike | None, symmetric: bool,
+                     qdtype: npt.DTypeLike, clip: str | None) -> QTensor:
     """quantize() with given parameters, asymmetric ranges or clip="mse"
     (int8q/_affine.py does the work)."""
     mode = rounding_code(rounding)
@@ -221,7 +245,11 @@ def _quantize_affine(x, axis, block_size, rounding, out, scale, zero_point, symm
                    gran.block_size, rounding, zero_point=zps, qdtype=qdtype)
 
 
-def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even", out=None):
+def quantize_dequantize(
+        x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
+        block_size: SupportsIndex | None = None, rounding: str = "half_even",
+        out: tuple[Int8Array | None, FloatArray | None] | None = None,
+) -> tuple[QTensor, FloatArray]:
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
 
     The dequantized array has x's shape and the working dtype.  ``out=(q,
@@ -242,10 +270,14 @@ def quantize_dequantize(x, *, axis=None, block_size=None, rounding="half_even", 
         q_out, d_out = out
     else:
         raise TypeError("out must be a pair (q, xhat); either may be None")
-    return _quantize(x, axis, block_size, rounding, q_out, want_dequantized=True, d_out=d_out)
+    qt, d = _quantize(x, axis, block_size, rounding, q_out, want_dequantized=True, d_out=d_out)
+    assert d is not None  # want_dequantized: always made
+    return qt, d
 
 
-def _quantize(x, axis, block_size, rounding, out, want_dequantized, d_out=None):
+def _quantize(x: npt.ArrayLike, axis: SupportsIndex | None, block_size: SupportsIndex | None,
+              rounding: str, out: npt.NDArray[Any] | None, want_dequantized: bool,
+              d_out: FloatArray | None = None) -> tuple[QTensor, FloatArray | None]:
     mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
@@ -265,7 +297,10 @@ def _quantize(x, axis, block_size, rounding, out, want_dequantized, d_out=None):
     return qt, d
 
 
-def quantize_with_scale(x, scale, *, axis=None, block_size=None, rounding="half_even"):
+def quantize_with_scale(x: npt.ArrayLike, scale: npt.ArrayLike, *,
+                        axis: SupportsIndex | None = None,
+                        block_size: SupportsIndex | None = None,
+                        rounding: str = "half_even") -> Int8Array:
     """``clip(round(x / scale), -127, 127)`` as int8 for a given `scale`.
 
     For engines that find the scales themselves (int8q.dask takes a global
@@ -286,7 +321,8 @@ def quantize_with_scale(x, scale, *, axis=None, block_size=None, rounding="half_
     return q
 
 
-def absmax(x, *, axis=None, block_size=None):
+def absmax(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
+           block_size: SupportsIndex | None = None) -> FloatArray:
     """``max(|x|)`` per tensor, channel or block, in the working dtype.
 
     The result has the shape `quantize` gives its scale.  NaN/inf raise
@@ -307,8 +343,10 @@ _INT8 = np.dtype(np.int8)
 _WORK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None, out=None,
-               zero_point=None):
+def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *,
+               axis: SupportsIndex | None = None, block_size: SupportsIndex | None = None,
+               dtype: npt.DTypeLike | None = None, out: npt.NDArray[Any] | None = None,
+               zero_point: npt.ArrayLike | None = None) -> FloatArray:
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 
     Call it as ``dequantize(qtensor)`` or ``dequantize(q, scale, axis=...,
@@ -329,8 +367,9 @@ def dequantize(q, scale=None, *, axis=None, block_size=None, dtype=None, out=Non
                 or zero_point is not None):
             raise TypeError("dequantize(qtensor) takes no scale, zero_point, axis or "
                             "block_size")
-        q, scale, axis, block_size, zero_point = (q.q, q.scale, q.axis, q.block_size,
-                                                  q.zero_point)
+        # q last: mypy types a tuple assignment item by item.
+        scale, axis, block_size, zero_point, q = (q.scale, q.axis, q.block_size,
+                                                  q.zero_point, q.q)
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
     if (dtype is None and out is None and zero_point is None and type(q) is np.ndarray

@@ -23,13 +23,19 @@ to the range for the values beyond it; the cheapest one wins.
 """
 import math
 import types
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _affine, _engine
 from ._chunks import chunks
 from ._dtypes import working_dtype
-from ._granularity import resolve
+from ._granularity import Granularity, resolve
+from ._typing import FloatArray
+
+if TYPE_CHECKING:  # (imported when used: _api imports this module)
+    from ._api import QTensor
 from ._validate import nonfinite_error
 
 METHODS = ("minmax", "percentile", "mse")
@@ -67,8 +73,20 @@ class Calibrator:
     array([127,  64], dtype=int8)
     """
 
-    def __init__(self, method="minmax", *, axis=None, symmetric=True, qdtype=np.int8,
-                 percentile=99.99, bins=2048):
+    # State, None until the first batch (or from_dict): the working dtype,
+    # per-channel min and max (FloatArray), histograms and their exponents
+    # (int64 arrays; percentile and mse only); typed Any: the methods that
+    # use them run only once they are set.  And the parameters from_dict loads.
+    dtype: Any
+    _lo: Any
+    _hi: Any
+    _hist: Any
+    _exp: Any
+    _frozen: tuple[FloatArray, npt.NDArray[Any] | None] | None
+
+    def __init__(self, method: str = "minmax", *, axis: int | None = None,
+                 symmetric: bool = True, qdtype: npt.DTypeLike = np.int8,
+                 percentile: float = 99.99, bins: int = 2048) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if not isinstance(symmetric, (bool, np.bool_)):
@@ -92,7 +110,7 @@ class Calibrator:
         self._frozen = None      # (scale, zero_point) of a calibrator loaded by from_dict
 
     # -- feeding -------------------------------------------------------------
-    def update(self, batch):
+    def update(self, batch: Any) -> "Calibrator":  # array_like, Dask array or iterator
         """Add a batch: an array (any shape with the channel axis), a Dask
         array (read one block row at a time) or an iterator/generator of
         batches.  Returns self."""
@@ -124,7 +142,9 @@ class Calibrator:
             lo = np.asarray(_affine._reduce(x, gran, np.min)).astype(work).reshape(-1)
             hi = np.asarray(_affine._reduce(x, gran, np.max)).astype(work).reshape(-1)
         if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-            raise nonfinite_error(*_engine.find_nonfinite(x, work), what="batch")
+            found = _engine.find_nonfinite(x, work)
+            assert found is not None  # for mypy: lo or hi is not finite
+            raise nonfinite_error(*found, what="batch")
         if self._lo is None:
             self.dtype, self._lo, self._hi = work, lo, hi
             if self.method != "minmax":
@@ -140,7 +160,7 @@ class Calibrator:
         self._frozen = None if self.method == "minmax" else self._frozen
         return self
 
-    def _grow(self, amax):
+    def _grow(self, amax: FloatArray) -> None:
         """Raise each channel's range 2^e above amax, merging bins exactly."""
         _, e = np.frexp(amax.astype(np.float64))      # amax < 2^e
         e = np.where(amax > 0, e, E_EMPTY).astype(np.int64)
@@ -159,7 +179,7 @@ class Calibrator:
         self._hist[rows] = merged
         self._exp[rows] = e[rows]
 
-    def _add(self, x, gran):
+    def _add(self, x: npt.NDArray[Any], gran: Granularity) -> None:
         """Histogram x into the channels' bins, SLICE elements at a time."""
         n, channels = self.bins, self._hist.shape[0]
         # bins / R as a power of two: the multiplication below is exact.
@@ -184,7 +204,7 @@ class Calibrator:
                     np.add.at(flat_hist, idx, 1)
 
     # -- results -------------------------------------------------------------
-    def _ranges(self):
+    def _ranges(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """(rmin, rmax) per channel in float64 for the method (rmin <= 0 <= rmax)."""
         lo, hi = self._lo.astype(np.float64), self._hi.astype(np.float64)
         if self.method == "minmax":
@@ -213,7 +233,9 @@ class Calibrator:
             return rmin, rmax
         return self._mse_ranges(lo, hi, w, edges)
 
-    def _mse_ranges(self, lo, hi, w, edges):
+    def _mse_ranges(self, lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64],
+                    w: npt.NDArray[Any], edges: npt.NDArray[Any],
+                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         n = self.bins
         if self.symmetric:
             amax = np.maximum(-lo, hi)
@@ -250,7 +272,7 @@ class Calibrator:
         pick = np.arange(c.shape[0])
         return a[pick, best], b[pick, best]
 
-    def _params(self):
+    def _params(self) -> tuple[FloatArray, npt.NDArray[Any] | None]:
         if self._frozen is not None:
             return self._frozen
         if self._lo is None:
@@ -271,16 +293,17 @@ class Calibrator:
         return scale.reshape(shape), zp.reshape(shape)
 
     @property
-    def scale(self):
+    def scale(self) -> FloatArray:
         """Scales in the working dtype: shape () per tensor, (channels,) per axis."""
         return self._params()[0]
 
     @property
-    def zero_point(self):
+    def zero_point(self) -> npt.NDArray[Any] | None:
         """Zero points (of qdtype) when symmetric is False, else None."""
         return self._params()[1]
 
-    def quantize(self, x, *, out=None, rounding="half_even"):
+    def quantize(self, x: npt.ArrayLike, *, out: npt.NDArray[Any] | None = None,
+                 rounding: str = "half_even") -> "QTensor":
         """int8q.quantize(x) with the calibrated scale (and zero point):
         values beyond the calibrated range saturate."""
         scale, zp = self._params()
@@ -289,7 +312,7 @@ class Calibrator:
                         symmetric=self.symmetric, out=out, rounding=rounding)
 
     # -- saving --------------------------------------------------------------
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """The calibrated parameters as plain JSON types (floats are exact:
         a float32 or float64 value round-trips through JSON unchanged)."""
         scale, zp = self._params()
@@ -305,7 +328,7 @@ class Calibrator:
         }
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls, d: dict[str, Any]) -> "Calibrator":
         """A calibrator that quantizes with saved parameters (to_dict's
         output, or json.loads of it).  A minmax one can also take more batches."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
@@ -327,11 +350,11 @@ class Calibrator:
         cal._frozen = (scale, zp)
         return cal
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Calibrator(method={self.method!r}, axis={self.axis}, "
                 f"symmetric={self.symmetric}, qdtype={self.qdtype}, count={self.count})")
 
 
-def _is_dask(batch):
+def _is_dask(batch: object) -> bool:
     return type(batch).__module__.split(".")[0] == "dask" and hasattr(batch, "blocks")
 

@@ -4,9 +4,16 @@ Inputs that the kernels cannot read in place (other dtypes, byte orders,
 strides, F order) are converted one slab at a time, so temporaries stay
 bounded whatever the size of the array.
 """
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
 import numpy as np
+import numpy.typing as npt
 
 from ._dtypes import direct_kind, is_direct, working_kind
+from ._typing import FloatArray, WorkingDtype
+
+_ScalarT = TypeVar("_ScalarT", bound=np.generic)
 
 # Elements per converted chunk: 4 MiB of float64.  A loop over chunks() holds
 # two at once (the next is made before the last is dropped), still well under
@@ -14,7 +21,8 @@ from ._dtypes import direct_kind, is_direct, working_kind
 CHUNK_ELEMENTS = 1 << 19
 
 
-def slabs(a, max_elements=CHUNK_ELEMENTS, align=1):
+def slabs(a: npt.NDArray[Any], max_elements: int = CHUNK_ELEMENTS,
+          align: int = 1) -> Iterator[tuple[int, npt.NDArray[Any]]]:
     """Yield (start, view): views of `a` covering its elements in C order.
 
     `start` is the flat C-order index of the view's first element and each
@@ -25,7 +33,8 @@ def slabs(a, max_elements=CHUNK_ELEMENTS, align=1):
     yield from _slabs(a, 0, max_elements, align)
 
 
-def _slabs(a, start, max_elements, align):
+def _slabs(a: npt.NDArray[Any], start: int, max_elements: int,
+           align: int) -> Iterator[tuple[int, npt.NDArray[Any]]]:
     if a.size <= max_elements or a.ndim == 0:
         yield start, a
         return
@@ -44,7 +53,8 @@ def _slabs(a, start, max_elements, align):
         yield from _slabs(a[i], start + i * inner, max_elements, align)
 
 
-def chunks(a, work, align=1):
+def chunks(a: npt.NDArray[Any], work: np.dtype[_ScalarT],
+           align: int = 1) -> Iterator[tuple[int, npt.NDArray[_ScalarT]]]:
     """Yield (start, chunk): 1-D C-contiguous arrays of dtype `work`.
 
     An array the kernels can read directly comes back whole, with no copy.
@@ -60,7 +70,8 @@ def chunks(a, work, align=1):
         yield start, chunk
 
 
-def input_chunks(a, work, align=1):
+def input_chunks(a: npt.NDArray[Any], work: WorkingDtype,
+                 align: int = 1) -> Iterator[tuple[int, FloatArray, int]]:
     """Yield (start, chunk, kind): what the quantize kernels read.
 
     An array the kernels read in place (float32/float64, or float16/bfloat16

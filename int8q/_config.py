@@ -6,21 +6,22 @@ Environment:
   INT8Q_SIMD=baseline|avx2|avx512      force a SIMD level (tests, benchmarks)
 """
 import os
+from typing import TextIO
 
 from . import _kernels
 
 ISA_NAMES = _kernels.ISA_NAMES  # the C enum int8q_isa, by level
-_num_threads = None
+_num_threads: int | None = None
 
 
-def _available_cpus():
+def _available_cpus() -> int:
     try:
         return len(os.sched_getaffinity(0))  # honours taskset and cgroup cpusets
     except AttributeError:
         return os.cpu_count() or 1
 
 
-def _default_threads():
+def _default_threads() -> int:
     for var in ("INT8Q_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "").split(",")[0].strip()
         if value.isdigit() and int(value) > 0:
@@ -28,7 +29,7 @@ def _default_threads():
     return max(1, min(_available_cpus(), _kernels.max_threads()))
 
 
-def get_num_threads():
+def get_num_threads() -> int:
     """Threads int8q uses for large arrays (1 when built without OpenMP)."""
     global _num_threads
     if _num_threads is None:
@@ -36,7 +37,7 @@ def get_num_threads():
     return _num_threads
 
 
-def set_num_threads(n):
+def set_num_threads(n: int) -> None:
     """Use `n` threads for large arrays (results do not depend on it)."""
     global _num_threads
     n = int(n)
@@ -45,18 +46,18 @@ def set_num_threads(n):
     _num_threads = n if _kernels.HAVE_OPENMP else 1
 
 
-def available_simd():
+def available_simd() -> list[str]:
     """SIMD levels this build has and this CPU runs."""
     best = _kernels.isa_detect()
     return [name for level, name in enumerate(ISA_NAMES)
             if level <= best and _kernels.isa_compiled(level)]
 
 
-def get_simd():
+def get_simd() -> str:
     return ISA_NAMES[_kernels.isa_current()]
 
 
-def set_simd(name):
+def set_simd(name: str) -> None:
     """Force a SIMD level; every level gives bit-identical results."""
     if name not in ISA_NAMES:
         raise ValueError(f"SIMD level must be one of {ISA_NAMES}, got {name!r}")
@@ -65,7 +66,7 @@ def set_simd(name):
                          f"(available: {available_simd()})")
 
 
-def _init_simd():
+def _init_simd() -> None:
     forced = os.environ.get("INT8Q_SIMD")
     if forced:
         set_simd(forced)
@@ -73,7 +74,7 @@ def _init_simd():
         _kernels.isa_select(_kernels.isa_detect())
 
 
-def show_config(file=None):
+def show_config(file: TextIO | None = None) -> str:
     """Print (and return) the build and run-time configuration."""
     import platform
     import numpy as np

@@ -1,24 +1,30 @@
 """Which dtypes int8q accepts, and the working dtype each one computes in."""
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
+from ._typing import WorkingDtype
 
 FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
 
 
-def is_bfloat16(dtype):
+def is_bfloat16(dtype: np.dtype[Any]) -> bool:
     # ml_dtypes is optional; its bfloat16 is recognised by name so that int8q
     # never has to import it.
-    return dtype.name == "bfloat16"
+    # (Typed here: NumPy's stubs say LiteralString, which Python 3.10 lacks.)
+    name: str = dtype.name
+    return name == "bfloat16"
 
 
 # The common cases, looked up before anything else (small calls feel it).
-_WORKING = {np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64,
-            np.dtype(np.float16): FLOAT32}
+_WORKING: dict[object, WorkingDtype] = {
+    np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64, np.dtype(np.float16): FLOAT32}
 
 
-def working_dtype(dtype):
+def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
     """float32 for float16/bfloat16/float32, float64 for float64/integer/bool.
 
     Raises TypeError for anything else (complex, object, strings, long double,
@@ -37,24 +43,24 @@ def working_dtype(dtype):
         f"integer); got dtype {dtype}")
 
 
-def is_direct(a, work):
+def is_direct(a: npt.NDArray[Any], work: np.dtype[Any]) -> bool:
     """True when `a` already is C-contiguous native `work` (no conversion)."""
     return a.dtype == work and a.dtype.isnative and a.flags.c_contiguous
 
 
 # Native dtypes the kernels read in place, with the kernels' input kind:
 # float16 and bfloat16 are widened to float32 inside the kernels.
-_KINDS = {np.dtype(np.float32): _kernels.INPUT_F32,
+_KINDS: dict[np.dtype[Any], int] = {np.dtype(np.float32): _kernels.INPUT_F32,
           np.dtype(np.float64): _kernels.INPUT_F64,
           np.dtype(np.float16): _kernels.INPUT_F16}
 
 
-def working_kind(work):
+def working_kind(work: WorkingDtype) -> int:
     """The input kind of an array already converted to the working dtype."""
     return _kernels.INPUT_F64 if work == FLOAT64 else _kernels.INPUT_F32
 
 
-def direct_kind(a, work):
+def direct_kind(a: npt.NDArray[Any], work: WorkingDtype) -> int | None:
     """The kernels' input kind for reading `a` in place, or None when it
     must be converted first (other dtypes, byte orders, layouts)."""
     dtype = a.dtype

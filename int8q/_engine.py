@@ -4,16 +4,22 @@ The public functions in _api.py validate arguments and shape results; the
 functions here only move data: each takes an array, its working dtype and a
 Granularity, and fills flat C-order outputs.
 """
+from typing import Any, NoReturn
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from ._chunks import chunks, input_chunks
 from ._dtypes import FLOAT64, direct_kind
 from ._config import get_num_threads
+from ._granularity import Granularity
+from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import nonfinite_error
 
 
-def find_nonfinite(x, work):
+def find_nonfinite(x: npt.NDArray[Any],
+                   work: WorkingDtype) -> tuple[tuple[int, ...], np.floating[Any]] | None:
     """(index tuple, value) of the first NaN or inf of x in C order, or None."""
     for start, chunk in chunks(x, work):
         bad = np.flatnonzero(~np.isfinite(chunk))
@@ -23,7 +29,7 @@ def find_nonfinite(x, work):
     return None
 
 
-def raise_nonfinite(x, work):
+def raise_nonfinite(x: npt.NDArray[Any], work: WorkingDtype) -> NoReturn:
     """Raise ValueError naming the first NaN or inf of x (C order)."""
     found = find_nonfinite(x, work)
     if found is None:
@@ -31,7 +37,7 @@ def raise_nonfinite(x, work):
     raise nonfinite_error(*found)
 
 
-def absmax(x, work, gran):
+def absmax(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity) -> FloatArray:
     """Flat abs-max per scale, in the working dtype; ValueError on NaN/inf."""
     m = np.zeros(gran.nscales, dtype=work)
     threads = get_num_threads()
@@ -42,7 +48,7 @@ def absmax(x, work, gran):
     return m
 
 
-def scales_from_absmax(m):
+def scales_from_absmax(m: npt.ArrayLike) -> FloatArray:
     """absmax / 127 in m's dtype, 1 where that is 0 (any shape, 0-d too).
 
     The Python home of the scale rule; the C home is int8q_scale_rule_* in
@@ -52,7 +58,9 @@ def scales_from_absmax(m):
     return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype, copy=False)
 
 
-def quantize(x, work, gran, mode, q_flat, d_flat=None, fused=True):
+def quantize(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode: int,
+             q_flat: Int8Array, d_flat: FloatArray | None = None,
+             fused: bool = True) -> FloatArray:
     """Fill q_flat (and d_flat) and return the flat scales.
 
     With fused=True and a granularity whose blocks fit in cache, each block is
@@ -87,7 +95,9 @@ def quantize(x, work, gran, mode, q_flat, d_flat=None, fused=True):
     return scales
 
 
-def _quantize_chunks(x, work, gran, scales, bounded, mode, q_flat, d_flat):
+def _quantize_chunks(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
+                     scales: FloatArray, bounded: bool, mode: int, q_flat: Int8Array,
+                     d_flat: FloatArray | None) -> None:
     threads = get_num_threads()
     for start, chunk, kind in input_chunks(x, work):
         stop = start + chunk.shape[0]
@@ -96,7 +106,7 @@ def _quantize_chunks(x, work, gran, scales, bounded, mode, q_flat, d_flat):
                                bounded, mode, q_flat[start:stop], d_part, threads)
 
 
-def dequantize_fast(q, scale, gran):
+def dequantize_fast(q: Int8Array, scale: FloatArray, gran: Granularity) -> FloatArray:
     """q * scale for the common call (q C-contiguous int8, scale a
     C-contiguous float32/float64 array of the granularity's scale shape), or
     None when the call is not that; ValueError for NaN/inf scales.  Small
@@ -109,7 +119,8 @@ def dequantize_fast(q, scale, gran):
     return out
 
 
-def dequantize(q, scales, gran, out_flat):
+def dequantize(q: Int8Array, scales: FloatArray, gran: Granularity,
+               out_flat: npt.NDArray[Any]) -> bool:
     """out_flat = q * scale computed in the scales' dtype, then cast to
     out_flat's dtype chunk by chunk (no full-size temporary).  Returns False,
     writing nothing, when a scale is NaN or inf."""

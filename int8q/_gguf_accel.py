@@ -25,8 +25,16 @@ import inspect
 import os
 import runpy
 import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:  # classmethod is subscriptable only for mypy
+    # Q8_0.quantize_blocks / dequantize_blocks: blocks in, blocks out.
+    _BlocksMethod = classmethod[Any, [npt.NDArray[Any]], npt.NDArray[Any]]
 
 __all__ = ["accelerate_gguf", "GGUFVersionError", "main"]
 
@@ -38,12 +46,12 @@ class GGUFVersionError(RuntimeError):
     """The installed gguf-py does not dispatch Q8_0 the way int8q patches."""
 
 
-def _where(quants):
+def _where(quants: ModuleType) -> str:
     # By path: a vendored gguf-py (llama.cpp's gguf-py/) has no version of its own.
     return f"the gguf-py at {os.path.dirname(getattr(quants, '__file__', None) or '?')}"
 
 
-def _q8_0_class(quants):
+def _q8_0_class(quants: ModuleType) -> tuple[Any, Any]:  # (gguf-py's class, type id)
     """gguf.quants.Q8_0 when this gguf-py dispatches Q8_0 through its
     quantize_blocks/dequantize_blocks classmethods; else GGUFVersionError."""
     cls = getattr(quants, "Q8_0", None)
@@ -70,8 +78,8 @@ def _q8_0_class(quants):
     return cls, qtype
 
 
-def _fast_quantize_blocks(original):
-    def quantize_blocks(cls, blocks):
+def _fast_quantize_blocks(original: "_BlocksMethod") -> "_BlocksMethod":
+    def quantize_blocks(cls: type[Any], blocks: npt.NDArray[Any]) -> npt.NDArray[Any]:
         # gguf-py hands over float32 (n_blocks, 32); anything else keeps its own path.
         if (
             type(blocks) is np.ndarray
@@ -91,8 +99,8 @@ def _fast_quantize_blocks(original):
     return classmethod(quantize_blocks)
 
 
-def _fast_dequantize_blocks(original):
-    def dequantize_blocks(cls, blocks):
+def _fast_dequantize_blocks(original: "_BlocksMethod") -> "_BlocksMethod":
+    def dequantize_blocks(cls: type[Any], blocks: npt.NDArray[Any]) -> npt.NDArray[Any]:
         if (
             type(blocks) is np.ndarray
             and blocks.dtype == np.uint8
@@ -109,7 +117,7 @@ def _fast_dequantize_blocks(original):
     return classmethod(dequantize_blocks)
 
 
-def _probe():
+def _probe() -> npt.NDArray[np.float32]:
     """Blocks that exercise the recipe: random, exact .5 ties, a zero block, tiny scales."""
     rng = np.random.default_rng(11)
     x = rng.standard_normal((4, 2 * _BLOCK)).astype(np.float32)
@@ -123,29 +131,29 @@ def _probe():
 class Acceleration:
     """What `accelerate_gguf` returns: ``restore()`` it, or use it in ``with``."""
 
-    def __init__(self, cls, originals):
+    def __init__(self, cls: type[Any], originals: dict[str, "_BlocksMethod"]) -> None:
         self._cls, self._originals = cls, originals
 
     @property
-    def active(self):
+    def active(self) -> bool:
         """True until this handle restored gguf-py (a nested handle is never active)."""
         return bool(self._originals)
 
-    def restore(self):
+    def restore(self) -> None:
         """Put gguf-py's own Q8_0 methods back (once; later calls do nothing)."""
         for name, method in self._originals.items():
             setattr(self._cls, name, method)
         self._originals = {}
 
-    def __enter__(self):
+    def __enter__(self) -> "Acceleration":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self.restore()
         return False
 
 
-def accelerate_gguf(quants=None):
+def accelerate_gguf(quants: ModuleType | None = None) -> Acceleration:
     """Make gguf-py's Q8_0 quantize/dequantize run on int8q's kernels.
 
     Parameters
@@ -176,11 +184,12 @@ def accelerate_gguf(quants=None):
     """
     if quants is None:
         try:
-            import gguf.quants as quants
+            import gguf.quants as gguf_quants
         except ImportError:
             raise ImportError(
                 "int8q.ggml.accelerate_gguf needs gguf-py: pip install gguf"
             ) from None
+        quants = gguf_quants
     cls, qtype = _q8_0_class(quants)
     current = inspect.getattr_static(cls, "quantize_blocks").__func__
     if hasattr(current, _MARK):  # already accelerated by an outer call
@@ -224,7 +233,8 @@ class _AccelerateOnImport:
     runs; importing gguf beforehand would pick the wrong copy.
     """
 
-    def find_spec(self, name, path, target=None):
+    def find_spec(self, name: str, path: Sequence[str] | None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if name != "gguf.quants":
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
@@ -232,18 +242,19 @@ class _AccelerateOnImport:
             return spec
         exec_module = spec.loader.exec_module
 
-        def exec_and_accelerate(module):
+        def exec_and_accelerate(module: ModuleType) -> None:
             exec_module(module)
             accelerate_gguf(module)
 
-        spec.loader.exec_module = exec_and_accelerate
+        # Patching this loader instance is the point (see the class doc).
+        spec.loader.exec_module = exec_and_accelerate  # type: ignore[method-assign]
         return spec
 
 
 USAGE = "usage: python -m int8q.ggml run SCRIPT.py [ARGS...]"
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m int8q.ggml run SCRIPT.py ARGS...``: run a script with gguf-py accelerated.
 
     The script runs as ``python SCRIPT.py ARGS...`` would run it (as

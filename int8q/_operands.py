@@ -14,7 +14,10 @@
   values they had already overwritten, and the result would depend on the
   thread count and the chunking.
 """
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 from numpy.exceptions import TooHardError
 
 # np.shares_memory solves a small integer program; this bounds its work.
@@ -23,20 +26,20 @@ from numpy.exceptions import TooHardError
 MAX_OVERLAP_WORK = 1000
 
 
-def refuse_masked(x, what):
+def refuse_masked(x: object, what: str) -> None:
     """TypeError when `x` is a masked array (its mask would be ignored)."""
     if isinstance(x, np.ma.MaskedArray):
         raise TypeError(f"{what} is a masked array; int8q would ignore its mask: pass "
                         f"{what}.filled(value) or {what}.compressed() instead")
 
 
-def as_input(x, what="x"):
+def as_input(x: npt.ArrayLike, what: str = "x") -> npt.NDArray[Any]:
     """`x` as a plain ndarray; TypeError for a masked array."""
     refuse_masked(x, what)
     return np.asarray(x)
 
 
-def check_out_type(out, what="out"):
+def check_out_type(out: object, what: str = "out") -> None:
     """TypeError for an `out` that is not an ndarray or cannot be written flat."""
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{what} must be an ndarray, got {type(out).__name__}")
@@ -46,7 +49,8 @@ def check_out_type(out, what="out"):
                         f"2-D): pass np.asarray(m) to write into its memory")
 
 
-def check_out(out, shape, dtype, name="out"):
+def check_out(out: npt.NDArray[Any], shape: tuple[int, ...], dtype: npt.DTypeLike,
+              name: str = "out") -> None:
     """TypeError/ValueError unless `out` is a writeable C-contiguous ndarray of
     `dtype` and `shape`: the one rule for every out= of int8q."""
     check_out_type(out, name)
@@ -59,19 +63,21 @@ def check_out(out, shape, dtype, name="out"):
         raise ValueError(f"{name} must be C-contiguous and writeable")
 
 
-def overlaps(a, b):
+def overlaps(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:
     """Whether arrays `a` and `b` may share memory (the cheap bounds test
     first, the exact one only when the bounds overlap)."""
     if not np.may_share_memory(a, b):
         return False
     try:
-        return bool(np.shares_memory(a, b, max_work=MAX_OVERLAP_WORK))
+        # NumPy's stubs allow only max_work -1 or 0; the function takes any bound.
+        return bool(np.shares_memory(a, b, max_work=MAX_OVERLAP_WORK))  # type: ignore[arg-type]
     except TooHardError:
         return True
 
 
-def apart(x, *outs):
+def apart(x: npt.NDArray[Any], *outs: npt.NDArray[Any] | None) -> npt.NDArray[Any]:
     """`x`, or a copy of it when it shares memory with any of `outs` (None skipped)."""
     if any(out is not None and overlaps(x, out) for out in outs):
-        return x.copy()
+        copy: npt.NDArray[Any] = x.copy()  # (typed: ndarray.copy gives Self, Any for 3.10)
+        return copy
     return x

@@ -1,9 +1,13 @@
 """int8_quantize(list) -> dict: the dict form (docs/semantics.md §1)."""
+from collections.abc import Iterable
+from typing import SupportsFloat
+
 from . import _kernels
 from ._operands import refuse_masked
+from ._typing import DictForm
 
 
-def int8_quantize(x):
+def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
     """Quantize a flat sequence of real numbers to INT8, returning plain Python.
 
     float64 arithmetic: ``scale = max|x| / 127`` (1.0 when that is 0),

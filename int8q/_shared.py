@@ -8,8 +8,11 @@ without breaking them.
 from ._api import QuantizedBase, quantize_with_scale
 from ._dtypes import working_dtype
 from ._engine import find_nonfinite, scales_from_absmax
-from ._granularity import resolve
+from ._granularity import Granularity, resolve
+from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import nonfinite_error, rounding_code
 
 __all__ = ["QuantizedBase", "find_nonfinite", "nonfinite_error", "quantize_with_scale",
-           "resolve", "rounding_code", "scales_from_absmax", "working_dtype"]
+           "resolve", "rounding_code", "scales_from_absmax", "working_dtype",
+           # types, for annotations
+           "FloatArray", "Granularity", "Int8Array", "WorkingDtype"]

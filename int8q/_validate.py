@@ -4,7 +4,7 @@ mistake is made.
 """
 import operator
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, SupportsInt
 
 from . import _kernels
 
@@ -33,7 +33,7 @@ def integer(value: Any, name: str) -> int:
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
 
 
-def block_size(value: Any) -> int:
+def block_size(value: object) -> int:
     """A block size as a positive int; TypeError/ValueError naming the mistake."""
     value = integer(value, "block_size")
     if value < 1:
@@ -41,7 +41,7 @@ def block_size(value: Any) -> int:
     return value
 
 
-def nonfinite_error(where: Sequence[int], value: object, what: str = "x",
+def nonfinite_error(where: Sequence[SupportsInt], value: object, what: str = "x",
                     by: str = "int8q") -> ValueError:
     """The ValueError for a NaN or inf found at index tuple `where` of `what`."""
     index = ", ".join(str(int(i)) for i in where)

@@ -23,6 +23,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
+from typing import NoReturn, cast
 
 from ._seed import int8_quantize
 from ._validate import ROUNDINGS
@@ -41,14 +44,14 @@ class Terminated(BaseException):
     so that every `with` block on the way out removes what it was writing."""
 
 
-def _terminate(signum, frame):
+def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
     # A second SIGTERM must not interrupt the clean-up of the first.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated()
 
 
 @contextlib.contextmanager
-def _sigterm_raises():
+def _sigterm_raises() -> Iterator[None]:
     """SIGTERM raises Terminated while the block runs (main thread only:
     Python delivers signals there, and only there may handlers be set)."""
     if threading.current_thread() is not threading.main_thread():
@@ -64,11 +67,11 @@ def _sigterm_raises():
 class _Parser(argparse.ArgumentParser):
     """argparse, with usage errors reported on one line like every other error."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"int8q: error: {message} (see {self.prog} --help)\n")
 
 
-def _block_size(text):
+def _block_size(text: str) -> int | str:
     """An integer block size, or the text itself so that int8q.io's check
     words the mistake as the API does."""
     try:
@@ -77,26 +80,26 @@ def _block_size(text):
         return text
 
 
-def _as_number(text):
+def _as_number(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
         return None
 
 
-def _progress_wanted(args):
+def _progress_wanted(args: argparse.Namespace) -> bool:
     if args.quiet:
         return False
     return args.progress or sys.stderr.isatty()
 
 
-def _file_options_given(args):
+def _file_options_given(args: argparse.Namespace) -> bool:
     return (args.per_tensor or args.block_size is not None or args.rounding is not None
             or args.skip or args.all or args.progress or args.quiet
             or args.scheme is not None or args.clip is not None)
 
 
-def cmd_quantize(args):
+def cmd_quantize(args: argparse.Namespace) -> None:
     numbers = [_as_number(t) for t in args.inputs]
     if args.output is None:
         if None in numbers:
@@ -106,7 +109,7 @@ def cmd_quantize(args):
             raise CLIError(f"not a number: {bad!r} (to quantize a file, give -o OUT)")
         if _file_options_given(args):
             raise CLIError("options apply to files; numbers take none")
-        print(json.dumps(int8_quantize(numbers)))
+        print(json.dumps(int8_quantize(cast("list[float]", numbers))))  # no None: see above
         return
     from . import io
     io.quantize_file(_one_input(args), args.output, per_tensor=args.per_tensor,
@@ -115,22 +118,23 @@ def cmd_quantize(args):
                      progress=_progress_wanted(args), clip=args.clip)
 
 
-def _one_input(args):
+def _one_input(args: argparse.Namespace) -> str:
     if len(args.inputs) != 1:
         raise CLIError(f"give one input file with -o, got {len(args.inputs)}")
-    return args.inputs[0]
+    path: str = args.inputs[0]  # argparse types its attributes Any
+    return path
 
 
-def cmd_dequantize(args):
+def cmd_dequantize(args: argparse.Namespace) -> None:
     from . import io
     io.dequantize_file(args.input, args.output, progress=_progress_wanted(args))
 
 
-def _shape(shape):
+def _shape(shape: Sequence[int]) -> str:
     return "x".join(str(d) for d in shape) if shape else "()"
 
 
-def cmd_inspect(args):
+def cmd_inspect(args: argparse.Namespace) -> None:
     from . import io
     rows = io.inspect_file(args.input)
     if args.json:
@@ -150,7 +154,7 @@ def cmd_inspect(args):
           + (f" in {files} files" if files > 1 else ""))
 
 
-def _add_output(p, progress_help):
+def _add_output(p: argparse.ArgumentParser, progress_help: str) -> None:
     p.add_argument("-o", "--output", metavar="OUT",
                    help="output file, or output directory for a sharded checkpoint "
                         "or a Hugging Face model folder")
@@ -160,7 +164,7 @@ def _add_output(p, progress_help):
     quiet.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="int8q", description="Symmetric INT8 quantization.")
     parser.add_argument("--version", action="version", version=f"int8q {__version__}")
@@ -211,11 +215,11 @@ def build_parser():
     return parser
 
 
-def _one_line(exc):
+def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "need_output", False) and args.output is None:

@@ -20,8 +20,10 @@ The chunk is quantized per tensor with `int8q.quantize`, so decoding gives
 dtype): within ``scale / 2`` of the original for every element.
 """
 import struct
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
 
@@ -40,7 +42,7 @@ DTYPE_CODES = {f"{order}{kind}".encode("ascii"): np.dtype(f"{order}{kind}")
                for order in "<>" for kind in FLOAT_DTYPES}
 
 
-def check_dtype(dtype):
+def check_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     dtype = np.dtype(dtype)
     # The header keeps 3 characters of dtype.str, and decoding must give the
     # original type back: plain IEEE floats only (bfloat16 has no dtype.str
@@ -50,7 +52,7 @@ def check_dtype(dtype):
     return dtype
 
 
-def encode_chunk(x, rounding="half_even"):
+def encode_chunk(x: npt.NDArray[Any], rounding: str = "half_even") -> bytes:
     """The header and int8 values of one chunk, as bytes.
 
     Parameters
@@ -75,7 +77,7 @@ def encode_chunk(x, rounding="half_even"):
     return header + qt.q.tobytes()
 
 
-def decode_chunk(buf):
+def decode_chunk(buf: object) -> tuple[npt.NDArray[np.int8], np.floating[Any], np.dtype[Any]]:
     """``(q, scale, dtype)`` from an encoded chunk; q is flat.
 
     Raises
@@ -107,7 +109,7 @@ def decode_chunk(buf):
     return raw[HEADER.size:].view(np.int8), stored, dtype
 
 
-class Int8QCodec(Codec):
+class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: Codec is Any
     """numcodecs codec: symmetric INT8 with one scale per chunk.
 
     Parameters
@@ -129,21 +131,22 @@ class Int8QCodec(Codec):
 
     codec_id = "int8q"
 
-    def __init__(self, rounding="half_even"):
+    def __init__(self, rounding: str = "half_even") -> None:
         rounding_code(rounding)  # ValueError now rather than at the first chunk
         self.rounding = rounding
 
-    def encode(self, buf):
+    def encode(self, buf: object) -> bytes:
         """Header and int8 values of `buf` (any shape; the shape is not kept)."""
         return encode_chunk(np.asarray(ensure_ndarray_like(buf)), self.rounding)
 
-    def decode(self, buf, out=None):
+    def decode(self, buf: object, out: object = None) -> npt.NDArray[Any]:
         """``q * scale`` in the original dtype, flat, or written into `out`."""
         q, scale, dtype = decode_chunk(buf)
-        return ndarray_copy(dequantize(q, scale, dtype=dtype), out)
+        result: npt.NDArray[Any] = ndarray_copy(dequantize(q, scale, dtype=dtype), out)
+        return result  # (numcodecs is untyped)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, str]:
         return {"id": self.codec_id, "rounding": self.rounding}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Int8QCodec(rounding={self.rounding!r})"

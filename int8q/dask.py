@@ -13,13 +13,17 @@ module-level functions of int8q, so workers only need int8q installed).
     array([0.02362205, 0.05511811, 0.08661418], dtype=float32)
 """
 import math
+from collections.abc import Callable, Sequence
+from typing import Any, SupportsIndex
 
 import numpy as np
+import numpy.typing as npt
 import dask.array as da
 
 from . import QTensor, absmax, dequantize
 from ._shared import (QuantizedBase, find_nonfinite, nonfinite_error, quantize_with_scale,
                       resolve, rounding_code, scales_from_absmax, working_dtype)
+from ._shared import FloatArray, Granularity, Int8Array, WorkingDtype
 
 __all__ = ["DaskQTensor", "quantize"]
 
@@ -39,8 +43,10 @@ class DaskQTensor(QuantizedBase):
     """
 
     __slots__ = ()
+    q: da.Array
+    scale: da.Array
 
-    def dequantize(self, dtype=None):
+    def dequantize(self, dtype: npt.DTypeLike | None = None) -> da.Array:
         """``q * scale`` as a Dask array (working dtype, or `dtype`).
 
         Chunk by chunk with `int8q.dequantize`, so it is bit-identical to
@@ -50,18 +56,20 @@ class DaskQTensor(QuantizedBase):
         return _blockwise(_dequantize_block, out, self.q, self.scale, self.axis,
                           self.block_size, out_dtype=out)
 
-    def compute(self, **kwargs):
+    def compute(self, **kwargs: Any) -> QTensor:
         """Compute q and scale together and return an `int8q.QTensor`."""
         import dask
         q, scale = dask.compute(self.q, self.scale, **kwargs)
         return QTensor(q, scale, self.axis, self.block_size, self.rounding)
 
-    def _repr_extra(self):
+    def _repr_extra(self) -> str:
         return f", chunks={self.q.chunksize}"
 
 
-def quantize(x, *, axis=None, block_size=None, rounding="half_even", scale=None,
-             split_every=None):
+def quantize(x: da.Array, *, axis: SupportsIndex | None = None,
+             block_size: SupportsIndex | None = None, rounding: str = "half_even",
+             scale: npt.ArrayLike | da.Array | None = None,
+             split_every: int | dict[int, int] | None = None) -> DaskQTensor:
     """Symmetric INT8 quantization of a Dask array, lazily.
 
     Same contract as `int8q.quantize` and bit-identical to it on the same
@@ -138,7 +146,9 @@ def quantize(x, *, axis=None, block_size=None, rounding="half_even", scale=None,
     return DaskQTensor(q, scale, gran.axis, gran.block_size, rounding)
 
 
-def _blockwise(func, dtype, x, scale, axis, block_size, **kwargs):
+def _blockwise(func: Callable[..., npt.NDArray[Any]], dtype: np.dtype[Any], x: da.Array,
+               scale: da.Array, axis: int | None, block_size: int | None,
+               **kwargs: Any) -> da.Array:
     """func(x_chunk, scale_chunk, axis=..., block_size=..., **kwargs) over
     matching chunks of x (or q) and its scales."""
     ind = tuple(range(x.ndim))
@@ -155,17 +165,21 @@ def _blockwise(func, dtype, x, scale, axis, block_size, **kwargs):
                         meta=np.empty((0,) * x.ndim, dtype), **kwargs)
 
 
-def _quantize_block(x, scale, axis, block_size, rounding):
+def _quantize_block(x: npt.NDArray[Any], scale: FloatArray, axis: int | None,
+                    block_size: int | None, rounding: str) -> Int8Array:
     return quantize_with_scale(x, scale, axis=axis, block_size=block_size,
                                     rounding=rounding)
 
 
-def _dequantize_block(q, scale, axis, block_size, out_dtype):
+def _dequantize_block(q: Int8Array, scale: FloatArray, axis: int | None,
+                      block_size: int | None, out_dtype: np.dtype[Any]) -> FloatArray:
     # Not `dtype`: da.blockwise would take that keyword for itself.
     return dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
 
 
-def _chunk_absmax(x, axis=None, block_size=None, keepdims=False, block_info=None):
+def _chunk_absmax(x: npt.NDArray[Any], axis: int | None = None, block_size: int | None = None,
+                  keepdims: bool = False,
+                  block_info: dict[int | None, dict[str, Any]] | None = None) -> FloatArray:
     """int8q.absmax of one chunk; a NaN/inf is named by its place in the
     whole array, not in the chunk."""
     try:
@@ -189,30 +203,34 @@ def _chunk_absmax(x, axis=None, block_size=None, keepdims=False, block_info=None
     return m
 
 
-def _max(m, axis=None, keepdims=False):
+def _max(m: FloatArray, axis: int | tuple[int, ...] | None = None,
+         keepdims: bool = False) -> FloatArray:
     # initial=0 keeps empty inputs (Dask's meta probes) from raising; every
     # abs-max is >= 0 so it never changes a result.
     return np.max(m, axis=axis, keepdims=keepdims, initial=0)
 
 
-def _scales(m, axis=None, keepdims=False):
+def _scales(m: FloatArray, axis: int | tuple[int, ...] | None = None,
+            keepdims: bool = False) -> FloatArray:
     # absmax / 127, 1 where that is 0: the engine's own rule.
     return scales_from_absmax(_max(m, axis=axis, keepdims=keepdims))
 
 
-def _reduced_scales(x, axis, work, split_every):
+def _reduced_scales(x: da.Array, axis: int | None, work: WorkingDtype,
+                    split_every: int | dict[int, int] | None) -> da.Array:
     """Per tensor (axis None) or per channel: per-chunk abs-max by int8q's
     kernel, then Dask's tree reduction over the chunks."""
     chunks = tuple((1,) * len(c) if i != axis else c for i, c in enumerate(x.chunks))
-    partial = x.map_blocks(_chunk_absmax, axis=axis, keepdims=True, chunks=chunks,
-                           dtype=work, meta=np.empty((0,) * x.ndim, work))
+    # da.map_blocks(f, x): what x.map_blocks(f) calls, and typed right by dask.
+    partial = da.map_blocks(_chunk_absmax, x, axis=axis, keepdims=True, chunks=chunks,
+                            dtype=work, meta=np.empty((0,) * x.ndim, work))
     reduced = tuple(i for i in range(x.ndim) if i != axis)
     return da.reduction(partial, _max, _scales, axis=reduced, combine=_max,
                         dtype=work, split_every=split_every,
                         meta=np.empty((0,) * (x.ndim - len(reduced)), work))
 
 
-def block_aligned_chunks(chunks, n, block_size):
+def block_aligned_chunks(chunks: Sequence[int], n: int, block_size: int) -> tuple[int, ...]:
     """Last-axis chunks with every inner boundary moved down to a multiple
     of `block_size` (merging chunks where needed); unchanged if aligned."""
     edges, pos = [0], 0
@@ -225,7 +243,7 @@ def block_aligned_chunks(chunks, n, block_size):
     return tuple(b - a for a, b in zip(edges, edges[1:]))
 
 
-def _scale_chunks(x, gran):
+def _scale_chunks(x: da.Array, gran: Granularity) -> tuple[tuple[int, ...], ...]:
     """The chunks of the scale array that pair with x's chunks."""
     if gran.block_size is not None:
         return x.chunks[:-1] + (tuple(-(-c // gran.block_size) for c in x.chunks[-1]),)
@@ -234,7 +252,8 @@ def _scale_chunks(x, gran):
     return ()
 
 
-def _given_scales(scale, x, gran, work):
+def _given_scales(scale: npt.ArrayLike | da.Array, x: da.Array, gran: Granularity,
+                  work: WorkingDtype) -> da.Array:
     """A caller's scales as a Dask array chunked to pair with x."""
     if not isinstance(scale, da.Array):
         scale = np.asarray(scale)
@@ -246,7 +265,7 @@ def _given_scales(scale, x, gran, work):
     return da.from_array(np.asarray(scale, dtype=work), chunks=chunks)
 
 
-def _block_aligned(x, block_size):
+def _block_aligned(x: da.Array, block_size: int) -> da.Array:
     """x with last-axis chunk boundaries on multiples of block_size."""
     if x.ndim and x.shape[-1]:
         aligned = block_aligned_chunks(x.chunks[-1], x.shape[-1], block_size)
@@ -255,10 +274,10 @@ def _block_aligned(x, block_size):
     return x
 
 
-def _per_block_scales(x, gran, work):
+def _per_block_scales(x: da.Array, gran: Granularity, work: WorkingDtype) -> da.Array:
     """The scales of each chunk of a block-aligned x: blocks never straddle
     chunks, so each chunk's own abs-max per block is the global one."""
-    maxima = x.map_blocks(_chunk_absmax, block_size=gran.block_size,
-                          chunks=_scale_chunks(x, gran), dtype=work,
-                          meta=np.empty((0,) * x.ndim, work))
+    maxima = da.map_blocks(_chunk_absmax, x, block_size=gran.block_size,
+                           chunks=_scale_chunks(x, gran), dtype=work,
+                           meta=np.empty((0,) * x.ndim, work))
     return maxima.map_blocks(scales_from_absmax, dtype=work)

@@ -14,7 +14,10 @@ dividing, rounds half away from zero, and stores the scale as float16.
     >>> ggml.dequantize_q8_0(raw)[:3]
     array([-0.99993896, -0.9684448 , -0.9369507 ], dtype=float32)
 """
+from typing import Any, NoReturn
+
 import numpy as np
+import numpy.typing as npt
 
 from . import _kernels
 from ._chunks import chunks, input_chunks
@@ -30,7 +33,8 @@ Q8_0_BLOCK = 32   # floats per block
 Q8_0_BYTES = 34   # bytes per block: float16 scale + 32 int8
 
 
-def quantize_q8_0(x, out=None):
+def quantize_q8_0(x: npt.ArrayLike,
+                  out: npt.NDArray[np.uint8] | None = None) -> npt.NDArray[np.uint8]:
     """Quantize to GGML Q8_0 bytes.
 
     Parameters
@@ -74,7 +78,8 @@ def quantize_q8_0(x, out=None):
     return out
 
 
-def _output(out, shape, dtype, x):
+def _output(out: npt.NDArray[Any] | None, shape: tuple[int, ...], dtype: npt.DTypeLike,
+            x: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """A new array, or `out` checked (int8q's one out= rule); and `x`, copied
     first when it shares memory with `out`."""
     if out is None:
@@ -83,7 +88,7 @@ def _output(out, shape, dtype, x):
     return out, apart(x, out)
 
 
-def _raise_block_error(x, code):
+def _raise_block_error(x: npt.NDArray[Any], code: int) -> NoReturn:
     found = find_nonfinite(x, FLOAT32)
     if found is not None:
         where, value = found
@@ -92,7 +97,8 @@ def _raise_block_error(x, code):
                      "absmax must stay below about 65504 * 127")
 
 
-def dequantize_q8_0(raw, out=None):
+def dequantize_q8_0(raw: npt.ArrayLike,
+                    out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
     """Float32 values of GGML Q8_0 bytes.
 
     Parameters

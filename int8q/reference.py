@@ -4,17 +4,23 @@ Every fast path of int8q must give bit-identical results to these functions.
 They take already-valid input (no error handling beyond what NumPy does) and
 are written to be checked by eye against docs/semantics.md (§1-§3).
 """
+from collections.abc import Callable, Iterable
+from typing import Any, SupportsFloat
+
 import numpy as np
+import numpy.typing as npt
+
+from ._typing import DictForm, FloatArray, Int8Array, WorkingDtype
 
 
-def working_dtype(dtype):
+def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize <= 4 or dtype.name == "bfloat16":
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
 
-def round_to_int(v, rounding="half_even"):
+def round_to_int(v: FloatArray, rounding: str = "half_even") -> FloatArray:
     """Round a float array to integral values (same dtype)."""
     if rounding == "half_even":
         return np.rint(v)
@@ -24,7 +30,7 @@ def round_to_int(v, rounding="half_even"):
     return np.where(tie, t + np.sign(v), np.rint(v))
 
 
-def _blocked(x, block_size):
+def _blocked(x: npt.NDArray[Any], block_size: int) -> tuple[npt.NDArray[Any], int]:
     """x with its last axis split into (nblocks, block_size), zero padded."""
     n = x.shape[-1]
     block_size = max(1, min(block_size, n))  # a block never outgrows its row
@@ -34,7 +40,8 @@ def _blocked(x, block_size):
     return padded.reshape(x.shape[:-1] + (nblocks, block_size)), pad
 
 
-def absmax(x, axis=None, block_size=None):
+def absmax(x: npt.ArrayLike, axis: int | None = None,
+           block_size: int | None = None) -> FloatArray:
     """Abs-max in the working dtype, shaped like quantize's scale."""
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
@@ -42,14 +49,18 @@ def absmax(x, axis=None, block_size=None):
     if axis is not None:
         axis = axis % x.ndim
         others = tuple(i for i in range(x.ndim) if i != axis)
-        return np.max(a, axis=others, initial=0).astype(xw.dtype)
+        # np.max with an axis is typed Any: name the result's type.
+        per_channel: FloatArray = np.max(a, axis=others, initial=0).astype(xw.dtype)
+        return per_channel
     if block_size is not None:
         blocks, _ = _blocked(a, block_size)
-        return np.max(blocks, axis=-1, initial=0).astype(xw.dtype)
+        per_block: FloatArray = np.max(blocks, axis=-1, initial=0).astype(xw.dtype)
+        return per_block
     return np.asarray(np.max(a, initial=0), dtype=xw.dtype)
 
 
-def expand_scale(scale, shape, axis=None, block_size=None):
+def expand_scale(scale: FloatArray, shape: tuple[int, ...], axis: int | None = None,
+                 block_size: int | None = None) -> FloatArray:
     """The scale broadcast to `shape`, element by element."""
     if axis is not None:
         axis = axis % len(shape)
@@ -62,7 +73,8 @@ def expand_scale(scale, shape, axis=None, block_size=None):
     return np.broadcast_to(scale, shape)
 
 
-def quantize(x, axis=None, block_size=None, rounding="half_even"):
+def quantize(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None,
+             rounding: str = "half_even") -> tuple[Int8Array, FloatArray]:
     """(q, scale) exactly as the contract defines them."""
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
@@ -73,7 +85,8 @@ def quantize(x, axis=None, block_size=None, rounding="half_even"):
     return q, scale
 
 
-def dequantize(q, scale, axis=None, block_size=None):
+def dequantize(q: Int8Array, scale: npt.ArrayLike, axis: int | None = None,
+               block_size: int | None = None) -> FloatArray:
     scale = np.asarray(scale)
     # 127 * RN(absmax / 127) can exceed the largest finite float when absmax is
     # within an ulp or so of it: the contract's product is then inf.
@@ -81,7 +94,7 @@ def dequantize(q, scale, axis=None, block_size=None):
         return q.astype(scale.dtype) * expand_scale(scale, q.shape, axis, block_size)
 
 
-def int8_quantize(x):
+def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
     """int8_quantize (the dict form), written the obvious NumPy way."""
     a = np.asarray(list(x), dtype=np.float64)
     absmax_value = float(np.max(np.abs(a))) if a.size else 0.0
@@ -101,8 +114,10 @@ def int8_quantize(x):
 # --- Given scales, zero points, asymmetric ranges, clip="mse" ---------------
 # (README "Given scales, zero points, asymmetric ranges")
 
-def quantize_given(x, scale, zero_point=None, axis=None, block_size=None,
-                   qdtype=np.int8, rounding="half_even", full=None):
+def quantize_given(x: npt.ArrayLike, scale: npt.ArrayLike, zero_point: npt.ArrayLike | None = None,
+                   axis: int | None = None, block_size: int | None = None,
+                   qdtype: npt.DTypeLike = np.int8, rounding: str = "half_even",
+                   full: bool | None = None) -> npt.NDArray[np.integer[Any]]:
     """ONNX QuantizeLinear: saturate(round(x / scale) + zero_point).
 
     `scale` and `zero_point` are shaped like quantize's scale (already valid);
@@ -124,10 +139,13 @@ def quantize_given(x, scale, zero_point=None, axis=None, block_size=None,
         v = round_to_int(xw / s, rounding)
     # Clip in float before the integer conversion: v may be huge or inf.
     v = np.clip(v, qmin - np.int64(2) ** 20, info.max + np.int64(2) ** 20)
-    return np.clip(v.astype(np.int64) + z, qmin, info.max).astype(qdtype)
+    q: npt.NDArray[np.integer[Any]] = np.clip(v.astype(np.int64) + z, qmin,
+                                              info.max).astype(qdtype)
+    return q  # (typed: NumPy's stubs give Any here)
 
 
-def _reduce_range(xw, func, axis, block_size):
+def _reduce_range(xw: FloatArray, func: Callable[..., npt.NDArray[Any]], axis: int | None,
+                  block_size: int | None) -> FloatArray:
     """min(0, min) or max(0, max) per tensor, channel or block."""
     if axis is not None:
         axis = axis % xw.ndim
@@ -139,7 +157,9 @@ def _reduce_range(xw, func, axis, block_size):
     return np.asarray(func(xw, initial=0))
 
 
-def asymmetric_params(x, qdtype=np.uint8, axis=None, block_size=None):
+def asymmetric_params(x: npt.ArrayLike, qdtype: npt.DTypeLike = np.uint8, axis: int | None = None,
+                      block_size: int | None = None,
+                      ) -> tuple[FloatArray, npt.NDArray[np.integer[Any]]]:
     """(scale, zero_point): ONNX DynamicQuantizeLinear's rule on each slice.
 
     rmin = min(0, min x), rmax = max(0, max x), scale = (rmax - rmin) / 255
@@ -159,15 +179,19 @@ def asymmetric_params(x, qdtype=np.uint8, axis=None, block_size=None):
     return scale, zp.astype(qdtype)
 
 
-def quantize_asymmetric(x, qdtype=np.uint8, axis=None, block_size=None,
-                        rounding="half_even"):
+def quantize_asymmetric(
+        x: npt.ArrayLike, qdtype: npt.DTypeLike = np.uint8, axis: int | None = None,
+        block_size: int | None = None, rounding: str = "half_even",
+) -> tuple[npt.NDArray[np.integer[Any]], FloatArray, npt.NDArray[np.integer[Any]]]:
     """(q, scale, zero_point) of the asymmetric scheme."""
     scale, zp = asymmetric_params(x, qdtype, axis, block_size)
     q = quantize_given(x, scale, zp, axis, block_size, qdtype, rounding)
     return q, scale, zp
 
 
-def dequantize_affine(q, scale, zero_point, axis=None, block_size=None):
+def dequantize_affine(q: npt.NDArray[np.integer[Any]], scale: npt.ArrayLike,
+                      zero_point: npt.ArrayLike, axis: int | None = None,
+                      block_size: int | None = None) -> FloatArray:
     """(q - zero_point) * scale in the scale's dtype."""
     scale = np.asarray(scale)
     z = expand_scale(np.asarray(zero_point).astype(np.int64), q.shape, axis, block_size)
@@ -179,7 +203,7 @@ def dequantize_affine(q, scale, zero_point, axis=None, block_size=None):
 MSE_STEPS = 100
 
 
-def _slices(xw, axis, block_size):
+def _slices(xw: FloatArray, axis: int | None, block_size: int | None) -> FloatArray:
     """xw as (nscales, n): each row the elements of one scale in C order
     (blocks zero padded at the end, which adds nothing to an error sum)."""
     if axis is not None:
@@ -191,7 +215,8 @@ def _slices(xw, axis, block_size):
     return xw.reshape(1, -1)
 
 
-def mse_scales(x, axis=None, block_size=None, rounding="half_even"):
+def mse_scales(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None,
+               rounding: str = "half_even") -> FloatArray:
     """clip="mse": per scale, the candidate absmax * ((S - c) / S) / 127
     (c = 0 .. S-1, 1 where 0) with the smallest sum of squared errors
     (x - q * s)^2, summed in float64 in C order; ties to the smallest c."""
@@ -208,4 +233,5 @@ def mse_scales(x, axis=None, block_size=None, rounding="half_even"):
     d = rows[:, :, None].astype(np.float64) - (q.astype(xw.dtype) * cand[:, None, :])
     err = np.cumsum(d * d, axis=1)[:, -1, :] if rows.shape[1] else np.zeros(cand.shape)
     best = np.argmin(err, axis=1)
-    return cand[np.arange(cand.shape[0]), best].reshape(absmax(x, axis, block_size).shape)
+    chosen: FloatArray = cand[np.arange(cand.shape[0]), best]  # (fancy indexing: Any)
+    return chosen.reshape(absmax(x, axis, block_size).shape)

@@ -16,9 +16,13 @@ int8 values.
     >>> float(np.abs(z[...] - x).max()) <= 0.5 / 127
     True
 """
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 import zarr
 from zarr.abc.codec import ArrayBytesCodec
 from zarr.core.common import parse_named_configuration
@@ -27,6 +31,17 @@ from zarr.registry import register_codec
 from . import dequantize
 from ._shared import rounding_code
 from .codec import HEADER, check_dtype, decode_chunk, encode_chunk
+
+if TYPE_CHECKING:  # zarr's own modules for these types, imported only for mypy
+    from typing_extensions import Self
+    from zarr.core.array_spec import ArraySpec
+    from zarr.core.buffer import Buffer, NDArrayLike, NDBuffer
+    from zarr.core.chunk_grids import ChunkGrid
+    from zarr.core.common import JSON
+    from zarr.core.dtype import ZDType
+    from zarr.core.dtype.wrapper import TBaseDType, TBaseScalar
+    from zarr.storage import StoreLike
+    from zarr.types import AnyArray
 
 __all__ = ["Int8QZarrCodec", "create_array"]
 
@@ -53,43 +68,51 @@ class Int8QZarrCodec(ArrayBytesCodec):
 
     rounding: str = "half_even"
 
-    def __init__(self, *, rounding="half_even"):
+    def __init__(self, *, rounding: str = "half_even") -> None:
         rounding_code(rounding)
         object.__setattr__(self, "rounding", rounding)
 
     @classmethod
-    def from_dict(cls, data):
+    def from_dict(cls, data: dict[str, JSON]) -> Self:
         _, configuration = parse_named_configuration(data, CODEC_NAME,
                                                      require_configuration=False)
-        return cls(**(configuration or {}))
+        # JSON from the metadata: __init__ checks the keys and the rounding.
+        return cls(**cast("dict[str, str]", configuration or {}))
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         return {"name": CODEC_NAME, "configuration": {"rounding": self.rounding}}
 
-    def validate(self, *, shape, dtype, chunk_grid):
+    def validate(self, *, shape: tuple[int, ...], dtype: ZDType[TBaseDType, TBaseScalar],
+                 chunk_grid: ChunkGrid) -> None:
         check_dtype(dtype.to_native_dtype())
 
-    def _decode_sync(self, chunk_bytes, chunk_spec):
+    def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
         q, scale, _ = decode_chunk(chunk_bytes.as_numpy_array())
         if q.size != int(np.prod(chunk_spec.shape)):
             raise ValueError(f"int8q chunk holds {q.size} values, expected "
                              f"{int(np.prod(chunk_spec.shape))}")
         out = dequantize(q.reshape(chunk_spec.shape), scale,
                          dtype=chunk_spec.dtype.to_native_dtype())
-        return chunk_spec.prototype.nd_buffer.from_ndarray_like(out)
+        # An ndarray is what NDArrayLike describes, but NumPy's stubs for
+        # ndarray.all do not match zarr's protocol.
+        buffer: NDBuffer = chunk_spec.prototype.nd_buffer.from_ndarray_like(
+            cast("NDArrayLike", out))
+        return buffer  # (typed: zarr's Self is Any to mypy for Python 3.10)
 
-    def _encode_sync(self, chunk_array, chunk_spec):
+    def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
         encoded = encode_chunk(chunk_array.as_numpy_array(), self.rounding)
-        return chunk_spec.prototype.buffer.from_bytes(encoded)
+        buffer: Buffer = chunk_spec.prototype.buffer.from_bytes(encoded)
+        return buffer  # (typed: zarr's Self is Any to mypy for Python 3.10)
 
     # Zarr's pipeline awaits these; the work is CPU-bound and quick per chunk.
-    async def _decode_single(self, chunk_bytes, chunk_spec):
+    async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
         return self._decode_sync(chunk_bytes, chunk_spec)
 
-    async def _encode_single(self, chunk_array, chunk_spec):
+    async def _encode_single(self, chunk_array: NDBuffer,
+                             chunk_spec: ArraySpec) -> Buffer | None:
         return self._encode_sync(chunk_array, chunk_spec)
 
-    def compute_encoded_size(self, input_byte_length, chunk_spec):
+    def compute_encoded_size(self, input_byte_length: int, chunk_spec: ArraySpec) -> int:
         itemsize = chunk_spec.dtype.to_native_dtype().itemsize
         return HEADER.size + input_byte_length // itemsize
 
@@ -101,7 +124,9 @@ class Int8QZarrCodec(ArrayBytesCodec):
 register_codec(CODEC_NAME, Int8QZarrCodec)
 
 
-def create_array(store, *, data=None, chunks="auto", rounding="half_even", **kwargs):
+def create_array(store: StoreLike, *, data: npt.NDArray[Any] | None = None,
+                 chunks: tuple[int, ...] | Literal["auto"] = "auto",
+                 rounding: str = "half_even", **kwargs: Any) -> AnyArray:
     """Create a Zarr 3 array whose chunks are stored as int8 plus a scale.
 
     Reading it (``zarr.open_array(store)[...]``) gives floats of the array's

@@ -50,8 +50,11 @@ reads against the limits of _limits before allocating (README "Safety").
 """
 import contextlib
 import os
+from collections.abc import Callable, Iterable
+from typing import SupportsIndex
 
 from . import _convention as conv
+from ._container import Container, Row
 from ._errors import FormatError
 from ._progress import Progress
 from ._registry import container_for
@@ -59,7 +62,7 @@ from ._registry import container_for
 __all__ = ["quantize_file", "dequantize_file", "inspect_file", "detect_format", "FormatError"]
 
 
-def detect_format(path):
+def detect_format(path: str | os.PathLike[str]) -> str:
     """The container name of an existing input path: "safetensors", "hf",
     "sharded", "npy", "npz" or "gguf".
 
@@ -73,7 +76,7 @@ def detect_format(path):
     return container_for(os.fspath(path)).NAME
 
 
-def _same(a, b):
+def _same(a: str, b: str) -> bool:
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     with contextlib.suppress(OSError):
@@ -81,7 +84,7 @@ def _same(a, b):
     return False
 
 
-def _check_output(container, src, dst):
+def _check_output(container: Container, src: str, dst: str | os.PathLike[str]) -> None:
     """Refuse, before any work, an output that would clobber the input or cannot be made."""
     dst = os.fspath(dst)
     if any(_same(p, dst) for p in container.inputs(src)):
@@ -96,13 +99,16 @@ def _check_output(container, src, dst):
         raise FormatError(f"{dst}: the output is a directory; name the output file")
 
 
-def _progress(enabled):
+def _progress(enabled: bool) -> Callable[[int, str], Progress]:
     """A factory ``(total_bytes, description) -> Progress`` for the containers."""
     return lambda total, desc: Progress(total, enabled, desc)
 
 
-def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half_even",
-                  skip=(), all_tensors=False, scheme=None, progress=False, clip=None):
+def quantize_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
+                  per_tensor: bool = False, block_size: SupportsIndex | None = None,
+                  rounding: str = "half_even", skip: Iterable[str] = (),
+                  all_tensors: bool = False, scheme: str | None = None,
+                  progress: bool = False, clip: str | None = None) -> None:
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
 
     Parameters
@@ -157,7 +163,8 @@ def quantize_file(src, dst, *, per_tensor=False, block_size=None, rounding="half
     container.quantize(src, os.fspath(dst), opts, _progress(progress))
 
 
-def dequantize_file(src, dst, *, progress=False):
+def dequantize_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
+                    progress: bool = False) -> None:
     """Restore a file written by `quantize_file`: names, shapes and dtypes.
 
     Quantized tensors become ``q * scale`` (computed in the scale's dtype,
@@ -172,7 +179,7 @@ def dequantize_file(src, dst, *, progress=False):
     container.dequantize(src, os.fspath(dst), _progress(progress))
 
 
-def inspect_file(path):
+def inspect_file(path: str | os.PathLike[str]) -> list[Row]:
     """One dict per tensor, in file order, without reading tensor data.
 
     Keys: ``file`` (the shard or file name), ``name``, ``shape`` (tuple),

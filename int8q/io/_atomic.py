@@ -23,6 +23,8 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Iterator
+from typing import BinaryIO
 
 _TEMPORARY = re.compile(r"\.(?P<base>.+)\.int8q-(?P<pid>\d+)-[0-9a-f]{8}\.tmp")
 # Where the process cannot be asked about (not POSIX), a temporary file
@@ -34,12 +36,12 @@ _NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT, errno
                errno.EPERM, errno.ENOSYS}
 
 
-def _temporary_name(dst):
+def _temporary_name(dst: str) -> str:
     parent, base = os.path.split(os.path.abspath(dst))
     return os.path.join(parent, f".{base}.int8q-{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
-def _process_gone(pid):
+def _process_gone(pid: int) -> bool:
     if pid == os.getpid():
         return False
     try:
@@ -51,7 +53,7 @@ def _process_gone(pid):
     return False
 
 
-def remove_stale(dst):
+def remove_stale(dst: str) -> None:
     """Remove temporary files and folders that an int8q process killed while
     writing `dst` left beside it: those whose process is gone (POSIX), or
     untouched for STALE_AFTER_S (elsewhere, where os.kill would kill)."""
@@ -79,7 +81,7 @@ def remove_stale(dst):
                     os.unlink(path)
 
 
-def _open_anonymous(parent):
+def _open_anonymous(parent: str) -> int | None:
     """A descriptor of a new unnamed file in `parent` that can be linked into
     place through /proc, or None where that is not possible."""
     if not sys.platform.startswith("linux") or not hasattr(os, "O_TMPFILE"):
@@ -97,7 +99,7 @@ def _open_anonymous(parent):
     return fd
 
 
-def _link_into_place(fd, dst):
+def _link_into_place(fd: int, dst: str) -> None:
     """Give the unnamed file `fd` the name `dst`, replacing what is there.
 
     linkat() cannot replace a name, so the file is linked under a temporary
@@ -123,7 +125,7 @@ def _link_into_place(fd, dst):
 
 
 @contextlib.contextmanager
-def output_file(dst):
+def output_file(dst: str) -> Iterator[BinaryIO]:
     """Yield a binary file to write; it becomes `dst` when the block succeeds."""
     remove_stale(dst)
     fd = _open_anonymous(os.path.dirname(os.path.abspath(dst)))
@@ -149,7 +151,7 @@ def output_file(dst):
 
 
 @contextlib.contextmanager
-def output_dir(dst):
+def output_dir(dst: str) -> Iterator[str]:
     """Yield a new directory path to fill; it becomes `dst` when the block succeeds.
 
     `dst` must not exist or be an empty directory (checked by the caller

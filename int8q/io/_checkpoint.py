@@ -7,12 +7,19 @@ name clash stops the job before it starts.
 """
 import math
 import os
-from typing import NamedTuple
+from collections.abc import Set
+from types import ModuleType
+from typing import IO, Any, NamedTuple
+
+import numpy as np
 
 from . import _convention as conv
 from . import _safetensors as st
+from ._container import Row
 from ._errors import FormatError
+from ._progress import Progress
 
+ml_dtypes: ModuleType | None
 try:  # optional: dequantize to bfloat16 directly
     import ml_dtypes
 except ImportError:
@@ -22,25 +29,29 @@ except ImportError:
 class Plan(NamedTuple):
     src: str
     header: st.Header
-    specs: list          # output (name, dtype, shape), in input order
-    steps: list          # (action, name, scheme or metadata entry), in data order
-    metadata: dict       # output __metadata__
+    specs: list[st.Spec]    # output (name, dtype, shape), in input order
+    # (action, name, arg) in data order; arg is None ("copy"), the scheme
+    # ("quantize") or the metadata entry ("dequantize").
+    steps: list[tuple[str, str, Any]]
+    metadata: dict[str, str]  # output __metadata__
     opts: "conv.Options | None"
 
     @property
-    def input_bytes(self):
+    def input_bytes(self) -> int:
         return self.header.file_size - self.header.data_start
 
     @property
-    def output_bytes(self):
+    def output_bytes(self) -> int:
         return sum(st.itemsize(d) * math.prod(s) for _, d, s in self.specs)
 
 
-def plan_quantize(src, header, opts, taken):
+def plan_quantize(src: str, header: st.Header, opts: conv.Options, taken: Set[str]) -> Plan:
     """The plan to quantize `src`; `taken` holds every tensor name in the checkpoint."""
     if conv.META_KEY in header.metadata:
         raise FormatError(f"{src}: already quantized by int8q (dequantize it first)")
-    specs, steps, entries = [], [], {}
+    specs: list[st.Spec] = []
+    steps: list[tuple[str, str, Any]] = []
+    entries: dict[str, conv.Entry] = {}
     for name, info in header.tensors.items():
         scheme = conv.choose_scheme(name, st.kind(info.dtype), len(info.shape), opts)
         if scheme is None:
@@ -61,7 +72,7 @@ def plan_quantize(src, header, opts, taken):
     return Plan(src, header, specs, steps, metadata, opts)
 
 
-def quantized_entries(src, header):
+def quantized_entries(src: str, header: st.Header) -> dict[str, conv.Entry]:
     """The int8q metadata of a quantized file, checked against its header."""
     text = header.metadata.get(conv.META_KEY)
     if text is None:
@@ -81,11 +92,12 @@ def quantized_entries(src, header):
     return entries
 
 
-def plan_dequantize(src, header):
+def plan_dequantize(src: str, header: st.Header) -> Plan:
     """The plan to restore `src`, as `quantize` recorded it in the metadata."""
     entries = quantized_entries(src, header)
     scales = {e["scale"] for e in entries.values()}
-    specs, steps = [], []
+    specs: list[st.Spec] = []
+    steps: list[tuple[str, str, Any]] = []
     for name, info in header.tensors.items():
         if name in scales:
             continue
@@ -99,14 +111,14 @@ def plan_dequantize(src, header):
     return Plan(src, header, specs, steps, metadata, None)
 
 
-def _numpy_target(dtype):
+def _numpy_target(dtype: str) -> np.dtype[Any] | type[Any] | None:
     """The NumPy dtype to dequantize into; None means float32, stored as BF16 bits."""
     if dtype == "BF16":
         return ml_dtypes.bfloat16 if ml_dtypes is not None else None
     return st.NUMPY_DTYPES[dtype]
 
 
-def run(plan, f, progress):
+def run(plan: Plan, f: IO[bytes], progress: Progress) -> None:
     """Write the output of `plan` to the binary file `f`, reading tensor by tensor."""
     src, header = plan.src, plan.header
     writer = st.Writer(f, plan.specs, plan.metadata)
@@ -119,6 +131,7 @@ def run(plan, f, progress):
             elif action == "quantize":
                 # x is freed as soon as it goes out of scope here, so
                 # memory holds one input tensor at a time.
+                assert plan.opts is not None  # plan_quantize always sets them
                 q, scale = conv.quantize(name, st.array(src, header, name), arg, plan.opts)
                 writer.write(name, q)
                 writer.write(conv.scale_name(name), scale)
@@ -133,14 +146,14 @@ def run(plan, f, progress):
     writer.close()
 
 
-def inspect(path, header, file=None):
+def inspect(path: str, header: st.Header, file: str | None = None) -> list[Row]:
     """One dict per tensor: file, name, shape, dtype, scheme, size, original_dtype."""
-    entries = {}
+    entries: dict[str, conv.Entry] = {}
     if conv.META_KEY in header.metadata:
         entries = quantized_entries(path, header)
     scales = {e["scale"] for e in entries.values()}
     file = file or os.path.basename(path)
-    rows = []
+    rows: list[Row] = []
     for name, info in header.tensors.items():
         e = entries.get(name)
         scheme = e["scheme"] if e else "scale" if name in scales else "none"

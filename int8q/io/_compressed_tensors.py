@@ -43,11 +43,17 @@ loaded weights are ``q * scale`` bit for bit.
 import fnmatch
 import math
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from .._typing import Int8Array
 from ._convention import SERVING_SCHEMES as SCHEMES
+from ._convention import Options
 from ._errors import FormatError
+from ._safetensors import Spec
 
 QUANT_METHOD = "compressed-tensors"
 DEFAULT_SCHEME = "W8A16"
@@ -68,12 +74,12 @@ NOT_LINEAR = re.compile(
 LM_HEAD = "lm_head"
 
 
-def module_of(name):
+def module_of(name: str) -> str:
     """``"a.b.weight"`` -> ``"a.b"``."""
     return name[:-len(".weight")]
 
 
-def is_linear_weight(name, kind, shape):
+def is_linear_weight(name: str, kind: str, shape: Sequence[int]) -> bool:
     """Whether tensor `name` is the weight of a linear layer (not lm_head).
 
     `kind` is "float", "integer" or "other" as the containers tell it.
@@ -83,16 +89,16 @@ def is_linear_weight(name, kind, shape):
             and module_of(name).rsplit(".", 1)[-1] != LM_HEAD)
 
 
-def is_lm_head(name, kind, shape):
+def is_lm_head(name: str, kind: str, shape: Sequence[int]) -> bool:
     return (kind == "float" and len(shape) == 2 and name.endswith(".weight")
             and module_of(name).rsplit(".", 1)[-1] == LM_HEAD)
 
 
-def skipped(name, opts):
+def skipped(name: str, opts: Options) -> bool:
     return any(fnmatch.fnmatchcase(name, g) for g in opts.skip)
 
 
-def strategy(scheme, opts):
+def strategy(scheme: str, opts: Options) -> tuple[str, int | None, str]:
     """(compressed-tensors strategy, group size, int8q scheme) for `opts`.
 
     ValueError for a combination that the engine class of `scheme` cannot
@@ -113,7 +119,7 @@ def strategy(scheme, opts):
     return "channel", None, "per_row"
 
 
-def check_shape(name, shape, group_size):
+def check_shape(name: str, shape: Sequence[int], group_size: int | None) -> None:
     """A group must divide the input width (vLLM's kernels and compressed-tensors'
     strict group rule); say which tensor does not fit."""
     if group_size is not None and shape[1] % group_size:
@@ -121,12 +127,15 @@ def check_shape(name, shape, group_size):
                           f"--block-size {group_size} (leave it out with --skip)")
 
 
-def output_specs(module, shape, scheme, strategy_, group_size):
+def output_specs(module: str, shape: tuple[int, ...], scheme: str, strategy_: str,
+                 group_size: int | None) -> list[Spec]:
     """[(name, safetensors dtype, shape)] that a quantized module is stored as."""
     rows, cols = shape
+    scale_shape: tuple[int, ...]
     if strategy_ == "tensor":
         scale_shape = (1,)
     elif strategy_ == "group":
+        assert group_size is not None  # strategy() gives "group" with its size
         scale_shape = (rows, math.ceil(cols / group_size))
     else:
         scale_shape = (rows, 1)
@@ -137,7 +146,7 @@ def output_specs(module, shape, scheme, strategy_, group_size):
             (f"{module}.{SHAPE}", "I64", (2,))]
 
 
-def pack(q):
+def pack(q: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int32]:
     """int8 (rows, cols) -> int32 (rows, ceil(cols / 4)), as compressed-tensors'
     ``pack_to_int32(q, num_bits=8)``.
 
@@ -159,7 +168,7 @@ def pack(q):
 _ROWS_BYTES = 1 << 20
 
 
-def unpack(packed, shape, num_bits):
+def unpack(packed: npt.NDArray[Any], shape: Sequence[int], num_bits: int) -> Int8Array:
     """int32 words -> int8 of `shape`: the inverse of ``pack_to_int32``.
 
     Any ``num_bits`` in 1..8 (llm-compressor writes 4-bit W4A16 this way):
@@ -173,7 +182,8 @@ def unpack(packed, shape, num_bits):
                           f"hold {rows} x {cols} values of {num_bits} bits")
     raw = np.ascontiguousarray(packed).astype("<i4", copy=False).view(np.uint8)
     if num_bits == 8:
-        return np.bitwise_xor(raw[:, :cols], np.uint8(0x80)).view(np.int8)
+        q: Int8Array = np.bitwise_xor(raw[:, :cols], np.uint8(0x80)).view(np.int8)
+        return q  # (typed: NumPy's ufunc stubs give Any here)
     out = np.empty((rows, cols), np.int8)
     step = max(1, _ROWS_BYTES // max(1, raw.shape[1] * 8))
     offset = 1 << (num_bits - 1)
@@ -185,15 +195,17 @@ def unpack(packed, shape, num_bits):
     return out
 
 
-def _args(strategy_, group_size, *, dynamic=False, token=False):
-    args = {"num_bits": 8, "type": "int", "symmetric": True,
+def _args(strategy_: str | None, group_size: int | None, *, dynamic: bool = False,
+          token: bool = False) -> dict[str, object]:
+    args: dict[str, object] = {"num_bits": 8, "type": "int", "symmetric": True,
             "strategy": "token" if token else strategy_, "dynamic": dynamic}
     if strategy_ == "group" and not token:
         args["group_size"] = group_size
     return args
 
 
-def quantization_config(scheme, strategy_, group_size, ignore):
+def quantization_config(scheme: str, strategy_: str, group_size: int | None,
+                        ignore: set[str]) -> dict[str, object]:
     """The ``quantization_config`` of config.json for what int8q wrote.
 
     One config group targeting the class ``Linear`` (as llm-compressor writes
@@ -220,15 +232,23 @@ class WeightArgs:
     """What dequantizing one module needs: format, bits, strategy, group size."""
     __slots__ = ("format", "num_bits", "strategy", "group_size", "scheme")
 
-    def __init__(self, fmt, num_bits, strategy_, group_size, scheme):
+    format: str
+    num_bits: int
+    strategy: str
+    group_size: int | None
+    scheme: str
+
+    def __init__(self, fmt: str, num_bits: int, strategy_: str, group_size: int | None,
+                 scheme: str) -> None:
         self.format, self.num_bits, self.strategy = fmt, num_bits, strategy_
         self.group_size, self.scheme = group_size, scheme
 
-    def key(self):
+    def key(self) -> tuple[str, int, str, int | None]:
         return (self.format, self.num_bits, self.strategy, self.group_size)
 
 
-def _group_args(where, group_name, group, default_format):
+def _group_args(where: str, group_name: str, group: object,
+                default_format: Any) -> WeightArgs | None:  # (JSON values, checked here)
     if not isinstance(group, dict):
         raise FormatError(f"{where}: config group {group_name!r} is not an object "
                           f"(preset names are not read)")
@@ -256,13 +276,14 @@ def _group_args(where, group_name, group, default_format):
     if unsupported:
         raise FormatError(f"{where}: config group {group_name!r} has {unsupported}; int8q "
                           f"restores symmetric int weights in formats {READABLE_FORMATS}")
+    assert isinstance(strategy_, str)  # for mypy: one of the three checked above
     acts = group.get("input_activations")
     act_bits = acts.get("num_bits", 8) if isinstance(acts, dict) else 16
     return WeightArgs(fmt, bits, strategy_, group_size if strategy_ == "group" else None,
                       f"W{bits}A{act_bits}")
 
 
-def read_config(where, qc):
+def read_config(where: str, qc: object) -> list[tuple[list[str], WeightArgs]]:
     """[(targets, WeightArgs)] from a ``quantization_config``; FormatError
     when it is not compressed-tensors, not compressed, or not restorable."""
     if not isinstance(qc, dict) or qc.get("quant_method") != QUANT_METHOD:
@@ -287,13 +308,14 @@ def read_config(where, qc):
     return found
 
 
-def _matches(target, module):
+def _matches(target: str, module: str) -> bool:
     if target.startswith("re:"):
         return re.match(target[3:], module) is not None
     return target == module
 
 
-def args_for(where, module, groups):
+def args_for(where: str, module: str,
+             groups: list[tuple[list[str], WeightArgs]]) -> WeightArgs:
     """The WeightArgs of `module`: the only kind the config has, or the group
     whose name or regex targets match it."""
     distinct = {args.key(): args for _, args in groups}
@@ -307,7 +329,7 @@ def args_for(where, module, groups):
                       f"(groups differ and target layer classes, not names)")
 
 
-def scale_layout(args):
+def scale_layout(args: WeightArgs) -> tuple[str, int | None]:
     """int8q's (scheme, block size) for a module's weight scale."""
     if args.strategy == "tensor":
         return "per_tensor", None

@@ -7,11 +7,14 @@ only say what kind of numbers a tensor holds and in which dtype notation.
 """
 import fnmatch
 import json
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple, TypedDict, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import _api, _engine, _validate
+from .._typing import FloatArray
 from ._errors import FormatError
 from ._limits import check_writable, load_json
 
@@ -27,14 +30,39 @@ class Options(NamedTuple):
     per_tensor: bool = False
     block_size: "int | None" = None
     rounding: str = "half_even"
-    skip: tuple = ()
+    skip: tuple[str, ...] = ()
     all_tensors: bool = False
     scheme: "str | None" = None     # a Hugging Face folder's scheme (W8A16, W8A8)
     clip: "str | None" = None       # "mse": per-scale clipping that minimises MSE
 
 
-def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
-            all_tensors=False, scheme=None, clip=None):
+class Layout(TypedDict):
+    """How a tensor was quantized: what `dequantize` needs of an Entry."""
+    scheme: str
+    block_size: int | None
+
+
+class _EntryKeys(Layout):
+    dtype: str          # the original dtype, in the container's notation
+    rounding: str
+    scale: str          # the scale tensor's name
+
+
+class Entry(_EntryKeys, total=False):
+    """The metadata of one quantized tensor (see `entry`)."""
+    clip: str           # "mse" when the scales were chosen so
+
+
+class Metadata(TypedDict, total=False):
+    """The checked metadata (see `decode`); "container" only for a .npy source."""
+    version: int
+    tensors: dict[str, Entry]
+    container: str
+
+
+def options(per_tensor: bool = False, block_size: object = None, rounding: str = "half_even",
+            skip: str | Iterable[str] = (), all_tensors: bool = False,
+            scheme: str | None = None, clip: str | None = None) -> Options:
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
         block_size = _validate.block_size(block_size)
@@ -51,7 +79,7 @@ def options(per_tensor=False, block_size=None, rounding="half_even", skip=(),
                    scheme, clip)
 
 
-def kind(dtype):
+def kind(dtype: np.dtype[Any]) -> str:
     """"float", "integer" or "other", as int8q's quantize sees a NumPy dtype.
 
     (Safetensors dtype names have their own table: ``_safetensors.kind``.)
@@ -61,11 +89,11 @@ def kind(dtype):
     return "integer" if dtype.kind in "biu" else "other"
 
 
-def scale_name(name):
+def scale_name(name: str) -> str:
     return name + "_scale"
 
 
-def choose_scheme(name, kind, ndim, opts):
+def choose_scheme(name: str, kind: str, ndim: int, opts: Options) -> str | None:
     """The scheme for a tensor, or None to store it unchanged.
 
     `kind` is "float" (float16/bfloat16/float32/float64), "integer"
@@ -86,22 +114,25 @@ def choose_scheme(name, kind, ndim, opts):
     return "per_row"
 
 
-def _granularity(scheme, block_size):
+def _granularity(scheme: str, block_size: int | None) -> tuple[int | None, int | None]:
     """int8q's (axis, block_size) for a scheme."""
     return {"per_row": (0, None), "per_tensor": (None, None),
             "per_block": (None, block_size)}[scheme]
 
 
-def scale_shape(scheme, shape, block_size=None):
+def scale_shape(scheme: str, shape: Sequence[int],
+                block_size: int | None = None) -> tuple[int, ...]:
     """The stored scale's shape: broadcastable against q per row and per tensor."""
     if scheme == "per_row":
         return (shape[0],) + (1,) * (len(shape) - 1)
     if scheme == "per_block":
+        assert block_size is not None  # per_block always comes with one
         return tuple(shape[:-1]) + (-(-shape[-1] // block_size),)  # exact ceil
     return ()
 
 
-def quantize(name, x, scheme, opts):
+def quantize(name: str, x: npt.NDArray[Any], scheme: str,
+             opts: Options) -> tuple[npt.NDArray[np.integer[Any]], FloatArray]:
     """(q, stored float32 scale) of tensor `name`; ValueError names the tensor.
 
     Tensors whose int8q working dtype is float64 (float64, integers) are
@@ -121,7 +152,7 @@ def quantize(name, x, scheme, opts):
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
 
 
-def _overflow_text(original, x32):
+def _overflow_text(original: npt.NDArray[Any], x32: npt.NDArray[Any]) -> str | None:
     """The message for a finite value of `original` that became inf in its
     float32 copy `x32`, or None when the first non-finite value was already
     NaN/inf (then int8q's own message says it)."""
@@ -139,7 +170,8 @@ def _overflow_text(original, x32):
             f"scales, so tensors are quantized from their float32 values)")
 
 
-def dequantize(name, q, scale, entry, dtype):
+def dequantize(name: str, q: npt.NDArray[Any], scale: npt.NDArray[Any], entry: Layout,
+               dtype: npt.DTypeLike | None) -> npt.NDArray[Any]:
     """q * scale restored to `dtype` (NumPy), or float32 where `dtype` is None.
 
     Integer and bool originals (quantized with ``all_tensors``) are rounded
@@ -165,6 +197,7 @@ def dequantize(name, q, scale, entry, dtype):
     except (ValueError, TypeError) as exc:
         raise FormatError(f"tensor {name!r}: {exc}") from None
     if integer:
+        assert dtype is not None  # for mypy: `integer` implies a dtype
         np.rint(out, out=out)
         if dtype.kind != "b":
             info = np.iinfo(dtype)
@@ -172,15 +205,17 @@ def dequantize(name, q, scale, entry, dtype):
     return out if dtype is None else out.astype(dtype, copy=False)
 
 
-def entry(scheme, opts, dtype, scale):
+def entry(scheme: str, opts: Options, dtype: str, scale: str) -> Entry:
     """The metadata entry for one quantized tensor."""
-    return {"scheme": scheme,
-            "block_size": opts.block_size if scheme == "per_block" else None,
-            "dtype": dtype, "rounding": opts.rounding, "scale": scale,
-            **({"clip": opts.clip} if opts.clip else {})}
+    e: Entry = {"scheme": scheme,
+                "block_size": opts.block_size if scheme == "per_block" else None,
+                "dtype": dtype, "rounding": opts.rounding, "scale": scale}
+    if opts.clip:  # (a key set apart: mypy cannot type a ** of a conditional dict)
+        e["clip"] = opts.clip
+    return e
 
 
-def encode(entries, **extra):
+def encode(entries: dict[str, Entry], **extra: str) -> str:
     """The metadata as a JSON string: version, tensors, and any `extra` keys."""
     text = json.dumps({"version": VERSION, "tensors": entries, **extra},
                       separators=(",", ":"))
@@ -188,7 +223,7 @@ def encode(entries, **extra):
     return text
 
 
-def decode(text, where):
+def decode(text: str | bytes, where: str) -> Metadata:
     """Checked metadata (a dict with "tensors": {name: entry}).
 
     FormatError for anything malformed or from another version.
@@ -211,4 +246,4 @@ def decode(text, where):
     scales = [e["scale"] for e in meta["tensors"].values()]
     if len(set(scales)) != len(scales) or set(scales) & set(meta["tensors"]):
         raise FormatError(f"{where}: corrupt int8q metadata: scale names clash")
-    return meta
+    return cast(Metadata, meta)  # JSON, checked above

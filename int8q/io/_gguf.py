@@ -20,8 +20,11 @@ is honoured (llama-quantize lays the output out at 32 whatever it says).
 
 import math
 import os
+from collections.abc import Iterator
+from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import ggml
 from .._engine import find_nonfinite
@@ -30,6 +33,7 @@ from . import _convention as conv
 from . import _gguf_format as gf
 from . import _gguf_rules as rules
 from ._atomic import output_file
+from ._container import ProgressFactory, Row
 from ._errors import FormatError
 from ._reading import read_array
 from ._safetensors import bf16_to_float32
@@ -39,20 +43,21 @@ DESCRIPTION = ".gguf"
 OUTPUT_IS_DIR = False
 
 F32, F16, BF16 = gf.TYPE_IDS["F32"], gf.TYPE_IDS["F16"], gf.TYPE_IDS["BF16"]
-_FLOATS = {F32: np.dtype("<f4"), F16: np.dtype("<f2"), BF16: np.dtype("<u2")}
+_FLOATS: dict[int, np.dtype[Any]] = {
+    F32: np.dtype("<f4"), F16: np.dtype("<f2"), BF16: np.dtype("<u2")}
 SLAB_ELEMENTS = 1 << 20  # converted at a time: 4 MiB as float32
 COPY_BYTES = 1 << 24
 
 
-def claims(path):
+def claims(path: str) -> bool:
     return not os.path.isdir(path) and path.lower().endswith(".gguf")
 
 
-def inputs(path):
+def inputs(path: str) -> list[str]:
     return [path]
 
 
-def _plan(src, header):
+def _plan(src: str, header: gf.Header) -> tuple[list[tuple[gf.Tensor, int]], list[gf.KV]]:
     """[(tensor, target type)] in file order, and the output KVs; errors before any write."""
     splits = header.value("split.count", 1)
     if not isinstance(splits, int) or splits > 1:
@@ -76,7 +81,7 @@ def _plan(src, header):
     return plan, kvs
 
 
-def quantize(src, dst, opts, progress):
+def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) -> None:
     if opts != conv.Options():
         raise FormatError(
             f"{src}: a GGUF is quantized to Q8_0 as llama-quantize does; "
@@ -103,7 +108,7 @@ def quantize(src, dst, opts, progress):
         writer.close()
 
 
-def _copy(raw, offset, n, writer):
+def _copy(raw: IO[bytes], offset: int, n: int, writer: gf.Writer) -> None:
     raw.seek(offset)
     while n:
         chunk = raw.read(min(n, COPY_BYTES))
@@ -113,7 +118,7 @@ def _copy(raw, offset, n, writer):
         n -= len(chunk)
 
 
-def _slabs(src, header, t):
+def _slabs(src: str, header: gf.Header, t: gf.Tensor) -> Iterator[tuple[int, npt.NDArray[Any]]]:
     """(first row, slab): the tensor as (rows, ne[0]) in its stored dtype,
     read SLAB_ELEMENTS at a time (read, not mapped: a file truncated while
     it is converted is a FormatError, not a SIGBUS; see _reading)."""
@@ -128,12 +133,13 @@ def _slabs(src, header, t):
                                  dtype, (count, n), src, t.name)
 
 
-def _convert(src, header, t, target, writer):
+def _convert(src: str, header: gf.Header, t: gf.Tensor, target: int, writer: gf.Writer) -> None:
     for r0, slab in _slabs(src, header, t):
         # Widened to float32 here, exactly (what ggml_fp16_to_fp32_row and
         # ggml_bf16_to_fp32_row do): NumPy's float16 cast on a 4 MiB slab is
         # faster than letting int8q.ggml convert float16 in its own chunks.
         values = bf16_to_float32(slab) if t.type == BF16 else slab.astype(np.float32)
+        out: npt.NDArray[Any]   # Q8_0 bytes or float16
         try:
             if target == rules.Q8_0:
                 out = ggml.quantize_q8_0(values)
@@ -141,10 +147,10 @@ def _convert(src, header, t, target, writer):
                 out = _to_float16(values)
         except ValueError as exc:
             raise _located(t, r0, values, exc) from None
-        writer.write(np.ascontiguousarray(out))
+        writer.write(np.ascontiguousarray(out).data)  # .data: a memoryview, for typeshed
 
 
-def _to_float16(values):
+def _to_float16(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float16]:
     with np.errstate(over="ignore"):
         out = np.asarray(values, dtype="<f2")
     if not np.isfinite(out).all():
@@ -153,7 +159,8 @@ def _to_float16(values):
     return out
 
 
-def _located(t, r0, values, exc):
+def _located(t: gf.Tensor, r0: int, values: npt.NDArray[np.float32],
+             exc: ValueError) -> ValueError:
     """ValueError naming the tensor and, for NaN/inf, the element in the tensor's shape."""
     found = find_nonfinite(np.asarray(values, np.float32), np.dtype(np.float32))
     if found is not None:
@@ -163,19 +170,19 @@ def _located(t, r0, values, exc):
     return ValueError(f"tensor {t.name!r}: {exc}")
 
 
-def dequantize(src, dst, progress):
+def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
     raise FormatError(
         f"{src}: int8q does not dequantize GGUF files (llama.cpp's "
         "gguf tools and gguf-py read Q8_0)"
     )
 
 
-def inspect(path):
+def inspect(path: str) -> list[Row]:
     """One row per tensor, in file order: shape in NumPy order (ne reversed),
     dtype the ggml type name, scheme "q8_0" (or the type, lowercased) for
     block-quantized types, "none" for plain numbers."""
     header = gf.read_header(path)
-    rows = []
+    rows: list[Row] = []
     for t in header.tensors:
         name = gf.type_name(t.type)
         _, block, _ = gf.GGML_TYPES[t.type]

@@ -22,7 +22,8 @@ decoded, for the keys int8q reads.
 
 import math
 import struct
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import IO, Any, NamedTuple
 
 from ._errors import FormatError
 from ._limits import MAX_JSON_BYTES
@@ -97,11 +98,11 @@ GGML_TYPES = {
 TYPE_IDS = {name: i for i, (name, _, _) in GGML_TYPES.items()}
 
 
-def type_name(type_id):
+def type_name(type_id: int) -> str:
     return GGML_TYPES[type_id][0]
 
 
-def nbytes(type_id, shape):
+def nbytes(type_id: int, shape: Sequence[int]) -> int:
     """Bytes of a tensor of ggml type `type_id` and NumPy `shape` (whole blocks per row)."""
     _, block, size = GGML_TYPES[type_id]
     return math.prod(shape) // block * size
@@ -114,25 +115,25 @@ class KV(NamedTuple):
     key: str
     vtype: int
     raw: bytes  # the type and the value, as stored after the key
-    value: object  # scalars and strings decoded; None for arrays
+    value: int | float | str | None  # scalars and strings decoded; None for arrays
 
 
 class Tensor(NamedTuple):
     name: str
-    shape: tuple  # NumPy order: ne reversed
+    shape: tuple[int, ...]  # NumPy order: ne reversed
     type: int  # ggml type id
     offset: int  # from data_start
 
 
 class Header(NamedTuple):
     version: int
-    kvs: list  # of KV, in file order
-    tensors: list  # of Tensor, in file order
+    kvs: list[KV]  # in file order
+    tensors: list[Tensor]  # in file order
     alignment: int
     data_start: int
     file_size: int
 
-    def value(self, key, default=None):
+    def value(self, key: str, default: int | float | str | None = None) -> int | float | str | None:
         for kv in self.kvs:
             if kv.key == key:
                 return kv.value
@@ -146,20 +147,20 @@ class _PastPrefix(Exception):
 class _Cursor:
     """Bounds-checked little-endian reads from a buffer."""
 
-    def __init__(self, buf, where):
+    def __init__(self, buf: bytes, where: str) -> None:
         self.buf, self.pos, self.where = buf, 0, where
 
-    def take(self, n):
+    def take(self, n: int) -> int:
         if n < 0 or self.pos + n > len(self.buf):
             raise _PastPrefix()
         start, self.pos = self.pos, self.pos + n
         return start
 
-    def unpack(self, code):
+    def unpack(self, code: str) -> Any:  # (what struct gives for `code`)
         size = struct.calcsize("<" + code)
         return struct.unpack_from("<" + code, self.buf, self.take(size))[0]
 
-    def string(self, what):
+    def string(self, what: str) -> str:
         n = self.unpack("Q")
         start = self.take(n)
         try:
@@ -168,10 +169,11 @@ class _Cursor:
             raise FormatError(f"{self.where}: {what} is not UTF-8") from None
 
 
-def _skip_value(cur, vtype, key, depth=0):
+def _skip_value(cur: _Cursor, vtype: int, key: str, depth: int = 0) -> int | float | str | None:
     """Move past one value of type `vtype`; return it when it is a scalar or string."""
     if vtype in _SCALARS:
-        return cur.unpack(_SCALARS[vtype])
+        scalar: int | float = cur.unpack(_SCALARS[vtype])
+        return scalar
     if vtype == STRING:
         return cur.string(f"the value of {key!r}")
     if vtype != ARRAY or depth > 2:
@@ -194,7 +196,7 @@ def _skip_value(cur, vtype, key, depth=0):
     return None
 
 
-def read_header(path):
+def read_header(path: str) -> Header:
     """The checked header of the GGUF file at `path` (tensor data is not read).
 
     FormatError for anything llama.cpp would refuse: bad magic or version,
@@ -224,7 +226,7 @@ def read_header(path):
                 n = min(size, MAX_HEADER_BYTES, n * 8)
 
 
-def _parse(buf, path, size):
+def _parse(buf: bytes, path: str, size: int) -> Header:
     cur = _Cursor(buf, path)
     if bytes(buf[:4]) != MAGIC:
         raise FormatError(f"{path}: not a GGUF file (no GGUF magic)")
@@ -253,7 +255,8 @@ def _parse(buf, path, size):
     alignment = DEFAULT_ALIGNMENT
     for kv in kvs:
         if kv.key == ALIGNMENT_KEY:
-            if kv.vtype != U32 or kv.value == 0 or kv.value & (kv.value - 1):
+            if (kv.vtype != U32 or not isinstance(kv.value, int)  # (always an int if U32)
+                    or kv.value == 0 or kv.value & (kv.value - 1)):
                 raise FormatError(f"{path}: {ALIGNMENT_KEY} must be a u32 power of 2")
             alignment = kv.value
     tensors, names = [], set()
@@ -279,7 +282,8 @@ def _parse(buf, path, size):
     return Header(version, kvs, tensors, alignment, data_start, size)
 
 
-def _check_data(path, tensors, alignment, data_start, size):
+def _check_data(path: str, tensors: list[Tensor], alignment: int, data_start: int,
+                size: int) -> None:
     end = data_start
     for t in sorted(tensors, key=lambda t: t.offset):
         n = nbytes(t.type, t.shape)
@@ -294,22 +298,22 @@ def _check_data(path, tensors, alignment, data_start, size):
             )
 
 
-def u32_kv(key, value):
+def u32_kv(key: str, value: int) -> KV:
     """A KV holding a u32, encoded as gguf_set_val_u32 stores it."""
     return KV(key, U32, struct.pack("<II", U32, value), value)
 
 
-def string_kv(key, text):
+def string_kv(key: str, text: str) -> KV:
     """A KV holding a string."""
     return KV(key, STRING, struct.pack("<I", STRING) + _string(text), text)
 
 
-def _string(text):
+def _string(text: str) -> bytes:
     b = text.encode("utf-8")
     return struct.pack("<Q", len(b)) + b
 
 
-def pad(n, alignment):
+def pad(n: int, alignment: int) -> int:
     return -(-n // alignment) * alignment
 
 
@@ -319,8 +323,11 @@ class Writer:
     the order of `specs` through ``begin(name)`` + ``write(bytes)`` +
     ``end()`` (which pads); ``close()`` checks every tensor was written whole.
     """
+    _sizes: list[tuple[str, int]]   # (name, bytes) of each tensor, in order
+    _written: int | None            # bytes of the current tensor so far
 
-    def __init__(self, f, kvs, specs, alignment):
+    def __init__(self, f: IO[bytes], kvs: Sequence[KV],
+                 specs: Sequence[tuple[str, Sequence[int], int]], alignment: int) -> None:
         self._f, self._alignment = f, alignment
         self._sizes, offset, infos = [], 0, []
         for name, shape, ttype in specs:
@@ -339,24 +346,25 @@ class Writer:
         f.write(head + bytes(pad(len(head), alignment) - len(head)))
         self._next, self._written = 0, None
 
-    def begin(self, name):
+    def begin(self, name: str) -> None:
         expected, _ = self._sizes[self._next]
         if name != expected or self._written is not None:
             raise AssertionError(f"tensor {name!r} written out of order")
         self._written = 0
 
-    def write(self, data):
+    def write(self, data: bytes | memoryview) -> None:
         data = memoryview(data).cast("B")
+        assert self._written is not None  # begin() comes first
         self._written += len(data)
         self._f.write(data)
 
-    def end(self):
+    def end(self) -> None:
         name, n = self._sizes[self._next]
         if self._written != n:
             raise AssertionError(f"tensor {name!r}: wrote {self._written} bytes of {n}")
         self._f.write(bytes(pad(n, self._alignment) - n))
         self._next, self._written = self._next + 1, None
 
-    def close(self):
+    def close(self) -> None:
         if self._next != len(self._sizes):
             raise AssertionError("not every tensor was written")

@@ -21,6 +21,8 @@ both u32, each removed and appended at the end as ``gguf_set_val_u32``
 does; split keys are removed.
 """
 
+from collections.abc import Sequence
+
 from ._gguf_format import TYPE_IDS
 
 Q8_0, F16 = TYPE_IDS["Q8_0"], TYPE_IDS["F16"]
@@ -89,7 +91,7 @@ _NEVER_GLM5_NEXT = (
 )
 
 
-def ggml_n_dims(shape):
+def ggml_n_dims(shape: Sequence[int]) -> int:
     """ggml_n_dims: 1 + the index of the last ne (NumPy: first axis) above 1."""
     ne = list(reversed(shape))
     for i in range(len(ne) - 1, 0, -1):
@@ -98,7 +100,7 @@ def ggml_n_dims(shape):
     return 1
 
 
-def _ends_in_weight(name):
+def _ends_in_weight(name: str) -> bool:
     # llama.cpp: name.rfind("weight") == name.size() - 6, in size_t arithmetic.
     # Besides names ending in "weight", that is also true of a 5-byte name
     # (npos == 5 - 6 wrapped), and llama-quantize quantizes those too.
@@ -108,7 +110,7 @@ def _ends_in_weight(name):
     return (npos if found < 0 else found) == (len(b) - 6) % 2**64
 
 
-def allows_quantization(name, shape, arch):
+def allows_quantization(name: str, shape: Sequence[int], arch: object) -> bool:
     """tensor_allows_quantization with default parameters."""
     if ggml_n_dims(shape) < 2 or not _ends_in_weight(name):
         return False
@@ -117,7 +119,7 @@ def allows_quantization(name, shape, arch):
     return not (arch == "glm5-next" and any(s in name for s in _NEVER_GLM5_NEXT))
 
 
-def target_type(name, shape, src_type, arch):
+def target_type(name: str, shape: Sequence[int], src_type: int, arch: object) -> int:
     """The ggml type llama-quantize gives this tensor in a Q8_0 file."""
     if not allows_quantization(name, shape, arch):
         return src_type

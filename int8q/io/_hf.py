@@ -20,6 +20,8 @@ import json
 import math
 import os
 import shutil
+from collections.abc import Callable
+from typing import IO, Any
 
 import numpy as np
 
@@ -28,13 +30,15 @@ from . import _convention as conv
 from . import _safetensors as st
 from . import _sharded
 from ._atomic import output_dir, output_file
+from ._container import ProgressFactory, Row
 from ._errors import FormatError
 from ._limits import MAX_JSON_BYTES, load_json
+from ._progress import Progress
 
 NAME = "hf"
 DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"
 OUTPUT_IS_DIR = True
-SCHEMES = ct.SCHEMES        # the --scheme values this container takes
+SCHEMES = conv.SERVING_SCHEMES  # the --scheme values this container takes
 CONFIG = "config.json"
 QUANTIZATION_CONFIG = "quantization_config"
 # Other copies of the float weights that transformers could load instead of
@@ -46,16 +50,16 @@ _DTYPE_KEYS = ("dtype", "torch_dtype")
 _DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64"}
 
 
-def claims(path):
+def claims(path: str) -> bool:
     """A directory holding config.json (checked before the plain sharded folder)."""
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, CONFIG))
 
 
-def inputs(path):
+def inputs(path: str) -> list[str]:
     return [os.fspath(path)]
 
 
-def _read_config(folder):
+def _read_config(folder: str) -> dict[str, Any]:
     path = os.path.join(folder, CONFIG)
     with open(path, "rb") as f:
         # One byte past the limit is enough for load_json to refuse it.
@@ -67,8 +71,12 @@ def _read_config(folder):
 
 class _Weights:
     """The safetensors files of a folder: shards (name, path, header) and the index."""
+    index: str | None
+    index_data: dict[str, Any] | None
+    weight_map: dict[str, str]
+    shards: list[tuple[str, str, st.Header]]
 
-    def __init__(self, folder):
+    def __init__(self, folder: str) -> None:
         indexes = sorted(n for n in os.listdir(folder) if n.endswith(_sharded.INDEX_SUFFIX))
         if len(indexes) > 1:
             raise FormatError(f"{folder}: {len(indexes)} *{_sharded.INDEX_SUFFIX} files "
@@ -95,7 +103,7 @@ class _Weights:
         self.weight_map = dict.fromkeys(header.tensors, files[0])
         self.shards = [(files[0], path, header)]
 
-    def names(self):
+    def names(self) -> set[str]:
         """Files the output replaces rather than copies."""
         return {s for s, _, _ in self.shards} | (
             {os.path.basename(self.index)} if self.index else set())
@@ -103,28 +111,35 @@ class _Weights:
 
 class _Plan:
     """One output shard: its specs (for the writer) and its steps (data order)."""
+    specs: list[st.Spec]
+    # (action, name, arg): arg is None ("copy"), or what write_tensor takes.
+    steps: list[tuple[str, str, Any]]
 
-    def __init__(self, shard, path, header):
+    def __init__(self, shard: str, path: str, header: st.Header) -> None:
         self.shard, self.path, self.header = shard, path, header
         self.specs, self.steps = [], []
 
     @property
-    def input_bytes(self):
+    def input_bytes(self) -> int:
         return self.header.file_size - self.header.data_start
 
     @property
-    def output_bytes(self):
+    def output_bytes(self) -> int:
         return sum(st.itemsize(d) * math.prod(s) for _, d, s in self.specs)
 
-    def copy(self, name):
+    def copy(self, name: str) -> None:
         info = self.header.tensors[name]
         self.specs.append((name, info.dtype, info.shape))
         self.steps.append(("copy", name, None))
 
 
+# (writer, plan, tensor name, the step's arg): writes that tensor's outputs.
+WriteTensor = Callable[[st.Writer, _Plan, str, Any], None]
+
+
 # ---- quantize ----
 
-def quantize(src, dst, opts, progress_factory):
+def quantize(src: str, dst: str, opts: conv.Options, progress_factory: ProgressFactory) -> None:
     """Quantize model folder `src` into the new folder `dst` (see the module doc)."""
     scheme = opts.scheme or ct.DEFAULT_SCHEME
     strategy, group_size, int8q_scheme = ct.strategy(scheme, opts)
@@ -169,7 +184,7 @@ def quantize(src, dst, opts, progress_factory):
     config = {**config, QUANTIZATION_CONFIG: ct.quantization_config(
         scheme, strategy, group_size, ignore)}
 
-    def write_tensor(writer, plan, name, specs):
+    def write_tensor(writer: st.Writer, plan: _Plan, name: str, specs: list[st.Spec]) -> None:
         q, scale = conv.quantize(name, st.array(plan.path, plan.header, name),
                                  int8q_scheme, opts)
         (weight, _, _), (scale_name, _, scale_shape) = specs[:2]
@@ -183,14 +198,14 @@ def quantize(src, dst, opts, progress_factory):
 
 # ---- dequantize ----
 
-def _target_dtype(config, scale_dtype):
+def _target_dtype(config: dict[str, Any], scale_dtype: str) -> str:
     for key in _DTYPE_KEYS:
         if config.get(key) in _DTYPES:
             return _DTYPES[config[key]]
     return scale_dtype
 
 
-def dequantize(src, dst, progress_factory):
+def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
     """Restore a float model folder from a compressed-tensors folder."""
     config = _read_config(src)
     where = os.path.join(src, CONFIG)
@@ -230,7 +245,8 @@ def dequantize(src, dst, progress_factory):
         plans.append(plan)
     out_config = {k: v for k, v in config.items() if k != QUANTIZATION_CONFIG}
 
-    def write_tensor(writer, plan, name, arg):
+    def write_tensor(writer: st.Writer, plan: _Plan, name: str,
+                     arg: tuple[str, tuple[int, ...], ct.WeightArgs]) -> None:
         module, shape, args = arg
         q = st.array(plan.path, plan.header, name)
         if args.format == ct.PACKED:
@@ -253,7 +269,7 @@ def dequantize(src, dst, progress_factory):
     _write(src, dst, weights, plans, out_config, write_tensor, progress_factory, "dequantize")
 
 
-def _quantized_modules(tensors):
+def _quantized_modules(tensors: dict[str, st.TensorInfo]) -> set[str]:
     """Modules stored quantized: a packed weight, or an int8 weight, beside a
     floating weight_scale."""
     modules = set()
@@ -266,7 +282,7 @@ def _quantized_modules(tensors):
     return modules
 
 
-def _unpacked_shape(path, header, module):
+def _unpacked_shape(path: str, header: st.Header, module: str) -> tuple[int, ...]:
     """The weight_shape tensor's two values (read now: it is 16 bytes)."""
     name = f"{module}.{ct.SHAPE}"
     info = header.tensors.get(name)
@@ -281,7 +297,7 @@ def _unpacked_shape(path, header, module):
 
 # ---- writing ----
 
-def _copy_other_files(src, dst, tmp, skip):
+def _copy_other_files(src: str, dst: str, tmp: str, skip: set[str]) -> None:
     """Copy every file of `src` but `skip` (top-level names) into `tmp`.
 
     Links are followed (a Hugging Face cache folder is made of links to
@@ -292,7 +308,7 @@ def _copy_other_files(src, dst, tmp, skip):
     """
     outputs = {os.path.realpath(tmp), os.path.realpath(dst)}
 
-    def is_output(folder, names):
+    def is_output(folder: str, names: list[str]) -> list[str]:
         return [n for n in names if os.path.realpath(os.path.join(folder, n)) in outputs]
 
     for entry in sorted(os.listdir(src)):
@@ -306,7 +322,8 @@ def _copy_other_files(src, dst, tmp, skip):
             shutil.copyfile(path, os.path.join(tmp, entry))
 
 
-def _write(src, dst, weights, plans, config, write_tensor, progress_factory, desc):
+def _write(src: str, dst: str, weights: _Weights, plans: list[_Plan], config: dict[str, Any],
+           write_tensor: WriteTensor, progress_factory: ProgressFactory, desc: str) -> None:
     total = sum(p.input_bytes for p in plans)
     with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
         _copy_other_files(src, dst, tmp, weights.names() | {CONFIG})
@@ -314,13 +331,14 @@ def _write(src, dst, weights, plans, config, write_tensor, progress_factory, des
             with output_file(os.path.join(tmp, plan.shard)) as f:
                 _run(plan, f, write_tensor, progress)
         if weights.index:
+            assert weights.index_data is not None  # read with the index
             _sharded.write_index(os.path.join(tmp, os.path.basename(weights.index)),
                                  weights.index_data, [(p.shard, p) for p in plans])
         with output_file(os.path.join(tmp, CONFIG)) as f:
             f.write((json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode())
 
 
-def _run(plan, f, write_tensor, progress):
+def _run(plan: _Plan, f: IO[bytes], write_tensor: WriteTensor, progress: Progress) -> None:
     header = plan.header
     writer = st.Writer(f, plan.specs, header.metadata)
     with open(plan.path, "rb") as raw:
@@ -338,7 +356,7 @@ def _run(plan, f, write_tensor, progress):
 
 # ---- inspect ----
 
-def inspect(path):
+def inspect(path: str) -> list[Row]:
     """One row per stored tensor: file, name, shape, dtype, scheme, strategy,
     size, original_dtype.
 
@@ -352,7 +370,7 @@ def inspect(path):
     groups = (ct.read_config(where, config[QUANTIZATION_CONFIG])
               if QUANTIZATION_CONFIG in config else [])
     weights = _Weights(path)
-    rows = []
+    rows: list[Row] = []
     for shard, _, header in weights.shards:
         tensors = header.tensors
         modules = _quantized_modules(tensors) if groups else set()

@@ -15,6 +15,8 @@ metadata, shard indexes) through `load_json` and its shapes through
 """
 import json
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +30,7 @@ MAX_NBYTES = 2 ** 63 - 1
 _SCAN_CHUNK = 1 << 22   # bytes per step of the structure scan: bounded temporaries
 
 
-def _depth_and_keys(data):
+def _depth_and_keys(data: bytes) -> tuple[int, int]:
     """(deepest nesting, number of keys) of a JSON text, counted outside its
     strings, in linear time and bounded memory, whatever the input.
 
@@ -55,7 +57,7 @@ def _depth_and_keys(data):
     return depth, keys
 
 
-def load_json(data, where, what):
+def load_json(data: bytes | str, where: str, what: str) -> Any:  # (JSON: checked by callers)
     """Parse `data` (bytes or str) as UTF-8 JSON within the limits.
 
     `where` names the file and `what` the document ("header", "index",
@@ -84,7 +86,7 @@ def load_json(data, where, what):
         raise FormatError(f"{where}: corrupt {what}: duplicate key {exc.args[0]!r}") from None
 
 
-def check_writable(text, what):
+def check_writable(text: str | bytes, what: str) -> None:
     """FormatError, before anything is written, when JSON that int8q is about
     to write breaks the limits it reads with (what int8q writes, it reads)."""
     data = text.encode("utf-8") if isinstance(text, str) else text
@@ -99,7 +101,7 @@ class _DuplicateKey(Exception):
     pass
 
 
-def _no_duplicates(pairs):
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     d = dict(pairs)
     if len(d) != len(pairs):
         seen = set()
@@ -110,7 +112,7 @@ def _no_duplicates(pairs):
     return d
 
 
-def nbytes(shape, itemsize, where, name):
+def nbytes(shape: Sequence[int], itemsize: int, where: str, name: str) -> int:
     """The byte size of a checked shape (a tuple of ints >= 0); FormatError
     naming the file and tensor when it does not fit in 64 bits."""
     size = math.prod(shape) * itemsize

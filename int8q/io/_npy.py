@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _convention as conv
 from ._atomic import output_file
+from ._container import ProgressFactory, Row
 from ._errors import FormatError
 from ._npz import (
     META_MEMBER,
@@ -24,15 +25,15 @@ DESCRIPTION = ".npy"
 OUTPUT_IS_DIR = False
 
 
-def claims(path):
+def claims(path: str) -> bool:
     return path.lower().endswith(".npy")
 
 
-def inputs(path):
+def inputs(path: str) -> list[str]:
     return [path]
 
 
-def quantize(src, dst, opts, progress):
+def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) -> None:
     """x.npy -> .npz with q, scale and the metadata."""
     check_suffix(dst, ".npz")
     x = open_npy(src)
@@ -42,6 +43,7 @@ def quantize(src, dst, opts, progress):
         raise FormatError(f"{src}: holds {x.dtype}, not floating point{hint}")
     # One array, named by the user: quantize it whatever its rank or skips.
     scheme = conv.choose_scheme("q", k, x.ndim, opts._replace(all_tensors=True, skip=()))
+    assert scheme is not None  # all_tensors and no skips: a float or integer is quantized
     meta = conv.encode({"q": conv.entry(scheme, opts, x.dtype.str, "scale")}, container="npy")
     nbytes = x.nbytes
     with progress(nbytes, "quantize") as bar, output_file(dst) as f:
@@ -54,11 +56,11 @@ def quantize(src, dst, opts, progress):
         bar.update(nbytes)
 
 
-def dequantize(src, dst, progress):
+def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
     raise FormatError(f"{src}: a .npy is never quantized (int8q writes .npz)")
 
 
-def inspect(path):
+def inspect(path: str) -> list[Row]:
     header = npy_header(path)
     return [{"file": os.path.basename(path), "name": os.path.basename(path),
              "shape": header.shape, "dtype": display_dtype(header.dtype), "scheme": "none",

@@ -14,9 +14,11 @@ exact byte count to check against the file before anything is allocated.
 import ast
 import re
 import struct
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import IO, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from ._errors import FormatError
 from ._limits import nbytes
@@ -32,27 +34,28 @@ DESCR_ERRORS = (TypeError, ValueError, KeyError, IndexError, SyntaxError, Overfl
 
 
 class NpyHeader(NamedTuple):
-    shape: tuple
-    dtype: np.dtype
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
     fortran_order: bool
     header_bytes: int    # magic, lengths and dict: where the data starts
     data_bytes: int      # the data's exact size
 
 
-def _read_exact(f, n, where, name):
+def _read_exact(f: IO[bytes], n: int, where: str, name: str) -> bytes:
     data = f.read(n)
     if len(data) != n:
         raise FormatError(f"{where}: array {name!r}: truncated .npy header")
     return data
 
 
-def _dtype(descr, where, name):
+def _dtype(descr: object, where: str, name: str) -> np.dtype[Any]:
     if isinstance(descr, str):
         if not SIMPLE_DESCR.fullmatch(descr):
             raise FormatError(f"{where}: array {name!r}: unsupported dtype {descr!r}")
         make = np.dtype
     elif isinstance(descr, list):   # a structured dtype: copied, never quantized
-        make = np.lib.format.descr_to_dtype
+        # (make: the dtype maker for this kind of descr; mypy typed it by np.dtype)
+        make = np.lib.format.descr_to_dtype  # type: ignore[assignment]
     else:
         raise FormatError(f"{where}: array {name!r}: corrupt .npy header (descr)")
     try:
@@ -66,7 +69,7 @@ def _dtype(descr, where, name):
     return dtype
 
 
-def read_header(f, where, name):
+def read_header(f: IO[bytes], where: str, name: str) -> NpyHeader:
     """The checked NpyHeader at the current position of binary stream `f`."""
     magic = _read_exact(f, 8, where, name)
     if magic[:6] != MAGIC:
@@ -104,9 +107,12 @@ def read_header(f, where, name):
                      nbytes(shape, dtype.itemsize, where, name))
 
 
-def array_from(f, header, where, name, read_into):
+def array_from(f: IO[bytes], header: NpyHeader, where: str, name: str,
+               read_into: Callable[[IO[bytes], npt.NDArray[np.uint8], str, str], None],
+               ) -> npt.NDArray[Any]:
     """The array whose data follows `header` in `f`, read with `read_into`
     (see _reading); the caller has checked that the data is there."""
+    a: npt.NDArray[Any]   # (typed: ndarray.T gives Self, Any for Python 3.10)
     if header.fortran_order:
         a = np.empty(header.shape[::-1], header.dtype).T
         flat = a.T

@@ -24,13 +24,16 @@ import re
 import struct
 import zipfile
 import zlib
+from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _convention as conv
 from ._atomic import output_file
+from ._container import ProgressFactory, Row
 from ._errors import FormatError
-from ._npyheader import array_from, read_header
+from ._npyheader import NpyHeader, array_from, read_header
 from ._reading import read_into
 
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)   # what np.savez(_compressed) writes
@@ -61,21 +64,22 @@ DESCRIPTION = ".npz"
 OUTPUT_IS_DIR = False
 
 
-def claims(path):
+def claims(path: str) -> bool:
     return path.lower().endswith(".npz")
 
 
-def inputs(path):
+def inputs(path: str) -> list[str]:
     return [path]
 
 
-def display_dtype(dtype):
+def display_dtype(dtype: npt.DTypeLike) -> str:
     """'float32' for native or byte-order-free dtypes, '>f4' for the others."""
     dtype = np.dtype(dtype)
-    return dtype.name if dtype.isnative or dtype.itemsize == 1 else dtype.str
+    # str(): NumPy's stubs say LiteralString, which Python 3.10 lacks.
+    return str(dtype.name if dtype.isnative or dtype.itemsize == 1 else dtype.str)
 
 
-def open_npy(path):
+def open_npy(path: str) -> npt.NDArray[Any]:
     """The array in a .npy file, read into memory (see _reading: no map)."""
     name = os.path.basename(path)
     with open(path, "rb") as f:
@@ -87,13 +91,13 @@ def open_npy(path):
         return array_from(f, header, path, name, read_into)
 
 
-def npy_header(path):
+def npy_header(path: str) -> NpyHeader:
     """The checked .npy header of a file, without reading its data."""
     with open(path, "rb") as f:
         return read_header(f, path, os.path.basename(path))
 
 
-def _directory_size(path):
+def _directory_size(path: str) -> tuple[int, int] | None:
     """(members, bytes) of an archive's central directory as its end record
     declares them (ZIP64 included), or None where there is no end record
     (zipfile then says the archive is invalid).  APPNOTE 4.3.14-4.3.16."""
@@ -118,7 +122,7 @@ def _directory_size(path):
     return members, directory
 
 
-def _zip(path):
+def _zip(path: str) -> zipfile.ZipFile:
     declared = _directory_size(path)
     if declared and (declared[0] > MAX_MEMBERS or declared[1] > MAX_DIRECTORY_BYTES):
         raise FormatError(f"{path}: the archive declares {declared[0]} members in "
@@ -138,7 +142,7 @@ def _zip(path):
     return zf
 
 
-def _check_archive(zf, path, size):
+def _check_archive(zf: zipfile.ZipFile, path: str, size: int) -> None:
     """Refuse, before inflating anything, what NumPy never writes or what
     would inflate past what the archive declares."""
     infos = zf.infolist()
@@ -165,7 +169,7 @@ def _check_archive(zf, path, size):
         end = info.header_offset
 
 
-def _members(zf, path):
+def _members(zf: zipfile.ZipFile, path: str) -> dict[str, str]:
     """{array name: member name}, every member being a .npy."""
     names = {}
     for member in zf.namelist():
@@ -175,7 +179,7 @@ def _members(zf, path):
     return names
 
 
-def _member_header(zf, m, member, path):
+def _member_header(zf: zipfile.ZipFile, m: IO[bytes], member: str, path: str) -> NpyHeader:
     header = read_header(m, path, member)
     declared = zf.getinfo(member).file_size
     if declared != header.header_bytes + header.data_bytes:
@@ -184,7 +188,7 @@ def _member_header(zf, m, member, path):
     return header
 
 
-def _read(zf, member, path):
+def _read(zf: zipfile.ZipFile, member: str, path: str) -> npt.NDArray[Any]:
     try:
         with zf.open(member) as m:
             a = array_from(m, _member_header(zf, m, member, path), path, member, read_into)
@@ -197,7 +201,8 @@ def _read(zf, member, path):
         raise FormatError(f"{path}: member {member!r} is corrupt: {exc}") from None
 
 
-def _header(zf, member, path):
+def _header(zf: zipfile.ZipFile, member: str,
+            path: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
     """(shape, dtype) of an archive member without reading its data."""
     try:
         with zf.open(member) as m:
@@ -209,12 +214,12 @@ def _header(zf, member, path):
     return header.shape, header.dtype
 
 
-def write_member(zout, name, array):
+def write_member(zout: zipfile.ZipFile, name: str, array: npt.ArrayLike) -> None:
     with zout.open(name + ".npy", "w", force_zip64=True) as m:
         np.lib.format.write_array(m, np.asanyarray(array), allow_pickle=False)
 
 
-def _copy(zin, member, zout, path):
+def _copy(zin: zipfile.ZipFile, member: str, zout: zipfile.ZipFile, path: str) -> None:
     """Copy one member's bytes unchanged (stored uncompressed)."""
     try:
         with zin.open(member) as m, zout.open(member, "w", force_zip64=True) as out:
@@ -224,16 +229,16 @@ def _copy(zin, member, zout, path):
         raise FormatError(f"{path}: member {member!r} is corrupt: {exc}") from None
 
 
-def new_zip(f):
+def new_zip(f: IO[bytes]) -> zipfile.ZipFile:
     return zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
 
 
-def check_suffix(dst, suffix):
+def check_suffix(dst: str, suffix: str) -> None:
     if not os.fspath(dst).lower().endswith(suffix):
         raise FormatError(f"{dst}: the output is a {suffix} file; give it that suffix")
 
 
-def quantize(src, dst, opts, progress):
+def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) -> None:
     """Each array of an .npz handled like a checkpoint tensor."""
     check_suffix(dst, ".npz")
     with _zip(src) as zin:
@@ -264,7 +269,7 @@ def quantize(src, dst, opts, progress):
             write_member(zout, META_MEMBER, np.array(conv.encode(entries)))
 
 
-def _metadata(zin, members, src):
+def _metadata(zin: zipfile.ZipFile, members: dict[str, str], src: str) -> conv.Metadata:
     if META_MEMBER not in members:
         raise FormatError(f"{src}: not quantized by int8q (no {META_MEMBER} entry)")
     text = _read(zin, members[META_MEMBER], src)
@@ -287,13 +292,14 @@ def _metadata(zin, members, src):
     return meta
 
 
-def _restore(zin, members, name, e, src):
+def _restore(zin: zipfile.ZipFile, members: dict[str, str], name: str, e: conv.Entry,
+             src: str) -> npt.NDArray[Any]:
     q = _read(zin, members[name], src)
     scale = _read(zin, members[e["scale"]], src)
     return conv.dequantize(name, q, scale, e, np.dtype(e["dtype"]))
 
 
-def dequantize(src, dst, progress):
+def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
     """A quantized .npz back to its .npy (one array) or .npz (named arrays)."""
     with _zip(src) as zin:
         members = _members(zin, src)
@@ -323,12 +329,12 @@ def dequantize(src, dst, progress):
                 bar.update(zin.getinfo(member).file_size)
 
 
-def inspect(path):
+def inspect(path: str) -> list[Row]:
     with _zip(path) as zin:
         members = _members(zin, path)
         entries = _metadata(zin, members, path)["tensors"] if META_MEMBER in members else {}
         scales = {e["scale"] for e in entries.values()}
-        rows = []
+        rows: list[Row] = []
         for name, member in members.items():
             if name == META_MEMBER:
                 continue

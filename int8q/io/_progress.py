@@ -1,5 +1,6 @@
 """A progress bar over bytes, from tqdm when it is installed."""
 import sys
+from typing import Any, Literal
 
 
 class Progress:
@@ -9,8 +10,8 @@ class Progress:
     before any error message is printed.
     """
 
-    def __init__(self, total, enabled, desc):
-        self._bar = None
+    def __init__(self, total: int, enabled: bool, desc: str) -> None:
+        self._bar: Any = None  # a tqdm bar (tqdm has no types)
         if enabled:
             try:
                 from tqdm import tqdm
@@ -19,14 +20,14 @@ class Progress:
             self._bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True,
                              unit_divisor=1024, file=sys.stderr, dynamic_ncols=True)
 
-    def update(self, nbytes):
+    def update(self, nbytes: int) -> None:
         if self._bar is not None:
             self._bar.update(nbytes)
 
-    def __enter__(self):
+    def __enter__(self) -> "Progress":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         if self._bar is not None:
             self._bar.close()
         return False

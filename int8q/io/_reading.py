@@ -7,7 +7,10 @@ becomes a FormatError naming the file and the tensor.  The caller checks the
 tensor's size against the file before asking, so nothing is allocated for a
 tensor the file cannot hold.
 """
+from typing import IO, Any
+
 import numpy as np
+import numpy.typing as npt
 
 from ._errors import FormatError
 
@@ -16,13 +19,14 @@ from ._errors import FormatError
 READ_CHUNK = 16 << 20
 
 
-def read_into(f, buf, where, name):
+def read_into(f: IO[bytes], buf: npt.NDArray[np.uint8], where: str, name: str) -> None:
     """Fill the writable byte buffer `buf` from the stream `f`; FormatError
     (naming `where` and tensor `name`) when the stream ends first."""
-    view = memoryview(buf).cast("B")
+    view = buf.data.cast("B")  # .data: memoryview(buf), which typeshed allows from 3.12 only
     done = 0
     while done < len(view):
-        got = f.readinto(view[done:done + READ_CHUNK])
+        # typeshed's IO has no readinto; every stream here (open(), ZipFile.open()) has.
+        got = f.readinto(view[done:done + READ_CHUNK])  # type: ignore[attr-defined]
         if not got:
             raise FormatError(f"{where}: tensor {name!r}: the file ended after {done} of "
                               f"its {len(view)} bytes (truncated, or shrank while being "
@@ -30,7 +34,8 @@ def read_into(f, buf, where, name):
         done += got
 
 
-def read_array(f, offset, dtype, shape, where, name):
+def read_array(f: IO[bytes], offset: int, dtype: npt.DTypeLike, shape: tuple[int, ...],
+               where: str, name: str) -> npt.NDArray[Any]:
     """A new array of `dtype` and `shape` read from `f` at byte `offset`."""
     a = np.empty(shape, dtype)
     if a.nbytes:

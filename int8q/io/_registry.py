@@ -19,13 +19,14 @@ two containers could claim the same path (the first wins).
 import os
 
 from . import _gguf, _hf, _npy, _npz, _safetensors_file, _sharded
+from ._container import Container
 from ._errors import FormatError
 
 # _hf before _sharded: a model folder (config.json inside) is also a directory.
-CONTAINERS = (_safetensors_file, _hf, _sharded, _npy, _npz, _gguf)
+CONTAINERS: tuple[Container, ...] = (_safetensors_file, _hf, _sharded, _npy, _npz, _gguf)
 
 
-def container_for(path):
+def container_for(path: str) -> Container:
     """The container module for an existing input path.
 
     FileNotFoundError when `path` does not exist; FormatError when no

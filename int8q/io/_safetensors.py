@@ -25,18 +25,25 @@ import json
 import math
 import os
 import struct
-from typing import NamedTuple
+from collections.abc import Iterable, Sequence
+from types import ModuleType
+from typing import IO, Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from ._errors import FormatError
 from ._limits import MAX_JSON_BYTES, check_writable, load_json, nbytes
 from ._reading import read_array
 
+ml_dtypes: ModuleType | None
 try:  # optional: NumPy has no bfloat16 of its own
     import ml_dtypes
 except ImportError:
     ml_dtypes = None
+
+# A tensor to write: (name, safetensors dtype string, shape).
+Spec = tuple[str, str, Sequence[int]]
 
 # The safetensors library refuses headers above 100 MB; so do we (the JSON
 # limit of _limits), before reading one into memory.
@@ -59,7 +66,7 @@ FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 INTEGER_DTYPES = ("BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64")
 
 
-def kind(dtype):
+def kind(dtype: str) -> str:
     """"float", "integer" or "other" for a safetensors dtype name
     (NumPy dtypes: ``_convention.kind``)."""
     if dtype in FLOAT_DTYPES:
@@ -67,31 +74,31 @@ def kind(dtype):
     return "integer" if dtype in INTEGER_DTYPES else "other"
 
 
-def itemsize(dtype):
+def itemsize(dtype: str) -> int:
     return NUMPY_DTYPES[dtype].itemsize
 
 
 class TensorInfo(NamedTuple):
     """One header entry: dtype string, shape, and [begin, end) in the data region."""
     dtype: str
-    shape: tuple
+    shape: tuple[int, ...]
     begin: int
     end: int
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int:
         return self.end - self.begin
 
 
 class Header(NamedTuple):
     """A checked header: tensors in data order, metadata, where data starts."""
-    tensors: dict        # name -> TensorInfo, ordered by begin offset
-    metadata: dict       # str -> str
+    tensors: dict[str, TensorInfo]   # ordered by begin offset
+    metadata: dict[str, str]
     data_start: int      # absolute file offset of the data region
     file_size: int
 
 
-def _entry(name, raw, where):
+def _entry(name: str, raw: object, where: str) -> TensorInfo:
     """A TensorInfo from one JSON header entry, with its own fields checked.
 
     Written for speed as much as clarity: a header may list 250,000
@@ -116,7 +123,7 @@ def _entry(name, raw, where):
     return TensorInfo(dtype, shape, offsets[0], offsets[1])
 
 
-def read_header(path):
+def read_header(path: str | os.PathLike[str]) -> Header:
     """Read and check the header of a safetensors file.
 
     Parameters
@@ -181,7 +188,7 @@ def read_header(path):
     return Header(dict(tensors), metadata, 8 + n, size)
 
 
-def array(path, header, name):
+def array(path: str, header: Header, name: str) -> npt.NDArray[Any]:
     """Tensor `name` as an array to compute with, read into memory.
 
     BF16 comes back as ml_dtypes.bfloat16 when ml_dtypes is installed, else
@@ -197,21 +204,22 @@ def array(path, header, name):
     return a
 
 
-def bf16_to_float32(bits):
+def bf16_to_float32(bits: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """float32 values of bfloat16 bit patterns (uint16)."""
     return (np.asarray(bits, np.uint32) << 16).view(np.float32)
 
 
-def float32_to_bf16(values):
+def float32_to_bf16(values: npt.ArrayLike) -> npt.NDArray[np.uint16]:
     """bfloat16 bit patterns (uint16) of float32 values, rounded to nearest even."""
     u = np.ascontiguousarray(values, np.float32).view(np.uint32)
     # Adding 0x7FFF plus the lowest kept bit rounds half to even; it cannot
     # wrap for any non-NaN pattern, and NaN is kept quiet explicitly.
     rounded = ((u + (np.uint32(0x7FFF) + ((u >> 16) & 1))) >> 16).astype(np.uint16)
-    return np.where(np.isnan(values), np.uint16(0x7FC0), rounded)
+    bits: npt.NDArray[np.uint16] = np.where(np.isnan(values), np.uint16(0x7FC0), rounded)
+    return bits  # (np.isnan of array_like is typed Any)
 
 
-def encode(values, dtype):
+def encode(values: npt.ArrayLike, dtype: str) -> npt.NDArray[np.uint8]:
     """Little-endian bytes (a uint8 array) of `values` stored as safetensors `dtype`."""
     values = np.asarray(values)
     if dtype == "BF16":
@@ -238,10 +246,11 @@ class Writer:
     `close` checks that all were.
     """
 
-    def __init__(self, f, specs, metadata=None):
+    def __init__(self, f: IO[bytes], specs: Iterable[Spec],
+                 metadata: dict[str, str] | None = None) -> None:
         self._f = f
-        header = {"__metadata__": dict(metadata)} if metadata else {}
-        self._slots = {}
+        header: dict[str, object] = {"__metadata__": dict(metadata)} if metadata else {}
+        self._slots: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
         position = 0
         # Largest items first keeps every tensor aligned to its item size
         # (item sizes are powers of two); sorted() is stable, so tensors keep
@@ -260,7 +269,7 @@ class Writer:
         self._data_start = 8 + len(text)
         self.size = self._data_start + position
 
-    def _slot(self, name, nbytes, shape=None):
+    def _slot(self, name: str, nbytes: int, shape: Sequence[int] | None = None) -> str:
         dtype, expected_shape, begin, expected = self._slots.pop(name)
         if nbytes != expected or shape is not None and tuple(shape) != expected_shape:
             raise AssertionError(f"tensor {name!r}: {nbytes} bytes of shape {shape}, "
@@ -268,15 +277,17 @@ class Writer:
         self._f.seek(self._data_start + begin)
         return dtype
 
-    def write(self, name, values):
+    def write(self, name: str, values: npt.ArrayLike) -> None:
         """Write tensor `name` from an array (converted to its planned dtype)."""
         dtype = self._slots[name][0]
         data = encode(values, dtype)
         self._slot(name, data.size, np.shape(values))
         for start in range(0, data.size, CHUNK):
-            self._f.write(data[start:start + CHUNK])
+            # .data: the same bytes as a memoryview, which typeshed knows is a
+            # buffer (an ndarray it knows as one only from Python 3.12).
+            self._f.write(data[start:start + CHUNK].data)
 
-    def copy(self, name, src, offset, nbytes):
+    def copy(self, name: str, src: IO[bytes], offset: int, nbytes: int) -> None:
         """Write tensor `name` as `nbytes` raw bytes read from `src` at `offset`."""
         self._slot(name, nbytes)
         src.seek(offset)
@@ -289,7 +300,7 @@ class Writer:
             self._f.write(piece)
             left -= len(piece)
 
-    def close(self):
+    def close(self) -> None:
         """Check that every planned tensor was written; fix the file size."""
         if self._slots:
             raise AssertionError(f"tensors never written: {sorted(self._slots)}")

@@ -4,34 +4,36 @@ import os
 from . import _checkpoint
 from . import _safetensors as st
 from ._atomic import output_file
+from ._container import ProgressFactory, Row
+from ._convention import Options
 
 NAME = "safetensors"
 DESCRIPTION = ".safetensors"
 OUTPUT_IS_DIR = False
 
 
-def claims(path):
+def claims(path: str) -> bool:
     return not os.path.isdir(path) and path.lower().endswith(".safetensors")
 
 
-def inputs(path):
+def inputs(path: str) -> list[str]:
     return [path]
 
 
-def _run(plan, dst, progress, desc):
+def _run(plan: _checkpoint.Plan, dst: str, progress: ProgressFactory, desc: str) -> None:
     with progress(plan.input_bytes, desc) as bar, output_file(dst) as f:
         _checkpoint.run(plan, f, bar)
 
 
-def quantize(src, dst, opts, progress):
+def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> None:
     header = st.read_header(src)
     plan = _checkpoint.plan_quantize(src, header, opts, set(header.tensors))
     _run(plan, dst, progress, "quantize")
 
 
-def dequantize(src, dst, progress):
+def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
     _run(_checkpoint.plan_dequantize(src, st.read_header(src)), dst, progress, "dequantize")
 
 
-def inspect(path):
+def inspect(path: str) -> list[Row]:
     return _checkpoint.inspect(path, st.read_header(path))

@@ -10,10 +10,14 @@ _registry.
 """
 import json
 import os
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from . import _checkpoint
 from . import _safetensors as st
 from ._atomic import output_dir, output_file
+from ._container import ProgressFactory, Row
+from ._convention import Options
 from ._errors import FormatError
 from ._limits import MAX_JSON_BYTES, check_writable, load_json
 
@@ -24,16 +28,16 @@ DESCRIPTION = f"a sharded checkpoint directory or its *{INDEX_SUFFIX}"
 OUTPUT_IS_DIR = True
 
 
-def claims(path):
+def claims(path: str) -> bool:
     return os.path.isdir(path) or path.lower().endswith(INDEX_SUFFIX)
 
 
-def inputs(path):
+def inputs(path: str) -> list[str]:
     index = find_index(path)
     return [index, os.path.dirname(os.path.abspath(index))]
 
 
-def find_index(path):
+def find_index(path: str) -> str:
     """The index file of a checkpoint given as its directory or its index."""
     if not os.path.isdir(path):
         return os.fspath(path)
@@ -45,7 +49,7 @@ def find_index(path):
     return os.path.join(path, found[0])
 
 
-def _read_index(index):
+def _read_index(index: str) -> tuple[dict[str, Any], dict[str, str]]:
     with open(index, "rb") as f:
         # One byte past the limit is enough for load_json to refuse it.
         data = load_json(f.read(MAX_JSON_BYTES + 1), index, "index")
@@ -63,11 +67,13 @@ def _read_index(index):
     return data, weight_map
 
 
-def _shards(index):
+def _shards(index: str) -> tuple[dict[str, Any], dict[str, str],
+                                 list[tuple[str, str, st.Header]]]:
     """(index dict, weight_map, [(shard name, path, header)]) with shards checked."""
     data, weight_map = _read_index(index)
     folder = os.path.dirname(os.path.abspath(index))
-    by_shard = {}   # grouped once: linear in the weight_map, whatever the shard count
+    # grouped once: linear in the weight_map, whatever the shard count
+    by_shard: dict[str, set[str]] = {}
     for name, shard in weight_map.items():
         by_shard.setdefault(shard, set()).add(name)
     shards = []
@@ -85,7 +91,16 @@ def _shards(index):
     return data, weight_map, shards
 
 
-def write_index(path, data, plans):
+class ShardPlan(Protocol):
+    """What write_index reads of a shard's plan (_checkpoint.Plan, _hf's _Plan)."""
+    @property
+    def specs(self) -> list[st.Spec]: ...
+    @property
+    def output_bytes(self) -> int: ...
+
+
+def write_index(path: str, data: dict[str, Any],
+                plans: Sequence[tuple[str, ShardPlan]]) -> None:
     """The index for `plans` ((shard name, plan with specs and output_bytes)):
     the input index `data` with a new weight_map and total_size."""
     weight_map = {name: shard for shard, plan in plans for name, _, _ in plan.specs}
@@ -98,7 +113,9 @@ def write_index(path, data, plans):
         f.write(text.encode())
 
 
-def _write(index, dst, data, plans, progress, desc):
+def _write(index: str, dst: str, data: dict[str, Any],
+           plans: list[tuple[str, _checkpoint.Plan]], progress: ProgressFactory,
+           desc: str) -> None:
     """Run every shard's plan into a new directory `dst`, then write the index."""
     total = sum(p.input_bytes for _, p in plans)
     with progress(total, desc) as bar, output_dir(dst) as tmp:
@@ -108,7 +125,7 @@ def _write(index, dst, data, plans, progress, desc):
         write_index(os.path.join(tmp, os.path.basename(index)), data, plans)
 
 
-def quantize(src, dst, opts, progress):
+def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> None:
     index = find_index(src)
     data, weight_map, shards = _shards(index)
     plans = [(shard, _checkpoint.plan_quantize(path, header, opts, set(weight_map)))
@@ -116,7 +133,7 @@ def quantize(src, dst, opts, progress):
     _write(index, dst, data, plans, progress, "quantize")
 
 
-def dequantize(src, dst, progress):
+def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
     index = find_index(src)
     data, _, shards = _shards(index)
     plans = [(shard, _checkpoint.plan_dequantize(path, header))
@@ -124,7 +141,7 @@ def dequantize(src, dst, progress):
     _write(index, dst, data, plans, progress, "dequantize")
 
 
-def inspect(src):
+def inspect(src: str) -> list[Row]:
     index = find_index(src)
     _, _, shards = _shards(index)
     return [row for shard, path, header in shards
