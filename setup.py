@@ -12,6 +12,7 @@ OpenMP is used where a compile-and-link probe succeeds; otherwise the same
 code builds serial.  INT8Q_OPENMP=0 forces the serial build,
 INT8Q_BOUNDSCHECK=1 turns Cython's bounds checks on for debugging.
 """
+
 import os
 import shutil
 import sys
@@ -80,8 +81,11 @@ def _compiles(compiler, source, cflags, ldflags, link=True):
 # extension these flags enable.
 SIMD_LEVELS = [
     ("avx2", ["-mavx2", "-mfma", "-mf16c"], ["/arch:AVX2"]),
-    ("avx512", ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma",
-                "-mf16c"], ["/arch:AVX512"]),
+    (
+        "avx512",
+        ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"],
+        ["/arch:AVX512"],
+    ),
 ]
 
 LEVEL_PROBE = r"""
@@ -130,25 +134,34 @@ class BuildExt(build_ext):
                 if not _compiles(self.compiler, LEVEL_PROBE, cflags + flags, [], link=False):
                     print(f"int8q: the compiler has no {name} ({' '.join(flags)}); left out")
                     continue
-                macros += [(f"INT8Q_HAVE_{name.upper()}", "1"),
-                           (f"INT8Q_{name.upper()}_FLAGS", '"' + " ".join(flags) + '"')]
+                macros += [
+                    (f"INT8Q_HAVE_{name.upper()}", "1"),
+                    (f"INT8Q_{name.upper()}_FLAGS", '"' + " ".join(flags) + '"'),
+                ]
             objects += self.compiler.compile(
-                [f"src/int8q_level_{name}.c"], output_dir=os.path.join(self.build_temp, name),
-                include_dirs=["src"], extra_postargs=cflags + flags,
-                depends=LEVEL_DEPENDS)
+                [f"src/int8q_level_{name}.c"],
+                output_dir=os.path.join(self.build_temp, name),
+                include_dirs=["src"],
+                extra_postargs=cflags + flags,
+                depends=LEVEL_DEPENDS,
+            )
         return {"objects": objects, "macros": macros}
 
 
-LEVEL_DEPENDS = ["src/int8q_kernels.h", "src/int8q_level.h", "src/int8q_level_body.h",
-                 "src/int8q_level_loops.h", "src/int8q_rules.h"]
+LEVEL_DEPENDS = [
+    "src/int8q_kernels.h",
+    "src/int8q_level.h",
+    "src/int8q_level_body.h",
+    "src/int8q_level_loops.h",
+    "src/int8q_rules.h",
+]
 
 extensions = [
     Extension(
         "int8q._kernels",
         sources=["src/_kernels.pyx", "src/int8q_kernels.c", "src/int8q_affine.c"],
         include_dirs=["src"],
-        depends=LEVEL_DEPENDS + ["src/int8q_ranges.h", "src/int8q_openmp.h",
-                                 "src/int8q_affine.h"],
+        depends=LEVEL_DEPENDS + ["src/int8q_ranges.h", "src/int8q_openmp.h", "src/int8q_affine.h"],
     )
 ]
 

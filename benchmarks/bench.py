@@ -12,6 +12,7 @@ faked.  The roof is a two-thread copy of the same bytes into a reused buffer.
 Prints a table of Gelem/s, roof fractions and peer/int8q ratios, writes JSON
 and, with matplotlib, a PNG plot.
 """
+
 import argparse
 import datetime
 import json
@@ -37,7 +38,7 @@ try:
 except ImportError:
     gguf_quants = None
 try:
-    import onnx
+    import onnx  # noqa: F401  (its helper and TensorProto are used below)
     import onnxruntime
     from onnx import TensorProto, helper
 except ImportError:
@@ -57,11 +58,13 @@ HERE = pathlib.Path(__file__).resolve().parent
 # ----------------------------------------------------------------------------
 # Competitors: each maker takes the input and returns a zero-argument callable.
 
+
 def numpy_per_tensor(x):
     def run():
         s = np.abs(x).max() / np.float32(127)
         s = s if s != 0 else np.float32(1)
         return np.clip(np.rint(x / s), -127, 127).astype(np.int8), s
+
     return run
 
 
@@ -71,6 +74,7 @@ def numpy_qdq(x):
     def run():
         q, s = per_tensor()
         return q, q.astype(np.float32) * s
+
     return run
 
 
@@ -79,6 +83,7 @@ def numpy_per_row(w):
         s = np.abs(w).max(axis=1, keepdims=True) / np.float32(127)
         s[s == 0] = 1
         return np.clip(np.rint(w / s), -127, 127).astype(np.int8), s
+
     return run
 
 
@@ -88,6 +93,7 @@ def numpy_per_block(x, block=32):
         s = np.abs(b).max(axis=1, keepdims=True) / np.float32(127)
         s[s == 0] = 1
         return np.clip(np.rint(b / s), -127, 127).astype(np.int8), s
+
     return run
 
 
@@ -98,6 +104,7 @@ def torch_per_tensor(x, dequantize=False):
         s = float(t.abs().max()) / 127 or 1.0
         qt = torch.quantize_per_tensor(t, s, 0, torch.qint8)
         return qt.dequantize() if dequantize else qt
+
     return run
 
 
@@ -109,12 +116,14 @@ def torch_per_row(w):
         s = t.abs().amax(dim=1).double() / 127
         s[s == 0] = 1
         return torch.quantize_per_channel(t, s, zeros, 0, torch.qint8)
+
     return run
 
 
 def gguf_q8_0(x):
     def run():
         return gguf_quants.quantize(x, GGMLQuantizationType.Q8_0)
+
     return run
 
 
@@ -122,6 +131,7 @@ def copy_roof(x, threads=2):
     """Two threads copying halves of x into a reused buffer (np.copyto drops
     the GIL): the memory roof for streaming x's bytes in and out."""
     import concurrent.futures
+
     flat = x.reshape(-1)
     dst = np.empty_like(flat)
     cuts = [len(flat) * t // threads for t in range(threads + 1)]
@@ -133,6 +143,7 @@ def copy_roof(x, threads=2):
             np.copyto(dst, flat)
             return
         list(pool.map(lambda p: np.copyto(*p), parts))
+
     return run
 
 
@@ -140,21 +151,26 @@ def copy_roof(x, threads=2):
 # ReduceMax(Abs(x)) / 127 -> QuantizeLinear (what an exporter emits for
 # dynamic per-tensor quantization).
 
+
 def _ort_session(graph):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = int8q.get_num_threads()
-    return onnxruntime.InferenceSession(model.SerializeToString(), options,
-                                        providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
 
 
 def ort_given_scale(x):
     zero = helper.make_tensor("zp", TensorProto.INT8, [], [0])
     scale = helper.make_tensor("s", TensorProto.FLOAT, [], [float(np.abs(x).max() / 127)])
     graph = helper.make_graph(
-        [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"])], "q",
+        [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"])],
+        "q",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
-        [helper.make_tensor_value_info("q", TensorProto.INT8, list(x.shape))], [scale, zero])
+        [helper.make_tensor_value_info("q", TensorProto.INT8, list(x.shape))],
+        [scale, zero],
+    )
     sess = _ort_session(graph)
     return lambda: sess.run(None, {"x": x})
 
@@ -162,14 +178,19 @@ def ort_given_scale(x):
 def ort_absmax(x):
     zero = helper.make_tensor("zp", TensorProto.INT8, [], [0])
     c127 = helper.make_tensor("c127", TensorProto.FLOAT, [], [127.0])
-    nodes = [helper.make_node("Abs", ["x"], ["a"]),
-             helper.make_node("ReduceMax", ["a"], ["m"], keepdims=0),
-             helper.make_node("Div", ["m", "c127"], ["s"]),
-             helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"])]
+    nodes = [
+        helper.make_node("Abs", ["x"], ["a"]),
+        helper.make_node("ReduceMax", ["a"], ["m"], keepdims=0),
+        helper.make_node("Div", ["m", "c127"], ["s"]),
+        helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"]),
+    ]
     graph = helper.make_graph(
-        nodes, "absmax_q",
+        nodes,
+        "absmax_q",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
-        [helper.make_tensor_value_info("q", TensorProto.INT8, list(x.shape))], [zero, c127])
+        [helper.make_tensor_value_info("q", TensorProto.INT8, list(x.shape))],
+        [zero, c127],
+    )
     sess = _ort_session(graph)
     return lambda: sess.run(None, {"x": x})
 
@@ -245,12 +266,16 @@ def numba_dequantize(q, s):
 
 
 def torch_per_tensor_half(x):
-    t = torch.from_numpy(x) if x.dtype == np.float16 else torch.from_numpy(
-        x.view(np.uint16)).view(torch.bfloat16)
+    t = (
+        torch.from_numpy(x)
+        if x.dtype == np.float16
+        else torch.from_numpy(x.view(np.uint16)).view(torch.bfloat16)
+    )
 
     def run():
         s = float(t.abs().max()) / 127 or 1.0
         return torch.quantize_per_tensor(t.float(), s, 0, torch.qint8)
+
     return run
 
 
@@ -301,10 +326,12 @@ def cases(sizes, quick):
         # the numba and onnxruntime peers; "int8q-alloc" allocates its output
         # each call, which adds the first touch of fresh pages.
         qbuf = np.empty(x.shape, np.int8)
-        comp = {"int8q": lambda x=x, o=qbuf: int8q.quantize(x, out=o),
-                "int8q-alloc": lambda x=x: int8q.quantize(x),
-                "numpy": numpy_per_tensor(x),
-                "copy": copy_roof(x)}
+        comp = {
+            "int8q": lambda x=x, o=qbuf: int8q.quantize(x, out=o),
+            "int8q-alloc": lambda x=x: int8q.quantize(x),
+            "numpy": numpy_per_tensor(x),
+            "copy": copy_roof(x),
+        }
         if torch is not None:
             comp["torch"] = torch_per_tensor(x)
         if onnxruntime is not None:
@@ -316,52 +343,68 @@ def cases(sizes, quick):
 
         # Scales known in advance (calibrated ranges): ONNX QuantizeLinear.
         given = np.float32(np.abs(x).max() / 127)
-        comp = {"int8q": lambda x=x, o=qbuf, s=given: int8q.quantize(x, scale=s, out=o),
-                "int8q-alloc": lambda x=x, s=given: int8q.quantize(x, scale=s),
-                "copy": copy_roof(x)}
+        comp = {
+            "int8q": lambda x=x, o=qbuf, s=given: int8q.quantize(x, scale=s, out=o),
+            "int8q-alloc": lambda x=x, s=given: int8q.quantize(x, scale=s),
+            "copy": copy_roof(x),
+        }
         if onnxruntime is not None:
             comp["ort"] = ort_given_scale(x)
         yield "given-scale", n, n, comp
 
         dbuf = np.empty(x.shape, np.float32)
-        comp = {"int8q": lambda x=x, o=(qbuf, dbuf): int8q.quantize_dequantize(x, out=o),
-                "int8q-alloc": lambda x=x: int8q.quantize_dequantize(x),
-                "numpy": numpy_qdq(x),
-                "copy": copy_roof(x)}
+        comp = {
+            "int8q": lambda x=x, o=(qbuf, dbuf): int8q.quantize_dequantize(x, out=o),
+            "int8q-alloc": lambda x=x: int8q.quantize_dequantize(x),
+            "numpy": numpy_qdq(x),
+            "copy": copy_roof(x),
+        }
         if torch is not None:
             comp["torch"] = torch_per_tensor(x, dequantize=True)
         yield "qdq", n, n, comp
 
-        comp = {"int8q": lambda x=x: int8q.quantize(x.reshape(-1, 32), block_size=32),
-                "numpy": numpy_per_block(x),
-                "copy": copy_roof(x)}
+        comp = {
+            "int8q": lambda x=x: int8q.quantize(x.reshape(-1, 32), block_size=32),
+            "numpy": numpy_per_block(x),
+            "copy": copy_roof(x),
+        }
         yield "per-block-32", n, n, comp
 
         q8buf = np.empty(n // 32 * 34, np.uint8)
-        comp = {"int8q": lambda x=x, o=q8buf: ggml.quantize_q8_0(x, out=o),
-                "int8q-alloc": lambda x=x: ggml.quantize_q8_0(x), "copy": copy_roof(x)}
+        comp = {
+            "int8q": lambda x=x, o=q8buf: ggml.quantize_q8_0(x, out=o),
+            "int8q-alloc": lambda x=x: ggml.quantize_q8_0(x),
+            "copy": copy_roof(x),
+        }
         if gguf_quants is not None and n <= 1 << 24:
             comp["gguf"] = gguf_q8_0(x)
         yield "q8_0", n, n, comp
 
         qt = int8q.quantize(x)
         q, s = qt.q, qt.scale
-        comp = {"int8q": lambda q=q, s=s, o=dbuf: int8q.dequantize(q, s, out=o),
-                "int8q-alloc": lambda q=q, s=s: int8q.dequantize(q, s),
-                "numpy": lambda q=q, s=s: q.astype(np.float32) * s,
-                "copy": copy_roof(x)}
+        comp = {
+            "int8q": lambda q=q, s=s, o=dbuf: int8q.dequantize(q, s, out=o),
+            "int8q-alloc": lambda q=q, s=s: int8q.dequantize(q, s),
+            "numpy": lambda q=q, s=s: q.astype(np.float32) * s,
+            "copy": copy_roof(x),
+        }
         if numba is not None:
             comp["numba"] = numba_dequantize(q, s)
         yield "dequantize", n, n, comp
 
         if 1 << 20 <= n <= 1 << 25:
-            for name, dtype in [("float16", np.float16),
-                                ("bfloat16", ml_dtypes.bfloat16 if ml_dtypes else None)]:
+            for name, dtype in [
+                ("float16", np.float16),
+                ("bfloat16", ml_dtypes.bfloat16 if ml_dtypes else None),
+            ]:
                 if dtype is None:
                     continue
                 h = x.astype(dtype)
-                comp = {"int8q": lambda h=h, o=qbuf: int8q.quantize(h, out=o),
-                        "int8q-alloc": lambda h=h: int8q.quantize(h), "copy": copy_roof(x)}
+                comp = {
+                    "int8q": lambda h=h, o=qbuf: int8q.quantize(h, out=o),
+                    "int8q-alloc": lambda h=h: int8q.quantize(h),
+                    "copy": copy_roof(x),
+                }
                 if torch is not None:
                     comp["torch"] = torch_per_tensor_half(h)
                 yield f"{name}-per-tensor", n, n, comp
@@ -370,8 +413,11 @@ def cases(sizes, quick):
 
     rows = 256 if quick else 1024
     w = rng.standard_normal((rows, 4096), dtype=np.float32)
-    comp = {"int8q": lambda: int8q.quantize(w, axis=0), "numpy": numpy_per_row(w),
-            "copy": copy_roof(w)}
+    comp = {
+        "int8q": lambda: int8q.quantize(w, axis=0),
+        "numpy": numpy_per_row(w),
+        "copy": copy_roof(w),
+    }
     if torch is not None:
         comp["torch"] = torch_per_row(w)
     yield "per-row", w.size, w.size, comp
@@ -382,19 +428,34 @@ def cases(sizes, quick):
     yield "per-column", w.size, w.size, comp
 
     one = np.float32([1.5])
-    yield "small-1", 1, 1, {"int8q": lambda: int8q.quantize(one),
-                            "numpy": numpy_per_tensor(one)}
+    yield "small-1", 1, 1, {"int8q": lambda: int8q.quantize(one), "numpy": numpy_per_tensor(one)}
 
-    for n in ([4, 100] if quick else [4, 100, 1000, 100_000]):
+    for n in [4, 100] if quick else [4, 100, 1000, 100_000]:
         values = rng.standard_normal(n).tolist()
-        yield "dict", n, n, {"int8q": lambda v=values: int8q.int8_quantize(v),
-                             "numpy": lambda v=values: reference.int8_quantize(v)}
+        yield (
+            "dict",
+            n,
+            n,
+            {
+                "int8q": lambda v=values: int8q.int8_quantize(v),
+                "numpy": lambda v=values: reference.int8_quantize(v),
+            },
+        )
 
 
 # Bytes each case moves per element (input in, outputs out), for the roof.
-BYTES_PER_ELEMENT = {"per-tensor": 9, "given-scale": 5, "qdq": 13, "per-block-32": 5 + 4 / 32,
-                     "q8_0": 4 + 34 / 32, "per-row": 5, "per-column": 9, "dequantize": 5,
-                     "float16-per-tensor": 5, "bfloat16-per-tensor": 5}
+BYTES_PER_ELEMENT = {
+    "per-tensor": 9,
+    "given-scale": 5,
+    "qdq": 13,
+    "per-block-32": 5 + 4 / 32,
+    "q8_0": 4 + 34 / 32,
+    "per-row": 5,
+    "per-column": 9,
+    "dequantize": 5,
+    "float16-per-tensor": 5,
+    "bfloat16-per-tensor": 5,
+}
 
 
 def machine():
@@ -407,16 +468,22 @@ def machine():
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "torch": getattr(torch, "__version__", None),
-            "int8q": int8q.__version__, "simd": int8q.get_simd(),
-            "simd_available": int8q.available_simd(),
-            "load": os.getloadavg() if hasattr(os, "getloadavg") else None,
-            "onnxruntime": getattr(onnxruntime, "__version__", None),
-            "numba": getattr(numba, "__version__", None),
-            "threads": int8q.get_num_threads(),
-            "torch_threads": torch.get_num_threads() if torch is not None else None,
-            "date": datetime.date.today().isoformat()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": getattr(torch, "__version__", None),
+        "int8q": int8q.__version__,
+        "simd": int8q.get_simd(),
+        "simd_available": int8q.available_simd(),
+        "load": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "onnxruntime": getattr(onnxruntime, "__version__", None),
+        "numba": getattr(numba, "__version__", None),
+        "threads": int8q.get_num_threads(),
+        "torch_threads": torch.get_num_threads() if torch is not None else None,
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def run(args):
@@ -431,10 +498,13 @@ def run(args):
         if args.cases and case not in args.cases:
             continue
         best = measure(comp, args.repeats, args.min_time)
-        row = {"case": case, "size": size, "seconds": best,
-               "gelem_per_s": {k: elements / v / 1e9 for k, v in best.items()},
-               "ratio": {k: v / best["int8q"] for k, v in best.items()
-                         if k not in ("int8q", "copy")}}
+        row = {
+            "case": case,
+            "size": size,
+            "seconds": best,
+            "gelem_per_s": {k: elements / v / 1e9 for k, v in best.items()},
+            "ratio": {k: v / best["int8q"] for k, v in best.items() if k not in ("int8q", "copy")},
+        }
         if "copy" in best:
             roof = 8 * elements / best["copy"]  # bytes/s of the two-thread float32 copy
             row["roof_fraction"] = BYTES_PER_ELEMENT[case] * elements / best["int8q"] / roof
@@ -445,7 +515,9 @@ def run(args):
 
 
 def print_header():
-    print(f"{'case':<13}{'size':>10}  {'int8q Gel/s':>11}  {'roof':>5}  peers (Gel/s, peer time / int8q time)")
+    print(
+        f"{'case':<13}{'size':>10}  {'int8q Gel/s':>11}  {'roof':>5}  peers (Gel/s, peer time / int8q time)"
+    )
 
 
 def print_row(row):
@@ -462,48 +534,58 @@ def markdown(data):
     """The README's table: one row per case and size, Gelem/s and ratios."""
     m = data["machine"]
     load = m.get("load")
-    lines = [f"{m['cpu']}, {m['cores']} cores, SIMD level {m['simd']} (available: "
-             f"{', '.join(m.get('simd_available') or [m['simd']])}), {m['date']}; int8q "
-             f"{m['int8q']} ({m['threads']} threads), NumPy {m['numpy']}, torch {m['torch']} "
-             f"({m['torch_threads']} threads), onnxruntime {m.get('onnxruntime')}, numba "
-             f"{m.get('numba')}"
-             + (f"; load average at start {load[0]:.1f}" if load else "") + ".",
-             "Ratio = peer time / int8q time (above 1: int8q is faster); roof = fraction "
-             "of a two-thread copy's bandwidth (bytes moved / copy bytes per second); "
-             "ort = onnxruntime ReduceMax(Abs)/127 -> QuantizeLinear, ort-given = "
-             "QuantizeLinear with the scale given.", "",
-             "| case | elements | int8q Gelem/s | roof | " + " | ".join(
-                 f"vs {k}" for k in PEERS) + " |",
-             "|---|---:|---:|---:|" + "---:|" * len(PEERS)]
+    lines = [
+        f"{m['cpu']}, {m['cores']} cores, SIMD level {m['simd']} (available: "
+        f"{', '.join(m.get('simd_available') or [m['simd']])}), {m['date']}; int8q "
+        f"{m['int8q']} ({m['threads']} threads), NumPy {m['numpy']}, torch {m['torch']} "
+        f"({m['torch_threads']} threads), onnxruntime {m.get('onnxruntime')}, numba "
+        f"{m.get('numba')}" + (f"; load average at start {load[0]:.1f}" if load else "") + ".",
+        "Ratio = peer time / int8q time (above 1: int8q is faster); roof = fraction "
+        "of a two-thread copy's bandwidth (bytes moved / copy bytes per second); "
+        "ort = onnxruntime ReduceMax(Abs)/127 -> QuantizeLinear, ort-given = "
+        "QuantizeLinear with the scale given.",
+        "",
+        "| case | elements | int8q Gelem/s | roof | " + " | ".join(f"vs {k}" for k in PEERS) + " |",
+        "|---|---:|---:|---:|" + "---:|" * len(PEERS),
+    ]
     for r in data["results"]:
         if r["case"] not in ("dict", "small-1") and r["size"] < 1 << 10:
             continue
         ratio = r["ratio"]
         cells = [f"{ratio[k]:.2f}x" if k in ratio else "-" for k in PEERS]
         roof = f"{r['roof_fraction']:.2f}" if "roof_fraction" in r and r["size"] >= 1 << 20 else "-"
-        lines.append(f"| {r['case']} | {r['size']:,} | {r['gelem_per_s']['int8q']:.3g} | "
-                     f"{roof} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r['case']} | {r['size']:,} | {r['gelem_per_s']['int8q']:.3g} | "
+            f"{roof} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)
 
 
-STYLE = {"int8q": dict(color="tab:blue", linewidth=2.6, marker="o"),
-         "numpy": dict(color="tab:orange", marker="s"),
-         "torch": dict(color="tab:red", marker="^"),
-         "gguf": dict(color="tab:purple", marker="v"),
-         "ort": dict(color="tab:green", marker="D"),
-         "numba": dict(color="tab:brown", marker="x"),
-         "int8q-alloc": dict(color="tab:cyan", marker="o", linestyle=":"),
-         "copy": dict(color="0.5", linestyle="--", marker="", label="2-thread copy (roof)")}
+STYLE = {
+    "int8q": dict(color="tab:blue", linewidth=2.6, marker="o"),
+    "numpy": dict(color="tab:orange", marker="s"),
+    "torch": dict(color="tab:red", marker="^"),
+    "gguf": dict(color="tab:purple", marker="v"),
+    "ort": dict(color="tab:green", marker="D"),
+    "numba": dict(color="tab:brown", marker="x"),
+    "int8q-alloc": dict(color="tab:cyan", marker="o", linestyle=":"),
+    "copy": dict(color="0.5", linestyle="--", marker="", label="2-thread copy (roof)"),
+}
 
 
 def plot(results, path, machine=None):
     """Throughput against size, one panel per case, one colour per competitor;
     the title names the CPU and SIMD level."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    sweep = [c for c in ("per-tensor", "qdq", "per-block-32", "q8_0", "dequantize")
-             if any(r["case"] == c for r in results)]
+
+    sweep = [
+        c
+        for c in ("per-tensor", "qdq", "per-block-32", "q8_0", "dequantize")
+        if any(r["case"] == c for r in results)
+    ]
     fig, axes = plt.subplots(1, len(sweep), figsize=(4.2 * len(sweep), 3.8), squeeze=False)
     for ax, case in zip(axes[0], sweep):
         rows = [r for r in results if r["case"] == case]
@@ -519,8 +601,11 @@ def plot(results, path, machine=None):
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("Gelem/s (higher is better)")
     if machine:
-        fig.suptitle(f"{machine['cpu']}, {machine['cores']} cores, SIMD {machine['simd']}, "
-                     f"{machine['threads']} threads", fontsize=9)
+        fig.suptitle(
+            f"{machine['cpu']}, {machine['cores']} cores, SIMD {machine['simd']}, "
+            f"{machine['threads']} threads",
+            fontsize=9,
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -529,19 +614,38 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--min-time", type=float, default=None,
-                        help="seconds each measurement runs at least")
+    parser.add_argument(
+        "--min-time", type=float, default=None, help="seconds each measurement runs at least"
+    )
     parser.add_argument("--max-log2", type=int, default=None, help="largest size, log2")
-    parser.add_argument("--log2", type=int, nargs="+", default=None,
-                        help="the sizes to run, as powers of two (default 10 12 ... 26)")
-    parser.add_argument("--cases", nargs="+", default=None, metavar="CASE",
-                        help="run only these cases (e.g. given-scale per-tensor)")
+    parser.add_argument(
+        "--log2",
+        type=int,
+        nargs="+",
+        default=None,
+        help="the sizes to run, as powers of two (default 10 12 ... 26)",
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=None,
+        metavar="CASE",
+        help="run only these cases (e.g. given-scale per-tensor)",
+    )
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     parser.add_argument("--no-plot", action="store_true")
-    parser.add_argument("--plot-only", type=pathlib.Path, metavar="JSON",
-                        help="redraw the plot from an earlier run's JSON")
-    parser.add_argument("--markdown", type=pathlib.Path, metavar="JSON",
-                        help="print the README table from an earlier run's JSON")
+    parser.add_argument(
+        "--plot-only",
+        type=pathlib.Path,
+        metavar="JSON",
+        help="redraw the plot from an earlier run's JSON",
+    )
+    parser.add_argument(
+        "--markdown",
+        type=pathlib.Path,
+        metavar="JSON",
+        help="print the README table from an earlier run's JSON",
+    )
     args = parser.parse_args(argv)
     if args.repeats is None:
         args.repeats = 1 if args.quick else 5

@@ -7,6 +7,7 @@
 See docs/semantics.md for the contract; int8q.reference holds the plain NumPy
 definition every fast path is tested against.
 """
+
 import os as _os
 from types import ModuleType
 
@@ -18,15 +19,32 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ._api import QTensor, absmax, dequantize, quantize, quantize_dequantize
 from ._calibrate import Calibrator
-from ._config import (available_simd, get_num_threads, get_simd, set_num_threads,
-                      set_simd, show_config)
+from ._config import (
+    available_simd,
+    get_num_threads,
+    get_simd,
+    set_num_threads,
+    set_simd,
+    show_config,
+)
 from ._seed import int8_quantize
 from ._version import __version__
 
 __all__ = [
-    "Calibrator", "QTensor", "absmax", "available_simd", "dequantize", "get_num_threads", "get_simd",
-    "int8_quantize", "quantize", "quantize_dequantize", "set_num_threads", "set_simd",
-    "show_config", "__version__",
+    "Calibrator",
+    "QTensor",
+    "absmax",
+    "available_simd",
+    "dequantize",
+    "get_num_threads",
+    "get_simd",
+    "int8_quantize",
+    "quantize",
+    "quantize_dequantize",
+    "set_num_threads",
+    "set_simd",
+    "show_config",
+    "__version__",
 ]
 
 
@@ -35,5 +53,6 @@ def __getattr__(name: str) -> ModuleType:
     # must find it not yet imported (else runpy warns and runs it twice).
     if name == "ggml":
         import importlib
+
         return importlib.import_module(".ggml", __name__)
     raise AttributeError(f"module 'int8q' has no attribute {name!r}")

@@ -1,4 +1,5 @@
 """``python -m int8q``: the same as the ``int8q`` command."""
+
 import sys
 
 from .cli import main

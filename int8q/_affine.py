@@ -17,6 +17,7 @@ NumPy oracle is int8q.reference):
 
 The functions here move data and check parameters; _api.py shapes results.
 """
+
 from collections.abc import Callable
 from typing import Any
 
@@ -55,13 +56,13 @@ def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
     return (-128, 127) if full else (-127, 127)
 
 
-def _broadcast(value: npt.NDArray[Any], shape: tuple[int, ...],
-               what: str) -> npt.NDArray[Any]:
+def _broadcast(value: npt.NDArray[Any], shape: tuple[int, ...], what: str) -> npt.NDArray[Any]:
     try:
         return np.broadcast_to(value, shape)
     except ValueError:
-        raise ValueError(f"{what} of shape {value.shape} does not broadcast to the "
-                         f"scale shape {shape}") from None
+        raise ValueError(
+            f"{what} of shape {value.shape} does not broadcast to the scale shape {shape}"
+        ) from None
 
 
 def given_scales(scale: npt.ArrayLike, gran: Granularity, work: WorkingDtype) -> FloatArray:
@@ -81,13 +82,16 @@ def given_scales(scale: npt.ArrayLike, gran: Granularity, work: WorkingDtype) ->
     if bad.any():
         where = np.unravel_index(int(np.flatnonzero(bad)[0]), s.shape) if s.ndim else ()
         value = scale[where] if scale.ndim else scale[()]
-        raise ValueError(f"scale[{', '.join(map(str, where))}] is {value} "
-                         f"({s[where]} in {work}); scales must be finite and > 0")
+        raise ValueError(
+            f"scale[{', '.join(map(str, where))}] is {value} "
+            f"({s[where]} in {work}); scales must be finite and > 0"
+        )
     return s
 
 
-def given_zero_points(zero_point: npt.ArrayLike, gran: Granularity,
-                      qdtype: np.dtype[Any]) -> npt.NDArray[np.int32]:
+def given_zero_points(
+    zero_point: npt.ArrayLike, gran: Granularity, qdtype: np.dtype[Any]
+) -> npt.NDArray[np.int32]:
     """The caller's zero points as int32 broadcast to gran.scale_shape.
 
     TypeError unless integers; ValueError outside the range of qdtype.
@@ -98,14 +102,25 @@ def given_zero_points(zero_point: npt.ArrayLike, gran: Granularity,
     zp = _broadcast(zp, gran.scale_shape, "zero_point")
     info = np.iinfo(qdtype)
     if zp.size and (zp.min() < info.min or zp.max() > info.max):
-        raise ValueError(f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "
-                         f"got values in [{zp.min()}, {zp.max()}]")
+        raise ValueError(
+            f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "
+            f"got values in [{zp.min()}, {zp.max()}]"
+        )
     return np.array(zp, dtype=np.int32)
 
 
-def quantize_given(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
-                   scales: npt.ArrayLike, zero_points: npt.ArrayLike, qmin: int, qmax: int,
-                   mode: int, q_flat: npt.NDArray[Any], check_first: bool) -> None:
+def quantize_given(
+    x: npt.NDArray[Any],
+    work: WorkingDtype,
+    gran: Granularity,
+    scales: npt.ArrayLike,
+    zero_points: npt.ArrayLike,
+    qmin: int,
+    qmax: int,
+    mode: int,
+    q_flat: npt.NDArray[Any],
+    check_first: bool,
+) -> None:
     """Fill q_flat (int8 or uint8, flat C order) from flat scales and int32
     zero points in one pass over x.
 
@@ -122,13 +137,25 @@ def quantize_given(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
     threads = get_num_threads()
     for start, chunk in chunks(x, work):
         stop = start + chunk.shape[0]
-        if _kernels.affine_into(chunk, start, gran.layout, scales, zps, qmin, qmax, mode,
-                                unsigned, q_bytes[start:stop], threads):
+        if _kernels.affine_into(
+            chunk,
+            start,
+            gran.layout,
+            scales,
+            zps,
+            qmin,
+            qmax,
+            mode,
+            unsigned,
+            q_bytes[start:stop],
+            threads,
+        ):
             _engine.raise_nonfinite(x, work)
 
 
-def _reduce(x: npt.NDArray[Any], gran: Granularity,
-            func: Callable[..., npt.NDArray[Any]]) -> npt.NDArray[Any]:
+def _reduce(
+    x: npt.NDArray[Any], gran: Granularity, func: Callable[..., npt.NDArray[Any]]
+) -> npt.NDArray[Any]:
     """func (np.min or np.max) with initial 0 over each scale's elements: the
     range `min(0, min x)` / `max(0, max x)` per tensor, channel or block.
 
@@ -141,16 +168,16 @@ def _reduce(x: npt.NDArray[Any], gran: Granularity,
     if gran.block_size is not None:
         n, b = x.shape[-1], max(1, min(gran.block_size, x.shape[-1]))
         nfull = n // b
-        parts = [func(x[..., :nfull * b].reshape(x.shape[:-1] + (nfull, b)), axis=-1,
-                      initial=0)]
+        parts = [func(x[..., : nfull * b].reshape(x.shape[:-1] + (nfull, b)), axis=-1, initial=0)]
         if n % b:
-            parts.append(func(x[..., nfull * b:], axis=-1, initial=0, keepdims=True))
+            parts.append(func(x[..., nfull * b :], axis=-1, initial=0, keepdims=True))
         return np.concatenate(parts, axis=-1)
     return func(x, initial=0)
 
 
-def range_params(rmin: npt.ArrayLike, rmax: npt.ArrayLike, qdtype: np.dtype[Any],
-                 work: WorkingDtype) -> tuple[FloatArray, npt.NDArray[Any]]:
+def range_params(
+    rmin: npt.ArrayLike, rmax: npt.ArrayLike, qdtype: np.dtype[Any], work: WorkingDtype
+) -> tuple[FloatArray, npt.NDArray[Any]]:
     """(scale, zero_point) of the asymmetric rule for ranges rmin <= 0 <= rmax
     given in the working dtype (any shape).  ValueError when rmax - rmin
     overflows the working dtype."""
@@ -160,8 +187,10 @@ def range_params(rmin: npt.ArrayLike, rmax: npt.ArrayLike, qdtype: np.dtype[Any]
     with np.errstate(over="ignore"):
         width = rmax - rmin
     if not np.isfinite(width).all():
-        raise ValueError("the range max(x) - min(x) overflows the working dtype "
-                         f"{work}; quantize float64 input or rescale x")
+        raise ValueError(
+            "the range max(x) - min(x) overflows the working dtype "
+            f"{work}; quantize float64 input or rescale x"
+        )
     scale = np.asarray(width / work.type(qmax - qmin), dtype=work)
     scale = np.where(scale == 0, work.type(1), scale).astype(work)
     with np.errstate(over="ignore"):  # a subnormal scale: -rmin / scale saturates
@@ -170,8 +199,9 @@ def range_params(rmin: npt.ArrayLike, rmax: npt.ArrayLike, qdtype: np.dtype[Any]
     return scale, zp
 
 
-def asymmetric_params(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
-                      qdtype: np.dtype[Any]) -> tuple[FloatArray, npt.NDArray[Any]]:
+def asymmetric_params(
+    x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, qdtype: np.dtype[Any]
+) -> tuple[FloatArray, npt.NDArray[Any]]:
     """Flat (scales, zero points) of the asymmetric rule; ValueError on NaN/inf."""
     with np.errstate(invalid="ignore"):
         rmin = np.asarray(_reduce(x, gran, np.min)).astype(work).reshape(-1)
@@ -192,8 +222,7 @@ def mse_candidates(m: FloatArray, work: WorkingDtype) -> FloatArray:
     return scales  # (typed: NumPy's stubs give Any for this arithmetic)
 
 
-def mse_scales(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
-               mode: int) -> FloatArray:
+def mse_scales(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode: int) -> FloatArray:
     """Flat symmetric scales chosen by clip="mse" (see the module docstring).
 
     One abs-max pass (which raises ValueError for NaN/inf), then one pass
@@ -205,15 +234,15 @@ def mse_scales(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
     flat = cand.reshape(-1)
     threads = get_num_threads()
     for start, chunk in chunks(x, work, align=gran.align):
-        _kernels.mse_errors_into(chunk, start, gran.layout, flat, MSE_STEPS, mode, err,
-                                 gran.fused, threads)
+        _kernels.mse_errors_into(
+            chunk, start, gran.layout, flat, MSE_STEPS, mode, err, gran.fused, threads
+        )
     best = np.argmin(err.reshape(cand.shape), axis=1)  # first minimum: the widest range
     chosen: FloatArray = cand[np.arange(cand.shape[0]), best]
     return chosen  # (typed: NumPy's stubs give Any for fancy indexing)
 
 
-def expand(values: npt.NDArray[Any], shape: tuple[int, ...],
-           gran: Granularity) -> npt.NDArray[Any]:
+def expand(values: npt.NDArray[Any], shape: tuple[int, ...], gran: Granularity) -> npt.NDArray[Any]:
     """Per-scale values (gran.scale_shape) broadcast to `shape` element by element."""
     if gran.axis is not None:
         view = [1] * len(shape)
@@ -221,15 +250,19 @@ def expand(values: npt.NDArray[Any], shape: tuple[int, ...],
         return values.reshape(view)
     if gran.block_size is not None:
         b = max(1, min(gran.block_size, shape[-1]))
-        return np.repeat(values, b, axis=-1)[..., :shape[-1]]
+        return np.repeat(values, b, axis=-1)[..., : shape[-1]]
     return values
 
 
-def dequantize(q: npt.NDArray[Any], scale: npt.ArrayLike, zero_point: npt.ArrayLike,
-               gran: Granularity, work: WorkingDtype) -> FloatArray:
+def dequantize(
+    q: npt.NDArray[Any],
+    scale: npt.ArrayLike,
+    zero_point: npt.ArrayLike,
+    gran: Granularity,
+    work: WorkingDtype,
+) -> FloatArray:
     """(q - zero_point) * scale in the working dtype (q - zero_point is exact)."""
     centered = q.astype(np.int16) - expand(np.asarray(zero_point, np.int16), q.shape, gran)
     with np.errstate(over="ignore"):
-        values: FloatArray = centered.astype(work) * expand(np.asarray(scale, work), q.shape,
-                                                            gran)
+        values: FloatArray = centered.astype(work) * expand(np.asarray(scale, work), q.shape, gran)
         return values  # (typed: NumPy's stubs give Any for this product)

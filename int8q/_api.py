@@ -1,16 +1,17 @@
 """The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
 (docs/semantics.md §2)."""
+
 from typing import Any, SupportsIndex
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _affine, _engine
-from ._validate import rounding_code
 from ._dtypes import working_dtype
 from ._granularity import resolve
 from ._operands import apart, as_input, check_out, refuse_masked
 from ._typing import FloatArray, Int8Array, WorkingDtype
+from ._validate import rounding_code
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
@@ -31,9 +32,16 @@ class QuantizedBase:
     zero_point: Any
     qdtype: np.dtype[Any]
 
-    def __init__(self, q: Any, scale: Any, axis: int | None = None,
-                 block_size: int | None = None, rounding: str = "half_even",
-                 zero_point: Any = None, qdtype: npt.DTypeLike | None = None) -> None:
+    def __init__(
+        self,
+        q: Any,
+        scale: Any,
+        axis: int | None = None,
+        block_size: int | None = None,
+        rounding: str = "half_even",
+        zero_point: Any = None,
+        qdtype: npt.DTypeLike | None = None,
+    ) -> None:
         self.q = q
         self.scale = scale
         self.axis = axis
@@ -54,10 +62,12 @@ class QuantizedBase:
         return f", qdtype={self.qdtype}, with zero points"
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(shape={self.q.shape}, "
-                f"{granularity_text(self.axis, self.block_size)}, "
-                f"rounding={self.rounding!r}, scale dtype={self.scale.dtype}"
-                f"{self._repr_extra()})")
+        return (
+            f"{type(self).__name__}(shape={self.q.shape}, "
+            f"{granularity_text(self.axis, self.block_size)}, "
+            f"rounding={self.rounding!r}, scale dtype={self.scale.dtype}"
+            f"{self._repr_extra()})"
+        )
 
 
 class QTensor(QuantizedBase):
@@ -76,7 +86,7 @@ class QTensor(QuantizedBase):
     """
 
     __slots__ = ()
-    q: npt.NDArray[np.integer[Any]]   # int8, or uint8 with zero points
+    q: npt.NDArray[np.integer[Any]]  # int8, or uint8 with zero points
     scale: FloatArray
     zero_point: npt.NDArray[np.integer[Any]] | None
 
@@ -101,12 +111,19 @@ def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
     return x, working_dtype(x.dtype)
 
 
-def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
-             block_size: SupportsIndex | None = None, rounding: str = "half_even",
-             out: npt.NDArray[np.integer[Any]] | None = None,
-             scale: npt.ArrayLike | None = None, zero_point: npt.ArrayLike | None = None,
-             symmetric: bool = True, qdtype: npt.DTypeLike = np.int8,
-             clip: str | None = None) -> QTensor:
+def quantize(
+    x: npt.ArrayLike,
+    *,
+    axis: SupportsIndex | None = None,
+    block_size: SupportsIndex | None = None,
+    rounding: str = "half_even",
+    out: npt.NDArray[np.integer[Any]] | None = None,
+    scale: npt.ArrayLike | None = None,
+    zero_point: npt.ArrayLike | None = None,
+    symmetric: bool = True,
+    qdtype: npt.DTypeLike = np.int8,
+    clip: str | None = None,
+) -> QTensor:
     """INT8 quantization: symmetric abs-max by default, or with given scales
     and zero points, asymmetric ranges, or MSE clipping.
 
@@ -187,19 +204,32 @@ def quantize(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
     >>> qt.q, qt.zero_point
     (array([  0,  64, 255], dtype=uint8), array(64, dtype=uint8))
     """
-    if (scale is not None or zero_point is not None or symmetric is not True
-            or clip is not None or qdtype is not np.int8):
-        return _quantize_affine(x, axis, block_size, rounding, out, scale, zero_point,
-                                symmetric, qdtype, clip)
+    if (
+        scale is not None
+        or zero_point is not None
+        or symmetric is not True
+        or clip is not None
+        or qdtype is not np.int8
+    ):
+        return _quantize_affine(
+            x, axis, block_size, rounding, out, scale, zero_point, symmetric, qdtype, clip
+        )
     qt, _ = _quantize(x, axis, block_size, rounding, out, want_dequantized=False)
     return qt
 
 
-def _quantize_affine(x: npt.ArrayLike, axis: SupportsIndex | None,
-                     block_size: SupportsIndex | None, rounding: str,
-                     out: npt.NDArray[np.integer[Any]] | None, scale: npt.ArrayLike | None,
-                     zero_point: npt.ArrayLike | None, symmetric: bool,
-                     qdtype: npt.DTypeLike, clip: str | None) -> QTensor:
+def _quantize_affine(
+    x: npt.ArrayLike,
+    axis: SupportsIndex | None,
+    block_size: SupportsIndex | None,
+    rounding: str,
+    out: npt.NDArray[np.integer[Any]] | None,
+    scale: npt.ArrayLike | None,
+    zero_point: npt.ArrayLike | None,
+    symmetric: bool,
+    qdtype: npt.DTypeLike,
+    clip: str | None,
+) -> QTensor:
     """quantize() with given parameters, asymmetric ranges or clip="mse"
     (int8q/_affine.py does the work)."""
     mode = rounding_code(rounding)
@@ -211,11 +241,11 @@ def _quantize_affine(x: npt.ArrayLike, axis: SupportsIndex | None,
     if zero_point is not None and scale is None:
         raise ValueError("zero_point needs scale (or use symmetric=False to find both)")
     if clip is not None and (scale is not None or not symmetric):
-        raise ValueError("clip='mse' chooses symmetric scales; it takes no scale, "
-                         "zero_point or symmetric=False")
+        raise ValueError(
+            "clip='mse' chooses symmetric scales; it takes no scale, zero_point or symmetric=False"
+        )
     if qdtype == _affine.UINT8 and scale is None and symmetric:
-        raise ValueError("uint8 needs a zero point: give scale (and zero_point) or "
-                         "symmetric=False")
+        raise ValueError("uint8 needs a zero point: give scale (and zero_point) or symmetric=False")
     if scale is None and symmetric and clip is None:  # qdtype spelled as "int8"
         return _quantize(x, axis, block_size, rounding, out, want_dequantized=False)[0]
     x, work = _as_input(x)
@@ -223,8 +253,7 @@ def _quantize_affine(x: npt.ArrayLike, axis: SupportsIndex | None,
     full = zero_point is not None or not symmetric
     if scale is not None:
         scales = _affine.given_scales(scale, gran, work)
-        zps = None if zero_point is None else _affine.given_zero_points(
-            zero_point, gran, qdtype)
+        zps = None if zero_point is None else _affine.given_zero_points(zero_point, gran, qdtype)
         if zps is None and full:
             zps = np.zeros(gran.scale_shape, dtype=np.int32)
     if out is not None:
@@ -237,18 +266,29 @@ def _quantize_affine(x: npt.ArrayLike, axis: SupportsIndex | None,
     qmin, qmax = _affine.qrange(qdtype, full)
     q = np.empty(x.shape, dtype=qdtype) if out is None else out
     zp_flat = np.zeros(gran.nscales, np.int32) if zps is None else zps
-    _affine.quantize_given(x, work, gran, scales, zp_flat, qmin, qmax, mode, q.reshape(-1),
-                           check_first=out is not None)
+    _affine.quantize_given(
+        x, work, gran, scales, zp_flat, qmin, qmax, mode, q.reshape(-1), check_first=out is not None
+    )
     if zps is not None:
         zps = np.asarray(zps).astype(qdtype).reshape(gran.scale_shape)
-    return QTensor(q, np.asarray(scales, dtype=work).reshape(gran.scale_shape), gran.axis,
-                   gran.block_size, rounding, zero_point=zps, qdtype=qdtype)
+    return QTensor(
+        q,
+        np.asarray(scales, dtype=work).reshape(gran.scale_shape),
+        gran.axis,
+        gran.block_size,
+        rounding,
+        zero_point=zps,
+        qdtype=qdtype,
+    )
 
 
 def quantize_dequantize(
-        x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
-        block_size: SupportsIndex | None = None, rounding: str = "half_even",
-        out: tuple[Int8Array | None, FloatArray | None] | None = None,
+    x: npt.ArrayLike,
+    *,
+    axis: SupportsIndex | None = None,
+    block_size: SupportsIndex | None = None,
+    rounding: str = "half_even",
+    out: tuple[Int8Array | None, FloatArray | None] | None = None,
 ) -> tuple[QTensor, FloatArray]:
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
 
@@ -275,9 +315,15 @@ def quantize_dequantize(
     return qt, d
 
 
-def _quantize(x: npt.ArrayLike, axis: SupportsIndex | None, block_size: SupportsIndex | None,
-              rounding: str, out: npt.NDArray[Any] | None, want_dequantized: bool,
-              d_out: FloatArray | None = None) -> tuple[QTensor, FloatArray | None]:
+def _quantize(
+    x: npt.ArrayLike,
+    axis: SupportsIndex | None,
+    block_size: SupportsIndex | None,
+    rounding: str,
+    out: npt.NDArray[Any] | None,
+    want_dequantized: bool,
+    d_out: FloatArray | None = None,
+) -> tuple[QTensor, FloatArray | None]:
     mode = rounding_code(rounding)
     x, work = _as_input(x)
     gran = resolve(x.shape, axis, block_size)
@@ -290,17 +336,27 @@ def _quantize(x: npt.ArrayLike, axis: SupportsIndex | None, block_size: Supports
     d = None if not want_dequantized else np.empty(x.shape, dtype=work) if d_out is None else d_out
     # Writing into the caller's buffers goes through the two-pass path, which
     # finds NaN/inf before writing anything.
-    scales = _engine.quantize(x, work, gran, mode, q.reshape(-1),
-                              None if d is None else d.reshape(-1),
-                              fused=out is None and d_out is None)
+    scales = _engine.quantize(
+        x,
+        work,
+        gran,
+        mode,
+        q.reshape(-1),
+        None if d is None else d.reshape(-1),
+        fused=out is None and d_out is None,
+    )
     qt = QTensor(q, scales.reshape(gran.scale_shape), gran.axis, gran.block_size, rounding)
     return qt, d
 
 
-def quantize_with_scale(x: npt.ArrayLike, scale: npt.ArrayLike, *,
-                        axis: SupportsIndex | None = None,
-                        block_size: SupportsIndex | None = None,
-                        rounding: str = "half_even") -> Int8Array:
+def quantize_with_scale(
+    x: npt.ArrayLike,
+    scale: npt.ArrayLike,
+    *,
+    axis: SupportsIndex | None = None,
+    block_size: SupportsIndex | None = None,
+    rounding: str = "half_even",
+) -> Int8Array:
     """``clip(round(x / scale), -127, 127)`` as int8 for a given `scale`.
 
     For engines that find the scales themselves (int8q.dask takes a global
@@ -316,13 +372,24 @@ def quantize_with_scale(x: npt.ArrayLike, scale: npt.ArrayLike, *,
     if scales.shape != (gran.nscales,):
         raise ValueError(f"scale has {scales.size} values, expected {gran.nscales}")
     q = np.empty(x.shape, dtype=np.int8)
-    _affine.quantize_given(x, work, gran, scales, np.zeros(gran.nscales, np.int32),
-                           -127, 127, mode, q.reshape(-1), check_first=False)
+    _affine.quantize_given(
+        x,
+        work,
+        gran,
+        scales,
+        np.zeros(gran.nscales, np.int32),
+        -127,
+        127,
+        mode,
+        q.reshape(-1),
+        check_first=False,
+    )
     return q
 
 
-def absmax(x: npt.ArrayLike, *, axis: SupportsIndex | None = None,
-           block_size: SupportsIndex | None = None) -> FloatArray:
+def absmax(
+    x: npt.ArrayLike, *, axis: SupportsIndex | None = None, block_size: SupportsIndex | None = None
+) -> FloatArray:
     """``max(|x|)`` per tensor, channel or block, in the working dtype.
 
     The result has the shape `quantize` gives its scale.  NaN/inf raise
@@ -343,10 +410,16 @@ _INT8 = np.dtype(np.int8)
 _WORK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *,
-               axis: SupportsIndex | None = None, block_size: SupportsIndex | None = None,
-               dtype: npt.DTypeLike | None = None, out: npt.NDArray[Any] | None = None,
-               zero_point: npt.ArrayLike | None = None) -> FloatArray:
+def dequantize(
+    q: QTensor | npt.ArrayLike,
+    scale: npt.ArrayLike | None = None,
+    *,
+    axis: SupportsIndex | None = None,
+    block_size: SupportsIndex | None = None,
+    dtype: npt.DTypeLike | None = None,
+    out: npt.NDArray[Any] | None = None,
+    zero_point: npt.ArrayLike | None = None,
+) -> FloatArray:
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 
     Call it as ``dequantize(qtensor)`` or ``dequantize(q, scale, axis=...,
@@ -363,19 +436,28 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
     array([ 63.5, -32. ], dtype=float32)
     """
     if isinstance(q, QTensor):
-        if (scale is not None or axis is not None or block_size is not None
-                or zero_point is not None):
-            raise TypeError("dequantize(qtensor) takes no scale, zero_point, axis or "
-                            "block_size")
+        if (
+            scale is not None
+            or axis is not None
+            or block_size is not None
+            or zero_point is not None
+        ):
+            raise TypeError("dequantize(qtensor) takes no scale, zero_point, axis or block_size")
         # q last: mypy types a tuple assignment item by item.
-        scale, axis, block_size, zero_point, q = (q.scale, q.axis, q.block_size,
-                                                  q.zero_point, q.q)
+        scale, axis, block_size, zero_point, q = (q.scale, q.axis, q.block_size, q.zero_point, q.q)
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
-    if (dtype is None and out is None and zero_point is None and type(q) is np.ndarray
-            and type(scale) is np.ndarray
-            and q.dtype == _INT8 and scale.dtype in _WORK_DTYPES and q.flags.c_contiguous
-            and scale.flags.c_contiguous):
+    if (
+        dtype is None
+        and out is None
+        and zero_point is None
+        and type(q) is np.ndarray
+        and type(scale) is np.ndarray
+        and q.dtype == _INT8
+        and scale.dtype in _WORK_DTYPES
+        and q.flags.c_contiguous
+        and scale.flags.c_contiguous
+    ):
         # The common call, with no conversion to make: the fast path (plain
         # ndarrays only, so masked arrays never get here).
         gran = resolve(q.shape, axis, block_size)
@@ -392,8 +474,9 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
     work = working_dtype(scale.dtype)
     gran = resolve(q.shape, axis, block_size)
     if scale.shape != gran.scale_shape:
-        raise ValueError(f"scale has shape {scale.shape}, expected {gran.scale_shape} "
-                         f"for q of shape {q.shape}")
+        raise ValueError(
+            f"scale has shape {scale.shape}, expected {gran.scale_shape} for q of shape {q.shape}"
+        )
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
     out_dtype = work if dtype is None else np.dtype(dtype)
     if out is not None and dtype is None:
@@ -405,8 +488,9 @@ def dequantize(q: QTensor | npt.ArrayLike, scale: npt.ArrayLike | None = None, *
             raise ValueError("scale contains NaN or inf")
         zps = _affine.given_zero_points(zero_point, gran, q.dtype)
         with np.errstate(over="ignore"):  # like astype: overflow gives inf
-            result = _affine.dequantize(q, scales.reshape(gran.scale_shape), zps, gran,
-                                        work).astype(out_dtype, copy=False)
+            result = _affine.dequantize(
+                q, scales.reshape(gran.scale_shape), zps, gran, work
+            ).astype(out_dtype, copy=False)
         if out is None:
             return result
         check_out(out, q.shape, out_dtype)

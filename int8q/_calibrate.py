@@ -21,6 +21,7 @@ values that round to zero (|v| < scale / 2), the uniform rounding noise
 scale^2 / 12 for the other values inside the range, and the squared distance
 to the range for the values beyond it; the cheapest one wins.
 """
+
 import math
 import types
 from typing import TYPE_CHECKING, Any
@@ -39,10 +40,10 @@ if TYPE_CHECKING:  # (imported when used: _api imports this module)
 from ._validate import nonfinite_error
 
 METHODS = ("minmax", "percentile", "mse")
-SLICE = 1 << 16            # elements of a batch histogrammed at a time
-MSE_FRACTIONS = 200        # candidate ranges the "mse" search scores
+SLICE = 1 << 16  # elements of a batch histogrammed at a time
+MSE_FRACTIONS = 200  # candidate ranges the "mse" search scores
 FORMAT = "int8q.Calibrator"
-E_EMPTY = -1100            # exponent of a channel that has seen only zeros
+E_EMPTY = -1100  # exponent of a channel that has seen only zeros
 
 
 class Calibrator:
@@ -84,9 +85,16 @@ class Calibrator:
     _exp: Any
     _frozen: tuple[FloatArray, npt.NDArray[Any] | None] | None
 
-    def __init__(self, method: str = "minmax", *, axis: int | None = None,
-                 symmetric: bool = True, qdtype: npt.DTypeLike = np.int8,
-                 percentile: float = 99.99, bins: int = 2048) -> None:
+    def __init__(
+        self,
+        method: str = "minmax",
+        *,
+        axis: int | None = None,
+        symmetric: bool = True,
+        qdtype: npt.DTypeLike = np.int8,
+        percentile: float = 99.99,
+        bins: int = 2048,
+    ) -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if not isinstance(symmetric, (bool, np.bool_)):
@@ -94,8 +102,11 @@ class Calibrator:
         qdtype = _affine.qdtype_of(qdtype)
         if symmetric and qdtype == _affine.UINT8:
             raise ValueError("uint8 needs symmetric=False")
-        if isinstance(percentile, bool) or not isinstance(percentile, (int, float)) or not (
-                0 < percentile <= 100):
+        if (
+            isinstance(percentile, bool)
+            or not isinstance(percentile, (int, float))
+            or not (0 < percentile <= 100)
+        ):
             raise ValueError(f"percentile must be a number in (0, 100], got {percentile!r}")
         if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2 or bins & (bins - 1):
             raise ValueError(f"bins must be a power of two >= 2, got {bins!r}")
@@ -103,11 +114,11 @@ class Calibrator:
             raise TypeError(f"axis must be an integer or None, got {axis!r}")
         self.method, self.axis, self.symmetric = method, axis, bool(symmetric)
         self.qdtype, self.percentile, self.bins = qdtype, float(percentile), bins
-        self.dtype = None        # working dtype, from the first batch
-        self.count = 0           # values seen
+        self.dtype = None  # working dtype, from the first batch
+        self.count = 0  # values seen
         self._lo = self._hi = None
         self._hist = self._exp = None
-        self._frozen = None      # (scale, zero_point) of a calibrator loaded by from_dict
+        self._frozen = None  # (scale, zero_point) of a calibrator loaded by from_dict
 
     # -- feeding -------------------------------------------------------------
     def update(self, batch: Any) -> "Calibrator":  # array_like, Dask array or iterator
@@ -115,15 +126,19 @@ class Calibrator:
         array (read one block row at a time) or an iterator/generator of
         batches.  Returns self."""
         if self._frozen is not None and self.method != "minmax":
-            raise ValueError("this calibrator was loaded with from_dict and keeps no "
-                             "histogram; only a minmax calibrator can take more batches")
+            raise ValueError(
+                "this calibrator was loaded with from_dict and keeps no "
+                "histogram; only a minmax calibrator can take more batches"
+            )
         if _is_dask(batch):
             for i in range(batch.numblocks[0] if batch.ndim else 1):
-                self.update(np.asarray(batch.blocks[i].compute() if batch.ndim
-                                       else batch.compute()))
+                self.update(
+                    np.asarray(batch.blocks[i].compute() if batch.ndim else batch.compute())
+                )
             return self
         if isinstance(batch, (types.GeneratorType, map, filter, zip)) or (
-                hasattr(batch, "__next__") and not isinstance(batch, np.ndarray)):
+            hasattr(batch, "__next__") and not isinstance(batch, np.ndarray)
+        ):
             for part in batch:
                 self.update(part)
             return self
@@ -136,8 +151,10 @@ class Calibrator:
         gran = resolve(x.shape, self.axis, None)
         channels = gran.nscales
         if self._lo is not None and channels != self._lo.shape[0]:
-            raise ValueError(f"batch has {channels} channels along axis {self.axis}, "
-                             f"earlier batches had {self._lo.shape[0]}")
+            raise ValueError(
+                f"batch has {channels} channels along axis {self.axis}, "
+                f"earlier batches had {self._lo.shape[0]}"
+            )
         with np.errstate(invalid="ignore"):
             lo = np.asarray(_affine._reduce(x, gran, np.min)).astype(work).reshape(-1)
             hi = np.asarray(_affine._reduce(x, gran, np.max)).astype(work).reshape(-1)
@@ -162,7 +179,7 @@ class Calibrator:
 
     def _grow(self, amax: FloatArray) -> None:
         """Raise each channel's range 2^e above amax, merging bins exactly."""
-        _, e = np.frexp(amax.astype(np.float64))      # amax < 2^e
+        _, e = np.frexp(amax.astype(np.float64))  # amax < 2^e
         e = np.where(amax > 0, e, E_EMPTY).astype(np.int64)
         grow = e > self._exp
         if not grow.any():
@@ -188,7 +205,7 @@ class Calibrator:
         flat_hist = self._hist.reshape(-1)
         for start, chunk in chunks(x, self.dtype):
             for s in range(0, chunk.shape[0], SLICE):
-                v = chunk[s:s + SLICE].astype(np.float64)
+                v = chunk[s : s + SLICE].astype(np.float64)
                 if channels == 1:
                     ch = 0
                     idx = np.floor(v * factor[0])
@@ -212,15 +229,16 @@ class Calibrator:
         n = self.bins
         # Bin widths; a channel of zeros only gets width 1 (its counts are all
         # in the bin of 0, whatever the width).
-        w = np.where(self._exp == E_EMPTY, 1.0,
-                     np.ldexp(1.0, self._exp - int(math.log2(n))))[:, None]
-        edges = -n * w + np.arange(2 * n + 1)[None, :] * w             # (C, 2n + 1)
+        w = np.where(self._exp == E_EMPTY, 1.0, np.ldexp(1.0, self._exp - int(math.log2(n))))[
+            :, None
+        ]
+        edges = -n * w + np.arange(2 * n + 1)[None, :] * w  # (C, 2n + 1)
         if self.method == "percentile":
             cum = np.cumsum(self._hist, axis=1)
             total = cum[:, -1:]
             p = self.percentile / 100
             if self.symmetric:
-                folded = self._hist[:, n:] + self._hist[:, n - 1::-1]
+                folded = self._hist[:, n:] + self._hist[:, n - 1 :: -1]
                 cumf = np.cumsum(folded, axis=1)
                 k = np.argmax(cumf >= p * total, axis=1)
                 t = np.minimum((k + 1) * w[:, 0], np.maximum(-lo, hi))
@@ -233,25 +251,31 @@ class Calibrator:
             return rmin, rmax
         return self._mse_ranges(lo, hi, w, edges)
 
-    def _mse_ranges(self, lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64],
-                    w: npt.NDArray[Any], edges: npt.NDArray[Any],
-                    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    def _mse_ranges(
+        self,
+        lo: npt.NDArray[np.float64],
+        hi: npt.NDArray[np.float64],
+        w: npt.NDArray[Any],
+        edges: npt.NDArray[Any],
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         n = self.bins
         if self.symmetric:
             amax = np.maximum(-lo, hi)
             lo, hi = -amax, amax
         fractions = (MSE_FRACTIONS - np.arange(MSE_FRACTIONS)) / MSE_FRACTIONS
-        a = lo[:, None] * fractions[None, :]                          # (C, K), <= 0
-        b = hi[:, None] * fractions[None, :]                          # (C, K), >= 0
+        a = lo[:, None] * fractions[None, :]  # (C, K), <= 0
+        b = hi[:, None] * fractions[None, :]  # (C, K), >= 0
         levels = 254 if self.symmetric else 255
         s = (b - a) / levels
         c = self._hist.astype(np.float64)
         centre = (edges[:, :-1] + edges[:, 1:]) / 2
         # Prefix sums of counts, counts*v, counts*v^2 (a leading 0 column).
-        pre = [np.concatenate([np.zeros((c.shape[0], 1)), np.cumsum(c * centre ** k, axis=1)],
-                              axis=1) for k in range(3)]
+        pre = [
+            np.concatenate([np.zeros((c.shape[0], 1)), np.cumsum(c * centre**k, axis=1)], axis=1)
+            for k in range(3)
+        ]
         # Bins whose centre is below a: the first na; above b: from nb on.
-        origin = -n * w                                               # (C, 1)
+        origin = -n * w  # (C, 1)
         na = np.clip(np.ceil((a - origin) / w - 0.5), 0, 2 * n).astype(np.int64)
         nb = np.clip(np.floor((b - origin) / w - 0.5) + 1, 0, 2 * n).astype(np.int64)
         rows = np.arange(c.shape[0])[:, None]
@@ -265,9 +289,16 @@ class Calibrator:
         z0, z1 = np.maximum(z0, na), np.maximum(np.minimum(z1, nb), np.maximum(z0, na))
         zero_count = pre[0][rows, z1] - pre[0][rows, z0]
         zero_sq = pre[2][rows, z1] - pre[2][rows, z0]
-        cost = ((inside - zero_count) * s ** 2 / 12 + zero_sq
-                + below[2] - 2 * a * below[1] + a ** 2 * below[0]
-                + above[2] - 2 * b * above[1] + b ** 2 * above[0])
+        cost = (
+            (inside - zero_count) * s**2 / 12
+            + zero_sq
+            + below[2]
+            - 2 * a * below[1]
+            + a**2 * below[0]
+            + above[2]
+            - 2 * b * above[1]
+            + b**2 * above[0]
+        )
         best = np.argmin(cost, axis=1)
         pick = np.arange(c.shape[0])
         return a[pick, best], b[pick, best]
@@ -288,8 +319,9 @@ class Calibrator:
             return _engine.scales_from_absmax(amax).reshape(shape), None
         if self.method == "minmax":
             rmin, rmax = self._lo, self._hi
-        scale, zp = _affine.range_params(np.asarray(rmin, work), np.asarray(rmax, work),
-                                         self.qdtype, work)
+        scale, zp = _affine.range_params(
+            np.asarray(rmin, work), np.asarray(rmax, work), self.qdtype, work
+        )
         return scale.reshape(shape), zp.reshape(shape)
 
     @property
@@ -302,14 +334,24 @@ class Calibrator:
         """Zero points (of qdtype) when symmetric is False, else None."""
         return self._params()[1]
 
-    def quantize(self, x: npt.ArrayLike, *, out: npt.NDArray[Any] | None = None,
-                 rounding: str = "half_even") -> "QTensor":
+    def quantize(
+        self, x: npt.ArrayLike, *, out: npt.NDArray[Any] | None = None, rounding: str = "half_even"
+    ) -> "QTensor":
         """int8q.quantize(x) with the calibrated scale (and zero point):
         values beyond the calibrated range saturate."""
         scale, zp = self._params()
         from ._api import quantize
-        return quantize(x, scale=scale, zero_point=zp, axis=self.axis, qdtype=self.qdtype,
-                        symmetric=self.symmetric, out=out, rounding=rounding)
+
+        return quantize(
+            x,
+            scale=scale,
+            zero_point=zp,
+            axis=self.axis,
+            qdtype=self.qdtype,
+            symmetric=self.symmetric,
+            out=out,
+            rounding=rounding,
+        )
 
     # -- saving --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -317,9 +359,15 @@ class Calibrator:
         a float32 or float64 value round-trips through JSON unchanged)."""
         scale, zp = self._params()
         return {
-            "format": FORMAT, "version": 1, "method": self.method, "axis": self.axis,
-            "symmetric": self.symmetric, "qdtype": self.qdtype.name,
-            "percentile": self.percentile, "bins": self.bins, "dtype": self.dtype.name,
+            "format": FORMAT,
+            "version": 1,
+            "method": self.method,
+            "axis": self.axis,
+            "symmetric": self.symmetric,
+            "qdtype": self.qdtype.name,
+            "percentile": self.percentile,
+            "bins": self.bins,
+            "dtype": self.dtype.name,
             "count": self.count,
             "scale": np.asarray(scale, np.float64).reshape(-1).tolist(),
             "zero_point": None if zp is None else np.asarray(zp).reshape(-1).tolist(),
@@ -335,15 +383,24 @@ class Calibrator:
             raise ValueError(f"not a {FORMAT} dict")
         if d.get("version") != 1:
             raise ValueError(f"unsupported {FORMAT} version {d.get('version')!r}")
-        cal = cls(d["method"], axis=d["axis"], symmetric=d["symmetric"],
-                  qdtype=np.dtype(d["qdtype"]), percentile=d["percentile"], bins=d["bins"])
+        cal = cls(
+            d["method"],
+            axis=d["axis"],
+            symmetric=d["symmetric"],
+            qdtype=np.dtype(d["qdtype"]),
+            percentile=d["percentile"],
+            bins=d["bins"],
+        )
         work = np.dtype(d["dtype"])
         if work not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {work}")
         shape = () if cal.axis is None else (len(d["scale"]),)
         scale = np.array(d["scale"], dtype=work).reshape(shape)
-        zp = None if d["zero_point"] is None else np.array(
-            d["zero_point"], dtype=cal.qdtype).reshape(shape)
+        zp = (
+            None
+            if d["zero_point"] is None
+            else np.array(d["zero_point"], dtype=cal.qdtype).reshape(shape)
+        )
         cal.dtype, cal.count = work, int(d["count"])
         cal._lo = np.array(d["min"], dtype=work)
         cal._hi = np.array(d["max"], dtype=work)
@@ -351,10 +408,11 @@ class Calibrator:
         return cal
 
     def __repr__(self) -> str:
-        return (f"Calibrator(method={self.method!r}, axis={self.axis}, "
-                f"symmetric={self.symmetric}, qdtype={self.qdtype}, count={self.count})")
+        return (
+            f"Calibrator(method={self.method!r}, axis={self.axis}, "
+            f"symmetric={self.symmetric}, qdtype={self.qdtype}, count={self.count})"
+        )
 
 
 def _is_dask(batch: object) -> bool:
     return type(batch).__module__.split(".")[0] == "dask" and hasattr(batch, "blocks")
-

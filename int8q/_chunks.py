@@ -4,6 +4,7 @@ Inputs that the kernels cannot read in place (other dtypes, byte orders,
 strides, F order) are converted one slab at a time, so temporaries stay
 bounded whatever the size of the array.
 """
+
 from collections.abc import Iterator
 from typing import Any, TypeVar
 
@@ -21,8 +22,9 @@ _ScalarT = TypeVar("_ScalarT", bound=np.generic)
 CHUNK_ELEMENTS = 1 << 19
 
 
-def slabs(a: npt.NDArray[Any], max_elements: int = CHUNK_ELEMENTS,
-          align: int = 1) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+def slabs(
+    a: npt.NDArray[Any], max_elements: int = CHUNK_ELEMENTS, align: int = 1
+) -> Iterator[tuple[int, npt.NDArray[Any]]]:
     """Yield (start, view): views of `a` covering its elements in C order.
 
     `start` is the flat C-order index of the view's first element and each
@@ -33,28 +35,30 @@ def slabs(a: npt.NDArray[Any], max_elements: int = CHUNK_ELEMENTS,
     yield from _slabs(a, 0, max_elements, align)
 
 
-def _slabs(a: npt.NDArray[Any], start: int, max_elements: int,
-           align: int) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+def _slabs(
+    a: npt.NDArray[Any], start: int, max_elements: int, align: int
+) -> Iterator[tuple[int, npt.NDArray[Any]]]:
     if a.size <= max_elements or a.ndim == 0:
         yield start, a
         return
     if a.ndim == 1:
         step = max(align, max_elements // align * align)
         for i in range(0, a.shape[0], step):
-            yield start + i, a[i:i + step]
+            yield start + i, a[i : i + step]
         return
     inner = a[0].size
     if inner <= max_elements:
         step = max_elements // inner
         for i in range(0, a.shape[0], step):
-            yield start + i * inner, a[i:i + step]
+            yield start + i * inner, a[i : i + step]
         return
     for i in range(a.shape[0]):
         yield from _slabs(a[i], start + i * inner, max_elements, align)
 
 
-def chunks(a: npt.NDArray[Any], work: np.dtype[_ScalarT],
-           align: int = 1) -> Iterator[tuple[int, npt.NDArray[_ScalarT]]]:
+def chunks(
+    a: npt.NDArray[Any], work: np.dtype[_ScalarT], align: int = 1
+) -> Iterator[tuple[int, npt.NDArray[_ScalarT]]]:
     """Yield (start, chunk): 1-D C-contiguous arrays of dtype `work`.
 
     An array the kernels can read directly comes back whole, with no copy.
@@ -70,8 +74,9 @@ def chunks(a: npt.NDArray[Any], work: np.dtype[_ScalarT],
         yield start, chunk
 
 
-def input_chunks(a: npt.NDArray[Any], work: WorkingDtype,
-                 align: int = 1) -> Iterator[tuple[int, FloatArray, int]]:
+def input_chunks(
+    a: npt.NDArray[Any], work: WorkingDtype, align: int = 1
+) -> Iterator[tuple[int, FloatArray, int]]:
     """Yield (start, chunk, kind): what the quantize kernels read.
 
     An array the kernels read in place (float32/float64, or float16/bfloat16

@@ -5,6 +5,7 @@ Environment:
                                        CPUs this process may run on)
   INT8Q_SIMD=baseline|avx2|avx512      force a SIMD level (tests, benchmarks)
 """
+
 import os
 from typing import TextIO
 
@@ -49,8 +50,11 @@ def set_num_threads(n: int) -> None:
 def available_simd() -> list[str]:
     """SIMD levels this build has and this CPU runs."""
     best = _kernels.isa_detect()
-    return [name for level, name in enumerate(ISA_NAMES)
-            if level <= best and _kernels.isa_compiled(level)]
+    return [
+        name
+        for level, name in enumerate(ISA_NAMES)
+        if level <= best and _kernels.isa_compiled(level)
+    ]
 
 
 def get_simd() -> str:
@@ -62,8 +66,9 @@ def set_simd(name: str) -> None:
     if name not in ISA_NAMES:
         raise ValueError(f"SIMD level must be one of {ISA_NAMES}, got {name!r}")
     if not _kernels.isa_select(ISA_NAMES.index(name)):
-        raise ValueError(f"SIMD level {name!r} is not available here "
-                         f"(available: {available_simd()})")
+        raise ValueError(
+            f"SIMD level {name!r} is not available here (available: {available_simd()})"
+        )
 
 
 def _init_simd() -> None:
@@ -77,8 +82,11 @@ def _init_simd() -> None:
 def show_config(file: TextIO | None = None) -> str:
     """Print (and return) the build and run-time configuration."""
     import platform
+
     import numpy as np
+
     from ._version import __version__
+
     lines = [
         f"int8q {__version__}",
         f"python {platform.python_version()} on {platform.machine()}, numpy {np.__version__}",
@@ -94,8 +102,9 @@ def show_config(file: TextIO | None = None) -> str:
         else:
             built = "not built"
         mark = "*" if name == get_simd() else " "
-        lines.append(f"  {mark} {name:<9} {built}; "
-                     f"{'runs here' if name in usable else 'not on this CPU'}")
+        lines.append(
+            f"  {mark} {name:<9} {built}; {'runs here' if name in usable else 'not on this CPU'}"
+        )
     lines.append(f"openmp wait policy: {os.environ.get('OMP_WAIT_POLICY', 'default')}")
     text = "\n".join(lines)
     print(text, file=file)

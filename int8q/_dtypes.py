@@ -1,4 +1,5 @@
 """Which dtypes int8q accepts, and the working dtype each one computes in."""
+
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,10 @@ def is_bfloat16(dtype: np.dtype[Any]) -> bool:
 
 # The common cases, looked up before anything else (small calls feel it).
 _WORKING: dict[object, WorkingDtype] = {
-    np.dtype(np.float32): FLOAT32, np.dtype(np.float64): FLOAT64, np.dtype(np.float16): FLOAT32}
+    np.dtype(np.float32): FLOAT32,
+    np.dtype(np.float64): FLOAT64,
+    np.dtype(np.float16): FLOAT32,
+}
 
 
 def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
@@ -40,7 +44,8 @@ def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
         return FLOAT64
     raise TypeError(
         f"int8q quantizes real numbers (float16, bfloat16, float32, float64, "
-        f"integer); got dtype {dtype}")
+        f"integer); got dtype {dtype}"
+    )
 
 
 def is_direct(a: npt.NDArray[Any], work: np.dtype[Any]) -> bool:
@@ -50,9 +55,11 @@ def is_direct(a: npt.NDArray[Any], work: np.dtype[Any]) -> bool:
 
 # Native dtypes the kernels read in place, with the kernels' input kind:
 # float16 and bfloat16 are widened to float32 inside the kernels.
-_KINDS: dict[np.dtype[Any], int] = {np.dtype(np.float32): _kernels.INPUT_F32,
-          np.dtype(np.float64): _kernels.INPUT_F64,
-          np.dtype(np.float16): _kernels.INPUT_F16}
+_KINDS: dict[np.dtype[Any], int] = {
+    np.dtype(np.float32): _kernels.INPUT_F32,
+    np.dtype(np.float64): _kernels.INPUT_F64,
+    np.dtype(np.float16): _kernels.INPUT_F16,
+}
 
 
 def working_kind(work: WorkingDtype) -> int:

@@ -4,6 +4,7 @@ The public functions in _api.py validate arguments and shape results; the
 functions here only move data: each takes an array, its working dtype and a
 Granularity, and fills flat C-order outputs.
 """
+
 from typing import Any, NoReturn
 
 import numpy as np
@@ -11,15 +12,16 @@ import numpy.typing as npt
 
 from . import _kernels
 from ._chunks import chunks, input_chunks
-from ._dtypes import FLOAT64, direct_kind
 from ._config import get_num_threads
+from ._dtypes import FLOAT64, direct_kind
 from ._granularity import Granularity
 from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import nonfinite_error
 
 
-def find_nonfinite(x: npt.NDArray[Any],
-                   work: WorkingDtype) -> tuple[tuple[int, ...], np.floating[Any]] | None:
+def find_nonfinite(
+    x: npt.NDArray[Any], work: WorkingDtype
+) -> tuple[tuple[int, ...], np.floating[Any]] | None:
     """(index tuple, value) of the first NaN or inf of x in C order, or None."""
     for start, chunk in chunks(x, work):
         bad = np.flatnonzero(~np.isfinite(chunk))
@@ -58,9 +60,15 @@ def scales_from_absmax(m: npt.ArrayLike) -> FloatArray:
     return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype, copy=False)
 
 
-def quantize(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode: int,
-             q_flat: Int8Array, d_flat: FloatArray | None = None,
-             fused: bool = True) -> FloatArray:
+def quantize(
+    x: npt.NDArray[Any],
+    work: WorkingDtype,
+    gran: Granularity,
+    mode: int,
+    q_flat: Int8Array,
+    d_flat: FloatArray | None = None,
+    fused: bool = True,
+) -> FloatArray:
     """Fill q_flat (and d_flat) and return the flat scales.
 
     With fused=True and a granularity whose blocks fit in cache, each block is
@@ -77,8 +85,9 @@ def quantize(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode: i
         return scales
     if kind is not None:
         # The whole array in one call: one parallel region, no Python loop.
-        if _kernels.quantize_all(x, kind, x.size, 0, gran.layout, scales, fused,
-                                 mode, q_flat, d_flat, threads):
+        if _kernels.quantize_all(
+            x, kind, x.size, 0, gran.layout, scales, fused, mode, q_flat, d_flat, threads
+        ):
             raise_nonfinite(x, work)
         return scales
     if fused:
@@ -86,8 +95,19 @@ def quantize(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode: i
         for start, chunk, kind in input_chunks(x, work, align=gran.align):
             stop = start + chunk.shape[0]
             d_part = None if d_flat is None else d_flat[start:stop]
-            if _kernels.quantize_all(chunk, kind, chunk.shape[0], start, gran.layout, scales,
-                                     True, mode, q_flat[start:stop], d_part, threads):
+            if _kernels.quantize_all(
+                chunk,
+                kind,
+                chunk.shape[0],
+                start,
+                gran.layout,
+                scales,
+                True,
+                mode,
+                q_flat[start:stop],
+                d_part,
+                threads,
+            ):
                 raise_nonfinite(x, work)
         return scales
     scales = scales_from_absmax(absmax(x, work, gran))
@@ -95,15 +115,33 @@ def quantize(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode: i
     return scales
 
 
-def _quantize_chunks(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity,
-                     scales: FloatArray, bounded: bool, mode: int, q_flat: Int8Array,
-                     d_flat: FloatArray | None) -> None:
+def _quantize_chunks(
+    x: npt.NDArray[Any],
+    work: WorkingDtype,
+    gran: Granularity,
+    scales: FloatArray,
+    bounded: bool,
+    mode: int,
+    q_flat: Int8Array,
+    d_flat: FloatArray | None,
+) -> None:
     threads = get_num_threads()
     for start, chunk, kind in input_chunks(x, work):
         stop = start + chunk.shape[0]
         d_part = None if d_flat is None else d_flat[start:stop]
-        _kernels.quantize_into(chunk, kind, chunk.shape[0], start, gran.layout, scales,
-                               bounded, mode, q_flat[start:stop], d_part, threads)
+        _kernels.quantize_into(
+            chunk,
+            kind,
+            chunk.shape[0],
+            start,
+            gran.layout,
+            scales,
+            bounded,
+            mode,
+            q_flat[start:stop],
+            d_part,
+            threads,
+        )
 
 
 def dequantize_fast(q: Int8Array, scale: FloatArray, gran: Granularity) -> FloatArray:
@@ -112,15 +150,17 @@ def dequantize_fast(q: Int8Array, scale: FloatArray, gran: Granularity) -> Float
     None when the call is not that; ValueError for NaN/inf scales.  Small
     calls feel every NumPy call, so this path makes as few as it can."""
     out = np.empty(q.shape, scale.dtype)
-    status = _kernels.dequantize_into(q, q.size, 0, gran.layout, scale, scale.size,
-                                      scale.dtype == FLOAT64, out, get_num_threads())
+    status = _kernels.dequantize_into(
+        q, q.size, 0, gran.layout, scale, scale.size, scale.dtype == FLOAT64, out, get_num_threads()
+    )
     if status != _kernels.OK:
         raise ValueError("scale contains NaN or inf")
     return out
 
 
-def dequantize(q: Int8Array, scales: FloatArray, gran: Granularity,
-               out_flat: npt.NDArray[Any]) -> bool:
+def dequantize(
+    q: Int8Array, scales: FloatArray, gran: Granularity, out_flat: npt.NDArray[Any]
+) -> bool:
     """out_flat = q * scale computed in the scales' dtype, then cast to
     out_flat's dtype chunk by chunk (no full-size temporary).  Returns False,
     writing nothing, when a scale is NaN or inf."""
@@ -128,16 +168,21 @@ def dequantize(q: Int8Array, scales: FloatArray, gran: Granularity,
     f64 = scales.dtype == FLOAT64
     nscales = scales.size
     if out_flat.dtype == scales.dtype and q.flags.c_contiguous:
-        return _kernels.dequantize_into(q, q.size, 0, gran.layout, scales, nscales, f64,
-                                        out_flat, threads) == _kernels.OK
+        return (
+            _kernels.dequantize_into(
+                q, q.size, 0, gran.layout, scales, nscales, f64, out_flat, threads
+            )
+            == _kernels.OK
+        )
     if not np.isfinite(scales).all():
         return False
     direct = out_flat.dtype == scales.dtype
     for start, chunk in chunks(q, np.dtype(np.int8)):
         stop = start + chunk.shape[0]
         target = out_flat[start:stop] if direct else np.empty(chunk.shape, scales.dtype)
-        _kernels.dequantize_into(chunk, chunk.size, start, gran.layout, scales, nscales, f64,
-                                 target, threads)
+        _kernels.dequantize_into(
+            chunk, chunk.size, start, gran.layout, scales, nscales, f64, target, threads
+        )
         if not direct:
             with np.errstate(over="ignore"):  # like astype: overflow gives inf
                 out_flat[start:stop] = target

@@ -233,8 +233,9 @@ class _AccelerateOnImport:
     runs; importing gguf beforehand would pick the wrong copy.
     """
 
-    def find_spec(self, name: str, path: Sequence[str] | None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
         if name != "gguf.quants":
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)

@@ -5,6 +5,7 @@ The kernels see the input as its flat C-order index space; a layout tuple
 src/int8q_kernels.h):  scale number = (row % cmod) * nb + column // block,
 with row, column = divmod(index, n_row).
 """
+
 import functools
 import math
 from collections.abc import Sequence
@@ -20,12 +21,12 @@ MAX_FUSED_BLOCK = 1 << 17
 
 
 class Granularity(NamedTuple):
-    axis: int | None            # normalised (non-negative) axis, or None
+    axis: int | None  # normalised (non-negative) axis, or None
     block_size: int | None
     scale_shape: tuple[int, ...]
-    layout: tuple[int, int, int, int]   # (n_row, block, cmod, nb) for the kernels
-    fused: bool                 # each scale owns one contiguous, cache-sized block
-    align: int                  # chunk cuts inside a row fall on multiples of this
+    layout: tuple[int, int, int, int]  # (n_row, block, cmod, nb) for the kernels
+    fused: bool  # each scale owns one contiguous, cache-sized block
+    align: int  # chunk cuts inside a row fall on multiples of this
 
     @property
     def nscales(self) -> int:
@@ -33,8 +34,9 @@ class Granularity(NamedTuple):
 
 
 @functools.lru_cache(maxsize=256)
-def _resolve_cached(shape: tuple[int, ...], axis: int | None,
-                    block_size: int | None) -> Granularity:
+def _resolve_cached(
+    shape: tuple[int, ...], axis: int | None, block_size: int | None
+) -> Granularity:
     return _resolve(shape, axis, block_size)
 
 
@@ -56,7 +58,7 @@ def _resolve(shape: tuple[int, ...], axis: Any, block_size: Any) -> Granularity:
         axis %= ndim
         pre = math.prod(shape[:axis])
         channels = shape[axis]
-        post = math.prod(shape[axis + 1:])
+        post = math.prod(shape[axis + 1 :])
         if post == 1:
             # Channels on the last axis: every row uses all the scales in turn.
             layout = (max(channels, 1), 1, 1, max(channels, 1))

@@ -6,6 +6,7 @@ INPUT_BF16) says what `x` holds; scales, abs-maxima and dequantized values
 are in the working dtype, float64 for INPUT_F64 (or `f64`) and float32
 otherwise.  `layout` is _granularity's (n_row, block, cmod, nb).
 """
+
 from collections.abc import Iterable
 from typing import Any, SupportsFloat
 
@@ -37,29 +38,79 @@ def isa_select(level: int) -> bool: ...
 def isa_current() -> int: ...
 def isa_flags(level: int) -> str: ...
 def scale_from_absmax(amax: float, f64: bool) -> float: ...
-def absmax_into(x: npt.NDArray[Any], kind: int, n: int, start: int, layout: Layout,
-                m: FloatArray, threads: int) -> None: ...
-def quantize_into(x: npt.NDArray[Any], kind: int, n: int, start: int, layout: Layout,
-                  scales: FloatArray, bounded: bool, mode: int, q: Int8Array,
-                  d: FloatArray | None, threads: int) -> None: ...
-def quantize_all(x: npt.NDArray[Any], kind: int, n: int, start: int, layout: Layout,
-                 scales: FloatArray, fused: bool, mode: int, q: Int8Array,
-                 d: FloatArray | None, threads: int) -> int: ...
-def dequantize_into(q: Int8Array, n: int, start: int, layout: Layout, scales: FloatArray,
-                    nscales: int, f64: bool, out: FloatArray, threads: int) -> int: ...
-def q8_0_quantize_into(x: npt.NDArray[Any], kind: int, n: int, out: npt.NDArray[np.uint8],
-                       threads: int) -> int: ...
-def q8_0_dequantize_into(raw: npt.NDArray[np.uint8], out: npt.NDArray[np.float32],
-                         threads: int) -> None: ...
+def absmax_into(
+    x: npt.NDArray[Any], kind: int, n: int, start: int, layout: Layout, m: FloatArray, threads: int
+) -> None: ...
+def quantize_into(
+    x: npt.NDArray[Any],
+    kind: int,
+    n: int,
+    start: int,
+    layout: Layout,
+    scales: FloatArray,
+    bounded: bool,
+    mode: int,
+    q: Int8Array,
+    d: FloatArray | None,
+    threads: int,
+) -> None: ...
+def quantize_all(
+    x: npt.NDArray[Any],
+    kind: int,
+    n: int,
+    start: int,
+    layout: Layout,
+    scales: FloatArray,
+    fused: bool,
+    mode: int,
+    q: Int8Array,
+    d: FloatArray | None,
+    threads: int,
+) -> int: ...
+def dequantize_into(
+    q: Int8Array,
+    n: int,
+    start: int,
+    layout: Layout,
+    scales: FloatArray,
+    nscales: int,
+    f64: bool,
+    out: FloatArray,
+    threads: int,
+) -> int: ...
+def q8_0_quantize_into(
+    x: npt.NDArray[Any], kind: int, n: int, out: npt.NDArray[np.uint8], threads: int
+) -> int: ...
+def q8_0_dequantize_into(
+    raw: npt.NDArray[np.uint8], out: npt.NDArray[np.float32], threads: int
+) -> None: ...
 def round_decimal_for_tests(v: float, ndigits: int) -> float: ...
 def seed_quantize(values: Iterable[SupportsFloat]) -> DictForm: ...
 def _array_as_float64(a: npt.NDArray[Any]) -> npt.NDArray[np.float64]: ...
 
 # The affine section (typed memoryviews of the fused type `real`: x, scales
 # and cand all float32 or all float64, which the stubs cannot tie together).
-def affine_into(x: FloatArray, start: int, layout: Layout, scales: FloatArray,
-                zps: npt.NDArray[np.int32], qmin: int, qmax: int, mode: int,
-                out_unsigned: bool, q: npt.NDArray[np.uint8], threads: int) -> bool: ...
-def mse_errors_into(x: FloatArray, start: int, layout: Layout, cand: FloatArray, ncand: int,
-                    mode: int, err: npt.NDArray[np.float64], by_blocks: bool,
-                    threads: int) -> None: ...
+def affine_into(
+    x: FloatArray,
+    start: int,
+    layout: Layout,
+    scales: FloatArray,
+    zps: npt.NDArray[np.int32],
+    qmin: int,
+    qmax: int,
+    mode: int,
+    out_unsigned: bool,
+    q: npt.NDArray[np.uint8],
+    threads: int,
+) -> bool: ...
+def mse_errors_into(
+    x: FloatArray,
+    start: int,
+    layout: Layout,
+    cand: FloatArray,
+    ncand: int,
+    mode: int,
+    err: npt.NDArray[np.float64],
+    by_blocks: bool,
+    threads: int,
+) -> None: ...

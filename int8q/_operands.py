@@ -14,6 +14,7 @@
   values they had already overwritten, and the result would depend on the
   thread count and the chunking.
 """
+
 from typing import Any
 
 import numpy as np
@@ -29,8 +30,10 @@ MAX_OVERLAP_WORK = 1000
 def refuse_masked(x: object, what: str) -> None:
     """TypeError when `x` is a masked array (its mask would be ignored)."""
     if isinstance(x, np.ma.MaskedArray):
-        raise TypeError(f"{what} is a masked array; int8q would ignore its mask: pass "
-                        f"{what}.filled(value) or {what}.compressed() instead")
+        raise TypeError(
+            f"{what} is a masked array; int8q would ignore its mask: pass "
+            f"{what}.filled(value) or {what}.compressed() instead"
+        )
 
 
 def as_input(x: npt.ArrayLike, what: str = "x") -> npt.NDArray[Any]:
@@ -45,12 +48,15 @@ def check_out_type(out: object, what: str = "out") -> None:
         raise TypeError(f"{what} must be an ndarray, got {type(out).__name__}")
     refuse_masked(out, what)
     if isinstance(out, np.matrix):
-        raise TypeError(f"{what} must be an ndarray, not np.matrix (which is always "
-                        f"2-D): pass np.asarray(m) to write into its memory")
+        raise TypeError(
+            f"{what} must be an ndarray, not np.matrix (which is always "
+            f"2-D): pass np.asarray(m) to write into its memory"
+        )
 
 
-def check_out(out: npt.NDArray[Any], shape: tuple[int, ...], dtype: npt.DTypeLike,
-              name: str = "out") -> None:
+def check_out(
+    out: npt.NDArray[Any], shape: tuple[int, ...], dtype: npt.DTypeLike, name: str = "out"
+) -> None:
     """TypeError/ValueError unless `out` is a writeable C-contiguous ndarray of
     `dtype` and `shape`: the one rule for every out= of int8q."""
     check_out_type(out, name)

@@ -1,4 +1,5 @@
 """int8_quantize(list) -> dict: the dict form (docs/semantics.md §1)."""
+
 from collections.abc import Iterable
 from typing import SupportsFloat
 

@@ -3,6 +3,7 @@
 The working dtype is float32 or float64 (see _dtypes.working_dtype); the
 kernels' layout tuple is described in _granularity.
 """
+
 from typing import Any, TypedDict
 
 import numpy as np
@@ -18,7 +19,7 @@ Layout = tuple[int, int, int, int]
 
 class DictForm(TypedDict):
     """What int8_quantize returns (docs/semantics.md §1)."""
+
     quantized: list[int]
     scale: float
     dequantized: list[float]
-

@@ -2,6 +2,7 @@
 and the checkpoint layer: one check and one message per mistake, wherever the
 mistake is made.
 """
+
 import operator
 from collections.abc import Sequence
 from typing import Any, SupportsInt
@@ -19,8 +20,9 @@ def rounding_code(rounding: object) -> int:
     try:
         return _ROUNDING_CODES[rounding]  # type: ignore[index]
     except (KeyError, TypeError):
-        raise ValueError(f"rounding must be one of {', '.join(ROUNDINGS)}; "
-                         f"got {rounding!r}") from None
+        raise ValueError(
+            f"rounding must be one of {', '.join(ROUNDINGS)}; got {rounding!r}"
+        ) from None
 
 
 def integer(value: Any, name: str) -> int:
@@ -41,8 +43,9 @@ def block_size(value: object) -> int:
     return value
 
 
-def nonfinite_error(where: Sequence[SupportsInt], value: object, what: str = "x",
-                    by: str = "int8q") -> ValueError:
+def nonfinite_error(
+    where: Sequence[SupportsInt], value: object, what: str = "x", by: str = "int8q"
+) -> ValueError:
     """The ValueError for a NaN or inf found at index tuple `where` of `what`."""
     index = ", ".join(str(int(i)) for i in where)
     return ValueError(f"{what}[{index}] is {value}; {by} quantizes finite numbers only")

@@ -16,6 +16,7 @@ Errors print one line on stderr and exit with status 2.  An interrupt
 (Ctrl-C, exit 130) or SIGTERM (``timeout``, a container stop; exit 143)
 removes the unfinished output before exiting.
 """
+
 import argparse
 import contextlib
 import json
@@ -94,9 +95,17 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 
 
 def _file_options_given(args: argparse.Namespace) -> bool:
-    return (args.per_tensor or args.block_size is not None or args.rounding is not None
-            or args.skip or args.all or args.progress or args.quiet
-            or args.scheme is not None or args.clip is not None)
+    return (
+        args.per_tensor
+        or args.block_size is not None
+        or args.rounding is not None
+        or args.skip
+        or args.all
+        or args.progress
+        or args.quiet
+        or args.scheme is not None
+        or args.clip is not None
+    )
 
 
 def cmd_quantize(args: argparse.Namespace) -> None:
@@ -112,10 +121,19 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         print(json.dumps(int8_quantize(cast("list[float]", numbers))))  # no None: see above
         return
     from . import io
-    io.quantize_file(_one_input(args), args.output, per_tensor=args.per_tensor,
-                     block_size=args.block_size, rounding=args.rounding or "half_even",
-                     skip=args.skip or (), all_tensors=args.all, scheme=args.scheme,
-                     progress=_progress_wanted(args), clip=args.clip)
+
+    io.quantize_file(
+        _one_input(args),
+        args.output,
+        per_tensor=args.per_tensor,
+        block_size=args.block_size,
+        rounding=args.rounding or "half_even",
+        skip=args.skip or (),
+        all_tensors=args.all,
+        scheme=args.scheme,
+        progress=_progress_wanted(args),
+        clip=args.clip,
+    )
 
 
 def _one_input(args: argparse.Namespace) -> str:
@@ -127,6 +145,7 @@ def _one_input(args: argparse.Namespace) -> str:
 
 def cmd_dequantize(args: argparse.Namespace) -> None:
     from . import io
+
     io.dequantize_file(args.input, args.output, progress=_progress_wanted(args))
 
 
@@ -136,6 +155,7 @@ def _shape(shape: Sequence[int]) -> str:
 
 def cmd_inspect(args: argparse.Namespace) -> None:
     from . import io
+
     rows = io.inspect_file(args.input)
     if args.json:
         print(json.dumps([{**r, "shape": list(r["shape"])} for r in rows], indent=1))
@@ -150,57 +170,89 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         cells = [c.ljust(w) for c, w in zip(row[:4], widths)] + [row[4].rjust(widths[4])]
         print("  ".join(cells))
     files = len({r["file"] for r in rows})
-    print(f"{len(rows)} tensors, {sum(r['size'] for r in rows)} bytes"
-          + (f" in {files} files" if files > 1 else ""))
+    print(
+        f"{len(rows)} tensors, {sum(r['size'] for r in rows)} bytes"
+        + (f" in {files} files" if files > 1 else "")
+    )
 
 
 def _add_output(p: argparse.ArgumentParser, progress_help: str) -> None:
-    p.add_argument("-o", "--output", metavar="OUT",
-                   help="output file, or output directory for a sharded checkpoint "
-                        "or a Hugging Face model folder")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="output file, or output directory for a sharded checkpoint "
+        "or a Hugging Face model folder",
+    )
     quiet = p.add_mutually_exclusive_group()
-    quiet.add_argument("--progress", action="store_true",
-                       help=f"{progress_help} even when stderr is not a terminal")
+    quiet.add_argument(
+        "--progress",
+        action="store_true",
+        help=f"{progress_help} even when stderr is not a terminal",
+    )
     quiet.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="int8q", description="Symmetric INT8 quantization.")
+    parser = _Parser(prog="int8q", description="Symmetric INT8 quantization.")
     parser.add_argument("--version", action="version", version=f"int8q {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
-        "quantize", help="quantize a checkpoint file, or numbers given on the command line",
+        "quantize",
+        help="quantize a checkpoint file, or numbers given on the command line",
         description="Quantize IN (.safetensors, a Hugging Face model folder, a sharded "
-                    "checkpoint directory or its "
-                    "index, .npy, .npz, .gguf) into OUT.  With numbers and no -o, print the "
-                    "dict form (int8q.int8_quantize) as JSON.")
-    p.add_argument("inputs", nargs="+", metavar="IN|NUMBER",
-                   help="the checkpoint to quantize, or numbers")
+        "checkpoint directory or its "
+        "index, .npy, .npz, .gguf) into OUT.  With numbers and no -o, print the "
+        "dict form (int8q.int8_quantize) as JSON.",
+    )
+    p.add_argument(
+        "inputs", nargs="+", metavar="IN|NUMBER", help="the checkpoint to quantize, or numbers"
+    )
     _add_output(p, "show a progress bar")
     how = p.add_mutually_exclusive_group()
-    how.add_argument("--per-tensor", action="store_true",
-                     help="one scale per tensor (default: one per row)")
-    how.add_argument("--block-size", type=_block_size, metavar="B",
-                     help="one scale per B consecutive elements of the last axis")
+    how.add_argument(
+        "--per-tensor", action="store_true", help="one scale per tensor (default: one per row)"
+    )
+    how.add_argument(
+        "--block-size",
+        type=_block_size,
+        metavar="B",
+        help="one scale per B consecutive elements of the last axis",
+    )
     # No argparse choices: the API's check gives the same message for the
     # same mistake.
-    p.add_argument("--rounding", metavar="{" + ",".join(ROUNDINGS) + "}",
-                   help="how ties round (default half_even)")
-    p.add_argument("--skip", action="append", metavar="GLOB",
-                   help="leave tensors whose name matches GLOB in float (repeatable)")
-    p.add_argument("--all", action="store_true",
-                   help="also quantize 1-D floating tensors and integer tensors "
-                        "(a Hugging Face model folder: also lm_head)")
-    p.add_argument("--scheme", choices=["W8A16", "W8A8"],
-                   help="a Hugging Face model folder's compressed-tensors scheme: W8A16 "
-                        "(default; weight-only, vLLM's CompressedTensorsWNA16) or W8A8 "
-                        "(int8 weights and dynamic per-token int8 activations, "
-                        "CompressedTensorsW8A8Int8)")
-    p.add_argument("--clip", choices=["mse"],
-                   help="mse: clip each row (tensor, block) where the squared error is "
-                        "smallest (default: no clipping, abs-max)")
+    p.add_argument(
+        "--rounding",
+        metavar="{" + ",".join(ROUNDINGS) + "}",
+        help="how ties round (default half_even)",
+    )
+    p.add_argument(
+        "--skip",
+        action="append",
+        metavar="GLOB",
+        help="leave tensors whose name matches GLOB in float (repeatable)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="also quantize 1-D floating tensors and integer tensors "
+        "(a Hugging Face model folder: also lm_head)",
+    )
+    p.add_argument(
+        "--scheme",
+        choices=["W8A16", "W8A8"],
+        help="a Hugging Face model folder's compressed-tensors scheme: W8A16 "
+        "(default; weight-only, vLLM's CompressedTensorsWNA16) or W8A8 "
+        "(int8 weights and dynamic per-token int8 activations, "
+        "CompressedTensorsW8A8Int8)",
+    )
+    p.add_argument(
+        "--clip",
+        choices=["mse"],
+        help="mse: clip each row (tensor, block) where the squared error is "
+        "smallest (default: no clipping, abs-max)",
+    )
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("dequantize", help="restore a file written by int8q quantize")

@@ -19,6 +19,7 @@ The chunk is quantized per tensor with `int8q.quantize`, so decoding gives
 ``q * scale`` (computed in the working dtype, then cast to the original
 dtype): within ``scale / 2`` of the original for every element.
 """
+
 import struct
 from typing import Any
 
@@ -34,12 +35,15 @@ __all__ = ["Int8QCodec", "HEADER", "check_dtype", "encode_chunk", "decode_chunk"
 
 MAGIC = b"I8Q\0"
 VERSION = 1
-HEADER = struct.Struct("<4sB3sd")      # magic, version, dtype.str, scale
-FLOAT_DTYPES = ("f2", "f4", "f8")      # what the header can name
+HEADER = struct.Struct("<4sB3sd")  # magic, version, dtype.str, scale
+FLOAT_DTYPES = ("f2", "f4", "f8")  # what the header can name
 # Every dtype code a chunk may hold, looked up rather than parsed: np.dtype()
 # of arbitrary bytes can raise anything (SyntaxError for "(,)").
-DTYPE_CODES = {f"{order}{kind}".encode("ascii"): np.dtype(f"{order}{kind}")
-               for order in "<>" for kind in FLOAT_DTYPES}
+DTYPE_CODES = {
+    f"{order}{kind}".encode("ascii"): np.dtype(f"{order}{kind}")
+    for order in "<>"
+    for kind in FLOAT_DTYPES
+}
 
 
 def check_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
@@ -90,7 +94,7 @@ def decode_chunk(buf: object) -> tuple[npt.NDArray[np.int8], np.floating[Any], n
     raw = ensure_contiguous_ndarray(buf).view(np.uint8).reshape(-1)
     if raw.size < HEADER.size:
         raise ValueError(f"int8q chunk too short: {raw.size} bytes")
-    magic, version, code, scale = HEADER.unpack(raw[:HEADER.size].tobytes())
+    magic, version, code, scale = HEADER.unpack(raw[: HEADER.size].tobytes())
     if magic != MAGIC:
         raise ValueError(f"not an int8q chunk (magic {magic!r})")
     if version != VERSION:
@@ -106,7 +110,7 @@ def decode_chunk(buf: object) -> tuple[npt.NDArray[np.int8], np.floating[Any], n
         stored = work.type(scale)
     if not (0 < scale < float("inf")) or float(stored) != scale:
         raise ValueError(f"int8q chunk has a corrupt scale {scale!r} for {dtype} data")
-    return raw[HEADER.size:].view(np.int8), stored, dtype
+    return raw[HEADER.size :].view(np.int8), stored, dtype
 
 
 class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: Codec is Any

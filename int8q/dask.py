@@ -12,18 +12,30 @@ module-level functions of int8q, so workers only need int8q installed).
     >>> qt.scale.compute()
     array([0.02362205, 0.05511811, 0.08661418], dtype=float32)
 """
+
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, SupportsIndex
 
+import dask.array as da
 import numpy as np
 import numpy.typing as npt
-import dask.array as da
 
 from . import QTensor, absmax, dequantize
-from ._shared import (QuantizedBase, find_nonfinite, nonfinite_error, quantize_with_scale,
-                      resolve, rounding_code, scales_from_absmax, working_dtype)
-from ._shared import FloatArray, Granularity, Int8Array, WorkingDtype
+from ._shared import (
+    FloatArray,
+    Granularity,
+    Int8Array,
+    QuantizedBase,
+    WorkingDtype,
+    find_nonfinite,
+    nonfinite_error,
+    quantize_with_scale,
+    resolve,
+    rounding_code,
+    scales_from_absmax,
+    working_dtype,
+)
 
 __all__ = ["DaskQTensor", "quantize"]
 
@@ -53,12 +65,14 @@ class DaskQTensor(QuantizedBase):
         ``int8q.quantize(x).dequantize(dtype)``.
         """
         out = np.dtype(self.scale.dtype if dtype is None else dtype)
-        return _blockwise(_dequantize_block, out, self.q, self.scale, self.axis,
-                          self.block_size, out_dtype=out)
+        return _blockwise(
+            _dequantize_block, out, self.q, self.scale, self.axis, self.block_size, out_dtype=out
+        )
 
     def compute(self, **kwargs: Any) -> QTensor:
         """Compute q and scale together and return an `int8q.QTensor`."""
         import dask
+
         q, scale = dask.compute(self.q, self.scale, **kwargs)
         return QTensor(q, scale, self.axis, self.block_size, self.rounding)
 
@@ -66,10 +80,15 @@ class DaskQTensor(QuantizedBase):
         return f", chunks={self.q.chunksize}"
 
 
-def quantize(x: da.Array, *, axis: SupportsIndex | None = None,
-             block_size: SupportsIndex | None = None, rounding: str = "half_even",
-             scale: npt.ArrayLike | da.Array | None = None,
-             split_every: int | dict[int, int] | None = None) -> DaskQTensor:
+def quantize(
+    x: da.Array,
+    *,
+    axis: SupportsIndex | None = None,
+    block_size: SupportsIndex | None = None,
+    rounding: str = "half_even",
+    scale: npt.ArrayLike | da.Array | None = None,
+    split_every: int | dict[int, int] | None = None,
+) -> DaskQTensor:
     """Symmetric INT8 quantization of a Dask array, lazily.
 
     Same contract as `int8q.quantize` and bit-identical to it on the same
@@ -141,14 +160,21 @@ def quantize(x: da.Array, *, axis: SupportsIndex | None = None,
         scale = _per_block_scales(x, gran, work)
     else:
         scale = _reduced_scales(x, gran.axis, work, split_every)
-    q = _blockwise(_quantize_block, np.dtype(np.int8), x, scale, gran.axis,
-                   gran.block_size, rounding=rounding)
+    q = _blockwise(
+        _quantize_block, np.dtype(np.int8), x, scale, gran.axis, gran.block_size, rounding=rounding
+    )
     return DaskQTensor(q, scale, gran.axis, gran.block_size, rounding)
 
 
-def _blockwise(func: Callable[..., npt.NDArray[Any]], dtype: np.dtype[Any], x: da.Array,
-               scale: da.Array, axis: int | None, block_size: int | None,
-               **kwargs: Any) -> da.Array:
+def _blockwise(
+    func: Callable[..., npt.NDArray[Any]],
+    dtype: np.dtype[Any],
+    x: da.Array,
+    scale: da.Array,
+    axis: int | None,
+    block_size: int | None,
+    **kwargs: Any,
+) -> da.Array:
     """func(x_chunk, scale_chunk, axis=..., block_size=..., **kwargs) over
     matching chunks of x (or q) and its scales."""
     ind = tuple(range(x.ndim))
@@ -160,26 +186,46 @@ def _blockwise(func: Callable[..., npt.NDArray[Any]], dtype: np.dtype[Any], x: d
         scale_ind, align = (axis,), True
     else:
         scale_ind, align = (), True
-    return da.blockwise(func, ind, x, ind, scale, scale_ind, dtype=dtype,
-                        align_arrays=align, axis=axis, block_size=block_size,
-                        meta=np.empty((0,) * x.ndim, dtype), **kwargs)
+    return da.blockwise(
+        func,
+        ind,
+        x,
+        ind,
+        scale,
+        scale_ind,
+        dtype=dtype,
+        align_arrays=align,
+        axis=axis,
+        block_size=block_size,
+        meta=np.empty((0,) * x.ndim, dtype),
+        **kwargs,
+    )
 
 
-def _quantize_block(x: npt.NDArray[Any], scale: FloatArray, axis: int | None,
-                    block_size: int | None, rounding: str) -> Int8Array:
-    return quantize_with_scale(x, scale, axis=axis, block_size=block_size,
-                                    rounding=rounding)
+def _quantize_block(
+    x: npt.NDArray[Any], scale: FloatArray, axis: int | None, block_size: int | None, rounding: str
+) -> Int8Array:
+    return quantize_with_scale(x, scale, axis=axis, block_size=block_size, rounding=rounding)
 
 
-def _dequantize_block(q: Int8Array, scale: FloatArray, axis: int | None,
-                      block_size: int | None, out_dtype: np.dtype[Any]) -> FloatArray:
+def _dequantize_block(
+    q: Int8Array,
+    scale: FloatArray,
+    axis: int | None,
+    block_size: int | None,
+    out_dtype: np.dtype[Any],
+) -> FloatArray:
     # Not `dtype`: da.blockwise would take that keyword for itself.
     return dequantize(q, scale, axis=axis, block_size=block_size, dtype=out_dtype)
 
 
-def _chunk_absmax(x: npt.NDArray[Any], axis: int | None = None, block_size: int | None = None,
-                  keepdims: bool = False,
-                  block_info: dict[int | None, dict[str, Any]] | None = None) -> FloatArray:
+def _chunk_absmax(
+    x: npt.NDArray[Any],
+    axis: int | None = None,
+    block_size: int | None = None,
+    keepdims: bool = False,
+    block_info: dict[int | None, dict[str, Any]] | None = None,
+) -> FloatArray:
     """int8q.absmax of one chunk; a NaN/inf is named by its place in the
     whole array, not in the chunk."""
     try:
@@ -203,31 +249,48 @@ def _chunk_absmax(x: npt.NDArray[Any], axis: int | None = None, block_size: int 
     return m
 
 
-def _max(m: FloatArray, axis: int | tuple[int, ...] | None = None,
-         keepdims: bool = False) -> FloatArray:
+def _max(
+    m: FloatArray, axis: int | tuple[int, ...] | None = None, keepdims: bool = False
+) -> FloatArray:
     # initial=0 keeps empty inputs (Dask's meta probes) from raising; every
     # abs-max is >= 0 so it never changes a result.
     return np.max(m, axis=axis, keepdims=keepdims, initial=0)
 
 
-def _scales(m: FloatArray, axis: int | tuple[int, ...] | None = None,
-            keepdims: bool = False) -> FloatArray:
+def _scales(
+    m: FloatArray, axis: int | tuple[int, ...] | None = None, keepdims: bool = False
+) -> FloatArray:
     # absmax / 127, 1 where that is 0: the engine's own rule.
     return scales_from_absmax(_max(m, axis=axis, keepdims=keepdims))
 
 
-def _reduced_scales(x: da.Array, axis: int | None, work: WorkingDtype,
-                    split_every: int | dict[int, int] | None) -> da.Array:
+def _reduced_scales(
+    x: da.Array, axis: int | None, work: WorkingDtype, split_every: int | dict[int, int] | None
+) -> da.Array:
     """Per tensor (axis None) or per channel: per-chunk abs-max by int8q's
     kernel, then Dask's tree reduction over the chunks."""
     chunks = tuple((1,) * len(c) if i != axis else c for i, c in enumerate(x.chunks))
     # da.map_blocks(f, x): what x.map_blocks(f) calls, and typed right by dask.
-    partial = da.map_blocks(_chunk_absmax, x, axis=axis, keepdims=True, chunks=chunks,
-                            dtype=work, meta=np.empty((0,) * x.ndim, work))
+    partial = da.map_blocks(
+        _chunk_absmax,
+        x,
+        axis=axis,
+        keepdims=True,
+        chunks=chunks,
+        dtype=work,
+        meta=np.empty((0,) * x.ndim, work),
+    )
     reduced = tuple(i for i in range(x.ndim) if i != axis)
-    return da.reduction(partial, _max, _scales, axis=reduced, combine=_max,
-                        dtype=work, split_every=split_every,
-                        meta=np.empty((0,) * (x.ndim - len(reduced)), work))
+    return da.reduction(
+        partial,
+        _max,
+        _scales,
+        axis=reduced,
+        combine=_max,
+        dtype=work,
+        split_every=split_every,
+        meta=np.empty((0,) * (x.ndim - len(reduced)), work),
+    )
 
 
 def block_aligned_chunks(chunks: Sequence[int], n: int, block_size: int) -> tuple[int, ...]:
@@ -252,8 +315,9 @@ def _scale_chunks(x: da.Array, gran: Granularity) -> tuple[tuple[int, ...], ...]
     return ()
 
 
-def _given_scales(scale: npt.ArrayLike | da.Array, x: da.Array, gran: Granularity,
-                  work: WorkingDtype) -> da.Array:
+def _given_scales(
+    scale: npt.ArrayLike | da.Array, x: da.Array, gran: Granularity, work: WorkingDtype
+) -> da.Array:
     """A caller's scales as a Dask array chunked to pair with x."""
     if not isinstance(scale, da.Array):
         scale = np.asarray(scale)
@@ -277,7 +341,12 @@ def _block_aligned(x: da.Array, block_size: int) -> da.Array:
 def _per_block_scales(x: da.Array, gran: Granularity, work: WorkingDtype) -> da.Array:
     """The scales of each chunk of a block-aligned x: blocks never straddle
     chunks, so each chunk's own abs-max per block is the global one."""
-    maxima = da.map_blocks(_chunk_absmax, x, block_size=gran.block_size,
-                           chunks=_scale_chunks(x, gran), dtype=work,
-                           meta=np.empty((0,) * x.ndim, work))
+    maxima = da.map_blocks(
+        _chunk_absmax,
+        x,
+        block_size=gran.block_size,
+        chunks=_scale_chunks(x, gran),
+        dtype=work,
+        meta=np.empty((0,) * x.ndim, work),
+    )
     return maxima.map_blocks(scales_from_absmax, dtype=work)

@@ -14,6 +14,7 @@ dividing, rounds half away from zero, and stores the scale as float16.
     >>> ggml.dequantize_q8_0(raw)[:3]
     array([-0.99993896, -0.9684448 , -0.9369507 ], dtype=float32)
 """
+
 from typing import Any, NoReturn
 
 import numpy as np
@@ -29,12 +30,13 @@ from ._validate import nonfinite_error
 
 __all__ = ["quantize_q8_0", "dequantize_q8_0", "Q8_0_BLOCK", "Q8_0_BYTES"]
 
-Q8_0_BLOCK = 32   # floats per block
-Q8_0_BYTES = 34   # bytes per block: float16 scale + 32 int8
+Q8_0_BLOCK = 32  # floats per block
+Q8_0_BYTES = 34  # bytes per block: float16 scale + 32 int8
 
 
-def quantize_q8_0(x: npt.ArrayLike,
-                  out: npt.NDArray[np.uint8] | None = None) -> npt.NDArray[np.uint8]:
+def quantize_q8_0(
+    x: npt.ArrayLike, out: npt.NDArray[np.uint8] | None = None
+) -> npt.NDArray[np.uint8]:
     """Quantize to GGML Q8_0 bytes.
 
     Parameters
@@ -62,8 +64,9 @@ def quantize_q8_0(x: npt.ArrayLike,
     x = as_input(x)
     working_dtype(x.dtype)  # TypeError for what int8q cannot quantize
     if x.ndim == 0 or x.shape[-1] % Q8_0_BLOCK:
-        raise ValueError(f"Q8_0 needs the last axis to be a multiple of {Q8_0_BLOCK}; "
-                         f"got shape {x.shape}")
+        raise ValueError(
+            f"Q8_0 needs the last axis to be a multiple of {Q8_0_BLOCK}; got shape {x.shape}"
+        )
     shape = x.shape[:-1] + (x.shape[-1] // Q8_0_BLOCK * Q8_0_BYTES,)
     out, x = _output(out, shape, np.uint8, x)
     flat_out = out.reshape(-1)
@@ -71,15 +74,17 @@ def quantize_q8_0(x: npt.ArrayLike,
     for start, chunk, kind in input_chunks(x, FLOAT32, align=Q8_0_BLOCK):
         first = start // Q8_0_BLOCK * Q8_0_BYTES
         stop = first + chunk.shape[0] // Q8_0_BLOCK * Q8_0_BYTES
-        code = _kernels.q8_0_quantize_into(chunk, kind, chunk.shape[0], flat_out[first:stop],
-                                           threads)
+        code = _kernels.q8_0_quantize_into(
+            chunk, kind, chunk.shape[0], flat_out[first:stop], threads
+        )
         if code:
             _raise_block_error(x, code)
     return out
 
 
-def _output(out: npt.NDArray[Any] | None, shape: tuple[int, ...], dtype: npt.DTypeLike,
-            x: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+def _output(
+    out: npt.NDArray[Any] | None, shape: tuple[int, ...], dtype: npt.DTypeLike, x: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """A new array, or `out` checked (int8q's one out= rule); and `x`, copied
     first when it shares memory with `out`."""
     if out is None:
@@ -93,12 +98,15 @@ def _raise_block_error(x: npt.NDArray[Any], code: int) -> NoReturn:
     if found is not None:
         where, value = found
         raise nonfinite_error(where, value, by="Q8_0")
-    raise ValueError("a Q8_0 block's scale (absmax / 127) overflows float16: "
-                     "absmax must stay below about 65504 * 127")
+    raise ValueError(
+        "a Q8_0 block's scale (absmax / 127) overflows float16: "
+        "absmax must stay below about 65504 * 127"
+    )
 
 
-def dequantize_q8_0(raw: npt.ArrayLike,
-                    out: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float32]:
+def dequantize_q8_0(
+    raw: npt.ArrayLike, out: npt.NDArray[np.float32] | None = None
+) -> npt.NDArray[np.float32]:
     """Float32 values of GGML Q8_0 bytes.
 
     Parameters
@@ -117,10 +125,12 @@ def dequantize_q8_0(raw: npt.ArrayLike,
     if raw.dtype != np.uint8:
         raise TypeError(f"Q8_0 data must be uint8 bytes, got {raw.dtype}")
     if raw.ndim == 0 or raw.shape[-1] % Q8_0_BYTES:
-        raise ValueError(f"Q8_0 data needs the last axis to be a multiple of {Q8_0_BYTES}; "
-                         f"got shape {raw.shape}")
-    out, raw = _output(out, raw.shape[:-1] + (raw.shape[-1] // Q8_0_BYTES * Q8_0_BLOCK,),
-                       FLOAT32, raw)
+        raise ValueError(
+            f"Q8_0 data needs the last axis to be a multiple of {Q8_0_BYTES}; got shape {raw.shape}"
+        )
+    out, raw = _output(
+        out, raw.shape[:-1] + (raw.shape[-1] // Q8_0_BYTES * Q8_0_BLOCK,), FLOAT32, raw
+    )
     flat_out = out.reshape(-1)
     threads = get_num_threads()
     for start, chunk in chunks(raw, np.dtype(np.uint8), align=Q8_0_BYTES):
@@ -140,4 +150,5 @@ if __name__ == "__main__":
     import sys
 
     from ._gguf_accel import main
+
     sys.exit(main())

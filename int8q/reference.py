@@ -4,6 +4,7 @@ Every fast path of int8q must give bit-identical results to these functions.
 They take already-valid input (no error handling beyond what NumPy does) and
 are written to be checked by eye against docs/semantics.md (§1-§3).
 """
+
 from collections.abc import Callable, Iterable
 from typing import Any, SupportsFloat
 
@@ -40,8 +41,7 @@ def _blocked(x: npt.NDArray[Any], block_size: int) -> tuple[npt.NDArray[Any], in
     return padded.reshape(x.shape[:-1] + (nblocks, block_size)), pad
 
 
-def absmax(x: npt.ArrayLike, axis: int | None = None,
-           block_size: int | None = None) -> FloatArray:
+def absmax(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None) -> FloatArray:
     """Abs-max in the working dtype, shaped like quantize's scale."""
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
@@ -59,8 +59,12 @@ def absmax(x: npt.ArrayLike, axis: int | None = None,
     return np.asarray(np.max(a, initial=0), dtype=xw.dtype)
 
 
-def expand_scale(scale: FloatArray, shape: tuple[int, ...], axis: int | None = None,
-                 block_size: int | None = None) -> FloatArray:
+def expand_scale(
+    scale: FloatArray,
+    shape: tuple[int, ...],
+    axis: int | None = None,
+    block_size: int | None = None,
+) -> FloatArray:
     """The scale broadcast to `shape`, element by element."""
     if axis is not None:
         axis = axis % len(shape)
@@ -69,12 +73,16 @@ def expand_scale(scale: FloatArray, shape: tuple[int, ...], axis: int | None = N
         return np.broadcast_to(scale.reshape(view), shape)
     if block_size is not None:
         block_size = max(1, min(block_size, shape[-1]))
-        return np.repeat(scale, block_size, axis=-1)[..., :shape[-1]]
+        return np.repeat(scale, block_size, axis=-1)[..., : shape[-1]]
     return np.broadcast_to(scale, shape)
 
 
-def quantize(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None,
-             rounding: str = "half_even") -> tuple[Int8Array, FloatArray]:
+def quantize(
+    x: npt.ArrayLike,
+    axis: int | None = None,
+    block_size: int | None = None,
+    rounding: str = "half_even",
+) -> tuple[Int8Array, FloatArray]:
     """(q, scale) exactly as the contract defines them."""
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
@@ -85,8 +93,9 @@ def quantize(x: npt.ArrayLike, axis: int | None = None, block_size: int | None =
     return q, scale
 
 
-def dequantize(q: Int8Array, scale: npt.ArrayLike, axis: int | None = None,
-               block_size: int | None = None) -> FloatArray:
+def dequantize(
+    q: Int8Array, scale: npt.ArrayLike, axis: int | None = None, block_size: int | None = None
+) -> FloatArray:
     scale = np.asarray(scale)
     # 127 * RN(absmax / 127) can exceed the largest finite float when absmax is
     # within an ulp or so of it: the contract's product is then inf.
@@ -114,10 +123,17 @@ def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
 # --- Given scales, zero points, asymmetric ranges, clip="mse" ---------------
 # (README "Given scales, zero points, asymmetric ranges")
 
-def quantize_given(x: npt.ArrayLike, scale: npt.ArrayLike, zero_point: npt.ArrayLike | None = None,
-                   axis: int | None = None, block_size: int | None = None,
-                   qdtype: npt.DTypeLike = np.int8, rounding: str = "half_even",
-                   full: bool | None = None) -> npt.NDArray[np.integer[Any]]:
+
+def quantize_given(
+    x: npt.ArrayLike,
+    scale: npt.ArrayLike,
+    zero_point: npt.ArrayLike | None = None,
+    axis: int | None = None,
+    block_size: int | None = None,
+    qdtype: npt.DTypeLike = np.int8,
+    rounding: str = "half_even",
+    full: bool | None = None,
+) -> npt.NDArray[np.integer[Any]]:
     """ONNX QuantizeLinear: saturate(round(x / scale) + zero_point).
 
     `scale` and `zero_point` are shaped like quantize's scale (already valid);
@@ -133,19 +149,22 @@ def quantize_given(x: npt.ArrayLike, scale: npt.ArrayLike, zero_point: npt.Array
     info = np.iinfo(qdtype)
     qmin = info.min if full or qdtype == np.uint8 else -127
     s = expand_scale(np.asarray(scale, xw.dtype), x.shape, axis, block_size)
-    z = 0 if zero_point is None else expand_scale(
-        np.asarray(zero_point).astype(np.int64), x.shape, axis, block_size)
+    z = (
+        0
+        if zero_point is None
+        else expand_scale(np.asarray(zero_point).astype(np.int64), x.shape, axis, block_size)
+    )
     with np.errstate(over="ignore"):
         v = round_to_int(xw / s, rounding)
     # Clip in float before the integer conversion: v may be huge or inf.
     v = np.clip(v, qmin - np.int64(2) ** 20, info.max + np.int64(2) ** 20)
-    q: npt.NDArray[np.integer[Any]] = np.clip(v.astype(np.int64) + z, qmin,
-                                              info.max).astype(qdtype)
+    q: npt.NDArray[np.integer[Any]] = np.clip(v.astype(np.int64) + z, qmin, info.max).astype(qdtype)
     return q  # (typed: NumPy's stubs give Any here)
 
 
-def _reduce_range(xw: FloatArray, func: Callable[..., npt.NDArray[Any]], axis: int | None,
-                  block_size: int | None) -> FloatArray:
+def _reduce_range(
+    xw: FloatArray, func: Callable[..., npt.NDArray[Any]], axis: int | None, block_size: int | None
+) -> FloatArray:
     """min(0, min) or max(0, max) per tensor, channel or block."""
     if axis is not None:
         axis = axis % xw.ndim
@@ -157,9 +176,12 @@ def _reduce_range(xw: FloatArray, func: Callable[..., npt.NDArray[Any]], axis: i
     return np.asarray(func(xw, initial=0))
 
 
-def asymmetric_params(x: npt.ArrayLike, qdtype: npt.DTypeLike = np.uint8, axis: int | None = None,
-                      block_size: int | None = None,
-                      ) -> tuple[FloatArray, npt.NDArray[np.integer[Any]]]:
+def asymmetric_params(
+    x: npt.ArrayLike,
+    qdtype: npt.DTypeLike = np.uint8,
+    axis: int | None = None,
+    block_size: int | None = None,
+) -> tuple[FloatArray, npt.NDArray[np.integer[Any]]]:
     """(scale, zero_point): ONNX DynamicQuantizeLinear's rule on each slice.
 
     rmin = min(0, min x), rmax = max(0, max x), scale = (rmax - rmin) / 255
@@ -180,8 +202,11 @@ def asymmetric_params(x: npt.ArrayLike, qdtype: npt.DTypeLike = np.uint8, axis: 
 
 
 def quantize_asymmetric(
-        x: npt.ArrayLike, qdtype: npt.DTypeLike = np.uint8, axis: int | None = None,
-        block_size: int | None = None, rounding: str = "half_even",
+    x: npt.ArrayLike,
+    qdtype: npt.DTypeLike = np.uint8,
+    axis: int | None = None,
+    block_size: int | None = None,
+    rounding: str = "half_even",
 ) -> tuple[npt.NDArray[np.integer[Any]], FloatArray, npt.NDArray[np.integer[Any]]]:
     """(q, scale, zero_point) of the asymmetric scheme."""
     scale, zp = asymmetric_params(x, qdtype, axis, block_size)
@@ -189,15 +214,20 @@ def quantize_asymmetric(
     return q, scale, zp
 
 
-def dequantize_affine(q: npt.NDArray[np.integer[Any]], scale: npt.ArrayLike,
-                      zero_point: npt.ArrayLike, axis: int | None = None,
-                      block_size: int | None = None) -> FloatArray:
+def dequantize_affine(
+    q: npt.NDArray[np.integer[Any]],
+    scale: npt.ArrayLike,
+    zero_point: npt.ArrayLike,
+    axis: int | None = None,
+    block_size: int | None = None,
+) -> FloatArray:
     """(q - zero_point) * scale in the scale's dtype."""
     scale = np.asarray(scale)
     z = expand_scale(np.asarray(zero_point).astype(np.int64), q.shape, axis, block_size)
     with np.errstate(over="ignore"):
         return (q.astype(np.int64) - z).astype(scale.dtype) * expand_scale(
-            scale, q.shape, axis, block_size)
+            scale, q.shape, axis, block_size
+        )
 
 
 MSE_STEPS = 100
@@ -215,8 +245,12 @@ def _slices(xw: FloatArray, axis: int | None, block_size: int | None) -> FloatAr
     return xw.reshape(1, -1)
 
 
-def mse_scales(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None,
-               rounding: str = "half_even") -> FloatArray:
+def mse_scales(
+    x: npt.ArrayLike,
+    axis: int | None = None,
+    block_size: int | None = None,
+    rounding: str = "half_even",
+) -> FloatArray:
     """clip="mse": per scale, the candidate absmax * ((S - c) / S) / 127
     (c = 0 .. S-1, 1 where 0) with the smallest sum of squared errors
     (x - q * s)^2, summed in float64 in C order; ties to the smallest c."""
@@ -227,8 +261,8 @@ def mse_scales(x: npt.ArrayLike, axis: int | None = None, block_size: int | None
     fractions = (t(MSE_STEPS) - np.arange(MSE_STEPS, dtype=xw.dtype)) / t(MSE_STEPS)
     with np.errstate(under="ignore"):
         cand = (m[:, None] * fractions[None, :]) / t(127)
-    cand = np.where(cand == 0, t(1), cand).astype(xw.dtype)          # (nscales, S)
-    rows = _slices(xw, axis, block_size)                               # (nscales, n)
+    cand = np.where(cand == 0, t(1), cand).astype(xw.dtype)  # (nscales, S)
+    rows = _slices(xw, axis, block_size)  # (nscales, n)
     q = np.clip(round_to_int(rows[:, :, None] / cand[:, None, :], rounding), -127, 127)
     d = rows[:, :, None].astype(np.float64) - (q.astype(xw.dtype) * cand[:, None, :])
     err = np.cumsum(d * d, axis=1)[:, -1, :] if rows.shape[1] else np.zeros(cand.shape)

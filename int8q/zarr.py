@@ -16,6 +16,7 @@ int8 values.
     >>> float(np.abs(z[...] - x).max()) <= 0.5 / 127
     True
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,29 +75,36 @@ class Int8QZarrCodec(ArrayBytesCodec):
 
     @classmethod
     def from_dict(cls, data: dict[str, JSON]) -> Self:
-        _, configuration = parse_named_configuration(data, CODEC_NAME,
-                                                     require_configuration=False)
+        _, configuration = parse_named_configuration(data, CODEC_NAME, require_configuration=False)
         # JSON from the metadata: __init__ checks the keys and the rounding.
         return cls(**cast("dict[str, str]", configuration or {}))
 
     def to_dict(self) -> dict[str, JSON]:
         return {"name": CODEC_NAME, "configuration": {"rounding": self.rounding}}
 
-    def validate(self, *, shape: tuple[int, ...], dtype: ZDType[TBaseDType, TBaseScalar],
-                 chunk_grid: ChunkGrid) -> None:
+    def validate(
+        self,
+        *,
+        shape: tuple[int, ...],
+        dtype: ZDType[TBaseDType, TBaseScalar],
+        chunk_grid: ChunkGrid,
+    ) -> None:
         check_dtype(dtype.to_native_dtype())
 
     def _decode_sync(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
         q, scale, _ = decode_chunk(chunk_bytes.as_numpy_array())
         if q.size != int(np.prod(chunk_spec.shape)):
-            raise ValueError(f"int8q chunk holds {q.size} values, expected "
-                             f"{int(np.prod(chunk_spec.shape))}")
-        out = dequantize(q.reshape(chunk_spec.shape), scale,
-                         dtype=chunk_spec.dtype.to_native_dtype())
+            raise ValueError(
+                f"int8q chunk holds {q.size} values, expected {int(np.prod(chunk_spec.shape))}"
+            )
+        out = dequantize(
+            q.reshape(chunk_spec.shape), scale, dtype=chunk_spec.dtype.to_native_dtype()
+        )
         # An ndarray is what NDArrayLike describes, but NumPy's stubs for
         # ndarray.all do not match zarr's protocol.
         buffer: NDBuffer = chunk_spec.prototype.nd_buffer.from_ndarray_like(
-            cast("NDArrayLike", out))
+            cast("NDArrayLike", out)
+        )
         return buffer  # (typed: zarr's Self is Any to mypy for Python 3.10)
 
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
@@ -108,8 +116,7 @@ class Int8QZarrCodec(ArrayBytesCodec):
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
         return self._decode_sync(chunk_bytes, chunk_spec)
 
-    async def _encode_single(self, chunk_array: NDBuffer,
-                             chunk_spec: ArraySpec) -> Buffer | None:
+    async def _encode_single(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
         return self._encode_sync(chunk_array, chunk_spec)
 
     def compute_encoded_size(self, input_byte_length: int, chunk_spec: ArraySpec) -> int:
@@ -124,9 +131,14 @@ class Int8QZarrCodec(ArrayBytesCodec):
 register_codec(CODEC_NAME, Int8QZarrCodec)
 
 
-def create_array(store: StoreLike, *, data: npt.NDArray[Any] | None = None,
-                 chunks: tuple[int, ...] | Literal["auto"] = "auto",
-                 rounding: str = "half_even", **kwargs: Any) -> AnyArray:
+def create_array(
+    store: StoreLike,
+    *,
+    data: npt.NDArray[Any] | None = None,
+    chunks: tuple[int, ...] | Literal["auto"] = "auto",
+    rounding: str = "half_even",
+    **kwargs: Any,
+) -> AnyArray:
     """Create a Zarr 3 array whose chunks are stored as int8 plus a scale.
 
     Reading it (``zarr.open_array(store)[...]``) gives floats of the array's
@@ -166,5 +178,6 @@ def create_array(store: StoreLike, *, data: npt.NDArray[Any] | None = None,
     if fill is not None and not np.isfinite(fill):
         raise ValueError(f"fill_value must be finite for int8q storage, got {fill}")
     kwargs.setdefault("compressors", None)
-    return zarr.create_array(store, data=data, chunks=chunks,
-                             serializer=Int8QZarrCodec(rounding=rounding), **kwargs)
+    return zarr.create_array(
+        store, data=data, chunks=chunks, serializer=Int8QZarrCodec(rounding=rounding), **kwargs
+    )

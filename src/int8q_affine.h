@@ -17,11 +17,11 @@
  * (the caller checks).  Returns 1 if x holds NaN or inf (q is then partly
  * written with meaningless values), else 0. */
 int int8q_affine_range_f32(const float *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
-                           const float *scales, const int32_t *zps, int qmin, int qmax,
-                           int mode, int out_unsigned, void *q);
+                           const float *scales, const int32_t *zps, int qmin, int qmax, int mode,
+                           int out_unsigned, void *q);
 int int8q_affine_range_f64(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
-                           const double *scales, const int32_t *zps, int qmin, int qmax,
-                           int mode, int out_unsigned, void *q);
+                           const double *scales, const int32_t *zps, int qmin, int qmax, int mode,
+                           int out_unsigned, void *q);
 
 /* For clip="mse": for every element with scale number k and every candidate
  * c < ncand, err[k * ncand + c] += (x - q * cand[k * ncand + c])^2 in double,
@@ -32,8 +32,7 @@ int int8q_affine_range_f64(const double *x, ptrdiff_t s, ptrdiff_t e, const int8
  * thread.  x must be finite; candidate scales finite and > 0. */
 void int8q_mse_errors_range_f32(const float *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                                 const float *cand, int ncand, int mode, double *err);
-void int8q_mse_errors_range_f64(const double *x, ptrdiff_t s, ptrdiff_t e,
-                                const int8q_layout *L, const double *cand, int ncand, int mode,
-                                double *err);
+void int8q_mse_errors_range_f64(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                                const double *cand, int ncand, int mode, double *err);
 
 #endif

@@ -111,19 +111,22 @@ static unsigned long long xcr0(void)
  * may use (setup.py's flags) and the OS saving the wide registers. */
 static int cpu_supports(int level)
 {
-    if (level == INT8Q_ISA_BASELINE) return 1;
+    if (level == INT8Q_ISA_BASELINE)
+        return 1;
 #if INT8Q_X86
     {
         unsigned l1[4], l7[4];
         int avx2;
         cpuid(0, 0, l1);
-        if (l1[0] < 7) return 0;
+        if (l1[0] < 7)
+            return 0;
         cpuid(1, 0, l1);
         cpuid(7, 0, l7);
         /* OSXSAVE, AVX, FMA, F16C; AVX2, BMI1, BMI2; XMM and YMM state */
-        avx2 = (l1[2] >> 27 & 1) && (l1[2] >> 28 & 1) && (l1[2] >> 12 & 1) &&
-               (l1[2] >> 29 & 1) && (l7[1] >> 5 & 1) && (xcr0() & 0x6) == 0x6;
-        if (level == INT8Q_ISA_AVX2) return avx2;
+        avx2 = (l1[2] >> 27 & 1) && (l1[2] >> 28 & 1) && (l1[2] >> 12 & 1) && (l1[2] >> 29 & 1) &&
+               (l7[1] >> 5 & 1) && (xcr0() & 0x6) == 0x6;
+        if (level == INT8Q_ISA_AVX2)
+            return avx2;
         if (level == INT8Q_ISA_AVX512)
             /* AVX-512 F, DQ, BW, VL; opmask and ZMM state */
             return avx2 && (l7[1] >> 16 & 1) && (l7[1] >> 17 & 1) && (l7[1] >> 30 & 1) &&
@@ -137,27 +140,41 @@ int int8q_isa_detect(void)
 {
     int level;
     for (level = INT8Q_ISA_COUNT - 1; level > INT8Q_ISA_BASELINE; level--)
-        if (int8q_isa_compiled(level) && cpu_supports(level)) return level;
+        if (int8q_isa_compiled(level) && cpu_supports(level))
+            return level;
     return INT8Q_ISA_BASELINE;
 }
 
 int int8q_isa_select(int level)
 {
-    if (!int8q_isa_compiled(level) || !cpu_supports(level)) return -1;
+    if (!int8q_isa_compiled(level) || !cpu_supports(level))
+        return -1;
     loops = level_tables[level];
     current_level = level;
     return 0;
 }
 
-int int8q_isa_current(void) { return current_level; }
+int int8q_isa_current(void)
+{
+    return current_level;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Shared rules and layout walking. */
 
-float int8q_scale_f32(float amax) { return int8q_scale_rule_f32(amax); }
-double int8q_scale_f64(double amax) { return int8q_scale_rule_f64(amax); }
+float int8q_scale_f32(float amax)
+{
+    return int8q_scale_rule_f32(amax);
+}
+double int8q_scale_f64(double amax)
+{
+    return int8q_scale_rule_f64(amax);
+}
 
-ptrdiff_t int8q_min_per_thread(void) { return MIN_PER_THREAD; }
+ptrdiff_t int8q_min_per_thread(void)
+{
+    return MIN_PER_THREAD;
+}
 
 static size_t element_size(int kind)
 {
@@ -228,7 +245,8 @@ static int32_t half_bits_as_f32_bits(int kind, int32_t h)
 {
     int32_t bits;
     float f;
-    if (kind == INT8Q_IN_BF16) return h << 16;
+    if (kind == INT8Q_IN_BF16)
+        return h << 16;
     f = int8q_half_to_float((uint16_t)h);
     memcpy(&bits, &f, sizeof bits);
     return bits;
@@ -275,7 +293,8 @@ static int plan_threads(ptrdiff_t n, int threads)
 {
 #ifdef _OPENMP
     ptrdiff_t t = n / MIN_PER_THREAD;
-    if (t > threads) t = threads;
+    if (t > threads)
+        t = threads;
     return t > 1 ? (int)t : 1;
 #else
     (void)n, (void)threads;
@@ -326,8 +345,7 @@ static void combine_partials(int f64, const void *partials, int T, ptrdiff_t nsc
 
 /* Abs-max of [0, n) into m with T threads (T > 1: per-thread partials). */
 static void absmax_threads(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                           const int8q_layout *L, void *m, ptrdiff_t nscales, int T,
-                           void *partials)
+                           const int8q_layout *L, void *m, ptrdiff_t nscales, int T, void *partials)
 {
     size_t es = element_size(kind), ws = kind == INT8Q_IN_F64 ? 8 : 4;
     if (T == 1) {
@@ -354,11 +372,14 @@ int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const in
     int T = plan_threads(n, threads);
     size_t ws = kind == INT8Q_IN_F64 ? 8 : 4;
     void *partials = NULL;
-    if (n <= 0) return INT8Q_OK;
-    if (T > 1 && nscales * T > MAX_PARTIALS) T = 1;
+    if (n <= 0)
+        return INT8Q_OK;
+    if (T > 1 && nscales * T > MAX_PARTIALS)
+        T = 1;
     if (T > 1) {
         partials = calloc((size_t)T * nscales, ws);
-        if (!partials) return INT8Q_NOMEM;
+        if (!partials)
+            return INT8Q_NOMEM;
     }
     absmax_threads(x, kind, n, start, L, m, nscales, T, partials);
     free(partials);
@@ -371,16 +392,15 @@ static void quantize_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, 
 {
     size_t es = element_size(kind);
     if (kind == INT8Q_IN_F64)
-        quantize_range_f64(x + lo * es, kind, start + lo, start + hi, L, scales, recips,
-                           bounded, mode, q + lo, d ? (double *)d + lo : NULL);
+        quantize_range_f64(x + lo * es, kind, start + lo, start + hi, L, scales, recips, bounded,
+                           mode, q + lo, d ? (double *)d + lo : NULL);
     else
-        quantize_range_f32(x + lo * es, kind, start + lo, start + hi, L, scales, recips,
-                           bounded, mode, q + lo, d ? (float *)d + lo : NULL);
+        quantize_range_f32(x + lo * es, kind, start + lo, start + hi, L, scales, recips, bounded,
+                           mode, q + lo, d ? (float *)d + lo : NULL);
 }
 
 /* recips[k] = RECIP(scales[k]) for per-element layouts (NULL otherwise). */
-static void fill_recips(int f64, const void *scales, ptrdiff_t nscales, int bounded,
-                        void *recips)
+static void fill_recips(int f64, const void *scales, ptrdiff_t nscales, int bounded, void *recips)
 {
     for (ptrdiff_t k = 0; k < nscales; k++) {
         if (f64)
@@ -418,15 +438,18 @@ int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const 
     double stack[STACK_RECIPS];
     void *recips = NULL;
     ptrdiff_t nscales = L->cmod * L->nb;
-    if (n <= 0) return INT8Q_OK;
+    if (n <= 0)
+        return INT8Q_OK;
     if (L->block == 1) {
         recips = nscales <= STACK_RECIPS ? stack : malloc((size_t)nscales * 8);
-        if (!recips) return INT8Q_NOMEM;
+        if (!recips)
+            return INT8Q_NOMEM;
         fill_recips(kind == INT8Q_IN_F64, scales, nscales, bounded, recips);
     }
     quantize_threads(x, kind, n, start, L, scales, recips, bounded, mode, q, d,
                      plan_threads(n, threads));
-    if (recips != stack) free(recips);
+    if (recips != stack)
+        free(recips);
     return INT8Q_OK;
 }
 
@@ -435,18 +458,18 @@ static int fused_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, ptrd
 {
     size_t es = element_size(kind);
     if (kind == INT8Q_IN_F64)
-        return fused_range_f64(x + lo * es, kind, start + lo, start + hi, L, scales, mode,
-                               q + lo, d ? (double *)d + lo : NULL);
+        return fused_range_f64(x + lo * es, kind, start + lo, start + hi, L, scales, mode, q + lo,
+                               d ? (double *)d + lo : NULL);
     return fused_range_f32(x + lo * es, kind, start + lo, start + hi, L, scales, mode, q + lo,
                            d ? (float *)d + lo : NULL);
 }
 
 static int quantize_fused(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                          const int8q_layout *L, void *scales, int mode, int8_t *q, void *d,
-                          int T)
+                          const int8q_layout *L, void *scales, int mode, int8_t *q, void *d, int T)
 {
     int bad = 0;
-    if (T == 1) return fused_slice(x, kind, 0, n, start, L, scales, mode, q, d);
+    if (T == 1)
+        return fused_slice(x, kind, 0, n, start, L, scales, mode, q, d);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(T) reduction(| : bad)
 #endif
@@ -456,8 +479,10 @@ static int quantize_fused(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
         /* slices start and end on block boundaries */
         lo = next_block_start(L, start + lo) - start;
         hi = next_block_start(L, start + hi) - start;
-        if (hi > n) hi = n;
-        if (hi > lo) bad |= fused_slice(x, kind, lo, hi, start, L, scales, mode, q, d);
+        if (hi > n)
+            hi = n;
+        if (hi > lo)
+            bad |= fused_slice(x, kind, lo, hi, start, L, scales, mode, q, d);
     }
     return bad;
 }
@@ -468,35 +493,40 @@ static int scales_from_bits(int f64, void *scales, ptrdiff_t nscales)
     for (ptrdiff_t k = 0; k < nscales; k++) {
         if (f64) {
             double *s = (double *)scales + k;
-            if (!(*s <= DBL_MAX)) return 1;
+            if (!(*s <= DBL_MAX))
+                return 1;
             *s = int8q_scale_rule_f64(*s);
         } else {
             float *s = (float *)scales + k;
-            if (!(*s <= FLT_MAX)) return 1;
+            if (!(*s <= FLT_MAX))
+                return 1;
             *s = int8q_scale_rule_f32(*s);
         }
     }
     return 0;
 }
 
-int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                       const int8q_layout *L, void *scales, ptrdiff_t nscales, int fused,
-                       int mode, int8_t *q, void *d, int threads)
+int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                       void *scales, ptrdiff_t nscales, int fused, int mode, int8_t *q, void *d,
+                       int threads)
 {
     int f64 = kind == INT8Q_IN_F64, T = plan_threads(n, threads), status = INT8Q_OK;
     size_t ws = f64 ? 8 : 4;
     double stack[STACK_RECIPS];
     void *partials = NULL, *recips = NULL;
-    if (n <= 0) return INT8Q_OK;
+    if (n <= 0)
+        return INT8Q_OK;
     if (fused)
         return quantize_fused(x, kind, n, start, L, scales, mode, q, d, T) ? INT8Q_NONFINITE
                                                                            : INT8Q_OK;
     /* Two passes: abs-max of everything (nothing written if it finds NaN or
      * inf), the scales, then quantize; one parallel region for both. */
-    if (T > 1 && nscales * T > MAX_PARTIALS) T = 1;
-    if (T > 1 && !(partials = calloc((size_t)T * nscales, ws))) return INT8Q_NOMEM;
-    if (L->block == 1 && !(recips = nscales <= STACK_RECIPS ? stack
-                                                            : malloc((size_t)nscales * ws))) {
+    if (T > 1 && nscales * T > MAX_PARTIALS)
+        T = 1;
+    if (T > 1 && !(partials = calloc((size_t)T * nscales, ws)))
+        return INT8Q_NOMEM;
+    if (L->block == 1 &&
+        !(recips = nscales <= STACK_RECIPS ? stack : malloc((size_t)nscales * ws))) {
         free(partials);
         return INT8Q_NOMEM;
     }
@@ -505,7 +535,8 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
         absmax_threads(x, kind, n, start, L, scales, nscales, 1, NULL);
         status = scales_from_bits(f64, scales, nscales) ? INT8Q_NONFINITE : INT8Q_OK;
         if (status == INT8Q_OK) {
-            if (recips) fill_recips(f64, scales, nscales, 1, recips);
+            if (recips)
+                fill_recips(f64, scales, nscales, 1, recips);
             quantize_slice(x, kind, 0, n, start, L, scales, recips, 1, mode, q, d);
         }
     } else {
@@ -527,14 +558,16 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
             {
                 combine_partials(f64, partials, T, nscales, scales);
                 status = scales_from_bits(f64, scales, nscales) ? INT8Q_NONFINITE : INT8Q_OK;
-                if (status == INT8Q_OK && recips) fill_recips(f64, scales, nscales, 1, recips);
+                if (status == INT8Q_OK && recips)
+                    fill_recips(f64, scales, nscales, 1, recips);
             } /* the single's implied barrier publishes status and scales */
             if (status == INT8Q_OK && hi > lo)
                 quantize_slice(x, kind, lo, hi, start, L, scales, recips, 1, mode, q, d);
         }
     }
     free(partials);
-    if (recips != stack) free(recips);
+    if (recips != stack)
+        free(recips);
     return status;
 }
 
@@ -551,7 +584,8 @@ void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q
                       const void *scales, int f64, void *out, int threads)
 {
     int T = plan_threads(n, threads);
-    if (n <= 0) return;
+    if (n <= 0)
+        return;
     if (T == 1) {
         dequantize_slice(q, 0, n, start, L, scales, f64, out);
         return;
@@ -562,7 +596,8 @@ void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q
     {
         ptrdiff_t lo, hi;
         thread_slice(n, T, thread_id(), &lo, &hi);
-        if (hi > lo) dequantize_slice(q, lo, hi, start, L, scales, f64, out);
+        if (hi > lo)
+            dequantize_slice(q, lo, hi, start, L, scales, f64, out);
     }
 }
 
@@ -576,19 +611,21 @@ static int q8_0_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, uint8
     enum { TILE_BLOCKS = HALF_TILE / 32 };
     float buf[HALF_TILE];
     size_t es = element_size(kind);
-    if (kind == INT8Q_IN_F32) return loops->q8_0_quant((const float *)x + 32 * lo, hi - lo,
-                                                       out + 34 * lo);
+    if (kind == INT8Q_IN_F32)
+        return loops->q8_0_quant((const float *)x + 32 * lo, hi - lo, out + 34 * lo);
     for (ptrdiff_t b = lo; b < hi; b += TILE_BLOCKS) {
         ptrdiff_t nb = hi - b < TILE_BLOCKS ? hi - b : TILE_BLOCKS;
         const char *xb = x + (size_t)(32 * b) * es;
         int code;
         if (kind == INT8Q_IN_F64) {
-            for (ptrdiff_t j = 0; j < 32 * nb; j++) buf[j] = (float)((const double *)xb)[j];
+            for (ptrdiff_t j = 0; j < 32 * nb; j++)
+                buf[j] = (float)((const double *)xb)[j];
         } else {
             widen(kind, (const uint16_t *)xb, 32 * nb, buf);
         }
         code = loops->q8_0_quant(buf, nb, out + 34 * b);
-        if (code) return code;
+        if (code)
+            return code;
     }
     return INT8Q_OK;
 }
@@ -596,8 +633,10 @@ static int q8_0_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, uint8
 int int8q_q8_0_quantize(const void *x, int kind, ptrdiff_t nblocks, uint8_t *out, int threads)
 {
     int T = plan_threads(nblocks * 32, threads), nonfinite = 0, overflow = 0;
-    if (nblocks <= 0) return INT8Q_OK;
-    if (T == 1) return q8_0_slice(x, kind, 0, nblocks, out);
+    if (nblocks <= 0)
+        return INT8Q_OK;
+    if (T == 1)
+        return q8_0_slice(x, kind, 0, nblocks, out);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(T) reduction(| : nonfinite, overflow)
 #endif
@@ -615,7 +654,8 @@ int int8q_q8_0_quantize(const void *x, int kind, ptrdiff_t nblocks, uint8_t *out
 void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, int threads)
 {
     int T = plan_threads(nblocks * 32, threads);
-    if (nblocks <= 0) return;
+    if (nblocks <= 0)
+        return;
     if (T == 1) {
         loops->q8_0_dequant(raw, nblocks, out);
         return;
@@ -626,6 +666,7 @@ void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, in
     {
         ptrdiff_t lo, hi;
         thread_slice(nblocks, T, thread_id(), &lo, &hi);
-        if (hi > lo) loops->q8_0_dequant(raw + 34 * lo, hi - lo, out + 32 * lo);
+        if (hi > lo)
+            loops->q8_0_dequant(raw + 34 * lo, hi - lo, out + 32 * lo);
     }
 }

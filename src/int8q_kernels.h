@@ -30,10 +30,10 @@
 #include <stdint.h>
 
 typedef struct {
-    ptrdiff_t n_row;  /* length of a row of the flat index space */
-    ptrdiff_t block;  /* elements per scale inside a row */
-    ptrdiff_t cmod;   /* rows share scales modulo cmod */
-    ptrdiff_t nb;     /* scales per row group: ceil(n_row / block) */
+    ptrdiff_t n_row; /* length of a row of the flat index space */
+    ptrdiff_t block; /* elements per scale inside a row */
+    ptrdiff_t cmod;  /* rows share scales modulo cmod */
+    ptrdiff_t nb;    /* scales per row group: ceil(n_row / block) */
 } int8q_layout;
 
 /* Rounding of x / scale to an integer. */
@@ -43,7 +43,12 @@ enum int8q_rounding { INT8Q_HALF_EVEN = 0, INT8Q_HALF_AWAY = 1 };
 enum int8q_input { INT8Q_IN_F32 = 0, INT8Q_IN_F64 = 1, INT8Q_IN_F16 = 2, INT8Q_IN_BF16 = 3 };
 
 /* Instruction-set levels; which ones exist depends on the build and CPU. */
-enum int8q_isa { INT8Q_ISA_BASELINE = 0, INT8Q_ISA_AVX2 = 1, INT8Q_ISA_AVX512 = 2, INT8Q_ISA_COUNT = 3 };
+enum int8q_isa {
+    INT8Q_ISA_BASELINE = 0,
+    INT8Q_ISA_AVX2 = 1,
+    INT8Q_ISA_AVX512 = 2,
+    INT8Q_ISA_COUNT = 3
+};
 
 /* What a driver reports. */
 enum int8q_status { INT8Q_OK = 0, INT8Q_NONFINITE = 1, INT8Q_F16_OVERFLOW = 2, INT8Q_NOMEM = 3 };
@@ -72,17 +77,16 @@ ptrdiff_t int8q_min_per_thread(void);
 /* m[k] = max(m[k], |x|) over the n elements x[0..n) (flat indices start..)
  * that use scale k; m is in the working dtype and starts at 0.  A NaN or inf
  * leaves a non-finite value in m.  Returns INT8Q_OK or INT8Q_NOMEM. */
-int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                 const int8q_layout *L, void *m, ptrdiff_t nscales, int threads);
+int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                 void *m, ptrdiff_t nscales, int threads);
 
 /* q = clip(round(x / scale)) and, when d is not NULL, d = q * scale.
  * `bounded` promises |x / scale| <= 128 for every element (true when the
  * scales come from the abs-max of x): then the kernels may multiply by the
  * reciprocal (see int8q_level_loops.h); otherwise they divide.  Returns
  * INT8Q_OK or INT8Q_NOMEM. */
-int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                   const int8q_layout *L, const void *scales, int bounded, int mode,
-                   int8_t *q, void *d, int threads);
+int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                   const void *scales, int bounded, int mode, int8_t *q, void *d, int threads);
 
 /* Abs-max, scale and quantize of every element in one call: with `fused`,
  * block by block while each block is in cache (start and start + n must be
@@ -91,9 +95,9 @@ int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
  * nothing is written when x holds NaN/inf; start must be 0 and the call must
  * cover every element of every scale).  Returns INT8Q_NONFINITE at NaN/inf
  * (with `fused`, outputs are then partly written). */
-int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                       const int8q_layout *L, void *scales, ptrdiff_t nscales, int fused,
-                       int mode, int8_t *q, void *d, int threads);
+int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                       void *scales, ptrdiff_t nscales, int fused, int mode, int8_t *q, void *d,
+                       int threads);
 
 /* out = q * scale in the working dtype (f64 selects float64). */
 void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,

@@ -31,10 +31,10 @@ typedef struct {
                       double *d);
     void (*quantv_f32)(const float *x, ptrdiff_t n, const float *s, const float *r, int mode,
                        int8_t *q, float *d);
-    void (*quantv_f64)(const double *x, ptrdiff_t n, const double *s, const double *r,
-                       int mode, int8_t *q, double *d);
-    void (*quantb_f32)(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s,
-                       int bounded, int mode, int8_t *q, float *d);
+    void (*quantv_f64)(const double *x, ptrdiff_t n, const double *s, const double *r, int mode,
+                       int8_t *q, double *d);
+    void (*quantb_f32)(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s, int bounded,
+                       int mode, int8_t *q, float *d);
     void (*quantb_f64)(const double *x, ptrdiff_t nblocks, ptrdiff_t B, const double *s,
                        int bounded, int mode, int8_t *q, double *d);
 
@@ -42,8 +42,8 @@ typedef struct {
      * (leaving that block and later ones unwritten) at a NaN/inf block. */
     int (*fused_f32)(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float *scales, int mode,
                      int8_t *q, float *d);
-    int (*fused_f64)(const double *x, ptrdiff_t nblocks, ptrdiff_t B, double *scales,
-                     int mode, int8_t *q, double *d);
+    int (*fused_f64)(const double *x, ptrdiff_t nblocks, ptrdiff_t B, double *scales, int mode,
+                     int8_t *q, double *d);
 
     /* out = q * s: one scale, one per element, or per block of B */
     void (*deq_f32)(const int8_t *q, ptrdiff_t n, float s, float *out);
@@ -51,8 +51,7 @@ typedef struct {
     void (*deqv_f32)(const int8_t *q, ptrdiff_t n, const float *s, float *out);
     void (*deqv_f64)(const int8_t *q, ptrdiff_t n, const double *s, double *out);
     void (*deqb_f32)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const float *s, float *out);
-    void (*deqb_f64)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const double *s,
-                     double *out);
+    void (*deqb_f64)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const double *s, double *out);
 
     /* exact widening of half-precision bit patterns to float32 */
     void (*f16_to_f32)(const uint16_t *h, ptrdiff_t n, float *out);
@@ -97,7 +96,7 @@ static inline uint16_t int8q_half_from_float(float value)
     } else {
         uint32_t mant_odd = (f >> 13) & 1u;
         f += ((uint32_t)(15 - 127) << 23) + 0xfffu; /* rebias, round */
-        f += mant_odd;                                /* ties to even */
+        f += mant_odd;                              /* ties to even */
         o = (uint16_t)(f >> 13);
     }
     return (uint16_t)(o | (sign >> 16));

@@ -28,7 +28,7 @@
 #define SUF f32
 #define ABSMASK 0x7fffffff
 #define INF_BITS 0x7f800000
-#define MAGIC 12582912.0f /* 1.5 * 2^23 */
+#define MAGIC 12582912.0f     /* 1.5 * 2^23 */
 #define BAND 6.103515625e-05f /* 2^-14 */
 #define SCALE_RULE int8q_scale_rule_f32
 #define RECIP int8q_recip_f32
@@ -48,7 +48,7 @@
 #define SUF f64
 #define ABSMASK 0x7fffffffffffffffll
 #define INF_BITS 0x7ff0000000000000ll
-#define MAGIC 6755399441055744.0 /* 1.5 * 2^52 */
+#define MAGIC 6755399441055744.0   /* 1.5 * 2^52 */
 #define BAND 9.094947017729282e-13 /* 2^-40 */
 #define SCALE_RULE int8q_scale_rule_f64
 #define RECIP int8q_recip_f64
@@ -77,7 +77,8 @@ static int32_t amax_b16(const uint16_t *xb, ptrdiff_t n)
 static void bf16_to_f32(const uint16_t *h, ptrdiff_t n, float *out)
 {
     uint32_t *o = (uint32_t *)out;
-    for (ptrdiff_t i = 0; i < n; i++) o[i] = (uint32_t)h[i] << 16;
+    for (ptrdiff_t i = 0; i < n; i++)
+        o[i] = (uint32_t)h[i] << 16;
 }
 
 static void f16_to_f32(const uint16_t *h, ptrdiff_t n, float *out)
@@ -87,7 +88,8 @@ static void f16_to_f32(const uint16_t *h, ptrdiff_t n, float *out)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
 #endif
-    for (; i < n; i++) out[i] = int8q_half_to_float(h[i]);
+    for (; i < n; i++)
+        out[i] = int8q_half_to_float(h[i]);
 }
 
 /* float32 -> float16 bits, round to nearest even (NumPy's astype). */
@@ -96,11 +98,12 @@ static void f32_to_f16(const float *x, ptrdiff_t n, uint16_t *out)
     ptrdiff_t i = 0;
 #if LEVEL_F16C
     for (; i + 8 <= n; i += 8)
-        _mm_storeu_si128((__m128i *)(out + i),
-                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        _mm_storeu_si128(
+            (__m128i *)(out + i),
+            _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #endif
-    for (; i < n; i++) out[i] = int8q_half_from_float(x[i]);
+    for (; i < n; i++)
+        out[i] = int8q_half_from_float(x[i]);
 }
 
 /* GGML Q8_0, ggml's reference recipe (ggml-quants.c quantize_row_q8_0_ref,
@@ -131,7 +134,8 @@ static int q8_0_quant(const float *x, ptrdiff_t nblocks, uint8_t *out)
             m[k] = mk;
             worst = mk > worst ? mk : worst;
         }
-        if (worst >= 0x7f800000) return INT8Q_NONFINITE;
+        if (worst >= 0x7f800000)
+            return INT8Q_NONFINITE;
         memcpy(d, m, (size_t)g * sizeof d[0]);
         for (ptrdiff_t k = 0; k < g; k++) {
             float dk = d[k] / 127.0f;
@@ -144,7 +148,8 @@ static int q8_0_quant(const float *x, ptrdiff_t nblocks, uint8_t *out)
             uint16_t hk = (uint16_t)(h[k] & 0x7fff);
             hworst = hk > hworst ? hk : hworst;
         }
-        if (hworst >= 0x7c00) return INT8Q_F16_OVERFLOW;
+        if (hworst >= 0x7c00)
+            return INT8Q_F16_OVERFLOW;
         for (ptrdiff_t k = 0; k < g; k++) {
             const float *xb = x + 32 * (b0 + k);
             uint8_t *o = out + 34 * (b0 + k);
@@ -179,7 +184,8 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
             const int8_t *qb = (const int8_t *)(raw + 34 * (b0 + k) + 2);
             float *o = out + 32 * (b0 + k);
             float dk = d[k];
-            for (int j = 0; j < 32; j++) o[j] = (float)qb[j] * dk;
+            for (int j = 0; j < 32; j++)
+                o[j] = (float)qb[j] * dk;
         }
     }
 }

@@ -51,7 +51,10 @@
 /* Blocks of the fused/per-block loops whose scales are found together. */
 #define BLOCK_GROUP 16
 
-INT8Q_INLINE T FN(round_even)(T v) { return (v + (T)(MAGIC)) - (T)(MAGIC); }
+INT8Q_INLINE T FN(round_even)(T v)
+{
+    return (v + (T)(MAGIC)) - (T)(MAGIC);
+}
 
 /* The quantized value of v = x / s (or x * r) as an integral T in
  * [-127, 127], rounded per mode.  Half away from zero starts from the
@@ -79,20 +82,21 @@ INT8Q_INLINE int FN(near_tie)(T y)
     return !(t >= (T)(BAND));
 }
 
-INT8Q_INLINE void FN(quant_div_body)(const T *RESTRICT x, ptrdiff_t n, T s, int even,
-                                      int dq, int8_t *RESTRICT q, T *RESTRICT d)
+INT8Q_INLINE void FN(quant_div_body)(const T *RESTRICT x, ptrdiff_t n, T s, int even, int dq,
+                                     int8_t *RESTRICT q, T *RESTRICT d)
 {
     for (ptrdiff_t i = 0; i < n; i++) {
         T v = FN(q_of)(x[i] / s, even);
         q[i] = (int8_t)(int32_t)v;
-        if (dq) d[i] = v * s;
+        if (dq)
+            d[i] = v * s;
     }
 }
 
 /* One tile with the reciprocal; returns the number of near ties, which the
  * caller then redoes by division. */
-INT8Q_INLINE int FN(quant_recip_body)(const T *RESTRICT x, ptrdiff_t n, T s, T r, int even,
-                                       int dq, int8_t *RESTRICT q, T *RESTRICT d)
+INT8Q_INLINE int FN(quant_recip_body)(const T *RESTRICT x, ptrdiff_t n, T s, T r, int even, int dq,
+                                      int8_t *RESTRICT q, T *RESTRICT d)
 {
     int near = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
@@ -100,7 +104,8 @@ INT8Q_INLINE int FN(quant_recip_body)(const T *RESTRICT x, ptrdiff_t n, T s, T r
         T v = FN(q_of)(y, even);
         near += FN(near_tie)(y);
         q[i] = (int8_t)(int32_t)v;
-        if (dq) d[i] = v * s;
+        if (dq)
+            d[i] = v * s;
     }
     return near;
 }
@@ -112,13 +117,14 @@ static void FN(quant_fixup)(const T *x, ptrdiff_t n, T s, T r, int even, int8_t 
         if (FN(near_tie)(x[i] * r)) {
             T v = FN(q_of)(x[i] / s, even);
             q[i] = (int8_t)(int32_t)v;
-            if (d) d[i] = v * s;
+            if (d)
+                d[i] = v * s;
         }
     }
 }
 
 INT8Q_INLINE void FN(quant_one_scale)(const T *x, ptrdiff_t n, T s, T r, int even, int dq,
-                                       int8_t *q, T *d)
+                                      int8_t *q, T *d)
 {
     if (r != r) {
         FN(quant_div_body)(x, n, s, even, dq, q, d);
@@ -134,15 +140,19 @@ INT8Q_INLINE void FN(quant_one_scale)(const T *x, ptrdiff_t n, T s, T r, int eve
 static void FN(quant)(const T *x, ptrdiff_t n, T s, T r, int mode, int8_t *q, T *d)
 {
     /* one specialised loop per (rounding, dequantize) */
-    if (mode == INT8Q_HALF_EVEN && d) FN(quant_one_scale)(x, n, s, r, 1, 1, q, d);
-    else if (mode == INT8Q_HALF_EVEN) FN(quant_one_scale)(x, n, s, r, 1, 0, q, d);
-    else if (d) FN(quant_one_scale)(x, n, s, r, 0, 1, q, d);
-    else FN(quant_one_scale)(x, n, s, r, 0, 0, q, d);
+    if (mode == INT8Q_HALF_EVEN && d)
+        FN(quant_one_scale)(x, n, s, r, 1, 1, q, d);
+    else if (mode == INT8Q_HALF_EVEN)
+        FN(quant_one_scale)(x, n, s, r, 1, 0, q, d);
+    else if (d)
+        FN(quant_one_scale)(x, n, s, r, 0, 1, q, d);
+    else
+        FN(quant_one_scale)(x, n, s, r, 0, 0, q, d);
 }
 
 INT8Q_INLINE int FN(quantv_body)(const T *RESTRICT x, ptrdiff_t n, const T *RESTRICT s,
-                                  const T *RESTRICT r, int even, int dq, int8_t *RESTRICT q,
-                                  T *RESTRICT d)
+                                 const T *RESTRICT r, int even, int dq, int8_t *RESTRICT q,
+                                 T *RESTRICT d)
 {
     int near = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
@@ -150,25 +160,27 @@ INT8Q_INLINE int FN(quantv_body)(const T *RESTRICT x, ptrdiff_t n, const T *REST
         T v = FN(q_of)(y, even);
         near += FN(near_tie)(y);
         q[i] = (int8_t)(int32_t)v;
-        if (dq) d[i] = v * s[i];
+        if (dq)
+            d[i] = v * s[i];
     }
     return near;
 }
 
-static void FN(quantv_fixup)(const T *x, ptrdiff_t n, const T *s, const T *r, int even,
-                             int8_t *q, T *d)
+static void FN(quantv_fixup)(const T *x, ptrdiff_t n, const T *s, const T *r, int even, int8_t *q,
+                             T *d)
 {
     for (ptrdiff_t i = 0; i < n; i++) {
         if (FN(near_tie)(x[i] * r[i])) {
             T v = FN(q_of)(x[i] / s[i], even);
             q[i] = (int8_t)(int32_t)v;
-            if (d) d[i] = v * s[i];
+            if (d)
+                d[i] = v * s[i];
         }
     }
 }
 
 INT8Q_INLINE void FN(quantv_tiles)(const T *x, ptrdiff_t n, const T *s, const T *r, int even,
-                                    int dq, int8_t *q, T *d)
+                                   int dq, int8_t *q, T *d)
 {
     for (ptrdiff_t i = 0; i < n; i += RECIP_TILE) {
         ptrdiff_t m = n - i < RECIP_TILE ? n - i : RECIP_TILE;
@@ -178,24 +190,28 @@ INT8Q_INLINE void FN(quantv_tiles)(const T *x, ptrdiff_t n, const T *s, const T 
 }
 
 /* One scale per element; r[i] is RECIP(s[i]) (NaN where division is due). */
-static void FN(quantv)(const T *x, ptrdiff_t n, const T *s, const T *r, int mode, int8_t *q,
-                       T *d)
+static void FN(quantv)(const T *x, ptrdiff_t n, const T *s, const T *r, int mode, int8_t *q, T *d)
 {
-    if (mode == INT8Q_HALF_EVEN && d) FN(quantv_tiles)(x, n, s, r, 1, 1, q, d);
-    else if (mode == INT8Q_HALF_EVEN) FN(quantv_tiles)(x, n, s, r, 1, 0, q, d);
-    else if (d) FN(quantv_tiles)(x, n, s, r, 0, 1, q, d);
-    else FN(quantv_tiles)(x, n, s, r, 0, 0, q, d);
+    if (mode == INT8Q_HALF_EVEN && d)
+        FN(quantv_tiles)(x, n, s, r, 1, 1, q, d);
+    else if (mode == INT8Q_HALF_EVEN)
+        FN(quantv_tiles)(x, n, s, r, 1, 0, q, d);
+    else if (d)
+        FN(quantv_tiles)(x, n, s, r, 0, 1, q, d);
+    else
+        FN(quantv_tiles)(x, n, s, r, 0, 0, q, d);
 }
 
 /* nblocks blocks of B with given scales: the reciprocals of a group of
  * blocks in one vector division, then each block quantized. */
 INT8Q_INLINE void FN(quantb_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, const T *s,
-                                   int bounded, int even, int dq, int8_t *q, T *d)
+                                  int bounded, int even, int dq, int8_t *q, T *d)
 {
     T r[BLOCK_GROUP];
     for (ptrdiff_t b0 = 0; b0 < nblocks; b0 += BLOCK_GROUP) {
         ptrdiff_t g = nblocks - b0 < BLOCK_GROUP ? nblocks - b0 : BLOCK_GROUP;
-        for (ptrdiff_t k = 0; k < g; k++) r[k] = RECIP(s[b0 + k], bounded);
+        for (ptrdiff_t k = 0; k < g; k++)
+            r[k] = RECIP(s[b0 + k], bounded);
         for (ptrdiff_t k = 0; k < g; k++) {
             ptrdiff_t o = (b0 + k) * B;
             FN(quant_one_scale)(x + o, B, s[b0 + k], r[k], even, dq, q + o, dq ? d + o : d);
@@ -206,10 +222,14 @@ INT8Q_INLINE void FN(quantb_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, co
 static void FN(quantb)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, const T *s, int bounded,
                        int mode, int8_t *q, T *d)
 {
-    if (mode == INT8Q_HALF_EVEN && d) FN(quantb_body)(x, nblocks, B, s, bounded, 1, 1, q, d);
-    else if (mode == INT8Q_HALF_EVEN) FN(quantb_body)(x, nblocks, B, s, bounded, 1, 0, q, d);
-    else if (d) FN(quantb_body)(x, nblocks, B, s, bounded, 0, 1, q, d);
-    else FN(quantb_body)(x, nblocks, B, s, bounded, 0, 0, q, d);
+    if (mode == INT8Q_HALF_EVEN && d)
+        FN(quantb_body)(x, nblocks, B, s, bounded, 1, 1, q, d);
+    else if (mode == INT8Q_HALF_EVEN)
+        FN(quantb_body)(x, nblocks, B, s, bounded, 1, 0, q, d);
+    else if (d)
+        FN(quantb_body)(x, nblocks, B, s, bounded, 0, 1, q, d);
+    else
+        FN(quantb_body)(x, nblocks, B, s, bounded, 0, 0, q, d);
 }
 
 static U FN(amax)(const U *xb, ptrdiff_t n)
@@ -233,8 +253,8 @@ static void FN(amaxv)(const U *xb, ptrdiff_t n, U *m)
 /* Fused blocks: a group of blocks is abs-maxed, its scales and reciprocals
  * found with one vector division each, then each block is quantized while
  * it is still in L1. */
-INT8Q_INLINE int FN(fused_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *scales,
-                                 int even, int dq, int8_t *q, T *d)
+INT8Q_INLINE int FN(fused_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *scales, int even,
+                                int dq, int8_t *q, T *d)
 {
     U m[BLOCK_GROUP];
     T a[BLOCK_GROUP], r[BLOCK_GROUP];
@@ -264,48 +284,55 @@ INT8Q_INLINE int FN(fused_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *s
         }
         for (ptrdiff_t k = 0; k < g; k++) {
             ptrdiff_t o = (b0 + k) * B;
-            FN(quant_one_scale)(x + o, B, scales[b0 + k], r[k], even, dq, q + o,
-                                dq ? d + o : d);
+            FN(quant_one_scale)(x + o, B, scales[b0 + k], r[k], even, dq, q + o, dq ? d + o : d);
         }
     }
     return 0;
 }
 
-static int FN(fused)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *scales, int mode,
-                     int8_t *q, T *d)
+static int FN(fused)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *scales, int mode, int8_t *q,
+                     T *d)
 {
     /* GGML's block size 32 gets loops of known length (no remainder code) */
     if (B == 32) {
-        if (mode == INT8Q_HALF_EVEN && d) return FN(fused_body)(x, nblocks, 32, scales, 1, 1, q, d);
-        if (mode == INT8Q_HALF_EVEN) return FN(fused_body)(x, nblocks, 32, scales, 1, 0, q, d);
-        if (d) return FN(fused_body)(x, nblocks, 32, scales, 0, 1, q, d);
+        if (mode == INT8Q_HALF_EVEN && d)
+            return FN(fused_body)(x, nblocks, 32, scales, 1, 1, q, d);
+        if (mode == INT8Q_HALF_EVEN)
+            return FN(fused_body)(x, nblocks, 32, scales, 1, 0, q, d);
+        if (d)
+            return FN(fused_body)(x, nblocks, 32, scales, 0, 1, q, d);
         return FN(fused_body)(x, nblocks, 32, scales, 0, 0, q, d);
     }
-    if (mode == INT8Q_HALF_EVEN && d) return FN(fused_body)(x, nblocks, B, scales, 1, 1, q, d);
-    if (mode == INT8Q_HALF_EVEN) return FN(fused_body)(x, nblocks, B, scales, 1, 0, q, d);
-    if (d) return FN(fused_body)(x, nblocks, B, scales, 0, 1, q, d);
+    if (mode == INT8Q_HALF_EVEN && d)
+        return FN(fused_body)(x, nblocks, B, scales, 1, 1, q, d);
+    if (mode == INT8Q_HALF_EVEN)
+        return FN(fused_body)(x, nblocks, B, scales, 1, 0, q, d);
+    if (d)
+        return FN(fused_body)(x, nblocks, B, scales, 0, 1, q, d);
     return FN(fused_body)(x, nblocks, B, scales, 0, 0, q, d);
 }
 
 static void FN(deq)(const int8_t *RESTRICT q, ptrdiff_t n, T s, T *RESTRICT out)
 {
-    for (ptrdiff_t i = 0; i < n; i++) out[i] = (T)q[i] * s;
+    for (ptrdiff_t i = 0; i < n; i++)
+        out[i] = (T)q[i] * s;
 }
 
-static void FN(deqv)(const int8_t *RESTRICT q, ptrdiff_t n, const T *RESTRICT s,
-                     T *RESTRICT out)
+static void FN(deqv)(const int8_t *RESTRICT q, ptrdiff_t n, const T *RESTRICT s, T *RESTRICT out)
 {
-    for (ptrdiff_t i = 0; i < n; i++) out[i] = (T)q[i] * s[i];
+    for (ptrdiff_t i = 0; i < n; i++)
+        out[i] = (T)q[i] * s[i];
 }
 
-static void FN(deqb)(const int8_t *RESTRICT q, ptrdiff_t nblocks, ptrdiff_t B,
-                     const T *RESTRICT s, T *RESTRICT out)
+static void FN(deqb)(const int8_t *RESTRICT q, ptrdiff_t nblocks, ptrdiff_t B, const T *RESTRICT s,
+                     T *RESTRICT out)
 {
     for (ptrdiff_t b = 0; b < nblocks; b++) {
         const int8_t *qb = q + b * B;
         T *ob = out + b * B;
         T sb = s[b];
-        for (ptrdiff_t j = 0; j < B; j++) ob[j] = (T)qb[j] * sb;
+        for (ptrdiff_t j = 0; j < B; j++)
+            ob[j] = (T)qb[j] * sb;
     }
 }
 

@@ -7,7 +7,10 @@
 #include <omp.h>
 #define INT8Q_HAVE_OPENMP 1
 #else
-static int omp_get_max_threads(void) { return 1; }
+static int omp_get_max_threads(void)
+{
+    return 1;
+}
 #define INT8Q_HAVE_OPENMP 0
 #endif
 #endif

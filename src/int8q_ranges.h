@@ -34,7 +34,8 @@ static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
                 ptrdiff_t B = p.whole_blocks ? L->block : len;
                 for (ptrdiff_t j = 0; j < len; j += B) {
                     U m = half_bits_as_f32_bits(kind, loops->amax_b16(h + j, B));
-                    if (m > mbits[p.k + j / B]) mbits[p.k + j / B] = m;
+                    if (m > mbits[p.k + j / B])
+                        mbits[p.k + j / B] = m;
                 }
             }
             i = p.end;
@@ -49,7 +50,8 @@ static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
                 ptrdiff_t B = p.whole_blocks ? L->block : len;
                 for (ptrdiff_t j = 0; j < len; j += B) {
                     U m = LOOP(amax)(xb + j, B);
-                    if (m > mbits[p.k + j / B]) mbits[p.k + j / B] = m;
+                    if (m > mbits[p.k + j / B])
+                        mbits[p.k + j / B] = m;
                 }
             }
         }
@@ -61,8 +63,8 @@ static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
 /* q (and d) for [s, e) with known scales; recips[k] = RECIP(scales[k]) for
  * per-element layouts (block 1), NULL otherwise. */
 static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
-                               const int8q_layout *L, const T *scales, const T *recips,
-                               int bounded, int mode, int8_t *q, T *d)
+                               const int8q_layout *L, const T *scales, const T *recips, int bounded,
+                               int mode, int8_t *q, T *d)
 {
 #if HALF_INPUT
     if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
@@ -89,8 +91,8 @@ static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t 
                 LOOP(quantb)(x + off, len / L->block, L->block, scales + p.k, bounded, mode,
                              q + off, dp);
             else
-                LOOP(quant)(x + off, len, scales[p.k], RECIP(scales[p.k], bounded), mode,
-                            q + off, dp);
+                LOOP(quant)(x + off, len, scales[p.k], RECIP(scales[p.k], bounded), mode, q + off,
+                            dp);
             i = p.end;
         }
     }
@@ -123,11 +125,12 @@ static int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
                 ptrdiff_t k = next_piece(L, a, b).k;
                 U m = half_bits_as_f32_bits(kind, loops->amax_b16(h + (a - s), b - a));
                 T amax;
-                if (m >= (U)(INF_BITS)) return 1;
+                if (m >= (U)(INF_BITS))
+                    return 1;
                 memcpy(&amax, &m, sizeof amax);
                 scales[k] = SCALE_RULE(amax);
-                FN(quantize_range)(h + (a - s), kind, a, b, L, scales, NULL, 1, mode,
-                                   q + (a - s), d ? d + (a - s) : NULL);
+                FN(quantize_range)(h + (a - s), kind, a, b, L, scales, NULL, 1, mode, q + (a - s),
+                                   d ? d + (a - s) : NULL);
                 a = b;
             }
         }
@@ -141,14 +144,14 @@ static int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
             ptrdiff_t off = i - s, len = p.end - i;
             T *dp = d ? d + off : NULL;
             if (p.whole_blocks) {
-                if (LOOP(fused)(x + off, len / L->block, L->block, scales + p.k, mode, q + off,
-                                dp))
+                if (LOOP(fused)(x + off, len / L->block, L->block, scales + p.k, mode, q + off, dp))
                     return 1;
             } else {
                 /* the short last block of a row */
                 U m = LOOP(amax)((const U *)x + off, len);
                 T amax, sk;
-                if (m >= (U)(INF_BITS)) return 1;
+                if (m >= (U)(INF_BITS))
+                    return 1;
                 memcpy(&amax, &m, sizeof amax);
                 sk = SCALE_RULE(amax);
                 scales[p.k] = sk;
@@ -161,8 +164,8 @@ static int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
     return 0;
 }
 
-static void FN(dequantize_range)(const int8_t *q, ptrdiff_t s, ptrdiff_t e,
-                                 const int8q_layout *L, const T *scales, T *out)
+static void FN(dequantize_range)(const int8_t *q, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                                 const T *scales, T *out)
 {
     for (ptrdiff_t i = s; i < e;) {
         piece p = next_piece(L, i, e);

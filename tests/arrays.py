@@ -3,6 +3,7 @@
 After bottleneck's tests/util.py: each case has a description that names
 dtype, shape, layout and values, used in assertion messages.
 """
+
 import numpy as np
 
 try:
@@ -30,8 +31,8 @@ def _values(kind, shape, dtype, rng):
         v[:: max(1, n // 3)] = 127.0
     elif kind == "scaled_ties":
         # Ties at other scales: absmax 127 * 2^k keeps the scale a power of two.
-        v = (rng.integers(-126, 126, n) + 0.5) * 2.0 ** -3
-        v[:1] = 127.0 * 2.0 ** -3
+        v = (rng.integers(-126, 126, n) + 0.5) * 2.0**-3
+        v[:1] = 127.0 * 2.0**-3
     elif kind == "huge":
         v = rng.uniform(-1, 1, n) * float(info.max)
         v[:1] = float(info.max)
@@ -88,7 +89,7 @@ def integer_arrays(seed=1):
     rng = np.random.default_rng(seed)
     for dtype in INT_DTYPES:
         info = np.iinfo(dtype) if dtype is not np.bool_ else None
-        lo, hi = (0, 2) if info is None else (max(info.min, -2**62), min(info.max, 2**62))
+        lo, hi = (0, 2) if info is None else (max(info.min, -(2**62)), min(info.max, 2**62))
         for shape in [(0,), (9,), (17, 5)]:
             a = rng.integers(lo, hi, shape, endpoint=False).astype(dtype)
             for layout, arr in _layouts(a):

@@ -5,6 +5,7 @@ itself: files are built from the format's definition (8-byte little-endian
 header length, JSON header padded with spaces, data region), and read back
 the same way, or with the safetensors package where a test asks for it.
 """
+
 import json
 import math
 import os
@@ -17,10 +18,21 @@ try:
 except ImportError:  # optional test dependency
     ml_dtypes = None
 
-DTYPE_NAMES = {"float16": "F16", "float32": "F32", "float64": "F64", "int8": "I8",
-               "uint8": "U8", "int16": "I16", "int32": "I32", "int64": "I64",
-               "uint16": "U16", "uint32": "U32", "uint64": "U64", "bool": "BOOL",
-               "bfloat16": "BF16"}
+DTYPE_NAMES = {
+    "float16": "F16",
+    "float32": "F32",
+    "float64": "F64",
+    "int8": "I8",
+    "uint8": "U8",
+    "int16": "I16",
+    "int32": "I32",
+    "int64": "I64",
+    "uint16": "U16",
+    "uint32": "U32",
+    "uint64": "U64",
+    "bool": "BOOL",
+    "bfloat16": "BF16",
+}
 NUMPY = {v: k for k, v in DTYPE_NAMES.items()}
 
 
@@ -53,8 +65,11 @@ def write_safetensors(path, tensors, metadata=None):
     chunks, position = [], 0
     for name, a in tensors.items():
         raw = _bytes(a)
-        header[name] = {"dtype": DTYPE_NAMES[a.dtype.name], "shape": list(a.shape),
-                        "data_offsets": [position, position + len(raw)]}
+        header[name] = {
+            "dtype": DTYPE_NAMES[a.dtype.name],
+            "shape": list(a.shape),
+            "data_offsets": [position, position + len(raw)],
+        }
         chunks.append(raw)
         position += len(raw)
     write_raw(path, header, b"".join(chunks))
@@ -78,7 +93,7 @@ def read_safetensors(path):
         begin, end = e["data_offsets"]
         dtype = numpy_dtype(e["dtype"])
         assert end - begin == math.prod(e["shape"]) * dtype.itemsize
-        out[name] = np.frombuffer(blob[start + begin:start + end], dtype).reshape(e["shape"])
+        out[name] = np.frombuffer(blob[start + begin : start + end], dtype).reshape(e["shape"])
     return out, metadata
 
 

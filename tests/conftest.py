@@ -20,19 +20,24 @@ def pytest_configure(config):
         raise pytest.UsageError(
             "int8q would be imported from the source tree; install it (pip install .) "
             "and run plain `pytest` (not `python -m pytest`) from the repository root, "
-            "or run from another directory (see README)")
+            "or run from another directory (see README)"
+        )
 
 
 def pytest_report_header(config):
     import int8q
-    return [f"int8q from {pathlib.Path(int8q.__file__).parent}",
-            int8q.show_config(file=io.StringIO()).replace("\n", "; ")]
+
+    return [
+        f"int8q from {pathlib.Path(int8q.__file__).parent}",
+        int8q.show_config(file=io.StringIO()).replace("\n", "; "),
+    ]
 
 
 def pytest_generate_tests(metafunc):
     # The `simd` fixture runs a test once on every SIMD level this machine has.
     if "simd" in metafunc.fixturenames:
         import int8q
+
         metafunc.parametrize("simd", int8q.available_simd(), indirect=True)
 
 
@@ -40,6 +45,7 @@ def pytest_generate_tests(metafunc):
 def simd(request):
     """Run a test once on every SIMD level this machine supports."""
     import int8q
+
     before = int8q.get_simd()
     int8q.set_simd(request.param)
     yield request.param
@@ -50,6 +56,7 @@ def simd(request):
 def threads():
     """Set the thread count inside a test and restore it afterwards."""
     import int8q
+
     before = int8q.get_num_threads()
     yield int8q.set_num_threads
     int8q.set_num_threads(before)

@@ -21,6 +21,7 @@ scales from ``calculate_qparams`` on each row's min and max, then
 ``ModelCompressor.compress_model``, ``save_pretrained`` and ``update_config``.
 Its cosines are the reference for int8q's W8A8.
 """
+
 import importlib.abc
 import json
 import os
@@ -100,16 +101,18 @@ def make_ct_w8a8(src, out):
     """A W8A8 checkpoint of `src` made by compressed-tensors (see the module doc)."""
     model = AutoModel.from_pretrained(src)
     config = QuantizationConfig(
-        config_groups={"group_0": preset_name_to_scheme("W8A8", ["Linear"])},
-        ignore=["lm_head"])
+        config_groups={"group_0": preset_name_to_scheme("W8A8", ["Linear"])}, ignore=["lm_head"]
+    )
     apply_quantization_config(model, config)
     with torch.no_grad():
         for module in model.modules():
             if is_module_quantized(module):
                 w = module.weight
                 scale, zero_point = calculate_qparams(
-                    w.amin(dim=1, keepdim=True), w.amax(dim=1, keepdim=True),
-                    module.quantization_scheme.weights)
+                    w.amin(dim=1, keepdim=True),
+                    w.amax(dim=1, keepdim=True),
+                    module.quantization_scheme.weights,
+                )
                 module.weight_scale.copy_(scale)
                 if hasattr(module, "weight_zero_point"):
                     module.weight_zero_point.copy_(zero_point)
@@ -141,12 +144,16 @@ def main(argv):
             written = json.load(f)["quantization_config"]
         parsed = QuantizationConfig.model_validate(written)
         # float32 holds bfloat16 and float16 values exactly (NumPy has no bfloat16)
-        weights = {n: m.weight.detach().float().numpy() for n, m in model.named_modules()
-                   if isinstance(m, torch.nn.Linear)}
+        weights = {
+            n: m.weight.detach().float().numpy()
+            for n, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear)
+        }
         npz = os.path.join(os.path.dirname(result_path), f"{name}-weights.npz")
         np.savez(npz, **weights)
         results[name] = {
-            "cosines": cosines.tolist(), "weights": npz,
+            "cosines": cosines.tolist(),
+            "weights": npz,
             "dtype": str(model.dtype),
             "config": json.loads(parsed.model_dump_json()),
         }

@@ -2,6 +2,7 @@
 definitions (PKWARE APPNOTE for ZIP, numpy.lib.format for .npy), so that a
 test can declare sizes, methods and flags that no well-behaved writer would.
 """
+
 import struct
 import zlib
 
@@ -20,8 +21,7 @@ def npy_bytes(header_text, data=b"", version=1):
 
 
 def npy_of(shape, descr="<f4", data=b""):
-    return npy_bytes(f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {shape!r}, }}",
-                     data)
+    return npy_bytes(f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {shape!r}, }}", data)
 
 
 def deflate(data):
@@ -44,21 +44,64 @@ def zip_bytes(members):
             offset = offsets[m["offset"]]
         else:
             offset = len(local)
-            local += struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, flags, method, 0, 0, crc,
-                                 len(payload), size, len(name), 0) + name + payload
+            local += (
+                struct.pack(
+                    "<4sHHHHHIIIHH",
+                    b"PK\x03\x04",
+                    20,
+                    flags,
+                    method,
+                    0,
+                    0,
+                    crc,
+                    len(payload),
+                    size,
+                    len(name),
+                    0,
+                )
+                + name
+                + payload
+            )
         offsets.append(offset)
-        central += struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, flags, method, 0,
-                               0, crc, len(payload), size, len(name), 0, 0, 0, 0, 0,
-                               offset) + name
-    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members),
-                      len(central), len(local), 0)
+        central += (
+            struct.pack(
+                "<4sHHHHHHIIIHHHHHII",
+                b"PK\x01\x02",
+                20,
+                20,
+                flags,
+                method,
+                0,
+                0,
+                crc,
+                len(payload),
+                size,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + name
+        )
+    end = struct.pack(
+        "<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central), len(local), 0
+    )
     return local + central + end
 
 
 def deflated_member(name, data, **kw):
     """A deflated member whose declared size and CRC are those of `data`."""
-    return {"name": name, "payload": deflate(data), "method": DEFLATED,
-            "size": len(data), "crc": zlib.crc32(data), **kw}
+    return {
+        "name": name,
+        "payload": deflate(data),
+        "method": DEFLATED,
+        "size": len(data),
+        "crc": zlib.crc32(data),
+        **kw,
+    }
 
 
 def float_npy(values):

@@ -6,16 +6,33 @@ duplicate a span) and applies them to `seed`.  Starting from a valid file
 keeps most examples deep in the parser, past the magic and the length
 fields, where hand-written tests rarely go.
 """
+
 from hypothesis import strategies as st
 
-INTERESTING = [0x00, 0x01, 0x7F, 0x80, 0xFF, ord("["), ord("{"), ord('"'), ord(","),
-               ord("-"), ord("9"), ord("e"), ord("\\"), ord("("), ord(")")]
+INTERESTING = [
+    0x00,
+    0x01,
+    0x7F,
+    0x80,
+    0xFF,
+    ord("["),
+    ord("{"),
+    ord('"'),
+    ord(","),
+    ord("-"),
+    ord("9"),
+    ord("e"),
+    ord("\\"),
+    ord("("),
+    ord(")"),
+]
 
 
 @st.composite
 def _edit(draw, size):
-    kind = draw(st.sampled_from(["flip", "set", "overwrite", "insert", "delete",
-                                 "truncate", "duplicate"]))
+    kind = draw(
+        st.sampled_from(["flip", "set", "overwrite", "insert", "delete", "truncate", "duplicate"])
+    )
     at = draw(st.integers(0, max(size, 1)))
     if kind == "flip":
         return kind, at, 1 << draw(st.integers(0, 7))
@@ -35,19 +52,20 @@ def apply(data, edits):
         elif kind == "set" and at < len(data):
             data[at] = arg
         elif kind == "overwrite":
-            data[at:at + len(arg)] = arg
+            data[at : at + len(arg)] = arg
         elif kind == "insert":
             data[at:at] = arg
         elif kind == "delete":
-            del data[at:at + arg]
+            del data[at : at + arg]
         elif kind == "truncate":
             del data[at:]
         elif kind == "duplicate":
-            data[at:at] = data[at:at + arg]
+            data[at:at] = data[at : at + arg]
     return bytes(data)
 
 
 def mutated(seed, max_edits=4):
     """A strategy of byte strings: `seed` with 1 to `max_edits` edits."""
     return st.lists(_edit(len(seed)), min_size=1, max_size=max_edits).map(
-        lambda edits: apply(seed, edits))
+        lambda edits: apply(seed, edits)
+    )

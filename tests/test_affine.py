@@ -2,12 +2,13 @@
 plain NumPy reference (int8q.reference) on adversarial arrays, and the error
 contract.  tests/test_affine_onnx.py holds the same results against
 onnxruntime."""
+
 import numpy as np
 import pytest
+from arrays import adversarial, integer_arrays
 
 import int8q
 from int8q import reference
-from arrays import adversarial, integer_arrays
 
 GRANULARITIES = [{}, {"axis": 0}, {"axis": -1}, {"block_size": 5}]
 SHAPES = [(), (0,), (7,), (33, 65), (3, 4, 37)]
@@ -22,8 +23,11 @@ def applicable(x, kw):
     return not (x.ndim == 0 and kw) and not (x.ndim == 0 and "block_size" in kw)
 
 
-def cases(kinds=("normal", "ties", "scaled_ties", "tiny", "subnormal", "zeros", "mixed",
-                 "huge"), shapes=SHAPES, integers=True):
+def cases(
+    kinds=("normal", "ties", "scaled_ties", "tiny", "subnormal", "zeros", "mixed", "huge"),
+    shapes=SHAPES,
+    integers=True,
+):
     yield from adversarial(shapes=shapes, kinds=kinds)
     if integers:
         yield from integer_arrays()
@@ -81,22 +85,60 @@ def test_given_scale_without_zero_point_is_symmetric(kw):
 def test_saturates_never_wraps():
     x = np.array([-1e30, -300.0, -128.6, -128.4, 127.4, 127.6, 300.0, 1e30, 0.0], np.float32)
     assert int8q.quantize(x, scale=1.0, zero_point=0).q.tolist() == [
-        -128, -128, -128, -128, 127, 127, 127, 127, 0]
+        -128,
+        -128,
+        -128,
+        -128,
+        127,
+        127,
+        127,
+        127,
+        0,
+    ]
     assert int8q.quantize(x, scale=1.0).q.tolist() == [
-        -127, -127, -127, -127, 127, 127, 127, 127, 0]
+        -127,
+        -127,
+        -127,
+        -127,
+        127,
+        127,
+        127,
+        127,
+        0,
+    ]
     assert int8q.quantize(x, scale=1.0, zero_point=100, qdtype=np.uint8).q.tolist() == [
-        0, 0, 0, 0, 227, 228, 255, 255, 100]
+        0,
+        0,
+        0,
+        0,
+        227,
+        228,
+        255,
+        255,
+        100,
+    ]
     # A scale so small that x / scale overflows to inf still saturates.
     tiny = np.float32(1e-45)
     assert int8q.quantize(x, scale=tiny, zero_point=-3).q.tolist() == [
-        -128, -128, -128, -128, 127, 127, 127, 127, -3]
+        -128,
+        -128,
+        -128,
+        -128,
+        127,
+        127,
+        127,
+        127,
+        -3,
+    ]
 
 
 @pytest.mark.parametrize("kw", GRANULARITIES)
 @pytest.mark.parametrize("qdtype", [np.int8, np.uint8])
 def test_asymmetric_matches_reference(kw, qdtype):
-    for desc, x in cases(kinds=("normal", "ties", "tiny", "subnormal", "zeros", "mixed"),
-                         shapes=[(), (0,), (7,), (3, 4, 37)]):
+    for desc, x in cases(
+        kinds=("normal", "ties", "tiny", "subnormal", "zeros", "mixed"),
+        shapes=[(), (0,), (7,), (3, 4, 37)],
+    ):
         if not applicable(x, kw):
             continue
         for shift in (0.0, 3.0):  # an offset: the case asymmetric ranges are for
@@ -135,8 +177,11 @@ def test_asymmetric_range_overflow_is_an_error():
 @pytest.mark.parametrize("kw", GRANULARITIES)
 def test_clip_mse_matches_reference(kw):
     rng = np.random.default_rng(3)
-    for desc, x in cases(kinds=("normal", "ties", "tiny", "zeros", "mixed"),
-                         shapes=[(), (0,), (7,), (3, 4, 37)], integers=False):
+    for desc, x in cases(
+        kinds=("normal", "ties", "tiny", "zeros", "mixed"),
+        shapes=[(), (0,), (7,), (3, 4, 37)],
+        integers=False,
+    ):
         if not applicable(x, kw):
             continue
         qt = int8q.quantize(x, clip="mse", **kw)
@@ -251,8 +296,9 @@ def test_bad_parameters_raise_and_leave_out_untouched(kw, exc, match):
     assert same_bits(x, before)
 
 
-@pytest.mark.parametrize("kw", [{"scale": 0.5, "zero_point": 3}, {"symmetric": False},
-                                {"clip": "mse"}, {"scale": 0.5}])
+@pytest.mark.parametrize(
+    "kw", [{"scale": 0.5, "zero_point": 3}, {"symmetric": False}, {"clip": "mse"}, {"scale": 0.5}]
+)
 def test_nonfinite_input_raises_and_leaves_out_untouched(kw):
     x = np.arange(12, dtype=np.float32).reshape(4, 3)
     x[2, 1] = np.nan

@@ -1,24 +1,28 @@
 """clip="mse" for checkpoints: `int8q quantize IN -o OUT --clip mse` and
 int8q.io.quantize_file(clip="mse")."""
+
 import json
 
 import numpy as np
 import pytest
-
-import int8q
 from checkpoints import read_safetensors, write_safetensors
 from test_cli_files import run_cli
+
+import int8q
 
 
 def test_cli_clip_mse_stores_the_mse_scales_and_restores(tmp_path):
     rng = np.random.default_rng(0)
     w = rng.standard_t(3, (40, 96)).astype(np.float32)
     t = {"w": w, "b": rng.standard_normal(40).astype(np.float32)}
-    src, q_path, back = (tmp_path / n for n in ("m.safetensors", "q.safetensors",
-                                                  "back.safetensors"))
+    src, q_path, back = (
+        tmp_path / n for n in ("m.safetensors", "q.safetensors", "back.safetensors")
+    )
     write_safetensors(src, t, {"format": "pt"})
-    for args in (["quantize", src, "-o", q_path, "--clip", "mse"],
-                 ["dequantize", q_path, "-o", back]):
+    for args in (
+        ["quantize", src, "-o", q_path, "--clip", "mse"],
+        ["dequantize", q_path, "-o", back],
+    ):
         proc = run_cli(*args, cwd=tmp_path)
         assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     stored, meta = read_safetensors(q_path)
@@ -36,8 +40,7 @@ def test_cli_clip_mse_stores_the_mse_scales_and_restores(tmp_path):
 def test_cli_clip_rejects_unknown_method(tmp_path):
     src = tmp_path / "m.safetensors"
     write_safetensors(src, {"w": np.ones((2, 3), np.float32)})
-    proc = run_cli("quantize", src, "-o", tmp_path / "q.safetensors", "--clip", "kl",
-                   cwd=tmp_path)
+    proc = run_cli("quantize", src, "-o", tmp_path / "q.safetensors", "--clip", "kl", cwd=tmp_path)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert not (tmp_path / "q.safetensors").exists()
@@ -45,6 +48,7 @@ def test_cli_clip_rejects_unknown_method(tmp_path):
 
 def test_quantize_file_clip_checked_before_any_file(tmp_path):
     from int8q import io
+
     src = tmp_path / "m.safetensors"
     write_safetensors(src, {"w": np.ones((2, 3), np.float32)})
     with pytest.raises(ValueError, match="clip"):

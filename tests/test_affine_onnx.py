@@ -2,6 +2,7 @@
 peer whose operators int8q's affine path follows (ONNX QuantizeLinear,
 opset 21 for blocks, and DynamicQuantizeLinear).  Skips without
 onnxruntime and onnx (test extras)."""
+
 import numpy as np
 import pytest
 
@@ -11,8 +12,12 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
 
-ONNX_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float16): TensorProto.FLOAT16,
-              np.dtype(np.int8): TensorProto.INT8, np.dtype(np.uint8): TensorProto.UINT8}
+ONNX_TYPES = {
+    np.dtype(np.float32): TensorProto.FLOAT,
+    np.dtype(np.float16): TensorProto.FLOAT16,
+    np.dtype(np.int8): TensorProto.INT8,
+    np.dtype(np.uint8): TensorProto.UINT8,
+}
 
 
 def run_model(nodes, inputs, outputs, feeds):
@@ -21,8 +26,9 @@ def run_model(nodes, inputs, outputs, feeds):
     model.ir_version = 10
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     return session.run(None, feeds)
 
 
@@ -34,9 +40,11 @@ def ort_quantize_linear(x, scale, zero_point, axis=None, block_size=None):
         attrs["axis"], attrs["block_size"] = x.ndim - 1, block_size
     node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], **attrs)
     qtype = ONNX_TYPES[zero_point.dtype]
-    inputs = [helper.make_tensor_value_info("x", ONNX_TYPES[x.dtype], x.shape),
-              helper.make_tensor_value_info("s", ONNX_TYPES[scale.dtype], scale.shape),
-              helper.make_tensor_value_info("z", qtype, zero_point.shape)]
+    inputs = [
+        helper.make_tensor_value_info("x", ONNX_TYPES[x.dtype], x.shape),
+        helper.make_tensor_value_info("s", ONNX_TYPES[scale.dtype], scale.shape),
+        helper.make_tensor_value_info("z", qtype, zero_point.shape),
+    ]
     outputs = [helper.make_tensor_value_info("y", qtype, x.shape)]
     return run_model([node], inputs, outputs, {"x": x, "s": scale, "z": zero_point})[0]
 
@@ -57,9 +65,15 @@ def inputs(rng, shape):
     return x
 
 
-CASES = [((1000,), {}), ((64, 130), {"axis": 0}), ((64, 130), {"axis": 1}),
-         ((6, 5, 40), {"axis": 1}), ((64, 130), {"block_size": 32}),
-         ((7, 3, 70), {"block_size": 16}), ((5, 33), {"block_size": 33})]
+CASES = [
+    ((1000,), {}),
+    ((64, 130), {"axis": 0}),
+    ((64, 130), {"axis": 1}),
+    ((6, 5, 40), {"axis": 1}),
+    ((64, 130), {"block_size": 32}),
+    ((7, 3, 70), {"block_size": 16}),
+    ((5, 33), {"block_size": 33}),
+]
 
 
 @pytest.mark.parametrize("shape, kw", CASES)
@@ -76,8 +90,9 @@ def test_quantize_linear_matches_onnxruntime(shape, kw, qdtype):
         info = np.iinfo(qdtype)
         zp = rng.integers(info.min, info.max, gran_shape, endpoint=True).astype(qdtype)
         axis = kw.get("axis")
-        want = ort_quantize_linear(x, scale, zp, axis=None if axis is None else axis,
-                                   block_size=kw.get("block_size"))
+        want = ort_quantize_linear(
+            x, scale, zp, axis=None if axis is None else axis, block_size=kw.get("block_size")
+        )
         got = int8q.quantize(x, scale=scale, zero_point=zp, qdtype=qdtype, **kw)
         assert got.q.dtype == want.dtype
         np.testing.assert_array_equal(got.q, want, err_msg=f"{shape} {kw} {scale_kind}")
@@ -99,9 +114,11 @@ def test_asymmetric_uint8_matches_dynamic_quantize_linear(shift):
     for shape in [(1,), (257,), (40, 96)]:
         x = (rng.standard_normal(shape) * 3 + shift).astype(np.float32)
         ins = [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)]
-        outs = [helper.make_tensor_value_info("y", TensorProto.UINT8, shape),
-                helper.make_tensor_value_info("s", TensorProto.FLOAT, ()),
-                helper.make_tensor_value_info("z", TensorProto.UINT8, ())]
+        outs = [
+            helper.make_tensor_value_info("y", TensorProto.UINT8, shape),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, ()),
+            helper.make_tensor_value_info("z", TensorProto.UINT8, ()),
+        ]
         y, s, z = run_model([node], ins, outs, {"x": x})
         qt = int8q.quantize(x, symmetric=False, qdtype=np.uint8)
         assert qt.scale.tobytes() == s.tobytes(), (shape, qt.scale, s)
@@ -115,9 +132,11 @@ def test_dequantize_matches_onnxruntime_dequantize_linear():
     scale = rng.uniform(1e-3, 1, 30).astype(np.float32)
     zp = rng.integers(0, 256, 30).astype(np.uint8)
     node = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], axis=1)
-    ins = [helper.make_tensor_value_info("q", TensorProto.UINT8, q.shape),
-           helper.make_tensor_value_info("s", TensorProto.FLOAT, scale.shape),
-           helper.make_tensor_value_info("z", TensorProto.UINT8, zp.shape)]
+    ins = [
+        helper.make_tensor_value_info("q", TensorProto.UINT8, q.shape),
+        helper.make_tensor_value_info("s", TensorProto.FLOAT, scale.shape),
+        helper.make_tensor_value_info("z", TensorProto.UINT8, zp.shape),
+    ]
     outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, q.shape)]
     (want,) = run_model([node], ins, outs, {"q": q, "s": scale, "z": zp})
     got = int8q.dequantize(q, scale, zero_point=zp, axis=1)

@@ -2,6 +2,7 @@
 
 Speed is never asserted here: the suite itself reports ratios.
 """
+
 import json
 import pathlib
 import runpy
@@ -14,8 +15,11 @@ BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
 @pytest.mark.skipif(not BENCH.exists(), reason="benchmarks/ not in this copy")
 def test_quick_benchmark_runs(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["bench.py", "--quick", "--no-plot", "--min-time",
-                                      "0.001", "--out", str(tmp_path)])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["bench.py", "--quick", "--no-plot", "--min-time", "0.001", "--out", str(tmp_path)],
+    )
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_path(str(BENCH), run_name="__main__")
     assert exit_info.value.code == 0

@@ -1,5 +1,6 @@
 """int8q.Calibrator: streaming ranges, exact minmax, order-free histograms,
 bounded memory, saving and reloading."""
+
 import json
 import tracemalloc
 
@@ -24,20 +25,24 @@ def data(seed=0, n=6000, dim=24, dtype=np.float32):
 def feed(cal, x, sizes):
     start = 0
     for size in sizes:
-        cal.update(x[start:start + size])
+        cal.update(x[start : start + size])
         start += size
     assert start >= len(x)
     return cal
 
 
 @pytest.mark.parametrize("axis", [None, 1, -1])
-@pytest.mark.parametrize("symmetric, qdtype", [(True, np.int8), (False, np.int8),
-                                               (False, np.uint8)])
+@pytest.mark.parametrize(
+    "symmetric, qdtype", [(True, np.int8), (False, np.int8), (False, np.uint8)]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_minmax_equals_quantize_of_all_batches(axis, symmetric, qdtype, dtype):
     x = data(dtype=dtype)
-    cal = feed(int8q.Calibrator("minmax", axis=axis, symmetric=symmetric, qdtype=qdtype),
-               x, [1, 999, 2500, 2500])
+    cal = feed(
+        int8q.Calibrator("minmax", axis=axis, symmetric=symmetric, qdtype=qdtype),
+        x,
+        [1, 999, 2500, 2500],
+    )
     whole = int8q.quantize(x, axis=axis, symmetric=symmetric, qdtype=qdtype)
     assert same_bits(cal.scale, whole.scale)
     if symmetric:
@@ -49,8 +54,7 @@ def test_minmax_equals_quantize_of_all_batches(axis, symmetric, qdtype, dtype):
 
 
 @pytest.mark.parametrize("method", ["percentile", "mse"])
-@pytest.mark.parametrize("axis, symmetric", [(None, True), (-1, True), (None, False),
-                                             (1, False)])
+@pytest.mark.parametrize("axis, symmetric", [(None, True), (-1, True), (None, False), (1, False)])
 def test_histogram_results_do_not_depend_on_batching_or_order(method, axis, symmetric):
     x = data(seed=1)
     kw = dict(axis=axis, symmetric=symmetric, percentile=99.5, bins=256)
@@ -83,13 +87,19 @@ def test_percentile_is_within_one_bin_of_the_order_statistic(p):
     lo, hi = order_statistics(np.abs(x), p)
     got = float(cal.scale) * 127
     assert lo - width <= got <= hi + width, (got, lo, hi, width)
-    asym = feed(int8q.Calibrator("percentile", percentile=p, bins=bins, symmetric=False,
-                                 qdtype=np.uint8), x, [20000])
+    asym = feed(
+        int8q.Calibrator("percentile", percentile=p, bins=bins, symmetric=False, qdtype=np.uint8),
+        x,
+        [20000],
+    )
     top = order_statistics(x, p)
     bottom = order_statistics(x, 100 - p)
     span = float(asym.scale) * 255
-    assert (max(top[0], 0) - min(bottom[1], 0) - 2 * width <= span
-            <= max(top[1], 0) - min(bottom[0], 0) + 2 * width), span
+    assert (
+        max(top[0], 0) - min(bottom[1], 0) - 2 * width
+        <= span
+        <= max(top[1], 0) - min(bottom[0], 0) + 2 * width
+    ), span
 
 
 def test_mse_calibration_is_near_the_exact_search():
@@ -112,7 +122,9 @@ def test_mse_calibration_is_near_the_exact_search():
 def test_generator_dask_and_iterator_inputs():
     x = data(seed=4, n=3000)
     ref = int8q.Calibrator("percentile", axis=-1).update(x)
-    gen = int8q.Calibrator("percentile", axis=-1).update(x[i:i + 128] for i in range(0, 3000, 128))
+    gen = int8q.Calibrator("percentile", axis=-1).update(
+        x[i : i + 128] for i in range(0, 3000, 128)
+    )
     it = int8q.Calibrator("percentile", axis=-1).update(iter([x[:1000], x[1000:]]))
     assert same_bits(ref.scale, gen.scale) and same_bits(ref.scale, it.scale)
     da = pytest.importorskip("dask.array")
@@ -140,8 +152,10 @@ def test_to_dict_round_trips_through_json(method, symmetric, axis):
     if method == "minmax":  # a minmax calibrator keeps streaming after reloading
         more = x * 3
         loaded.update(more)
-        assert same_bits(loaded.scale, int8q.Calibrator(
-            "minmax", axis=axis, symmetric=symmetric).update(x).update(more).scale)
+        assert same_bits(
+            loaded.scale,
+            int8q.Calibrator("minmax", axis=axis, symmetric=symmetric).update(x).update(more).scale,
+        )
     else:
         with pytest.raises(ValueError, match="from_dict"):
             loaded.update(x)
@@ -164,7 +178,7 @@ def test_memory_is_bounded_by_the_histogram(axis):
     """Peak memory of update() beyond the batch stays a few MiB and does not
     grow with the number of batches (tracemalloc sees NumPy's buffers)."""
     rng = np.random.default_rng(8)
-    batch = rng.standard_normal((1 << 16, 16)).astype(np.float32)   # 4 MiB
+    batch = rng.standard_normal((1 << 16, 16)).astype(np.float32)  # 4 MiB
     cal = int8q.Calibrator("percentile", axis=axis)
     hist_bytes = 16 * 2048 * (1 if axis is None else 16)
     peaks = []
@@ -175,8 +189,8 @@ def test_memory_is_bounded_by_the_histogram(axis):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         peaks.append(peak)
-    assert peaks[1] <= 4 * 2 ** 20 + hist_bytes, peaks
-    assert peaks[1] <= peaks[0] + 2 ** 16, peaks
+    assert peaks[1] <= 4 * 2**20 + hist_bytes, peaks
+    assert peaks[1] <= peaks[0] + 2**16, peaks
 
 
 def test_errors():
@@ -189,7 +203,7 @@ def test_errors():
     with pytest.raises(ValueError, match="bins"):
         int8q.Calibrator("mse", bins=1000)
     with pytest.raises(ValueError, match="no data"):
-        int8q.Calibrator().scale
+        _ = int8q.Calibrator().scale
     cal = int8q.Calibrator("percentile", axis=-1).update(np.ones((3, 4), np.float32))
     with pytest.raises(ValueError, match="channels"):
         cal.update(np.ones((3, 5), np.float32))
@@ -218,14 +232,16 @@ def test_docstring_and_readme_examples_run(tmp_path, monkeypatch):
     import doctest
     import pathlib
     import re
+
     from int8q import _calibrate
+
     result = doctest.testmod(_calibrate, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 0
     readme = pathlib.Path(__file__).resolve().parents[1] / "README.md"
     if not readme.exists():
         pytest.skip("README not shipped with this copy")
     text = readme.read_text(encoding="utf-8")
-    section = text[text.index("## Calibrated and asymmetric INT8"):]
+    section = text[text.index("## Calibrated and asymmetric INT8") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})

@@ -1,4 +1,5 @@
 """The int8q command line, run as a user runs it."""
+
 import json
 import os
 import shutil
@@ -10,8 +11,11 @@ import pytest
 
 from int8q.cli import main
 
-EXAMPLE = {"quantized": [127, -127, 64, -64], "scale": 0.007874,
-           "dequantized": [1.0, -1.0, 0.5039, -0.5039]}
+EXAMPLE = {
+    "quantized": [127, -127, 64, -64],
+    "scale": 0.007874,
+    "dequantized": [1.0, -1.0, 0.5039, -0.5039],
+}
 
 
 def run_cli(*args, cwd):
@@ -20,8 +24,13 @@ def run_cli(*args, cwd):
     scripts = sysconfig.get_path("scripts")
     exe = shutil.which("int8q", path=scripts)
     cmd = [exe] if exe else [sys.executable, "-m", "int8q.cli"]
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "PYTHONWARNINGS": "error"})
+    return subprocess.run(
+        cmd + list(args),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
 
 
 def test_console_script_prints_seed_json(tmp_path):
@@ -31,8 +40,9 @@ def test_console_script_prints_seed_json(tmp_path):
     assert proc.stderr == ""
 
 
-@pytest.mark.parametrize("args", [["quantize", "1.0", "nan"], ["quantize", "abc"],
-                                  ["quantize", "1", "inf"]])
+@pytest.mark.parametrize(
+    "args", [["quantize", "1.0", "nan"], ["quantize", "abc"], ["quantize", "1", "inf"]]
+)
 def test_bad_numbers_exit_2_with_one_line(args, tmp_path):
     proc = run_cli(*args, cwd=tmp_path)
     assert proc.returncode == 2

@@ -4,6 +4,7 @@ Most cases call main() in-process (fast); a few run the installed console
 script to check what a shell sees: exit status, one-line errors, no
 traceback, and no stray output.
 """
+
 import json
 import os
 import shutil
@@ -13,26 +14,33 @@ import sysconfig
 
 import numpy as np
 import pytest
+from checkpoints import listing, read_safetensors, write_safetensors, write_sharded
 
 from int8q import reference
 from int8q.cli import main
-from checkpoints import listing, read_safetensors, write_safetensors, write_sharded
 
 
 def run_cli(*args, cwd):
     """The console script installed beside this interpreter (not another one on PATH)."""
     exe = shutil.which("int8q", path=sysconfig.get_path("scripts"))
     cmd = [exe] if exe else [sys.executable, "-m", "int8q.cli"]
-    return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "error"})
+    return subprocess.run(
+        cmd + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
 
 
 @pytest.fixture
 def model(tmp_path):
     rng = np.random.default_rng(0)
-    t = {"w": rng.standard_normal((6, 10)).astype(np.float32),
-         "b": rng.standard_normal(6).astype(np.float32),
-         "ids": np.arange(4, dtype=np.int64)}
+    t = {
+        "w": rng.standard_normal((6, 10)).astype(np.float32),
+        "b": rng.standard_normal(6).astype(np.float32),
+        "ids": np.arange(4, dtype=np.int64),
+    }
     write_safetensors(tmp_path / "m.safetensors", t, {"format": "pt"})
     return tmp_path / "m.safetensors", t
 
@@ -51,8 +59,9 @@ def test_console_script_round_trip(tmp_path, model):
     src, t = model
     proc = run_cli("quantize", src, "-o", tmp_path / "q.safetensors", cwd=tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
-    proc = run_cli("dequantize", tmp_path / "q.safetensors", "-o", tmp_path / "b.safetensors",
-                   cwd=tmp_path)
+    proc = run_cli(
+        "dequantize", tmp_path / "q.safetensors", "-o", tmp_path / "b.safetensors", cwd=tmp_path
+    )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     back = read_safetensors(tmp_path / "b.safetensors")[0]
     q, scale = reference.quantize(t["w"], axis=0)
@@ -60,14 +69,17 @@ def test_console_script_round_trip(tmp_path, model):
     np.testing.assert_array_equal(back["b"], t["b"])
 
 
-@pytest.mark.parametrize("args, check", [
-    (["--per-tensor"], lambda out: out["w_scale"].shape == ()),
-    (["--block-size", "4"], lambda out: out["w_scale"].shape == (6, 3)),
-    (["--all"], lambda out: out["b_scale"].shape == () and out["ids"].dtype == np.int8),
-    (["--skip", "w"], lambda out: out["w"].dtype == np.float32 and "w_scale" not in out),
-    (["--skip", "x*", "--skip", "w"], lambda out: "w_scale" not in out),
-    (["--rounding", "half_away"], lambda out: out["w"].dtype == np.int8),
-])
+@pytest.mark.parametrize(
+    "args, check",
+    [
+        (["--per-tensor"], lambda out: out["w_scale"].shape == ()),
+        (["--block-size", "4"], lambda out: out["w_scale"].shape == (6, 3)),
+        (["--all"], lambda out: out["b_scale"].shape == () and out["ids"].dtype == np.int8),
+        (["--skip", "w"], lambda out: out["w"].dtype == np.float32 and "w_scale" not in out),
+        (["--skip", "x*", "--skip", "w"], lambda out: "w_scale" not in out),
+        (["--rounding", "half_away"], lambda out: out["w"].dtype == np.int8),
+    ],
+)
 def test_options(tmp_path, model, capsys, args, check):
     src, _ = model
     assert run(capsys, "quantize", src, "-o", tmp_path / "q.safetensors", *args)[0] == 0
@@ -110,8 +122,14 @@ def test_progress_bar_only_when_asked(tmp_path, model, capsys):
     src, _ = model
     code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "q.safetensors", "--progress")
     assert code == 0 and "quantize" in err and "100%" in err
-    code, _, err = run(capsys, "dequantize", tmp_path / "q.safetensors", "-o",
-                       tmp_path / "b.safetensors", "--quiet")
+    code, _, err = run(
+        capsys,
+        "dequantize",
+        tmp_path / "q.safetensors",
+        "-o",
+        tmp_path / "b.safetensors",
+        "--quiet",
+    )
     assert (code, err) == (0, "")
     # stderr is not a terminal under pytest: silent by default
     code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "q2.safetensors")
@@ -119,7 +137,7 @@ def test_progress_bar_only_when_asked(tmp_path, model, capsys):
 
 
 def test_no_bar_without_tqdm(tmp_path, model, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "tqdm", None)   # import tqdm now fails
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
     src, _ = model
     code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "q.safetensors", "--progress")
     assert (code, err) == (0, "")
@@ -160,10 +178,22 @@ def _error_cases(tmp_path, src):
     }
 
 
-CASES = ["missing file", "corrupt header", "truncated header", "nan", "unknown format",
-         "output is input", "file without -o", "two inputs", "numbers with options",
-         "dequantize plain", "dequantize without -o", "inspect corrupt", "bad block size",
-         "unknown option"]
+CASES = [
+    "missing file",
+    "corrupt header",
+    "truncated header",
+    "nan",
+    "unknown format",
+    "output is input",
+    "file without -o",
+    "two inputs",
+    "numbers with options",
+    "dequantize plain",
+    "dequantize without -o",
+    "inspect corrupt",
+    "bad block size",
+    "unknown option",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

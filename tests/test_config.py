@@ -1,4 +1,5 @@
 """Run-time configuration: SIMD level and thread count, from code and environment."""
+
 import io
 import os
 import subprocess
@@ -10,9 +11,13 @@ import int8q
 
 
 def python_with_env(code, **env):
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=os.path.dirname(os.path.dirname(int8q.__file__)),
-                          env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(int8q.__file__)),
+        env={**os.environ, **env},
+    )
 
 
 def test_show_config_reports_simd_and_threads():
@@ -44,9 +49,9 @@ def test_env_forces_simd_level():
 
 
 def test_env_thread_count_is_honoured():
-    proc = python_with_env("import int8q; print(int8q.get_num_threads())",
-                           OMP_NUM_THREADS="1", INT8Q_NUM_THREADS="")
+    proc = python_with_env(
+        "import int8q; print(int8q.get_num_threads())", OMP_NUM_THREADS="1", INT8Q_NUM_THREADS=""
+    )
     assert proc.stdout.strip() == "1", proc.stderr
-    proc = python_with_env("import int8q; print(int8q.get_num_threads())",
-                           INT8Q_NUM_THREADS="3")
+    proc = python_with_env("import int8q; print(int8q.get_num_threads())", INT8Q_NUM_THREADS="3")
     assert proc.stdout.strip() in ("3", "1"), proc.stderr  # 1 in a serial build

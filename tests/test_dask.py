@@ -1,5 +1,6 @@
 """int8q.dask against int8q.quantize, bit for bit: threads scheduler and a
 real two-process LocalCluster."""
+
 import doctest
 import os
 
@@ -14,8 +15,16 @@ import int8q  # noqa: E402
 import int8q.dask  # noqa: E402
 from int8q.dask import block_aligned_chunks  # noqa: E402
 
-GRANULARITIES = [{}, {"axis": 0}, {"axis": 1}, {"axis": -1},
-                 {"block_size": 1}, {"block_size": 4}, {"block_size": 7}, {"block_size": 64}]
+GRANULARITIES = [
+    {},
+    {"axis": 0},
+    {"axis": 1},
+    {"axis": -1},
+    {"block_size": 1},
+    {"block_size": 4},
+    {"block_size": 7},
+    {"block_size": 64},
+]
 
 
 def same_bits(a, b):
@@ -57,14 +66,13 @@ def test_bit_identical_to_in_memory(dtype, rounding):
 
 def test_three_dimensions_and_odd_chunks():
     x = data((5, 6, 33), np.float32, seed=1)
-    for kw in [{}, {"axis": 0}, {"axis": 1}, {"axis": 2}, {"block_size": 8},
-               {"block_size": 10}]:
+    for kw in [{}, {"axis": 0}, {"axis": 1}, {"axis": 2}, {"block_size": 8}, {"block_size": 10}]:
         check(x, ((2, 3), (1, 4, 1), (10, 10, 13)), kw)
 
 
 def test_zero_chunks_and_tiny_values():
     x = np.zeros((6, 20), np.float32)
-    x[4, 3:9] = 1e-40                   # subnormal, in one chunk only
+    x[4, 3:9] = 1e-40  # subnormal, in one chunk only
     for kw in [{}, {"axis": 0}, {"block_size": 5}]:
         check(x, (2, 5), kw)
 
@@ -83,7 +91,7 @@ def test_chunks_kept_unless_blocks_demand_it():
 def test_block_aligned_chunks():
     assert block_aligned_chunks((16, 16, 16), 48, 8) == (16, 16, 16)
     assert block_aligned_chunks((16, 16, 16), 48, 5) == (15, 15, 18)
-    assert block_aligned_chunks((3, 3, 3, 3), 12, 8) == (8, 4)   # merged
+    assert block_aligned_chunks((3, 3, 3, 3), 12, 8) == (8, 4)  # merged
     assert block_aligned_chunks((4, 4), 8, 32) == (8,)
     assert block_aligned_chunks((10,), 10, 4) == (10,)
 
@@ -108,8 +116,9 @@ def test_compute_returns_qtensor():
     assert isinstance(got, int8q.QTensor) and got.axis == 1
     want = int8q.quantize(x_np, axis=1)
     assert same_bits(got.q, want.q) and same_bits(got.scale, want.scale)
-    assert same_bits(qt.dequantize(np.float16).compute(scheduler="threads"),
-                     want.dequantize(np.float16))
+    assert same_bits(
+        qt.dequantize(np.float16).compute(scheduler="threads"), want.dequantize(np.float16)
+    )
     assert "axis=1" in repr(qt)
     assert repr(qt).startswith("DaskQTensor(") and "chunks=" in repr(qt)
     assert not isinstance(qt, int8q.QTensor)  # a lazy tensor is not an in-memory one
@@ -119,7 +128,7 @@ def test_compute_returns_qtensor():
 def test_nonfinite_raises_at_compute_time(kw):
     x_np = data((12, 10), np.float32)
     x_np[9, 7] = np.nan
-    qt = int8q.dask.quantize(da.from_array(x_np, chunks=(5, 5)), **kw)   # lazy: no error yet
+    qt = int8q.dask.quantize(da.from_array(x_np, chunks=(5, 5)), **kw)  # lazy: no error yet
     with pytest.raises(ValueError, match=r"x\[9, 7\] is nan"):
         qt.q.compute(scheduler="threads")
 
@@ -147,15 +156,23 @@ def test_docstring_examples():
 
 # --- a real cluster: two worker processes on loopback -----------------------
 
+
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     distributed = pytest.importorskip("distributed")
     # Dask's scratch space (worker directories, locks) goes with the test's tmp.
     scratch = str(tmp_path_factory.mktemp("dask"))
-    with dask.config.set({"temporary-directory": scratch}), \
-            distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
-                                     host="127.0.0.1", dashboard_address=None) as cluster, \
-            distributed.Client(cluster, set_as_default=False) as c:
+    with (
+        dask.config.set({"temporary-directory": scratch}),
+        distributed.LocalCluster(
+            processes=True,
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as c,
+    ):
         yield c
 
 

@@ -1,4 +1,5 @@
 """The examples in the README and in the docstrings run and print what they say."""
+
 import doctest
 import pathlib
 
@@ -12,8 +13,9 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 @pytest.mark.skipif(not README.exists(), reason="README not shipped with this copy")
 def test_readme_examples():
-    result = doctest.testfile(str(README), module_relative=False,
-                              optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testfile(
+        str(README), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE
+    )
     assert result.failed == 0
 
 

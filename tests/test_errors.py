@@ -1,4 +1,5 @@
 """Bad input: the right error, nothing written to out=, input untouched."""
+
 import numpy as np
 import pytest
 from numpy.exceptions import AxisError
@@ -40,11 +41,19 @@ def test_nonfinite_in_a_late_chunk_of_a_large_array():
         int8q.quantize(x[::-1][::-1].astype(np.float16))
 
 
-@pytest.mark.parametrize("x", [np.ones(3, np.complex64), np.array([1, "a"], object),
-                               np.array(["1.0"]), np.array([b"x"]),
-                               np.array([1], "datetime64[s]"), np.ones(2, np.longdouble)
-                               if np.dtype(np.longdouble).itemsize > 8 else np.ones(2, "m8[s]"),
-                               [1 + 2j], ["a", "b"]])
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.ones(3, np.complex64),
+        np.array([1, "a"], object),
+        np.array(["1.0"]),
+        np.array([b"x"]),
+        np.array([1], "datetime64[s]"),
+        np.ones(2, np.longdouble) if np.dtype(np.longdouble).itemsize > 8 else np.ones(2, "m8[s]"),
+        [1 + 2j],
+        ["a", "b"],
+    ],
+)
 def test_unsupported_dtypes_are_type_errors(x):
     for func in (int8q.quantize, int8q.quantize_dequantize, int8q.absmax):
         with pytest.raises(TypeError):
@@ -89,15 +98,18 @@ def test_unknown_rounding_is_value_error(rounding):
         int8q.quantize(np.ones(3), rounding=rounding)
 
 
-@pytest.mark.parametrize("out, error", [
-    (np.zeros((2, 3), np.uint8), TypeError),
-    (np.zeros((2, 3), np.float32), TypeError),
-    ([[0, 0, 0], [0, 0, 0]], TypeError),
-    (np.zeros((3, 2), np.int8), ValueError),
-    (np.zeros(6, np.int8), ValueError),
-    (np.zeros((2, 3), np.int8, order="F"), ValueError),
-    (np.zeros((2, 6), np.int8)[:, ::2], ValueError),
-])
+@pytest.mark.parametrize(
+    "out, error",
+    [
+        (np.zeros((2, 3), np.uint8), TypeError),
+        (np.zeros((2, 3), np.float32), TypeError),
+        ([[0, 0, 0], [0, 0, 0]], TypeError),
+        (np.zeros((3, 2), np.int8), ValueError),
+        (np.zeros(6, np.int8), ValueError),
+        (np.zeros((2, 3), np.int8, order="F"), ValueError),
+        (np.zeros((2, 6), np.int8)[:, ::2], ValueError),
+    ],
+)
 def test_bad_out_is_rejected_untouched(out, error):
     before = np.array(out, copy=True)
     with pytest.raises(error):

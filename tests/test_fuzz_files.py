@@ -10,6 +10,7 @@ succeeds must have written a file int8q reads back.
 Bounded to a few seconds (MAX_EXAMPLES per parser); the coverage-guided
 harness tools/fuzz_parsers.py runs the same targets for hours.
 """
+
 import contextlib
 import io
 import json
@@ -33,10 +34,14 @@ from int8q.io import _registry
 # Examples per parser: a few seconds in the suite; INT8Q_FUZZ_EXAMPLES=5000
 # (say) for a longer local run.
 MAX_EXAMPLES = int(os.environ.get("INT8Q_FUZZ_EXAMPLES", 60))
-HANG_S = 60   # one example's three runs on tiny files; generous for a loaded CI machine
+HANG_S = 60  # one example's three runs on tiny files; generous for a loaded CI machine
 SENTINEL = b"an existing output that a failed run must leave alone"
-FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=False,
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 def _file_bytes(write):
@@ -53,10 +58,12 @@ def _file_bytes(write):
 
 def _tensors():
     rng = np.random.default_rng(0)
-    return {"w": rng.standard_normal((4, 8)).astype(np.float32),
-            "h": rng.standard_normal((3, 5)).astype(np.float16),
-            "b": rng.standard_normal(4).astype(np.float32),
-            "ids": np.arange(3, dtype=np.int64)}
+    return {
+        "w": rng.standard_normal((4, 8)).astype(np.float32),
+        "h": rng.standard_normal((3, 5)).astype(np.float16),
+        "b": rng.standard_normal(4).astype(np.float32),
+        "ids": np.arange(3, dtype=np.int64),
+    }
 
 
 def _quantized(suffix, write_input):
@@ -77,6 +84,7 @@ def _save(array):
     def write(path):
         with open(path, "wb") as f:
             np.save(f, array)
+
     return write
 
 
@@ -84,14 +92,19 @@ def _savez(compressed):
     def write(path):
         with open(path, "wb") as f:
             (np.savez_compressed if compressed else np.savez)(f, **_tensors())
+
     return write
 
 
 SEEDS = {
-    "safetensors": (".safetensors", _file_bytes(
-        lambda p: write_safetensors(p, _tensors(), {"format": "pt"}))),
-    "safetensors quantized": (".safetensors", _quantized(
-        ".safetensors", lambda p: write_safetensors(p, _tensors()))),
+    "safetensors": (
+        ".safetensors",
+        _file_bytes(lambda p: write_safetensors(p, _tensors(), {"format": "pt"})),
+    ),
+    "safetensors quantized": (
+        ".safetensors",
+        _quantized(".safetensors", lambda p: write_safetensors(p, _tensors())),
+    ),
     "npy": (".npy", _file_bytes(_save(_tensors()["w"]))),
     "npy fortran": (".npy", _file_bytes(_save(np.asfortranarray(_tensors()["w"])))),
     "npz": (".npz", _file_bytes(_savez(False))),
@@ -103,8 +116,10 @@ SEEDS = {
 @contextlib.contextmanager
 def no_hang(seconds=HANG_S):
     """A TimeoutError (not a ValueError: the invariant fails) after `seconds`."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
-            threading.main_thread():
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
 
@@ -129,8 +144,11 @@ def run_all(folder, path):
 def _run_all(folder, path):
     suffix = os.path.splitext(path)[1]
     out_suffix = ".npz" if suffix == ".npy" else suffix
-    for verb, out in (("inspect", None), ("quantize", "q" + out_suffix),
-                      ("dequantize", "d" + out_suffix)):
+    for verb, out in (
+        ("inspect", None),
+        ("quantize", "q" + out_suffix),
+        ("dequantize", "d" + out_suffix),
+    ):
         out = None if out is None else os.path.join(folder, out)
         if out is not None and not os.path.isdir(path):
             with open(out, "wb") as f:
@@ -144,7 +162,7 @@ def _run_all(folder, path):
                 int8q.io.quantize_file(path, out)
             else:
                 int8q.io.dequantize_file(path, out)
-        except ValueError:      # FormatError, NaN/inf in a tensor, ...
+        except ValueError:  # FormatError, NaN/inf in a tensor, ...
             assert listing(folder) == before, verb
             if out is not None and os.path.isfile(out):
                 with open(out, "rb") as f:
@@ -153,7 +171,7 @@ def _run_all(folder, path):
             new = [p for p in listing(folder) if p not in before]
             assert all(p.split(os.sep)[0] == os.path.basename(out or "") for p in new), new
             if out is not None:
-                int8q.io.inspect_file(out)   # what int8q writes, int8q reads
+                int8q.io.inspect_file(out)  # what int8q writes, int8q reads
 
 
 def _in_folder(name, data, check):
@@ -178,8 +196,8 @@ def test_mutated_files(seed, data):
 def _metadata_seed():
     raw = SEEDS["safetensors quantized"][1]
     n = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + n])
-    return header, raw[8 + n:]
+    header = json.loads(raw[8 : 8 + n])
+    return header, raw[8 + n :]
 
 
 @FUZZ
@@ -199,8 +217,10 @@ def test_mutated_int8q_metadata(data):
 def test_mutated_shard_index(data):
     folder = tempfile.mkdtemp()
     try:
-        index = write_sharded(os.path.join(folder, "in"), [
-            {"a.weight": np.ones((2, 3), np.float32)}, {"b.weight": np.ones((3, 2))}])
+        index = write_sharded(
+            os.path.join(folder, "in"),
+            [{"a.weight": np.ones((2, 3), np.float32)}, {"b.weight": np.ones((3, 2))}],
+        )
         with open(index, "rb") as f:
             text = f.read()
         with open(index, "wb") as f:
@@ -231,8 +251,9 @@ def _gguf_seed():
     return buf.getvalue()
 
 
-@pytest.mark.skipif("gguf" not in {c.NAME for c in _registry.CONTAINERS},
-                    reason="no GGUF container in this version")
+@pytest.mark.skipif(
+    "gguf" not in {c.NAME for c in _registry.CONTAINERS}, reason="no GGUF container in this version"
+)
 @FUZZ
 @given(data=st.data())
 def test_mutated_gguf(data):

@@ -1,4 +1,5 @@
 """GGML Q8_0: byte-identical to gguf-py, the reference the format is defined by."""
+
 import warnings
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_ties_and_zero_blocks(simd):
     x = np.zeros((4, 64), np.float32)
     x[0, :32] = np.arange(-15.5, 16.5, 1.0)
     x[0, 0] = 127
-    x[1, 32:] = 0.0          # an all-zero block: d = 0, id = 0
+    x[1, 32:] = 0.0  # an all-zero block: d = 0, id = 0
     x[2, :32] = -2.5
     x[2, 5] = 127
     check(x)
@@ -77,11 +78,13 @@ def test_scales_across_the_float16_range(simd):
     """Block scales from float16 subnormals to its largest value, and the
     values around float16 rounding midpoints, convert exactly as NumPy does."""
     rng = np.random.default_rng(3)
-    amax = np.concatenate([
-        2.0 ** rng.uniform(-40, 23, 2000) * 127,      # d from tiny to ~8e6/127
-        np.float32(np.float16(np.float16(6e-8) * 1.5)) * 127 * np.ones(3),
-        [65504.0 * 127, 1e-30, 3e-36, 5e-38],
-    ]).astype(np.float32)
+    amax = np.concatenate(
+        [
+            2.0 ** rng.uniform(-40, 23, 2000) * 127,  # d from tiny to ~8e6/127
+            np.float32(np.float16(np.float16(6e-8) * 1.5)) * 127 * np.ones(3),
+            [65504.0 * 127, 1e-30, 3e-36, 5e-38],
+        ]
+    ).astype(np.float32)
     x = rng.uniform(-1, 1, (amax.size, 32)).astype(np.float32) * amax[:, None]
     x[:, 0] = amax
     x = x[np.abs(x).max(axis=1) / np.float32(127) < 65504]  # finite float16 scales only

@@ -8,6 +8,7 @@ it), not against int8q; writing is checked byte for byte while version 1 is
 the current format.  When a format changes, add new golden files beside
 these and keep these tests: old files must keep reading.
 """
+
 import json
 import os
 import struct
@@ -23,15 +24,14 @@ GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 sys.path.insert(0, GOLDEN)
 import make  # noqa: E402  (tests/golden/make.py: what each file was made from)
 
-SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64,
-                      "I64": np.int64}
+SAFETENSORS_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64}
 
 
 def expand(scale, shape, entry):
     """The stored scale broadcast over q, as the version-1 format defines it."""
     if entry["scheme"] == "per_block":
         b = entry["block_size"]
-        return np.repeat(scale, b, axis=-1)[..., :shape[-1]]
+        return np.repeat(scale, b, axis=-1)[..., : shape[-1]]
     return np.broadcast_to(scale, shape)
 
 
@@ -66,14 +66,17 @@ def test_safetensors_v1_reads(tmp_path, name):
         assert a.dtype == want.dtype and a.tobytes() == want.tobytes(), tname
     rows = {r["name"]: r for r in int8q.io.inspect_file(path)}
     assert {n: r["scheme"] for n, r in rows.items() if r["scheme"] != "none"} == {
-        **{n: e["scheme"] for n, e in meta["tensors"].items()}, **{s: "scale" for s in scales}}
+        **{n: e["scheme"] for n, e in meta["tensors"].items()},
+        **{s: "scale" for s in scales},
+    }
 
 
 @pytest.mark.parametrize("name", sorted(make.SAFETENSORS_V1))
 def test_safetensors_v1_is_still_what_quantize_writes(tmp_path, name):
     out = tmp_path / name
-    int8q.io.quantize_file(os.path.join(GOLDEN, "inputs.safetensors"), out,
-                           **make.SAFETENSORS_V1[name])
+    int8q.io.quantize_file(
+        os.path.join(GOLDEN, "inputs.safetensors"), out, **make.SAFETENSORS_V1[name]
+    )
     with open(os.path.join(GOLDEN, name), "rb") as f:
         assert out.read_bytes() == f.read()
 
@@ -97,21 +100,24 @@ def test_npz_v1_reads_and_is_still_written(tmp_path, name):
     assert set(back) == set(arrays) - scales
     for tname, a in back.items():
         e = meta["tensors"].get(tname)
-        want = arrays[tname] if e is None else restored(arrays[tname], arrays[e["scale"]],
-                                                        e, e["dtype"])
+        want = (
+            arrays[tname]
+            if e is None
+            else restored(arrays[tname], arrays[e["scale"]], e, e["dtype"])
+        )
         assert a.dtype == want.dtype and a.tobytes() == want.tobytes(), tname
     again = tmp_path / name
     int8q.io.quantize_file(os.path.join(GOLDEN, make.NPZ_V1[name]), again)
     with np.load(again) as z, np.load(path) as g:
         assert z.files == g.files
-        assert all(z[k].dtype == g[k].dtype and z[k].tobytes() == g[k].tobytes()
-                   for k in z.files)
+        assert all(z[k].dtype == g[k].dtype and z[k].tobytes() == g[k].tobytes() for k in z.files)
 
 
 @pytest.mark.parametrize("name", sorted(make.CODEC_V1))
 def test_codec_chunk_v1_reads_and_is_still_written(name):
     pytest.importorskip("numcodecs")
     from int8q import codec
+
     with open(os.path.join(GOLDEN, name), "rb") as f:
         raw = f.read()
     magic, version, code, scale = struct.unpack("<4sB3sd", raw[:16])

@@ -5,6 +5,7 @@ hand (compressed-tensors' pack_to_int32: q + 128 as bytes, four to a
 little-endian int32 word), the values against int8q.reference; the real
 clients (transformers, compressed-tensors) are tests/test_hf_clients.py.
 """
+
 import json
 import os
 import subprocess
@@ -23,8 +24,12 @@ try:
 except ImportError:
     ml_dtypes = None
 
-CONFIG = {"architectures": ["TinyModel"], "model_type": "tiny", "hidden_size": 12,
-          "torch_dtype": "float32"}
+CONFIG = {
+    "architectures": ["TinyModel"],
+    "model_type": "tiny",
+    "hidden_size": 12,
+    "torch_dtype": "float32",
+}
 LINEAR = ["layers.0.attn.q_proj.weight", "layers.0.mlp.up.weight", "layers.1.mlp.down.weight"]
 
 
@@ -91,7 +96,7 @@ def test_w8a16_layout_values_and_config(tmp_path, folder):
     tensors, config = read_folder(out)
     assert int8q.io.detect_format(src) == "hf"
     for name in LINEAR:
-        m = name[:-len(".weight")]
+        m = name[: -len(".weight")]
         q, scale = reference.quantize(t[name], axis=0)
         np.testing.assert_array_equal(tensors[m + ".weight_packed"], pack_by_hand(q))
         assert tensors[m + ".weight_scale"].dtype == np.float32
@@ -100,7 +105,7 @@ def test_w8a16_layout_values_and_config(tmp_path, folder):
         assert tensors[m + ".weight_shape"].tolist() == list(t[name].shape)
         assert name not in tensors
     kept = set(t) - set(LINEAR)
-    for name in kept:   # embeddings, norms, biases, lm_head, ids: byte for byte
+    for name in kept:  # embeddings, norms, biases, lm_head, ids: byte for byte
         assert tensors[name].tobytes() == t[name].tobytes(), name
     assert len(tensors) == len(kept) + 3 * len(LINEAR)
     qc = config.pop("quantization_config")
@@ -109,8 +114,13 @@ def test_w8a16_layout_values_and_config(tmp_path, folder):
     assert qc["quantization_status"] == "compressed" and qc["ignore"] == ["lm_head"]
     group = qc["config_groups"]["group_0"]
     assert group["targets"] == ["Linear"] and group["input_activations"] is None
-    assert group["weights"] == {"num_bits": 8, "type": "int", "symmetric": True,
-                                "strategy": "channel", "dynamic": False}
+    assert group["weights"] == {
+        "num_bits": 8,
+        "type": "int",
+        "symmetric": True,
+        "strategy": "channel",
+        "dynamic": False,
+    }
     # every other file copied as it was, nothing else left
     assert listing(out) == listing(src)
     for rel in ("tokenizer.json", "README.md", "1_Pooling/config.json"):
@@ -126,8 +136,13 @@ def test_w8a8_layout_and_config(tmp_path, folder):
     assert qc["format"] == "int-quantized"
     group = qc["config_groups"]["group_0"]
     assert group["weights"]["strategy"] == "channel"
-    assert group["input_activations"] == {"num_bits": 8, "type": "int", "symmetric": True,
-                                          "strategy": "token", "dynamic": True}
+    assert group["input_activations"] == {
+        "num_bits": 8,
+        "type": "int",
+        "symmetric": True,
+        "strategy": "token",
+        "dynamic": True,
+    }
     # the skipped Linear is listed in ignore, so the "Linear" target leaves it alone
     assert qc["ignore"] == ["layers.0.mlp.up", "lm_head"]
     assert tensors["layers.0.mlp.up.weight"].tobytes() == t["layers.0.mlp.up.weight"].tobytes()
@@ -151,8 +166,9 @@ def test_group_and_tensor_strategies(tmp_path, folder):
 
     int8q.io.quantize_file(src, tmp_path / "t", scheme="W8A8", per_tensor=True)
     tensors, config = read_folder(tmp_path / "t")
-    assert config["quantization_config"]["config_groups"]["group_0"]["weights"][
-        "strategy"] == "tensor"
+    assert (
+        config["quantization_config"]["config_groups"]["group_0"]["weights"]["strategy"] == "tensor"
+    )
     q, scale = reference.quantize(t[name])
     np.testing.assert_array_equal(tensors[name], q)
     assert tensors[name + "_scale"].shape == (1,) and tensors[name + "_scale"][0] == scale
@@ -165,7 +181,7 @@ def test_lm_head_on_request(tmp_path, folder):
     assert config["quantization_config"]["ignore"] == []
     q, _ = reference.quantize(t["lm_head.weight"], axis=0)
     np.testing.assert_array_equal(tensors["lm_head.weight_packed"], pack_by_hand(q))
-    assert tensors["embed_tokens.weight"].dtype == np.float32   # never an embedding
+    assert tensors["embed_tokens.weight"].dtype == np.float32  # never an embedding
 
 
 @pytest.mark.parametrize("scheme", ["W8A16", "W8A8"])
@@ -203,14 +219,15 @@ def test_bfloat16_model(tmp_path):
     int8q.io.quantize_file(src, tmp_path / "q")
     tensors, _ = read_folder(tmp_path / "q")
     name = "layers.1.mlp.down.weight"
-    q, scale = reference.quantize(t[name], axis=0)   # working dtype float32
+    q, scale = reference.quantize(t[name], axis=0)  # working dtype float32
     assert tensors[name + "_scale"].dtype == np.float32
     np.testing.assert_array_equal(tensors[name + "_scale"], scale[:, None])
     int8q.io.dequantize_file(tmp_path / "q", tmp_path / "back")
     back, _ = read_folder(tmp_path / "back")
     assert back[name].dtype == ml_dtypes.bfloat16
     np.testing.assert_array_equal(
-        back[name], reference.dequantize(q, scale, axis=0).astype(ml_dtypes.bfloat16))
+        back[name], reference.dequantize(q, scale, axis=0).astype(ml_dtypes.bfloat16)
+    )
 
 
 def test_inspect(tmp_path, folder):
@@ -219,7 +236,12 @@ def test_inspect(tmp_path, folder):
     rows = {r["name"]: r for r in int8q.io.inspect_file(tmp_path / "g")}
     r = rows["layers.0.mlp.up.weight_packed"]
     assert (r["scheme"], r["strategy"], r["dtype"], r["shape"], r["size"]) == (
-        "W8A16", "group:4", "I32", (24, 3), 24 * 3 * 4)
+        "W8A16",
+        "group:4",
+        "I32",
+        (24, 3),
+        24 * 3 * 4,
+    )
     assert r["original_dtype"] == "F32" and r["file"] == "model.safetensors"
     assert rows["layers.0.mlp.up.weight_scale"]["scheme"] == "scale"
     assert rows["layers.0.mlp.up.weight_shape"]["scheme"] == "shape"
@@ -233,12 +255,20 @@ def test_cli_and_python_m(tmp_path, folder, capsys):
     assert (code, out, err) == (0, "", "")
     code, out, err = run(capsys, "inspect", tmp_path / "q")
     assert code == 0 and "W8A8 channel" in out and "layers.0.mlp.up.weight_scale" in out
-    proc = subprocess.run([sys.executable, "-m", "int8q", "inspect", tmp_path / "q", "--json"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "int8q", "inspect", tmp_path / "q", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert {r["scheme"] for r in json.loads(proc.stdout)} == {"W8A8", "scale", "none"}
-    proc = subprocess.run([sys.executable, "-m", "int8q", "quantize", "1", "-1"],
-                          capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "int8q", "quantize", "1", "-1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert json.loads(proc.stdout)["quantized"] == [127, -127]
 
 
@@ -246,20 +276,42 @@ def foreign_w4a16(path, rng):
     """A 4-bit group-128 pack-quantized folder, as llm-compressor's W4A16 writes
     it, built from the format's definition (bf16 scales)."""
     q = rng.integers(-8, 8, size=(3, 256)).astype(np.int8)
-    u = (q.astype(np.int64) + 8).reshape(3, 32, 8)    # offset 1 << (4 - 1)
+    u = (q.astype(np.int64) + 8).reshape(3, 32, 8)  # offset 1 << (4 - 1)
     words = (u << (4 * np.arange(8))).sum(axis=2).astype(np.uint32).view(np.int32)
     scale = (rng.random((3, 2)) + 0.5).astype(ml_dtypes.bfloat16)
-    tensors = {"dense.weight_packed": words, "dense.weight_scale": scale,
-               "dense.weight_shape": np.array([3, 256], np.int64),
-               "dense.bias": np.ones(3, ml_dtypes.bfloat16)}
-    group = {"targets": ["Linear"], "format": "pack-quantized", "input_activations": None,
-             "weights": {"num_bits": 4, "type": "int", "symmetric": True,
-                         "strategy": "group", "group_size": 128, "dynamic": False,
-                         "actorder": None}}
-    config = {**CONFIG, "torch_dtype": "bfloat16", "quantization_config": {
-        "quant_method": "compressed-tensors", "format": "pack-quantized",
-        "quantization_status": "compressed", "config_groups": {"group_0": group},
-        "ignore": ["lm_head"], "sparsity_config": {}, "version": "0.20.0"}}
+    tensors = {
+        "dense.weight_packed": words,
+        "dense.weight_scale": scale,
+        "dense.weight_shape": np.array([3, 256], np.int64),
+        "dense.bias": np.ones(3, ml_dtypes.bfloat16),
+    }
+    group = {
+        "targets": ["Linear"],
+        "format": "pack-quantized",
+        "input_activations": None,
+        "weights": {
+            "num_bits": 4,
+            "type": "int",
+            "symmetric": True,
+            "strategy": "group",
+            "group_size": 128,
+            "dynamic": False,
+            "actorder": None,
+        },
+    }
+    config = {
+        **CONFIG,
+        "torch_dtype": "bfloat16",
+        "quantization_config": {
+            "quant_method": "compressed-tensors",
+            "format": "pack-quantized",
+            "quantization_status": "compressed",
+            "config_groups": {"group_0": group},
+            "ignore": ["lm_head"],
+            "sparsity_config": {},
+            "version": "0.20.0",
+        },
+    }
     make_folder(path, tensors, config=config)
     expected = q.astype(np.float32) * np.repeat(scale.astype(np.float32), 128, axis=1)
     return expected.astype(ml_dtypes.bfloat16)
@@ -270,7 +322,9 @@ def test_dequantize_other_tools_4bit(tmp_path):
     expected = foreign_w4a16(tmp_path / "w4", np.random.default_rng(3))
     rows = {r["name"]: r for r in int8q.io.inspect_file(tmp_path / "w4")}
     assert (rows["dense.weight_packed"]["scheme"], rows["dense.weight_packed"]["strategy"]) == (
-        "W4A16", "group:128")
+        "W4A16",
+        "group:128",
+    )
     int8q.io.dequantize_file(tmp_path / "w4", tmp_path / "back")
     back, config = read_folder(tmp_path / "back")
     assert "quantization_config" not in config and set(back) == {"dense.weight", "dense.bias"}
@@ -287,14 +341,45 @@ def test_errors_exit_2_and_leave_nothing(tmp_path, folder, capsys):
         assert err.startswith("int8q: error: ") and err.count("\n") == 1 and message in err
         assert listing(tmp_path) == before
 
-    fails("quantize", src, "-o", tmp_path / "o", "--scheme", "W8A16", "--per-tensor",
-          message="--per-tensor is for W8A8")
-    fails("quantize", src, "-o", tmp_path / "o", "--scheme", "W8A8", "--block-size", "4",
-          message="--block-size is for W8A16")
-    fails("quantize", src, "-o", tmp_path / "o", "--block-size", "5",
-          message="not a multiple of --block-size 5")
-    fails("quantize", src / "model.safetensors", "-o", tmp_path / "o.safetensors",
-          "--scheme", "W8A8", message="applies to Hugging Face model folders")
+    fails(
+        "quantize",
+        src,
+        "-o",
+        tmp_path / "o",
+        "--scheme",
+        "W8A16",
+        "--per-tensor",
+        message="--per-tensor is for W8A8",
+    )
+    fails(
+        "quantize",
+        src,
+        "-o",
+        tmp_path / "o",
+        "--scheme",
+        "W8A8",
+        "--block-size",
+        "4",
+        message="--block-size is for W8A16",
+    )
+    fails(
+        "quantize",
+        src,
+        "-o",
+        tmp_path / "o",
+        "--block-size",
+        "5",
+        message="not a multiple of --block-size 5",
+    )
+    fails(
+        "quantize",
+        src / "model.safetensors",
+        "-o",
+        tmp_path / "o.safetensors",
+        "--scheme",
+        "W8A8",
+        message="applies to Hugging Face model folders",
+    )
     fails("dequantize", src, "-o", tmp_path / "o", message="no quantization_config")
     fails("quantize", src, "-o", tmp_path / "o", "--skip", "*", message="no linear-layer")
 
@@ -357,13 +442,16 @@ def test_links_followed_other_weights_and_dot_folders_left_out(tmp_path, folder)
 
 
 @pytest.mark.skipif(ml_dtypes is None, reason="needs ml_dtypes")
-@pytest.mark.parametrize("change, message", [
-    ({"symmetric": False}, "asymmetric"),
-    ({"actorder": "group"}, "activation ordering"),
-    ({"type": "float"}, "float weights"),
-    ({"strategy": "block"}, "weight strategy"),
-    ({"group_size": None}, "group size"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"symmetric": False}, "asymmetric"),
+        ({"actorder": "group"}, "activation ordering"),
+        ({"type": "float"}, "float weights"),
+        ({"strategy": "block"}, "weight strategy"),
+        ({"group_size": None}, "group size"),
+    ],
+)
 def test_dequantize_refuses_what_it_cannot_restore(tmp_path, capsys, change, message):
     foreign_w4a16(tmp_path / "w4", np.random.default_rng(5))
     config = json.loads((tmp_path / "w4" / "config.json").read_text())
@@ -389,33 +477,39 @@ def test_dequantize_refuses_other_formats_and_zero_points(tmp_path, capsys):
     config["quantization_config"]["format"] = "pack-quantized"
     path.write_text(json.dumps(config))
     tensors, metadata = read_safetensors(tmp_path / "w4" / "model.safetensors")
-    write_safetensors(tmp_path / "w4" / "model.safetensors",
-                      {**tensors, "dense.weight_zero_point": np.zeros((3, 2), np.int8)},
-                      metadata)
+    write_safetensors(
+        tmp_path / "w4" / "model.safetensors",
+        {**tensors, "dense.weight_zero_point": np.zeros((3, 2), np.int8)},
+        metadata,
+    )
     code, _, err = run(capsys, "dequantize", tmp_path / "w4", "-o", tmp_path / "back")
     assert code == 2 and "zero points" in err
     assert not (tmp_path / "back").exists()
 
 
-@pytest.mark.parametrize("name, linear", [
-    ("model.layers.0.self_attn.q_proj.weight", True),           # Llama
-    ("model.layers.0.mlp.gate_proj.weight", True),
-    ("encoder.layer.0.attention.self.query.weight", True),      # BERT
-    ("pooler.dense.weight", True),
-    ("encoder.block.0.layer.0.SelfAttention.q.weight", True),   # T5
-    ("model.embed_tokens.weight", False),
-    ("embeddings.word_embeddings.weight", False),
-    ("transformer.wte.weight", False),                          # GPT-2
-    ("transformer.wpe.weight", False),
-    ("shared.weight", False),                                   # T5
-    ("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", False),
-    ("model.decoder.embed_positions.weight", False),
-    ("model.norm.weight", False),
-    ("lm_head.weight", False),
-    ("model.layers.0.self_attn.q_proj.bias", False),
-])
+@pytest.mark.parametrize(
+    "name, linear",
+    [
+        ("model.layers.0.self_attn.q_proj.weight", True),  # Llama
+        ("model.layers.0.mlp.gate_proj.weight", True),
+        ("encoder.layer.0.attention.self.query.weight", True),  # BERT
+        ("pooler.dense.weight", True),
+        ("encoder.block.0.layer.0.SelfAttention.q.weight", True),  # T5
+        ("model.embed_tokens.weight", False),
+        ("embeddings.word_embeddings.weight", False),
+        ("transformer.wte.weight", False),  # GPT-2
+        ("transformer.wpe.weight", False),
+        ("shared.weight", False),  # T5
+        ("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", False),
+        ("model.decoder.embed_positions.weight", False),
+        ("model.norm.weight", False),
+        ("lm_head.weight", False),
+        ("model.layers.0.self_attn.q_proj.bias", False),
+    ],
+)
 def test_which_tensors_are_linear_weights(name, linear):
     from int8q.io import _compressed_tensors as ct
+
     assert ct.is_linear_weight(name, "float", (8, 8)) is linear
     assert ct.is_linear_weight(name, "integer", (8, 8)) is False
     assert ct.is_linear_weight(name, "float", (8,)) is False

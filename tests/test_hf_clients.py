@@ -9,6 +9,7 @@ compressed-tensors itself as the reference for W8A8.  Needs torch,
 transformers and compressed-tensors (.ci/run installs them; the tests skip
 without them).  Run pytest with -s to see the cosines.
 """
+
 import importlib.util
 import json
 import os
@@ -40,9 +41,14 @@ def to_bfloat16(src, dst):
     ml_dtypes = pytest.importorskip("ml_dtypes")
     shutil.copytree(src, dst)
     tensors, metadata = read_safetensors(src / "model.safetensors")
-    write_safetensors(dst / "model.safetensors",
-                      {n: a.astype(ml_dtypes.bfloat16) if a.dtype == np.float32 else a
-                       for n, a in tensors.items()}, metadata)
+    write_safetensors(
+        dst / "model.safetensors",
+        {
+            n: a.astype(ml_dtypes.bfloat16) if a.dtype == np.float32 else a
+            for n, a in tensors.items()
+        },
+        metadata,
+    )
     config = json.loads((src / "config.json").read_text())
     (dst / "config.json").write_text(json.dumps({**config, "torch_dtype": "bfloat16"}))
     return dst
@@ -65,12 +71,19 @@ def minilm(tmp_path_factory):
     proc = run_cli("quantize", bf16, "-o", tmp / "W8A16-bf16", cwd=tmp)
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     result = tmp / "result.json"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     proc = subprocess.run(
         [sys.executable, str(CLIENT), str(result), str(src), "--ct-w8a8", str(tmp / "ct-W8A8")]
         + [f"{s}={tmp / s}" for s in SCHEMES + ("W8A16-bf16",)],
-        capture_output=True, text=True, env=env)
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(result) as f:
         return json.load(f), tmp, src
@@ -89,8 +102,10 @@ def test_w8a8_embeddings_match_compressed_tensors_own(minilm):
     results, _, _ = minilm
     ours = np.array(results["W8A8"]["cosines"])
     theirs = np.array(results["ct-W8A8"]["cosines"])
-    print(f"\nW8A8 cosine with float: int8q min {ours.min():.5f} mean {ours.mean():.5f}; "
-          f"compressed-tensors min {theirs.min():.5f} mean {theirs.mean():.5f}")
+    print(
+        f"\nW8A8 cosine with float: int8q min {ours.min():.5f} mean {ours.mean():.5f}; "
+        f"compressed-tensors min {theirs.min():.5f} mean {theirs.mean():.5f}"
+    )
     assert ours.min() >= theirs.min() - 0.001
     assert ours.mean() >= theirs.mean() - 0.001
 
@@ -101,11 +116,12 @@ def test_loaded_weights_are_q_times_scale(minilm, scheme):
     results, _, src = minilm
     original, _ = read_safetensors(src / "model.safetensors")
     with np.load(results[scheme]["weights"]) as loaded:
-        assert len(loaded.files) == 37   # 6 layers x 6 Linear + the pooler
+        assert len(loaded.files) == 37  # 6 layers x 6 Linear + the pooler
         for module in loaded.files:
             q, scale = reference.quantize(original[module + ".weight"], axis=0)
-            np.testing.assert_array_equal(loaded[module], reference.dequantize(q, scale, axis=0),
-                                          err_msg=module)
+            np.testing.assert_array_equal(
+                loaded[module], reference.dequantize(q, scale, axis=0), err_msg=module
+            )
 
 
 def test_bfloat16_model_scales_rounded_by_the_loader(minilm, tmp_path):
@@ -159,8 +175,7 @@ def test_dequantize_a_compressed_tensors_checkpoint(minilm, tmp_path):
     back, _ = read_safetensors(tmp_path / "back" / "model.safetensors")
     with np.load(results["ct-W8A8"]["weights"]) as loaded:
         for module in loaded.files:
-            np.testing.assert_array_equal(back[module + ".weight"], loaded[module],
-                                          err_msg=module)
+            np.testing.assert_array_equal(back[module + ".weight"], loaded[module], err_msg=module)
 
 
 def test_pack_matches_compressed_tensors():
@@ -168,9 +183,10 @@ def test_pack_matches_compressed_tensors():
     torch = pytest.importorskip("torch")
     helpers = pytest.importorskip("compressed_tensors.compressors.pack_quantized.helpers")
     from int8q.io import _compressed_tensors as ct
+
     rng = np.random.default_rng(0)
     for shape in [(1, 1), (3, 4), (5, 7), (2, 33), (7, 130), (4, 0)]:
-        q = rng.integers(-128, 128, size=shape).astype(np.int8)   # others write -128 too
+        q = rng.integers(-128, 128, size=shape).astype(np.int8)  # others write -128 too
         if q.size >= 3:
             q.flat[:3] = (-128, -127, 127)
         theirs = helpers.pack_to_int32(torch.from_numpy(q), 8).numpy()
@@ -180,7 +196,7 @@ def test_pack_matches_compressed_tensors():
         back = helpers.unpack_from_int32(torch.from_numpy(ours.copy()), 8, torch.Size(shape))
         np.testing.assert_array_equal(back.numpy(), q)
         np.testing.assert_array_equal(ct.unpack(theirs, shape, 8), q)
-    for bits in range(1, 8):   # what other tools write (W4A16 and friends)
+    for bits in range(1, 8):  # what other tools write (W4A16 and friends)
         q = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=(3, 45)).astype(np.int8)
         packed = helpers.pack_to_int32(torch.from_numpy(q), bits).numpy()
         np.testing.assert_array_equal(ct.unpack(packed, q.shape, bits), q, err_msg=str(bits))

@@ -4,6 +4,7 @@ allocation; the command line says it in one line and exits 2.
 
 One test per class of input found by the adversarial campaign of issue #14.
 """
+
 import json
 import os
 import subprocess
@@ -62,6 +63,7 @@ def check_cli(tmp_path, capsys, *args):
 
 # --- JSON: depth, size, keys, types ------------------------------------------
 
+
 @pytest.mark.parametrize("depth", [_limits.MAX_JSON_DEPTH + 1, 100_000])
 def test_deep_json_in_a_safetensors_header(tmp_path, capsys, depth):
     path = tmp_path / "deep.safetensors"
@@ -73,9 +75,11 @@ def test_deep_json_in_a_safetensors_header(tmp_path, capsys, depth):
 @pytest.mark.parametrize("depth", [_limits.MAX_JSON_DEPTH + 1, 100_000])
 def test_deep_json_in_int8q_metadata(tmp_path, capsys, depth):
     path = tmp_path / "deep.safetensors"
-    write_safetensors(path, {"w": np.zeros((2, 2), np.int8), "w_scale": np.ones((2, 1),
-                                                                            np.float32)},
-                      {"int8q": f'{{"version": 1, "tensors": {nested(depth - 1)}}}'})
+    write_safetensors(
+        path,
+        {"w": np.zeros((2, 2), np.int8), "w_scale": np.ones((2, 1), np.float32)},
+        {"int8q": f'{{"version": 1, "tensors": {nested(depth - 1)}}}'},
+    )
     check_refused(path, "nested")
     check_cli(tmp_path, capsys, "dequantize", path, "-o", tmp_path / "out.safetensors")
 
@@ -110,7 +114,7 @@ def test_depth_is_counted_outside_strings(tmp_path):
 def test_header_size_and_key_limits(tmp_path, monkeypatch):
     path = tmp_path / "m.safetensors"
     write_safetensors(path, {f"t{i}": np.ones(2, np.float32) for i in range(10)})
-    monkeypatch.setattr(_limits, "MAX_JSON_KEYS", 39)    # 10 tensors x 4 keys
+    monkeypatch.setattr(_limits, "MAX_JSON_KEYS", 39)  # 10 tensors x 4 keys
     check_refused(path, "keys")
     monkeypatch.setattr(_limits, "MAX_JSON_KEYS", 40)
     assert len(int8q.io.inspect_file(path)) == 10
@@ -121,7 +125,7 @@ def test_header_size_and_key_limits(tmp_path, monkeypatch):
 def test_output_int8q_could_not_read_back_is_refused(tmp_path, monkeypatch):
     src = tmp_path / "m.safetensors"
     write_safetensors(src, {f"t{i}": np.ones((2, 2), np.float32) for i in range(5)})
-    monkeypatch.setattr(_limits, "MAX_JSON_KEYS", 20)    # the input's 5 x 4 keys
+    monkeypatch.setattr(_limits, "MAX_JSON_KEYS", 20)  # the input's 5 x 4 keys
     assert len(int8q.io.inspect_file(src)) == 5
     with pytest.raises(FormatError, match="int8q reads at most"):
         int8q.io.quantize_file(src, tmp_path / "q.safetensors")
@@ -142,8 +146,7 @@ def test_duplicate_keys(tmp_path):
     check_refused(path, "duplicate key 'w'")
 
 
-@pytest.mark.parametrize("shape", [[0, 2 ** 64], [2 ** 62, 2], [0, 2 ** 63, 3],
-                                   [2 ** 31, 2 ** 31, 2 ** 31]])
+@pytest.mark.parametrize("shape", [[0, 2**64], [2**62, 2], [0, 2**63, 3], [2**31, 2**31, 2**31]])
 def test_shape_whose_size_overflows(tmp_path, capsys, shape):
     path = tmp_path / "huge.safetensors"
     write_raw(path, {"w": {"dtype": "F32", "shape": shape, "data_offsets": [0, 0]}}, b"")
@@ -205,10 +208,12 @@ GOOD = float_npy([1.0, -2.0, 0.5])
 def _archives():
     raw = np.float32([1, 2, 3, 4]).tobytes()
     return {
-        "corrupt deflate": [{"name": "a.npy", "payload": b"\xff" * 40, "method": DEFLATED,
-                             "size": len(GOOD)}],
-        "deflate ends early": [{"name": "a.npy", "payload": deflate(GOOD)[:-8],
-                                "method": DEFLATED, "size": len(GOOD)}],
+        "corrupt deflate": [
+            {"name": "a.npy", "payload": b"\xff" * 40, "method": DEFLATED, "size": len(GOOD)}
+        ],
+        "deflate ends early": [
+            {"name": "a.npy", "payload": deflate(GOOD)[:-8], "method": DEFLATED, "size": len(GOOD)}
+        ],
         "bad crc": [deflated_member("a.npy", GOOD, crc=12345)],
         "lzma": [{"name": "a.npy", "payload": GOOD, "method": LZMA}],
         "bzip2": [{"name": "a.npy", "payload": GOOD, "method": BZIP2}],
@@ -216,23 +221,44 @@ def _archives():
         "encrypted": [{"name": "a.npy", "payload": GOOD, "flags": 0x1}],
         "strong encryption": [{"name": "a.npy", "payload": GOOD, "flags": 0x41}],
         "patched data": [{"name": "a.npy", "payload": GOOD, "flags": 0x20}],
-        "duplicate member": [{"name": "a.npy", "payload": GOOD},
-                             {"name": "a.npy", "payload": GOOD}],
-        "overlapping members": [{"name": "a.npy", "payload": GOOD},
-                                {"name": "b.npy", "payload": GOOD, "offset": 0}],
+        "duplicate member": [
+            {"name": "a.npy", "payload": GOOD},
+            {"name": "a.npy", "payload": GOOD},
+        ],
+        "overlapping members": [
+            {"name": "a.npy", "payload": GOOD},
+            {"name": "b.npy", "payload": GOOD, "offset": 0},
+        ],
         "declared size lies": [{"name": "a.npy", "payload": GOOD, "size": len(GOOD) + 4}],
-        "array larger than member": [{"name": "a.npy",
-                                      "payload": npy_of((8,), "<f4", raw)}],
-        "zip bomb ratio": [{"name": "a.npy", "payload": deflate(npy_of((1 << 28,))),
-                            "method": DEFLATED, "size": len(npy_of((1 << 28,))) + (1 << 30)}],
+        "array larger than member": [{"name": "a.npy", "payload": npy_of((8,), "<f4", raw)}],
+        "zip bomb ratio": [
+            {
+                "name": "a.npy",
+                "payload": deflate(npy_of((1 << 28,))),
+                "method": DEFLATED,
+                "size": len(npy_of((1 << 28,))) + (1 << 30),
+            }
+        ],
         "odd metadata dtype": [
             {"name": "w.npy", "payload": npy_of((2,), "|i1", b"\1\2")},
             {"name": "w_scale.npy", "payload": float_npy(1.0)},
-            {"name": "__int8q__.npy", "payload": npy_bytes(
-                "{'descr': '<U97', 'fortran_order': False, 'shape': (), }",
-                json.dumps({"version": 1, "tensors": {"w": {
-                    "scheme": "per_tensor", "dtype": "(,)", "scale": "w_scale"}}}
-                ).ljust(97).encode("utf-32-le"))}],
+            {
+                "name": "__int8q__.npy",
+                "payload": npy_bytes(
+                    "{'descr': '<U97', 'fortran_order': False, 'shape': (), }",
+                    json.dumps(
+                        {
+                            "version": 1,
+                            "tensors": {
+                                "w": {"scheme": "per_tensor", "dtype": "(,)", "scale": "w_scale"}
+                            },
+                        }
+                    )
+                    .ljust(97)
+                    .encode("utf-32-le"),
+                ),
+            },
+        ],
     }
 
 
@@ -241,10 +267,11 @@ def test_hostile_npz(tmp_path, capsys, case):
     path = tmp_path / "x.npz"
     path.write_bytes(zip_bytes(_archives()[case]))
     before = listing(tmp_path)
-    check_refused(path, None, call=lambda p: int8q.io.quantize_file(p, tmp_path / "q.npz",
-                                                                  all_tensors=True))
+    check_refused(
+        path, None, call=lambda p: int8q.io.quantize_file(p, tmp_path / "q.npz", all_tensors=True)
+    )
     check_refused(path, None, call=lambda p: int8q.io.dequantize_file(p, tmp_path / "d.npz"))
-    try:   # inspect reads headers only: it may not meet the damage
+    try:  # inspect reads headers only: it may not meet the damage
         int8q.io.inspect_file(path)
     except FormatError as exc:
         assert os.fspath(path) in str(exc)
@@ -259,7 +286,7 @@ def test_archive_directory_is_sized_before_it_is_read(tmp_path, monkeypatch, zip
         for i in range(5):
             with zf.open(f"a{i}.npy", "w", force_zip64=zip64) as m:
                 m.write(GOOD)
-    if zip64:   # a ZIP64 end record too, as zipfile writes past 65535 members
+    if zip64:  # a ZIP64 end record too, as zipfile writes past 65535 members
         monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 2)
         with zipfile.ZipFile(path, "a") as zf:
             zf.writestr("a5.npy", GOOD)
@@ -275,8 +302,9 @@ def test_archive_directory_is_sized_before_it_is_read(tmp_path, monkeypatch, zip
 def test_hand_built_archives_are_valid_when_honest(tmp_path):
     # The builder itself is right: honest stored and deflated members load.
     path = tmp_path / "ok.npz"
-    path.write_bytes(zip_bytes([{"name": "a.npy", "payload": GOOD},
-                                deflated_member("b.npy", GOOD)]))
+    path.write_bytes(
+        zip_bytes([{"name": "a.npy", "payload": GOOD}, deflated_member("b.npy", GOOD)])
+    )
     rows = int8q.io.inspect_file(path)
     assert [(r["name"], r["shape"]) for r in rows] == [("a", (3,)), ("b", (3,))]
     int8q.io.quantize_file(path, tmp_path / "q.npz", all_tensors=True)
@@ -310,27 +338,36 @@ def test_zip_bombs_stay_small(tmp_path):
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     # Header and ZIP agree on 1 GiB (and 1 MiB of compressed data could hold
     # it), but the stream ends after 9 MiB: reading stops there.
-    short = (c.compress(big) + c.compress(b"\0" * (8 << 20))
-             + c.compress(np.random.default_rng(0).bytes(1 << 20)) + c.flush(zlib.Z_SYNC_FLUSH))
+    short = (
+        c.compress(big)
+        + c.compress(b"\0" * (8 << 20))
+        + c.compress(np.random.default_rng(0).bytes(1 << 20))
+        + c.flush(zlib.Z_SYNC_FLUSH)
+    )
     kernel = deflated_member("a.npy", float_npy(np.zeros(1 << 20)))
     mismatch = float_npy([0] * 4) + b"\0" * (64 << 20)
     files = {
-        "short.npz": [{"name": "a.npy", "payload": short, "method": DEFLATED,
-                       "size": len(big) + gib}],
+        "short.npz": [
+            {"name": "a.npy", "payload": short, "method": DEFLATED, "size": len(big) + gib}
+        ],
         # The stream inflates to 64 MiB, the .npy header holds 16 bytes:
         # refused before inflating.
         "mismatch.npz": [deflated_member("a.npy", mismatch)],
         # 200 members sharing one deflated kernel (an overlapping zip bomb).
-        "overlap.npz": [kernel] + [{**kernel, "name": f"{i}.npy", "offset": 0}
-                                   for i in range(200)],
+        "overlap.npz": [kernel] + [{**kernel, "name": f"{i}.npy", "offset": 0} for i in range(200)],
     }
     paths = []
     for name, members in files.items():
         (tmp_path / name).write_bytes(zip_bytes(members))
         assert (tmp_path / name).stat().st_size < 2 << 20
         paths.append(str(tmp_path / name))
-    done = subprocess.run([sys.executable, "-c", BOMB, *paths], capture_output=True,
-                          text=True, timeout=300, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", BOMB, *paths],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     # The interpreter with NumPy and int8q is about 35 MiB; a GiB would show.
     assert int(done.stdout) < 150 * 1024, f"peak RSS {int(done.stdout) // 1024} MiB"
@@ -394,15 +431,21 @@ def test_input_truncated_while_read_is_an_error_not_sigbus(tmp_path, name):
         w.close()
     else:
         write_safetensors(path, {"a": x, "b": x})
-    done = subprocess.run([sys.executable, "-c", SHRINK, str(path)], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", SHRINK, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
-    if not name.endswith(".npy"):       # the second tensor lies past the cut
+    if not name.endswith(".npy"):  # the second tensor lies past the cut
         assert done.stdout.startswith("error:") and "ended after" in done.stdout, done.stdout
         assert os.listdir(tmp_path) == [name]
-    else:                               # read whole before the cut: a correct result
+    else:  # read whole before the cut: a correct result
         assert done.stdout.strip() == "ok"
         with np.load(str(path) + ".out.npz") as z:
             q = z["q"]
         from int8q import reference
+
         assert np.array_equal(q, reference.quantize(x, axis=0)[0])

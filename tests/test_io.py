@@ -4,6 +4,7 @@ Files are written and read back with the independent helpers in
 checkpoints.py (and with the safetensors package where installed), never
 only with int8q's own reader.
 """
+
 import doctest
 import json
 import os
@@ -11,13 +12,22 @@ import struct
 
 import numpy as np
 import pytest
+from checkpoints import (
+    DTYPE_NAMES,
+    int8q_metadata,
+    listing,
+    ml_dtypes,
+    read_header,
+    read_safetensors,
+    sample_tensors,
+    write_raw,
+    write_safetensors,
+    write_sharded,
+)
 
 import int8q.io
 from int8q import reference
 from int8q.io import _checkpoint, _safetensors
-from checkpoints import (DTYPE_NAMES, int8q_metadata, listing, ml_dtypes, read_header,
-                         read_safetensors, sample_tensors, write_raw, write_safetensors,
-                         write_sharded)
 
 FormatError = int8q.io.FormatError
 
@@ -39,14 +49,16 @@ def check_quantized(orig, out, meta, *, scheme_of, block_size=None, rounding="ha
             assert out[name].tobytes() == np.ascontiguousarray(x).tobytes(), name
             continue
         e = entries[name]
-        assert e == {"scheme": scheme,
-                     "block_size": block_size if scheme == "per_block" else None,
-                     "dtype": _checkpoint_dtype(x), "rounding": rounding,
-                     "scale": name + "_scale"}
+        assert e == {
+            "scheme": scheme,
+            "block_size": block_size if scheme == "per_block" else None,
+            "dtype": _checkpoint_dtype(x),
+            "rounding": rounding,
+            "scale": name + "_scale",
+        }
         axis = 0 if scheme == "per_row" else None
         bs = block_size if scheme == "per_block" else None
-        q, scale = reference.quantize(as_stored(x), axis=axis, block_size=bs,
-                                      rounding=rounding)
+        q, scale = reference.quantize(as_stored(x), axis=axis, block_size=bs, rounding=rounding)
         assert scale.dtype == np.float32
         assert out[name].dtype == np.int8 and out[name].shape == x.shape
         np.testing.assert_array_equal(out[name], q, err_msg=name)
@@ -124,12 +136,15 @@ def test_safetensors_round_trip_default(tmp_path, rng):
     assert sorted(os.listdir(tmp_path)) == ["b.safetensors", "m.safetensors", "q.safetensors"]
 
 
-@pytest.mark.parametrize("kw, scheme, rounding", [
-    ({"per_tensor": True}, "per_tensor", "half_even"),
-    ({"block_size": 4}, "per_block", "half_even"),
-    ({"block_size": 64}, "per_block", "half_even"),
-    ({"rounding": "half_away"}, "per_row", "half_away"),
-])
+@pytest.mark.parametrize(
+    "kw, scheme, rounding",
+    [
+        ({"per_tensor": True}, "per_tensor", "half_even"),
+        ({"block_size": 4}, "per_block", "half_even"),
+        ({"block_size": 64}, "per_block", "half_even"),
+        ({"rounding": "half_away"}, "per_row", "half_away"),
+    ],
+)
 def test_safetensors_schemes(tmp_path, kw, scheme, rounding):
     rng = np.random.default_rng(1)
     orig = sample_tensors(rng)
@@ -144,11 +159,16 @@ def test_safetensors_schemes(tmp_path, kw, scheme, rounding):
         return scheme if _default(name, x) else None
 
     bs = kw.get("block_size")
-    check_quantized(orig, out, json.loads(metadata["int8q"]), scheme_of=scheme_of,
-                    block_size=bs, rounding=rounding)
+    check_quantized(
+        orig,
+        out,
+        json.loads(metadata["int8q"]),
+        scheme_of=scheme_of,
+        block_size=bs,
+        rounding=rounding,
+    )
     int8q.io.dequantize_file(q, back)
-    check_restored(orig, read_safetensors(back)[0], scheme_of, block_size=bs,
-                   rounding=rounding)
+    check_restored(orig, read_safetensors(back)[0], scheme_of, block_size=bs, rounding=rounding)
 
 
 def test_all_quantizes_vectors_and_integers(tmp_path, rng):
@@ -164,7 +184,7 @@ def test_all_quantizes_vectors_and_integers(tmp_path, rng):
 
     out, metadata = read_safetensors(q)
     check_quantized(orig, out, json.loads(metadata["int8q"]), scheme_of=scheme_of)
-    assert out["position_ids_scale"].dtype == np.float32   # always float32 in files
+    assert out["position_ids_scale"].dtype == np.float32  # always float32 in files
     int8q.io.dequantize_file(q, back)
     restored = read_safetensors(back)[0]
     check_restored(orig, restored, scheme_of)
@@ -172,29 +192,35 @@ def test_all_quantizes_vectors_and_integers(tmp_path, rng):
 
 
 def test_all_with_block_size_cuts_vectors_in_blocks(tmp_path, rng):
-    orig = {"bias": rng.standard_normal(10).astype(np.float32),
-            "w": rng.standard_normal((3, 10)).astype(np.float32)}
+    orig = {
+        "bias": rng.standard_normal(10).astype(np.float32),
+        "w": rng.standard_normal((3, 10)).astype(np.float32),
+    }
     write_safetensors(tmp_path / "m.safetensors", orig)
-    int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors",
-                           all_tensors=True, block_size=4)
+    int8q.io.quantize_file(
+        tmp_path / "m.safetensors", tmp_path / "q.safetensors", all_tensors=True, block_size=4
+    )
     out, metadata = read_safetensors(tmp_path / "q.safetensors")
-    check_quantized(orig, out, json.loads(metadata["int8q"]),
-                    scheme_of=lambda n, x: "per_block", block_size=4)
+    check_quantized(
+        orig, out, json.loads(metadata["int8q"]), scheme_of=lambda n, x: "per_block", block_size=4
+    )
     assert out["bias_scale"].shape == (3,) and out["w_scale"].shape == (3, 3)
 
 
-@pytest.mark.parametrize("patterns, left_alone", [
-    (["*.bias"], set()),                                   # biases are never quantized
-    (["layer.*"], {"layer.0.dense.weight"}),
-    (["embed.weight", "conv.*"], {"embed.weight", "conv.weight"}),
-    (["*.WEIGHT"], set()),                                 # case-sensitive
-    (["*"], None),
-])
+@pytest.mark.parametrize(
+    "patterns, left_alone",
+    [
+        (["*.bias"], set()),  # biases are never quantized
+        (["layer.*"], {"layer.0.dense.weight"}),
+        (["embed.weight", "conv.*"], {"embed.weight", "conv.weight"}),
+        (["*.WEIGHT"], set()),  # case-sensitive
+        (["*"], None),
+    ],
+)
 def test_skip_globs(tmp_path, patterns, left_alone):
     orig = sample_tensors(np.random.default_rng(0))
     write_safetensors(tmp_path / "m.safetensors", orig)
-    int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors",
-                           skip=patterns)
+    int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors", skip=patterns)
     by_default = {n for n, x in orig.items() if _default(n, x)}
     quantized = set(int8q_metadata(tmp_path / "q.safetensors")["tensors"])
     assert quantized == (set() if left_alone is None else by_default - left_alone)
@@ -202,8 +228,7 @@ def test_skip_globs(tmp_path, patterns, left_alone):
 
 def test_output_layout_is_aligned_and_padded(tmp_path, rng):
     write_safetensors(tmp_path / "m.safetensors", sample_tensors(rng))
-    int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors",
-                           all_tensors=True)
+    int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors", all_tensors=True)
     header, start = read_header(tmp_path / "q.safetensors")
     assert start % 8 == 0
     with open(tmp_path / "q.safetensors", "rb") as f:
@@ -238,8 +263,9 @@ def test_bf16_without_ml_dtypes(tmp_path, monkeypatch):
     np.testing.assert_array_equal(out["w_scale"].reshape(-1), scale)
     back = read_safetensors(tmp_path / "b.safetensors")[0]["w"]
     assert back.dtype == ml_dtypes.bfloat16
-    np.testing.assert_array_equal(back.view(np.uint16),
-                                  expected_restore(x, "per_row").view(np.uint16))
+    np.testing.assert_array_equal(
+        back.view(np.uint16), expected_restore(x, "per_row").view(np.uint16)
+    )
 
 
 def test_bfloat16_bits_match_ml_dtypes():
@@ -251,18 +277,19 @@ def test_bfloat16_bits_match_ml_dtypes():
     # exact halfway cases, odd and even kept halves, both signs
     top = np.concatenate([np.arange(0x3E00, 0x4100), np.arange(0xBE00, 0xC100)])
     ties = (top.astype(np.uint32) << 16 | 0x8000).view(np.float32)
-    special = np.array([0.0, -0.0, np.inf, -np.inf, 3.3895314e38, 1e-45, -1e-45],
-                       np.float32)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, 3.3895314e38, 1e-45, -1e-45], np.float32)
     for v in (values, ties[np.isfinite(ties)], special):
         want = v.astype(ml_dtypes.bfloat16).view(np.uint16)
         np.testing.assert_array_equal(_safetensors.float32_to_bf16(v), want)
-        np.testing.assert_array_equal(_safetensors.bf16_to_float32(want),
-                                      want.view(ml_dtypes.bfloat16).astype(np.float32))
+        np.testing.assert_array_equal(
+            _safetensors.bf16_to_float32(want), want.view(ml_dtypes.bfloat16).astype(np.float32)
+        )
 
 
 def test_reads_and_writes_files_of_the_safetensors_package(tmp_path, rng):
     st_numpy = pytest.importorskip("safetensors.numpy")
     from safetensors import safe_open
+
     orig = {k: v for k, v in sample_tensors(rng, bf16=False).items()}
     st_numpy.save_file(orig, str(tmp_path / "m.safetensors"), metadata={"format": "np"})
     int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors")
@@ -279,7 +306,8 @@ def test_inspect_safetensors(tmp_path, rng):
     write_safetensors(tmp_path / "m.safetensors", orig)
     rows = int8q.io.inspect_file(tmp_path / "m.safetensors")
     assert {r["name"]: (r["shape"], r["dtype"], r["scheme"], r["size"]) for r in rows} == {
-        n: (x.shape, _checkpoint_dtype(x), "none", x.nbytes) for n, x in orig.items()}
+        n: (x.shape, _checkpoint_dtype(x), "none", x.nbytes) for n, x in orig.items()
+    }
     int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors")
     rows = {r["name"]: r for r in int8q.io.inspect_file(tmp_path / "q.safetensors")}
     assert rows["embed.weight"]["scheme"] == "per_row"
@@ -288,8 +316,10 @@ def test_inspect_safetensors(tmp_path, rng):
     assert rows["embed.weight_scale"]["scheme"] == "scale"
     assert rows["embed.weight_scale"]["shape"] == (37, 1)
     assert rows["layer.0.dense.bias"]["scheme"] == "none"
-    assert sum(r["size"] for r in rows.values()) == os.path.getsize(
-        tmp_path / "q.safetensors") - read_header(tmp_path / "q.safetensors")[1]
+    assert (
+        sum(r["size"] for r in rows.values())
+        == os.path.getsize(tmp_path / "q.safetensors") - read_header(tmp_path / "q.safetensors")[1]
+    )
 
 
 # --- sharded ---------------------------------------------------------------------
@@ -298,8 +328,11 @@ def test_inspect_safetensors(tmp_path, rng):
 def _shards(rng):
     t = sample_tensors(rng, bf16=False)
     names = list(t)
-    return [{n: t[n] for n in names[:4]}, {n: t[n] for n in names[4:9]},
-            {n: t[n] for n in names[9:]}]
+    return [
+        {n: t[n] for n in names[:4]},
+        {n: t[n] for n in names[4:9]},
+        {n: t[n] for n in names[9:]},
+    ]
 
 
 @pytest.mark.parametrize("given", ["directory", "index"])
@@ -310,7 +343,8 @@ def test_sharded_round_trip(tmp_path, rng, given):
     int8q.io.quantize_file(src, tmp_path / "q")
     shard_names = sorted(n for n in os.listdir(tmp_path / "ckpt") if n.endswith(".safetensors"))
     assert sorted(os.listdir(tmp_path / "q")) == sorted(
-        shard_names + ["model.safetensors.index.json"])
+        shard_names + ["model.safetensors.index.json"]
+    )
     with open(tmp_path / "q" / "model.safetensors.index.json") as f:
         new_index = json.load(f)
     total = 0
@@ -322,12 +356,16 @@ def test_sharded_round_trip(tmp_path, rng, given):
             assert new_index["weight_map"][name] == shard_name
             total += a.nbytes
     assert len(new_index["weight_map"]) == sum(
-        len(read_safetensors(tmp_path / "q" / s)[0]) for s in shard_names)
+        len(read_safetensors(tmp_path / "q" / s)[0]) for s in shard_names
+    )
     assert new_index["metadata"]["total_size"] == total
     assert any(n.endswith("_scale") for n in new_index["weight_map"])
 
-    back_src = tmp_path / "q" if given == "directory" else (
-        tmp_path / "q" / "model.safetensors.index.json")
+    back_src = (
+        tmp_path / "q"
+        if given == "directory"
+        else (tmp_path / "q" / "model.safetensors.index.json")
+    )
     int8q.io.dequantize_file(back_src, tmp_path / "back")
     with open(tmp_path / "back" / "model.safetensors.index.json") as f:
         back_index = json.load(f)
@@ -361,13 +399,16 @@ def test_sharded_scale_name_clash_across_shards(tmp_path, rng):
 # --- .npy and .npz ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make, scheme", [
-    (lambda r: r.standard_normal((9, 13)).astype(np.float32), "per_row"),
-    (lambda r: np.asfortranarray(r.standard_normal((9, 13)).astype(np.float32)), "per_row"),
-    (lambda r: r.standard_normal((4, 5, 6)).astype(">f4"), "per_row"),
-    (lambda r: r.standard_normal(17).astype(np.float16), "per_tensor"),
-    (lambda r: np.array(2.5), "per_tensor"),
-])
+@pytest.mark.parametrize(
+    "make, scheme",
+    [
+        (lambda r: r.standard_normal((9, 13)).astype(np.float32), "per_row"),
+        (lambda r: np.asfortranarray(r.standard_normal((9, 13)).astype(np.float32)), "per_row"),
+        (lambda r: r.standard_normal((4, 5, 6)).astype(">f4"), "per_row"),
+        (lambda r: r.standard_normal(17).astype(np.float16), "per_tensor"),
+        (lambda r: np.array(2.5), "per_tensor"),
+    ],
+)
 def test_npy_round_trip(tmp_path, rng, make, scheme):
     x = make(rng)
     np.save(tmp_path / "x.npy", x)
@@ -403,8 +444,9 @@ def test_npy_integers_need_all(tmp_path):
         int8q.io.quantize_file(tmp_path / "x.npy", tmp_path / "q.npz")
     int8q.io.quantize_file(tmp_path / "x.npy", tmp_path / "q.npz", all_tensors=True)
     int8q.io.dequantize_file(tmp_path / "q.npz", tmp_path / "b.npy")
-    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"),
-                                  expected_restore(np.arange(12).reshape(3, 4), "per_row"))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "b.npy"), expected_restore(np.arange(12).reshape(3, 4), "per_row")
+    )
 
 
 def test_npz_round_trip(tmp_path, rng):
@@ -416,7 +458,7 @@ def test_npz_round_trip(tmp_path, rng):
         meta = json.loads(str(z["__int8q__"]))
     for name, e in meta["tensors"].items():
         assert e["dtype"] == orig[name].dtype.str
-        e["dtype"] = _checkpoint_dtype(orig[name])   # compare in safetensors notation
+        e["dtype"] = _checkpoint_dtype(orig[name])  # compare in safetensors notation
     check_quantized(orig, out, meta, scheme_of=_default)
     int8q.io.dequantize_file(tmp_path / "q.npz", tmp_path / "b.npz")
     with np.load(tmp_path / "b.npz") as z:
@@ -440,11 +482,11 @@ def test_compressed_npz_is_read(tmp_path, rng):
 def test_inspect_npy(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((3, 4), ">f8"))
     (row,) = int8q.io.inspect_file(tmp_path / "x.npy")
-    assert (row["shape"], row["dtype"], row["scheme"], row["size"]) == ((3, 4), ">f8",
-                                                                        "none", 96)
+    assert (row["shape"], row["dtype"], row["scheme"], row["size"]) == ((3, 4), ">f8", "none", 96)
 
 
 # --- errors: one exception, nothing left behind ----------------------------------
+
 
 def _header(**entries):
     return {"__metadata__": {"format": "pt"}, **entries}
@@ -460,26 +502,31 @@ CORRUPT = {
     "not utf-8": lambda p: write_raw(p, b'{"\xff": 1}', b""),
     "json list": lambda p: write_raw(p, b"[1, 2]", b""),
     "metadata not strings": lambda p: write_raw(p, {"__metadata__": {"a": 1}}, b""),
-    "unknown dtype": lambda p: write_raw(
-        p, {"w": {**F32_2x2, "dtype": "F12"}}, bytes(16)),
+    "unknown dtype": lambda p: write_raw(p, {"w": {**F32_2x2, "dtype": "F12"}}, bytes(16)),
     "bad shape": lambda p: write_raw(p, {"w": {**F32_2x2, "shape": [2, -2]}}, bytes(16)),
     "shape and offsets disagree": lambda p: write_raw(
-        p, {"w": {**F32_2x2, "shape": [2, 3]}}, bytes(16)),
+        p, {"w": {**F32_2x2, "shape": [2, 3]}}, bytes(16)
+    ),
     "offsets reversed": lambda p: write_raw(
-        p, {"w": {**F32_2x2, "data_offsets": [16, 0]}}, bytes(16)),
-    "missing offsets": lambda p: write_raw(p, {"w": {"dtype": "F32", "shape": [2, 2]}},
-                                           bytes(16)),
+        p, {"w": {**F32_2x2, "data_offsets": [16, 0]}}, bytes(16)
+    ),
+    "missing offsets": lambda p: write_raw(p, {"w": {"dtype": "F32", "shape": [2, 2]}}, bytes(16)),
     "truncated data": lambda p: write_raw(p, _header(w=F32_2x2), bytes(12)),
     "offsets past the end": lambda p: write_raw(
-        p, {"w": F32_2x2, "v": {**F32_2x2, "data_offsets": [16, 32]}}, bytes(20)),
+        p, {"w": F32_2x2, "v": {**F32_2x2, "data_offsets": [16, 32]}}, bytes(20)
+    ),
     "overlap": lambda p: write_raw(
-        p, {"w": F32_2x2, "v": {**F32_2x2, "data_offsets": [8, 24]}}, bytes(24)),
+        p, {"w": F32_2x2, "v": {**F32_2x2, "data_offsets": [8, 24]}}, bytes(24)
+    ),
     "hole": lambda p: write_raw(
-        p, {"w": F32_2x2, "v": {**F32_2x2, "data_offsets": [20, 36]}}, bytes(36)),
+        p, {"w": F32_2x2, "v": {**F32_2x2, "data_offsets": [20, 36]}}, bytes(36)
+    ),
     "trailing bytes": lambda p: write_raw(p, {"w": F32_2x2}, bytes(24)),
     "duplicate names": lambda p: write_raw(
-        p, b'{"w": ' + json.dumps(F32_2x2).encode() + b', "w": '
-        + json.dumps(F32_2x2).encode() + b"}", bytes(16)),
+        p,
+        b'{"w": ' + json.dumps(F32_2x2).encode() + b', "w": ' + json.dumps(F32_2x2).encode() + b"}",
+        bytes(16),
+    ),
 }
 
 
@@ -526,9 +573,11 @@ def test_missing_and_unknown_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.safetensors"):
         int8q.io.quantize_file(tmp_path / "nope.safetensors", tmp_path / "q.safetensors")
     (tmp_path / "model.bin").write_bytes(b"PK\x03\x04")
-    for call in (lambda: int8q.io.quantize_file(tmp_path / "model.bin", tmp_path / "q"),
-                 lambda: int8q.io.dequantize_file(tmp_path / "model.bin", tmp_path / "q"),
-                 lambda: int8q.io.inspect_file(tmp_path / "model.bin")):
+    for call in (
+        lambda: int8q.io.quantize_file(tmp_path / "model.bin", tmp_path / "q"),
+        lambda: int8q.io.dequantize_file(tmp_path / "model.bin", tmp_path / "q"),
+        lambda: int8q.io.inspect_file(tmp_path / "model.bin"),
+    ):
         with pytest.raises(FormatError, match="unknown format"):
             call()
     assert os.listdir(tmp_path) == ["model.bin"]
@@ -577,10 +626,11 @@ def test_scale_name_clash(tmp_path):
     with pytest.raises(FormatError, match="'w_scale' already exists"):
         int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors")
     assert os.listdir(tmp_path) == ["m.safetensors"]
-    int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors",
-                           skip=["w"])  # the way out the message suggests
+    int8q.io.quantize_file(
+        tmp_path / "m.safetensors", tmp_path / "q.safetensors", skip=["w"]
+    )  # the way out the message suggests
     out = read_safetensors(tmp_path / "q.safetensors")[0]
-    assert out["w"].dtype == np.float32   # left alone; the old w_scale is quantized itself
+    assert out["w"].dtype == np.float32  # left alone; the old w_scale is quantized itself
     assert set(out) == {"w", "w_scale", "w_scale_scale"}
 
 
@@ -600,22 +650,73 @@ def test_quantize_twice_and_dequantize_plain_are_refused(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.npy", "a.npz", "m.safetensors", "q.safetensors"]
 
 
-@pytest.mark.parametrize("meta", [
-    "not json", json.dumps({"version": 2, "tensors": {}}), json.dumps({"version": 1}),
-    json.dumps({"version": 1, "tensors": {"w": {"scheme": "per_row"}}}),
-    json.dumps({"version": 1, "tensors": {"w": {"scheme": "per_block", "block_size": None,
-                                                "dtype": "F32", "scale": "w_scale"}}}),
-    json.dumps({"version": 1, "tensors": {"x": {"scheme": "per_row", "block_size": None,
-                                                "dtype": "F32", "scale": "w_scale"}}}),
-    json.dumps({"version": 1, "tensors": {"w": {"scheme": "per_tensor", "block_size": None,
-                                                "dtype": "F32", "scale": "w_scale"}}}),
-    json.dumps({"version": 1, "tensors": {"w": {"scheme": "per_row", "block_size": None,
-                                                "dtype": "F8_E4M3", "scale": "w_scale"}}}),
-])
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "not json",
+        json.dumps({"version": 2, "tensors": {}}),
+        json.dumps({"version": 1}),
+        json.dumps({"version": 1, "tensors": {"w": {"scheme": "per_row"}}}),
+        json.dumps(
+            {
+                "version": 1,
+                "tensors": {
+                    "w": {
+                        "scheme": "per_block",
+                        "block_size": None,
+                        "dtype": "F32",
+                        "scale": "w_scale",
+                    }
+                },
+            }
+        ),
+        json.dumps(
+            {
+                "version": 1,
+                "tensors": {
+                    "x": {
+                        "scheme": "per_row",
+                        "block_size": None,
+                        "dtype": "F32",
+                        "scale": "w_scale",
+                    }
+                },
+            }
+        ),
+        json.dumps(
+            {
+                "version": 1,
+                "tensors": {
+                    "w": {
+                        "scheme": "per_tensor",
+                        "block_size": None,
+                        "dtype": "F32",
+                        "scale": "w_scale",
+                    }
+                },
+            }
+        ),
+        json.dumps(
+            {
+                "version": 1,
+                "tensors": {
+                    "w": {
+                        "scheme": "per_row",
+                        "block_size": None,
+                        "dtype": "F8_E4M3",
+                        "scale": "w_scale",
+                    }
+                },
+            }
+        ),
+    ],
+)
 def test_corrupt_int8q_metadata(tmp_path, meta):
-    write_safetensors(tmp_path / "q.safetensors",
-                      {"w": np.ones((2, 2), np.int8), "w_scale": np.ones((2, 1), np.float32)},
-                      {"int8q": meta})
+    write_safetensors(
+        tmp_path / "q.safetensors",
+        {"w": np.ones((2, 2), np.int8), "w_scale": np.ones((2, 1), np.float32)},
+        {"int8q": meta},
+    )
     with pytest.raises(FormatError):
         int8q.io.dequantize_file(tmp_path / "q.safetensors", tmp_path / "b.safetensors")
     assert os.listdir(tmp_path) == ["q.safetensors"]
@@ -623,29 +724,50 @@ def test_corrupt_int8q_metadata(tmp_path, meta):
 
 def test_metadata_written_by_hand(tmp_path):
     """block_size and rounding may be left out; a 0-d tensor cannot be per row."""
-    meta = {"version": 1, "tensors": {"w": {"scheme": "per_row", "dtype": "F16",
-                                            "scale": "w_scale"}}}
-    write_safetensors(tmp_path / "q.safetensors",
-                      {"w": np.array([[127, -64], [1, 2]], np.int8),
-                       "w_scale": np.array([[0.5], [2.0]], np.float32)},
-                      {"int8q": json.dumps(meta)})
+    meta = {
+        "version": 1,
+        "tensors": {"w": {"scheme": "per_row", "dtype": "F16", "scale": "w_scale"}},
+    }
+    write_safetensors(
+        tmp_path / "q.safetensors",
+        {
+            "w": np.array([[127, -64], [1, 2]], np.int8),
+            "w_scale": np.array([[0.5], [2.0]], np.float32),
+        },
+        {"int8q": json.dumps(meta)},
+    )
     int8q.io.dequantize_file(tmp_path / "q.safetensors", tmp_path / "b.safetensors")
     back = read_safetensors(tmp_path / "b.safetensors")[0]["w"]
     np.testing.assert_array_equal(back, np.array([[63.5, -32], [2, 4]], np.float16))
-    write_safetensors(tmp_path / "s.safetensors",
-                      {"w": np.array(3, np.int8), "w_scale": np.array([[0.5]], np.float32)},
-                      {"int8q": json.dumps(meta)})
+    write_safetensors(
+        tmp_path / "s.safetensors",
+        {"w": np.array(3, np.int8), "w_scale": np.array([[0.5]], np.float32)},
+        {"int8q": json.dumps(meta)},
+    )
     with pytest.raises(FormatError, match="0-d"):
         int8q.io.dequantize_file(tmp_path / "s.safetensors", tmp_path / "c.safetensors")
 
 
 def test_nonfinite_scale_is_refused(tmp_path):
-    meta = json.dumps({"version": 1, "tensors": {"w": {
-        "scheme": "per_row", "block_size": None, "dtype": "F32", "rounding": "half_even",
-        "scale": "w_scale"}}})
-    write_safetensors(tmp_path / "q.safetensors",
-                      {"w": np.ones((2, 2), np.int8),
-                       "w_scale": np.array([[1.0], [np.nan]], np.float32)}, {"int8q": meta})
+    meta = json.dumps(
+        {
+            "version": 1,
+            "tensors": {
+                "w": {
+                    "scheme": "per_row",
+                    "block_size": None,
+                    "dtype": "F32",
+                    "rounding": "half_even",
+                    "scale": "w_scale",
+                }
+            },
+        }
+    )
+    write_safetensors(
+        tmp_path / "q.safetensors",
+        {"w": np.ones((2, 2), np.int8), "w_scale": np.array([[1.0], [np.nan]], np.float32)},
+        {"int8q": meta},
+    )
     with pytest.raises(FormatError, match="'w'.*NaN"):
         int8q.io.dequantize_file(tmp_path / "q.safetensors", tmp_path / "b.safetensors")
     assert os.listdir(tmp_path) == ["q.safetensors"]
@@ -656,9 +778,19 @@ def _bad_index(folder, index, text):
         f.write(text)
 
 
-@pytest.mark.parametrize("case", ["missing shard", "path traversal", "disagree",
-                                  "corrupt json", "no weight_map", "corrupt shard",
-                                  "no index", "two indexes"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing shard",
+        "path traversal",
+        "disagree",
+        "corrupt json",
+        "no weight_map",
+        "corrupt shard",
+        "no index",
+        "two indexes",
+    ],
+)
 def test_sharded_errors(tmp_path, rng, case):
     folder = tmp_path / "ckpt"
     index = write_sharded(folder, _shards(rng))
@@ -683,8 +815,7 @@ def test_sharded_errors(tmp_path, rng, case):
     elif case == "no index":
         os.remove(index)
     else:
-        _bad_index(folder, os.path.join(folder, "other.safetensors.index.json"),
-                   json.dumps(data))
+        _bad_index(folder, os.path.join(folder, "other.safetensors.index.json"), json.dumps(data))
     before = listing(tmp_path)
     with pytest.raises(FormatError):
         int8q.io.quantize_file(folder, tmp_path / "q")
@@ -703,14 +834,24 @@ def test_sharded_failure_in_a_later_shard_leaves_nothing(tmp_path, rng):
     assert listing(tmp_path) == before
 
 
-@pytest.mark.parametrize("case", ["not a zip", "not npy members", "bad npy magic",
-                                  "pickled npy", "truncated npy", "wrong suffix"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "not a zip",
+        "not npy members",
+        "bad npy magic",
+        "pickled npy",
+        "truncated npy",
+        "wrong suffix",
+    ],
+)
 def test_numpy_file_errors(tmp_path, case):
     if case == "not a zip":
         src = tmp_path / "a.npz"
         src.write_bytes(b"hello")
     elif case == "not npy members":
         import zipfile
+
         src = tmp_path / "a.npz"
         with zipfile.ZipFile(src, "w") as z:
             z.writestr("readme.txt", "hi")
@@ -742,9 +883,12 @@ def test_module_examples():
 def test_bad_options_fail_before_reading(tmp_path):
     src = tmp_path / "m.safetensors"
     write_safetensors(src, {"w": np.ones((2, 2), np.float32)})
-    for kw, exc in [({"block_size": 0}, ValueError), ({"block_size": 2.5}, TypeError),
-                    ({"per_tensor": True, "block_size": 4}, ValueError),
-                    ({"rounding": "up"}, ValueError)]:
+    for kw, exc in [
+        ({"block_size": 0}, ValueError),
+        ({"block_size": 2.5}, TypeError),
+        ({"per_tensor": True, "block_size": 4}, ValueError),
+        ({"rounding": "up"}, ValueError),
+    ]:
         with pytest.raises(exc):
             int8q.io.quantize_file(src, tmp_path / "q.safetensors", **kw)
     assert os.listdir(tmp_path) == ["m.safetensors"]

@@ -7,6 +7,7 @@ here pytest); the same interpreter doing nothing but the imports is the
 baseline.  The checkpoint is written tensor by tensor so the test itself
 stays small.
 """
+
 import json
 import os
 import struct
@@ -16,12 +17,13 @@ import sys
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/status"),
-                                reason="reads peak RSS from Linux's /proc")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists("/proc/self/status"), reason="reads peak RSS from Linux's /proc"
+)
 
 MiB = 1 << 20
-ROWS, COLS = 1024, 2048                      # 8 MiB float32 per tensor
-TENSORS = 24                                 # 192 MiB in all
+ROWS, COLS = 1024, 2048  # 8 MiB float32 per tensor
+TENSORS = 24  # 192 MiB in all
 
 PEAK = """
 import int8q.io
@@ -38,8 +40,11 @@ def write_big(path):
     header, position = {"__metadata__": {"format": "pt"}}, 0
     for i in range(TENSORS):
         for name, a in ((f"layer.{i}.weight", one), (f"layer.{i}.bias", bias)):
-            header[name] = {"dtype": "F32", "shape": list(a.shape),
-                            "data_offsets": [position, position + a.nbytes]}
+            header[name] = {
+                "dtype": "F32",
+                "shape": list(a.shape),
+                "data_offsets": [position, position + a.nbytes],
+            }
             position += a.nbytes
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)
@@ -53,8 +58,13 @@ def write_big(path):
 
 def peak_rss(call, cwd):
     # cwd: never the repository root, where `import int8q` would find the source folder
-    out = subprocess.run([sys.executable, "-c", PEAK.format(call=call)], cwd=cwd,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK.format(call=call)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(out.stdout.split()[-1])
 
 
@@ -63,8 +73,7 @@ def test_peak_memory_is_bounded_by_the_largest_tensor(tmp_path):
     largest = write_big(src)
     base = peak_rss("pass", tmp_path)
     quantize = peak_rss(f"int8q.io.quantize_file({str(src)!r}, {str(q)!r})", tmp_path) - base
-    dequantize = peak_rss(f"int8q.io.dequantize_file({str(q)!r}, {str(back)!r})",
-                          tmp_path) - base
+    dequantize = peak_rss(f"int8q.io.dequantize_file({str(q)!r}, {str(back)!r})", tmp_path) - base
     assert os.path.getsize(q) < os.path.getsize(src) / 3 < os.path.getsize(back)
     # The input tensor, its int8 copy, the scales; for dequantize the float
     # output.  Far below the 192 MiB the file holds.

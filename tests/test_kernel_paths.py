@@ -1,20 +1,28 @@
 """The compiled paths large enough for threads (2 threads, above the
 threading threshold), with half-precision inputs read inside the kernels,
 against the NumPy reference bit for bit on every SIMD level."""
+
 import numpy as np
 import pytest
 
 import int8q
 from int8q import _kernels, ggml, reference
 
-GRANULARITIES = [{}, {"axis": 0}, {"axis": 1}, {"block_size": 32}, {"block_size": 100},
-                 {"block_size": 3000}]
+GRANULARITIES = [
+    {},
+    {"axis": 0},
+    {"axis": 1},
+    {"block_size": 32},
+    {"block_size": 100},
+    {"block_size": 3000},
+]
 
 
 def half_dtypes():
     yield np.dtype(np.float16)
     try:
         import ml_dtypes
+
         yield np.dtype(ml_dtypes.bfloat16)
     except ImportError:
         pass
@@ -27,8 +35,9 @@ def big(dtype, shape=(300, 1100), seed=5):
     return x.astype(np.float32).astype(dtype)
 
 
-@pytest.mark.parametrize("dtype", list(half_dtypes()) + [np.dtype(np.float32),
-                                                          np.dtype(np.float64)])
+@pytest.mark.parametrize(
+    "dtype", list(half_dtypes()) + [np.dtype(np.float32), np.dtype(np.float64)]
+)
 @pytest.mark.parametrize("kw", GRANULARITIES)
 def test_large_inputs_match_reference(simd, threads, dtype, kw):
     threads(2)

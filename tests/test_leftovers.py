@@ -4,6 +4,7 @@ SIGTERM is handled like Ctrl-C (clean up, exit 143); on Linux the output is
 an unnamed O_TMPFILE until it is complete, so even SIGKILL leaves nothing;
 where a named temporary is used, the next run removes the stale ones.
 """
+
 import os
 import shutil
 import signal
@@ -19,8 +20,9 @@ from checkpoints import listing, write_safetensors, write_sharded
 import int8q.io
 from int8q.io import _atomic
 
-posix_only = pytest.mark.skipif(os.name != "posix" or not os.path.isdir("/proc/self/fd"),
-                                reason="signals and /proc/PID/fd")
+posix_only = pytest.mark.skipif(
+    os.name != "posix" or not os.path.isdir("/proc/self/fd"), reason="signals and /proc/PID/fd"
+)
 
 
 def _cli():
@@ -38,8 +40,9 @@ def _big_input(folder):
 
 def _start_and_catch_writing(args, out_dir):
     """Start the CLI; return it once it has an output file open in `out_dir`."""
-    proc = subprocess.Popen(_cli() + [str(a) for a in args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _cli() + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -121,8 +124,9 @@ def test_next_run_removes_stale_temporaries_only(tmp_path):
 
 @posix_only
 def test_stale_sharded_output_folder_is_removed(tmp_path):
-    index = write_sharded(tmp_path / "in", [{"w": np.ones((2, 2), np.float32)},
-                                            {"v": np.ones((2, 2), np.float32)}])
+    index = write_sharded(
+        tmp_path / "in", [{"w": np.ones((2, 2), np.float32)}, {"v": np.ones((2, 2), np.float32)}]
+    )
     stale = tmp_path / f".out.int8q-{_dead_pid()}-0123abcd.tmp"
     stale.mkdir()
     (stale / "model-00001-of-00002.safetensors").write_bytes(b"partial")

@@ -3,6 +3,7 @@
 NumPy reports its buffers to tracemalloc, so the traced peak minus the
 outputs is what the call used on the side.
 """
+
 import tracemalloc
 
 import numpy as np
@@ -39,13 +40,16 @@ def test_c_contiguous_float32_allocates_only_outputs(kw):
     assert extra < 1 * MiB, extra
 
 
-@pytest.mark.parametrize("make", [
-    lambda: np.ones((4096, 4096), np.float16),
-    lambda: np.ones((4096, 8192), np.float32)[:, ::2],
-    lambda: np.asfortranarray(np.ones((4096, 4096), np.float32)),
-    lambda: np.ones((4096, 4096), ">f4"),
-    lambda: np.ones((4096, 4096), np.int32),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.ones((4096, 4096), np.float16),
+        lambda: np.ones((4096, 8192), np.float32)[:, ::2],
+        lambda: np.asfortranarray(np.ones((4096, 4096), np.float32)),
+        lambda: np.ones((4096, 4096), ">f4"),
+        lambda: np.ones((4096, 4096), np.int32),
+    ],
+)
 @pytest.mark.parametrize("kw", [{}, {"axis": 1}, {"block_size": 32}])
 def test_other_layouts_use_bounded_chunks(make, kw):
     x = make()

@@ -7,6 +7,7 @@ reference, the file is restored, and the per-tensor SQNR
 ``10 log10(sum x^2 / sum (x - xhat)^2)`` is printed (run pytest with -s to
 see it).
 """
+
 import importlib.util
 import json
 import os
@@ -14,10 +15,10 @@ import pathlib
 
 import numpy as np
 import pytest
-
-from int8q import reference
 from checkpoints import read_safetensors
 from test_cli_files import run_cli
+
+from int8q import reference
 
 
 def minilm_path():
@@ -34,7 +35,7 @@ def minilm_path():
 def sqnr_db(x, xhat):
     x = x.astype(np.float64)
     noise = np.sum((x - xhat.astype(np.float64)) ** 2)
-    return float("inf") if noise == 0 else 10 * np.log10(np.sum(x ** 2) / noise)
+    return float("inf") if noise == 0 else 10 * np.log10(np.sum(x**2) / noise)
 
 
 def test_minilm_quantize_check_and_restore(tmp_path):
@@ -54,7 +55,8 @@ def test_minilm_quantize_check_and_restore(tmp_path):
     entries = json.loads(metadata["int8q"])["tensors"]
     back, _ = read_safetensors(back_path)
     assert {n: (a.shape, a.dtype) for n, a in back.items()} == {
-        n: (a.shape, a.dtype) for n, a in orig.items()}
+        n: (a.shape, a.dtype) for n, a in orig.items()
+    }
 
     sqnr = {}
     for name, x in orig.items():
@@ -73,7 +75,9 @@ def test_minilm_quantize_check_and_restore(tmp_path):
 
     values = np.array(list(sqnr.values()))
     worst = min(sqnr, key=sqnr.get)
-    print(f"\nall-MiniLM-L6-v2: {len(sqnr)} weights quantized per row, size ratio "
-          f"{ratio:.4f}; SQNR min {values.min():.2f} dB ({worst}), "
-          f"median {np.median(values):.2f} dB, max {values.max():.2f} dB")
+    print(
+        f"\nall-MiniLM-L6-v2: {len(sqnr)} weights quantized per row, size ratio "
+        f"{ratio:.4f}; SQNR min {values.min():.2f} dB ({worst}), "
+        f"median {np.median(values):.2f} dB, max {values.max():.2f} dB"
+    )
     assert values.min() > 25

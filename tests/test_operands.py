@@ -4,6 +4,7 @@ Overlapping input and output must give the reference result (as if the input
 were copied first, as NumPy's ufuncs promise), whatever the thread count.
 np.matrix as out= and masked arrays anywhere are refused (README "Safety").
 """
+
 import inspect
 
 import numpy as np
@@ -47,8 +48,8 @@ def test_out_is_a_view_of_the_input_bytes(kw, nthreads, threads):
 @pytest.mark.parametrize("offset", [1, 5, 4 * N - N])
 def test_out_overlaps_part_of_a_strided_input(offset):
     buf = np.random.default_rng(3).standard_normal(2 * N).astype(np.float64)
-    x = buf[::2]                                   # strided, float64: chunked path
-    out = buf.view(np.int8)[offset:offset + N]
+    x = buf[::2]  # strided, float64: chunked path
+    out = buf.view(np.int8)[offset : offset + N]
     want_q, want_scale = reference.quantize(x.copy(), axis=0)
     qt = int8q.quantize(x, out=out, axis=0)
     assert same_bits(qt.q, want_q) and same_bits(qt.scale, want_scale)
@@ -121,24 +122,37 @@ def test_memmap_out_is_written_through(tmp_path):
     qt = int8q.quantize(x, out=out, axis=0)
     out.flush()
     assert qt.q is out
-    assert same_bits(np.fromfile(tmp_path / "q.bin", np.int8).reshape(8, 8),
-                     reference.quantize(x, axis=0)[0])
+    assert same_bits(
+        np.fromfile(tmp_path / "q.bin", np.int8).reshape(8, 8), reference.quantize(x, axis=0)[0]
+    )
 
 
 MASKED = np.ma.array([1.0, -2.0, 1000.0], mask=[False, False, True])
 
 
-@pytest.mark.parametrize("call", [
-    lambda: int8q.quantize(MASKED),
-    lambda: int8q.quantize_dequantize(MASKED),
-    lambda: int8q.absmax(MASKED),
-    lambda: int8q.int8_quantize(MASKED),
-    lambda: int8q.dequantize(np.ma.array(np.int8([1, 2]), mask=[0, 1]), np.float32(1)),
-    lambda: int8q.dequantize(np.int8([1, 2]), np.ma.array(np.float32(1), mask=True)),
-    lambda: ggml.quantize_q8_0(np.ma.array(np.ones(32, np.float32), mask=False)),
-    lambda: ggml.dequantize_q8_0(np.ma.array(np.zeros(34, np.uint8), mask=False)),
-], ids=["quantize", "quantize_dequantize", "absmax", "int8_quantize", "dequantize-q",
-        "dequantize-scale", "q8_0", "dequantize_q8_0"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: int8q.quantize(MASKED),
+        lambda: int8q.quantize_dequantize(MASKED),
+        lambda: int8q.absmax(MASKED),
+        lambda: int8q.int8_quantize(MASKED),
+        lambda: int8q.dequantize(np.ma.array(np.int8([1, 2]), mask=[0, 1]), np.float32(1)),
+        lambda: int8q.dequantize(np.int8([1, 2]), np.ma.array(np.float32(1), mask=True)),
+        lambda: ggml.quantize_q8_0(np.ma.array(np.ones(32, np.float32), mask=False)),
+        lambda: ggml.dequantize_q8_0(np.ma.array(np.zeros(34, np.uint8), mask=False)),
+    ],
+    ids=[
+        "quantize",
+        "quantize_dequantize",
+        "absmax",
+        "int8_quantize",
+        "dequantize-q",
+        "dequantize-scale",
+        "q8_0",
+        "dequantize_q8_0",
+    ],
+)
 def test_masked_input_is_a_type_error(call):
     with pytest.raises(TypeError, match="masked array"):
         call()

@@ -1,5 +1,6 @@
 """out= everywhere: results land in the caller's buffers, bit-identical to
 the allocating calls, and errors leave the buffers untouched."""
+
 import numpy as np
 import pytest
 
@@ -46,8 +47,9 @@ def test_dequantize_out(dtype):
     out = np.empty(x.shape, want.dtype)
     assert int8q.dequantize(qt, dtype=dtype, out=out) is out
     np.testing.assert_array_equal(out, want)
-    np.testing.assert_array_equal(want, reference.dequantize(qt.q, qt.scale, block_size=8)
-                                  .astype(want.dtype))
+    np.testing.assert_array_equal(
+        want, reference.dequantize(qt.q, qt.scale, block_size=8).astype(want.dtype)
+    )
 
 
 def test_dequantize_out_errors_leave_buffer():

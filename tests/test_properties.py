@@ -1,4 +1,5 @@
 """Property tests: invariants of the contract on arbitrary arrays."""
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -8,9 +9,11 @@ import int8q
 from int8q import reference
 
 float_arrays = st.one_of(
-    hnp.arrays(st.sampled_from([np.float16, np.float32, np.float64]),
-               hnp.array_shapes(min_dims=1, max_dims=3, max_side=40),
-               elements={"allow_nan": False, "allow_infinity": False}),
+    hnp.arrays(
+        st.sampled_from([np.float16, np.float32, np.float64]),
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=40),
+        elements={"allow_nan": False, "allow_infinity": False},
+    ),
 )
 
 

@@ -1,11 +1,11 @@
 """The bulk API against the NumPy reference on adversarial arrays, bit for bit."""
+
 import numpy as np
 import pytest
+from arrays import FLOAT_DTYPES, adversarial, integer_arrays
 
 import int8q
 from int8q import _chunks, _granularity, reference
-
-from arrays import FLOAT_DTYPES, adversarial, integer_arrays
 
 ROUNDINGS = ["half_even", "half_away"]
 
@@ -76,10 +76,22 @@ def test_large_arrays_threads_and_chunks(dtype, nthreads, simd, threads, monkeyp
     rng = np.random.default_rng(nthreads)
     base = (rng.standard_normal((3, 70_001)) * 3).astype(dtype)
     base[1, 12_345] = 0.5 * np.abs(base).max()  # something near a tie
-    for desc, x in [("C", base), ("F", np.asfortranarray(base)), ("[:, ::2]", base[:, ::2]),
-                    ("T", base.T)]:
-        for kw in [{}, {"axis": 0}, {"axis": 1}, {"axis": -1}, {"block_size": 32},
-                   {"block_size": 1000}, {"block_size": 40_000}, {"block_size": 1}]:
+    for desc, x in [
+        ("C", base),
+        ("F", np.asfortranarray(base)),
+        ("[:, ::2]", base[:, ::2]),
+        ("T", base.T),
+    ]:
+        for kw in [
+            {},
+            {"axis": 0},
+            {"axis": 1},
+            {"axis": -1},
+            {"block_size": 32},
+            {"block_size": 1000},
+            {"block_size": 40_000},
+            {"block_size": 1},
+        ]:
             for rounding in ROUNDINGS:
                 check_against_reference(f"{np.dtype(dtype).name} {desc}", x, kw, rounding)
 
@@ -133,8 +145,9 @@ def test_zero_channels_and_blocks_get_scale_one():
     x = np.zeros((3, 64), np.float32)
     x[1, 40] = 2.0
     np.testing.assert_array_equal(int8q.quantize(x, axis=0).scale, [1, 2 / np.float32(127), 1])
-    np.testing.assert_array_equal(int8q.quantize(x, block_size=32).scale,
-                                  [[1, 1], [1, 2 / np.float32(127)], [1, 1]])
+    np.testing.assert_array_equal(
+        int8q.quantize(x, block_size=32).scale, [[1, 1], [1, 2 / np.float32(127)], [1, 1]]
+    )
 
 
 def test_dequantize_dtype_argument():
@@ -164,6 +177,7 @@ def test_qtensor_attributes():
 def test_quantize_with_given_scale_matches_quantize(kw):
     """The engine hook int8q.dask uses: scales found elsewhere, same q."""
     from int8q._api import quantize_with_scale
+
     rng = np.random.default_rng(9)
     x = (rng.standard_normal((6, 23)) * 4).astype(np.float32)
     qt = int8q.quantize(x, **kw)

@@ -3,6 +3,7 @@ x * fl(1/s) and redoing near-ties by division gives the reference's
 round(x / s) bit for bit.  A sampled version of tools/check_reciprocal.py:
 every float in windows of consecutive floats, spread over all quotient
 binades [1/4, 127] and packed around ties k + 1/2, for many scales."""
+
 import numpy as np
 import pytest
 
@@ -48,8 +49,14 @@ def test_subnormal_and_huge_scales_divide(simd, dtype):
     # scales whose reciprocal is not normal (or that are subnormal) take the
     # division path; |x / s| reaches 190 for the smallest subnormal scale
     info = np.finfo(dtype)
-    for amax in [info.smallest_subnormal, info.smallest_subnormal * 3,
-                 info.smallest_normal * 5, info.smallest_normal * 200, info.max, info.max / 3]:
+    for amax in [
+        info.smallest_subnormal,
+        info.smallest_subnormal * 3,
+        info.smallest_normal * 5,
+        info.smallest_normal * 200,
+        info.max,
+        info.max / 3,
+    ]:
         x = np.array([amax, -amax, amax / 2, amax / 3, 0, amax * 0.75], dtype=dtype)
         for rounding in ["half_even", "half_away"]:
             want_q, want_s = reference.quantize(x, rounding=rounding)

@@ -1,4 +1,5 @@
 """int8_quantize: the seed dict, bit-exact against the plain NumPy reference."""
+
 import fractions
 import math
 
@@ -80,15 +81,32 @@ def test_exact_binary_ties_use_round_semantics():
 
 
 def test_element_types():
-    values = [1, True, False, np.float32(0.25), np.int64(-3), np.float16(0.5),
-              fractions.Fraction(1, 3), np.uint8(7), 2.5]
+    values = [
+        1,
+        True,
+        False,
+        np.float32(0.25),
+        np.int64(-3),
+        np.float16(0.5),
+        fractions.Fraction(1, 3),
+        np.uint8(7),
+        2.5,
+    ]
     got = int8q.int8_quantize(values)
     assert got == int8q.int8_quantize([float(v) for v in values])
 
 
-@pytest.mark.parametrize("make", [tuple, iter, lambda v: (x for x in v),
-                                  lambda v: np.array(v), lambda v: np.array(v, np.float32),
-                                  lambda v: np.array(v, dtype=object)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        tuple,
+        iter,
+        lambda v: (x for x in v),
+        lambda v: np.array(v),
+        lambda v: np.array(v, np.float32),
+        lambda v: np.array(v, dtype=object),
+    ],
+)
 def test_sequence_kinds(make):
     values = [0.1, -2.0, 3.25, 0.0]
     want = int8q.int8_quantize([float(np.float64(v)) for v in make(values)])
@@ -111,19 +129,32 @@ def test_nonfinite_is_value_error_with_index(bad):
 
 def test_huge_int_is_value_error():
     with pytest.raises(ValueError, match="element 0"):
-        int8q.int8_quantize([10 ** 400])
+        int8q.int8_quantize([10**400])
 
 
-@pytest.mark.parametrize("bad", ["1.0", None, 1j, [1.0], (2.0,), b"x", np.complex64(1),
-                                 np.array([1.0, 2.0]), object()])
+@pytest.mark.parametrize(
+    "bad", ["1.0", None, 1j, [1.0], (2.0,), b"x", np.complex64(1), np.array([1.0, 2.0]), object()]
+)
 def test_non_number_element_is_type_error(bad):
     with pytest.raises(TypeError, match="element 1"):
         int8q.int8_quantize([0.0, bad])
 
 
-@pytest.mark.parametrize("bad", [None, 1.0, 3, "1.0 2.0", b"\x01\x02", np.float64(2.0),
-                                 np.zeros((2, 2)), np.zeros(()), np.array([1 + 2j]),
-                                 np.array(["a"])])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        1.0,
+        3,
+        "1.0 2.0",
+        b"\x01\x02",
+        np.float64(2.0),
+        np.zeros((2, 2)),
+        np.zeros(()),
+        np.array([1 + 2j]),
+        np.array(["a"]),
+    ],
+)
 def test_non_sequence_argument_is_type_error(bad):
     with pytest.raises(TypeError):
         int8q.int8_quantize(bad)
@@ -152,7 +183,7 @@ def test_every_simd_level_agrees(simd):
 # An element whose conversion changes the list being read: the seed function
 # must read what the list held when it was called, and never crash.  Run in a
 # child process, since the failure this guards against is a segfault.
-MUTATING_LIST = r'''
+MUTATING_LIST = r"""
 import numbers, sys
 import int8q
 
@@ -179,13 +210,21 @@ for how in ("clear", "replace", "grow"):
             got = int8q.int8_quantize(L)
             assert got == int8q.int8_quantize(values), (how, at, others, got)
 print("ok")
-'''
+"""
 
 
 def test_list_mutated_by_an_element_conversion(tmp_path):
     import subprocess
     import sys
-    done = subprocess.run([sys.executable, "-c", MUTATING_LIST], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode,
-                                                                  done.stderr[-2000:])
+
+    done = subprocess.run(
+        [sys.executable, "-c", MUTATING_LIST],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (
+        done.returncode,
+        done.stderr[-2000:],
+    )

@@ -1,4 +1,5 @@
 """Concurrent calls from several Python threads (the kernels drop the GIL)."""
+
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -9,8 +10,7 @@ from int8q import reference
 
 def test_concurrent_calls_match_serial():
     rng = np.random.default_rng(11)
-    inputs = [(rng.standard_normal((257, 1031)) * (i + 1)).astype(np.float32)
-              for i in range(8)]
+    inputs = [(rng.standard_normal((257, 1031)) * (i + 1)).astype(np.float32) for i in range(8)]
     kws = [{}, {"axis": 0}, {"block_size": 32}, {"axis": 1}] * 2
     expected = [reference.quantize(x, **kw) for x, kw in zip(inputs, kws)]
 
@@ -30,6 +30,7 @@ def test_concurrent_calls_match_serial():
 
 def test_set_num_threads_validates(threads):
     import pytest
+
     with pytest.raises(ValueError):
         int8q.set_num_threads(0)
     threads(3)

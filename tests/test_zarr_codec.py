@@ -1,4 +1,5 @@
 """The numcodecs codec "int8q" and Zarr 3 arrays stored with it."""
+
 import doctest
 import itertools
 import pathlib
@@ -33,6 +34,7 @@ def stored_bytes(path):
 
 # --- numcodecs ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, ">f4"])
 def test_codec_bytes_and_round_trip(dtype):
     x = sample((7, 9), dtype)
@@ -51,7 +53,7 @@ def test_codec_bytes_and_round_trip(dtype):
 
 
 def test_codec_rounding_and_config():
-    x = np.array([127.0, 0.5, -1.5, 2.5], np.float32)      # scale 1: ties
+    x = np.array([127.0, 0.5, -1.5, 2.5], np.float32)  # scale 1: ties
     even = Int8QCodec().encode(x)[16:]
     away = Int8QCodec(rounding="half_away").encode(x)[16:]
     assert list(np.frombuffer(even, np.int8)) == [127, 0, -2, 2]
@@ -92,8 +94,9 @@ print(type(numcodecs.get_codec({{"id": "int8q"}})).__name__)
 a = zarr.open_array({str(tmp_path / "a.zarr")!r}, mode="r")
 sys.stdout.write(a.dtype.str + " " + a[...].tobytes().hex())
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True, cwd=tmp_path).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout.split()
     assert out[0] == "Int8QCodec" and out[1] == "<f4"
     read = np.frombuffer(bytes.fromhex(out[2]), np.float32).reshape(x.shape)
     assert same_bits(read, zarr.open_array(str(tmp_path / "a.zarr"))[...])
@@ -101,21 +104,22 @@ sys.stdout.write(a.dtype.str + " " + a[...].tobytes().hex())
 
 # --- Zarr 3 arrays -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 def test_zarr_chunks_round_trip_within_half_scale(tmp_path, dtype):
     x = sample((50, 70), dtype, seed=1)
-    x[:10, :20] = 0                                       # an all-zero chunk
+    x[:10, :20] = 0  # an all-zero chunk
     path = str(tmp_path / "q.zarr")
     int8q.zarr.create_array(path, data=x, chunks=(10, 20))
-    z = zarr.open_array(path, mode="r")                   # plain zarr from here
+    z = zarr.open_array(path, mode="r")  # plain zarr from here
     read = z[...]
     assert read.dtype == x.dtype and read.shape == x.shape
     for i, j in itertools.product(range(0, 50, 10), range(0, 70, 20)):
-        part = np.s_[i:i + 10, j:j + 20]
-        qt = int8q.quantize(x[part])                      # edge chunks: zero padding
+        part = np.s_[i : i + 10, j : j + 20]
+        qt = int8q.quantize(x[part])  # edge chunks: zero padding
         # the chunk is stored exactly as int8q.quantize would quantize it
         assert same_bits(read[part], qt.dequantize(dtype))
-        if dtype != np.float16:                           # float16 adds its own rounding
+        if dtype != np.float16:  # float16 adds its own rounding
             err = np.abs(read[part].astype(np.float64) - x[part].astype(np.float64))
             assert (err <= float(qt.scale) * (0.5 + 1e-5)).all()
 
@@ -130,15 +134,16 @@ def test_zarr_store_about_four_times_smaller(tmp_path):
 
 def test_zarr_metadata_and_partial_writes(tmp_path):
     path = str(tmp_path / "q.zarr")
-    z = int8q.zarr.create_array(path, shape=(8, 8), dtype="float32", chunks=(4, 4),
-                                rounding="half_away")
+    z = int8q.zarr.create_array(
+        path, shape=(8, 8), dtype="float32", chunks=(4, 4), rounding="half_away"
+    )
     z[2:6, 2:6] = np.full((4, 4), 2.5, np.float32)
     back = zarr.open_array(path, mode="r")
     codecs = list(back.metadata.to_dict()["codecs"])
     assert codecs == [{"name": "int8q", "configuration": {"rounding": "half_away"}}]
     want = np.zeros((8, 8), np.float32)
     want[2:6, 2:6] = 2.5
-    assert np.array_equal(back[...], want)                # 2.5 = 127 * (2.5 / 127)
+    assert np.array_equal(back[...], want)  # 2.5 = 127 * (2.5 / 127)
 
 
 def test_zarr_with_dask(tmp_path):
@@ -146,12 +151,13 @@ def test_zarr_with_dask(tmp_path):
     da = pytest.importorskip("dask.array")
     x = sample((40, 60), seed=3)
     src = zarr.create_array(str(tmp_path / "f.zarr"), data=x, chunks=(20, 30))
-    dst = int8q.zarr.create_array(str(tmp_path / "q.zarr"), shape=x.shape, dtype=x.dtype,
-                                  chunks=(20, 30))
+    dst = int8q.zarr.create_array(
+        str(tmp_path / "q.zarr"), shape=x.shape, dtype=x.dtype, chunks=(20, 30)
+    )
     da.from_zarr(src).to_zarr(dst, compute=True)
     read = da.from_zarr(str(tmp_path / "q.zarr")).compute(scheduler="threads")
     for i, j in itertools.product((0, 20), (0, 30)):
-        part = np.s_[i:i + 20, j:j + 30]
+        part = np.s_[i : i + 20, j : j + 30]
         assert same_bits(read[part], int8q.quantize(x[part]).dequantize())
 
 
@@ -159,8 +165,9 @@ def test_zarr_create_array_errors(tmp_path):
     with pytest.raises(TypeError, match="float16/32/64"):
         int8q.zarr.create_array(str(tmp_path / "i.zarr"), data=np.arange(6), chunks=(3,))
     with pytest.raises(ValueError, match="fill_value"):
-        int8q.zarr.create_array(str(tmp_path / "n.zarr"), shape=(4,), dtype="float32",
-                                fill_value=np.nan)
+        int8q.zarr.create_array(
+            str(tmp_path / "n.zarr"), shape=(4,), dtype="float32", fill_value=np.nan
+        )
     with pytest.raises(TypeError, match="serializer"):
         int8q.zarr.create_array(str(tmp_path / "s.zarr"), data=np.ones(3), serializer="bytes")
     with pytest.raises(ValueError, match="is inf"):

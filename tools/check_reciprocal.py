@@ -10,6 +10,7 @@ on every SIMD level and both roundings.  The suite samples the same check
     python tools/check_reciprocal.py                 # 64 mantissas, all binades
     python tools/check_reciprocal.py --scales 4096   # the issue's "thousands"
 """
+
 import argparse
 import sys
 import time
@@ -59,8 +60,10 @@ def main(argv=None):
         amax, s = amax_for_scale(int(m))
         bad = check_scale(amax, levels, ["half_even", "half_away"])
         total += bad
-        print(f"{i + 1}/{len(mantissas)} scale {s!r}: {bad} mismatches "
-              f"({time.time() - t0:.0f} s)", flush=True)
+        print(
+            f"{i + 1}/{len(mantissas)} scale {s!r}: {bad} mismatches ({time.time() - t0:.0f} s)",
+            flush=True,
+        )
     print(f"levels {levels}: {total} mismatches in total")
     return 1 if total else 0
 

@@ -5,18 +5,19 @@ default).  Prints the figures quoted in README "Calibrated and asymmetric INT8".
 
     python tools/clip_report.py [n_sentences]
 """
+
 import sys
 import time
 
+import minilm
 import numpy as np
 
 import int8q
-import minilm
 
 
 def sqnr_db(x, xhat):
     x = x.astype(np.float64)
-    return 10 * np.log10(np.sum(x ** 2) / np.sum((x - xhat.astype(np.float64)) ** 2))
+    return 10 * np.log10(np.sum(x**2) / np.sum((x - xhat.astype(np.float64)) ** 2))
 
 
 def main():
@@ -42,21 +43,29 @@ def main():
         rows.append((name, x.shape, sa, sm))
     gains = np.array(gains)
     print(f"{len(gains)} weight matrices, per-row scales")
-    print(f"SQNR gain of clip='mse' over abs-max: min {gains.min():.2f} dB, "
-          f"median {np.median(gains):.2f} dB, max {gains.max():.2f} dB")
+    print(
+        f"SQNR gain of clip='mse' over abs-max: min {gains.min():.2f} dB, "
+        f"median {np.median(gains):.2f} dB, max {gains.max():.2f} dB"
+    )
     worst = min(rows, key=lambda r: r[2])
-    print(f"lowest abs-max SQNR: {worst[0]} {worst[1]}: {worst[2]:.2f} dB -> "
-          f"{worst[3]:.2f} dB with mse")
-    print(f"time: abs-max {t_abs:.2f} s, clip='mse' {t_mse:.2f} s "
-          f"({int8q.get_num_threads()} threads, SIMD {int8q.get_simd()})")
-    sentences = minilm.stdlib_sentences()[::max(1, 3960 // n)][:n]
+    print(
+        f"lowest abs-max SQNR: {worst[0]} {worst[1]}: {worst[2]:.2f} dB -> "
+        f"{worst[3]:.2f} dB with mse"
+    )
+    print(
+        f"time: abs-max {t_abs:.2f} s, clip='mse' {t_mse:.2f} s "
+        f"({int8q.get_num_threads()} threads, SIMD {int8q.get_simd()})"
+    )
+    sentences = minilm.stdlib_sentences()[:: max(1, 3960 // n)][:n]
     tok = minilm.tokenizer()
     ref = minilm.embed(sentences, weights, tok)
     for label, w in models.items():
         e = minilm.embed(sentences, w, tok)
         cos = np.sum(ref * e, axis=1)
-        print(f"embedding cosine to float32, {label:7s}: mean {cos.mean():.6f}, "
-              f"min {cos.min():.6f}  ({len(sentences)} sentences)")
+        print(
+            f"embedding cosine to float32, {label:7s}: mean {cos.mean():.6f}, "
+            f"min {cos.min():.6f}  ({len(sentences)} sentences)"
+        )
 
 
 if __name__ == "__main__":

@@ -8,14 +8,15 @@ query; the rest is the corpus.  Ground truth: top-10 by float32 cosine.
 
     python tools/embedding_recall.py [cache.npy]
 """
+
 import json
 import os
 import sys
 
+import minilm
 import numpy as np
 
 import int8q
-import minilm
 
 
 def top10(scores):
@@ -47,15 +48,14 @@ def main():
     is_query = np.arange(len(emb)) % 10 == 0
     corpus, queries = emb[~is_query], emb[is_query]
     truth = top10(queries @ corpus.T)
-    print(f"{len(corpus)} corpus and {len(queries)} query embeddings of dimension "
-          f"{emb.shape[1]}")
+    print(f"{len(corpus)} corpus and {len(queries)} query embeddings of dimension {emb.shape[1]}")
 
     rows = []
     for label, kw in CONFIGS:
         # Calibrate once on the corpus (in batches, as a stream would come),
         # save, reload: the queries use the saved ranges, one at a time.
         cal = int8q.Calibrator(**kw)
-        cal.update(corpus[i:i + 512] for i in range(0, len(corpus), 512))
+        cal.update(corpus[i : i + 512] for i in range(0, len(corpus), 512))
         saved = json.dumps(cal.to_dict())
         cal = int8q.Calibrator.from_dict(json.loads(saved))
         qc = cal.quantize(corpus)
@@ -70,8 +70,10 @@ def main():
         rows.append((label, recall(truth, top10(scores))))
     # The failure mode saved ranges avoid: ranges taken from one query.
     one = int8q.Calibrator("minmax", axis=-1).update(queries[:1])
-    scores = np.stack([one.quantize(q).dequantize() for q in queries]) @ \
-        one.quantize(corpus).dequantize().T
+    scores = (
+        np.stack([one.quantize(q).dequantize() for q in queries])
+        @ one.quantize(corpus).dequantize().T
+    )
     rows.append(("per dimension, ranges from ONE query", recall(truth, top10(scores))))
     print(f"{'ranges':36s} recall@10")
     for label, r in rows:

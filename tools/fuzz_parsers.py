@@ -15,6 +15,7 @@ empty; any other libFuzzer flag (-jobs, -workers, -rss_limit_mb=2048, ...)
 is passed through.  Reproduce a finding with ``python tools/fuzz_parsers.py
 --target=npz crash-<hash>``.
 """
+
 import os
 import sys
 
@@ -36,6 +37,7 @@ import test_fuzz_files as file_tests  # noqa: E402
 def _metadata_file(data):
     """A valid safetensors file whose int8q metadata is `data`."""
     import json
+
     header, body = file_tests._metadata_seed()
     header = {**header, "__metadata__": {"int8q": data.decode("latin1")}}
     blob = json.dumps(header).encode()
@@ -49,10 +51,13 @@ def _index_check(data):
 
     import numpy as np
     from checkpoints import write_sharded
+
     folder = tempfile.mkdtemp()
     try:
-        index = write_sharded(os.path.join(folder, "in"), [
-            {"a.weight": np.ones((2, 3), np.float32)}, {"b.weight": np.ones((3, 2))}])
+        index = write_sharded(
+            os.path.join(folder, "in"),
+            [{"a.weight": np.ones((2, 3), np.float32)}, {"b.weight": np.ones((3, 2))}],
+        )
         with open(index, "wb") as f:
             f.write(data)
         file_tests.run_all(folder, os.path.dirname(index))
@@ -65,19 +70,29 @@ def _file_target(suffix):
 
 
 TARGETS = {
-    "safetensors": (_file_target(".safetensors"),
-                    [file_tests.SEEDS["safetensors"][1],
-                     file_tests.SEEDS["safetensors quantized"][1]]),
-    "metadata": (lambda data: file_tests._in_folder(
-        "in.safetensors", _metadata_file(data), file_tests.run_all),
-        [file_tests._metadata_seed()[0]["__metadata__"]["int8q"].encode()]),
-    "index": (_index_check, [b'{"metadata": {"total_size": 48}, "weight_map": '
-                             b'{"a.weight": "model-00001-of-00002.safetensors", '
-                             b'"b.weight": "model-00002-of-00002.safetensors"}}']),
-    "npy": (_file_target(".npy"), [file_tests.SEEDS["npy"][1],
-                                   file_tests.SEEDS["npy fortran"][1]]),
-    "npz": (_file_target(".npz"), [file_tests.SEEDS[k][1] for k in
-                                   ("npz", "npz compressed", "npz quantized")]),
+    "safetensors": (
+        _file_target(".safetensors"),
+        [file_tests.SEEDS["safetensors"][1], file_tests.SEEDS["safetensors quantized"][1]],
+    ),
+    "metadata": (
+        lambda data: file_tests._in_folder(
+            "in.safetensors", _metadata_file(data), file_tests.run_all
+        ),
+        [file_tests._metadata_seed()[0]["__metadata__"]["int8q"].encode()],
+    ),
+    "index": (
+        _index_check,
+        [
+            b'{"metadata": {"total_size": 48}, "weight_map": '
+            b'{"a.weight": "model-00001-of-00002.safetensors", '
+            b'"b.weight": "model-00002-of-00002.safetensors"}}'
+        ],
+    ),
+    "npy": (_file_target(".npy"), [file_tests.SEEDS["npy"][1], file_tests.SEEDS["npy fortran"][1]]),
+    "npz": (
+        _file_target(".npz"),
+        [file_tests.SEEDS[k][1] for k in ("npz", "npz compressed", "npz quantized")],
+    ),
     "codec": (codec_tests.check_decodes_or_value_error, codec_tests.SEEDS),
     "gguf": (_file_target(".gguf"), None),
 }

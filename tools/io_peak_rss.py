@@ -16,6 +16,7 @@ command; deletes everything.  Linux only.
 Run it with the interpreter int8q is installed in, from outside the
 repository root.
 """
+
 import argparse
 import json
 import os
@@ -58,8 +59,11 @@ def write_checkpoint(path, layers, items=None):
     header, position, largest = {"__metadata__": {"format": "pt"}}, 0, 0
     for name, shape in items:
         nbytes = int(np.prod(shape)) * 4
-        header[name] = {"dtype": "F32", "shape": list(shape),
-                        "data_offsets": [position, position + nbytes]}
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(shape),
+            "data_offsets": [position, position + nbytes],
+        }
         position += nbytes
         largest = max(largest, nbytes)
     text = json.dumps(header).encode()
@@ -87,18 +91,27 @@ def write_hf_folder(folder, layers, shards):
     with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": size}, "weight_map": weight_map}, f)
     with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump({"architectures": ["LlamaForCausalLM"], "model_type": "llama",
-                   "hidden_size": HIDDEN, "intermediate_size": MLP,
-                   "num_hidden_layers": layers, "vocab_size": VOCAB,
-                   "torch_dtype": "float32"}, f)
+        json.dump(
+            {
+                "architectures": ["LlamaForCausalLM"],
+                "model_type": "llama",
+                "hidden_size": HIDDEN,
+                "intermediate_size": MLP,
+                "num_hidden_layers": layers,
+                "vocab_size": VOCAB,
+                "torch_dtype": "float32",
+            },
+            f,
+        )
     return size, largest
 
 
 def _size(path):
     if os.path.isfile(path):
         return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(root, n))
-               for root, _, names in os.walk(path) for n in names)
+    return sum(
+        os.path.getsize(os.path.join(root, n)) for root, _, names in os.walk(path) for n in names
+    )
 
 
 def _children(pid):
@@ -114,8 +127,7 @@ def _rss(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
             fields = dict(line.split(":", 1) for line in f if line.startswith("Rss"))
-        return (int(fields["RssAnon"].split()[0]) * 1024,
-                int(fields["RssFile"].split()[0]) * 1024)
+        return (int(fields["RssAnon"].split()[0]) * 1024, int(fields["RssFile"].split()[0]) * 1024)
     except (OSError, KeyError, ValueError):
         return None
 
@@ -124,8 +136,9 @@ def measure(args, workdir):
     """Run the int8q console script under GNU time: (max RSS, peak anon, seconds)."""
     exe = shutil.which("int8q", path=sysconfig.get_path("scripts")) or "int8q"
     report = os.path.join(workdir, "time.txt")
-    timer = subprocess.Popen(["/usr/bin/time", "-f", "%M %e", "-o", report, exe, *args],
-                             cwd=workdir)
+    timer = subprocess.Popen(
+        ["/usr/bin/time", "-f", "%M %e", "-o", report, exe, *args], cwd=workdir
+    )
     peak_anon = 0
     while timer.poll() is None:
         for child in _children(timer.pid):
@@ -143,11 +156,17 @@ def measure(args, workdir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--hf", type=int, metavar="SHARDS",
-                        help="write a Hugging Face model folder in SHARDS shards and "
-                             "quantize it with both schemes")
-    parser.add_argument("--dir", default=tempfile.gettempdir(),
-                        help="where to make the scratch folder (default: the temp dir)")
+    parser.add_argument(
+        "--hf",
+        type=int,
+        metavar="SHARDS",
+        help="write a Hugging Face model folder in SHARDS shards and quantize it with both schemes",
+    )
+    parser.add_argument(
+        "--dir",
+        default=tempfile.gettempdir(),
+        help="where to make the scratch folder (default: the temp dir)",
+    )
     opts = parser.parse_args()
     if not os.path.exists("/usr/bin/time"):
         sys.exit("needs GNU time at /usr/bin/time")
@@ -158,25 +177,36 @@ def main():
             src = os.path.join(work, "model")
             os.mkdir(src)
             size, largest = write_hf_folder(src, opts.layers, opts.hf)
-            runs = [["quantize", src, "-o", os.path.join(work, "w8a16")],
-                    ["quantize", src, "-o", os.path.join(work, "w8a8"), "--scheme", "W8A8"],
-                    ["dequantize", os.path.join(work, "w8a16"),
-                     "-o", os.path.join(work, "back")]]
+            runs = [
+                ["quantize", src, "-o", os.path.join(work, "w8a16")],
+                ["quantize", src, "-o", os.path.join(work, "w8a8"), "--scheme", "W8A8"],
+                ["dequantize", os.path.join(work, "w8a16"), "-o", os.path.join(work, "back")],
+            ]
         else:
             src = os.path.join(work, "model.safetensors")
             size, largest = write_checkpoint(src, opts.layers)
-            runs = [["quantize", src, "-o", os.path.join(work, "q.safetensors")],
-                    ["dequantize", os.path.join(work, "q.safetensors"),
-                     "-o", os.path.join(work, "back.safetensors")]]
-        print(f"checkpoint: {opts.layers} layers, {size / MiB:.0f} MiB float32"
-              + (f" in {opts.hf} shards (Hugging Face folder)" if opts.hf else "")
-              + f", largest tensor {largest / MiB:.0f} MiB")
+            runs = [
+                ["quantize", src, "-o", os.path.join(work, "q.safetensors")],
+                [
+                    "dequantize",
+                    os.path.join(work, "q.safetensors"),
+                    "-o",
+                    os.path.join(work, "back.safetensors"),
+                ],
+            ]
+        print(
+            f"checkpoint: {opts.layers} layers, {size / MiB:.0f} MiB float32"
+            + (f" in {opts.hf} shards (Hugging Face folder)" if opts.hf else "")
+            + f", largest tensor {largest / MiB:.0f} MiB"
+        )
         for args in runs:
             max_rss, anon, seconds = measure(args + ["--quiet"], work)
             out = _size(args[3])
-            print(f"int8q {' '.join(args[:1] + args[4:]):<25}  max RSS {max_rss / MiB:6.0f} MiB  "
-                  f"peak RssAnon {anon / MiB:6.0f} MiB  {seconds:5.1f} s  "
-                  f"output {out / MiB:.0f} MiB")
+            print(
+                f"int8q {' '.join(args[:1] + args[4:]):<25}  max RSS {max_rss / MiB:6.0f} MiB  "
+                f"peak RssAnon {anon / MiB:6.0f} MiB  {seconds:5.1f} s  "
+                f"output {out / MiB:.0f} MiB"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -11,6 +11,7 @@ modules.json pipeline.  GELU uses erf through Abramowitz & Stegun 7.1.26
 Text: sentences of the docstrings of Python's standard library, a real
 English corpus that is on every machine (no download).
 """
+
 import importlib
 import importlib.util
 import pathlib
@@ -33,11 +34,13 @@ def model_dir():
 
 def load_weights():
     from safetensors.numpy import load_file
+
     return load_file(str(model_dir() / "model.safetensors"))
 
 
 def tokenizer(max_length=128):
     from tokenizers import Tokenizer
+
     tok = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
     tok.enable_truncation(max_length)
     tok.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -49,8 +52,9 @@ def _erf(x):
     s = np.sign(x)
     a = np.abs(x)
     t = 1.0 / (1.0 + 0.3275911 * a)
-    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
-               + 0.254829592) * t * np.exp(-a * a)
+    y = 1.0 - (
+        ((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592
+    ) * t * np.exp(-a * a)
     return s * y
 
 
@@ -71,9 +75,11 @@ def _linear(x, w, prefix):
 def forward(w, ids, mask):
     """Token states (batch, length, 384) of BertModel."""
     length = ids.shape[1]
-    h = (w["embeddings.word_embeddings.weight"][ids]
-         + w["embeddings.position_embeddings.weight"][:length]
-         + w["embeddings.token_type_embeddings.weight"][0])
+    h = (
+        w["embeddings.word_embeddings.weight"][ids]
+        + w["embeddings.position_embeddings.weight"][:length]
+        + w["embeddings.token_type_embeddings.weight"][0]
+    )
     h = _layer_norm(h, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
     bias = np.where(mask[:, None, None, :] > 0, 0.0, -1e9).astype(np.float32)
     b, dim = ids.shape[0], h.shape[-1]
@@ -83,6 +89,7 @@ def forward(w, ids, mask):
 
         def heads(t):
             return t.reshape(b, length, HEADS, hd).transpose(0, 2, 1, 3)
+
         q = heads(_linear(h, w, p + "attention.self.query"))
         k = heads(_linear(h, w, p + "attention.self.key"))
         v = heads(_linear(h, w, p + "attention.self.value"))
@@ -90,12 +97,17 @@ def forward(w, ids, mask):
         scores = np.exp(scores - scores.max(-1, keepdims=True))
         scores /= scores.sum(-1, keepdims=True)
         ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(b, length, dim)
-        h = _layer_norm(h + _linear(ctx, w, p + "attention.output.dense"),
-                        w[p + "attention.output.LayerNorm.weight"],
-                        w[p + "attention.output.LayerNorm.bias"])
+        h = _layer_norm(
+            h + _linear(ctx, w, p + "attention.output.dense"),
+            w[p + "attention.output.LayerNorm.weight"],
+            w[p + "attention.output.LayerNorm.bias"],
+        )
         inter = _gelu(_linear(h, w, p + "intermediate.dense"))
-        h = _layer_norm(h + _linear(inter, w, p + "output.dense"),
-                        w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])
+        h = _layer_norm(
+            h + _linear(inter, w, p + "output.dense"),
+            w[p + "output.LayerNorm.weight"],
+            w[p + "output.LayerNorm.bias"],
+        )
     return h
 
 
@@ -104,7 +116,7 @@ def embed(sentences, weights, tok=None, batch=64):
     tok = tok or tokenizer()
     out = []
     for i in range(0, len(sentences), batch):
-        enc = tok.encode_batch(sentences[i:i + batch])
+        enc = tok.encode_batch(sentences[i : i + batch])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.float32)
         h = forward(weights, ids, mask)
@@ -113,8 +125,20 @@ def embed(sentences, weights, tok=None, batch=64):
     return np.concatenate(out).astype(np.float32)
 
 
-SKIP_MODULES = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo",
-                "__hello__", "__phello__", "lib2to3", "ensurepip", "venv", "pydoc_data"}
+SKIP_MODULES = {
+    "antigravity",
+    "this",
+    "idlelib",
+    "tkinter",
+    "turtle",
+    "turtledemo",
+    "__hello__",
+    "__phello__",
+    "lib2to3",
+    "ensurepip",
+    "venv",
+    "pydoc_data",
+}
 
 
 def stdlib_sentences(limit=None):

@@ -48,6 +48,7 @@ reads against the limits of _limits before allocating (README "Safety").
            [0.06299213]], dtype=float32))
     >>> d.cleanup()
 """
+
 import contextlib
 import os
 from collections.abc import Callable, Iterable
@@ -104,11 +105,19 @@ def _progress(enabled: bool) -> Callable[[int, str], Progress]:
     return lambda total, desc: Progress(total, enabled, desc)
 
 
-def quantize_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
-                  per_tensor: bool = False, block_size: SupportsIndex | None = None,
-                  rounding: str = "half_even", skip: Iterable[str] = (),
-                  all_tensors: bool = False, scheme: str | None = None,
-                  progress: bool = False, clip: str | None = None) -> None:
+def quantize_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    per_tensor: bool = False,
+    block_size: SupportsIndex | None = None,
+    rounding: str = "half_even",
+    skip: Iterable[str] = (),
+    all_tensors: bool = False,
+    scheme: str | None = None,
+    progress: bool = False,
+    clip: str | None = None,
+) -> None:
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
 
     Parameters
@@ -152,19 +161,21 @@ def quantize_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
 
     Nothing is left at `dst` (nor any temporary file) when an error is raised.
     """
-    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme,
-                        clip)
+    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme, clip)
     src = os.fspath(src)
     container = container_for(src)
     if scheme is not None and scheme not in getattr(container, "SCHEMES", ()):
-        raise ValueError(f"a scheme ({scheme}) applies to Hugging Face model folders (a "
-                         f"directory holding config.json), not to {container.DESCRIPTION}")
+        raise ValueError(
+            f"a scheme ({scheme}) applies to Hugging Face model folders (a "
+            f"directory holding config.json), not to {container.DESCRIPTION}"
+        )
     _check_output(container, src, dst)
     container.quantize(src, os.fspath(dst), opts, _progress(progress))
 
 
-def dequantize_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
-                    progress: bool = False) -> None:
+def dequantize_file(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, progress: bool = False
+) -> None:
     """Restore a file written by `quantize_file`: names, shapes and dtypes.
 
     Quantized tensors become ``q * scale`` (computed in the scale's dtype,

@@ -15,6 +15,7 @@ interrupt or a crash never leaves a partial checkpoint under the real name.
 - A directory (a sharded checkpoint) is built under such a name beside its
   target and renamed into place; its files inside use the same rules.
 """
+
 import contextlib
 import errno
 import os
@@ -32,8 +33,15 @@ _TEMPORARY = re.compile(r"\.(?P<base>.+)\.int8q-(?P<pid>\d+)-[0-9a-f]{8}\.tmp")
 STALE_AFTER_S = 24 * 3600
 # What open(O_TMPFILE) fails with where the kernel or filesystem lacks it:
 # then a named temporary file is used instead.
-_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT, errno.EACCES,
-               errno.EPERM, errno.ENOSYS}
+_NO_TMPFILE = {
+    errno.EOPNOTSUPP,
+    errno.EISDIR,
+    errno.EINVAL,
+    errno.ENOENT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOSYS,
+}
 
 
 def _temporary_name(dst: str) -> str:
@@ -48,7 +56,7 @@ def _process_gone(pid: int) -> bool:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return True
-    except OSError:      # exists, but belongs to someone else
+    except OSError:  # exists, but belongs to someone else
         return False
     return False
 
@@ -93,7 +101,7 @@ def _open_anonymous(parent: str) -> int | None:
         if exc.errno in _NO_TMPFILE:
             return None
         raise
-    if not os.path.exists(f"/proc/self/fd/{fd}"):   # /proc not mounted: cannot link
+    if not os.path.exists(f"/proc/self/fd/{fd}"):  # /proc not mounted: cannot link
         os.close(fd)
         return None
     return fd

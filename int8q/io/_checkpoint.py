@@ -5,6 +5,7 @@ and shape, every check that needs no data) and a run (the data).  A sharded
 checkpoint plans all its shards before writing any, so a bad shard or a
 name clash stops the job before it starts.
 """
+
 import math
 import os
 from collections.abc import Set
@@ -29,7 +30,7 @@ except ImportError:
 class Plan(NamedTuple):
     src: str
     header: st.Header
-    specs: list[st.Spec]    # output (name, dtype, shape), in input order
+    specs: list[st.Spec]  # output (name, dtype, shape), in input order
     # (action, name, arg) in data order; arg is None ("copy"), the scheme
     # ("quantize") or the metadata entry ("dequantize").
     steps: list[tuple[str, str, Any]]
@@ -60,12 +61,13 @@ def plan_quantize(src: str, header: st.Header, opts: conv.Options, taken: Set[st
             continue
         scale = conv.scale_name(name)
         if scale in taken:
-            raise FormatError(f"{src}: cannot store the scale of {name!r}: a tensor named "
-                              f"{scale!r} already exists (leave it out with --skip)")
+            raise FormatError(
+                f"{src}: cannot store the scale of {name!r}: a tensor named "
+                f"{scale!r} already exists (leave it out with --skip)"
+            )
         specs.append((name, "I8", info.shape))
         # Always float32, whatever the tensor's dtype (see conv.quantize).
-        specs.append((scale, "F32",
-                      conv.scale_shape(scheme, info.shape, opts.block_size)))
+        specs.append((scale, "F32", conv.scale_shape(scheme, info.shape, opts.block_size)))
         steps.append(("quantize", name, scheme))
         entries[name] = conv.entry(scheme, opts, info.dtype, scale)
     metadata = {**header.metadata, conv.META_KEY: conv.encode(entries)}
@@ -81,14 +83,19 @@ def quantized_entries(src: str, header: st.Header) -> dict[str, conv.Entry]:
     for name, e in entries.items():
         q, scale = header.tensors.get(name), header.tensors.get(e["scale"])
         if q is None or scale is None:
-            raise FormatError(f"{src}: int8q metadata lists {name!r}, which the file lacks "
-                              f"(or its scale {e['scale']!r})")
+            raise FormatError(
+                f"{src}: int8q metadata lists {name!r}, which the file lacks "
+                f"(or its scale {e['scale']!r})"
+            )
         if q.dtype != "I8" or scale.dtype not in st.FLOAT_DTYPES:
-            raise FormatError(f"{src}: tensor {name!r} is {q.dtype} with a {scale.dtype} "
-                              f"scale; int8q stores I8 with a floating scale")
+            raise FormatError(
+                f"{src}: tensor {name!r} is {q.dtype} with a {scale.dtype} "
+                f"scale; int8q stores I8 with a floating scale"
+            )
         if st.kind(e["dtype"]) == "other":
-            raise FormatError(f"{src}: tensor {name!r} has unsupported original dtype "
-                              f"{e['dtype']!r}")
+            raise FormatError(
+                f"{src}: tensor {name!r} has unsupported original dtype {e['dtype']!r}"
+            )
     return entries
 
 
@@ -138,9 +145,13 @@ def run(plan: Plan, f: IO[bytes], progress: Progress) -> None:
                 progress.update(info.nbytes)
             else:
                 scale_info = header.tensors[arg["scale"]]
-                out = conv.dequantize(name, st.array(src, header, name),
-                                      st.array(src, header, arg["scale"]), arg,
-                                      _numpy_target(arg["dtype"]))
+                out = conv.dequantize(
+                    name,
+                    st.array(src, header, name),
+                    st.array(src, header, arg["scale"]),
+                    arg,
+                    _numpy_target(arg["dtype"]),
+                )
                 writer.write(name, out)
                 progress.update(info.nbytes + scale_info.nbytes)
     writer.close()
@@ -157,7 +168,15 @@ def inspect(path: str, header: st.Header, file: str | None = None) -> list[Row]:
     for name, info in header.tensors.items():
         e = entries.get(name)
         scheme = e["scheme"] if e else "scale" if name in scales else "none"
-        rows.append({"file": file, "name": name,
-                     "shape": info.shape, "dtype": info.dtype, "scheme": scheme,
-                     "size": info.nbytes, "original_dtype": e["dtype"] if e else None})
+        rows.append(
+            {
+                "file": file,
+                "name": name,
+                "shape": info.shape,
+                "dtype": info.dtype,
+                "scheme": scheme,
+                "size": info.nbytes,
+                "original_dtype": e["dtype"] if e else None,
+            }
+        )
     return rows

@@ -40,6 +40,7 @@ vLLM's ``CompressedTensorsWNA16`` convert scales to the model's dtype when
 they load them (as they would any stored dtype), so for float32 models the
 loaded weights are ``q * scale`` bit for bit.
 """
+
 import fnmatch
 import math
 import re
@@ -69,14 +70,14 @@ WEIGHT, PACKED_WEIGHT, SCALE, SHAPE = "weight", "weight_packed", "weight_scale",
 # nn.Linear, so the "Linear" target of the config never reaches them;
 # ``lm_head`` is left in float unless asked, as llm-compressor's recipes do.
 NOT_LINEAR = re.compile(
-    r"(embed|(^|\.)(wte|wpe|shared)($|\.)|norm|(^|\.)ln_|relative_attention_bias)",
-    re.IGNORECASE)
+    r"(embed|(^|\.)(wte|wpe|shared)($|\.)|norm|(^|\.)ln_|relative_attention_bias)", re.IGNORECASE
+)
 LM_HEAD = "lm_head"
 
 
 def module_of(name: str) -> str:
     """``"a.b.weight"`` -> ``"a.b"``."""
-    return name[:-len(".weight")]
+    return name[: -len(".weight")]
 
 
 def is_linear_weight(name: str, kind: str, shape: Sequence[int]) -> bool:
@@ -84,14 +85,22 @@ def is_linear_weight(name: str, kind: str, shape: Sequence[int]) -> bool:
 
     `kind` is "float", "integer" or "other" as the containers tell it.
     """
-    return (kind == "float" and len(shape) == 2 and name.endswith(".weight")
-            and not NOT_LINEAR.search(module_of(name))
-            and module_of(name).rsplit(".", 1)[-1] != LM_HEAD)
+    return (
+        kind == "float"
+        and len(shape) == 2
+        and name.endswith(".weight")
+        and not NOT_LINEAR.search(module_of(name))
+        and module_of(name).rsplit(".", 1)[-1] != LM_HEAD
+    )
 
 
 def is_lm_head(name: str, kind: str, shape: Sequence[int]) -> bool:
-    return (kind == "float" and len(shape) == 2 and name.endswith(".weight")
-            and module_of(name).rsplit(".", 1)[-1] == LM_HEAD)
+    return (
+        kind == "float"
+        and len(shape) == 2
+        and name.endswith(".weight")
+        and module_of(name).rsplit(".", 1)[-1] == LM_HEAD
+    )
 
 
 def skipped(name: str, opts: Options) -> bool:
@@ -108,13 +117,17 @@ def strategy(scheme: str, opts: Options) -> tuple[str, int | None, str]:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     if opts.block_size is not None:
         if scheme == "W8A8":
-            raise ValueError("W8A8 takes one weight scale per channel or per tensor "
-                             "(vLLM's CompressedTensorsW8A8Int8); --block-size is for W8A16")
+            raise ValueError(
+                "W8A8 takes one weight scale per channel or per tensor "
+                "(vLLM's CompressedTensorsW8A8Int8); --block-size is for W8A16"
+            )
         return "group", opts.block_size, "per_block"
     if opts.per_tensor:
         if scheme == "W8A16":
-            raise ValueError("W8A16 takes one weight scale per channel or per group "
-                             "(vLLM's CompressedTensorsWNA16); --per-tensor is for W8A8")
+            raise ValueError(
+                "W8A16 takes one weight scale per channel or per group "
+                "(vLLM's CompressedTensorsWNA16); --per-tensor is for W8A8"
+            )
         return "tensor", None, "per_tensor"
     return "channel", None, "per_row"
 
@@ -123,12 +136,15 @@ def check_shape(name: str, shape: Sequence[int], group_size: int | None) -> None
     """A group must divide the input width (vLLM's kernels and compressed-tensors'
     strict group rule); say which tensor does not fit."""
     if group_size is not None and shape[1] % group_size:
-        raise FormatError(f"tensor {name!r}: {shape[1]} input columns are not a multiple of "
-                          f"--block-size {group_size} (leave it out with --skip)")
+        raise FormatError(
+            f"tensor {name!r}: {shape[1]} input columns are not a multiple of "
+            f"--block-size {group_size} (leave it out with --skip)"
+        )
 
 
-def output_specs(module: str, shape: tuple[int, ...], scheme: str, strategy_: str,
-                 group_size: int | None) -> list[Spec]:
+def output_specs(
+    module: str, shape: tuple[int, ...], scheme: str, strategy_: str, group_size: int | None
+) -> list[Spec]:
     """[(name, safetensors dtype, shape)] that a quantized module is stored as."""
     rows, cols = shape
     scale_shape: tuple[int, ...]
@@ -142,8 +158,11 @@ def output_specs(module: str, shape: tuple[int, ...], scheme: str, strategy_: st
     scale = (f"{module}.{SCALE}", "F32", scale_shape)
     if scheme == "W8A8":
         return [(f"{module}.{WEIGHT}", "I8", shape), scale]
-    return [(f"{module}.{PACKED_WEIGHT}", "I32", (rows, math.ceil(cols / 4))), scale,
-            (f"{module}.{SHAPE}", "I64", (2,))]
+    return [
+        (f"{module}.{PACKED_WEIGHT}", "I32", (rows, math.ceil(cols / 4))),
+        scale,
+        (f"{module}.{SHAPE}", "I64", (2,)),
+    ]
 
 
 def pack(q: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int32]:
@@ -178,8 +197,10 @@ def unpack(packed: npt.NDArray[Any], shape: Sequence[int], num_bits: int) -> Int
     rows, cols = (int(d) for d in shape)
     words = math.ceil(cols * num_bits / 32)
     if packed.shape != (rows, words) or packed.dtype.kind not in "iu" or packed.itemsize != 4:
-        raise FormatError(f"packed weight of shape {packed.shape} ({packed.dtype}) does not "
-                          f"hold {rows} x {cols} values of {num_bits} bits")
+        raise FormatError(
+            f"packed weight of shape {packed.shape} ({packed.dtype}) does not "
+            f"hold {rows} x {cols} values of {num_bits} bits"
+        )
     raw = np.ascontiguousarray(packed).astype("<i4", copy=False).view(np.uint8)
     if num_bits == 8:
         q: Int8Array = np.bitwise_xor(raw[:, :cols], np.uint8(0x80)).view(np.int8)
@@ -188,39 +209,55 @@ def unpack(packed: npt.NDArray[Any], shape: Sequence[int], num_bits: int) -> Int
     step = max(1, _ROWS_BYTES // max(1, raw.shape[1] * 8))
     offset = 1 << (num_bits - 1)
     for r in range(0, rows, step):
-        bits = np.unpackbits(raw[r:r + step], axis=1, bitorder="little")
-        bits = bits[:, :cols * num_bits].reshape(-1, cols, num_bits)
+        bits = np.unpackbits(raw[r : r + step], axis=1, bitorder="little")
+        bits = bits[:, : cols * num_bits].reshape(-1, cols, num_bits)
         values = np.packbits(bits, axis=2, bitorder="little")[:, :, 0]
-        out[r:r + step] = (values.astype(np.int16) - offset).astype(np.int8)
+        out[r : r + step] = (values.astype(np.int16) - offset).astype(np.int8)
     return out
 
 
-def _args(strategy_: str | None, group_size: int | None, *, dynamic: bool = False,
-          token: bool = False) -> dict[str, object]:
-    args: dict[str, object] = {"num_bits": 8, "type": "int", "symmetric": True,
-            "strategy": "token" if token else strategy_, "dynamic": dynamic}
+def _args(
+    strategy_: str | None, group_size: int | None, *, dynamic: bool = False, token: bool = False
+) -> dict[str, object]:
+    args: dict[str, object] = {
+        "num_bits": 8,
+        "type": "int",
+        "symmetric": True,
+        "strategy": "token" if token else strategy_,
+        "dynamic": dynamic,
+    }
     if strategy_ == "group" and not token:
         args["group_size"] = group_size
     return args
 
 
-def quantization_config(scheme: str, strategy_: str, group_size: int | None,
-                        ignore: set[str]) -> dict[str, object]:
+def quantization_config(
+    scheme: str, strategy_: str, group_size: int | None, ignore: set[str]
+) -> dict[str, object]:
     """The ``quantization_config`` of config.json for what int8q wrote.
 
     One config group targeting the class ``Linear`` (as llm-compressor writes
     it), the modules left in float that such a target could reach in
     `ignore`, status ``compressed`` (the tensors are stored quantized).
     """
-    group = {"targets": ["Linear"], "weights": _args(strategy_, group_size),
-             "input_activations": None, "output_activations": None,
-             "format": FORMAT[scheme]}
+    group = {
+        "targets": ["Linear"],
+        "weights": _args(strategy_, group_size),
+        "input_activations": None,
+        "output_activations": None,
+        "format": FORMAT[scheme],
+    }
     if scheme == "W8A8":
         group["input_activations"] = _args(None, None, dynamic=True, token=True)
-    return {"quant_method": QUANT_METHOD, "format": FORMAT[scheme],
-            "quantization_status": "compressed", "config_groups": {"group_0": group},
-            "ignore": sorted(ignore), "kv_cache_scheme": None,
-            "global_compression_ratio": None}
+    return {
+        "quant_method": QUANT_METHOD,
+        "format": FORMAT[scheme],
+        "quantization_status": "compressed",
+        "config_groups": {"group_0": group},
+        "ignore": sorted(ignore),
+        "kv_cache_scheme": None,
+        "global_compression_ratio": None,
+    }
 
 
 # ---- reading a quantization_config (int8q's or another tool's) ----
@@ -230,6 +267,7 @@ READABLE_FORMATS = (PACKED, INT, "naive-quantized")
 
 class WeightArgs:
     """What dequantizing one module needs: format, bits, strategy, group size."""
+
     __slots__ = ("format", "num_bits", "strategy", "group_size", "scheme")
 
     format: str
@@ -238,8 +276,9 @@ class WeightArgs:
     group_size: int | None
     scheme: str
 
-    def __init__(self, fmt: str, num_bits: int, strategy_: str, group_size: int | None,
-                 scheme: str) -> None:
+    def __init__(
+        self, fmt: str, num_bits: int, strategy_: str, group_size: int | None, scheme: str
+    ) -> None:
         self.format, self.num_bits, self.strategy = fmt, num_bits, strategy_
         self.group_size, self.scheme = group_size, scheme
 
@@ -247,15 +286,17 @@ class WeightArgs:
         return (self.format, self.num_bits, self.strategy, self.group_size)
 
 
-def _group_args(where: str, group_name: str, group: object,
-                default_format: Any) -> WeightArgs | None:  # (JSON values, checked here)
+def _group_args(
+    where: str, group_name: str, group: object, default_format: Any
+) -> WeightArgs | None:  # (JSON values, checked here)
     if not isinstance(group, dict):
-        raise FormatError(f"{where}: config group {group_name!r} is not an object "
-                          f"(preset names are not read)")
+        raise FormatError(
+            f"{where}: config group {group_name!r} is not an object (preset names are not read)"
+        )
     fmt = group.get("format") or default_format
     weights = group.get("weights")
     if not isinstance(weights, dict):
-        return None     # activations or KV cache only: no weights to restore
+        return None  # activations or KV cache only: no weights to restore
     bits, kind = weights.get("num_bits", 8), weights.get("type", "int")
     strategy_, group_size = weights.get("strategy"), weights.get("group_size")
     unsupported = None
@@ -274,13 +315,16 @@ def _group_args(where: str, group_name: str, group: object,
     elif strategy_ == "group" and (type(group_size) is not int or group_size < 1):
         unsupported = f"group size {group_size!r}"
     if unsupported:
-        raise FormatError(f"{where}: config group {group_name!r} has {unsupported}; int8q "
-                          f"restores symmetric int weights in formats {READABLE_FORMATS}")
+        raise FormatError(
+            f"{where}: config group {group_name!r} has {unsupported}; int8q "
+            f"restores symmetric int weights in formats {READABLE_FORMATS}"
+        )
     assert isinstance(strategy_, str)  # for mypy: one of the three checked above
     acts = group.get("input_activations")
     act_bits = acts.get("num_bits", 8) if isinstance(acts, dict) else 16
-    return WeightArgs(fmt, bits, strategy_, group_size if strategy_ == "group" else None,
-                      f"W{bits}A{act_bits}")
+    return WeightArgs(
+        fmt, bits, strategy_, group_size if strategy_ == "group" else None, f"W{bits}A{act_bits}"
+    )
 
 
 def read_config(where: str, qc: object) -> list[tuple[list[str], WeightArgs]]:
@@ -288,12 +332,15 @@ def read_config(where: str, qc: object) -> list[tuple[list[str], WeightArgs]]:
     when it is not compressed-tensors, not compressed, or not restorable."""
     if not isinstance(qc, dict) or qc.get("quant_method") != QUANT_METHOD:
         method = qc.get("quant_method") if isinstance(qc, dict) else None
-        raise FormatError(f"{where}: quantization_config is not compressed-tensors "
-                          f"(quant_method {method!r})")
+        raise FormatError(
+            f"{where}: quantization_config is not compressed-tensors (quant_method {method!r})"
+        )
     if qc.get("quantization_status") != "compressed":
-        raise FormatError(f"{where}: quantization_status is "
-                          f"{qc.get('quantization_status')!r}: the weights are not stored "
-                          f"quantized")
+        raise FormatError(
+            f"{where}: quantization_status is "
+            f"{qc.get('quantization_status')!r}: the weights are not stored "
+            f"quantized"
+        )
     if qc.get("sparsity_config") or qc.get("transform_config"):
         raise FormatError(f"{where}: sparsity and transforms are not supported")
     groups = qc.get("config_groups")
@@ -314,19 +361,21 @@ def _matches(target: str, module: str) -> bool:
     return target == module
 
 
-def args_for(where: str, module: str,
-             groups: list[tuple[list[str], WeightArgs]]) -> WeightArgs:
+def args_for(where: str, module: str, groups: list[tuple[list[str], WeightArgs]]) -> WeightArgs:
     """The WeightArgs of `module`: the only kind the config has, or the group
     whose name or regex targets match it."""
     distinct = {args.key(): args for _, args in groups}
     if len(distinct) == 1:
         return next(iter(distinct.values()))
-    named = {args.key(): args for targets, args in groups
-             if any(_matches(t, module) for t in targets)}
+    named = {
+        args.key(): args for targets, args in groups if any(_matches(t, module) for t in targets)
+    }
     if len(named) == 1:
         return next(iter(named.values()))
-    raise FormatError(f"{where}: cannot tell which config group quantized {module!r} "
-                      f"(groups differ and target layer classes, not names)")
+    raise FormatError(
+        f"{where}: cannot tell which config group quantized {module!r} "
+        f"(groups differ and target layer classes, not names)"
+    )
 
 
 def scale_layout(args: WeightArgs) -> tuple[str, int | None]:

@@ -3,6 +3,7 @@
 Each container module (_safetensors_file, _sharded, _npy, _npz...) matches
 `Container`; mypy checks that when _registry lists it.
 """
+
 from collections.abc import Callable
 from typing import Protocol, TypedDict
 
@@ -25,7 +26,8 @@ class _RowKeys(TypedDict):
 
 class Row(_RowKeys, total=False):
     """One tensor, as int8q.io.inspect_file lists it."""
-    strategy: str | None    # Hugging Face folders only: "channel", "tensor", "group:G"
+
+    strategy: str | None  # Hugging Face folders only: "channel", "tensor", "group:G"
 
 
 class Container(Protocol):

@@ -5,6 +5,7 @@ named, and the metadata that lets ``dequantize`` undo it all without being
 told.  Shared by every container (safetensors, .npz, .npy); the containers
 only say what kind of numbers a tensor holds and in which dtype notation.
 """
+
 import fnmatch
 import json
 from collections.abc import Iterable, Sequence
@@ -19,50 +20,60 @@ from ._errors import FormatError
 from ._limits import check_writable, load_json
 
 VERSION = 1
-META_KEY = "int8q"          # safetensors __metadata__ key / .npz entry stem
+META_KEY = "int8q"  # safetensors __metadata__ key / .npz entry stem
 SCHEMES = ("per_row", "per_tensor", "per_block")
-SERVING_SCHEMES = ("W8A16", "W8A8")   # compressed-tensors presets (_compressed_tensors)
-MAX_BLOCK_SIZE = 2 ** 62    # a block size the kernels' 64-bit layout can hold
+SERVING_SCHEMES = ("W8A16", "W8A8")  # compressed-tensors presets (_compressed_tensors)
+MAX_BLOCK_SIZE = 2**62  # a block size the kernels' 64-bit layout can hold
 
 
 class Options(NamedTuple):
     """What `quantize_file` was asked for (checked by `options`)."""
+
     per_tensor: bool = False
     block_size: "int | None" = None
     rounding: str = "half_even"
     skip: tuple[str, ...] = ()
     all_tensors: bool = False
-    scheme: "str | None" = None     # a Hugging Face folder's scheme (W8A16, W8A8)
-    clip: "str | None" = None       # "mse": per-scale clipping that minimises MSE
+    scheme: "str | None" = None  # a Hugging Face folder's scheme (W8A16, W8A8)
+    clip: "str | None" = None  # "mse": per-scale clipping that minimises MSE
 
 
 class Layout(TypedDict):
     """How a tensor was quantized: what `dequantize` needs of an Entry."""
+
     scheme: str
     block_size: int | None
 
 
 class _EntryKeys(Layout):
-    dtype: str          # the original dtype, in the container's notation
+    dtype: str  # the original dtype, in the container's notation
     rounding: str
-    scale: str          # the scale tensor's name
+    scale: str  # the scale tensor's name
 
 
 class Entry(_EntryKeys, total=False):
     """The metadata of one quantized tensor (see `entry`)."""
-    clip: str           # "mse" when the scales were chosen so
+
+    clip: str  # "mse" when the scales were chosen so
 
 
 class Metadata(TypedDict, total=False):
     """The checked metadata (see `decode`); "container" only for a .npy source."""
+
     version: int
     tensors: dict[str, Entry]
     container: str
 
 
-def options(per_tensor: bool = False, block_size: object = None, rounding: str = "half_even",
-            skip: str | Iterable[str] = (), all_tensors: bool = False,
-            scheme: str | None = None, clip: str | None = None) -> Options:
+def options(
+    per_tensor: bool = False,
+    block_size: object = None,
+    rounding: str = "half_even",
+    skip: str | Iterable[str] = (),
+    all_tensors: bool = False,
+    scheme: str | None = None,
+    clip: str | None = None,
+) -> Options:
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
         block_size = _validate.block_size(block_size)
@@ -75,12 +86,13 @@ def options(per_tensor: bool = False, block_size: object = None, rounding: str =
         raise ValueError(f"scheme must be one of {SERVING_SCHEMES}, got {scheme!r}")
     if clip not in (None, "mse"):
         raise ValueError(f"clip must be None or 'mse', got {clip!r}")
-    return Options(bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors),
-                   scheme, clip)
+    return Options(
+        bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors), scheme, clip
+    )
 
 
 def kind(dtype: np.dtype[Any]) -> str:
-    """"float", "integer" or "other", as int8q's quantize sees a NumPy dtype.
+    """ "float", "integer" or "other", as int8q's quantize sees a NumPy dtype.
 
     (Safetensors dtype names have their own table: ``_safetensors.kind``.)
     """
@@ -116,12 +128,14 @@ def choose_scheme(name: str, kind: str, ndim: int, opts: Options) -> str | None:
 
 def _granularity(scheme: str, block_size: int | None) -> tuple[int | None, int | None]:
     """int8q's (axis, block_size) for a scheme."""
-    return {"per_row": (0, None), "per_tensor": (None, None),
-            "per_block": (None, block_size)}[scheme]
+    return {"per_row": (0, None), "per_tensor": (None, None), "per_block": (None, block_size)}[
+        scheme
+    ]
 
 
-def scale_shape(scheme: str, shape: Sequence[int],
-                block_size: int | None = None) -> tuple[int, ...]:
+def scale_shape(
+    scheme: str, shape: Sequence[int], block_size: int | None = None
+) -> tuple[int, ...]:
     """The stored scale's shape: broadcastable against q per row and per tensor."""
     if scheme == "per_row":
         return (shape[0],) + (1,) * (len(shape) - 1)
@@ -131,8 +145,9 @@ def scale_shape(scheme: str, shape: Sequence[int],
     return ()
 
 
-def quantize(name: str, x: npt.NDArray[Any], scheme: str,
-             opts: Options) -> tuple[npt.NDArray[np.integer[Any]], FloatArray]:
+def quantize(
+    name: str, x: npt.NDArray[Any], scheme: str, opts: Options
+) -> tuple[npt.NDArray[np.integer[Any]], FloatArray]:
     """(q, stored float32 scale) of tensor `name`; ValueError names the tensor.
 
     Tensors whose int8q working dtype is float64 (float64, integers) are
@@ -145,8 +160,9 @@ def quantize(name: str, x: npt.NDArray[Any], scheme: str,
         with np.errstate(over="ignore"):  # beyond float32: inf, reported below
             x = np.asarray(x, dtype=np.float32)
     try:
-        qt = _api.quantize(x, axis=axis, block_size=block_size, rounding=opts.rounding,
-                           clip=opts.clip)
+        qt = _api.quantize(
+            x, axis=axis, block_size=block_size, rounding=opts.rounding, clip=opts.clip
+        )
     except ValueError as exc:
         raise ValueError(f"tensor {name!r}: {_overflow_text(original, x) or exc}") from None
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
@@ -166,12 +182,19 @@ def _overflow_text(original: npt.NDArray[Any], x32: npt.NDArray[Any]) -> str | N
     if not np.isfinite(value):
         return None
     index = ", ".join(map(str, where))
-    return (f"x[{index}] is {float(value)!r}, which overflows float32 (the file stores float32 "
-            f"scales, so tensors are quantized from their float32 values)")
+    return (
+        f"x[{index}] is {float(value)!r}, which overflows float32 (the file stores float32 "
+        f"scales, so tensors are quantized from their float32 values)"
+    )
 
 
-def dequantize(name: str, q: npt.NDArray[Any], scale: npt.NDArray[Any], entry: Layout,
-               dtype: npt.DTypeLike | None) -> npt.NDArray[Any]:
+def dequantize(
+    name: str,
+    q: npt.NDArray[Any],
+    scale: npt.NDArray[Any],
+    entry: Layout,
+    dtype: npt.DTypeLike | None,
+) -> npt.NDArray[Any]:
     """q * scale restored to `dtype` (NumPy), or float32 where `dtype` is None.
 
     Integer and bool originals (quantized with ``all_tensors``) are rounded
@@ -182,11 +205,13 @@ def dequantize(name: str, q: npt.NDArray[Any], scale: npt.NDArray[Any], entry: L
         raise FormatError(f"tensor {name!r}: a 0-d tensor cannot be {scheme}")
     expected = scale_shape(scheme, q.shape, block_size)
     if q.dtype != np.int8 or tuple(scale.shape) != expected:
-        raise FormatError(f"tensor {name!r}: expected int8 q and a scale of shape "
-                          f"{expected}, found {q.dtype} q and a scale of shape {scale.shape}")
+        raise FormatError(
+            f"tensor {name!r}: expected int8 q and a scale of shape "
+            f"{expected}, found {q.dtype} q and a scale of shape {scale.shape}"
+        )
     axis, block_size = _granularity(scheme, block_size)
     if scheme == "per_row":
-        scale = scale.reshape(-1)   # int8q wants (rows,); the file holds (rows, 1, ...)
+        scale = scale.reshape(-1)  # int8q wants (rows,); the file holds (rows, 1, ...)
     dtype = None if dtype is None else np.dtype(dtype)
     integer = dtype is not None and dtype.kind in "biu"
     # int8q computes into native floats; a byte-swapped or integer original
@@ -207,9 +232,13 @@ def dequantize(name: str, q: npt.NDArray[Any], scale: npt.NDArray[Any], entry: L
 
 def entry(scheme: str, opts: Options, dtype: str, scale: str) -> Entry:
     """The metadata entry for one quantized tensor."""
-    e: Entry = {"scheme": scheme,
-                "block_size": opts.block_size if scheme == "per_block" else None,
-                "dtype": dtype, "rounding": opts.rounding, "scale": scale}
+    e: Entry = {
+        "scheme": scheme,
+        "block_size": opts.block_size if scheme == "per_block" else None,
+        "dtype": dtype,
+        "rounding": opts.rounding,
+        "scale": scale,
+    }
     if opts.clip:  # (a key set apart: mypy cannot type a ** of a conditional dict)
         e["clip"] = opts.clip
     return e
@@ -217,8 +246,7 @@ def entry(scheme: str, opts: Options, dtype: str, scale: str) -> Entry:
 
 def encode(entries: dict[str, Entry], **extra: str) -> str:
     """The metadata as a JSON string: version, tensors, and any `extra` keys."""
-    text = json.dumps({"version": VERSION, "tensors": entries, **extra},
-                      separators=(",", ":"))
+    text = json.dumps({"version": VERSION, "tensors": entries, **extra}, separators=(",", ":"))
     check_writable(text, "int8q metadata")
     return text
 
@@ -232,16 +260,21 @@ def decode(text: str | bytes, where: str) -> Metadata:
     if type(meta) is not dict or type(meta.get("tensors")) is not dict:
         raise FormatError(f"{where}: corrupt int8q metadata")
     if type(meta.get("version")) is not int or meta["version"] != VERSION:
-        raise FormatError(f"{where}: int8q metadata version {meta.get('version')!r}; "
-                          f"this int8q reads version {VERSION}")
+        raise FormatError(
+            f"{where}: int8q metadata version {meta.get('version')!r}; "
+            f"this int8q reads version {VERSION}"
+        )
     for name, e in meta["tensors"].items():
         if isinstance(e, dict):
             e.setdefault("block_size", None)
         block = e.get("block_size") if isinstance(e, dict) else None
-        if (not isinstance(e, dict) or e.get("scheme") not in SCHEMES
-                or not isinstance(e.get("dtype"), str) or not isinstance(e.get("scale"), str)
-                or (e["scheme"] == "per_block")
-                != (type(block) is int and 1 <= block <= MAX_BLOCK_SIZE)):
+        if (
+            not isinstance(e, dict)
+            or e.get("scheme") not in SCHEMES
+            or not isinstance(e.get("dtype"), str)
+            or not isinstance(e.get("scale"), str)
+            or (e["scheme"] == "per_block") != (type(block) is int and 1 <= block <= MAX_BLOCK_SIZE)
+        ):
             raise FormatError(f"{where}: corrupt int8q metadata for tensor {name!r}")
     scales = [e["scale"] for e in meta["tensors"].values()]
     if len(set(scales)) != len(scales) or set(scales) & set(meta["tensors"]):

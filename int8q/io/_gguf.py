@@ -44,7 +44,10 @@ OUTPUT_IS_DIR = False
 
 F32, F16, BF16 = gf.TYPE_IDS["F32"], gf.TYPE_IDS["F16"], gf.TYPE_IDS["BF16"]
 _FLOATS: dict[int, np.dtype[Any]] = {
-    F32: np.dtype("<f4"), F16: np.dtype("<f2"), BF16: np.dtype("<u2")}
+    F32: np.dtype("<f4"),
+    F16: np.dtype("<f2"),
+    BF16: np.dtype("<u2"),
+}
 SLAB_ELEMENTS = 1 << 20  # converted at a time: 4 MiB as float32
 COPY_BYTES = 1 << 24
 
@@ -129,8 +132,17 @@ def _slabs(src: str, header: gf.Header, t: gf.Tensor) -> Iterator[tuple[int, npt
     with open(src, "rb") as f:
         for r0 in range(0, rows, step):
             count = min(step, rows - r0)
-            yield r0, read_array(f, header.data_start + t.offset + r0 * n * dtype.itemsize,
-                                 dtype, (count, n), src, t.name)
+            yield (
+                r0,
+                read_array(
+                    f,
+                    header.data_start + t.offset + r0 * n * dtype.itemsize,
+                    dtype,
+                    (count, n),
+                    src,
+                    t.name,
+                ),
+            )
 
 
 def _convert(src: str, header: gf.Header, t: gf.Tensor, target: int, writer: gf.Writer) -> None:
@@ -139,7 +151,7 @@ def _convert(src: str, header: gf.Header, t: gf.Tensor, target: int, writer: gf.
         # ggml_bf16_to_fp32_row do): NumPy's float16 cast on a 4 MiB slab is
         # faster than letting int8q.ggml convert float16 in its own chunks.
         values = bf16_to_float32(slab) if t.type == BF16 else slab.astype(np.float32)
-        out: npt.NDArray[Any]   # Q8_0 bytes or float16
+        out: npt.NDArray[Any]  # Q8_0 bytes or float16
         try:
             if target == rules.Q8_0:
                 out = ggml.quantize_q8_0(values)
@@ -159,8 +171,7 @@ def _to_float16(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float16]:
     return out
 
 
-def _located(t: gf.Tensor, r0: int, values: npt.NDArray[np.float32],
-             exc: ValueError) -> ValueError:
+def _located(t: gf.Tensor, r0: int, values: npt.NDArray[np.float32], exc: ValueError) -> ValueError:
     """ValueError naming the tensor and, for NaN/inf, the element in the tensor's shape."""
     found = find_nonfinite(np.asarray(values, np.float32), np.dtype(np.float32))
     if found is not None:

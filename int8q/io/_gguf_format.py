@@ -221,8 +221,10 @@ def read_header(path: str) -> Header:
                 return _parse(buf, path, size)
             except _PastPrefix:
                 if n == size or n >= MAX_HEADER_BYTES:
-                    raise FormatError(f"{path}: truncated or corrupt GGUF header (or one "
-                                      f"larger than {MAX_HEADER_BYTES} bytes)") from None
+                    raise FormatError(
+                        f"{path}: truncated or corrupt GGUF header (or one "
+                        f"larger than {MAX_HEADER_BYTES} bytes)"
+                    ) from None
                 n = min(size, MAX_HEADER_BYTES, n * 8)
 
 
@@ -255,8 +257,12 @@ def _parse(buf: bytes, path: str, size: int) -> Header:
     alignment = DEFAULT_ALIGNMENT
     for kv in kvs:
         if kv.key == ALIGNMENT_KEY:
-            if (kv.vtype != U32 or not isinstance(kv.value, int)  # (always an int if U32)
-                    or kv.value == 0 or kv.value & (kv.value - 1)):
+            if (
+                kv.vtype != U32
+                or not isinstance(kv.value, int)  # (always an int if U32)
+                or kv.value == 0
+                or kv.value & (kv.value - 1)
+            ):
                 raise FormatError(f"{path}: {ALIGNMENT_KEY} must be a u32 power of 2")
             alignment = kv.value
     tensors, names = [], set()
@@ -282,8 +288,9 @@ def _parse(buf: bytes, path: str, size: int) -> Header:
     return Header(version, kvs, tensors, alignment, data_start, size)
 
 
-def _check_data(path: str, tensors: list[Tensor], alignment: int, data_start: int,
-                size: int) -> None:
+def _check_data(
+    path: str, tensors: list[Tensor], alignment: int, data_start: int, size: int
+) -> None:
     end = data_start
     for t in sorted(tensors, key=lambda t: t.offset):
         n = nbytes(t.type, t.shape)
@@ -323,11 +330,17 @@ class Writer:
     the order of `specs` through ``begin(name)`` + ``write(bytes)`` +
     ``end()`` (which pads); ``close()`` checks every tensor was written whole.
     """
-    _sizes: list[tuple[str, int]]   # (name, bytes) of each tensor, in order
-    _written: int | None            # bytes of the current tensor so far
 
-    def __init__(self, f: IO[bytes], kvs: Sequence[KV],
-                 specs: Sequence[tuple[str, Sequence[int], int]], alignment: int) -> None:
+    _sizes: list[tuple[str, int]]  # (name, bytes) of each tensor, in order
+    _written: int | None  # bytes of the current tensor so far
+
+    def __init__(
+        self,
+        f: IO[bytes],
+        kvs: Sequence[KV],
+        specs: Sequence[tuple[str, Sequence[int], int]],
+        alignment: int,
+    ) -> None:
         self._f, self._alignment = f, alignment
         self._sizes, offset, infos = [], 0, []
         for name, shape, ttype in specs:

@@ -15,6 +15,7 @@ Streaming as for the other containers: one tensor in memory at a time,
 every shard planned (and every check made) before anything is written, and
 the whole output folder built beside its target and renamed into place.
 """
+
 import fnmatch
 import json
 import math
@@ -71,6 +72,7 @@ def _read_config(folder: str) -> dict[str, Any]:
 
 class _Weights:
     """The safetensors files of a folder: shards (name, path, header) and the index."""
+
     index: str | None
     index_data: dict[str, Any] | None
     weight_map: dict[str, str]
@@ -79,10 +81,15 @@ class _Weights:
     def __init__(self, folder: str) -> None:
         indexes = sorted(n for n in os.listdir(folder) if n.endswith(_sharded.INDEX_SUFFIX))
         if len(indexes) > 1:
-            raise FormatError(f"{folder}: {len(indexes)} *{_sharded.INDEX_SUFFIX} files "
-                              f"({', '.join(indexes)}); a model folder has at most one")
-        files = sorted(n for n in os.listdir(folder) if n.endswith(".safetensors")
-                       and os.path.isfile(os.path.join(folder, n)))
+            raise FormatError(
+                f"{folder}: {len(indexes)} *{_sharded.INDEX_SUFFIX} files "
+                f"({', '.join(indexes)}); a model folder has at most one"
+            )
+        files = sorted(
+            n
+            for n in os.listdir(folder)
+            if n.endswith(".safetensors") and os.path.isfile(os.path.join(folder, n))
+        )
         if indexes:
             self.index = os.path.join(folder, indexes[0])
             self.index_data, self.weight_map, self.shards = _sharded._shards(self.index)
@@ -90,13 +97,17 @@ class _Weights:
             # transformers could load it (float) under the quantized config.
             stray = sorted(set(files) - {shard for shard, _, _ in self.shards})
             if stray:
-                raise FormatError(f"{folder}: {', '.join(stray)} is not in {indexes[0]}; "
-                                  f"a model folder has one set of weights")
+                raise FormatError(
+                    f"{folder}: {', '.join(stray)} is not in {indexes[0]}; "
+                    f"a model folder has one set of weights"
+                )
             return
         if len(files) != 1:
             what = "none" if not files else f"{len(files)} ({', '.join(files)}) and no index"
-            raise FormatError(f"{folder}: a model folder needs one .safetensors file or a "
-                              f"*{_sharded.INDEX_SUFFIX}; found {what}")
+            raise FormatError(
+                f"{folder}: a model folder needs one .safetensors file or a "
+                f"*{_sharded.INDEX_SUFFIX}; found {what}"
+            )
         path = os.path.join(folder, files[0])
         header = st.read_header(path)
         self.index = self.index_data = None
@@ -106,11 +117,13 @@ class _Weights:
     def names(self) -> set[str]:
         """Files the output replaces rather than copies."""
         return {s for s, _, _ in self.shards} | (
-            {os.path.basename(self.index)} if self.index else set())
+            {os.path.basename(self.index)} if self.index else set()
+        )
 
 
 class _Plan:
     """One output shard: its specs (for the writer) and its steps (data order)."""
+
     specs: list[st.Spec]
     # (action, name, arg): arg is None ("copy"), or what write_tensor takes.
     steps: list[tuple[str, str, Any]]
@@ -139,6 +152,7 @@ WriteTensor = Callable[[st.Writer, _Plan, str, Any], None]
 
 # ---- quantize ----
 
+
 def quantize(src: str, dst: str, opts: conv.Options, progress_factory: ProgressFactory) -> None:
     """Quantize model folder `src` into the new folder `dst` (see the module doc)."""
     scheme = opts.scheme or ct.DEFAULT_SCHEME
@@ -147,8 +161,10 @@ def quantize(src: str, dst: str, opts: conv.Options, progress_factory: ProgressF
     if QUANTIZATION_CONFIG in config:
         method = config[QUANTIZATION_CONFIG]
         method = method.get("quant_method") if isinstance(method, dict) else method
-        raise FormatError(f"{src}: already quantized ({CONFIG} has a quantization_config, "
-                          f"quant_method {method!r})")
+        raise FormatError(
+            f"{src}: already quantized ({CONFIG} has a quantization_config, "
+            f"quant_method {method!r})"
+        )
     weights = _Weights(src)
     taken = set(weights.weight_map)
     plans, ignore, quantized = [], set(), set()
@@ -160,7 +176,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress_factory: ProgressF
             lm_head = ct.is_lm_head(name, kind, info.shape)
             if not (linear or lm_head and opts.all_tensors) or ct.skipped(name, opts):
                 if linear or lm_head:
-                    ignore.add(ct.module_of(name))   # a Linear layer left in float
+                    ignore.add(ct.module_of(name))  # a Linear layer left in float
                 plan.copy(name)
                 continue
             module = ct.module_of(name)
@@ -168,25 +184,30 @@ def quantize(src: str, dst: str, opts: conv.Options, progress_factory: ProgressF
             specs = ct.output_specs(module, info.shape, scheme, strategy, group_size)
             for out, _, _ in specs:
                 if out != name and out in taken:
-                    raise FormatError(f"{path}: cannot quantize {name!r}: the folder already "
-                                      f"has a tensor {out!r} (leave it out with --skip)")
+                    raise FormatError(
+                        f"{path}: cannot quantize {name!r}: the folder already "
+                        f"has a tensor {out!r} (leave it out with --skip)"
+                    )
             plan.specs.extend(specs)
             plan.steps.append(("quantize", name, specs))
             quantized.add(module)
         plans.append(plan)
     if not quantized:
-        raise FormatError(f"{src}: no linear-layer weight to quantize (2-D floating *.weight "
-                          f"tensors other than embeddings, norms and lm_head)")
+        raise FormatError(
+            f"{src}: no linear-layer weight to quantize (2-D floating *.weight "
+            f"tensors other than embeddings, norms and lm_head)"
+        )
     if not any(m.rsplit(".", 1)[-1] == ct.LM_HEAD for m in quantized):
         # A tied lm_head has no tensor of its own, yet it is a Linear layer
         # that the "Linear" target would reach.
         ignore.add(ct.LM_HEAD)
-    config = {**config, QUANTIZATION_CONFIG: ct.quantization_config(
-        scheme, strategy, group_size, ignore)}
+    config = {
+        **config,
+        QUANTIZATION_CONFIG: ct.quantization_config(scheme, strategy, group_size, ignore),
+    }
 
     def write_tensor(writer: st.Writer, plan: _Plan, name: str, specs: list[st.Spec]) -> None:
-        q, scale = conv.quantize(name, st.array(plan.path, plan.header, name),
-                                 int8q_scheme, opts)
+        q, scale = conv.quantize(name, st.array(plan.path, plan.header, name), int8q_scheme, opts)
         (weight, _, _), (scale_name, _, scale_shape) = specs[:2]
         writer.write(weight, ct.pack(q) if scheme == "W8A16" else q)
         writer.write(scale_name, scale.reshape(scale_shape))
@@ -197,6 +218,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress_factory: ProgressF
 
 
 # ---- dequantize ----
+
 
 def _target_dtype(config: dict[str, Any], scale_dtype: str) -> str:
     for key in _DTYPE_KEYS:
@@ -228,15 +250,16 @@ def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
             args = ct.args_for(where, module, groups)
             for extra in ("weight_zero_point", "weight_g_idx"):
                 if f"{module}.{extra}" in tensors:
-                    raise FormatError(f"{path}: {module}.{extra}: zero points and group "
-                                      f"indices are not supported")
+                    raise FormatError(
+                        f"{path}: {module}.{extra}: zero points and group indices are not supported"
+                    )
             if (leaf == ct.PACKED_WEIGHT) != (args.format == ct.PACKED):
                 raise FormatError(f"{path}: {name!r} does not match format {args.format!r}")
             if leaf == ct.PACKED_WEIGHT and f"{module}.{ct.WEIGHT}" in tensors:
-                raise FormatError(f"{path}: {module!r} has both {ct.WEIGHT} and "
-                                  f"{ct.PACKED_WEIGHT}")
-            shape = (_unpacked_shape(path, header, module) if leaf == ct.PACKED_WEIGHT
-                     else info.shape)
+                raise FormatError(f"{path}: {module!r} has both {ct.WEIGHT} and {ct.PACKED_WEIGHT}")
+            shape = (
+                _unpacked_shape(path, header, module) if leaf == ct.PACKED_WEIGHT else info.shape
+            )
             if len(shape) != 2:
                 raise FormatError(f"{path}: {name!r}: expected a 2-D weight, found {shape}")
             target = _target_dtype(config, tensors[f"{module}.{ct.SCALE}"].dtype)
@@ -245,8 +268,9 @@ def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
         plans.append(plan)
     out_config = {k: v for k, v in config.items() if k != QUANTIZATION_CONFIG}
 
-    def write_tensor(writer: st.Writer, plan: _Plan, name: str,
-                     arg: tuple[str, tuple[int, ...], ct.WeightArgs]) -> None:
+    def write_tensor(
+        writer: st.Writer, plan: _Plan, name: str, arg: tuple[str, tuple[int, ...], ct.WeightArgs]
+    ) -> None:
         module, shape, args = arg
         q = st.array(plan.path, plan.header, name)
         if args.format == ct.PACKED:
@@ -255,15 +279,18 @@ def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
         scheme, block_size = ct.scale_layout(args)
         if scheme == "per_tensor":
             if scale.size != 1:
-                raise FormatError(f"{plan.path}: {module}.{ct.SCALE} has shape {scale.shape}; "
-                                  f"a per-tensor scale has one value")
+                raise FormatError(
+                    f"{plan.path}: {module}.{ct.SCALE} has shape {scale.shape}; "
+                    f"a per-tensor scale has one value"
+                )
             scale = scale.reshape(())
         # q * scale in int8q's working dtype of the scale (float32, float64
         # for a float64 scale): exact for 16-bit scales, so the writer's one
         # rounding to the model's dtype gives what compressed-tensors computes
         # in that dtype.
-        out = conv.dequantize(name, np.asarray(q), scale,
-                              {"scheme": scheme, "block_size": block_size}, None)
+        out = conv.dequantize(
+            name, np.asarray(q), scale, {"scheme": scheme, "block_size": block_size}, None
+        )
         writer.write(f"{module}.{ct.WEIGHT}", out)
 
     _write(src, dst, weights, plans, out_config, write_tensor, progress_factory, "dequantize")
@@ -276,8 +303,11 @@ def _quantized_modules(tensors: dict[str, st.TensorInfo]) -> set[str]:
     for name, info in tensors.items():
         module, _, leaf = name.rpartition(".")
         scale = tensors.get(f"{module}.{ct.SCALE}")
-        if scale is not None and scale.dtype in st.FLOAT_DTYPES and (
-                leaf == ct.PACKED_WEIGHT or leaf == ct.WEIGHT and info.dtype == "I8"):
+        if (
+            scale is not None
+            and scale.dtype in st.FLOAT_DTYPES
+            and (leaf == ct.PACKED_WEIGHT or leaf == ct.WEIGHT and info.dtype == "I8")
+        ):
             modules.add(module)
     return modules
 
@@ -287,8 +317,7 @@ def _unpacked_shape(path: str, header: st.Header, module: str) -> tuple[int, ...
     name = f"{module}.{ct.SHAPE}"
     info = header.tensors.get(name)
     if info is None or info.dtype not in ("I64", "I32") or info.shape != (2,):
-        raise FormatError(f"{path}: {module}.{ct.PACKED_WEIGHT} needs a 2-value integer "
-                          f"{name}")
+        raise FormatError(f"{path}: {module}.{ct.PACKED_WEIGHT} needs a 2-value integer {name}")
     shape = tuple(int(v) for v in st.array(path, header, name))
     if min(shape) < 0:
         raise FormatError(f"{path}: {name} is {shape}")
@@ -296,6 +325,7 @@ def _unpacked_shape(path: str, header: st.Header, module: str) -> tuple[int, ...
 
 
 # ---- writing ----
+
 
 def _copy_other_files(src: str, dst: str, tmp: str, skip: set[str]) -> None:
     """Copy every file of `src` but `skip` (top-level names) into `tmp`.
@@ -322,8 +352,16 @@ def _copy_other_files(src: str, dst: str, tmp: str, skip: set[str]) -> None:
             shutil.copyfile(path, os.path.join(tmp, entry))
 
 
-def _write(src: str, dst: str, weights: _Weights, plans: list[_Plan], config: dict[str, Any],
-           write_tensor: WriteTensor, progress_factory: ProgressFactory, desc: str) -> None:
+def _write(
+    src: str,
+    dst: str,
+    weights: _Weights,
+    plans: list[_Plan],
+    config: dict[str, Any],
+    write_tensor: WriteTensor,
+    progress_factory: ProgressFactory,
+    desc: str,
+) -> None:
     total = sum(p.input_bytes for p in plans)
     with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
         _copy_other_files(src, dst, tmp, weights.names() | {CONFIG})
@@ -332,8 +370,11 @@ def _write(src: str, dst: str, weights: _Weights, plans: list[_Plan], config: di
                 _run(plan, f, write_tensor, progress)
         if weights.index:
             assert weights.index_data is not None  # read with the index
-            _sharded.write_index(os.path.join(tmp, os.path.basename(weights.index)),
-                                 weights.index_data, [(p.shard, p) for p in plans])
+            _sharded.write_index(
+                os.path.join(tmp, os.path.basename(weights.index)),
+                weights.index_data,
+                [(p.shard, p) for p in plans],
+            )
         with output_file(os.path.join(tmp, CONFIG)) as f:
             f.write((json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode())
 
@@ -356,6 +397,7 @@ def _run(plan: _Plan, f: IO[bytes], write_tensor: WriteTensor, progress: Progres
 
 # ---- inspect ----
 
+
 def inspect(path: str) -> list[Row]:
     """One row per stored tensor: file, name, shape, dtype, scheme, strategy,
     size, original_dtype.
@@ -367,8 +409,9 @@ def inspect(path: str) -> list[Row]:
     """
     config = _read_config(path)
     where = os.path.join(path, CONFIG)
-    groups = (ct.read_config(where, config[QUANTIZATION_CONFIG])
-              if QUANTIZATION_CONFIG in config else [])
+    groups = (
+        ct.read_config(where, config[QUANTIZATION_CONFIG]) if QUANTIZATION_CONFIG in config else []
+    )
     weights = _Weights(path)
     rows: list[Row] = []
     for shard, _, header in weights.shards:
@@ -383,8 +426,17 @@ def inspect(path: str) -> list[Row]:
                 strategy = args.strategy + (f":{args.group_size}" if args.group_size else "")
                 original = _target_dtype(config, tensors[f"{module}.{ct.SCALE}"].dtype)
             elif module in modules and leaf in (ct.SCALE, ct.SHAPE):
-                scheme = leaf[len("weight_"):]
-            rows.append({"file": shard, "name": name, "shape": info.shape,
-                         "dtype": info.dtype, "scheme": scheme, "strategy": strategy,
-                         "size": info.nbytes, "original_dtype": original})
+                scheme = leaf[len("weight_") :]
+            rows.append(
+                {
+                    "file": shard,
+                    "name": name,
+                    "shape": info.shape,
+                    "dtype": info.dtype,
+                    "scheme": scheme,
+                    "strategy": strategy,
+                    "size": info.nbytes,
+                    "original_dtype": original,
+                }
+            )
     return rows

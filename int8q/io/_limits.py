@@ -13,6 +13,7 @@ metadata, shard indexes) through `load_json` and its shapes through
   recursion limit or gigabytes of dicts;
 - a shape's byte size must fit in a signed 64-bit integer (NumPy's limit).
 """
+
 import json
 import math
 from collections.abc import Sequence
@@ -25,9 +26,9 @@ from ._errors import FormatError
 MAX_JSON_BYTES = 100_000_000
 MAX_JSON_DEPTH = 64
 MAX_JSON_KEYS = 1_000_000
-MAX_NBYTES = 2 ** 63 - 1
+MAX_NBYTES = 2**63 - 1
 
-_SCAN_CHUNK = 1 << 22   # bytes per step of the structure scan: bounded temporaries
+_SCAN_CHUNK = 1 << 22  # bytes per step of the structure scan: bounded temporaries
 
 
 def _depth_and_keys(data: bytes) -> tuple[int, int]:
@@ -43,7 +44,7 @@ def _depth_and_keys(data: bytes) -> tuple[int, int]:
     depth = keys = level = 0
     inside = np.uint8(0)
     for start in range(0, text.size, _SCAN_CHUNK):
-        chunk = text[start:start + _SCAN_CHUNK]
+        chunk = text[start : start + _SCAN_CHUNK]
         parity = (np.cumsum(chunk == ord('"'), dtype=np.uint8) + inside) & 1
         inside = parity[-1]
         outside = chunk[parity == 0]
@@ -67,15 +68,17 @@ def load_json(data: bytes | str, where: str, what: str) -> Any:  # (JSON: checke
     if isinstance(data, str):
         try:
             data = data.encode("utf-8")
-        except UnicodeEncodeError as exc:   # a lone surrogate from a \ud800 escape
+        except UnicodeEncodeError as exc:  # a lone surrogate from a \ud800 escape
             raise FormatError(f"{where}: corrupt {what}: {exc}") from None
     if len(data) > MAX_JSON_BYTES:
-        raise FormatError(f"{where}: {what} of {len(data)} bytes is larger than the "
-                          f"{MAX_JSON_BYTES}-byte limit")
+        raise FormatError(
+            f"{where}: {what} of {len(data)} bytes is larger than the {MAX_JSON_BYTES}-byte limit"
+        )
     depth, keys = _depth_and_keys(data)
     if depth > MAX_JSON_DEPTH:
-        raise FormatError(f"{where}: corrupt {what}: JSON nested {depth} deep (the limit "
-                          f"is {MAX_JSON_DEPTH})")
+        raise FormatError(
+            f"{where}: corrupt {what}: JSON nested {depth} deep (the limit is {MAX_JSON_DEPTH})"
+        )
     if keys > MAX_JSON_KEYS:
         raise FormatError(f"{where}: {what} has {keys} keys (the limit is {MAX_JSON_KEYS})")
     try:
@@ -92,9 +95,11 @@ def check_writable(text: str | bytes, what: str) -> None:
     data = text.encode("utf-8") if isinstance(text, str) else text
     depth, keys = _depth_and_keys(data)
     if len(data) > MAX_JSON_BYTES or keys > MAX_JSON_KEYS or depth > MAX_JSON_DEPTH:
-        raise FormatError(f"the output's {what} would have {len(data)} bytes and {keys} keys; "
-                          f"int8q reads at most {MAX_JSON_BYTES} bytes and {MAX_JSON_KEYS} "
-                          f"keys (split the checkpoint into shards)")
+        raise FormatError(
+            f"the output's {what} would have {len(data)} bytes and {keys} keys; "
+            f"int8q reads at most {MAX_JSON_BYTES} bytes and {MAX_JSON_KEYS} "
+            f"keys (split the checkpoint into shards)"
+        )
 
 
 class _DuplicateKey(Exception):
@@ -118,8 +123,13 @@ def nbytes(shape: Sequence[int], itemsize: int, where: str, name: str) -> int:
     size = math.prod(shape) * itemsize
     # A zero dimension makes the product 0 whatever the others; NumPy still
     # refuses any dimension product (zeros skipped) past 2**63 - 1.
-    if size > MAX_NBYTES or size == 0 and math.prod(
-            d for d in shape if d) * max(itemsize, 1) > MAX_NBYTES:
-        raise FormatError(f"{where}: tensor {name!r} has shape {tuple(shape)}, too large "
-                          f"for any array (its byte size overflows 64 bits)")
+    if (
+        size > MAX_NBYTES
+        or size == 0
+        and math.prod(d for d in shape if d) * max(itemsize, 1) > MAX_NBYTES
+    ):
+        raise FormatError(
+            f"{where}: tensor {name!r} has shape {tuple(shape)}, too large "
+            f"for any array (its byte size overflows 64 bits)"
+        )
     return size

@@ -2,6 +2,7 @@
 
 The interface is described in _registry.
 """
+
 import os
 
 import numpy as np
@@ -62,6 +63,14 @@ def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
 
 def inspect(path: str) -> list[Row]:
     header = npy_header(path)
-    return [{"file": os.path.basename(path), "name": os.path.basename(path),
-             "shape": header.shape, "dtype": display_dtype(header.dtype), "scheme": "none",
-             "size": header.data_bytes, "original_dtype": None}]
+    return [
+        {
+            "file": os.path.basename(path),
+            "name": os.path.basename(path),
+            "shape": header.shape,
+            "dtype": display_dtype(header.dtype),
+            "scheme": "none",
+            "size": header.data_bytes,
+            "original_dtype": None,
+        }
+    ]

@@ -11,6 +11,7 @@ a FormatError naming the file and array, refuses object arrays (they are
 pickles) and shapes whose byte size overflows, and gives the caller the
 exact byte count to check against the file before anything is allocated.
 """
+
 import ast
 import re
 import struct
@@ -29,16 +30,24 @@ MAGIC = b"\x93NUMPY"
 MAX_HEADER_BYTES = 10_000
 # A simple dtype's descr: byte order, type letter, size, optional datetime unit.
 SIMPLE_DESCR = re.compile(r"[<>|=]?[a-zA-Z]\d{0,9}(\[\w{1,8}\])?")
-DESCR_ERRORS = (TypeError, ValueError, KeyError, IndexError, SyntaxError, OverflowError,
-                MemoryError, RecursionError)
+DESCR_ERRORS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    SyntaxError,
+    OverflowError,
+    MemoryError,
+    RecursionError,
+)
 
 
 class NpyHeader(NamedTuple):
     shape: tuple[int, ...]
     dtype: np.dtype[Any]
     fortran_order: bool
-    header_bytes: int    # magic, lengths and dict: where the data starts
-    data_bytes: int      # the data's exact size
+    header_bytes: int  # magic, lengths and dict: where the data starts
+    data_bytes: int  # the data's exact size
 
 
 def _read_exact(f: IO[bytes], n: int, where: str, name: str) -> bytes:
@@ -53,7 +62,7 @@ def _dtype(descr: object, where: str, name: str) -> np.dtype[Any]:
         if not SIMPLE_DESCR.fullmatch(descr):
             raise FormatError(f"{where}: array {name!r}: unsupported dtype {descr!r}")
         make = np.dtype
-    elif isinstance(descr, list):   # a structured dtype: copied, never quantized
+    elif isinstance(descr, list):  # a structured dtype: copied, never quantized
         # (make: the dtype maker for this kind of descr; mypy typed it by np.dtype)
         make = np.lib.format.descr_to_dtype  # type: ignore[assignment]
     else:
@@ -61,11 +70,11 @@ def _dtype(descr: object, where: str, name: str) -> np.dtype[Any]:
     try:
         dtype = make(descr)
     except DESCR_ERRORS as exc:
-        raise FormatError(f"{where}: array {name!r}: unsupported dtype {descr!r}: "
-                          f"{exc}") from None
+        raise FormatError(f"{where}: array {name!r}: unsupported dtype {descr!r}: {exc}") from None
     if dtype.hasobject:
-        raise FormatError(f"{where}: array {name!r} holds Python objects; int8q never "
-                          f"loads pickles")
+        raise FormatError(
+            f"{where}: array {name!r} holds Python objects; int8q never loads pickles"
+        )
     return dtype
 
 
@@ -82,37 +91,49 @@ def read_header(f: IO[bytes], where: str, name: str) -> NpyHeader:
         (length,) = struct.unpack("<I", _read_exact(f, 4, where, name))
         start, encoding = 12, "latin1" if version == b"\x02\x00" else "utf8"
     else:
-        raise FormatError(f"{where}: array {name!r}: unsupported .npy version "
-                          f"{tuple(version)}")
+        raise FormatError(f"{where}: array {name!r}: unsupported .npy version {tuple(version)}")
     if length > MAX_HEADER_BYTES:
-        raise FormatError(f"{where}: array {name!r}: .npy header of {length} bytes is larger "
-                          f"than the {MAX_HEADER_BYTES}-byte limit")
+        raise FormatError(
+            f"{where}: array {name!r}: .npy header of {length} bytes is larger "
+            f"than the {MAX_HEADER_BYTES}-byte limit"
+        )
     raw = _read_exact(f, length, where, name)
     try:
         # literal_eval evaluates nothing, only builds literals, on at most
         # MAX_HEADER_BYTES of text; whatever it raises means "malformed".
         d = ast.literal_eval(raw.decode(encoding))
     except Exception as exc:  # noqa: BLE001 - SyntaxError, TokenError, ValueError...
-        raise FormatError(f"{where}: array {name!r}: corrupt .npy header "
-                          f"({type(exc).__name__})") from None
+        raise FormatError(
+            f"{where}: array {name!r}: corrupt .npy header ({type(exc).__name__})"
+        ) from None
     if type(d) is not dict or set(d) != {"descr", "fortran_order", "shape"}:
         raise FormatError(f"{where}: array {name!r}: corrupt .npy header (keys)")
     shape, fortran = d["shape"], d["fortran_order"]
-    if (type(shape) is not tuple or not all(type(n) is int and n >= 0 for n in shape)
-            or type(fortran) is not bool):
-        raise FormatError(f"{where}: array {name!r}: corrupt .npy header (shape "
-                          f"{shape!r}, fortran_order {fortran!r})")
+    if (
+        type(shape) is not tuple
+        or not all(type(n) is int and n >= 0 for n in shape)
+        or type(fortran) is not bool
+    ):
+        raise FormatError(
+            f"{where}: array {name!r}: corrupt .npy header (shape "
+            f"{shape!r}, fortran_order {fortran!r})"
+        )
     dtype = _dtype(d["descr"], where, name)
-    return NpyHeader(shape, dtype, fortran, start + length,
-                     nbytes(shape, dtype.itemsize, where, name))
+    return NpyHeader(
+        shape, dtype, fortran, start + length, nbytes(shape, dtype.itemsize, where, name)
+    )
 
 
-def array_from(f: IO[bytes], header: NpyHeader, where: str, name: str,
-               read_into: Callable[[IO[bytes], npt.NDArray[np.uint8], str, str], None],
-               ) -> npt.NDArray[Any]:
+def array_from(
+    f: IO[bytes],
+    header: NpyHeader,
+    where: str,
+    name: str,
+    read_into: Callable[[IO[bytes], npt.NDArray[np.uint8], str, str], None],
+) -> npt.NDArray[Any]:
     """The array whose data follows `header` in `f`, read with `read_into`
     (see _reading); the caller has checked that the data is there."""
-    a: npt.NDArray[Any]   # (typed: ndarray.T gives Self, Any for Python 3.10)
+    a: npt.NDArray[Any]  # (typed: ndarray.T gives Self, Any for Python 3.10)
     if header.fortran_order:
         a = np.empty(header.shape[::-1], header.dtype).T
         flat = a.T

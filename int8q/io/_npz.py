@@ -18,6 +18,7 @@ matches its .npy header exactly and that its compressed size can produce
 declared size (zipfile's own bound), so memory never holds more than the
 arrays the archive declares, and a short or overlong stream is a FormatError.
 """
+
 import math
 import os
 import re
@@ -36,7 +37,7 @@ from ._errors import FormatError
 from ._npyheader import NpyHeader, array_from, read_header
 from ._reading import read_into
 
-ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)   # what np.savez(_compressed) writes
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what np.savez(_compressed) writes
 # General-purpose flag bits an archive NumPy or zipfile writes may carry:
 # deflate options (bits 1-2), sizes in a data descriptor (3), UTF-8 names (11).
 ALLOWED_FLAGS = 0x0002 | 0x0004 | 0x0008 | 0x0800
@@ -46,8 +47,15 @@ MAX_DEFLATE_RATIO = 1032
 # What zipfile and zlib raise for damaged archives (the methods and flags
 # they would refuse with NotImplementedError or RuntimeError are refused
 # before they see them).
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, struct.error, OverflowError,
-              ValueError, NotImplementedError)   # the last: "zip file version 12.7"
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    struct.error,
+    OverflowError,
+    ValueError,
+    NotImplementedError,
+)  # the last: "zip file version 12.7"
 # zipfile builds an object per central-directory entry, so the directory is
 # sized before zipfile reads it: at most this many members (an .npz of
 # arrays; 100,000 is far past any real one) and this many directory bytes.
@@ -86,8 +94,10 @@ def open_npy(path: str) -> npt.NDArray[Any]:
         header = read_header(f, path, name)
         size = os.fstat(f.fileno()).st_size
         if size < header.header_bytes + header.data_bytes:
-            raise FormatError(f"{path}: truncated: {size} bytes, but the .npy header "
-                              f"declares {header.header_bytes + header.data_bytes}")
+            raise FormatError(
+                f"{path}: truncated: {size} bytes, but the .npy header "
+                f"declares {header.header_bytes + header.data_bytes}"
+            )
         return array_from(f, header, path, name, read_into)
 
 
@@ -103,7 +113,7 @@ def _directory_size(path: str) -> tuple[int, int] | None:
     (zipfile then says the archive is invalid).  APPNOTE 4.3.14-4.3.16."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        tail_len = min(size, 22 + 0xFFFF)           # the record and its longest comment
+        tail_len = min(size, 22 + 0xFFFF)  # the record and its longest comment
         f.seek(size - tail_len)
         tail = f.read(tail_len)
         # As zipfile looks: a record without a comment ends the file, else
@@ -112,7 +122,7 @@ def _directory_size(path: str) -> tuple[int, int] | None:
         if at < 0 or at + 22 > len(tail):
             return None
         members, directory = struct.unpack_from("<HI", tail, at + 10)
-        if at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":   # ZIP64 locator
+        if at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":  # ZIP64 locator
             (offset,) = struct.unpack_from("<Q", tail, at - 12)
             if offset <= size - 56:
                 f.seek(offset)
@@ -125,9 +135,11 @@ def _directory_size(path: str) -> tuple[int, int] | None:
 def _zip(path: str) -> zipfile.ZipFile:
     declared = _directory_size(path)
     if declared and (declared[0] > MAX_MEMBERS or declared[1] > MAX_DIRECTORY_BYTES):
-        raise FormatError(f"{path}: the archive declares {declared[0]} members in "
-                          f"{declared[1]} bytes of directory; int8q reads at most "
-                          f"{MAX_MEMBERS} members in {MAX_DIRECTORY_BYTES} bytes")
+        raise FormatError(
+            f"{path}: the archive declares {declared[0]} members in "
+            f"{declared[1]} bytes of directory; int8q reads at most "
+            f"{MAX_MEMBERS} members in {MAX_DIRECTORY_BYTES} bytes"
+        )
     try:
         zf = zipfile.ZipFile(path)
     except FormatError:
@@ -151,21 +163,33 @@ def _check_archive(zf: zipfile.ZipFile, path: str, size: int) -> None:
     for info in infos:
         where = f"{path}: member {info.filename!r}"
         if info.compress_type not in ZIP_METHODS:
-            raise FormatError(f"{where} uses ZIP method {info.compress_type}; .npz archives "
-                              f"are stored or deflated")
+            raise FormatError(
+                f"{where} uses ZIP method {info.compress_type}; .npz archives "
+                f"are stored or deflated"
+            )
         if info.flag_bits & ~ALLOWED_FLAGS:
-            what = "is encrypted" if info.flag_bits & 1 else \
-                f"has unsupported flag bits {info.flag_bits:#06x}"
+            what = (
+                "is encrypted"
+                if info.flag_bits & 1
+                else f"has unsupported flag bits {info.flag_bits:#06x}"
+            )
             raise FormatError(f"{where} {what}")
-        if (info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size
-                or info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 64):
-            raise FormatError(f"{where} declares {info.file_size} bytes from "
-                              f"{info.compress_size} compressed: corrupt (or a zip bomb)")
+        if (
+            info.compress_type == zipfile.ZIP_STORED
+            and info.file_size != info.compress_size
+            or info.file_size > MAX_DEFLATE_RATIO * info.compress_size + 64
+        ):
+            raise FormatError(
+                f"{where} declares {info.file_size} bytes from "
+                f"{info.compress_size} compressed: corrupt (or a zip bomb)"
+            )
     end = size
     for info in sorted(infos, key=lambda i: i.header_offset, reverse=True):
         if info.header_offset < 0 or info.header_offset + info.compress_size > end:
-            raise FormatError(f"{path}: member {info.filename!r} overlaps another member "
-                              f"or runs past the end of the archive")
+            raise FormatError(
+                f"{path}: member {info.filename!r} overlaps another member "
+                f"or runs past the end of the archive"
+            )
         end = info.header_offset
 
 
@@ -183,8 +207,10 @@ def _member_header(zf: zipfile.ZipFile, m: IO[bytes], member: str, path: str) ->
     header = read_header(m, path, member)
     declared = zf.getinfo(member).file_size
     if declared != header.header_bytes + header.data_bytes:
-        raise FormatError(f"{path}: member {member!r} declares {declared} bytes, but its "
-                          f".npy header needs {header.header_bytes + header.data_bytes}")
+        raise FormatError(
+            f"{path}: member {member!r} declares {declared} bytes, but its "
+            f".npy header needs {header.header_bytes + header.data_bytes}"
+        )
     return header
 
 
@@ -201,8 +227,7 @@ def _read(zf: zipfile.ZipFile, member: str, path: str) -> npt.NDArray[Any]:
         raise FormatError(f"{path}: member {member!r} is corrupt: {exc}") from None
 
 
-def _header(zf: zipfile.ZipFile, member: str,
-            path: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
+def _header(zf: zipfile.ZipFile, member: str, path: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
     """(shape, dtype) of an archive member without reading its data."""
     try:
         with zf.open(member) as m:
@@ -250,13 +275,14 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             shape, dtype = _header(zin, member, src)
             scheme = conv.choose_scheme(name, conv.kind(dtype), len(shape), opts)
             if scheme is not None and conv.scale_name(name) in members:
-                raise FormatError(f"{src}: cannot store the scale of {name!r}: an array "
-                                  f"named {conv.scale_name(name)!r} already exists")
+                raise FormatError(
+                    f"{src}: cannot store the scale of {name!r}: an array "
+                    f"named {conv.scale_name(name)!r} already exists"
+                )
             plan.append((name, member, scheme, dtype, zin.getinfo(member).file_size))
         entries = {}
         total = sum(p[-1] for p in plan)
-        with progress(total, "quantize") as bar, output_file(dst) as f, \
-                new_zip(f) as zout:
+        with progress(total, "quantize") as bar, output_file(dst) as f, new_zip(f) as zout:
             for name, member, scheme, dtype, size in plan:
                 if scheme is None:
                     _copy(zin, member, zout, src)
@@ -278,22 +304,26 @@ def _metadata(zin: zipfile.ZipFile, members: dict[str, str], src: str) -> conv.M
     meta = conv.decode(str(text[()]), src)
     for name, e in meta["tensors"].items():
         if name not in members or e["scale"] not in members:
-            raise FormatError(f"{src}: int8q metadata lists {name!r}, which the archive "
-                              f"lacks (or its scale {e['scale']!r})")
+            raise FormatError(
+                f"{src}: int8q metadata lists {name!r}, which the archive "
+                f"lacks (or its scale {e['scale']!r})"
+            )
         # Looked up by pattern first: np.dtype() of an arbitrary string can
         # raise anything (SyntaxError for "(,)").
         try:
             dtype = np.dtype(e["dtype"]) if ORIGINAL_DTYPE.fullmatch(e["dtype"]) else None
-        except TypeError:   # "<f3": the right shape, no such type
+        except TypeError:  # "<f3": the right shape, no such type
             dtype = None
         if dtype is None or conv.kind(dtype) == "other":
-            raise FormatError(f"{src}: tensor {name!r} has unsupported original dtype "
-                              f"{e['dtype']!r}")
+            raise FormatError(
+                f"{src}: tensor {name!r} has unsupported original dtype {e['dtype']!r}"
+            )
     return meta
 
 
-def _restore(zin: zipfile.ZipFile, members: dict[str, str], name: str, e: conv.Entry,
-             src: str) -> npt.NDArray[Any]:
+def _restore(
+    zin: zipfile.ZipFile, members: dict[str, str], name: str, e: conv.Entry, src: str
+) -> npt.NDArray[Any]:
     q = _read(zin, members[name], src)
     scale = _read(zin, members[e["scale"]], src)
     return conv.dequantize(name, q, scale, e, np.dtype(e["dtype"]))
@@ -311,14 +341,14 @@ def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
             if set(entries) != {"q"}:
                 raise FormatError(f"{src}: corrupt int8q metadata for a .npy source")
             with progress(total, "dequantize") as bar, output_file(dst) as f:
-                np.lib.format.write_array(f, _restore(zin, members, "q", entries["q"], src),
-                                          allow_pickle=False)
+                np.lib.format.write_array(
+                    f, _restore(zin, members, "q", entries["q"], src), allow_pickle=False
+                )
                 bar.update(total)
             return
         check_suffix(dst, ".npz")
         scales = {e["scale"] for e in entries.values()}
-        with progress(total, "dequantize") as bar, output_file(dst) as f, \
-                new_zip(f) as zout:
+        with progress(total, "dequantize") as bar, output_file(dst) as f, new_zip(f) as zout:
             for name, member in members.items():
                 if name == META_MEMBER or name in scales:
                     continue
@@ -340,9 +370,15 @@ def inspect(path: str) -> list[Row]:
                 continue
             shape, dtype = _header(zin, member, path)
             e = entries.get(name)
-            rows.append({"file": os.path.basename(path), "name": name, "shape": shape,
-                         "dtype": display_dtype(dtype),
-                         "scheme": e["scheme"] if e else "scale" if name in scales else "none",
-                         "size": math.prod(shape) * dtype.itemsize,
-                         "original_dtype": display_dtype(e["dtype"]) if e else None})
+            rows.append(
+                {
+                    "file": os.path.basename(path),
+                    "name": name,
+                    "shape": shape,
+                    "dtype": display_dtype(dtype),
+                    "scheme": e["scheme"] if e else "scale" if name in scales else "none",
+                    "size": math.prod(shape) * dtype.itemsize,
+                    "original_dtype": display_dtype(e["dtype"]) if e else None,
+                }
+            )
     return rows

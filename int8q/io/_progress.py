@@ -1,4 +1,5 @@
 """A progress bar over bytes, from tqdm when it is installed."""
+
 import sys
 from typing import Any, Literal
 
@@ -17,8 +18,15 @@ class Progress:
                 from tqdm import tqdm
             except ImportError:  # optional dependency: no bar
                 return
-            self._bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True,
-                             unit_divisor=1024, file=sys.stderr, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=total,
+                desc=desc,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
 
     def update(self, nbytes: int) -> None:
         if self._bar is not None:

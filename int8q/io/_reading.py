@@ -7,6 +7,7 @@ becomes a FormatError naming the file and the tensor.  The caller checks the
 tensor's size against the file before asking, so nothing is allocated for a
 tensor the file cannot hold.
 """
+
 from typing import IO, Any
 
 import numpy as np
@@ -26,16 +27,19 @@ def read_into(f: IO[bytes], buf: npt.NDArray[np.uint8], where: str, name: str) -
     done = 0
     while done < len(view):
         # typeshed's IO has no readinto; every stream here (open(), ZipFile.open()) has.
-        got = f.readinto(view[done:done + READ_CHUNK])  # type: ignore[attr-defined]
+        got = f.readinto(view[done : done + READ_CHUNK])  # type: ignore[attr-defined]
         if not got:
-            raise FormatError(f"{where}: tensor {name!r}: the file ended after {done} of "
-                              f"its {len(view)} bytes (truncated, or shrank while being "
-                              f"read)")
+            raise FormatError(
+                f"{where}: tensor {name!r}: the file ended after {done} of "
+                f"its {len(view)} bytes (truncated, or shrank while being "
+                f"read)"
+            )
         done += got
 
 
-def read_array(f: IO[bytes], offset: int, dtype: npt.DTypeLike, shape: tuple[int, ...],
-               where: str, name: str) -> npt.NDArray[Any]:
+def read_array(
+    f: IO[bytes], offset: int, dtype: npt.DTypeLike, shape: tuple[int, ...], where: str, name: str
+) -> npt.NDArray[Any]:
     """A new array of `dtype` and `shape` read from `f` at byte `offset`."""
     a = np.empty(shape, dtype)
     if a.nbytes:

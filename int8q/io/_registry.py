@@ -16,6 +16,7 @@ A container is a module of this package with the same interface:
 a format, write such a module and list it below; order matters only where
 two containers could claim the same path (the first wins).
 """
+
 import os
 
 from . import _gguf, _hf, _npy, _npz, _safetensors_file, _sharded
@@ -38,5 +39,6 @@ def container_for(path: str) -> Container:
         if container.claims(path):
             return container
     expected = ", ".join(c.DESCRIPTION for c in CONTAINERS[:-1])
-    raise FormatError(f"{path}: unknown format (expected {expected} or "
-                      f"{CONTAINERS[-1].DESCRIPTION})")
+    raise FormatError(
+        f"{path}: unknown format (expected {expected} or {CONTAINERS[-1].DESCRIPTION})"
+    )

@@ -21,6 +21,7 @@ tensor starts at an offset that is a multiple of its item size, and the
 header is padded with spaces to a multiple of 8 bytes, as the safetensors
 library does.
 """
+
 import json
 import math
 import os
@@ -55,19 +56,30 @@ CHUNK = 16 << 20
 # dtype string -> NumPy dtype (little-endian).  BF16 and the 8-bit floats
 # have no NumPy dtype: they are read as their bits (see `array`).
 NUMPY_DTYPES = {
-    "BOOL": np.dtype("?"), "U8": np.dtype("u1"), "I8": np.dtype("i1"),
-    "U16": np.dtype("<u2"), "I16": np.dtype("<i2"), "F16": np.dtype("<f2"),
-    "U32": np.dtype("<u4"), "I32": np.dtype("<i4"), "F32": np.dtype("<f4"),
-    "U64": np.dtype("<u8"), "I64": np.dtype("<i8"), "F64": np.dtype("<f8"),
-    "BF16": np.dtype("<u2"), "F8_E4M3": np.dtype("u1"), "F8_E5M2": np.dtype("u1"),
-    "F8_E8M0": np.dtype("u1"), "C64": np.dtype("<c8"),
+    "BOOL": np.dtype("?"),
+    "U8": np.dtype("u1"),
+    "I8": np.dtype("i1"),
+    "U16": np.dtype("<u2"),
+    "I16": np.dtype("<i2"),
+    "F16": np.dtype("<f2"),
+    "U32": np.dtype("<u4"),
+    "I32": np.dtype("<i4"),
+    "F32": np.dtype("<f4"),
+    "U64": np.dtype("<u8"),
+    "I64": np.dtype("<i8"),
+    "F64": np.dtype("<f8"),
+    "BF16": np.dtype("<u2"),
+    "F8_E4M3": np.dtype("u1"),
+    "F8_E5M2": np.dtype("u1"),
+    "F8_E8M0": np.dtype("u1"),
+    "C64": np.dtype("<c8"),
 }
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 INTEGER_DTYPES = ("BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64")
 
 
 def kind(dtype: str) -> str:
-    """"float", "integer" or "other" for a safetensors dtype name
+    """ "float", "integer" or "other" for a safetensors dtype name
     (NumPy dtypes: ``_convention.kind``)."""
     if dtype in FLOAT_DTYPES:
         return "float"
@@ -80,6 +92,7 @@ def itemsize(dtype: str) -> int:
 
 class TensorInfo(NamedTuple):
     """One header entry: dtype string, shape, and [begin, end) in the data region."""
+
     dtype: str
     shape: tuple[int, ...]
     begin: int
@@ -92,9 +105,10 @@ class TensorInfo(NamedTuple):
 
 class Header(NamedTuple):
     """A checked header: tensors in data order, metadata, where data starts."""
-    tensors: dict[str, TensorInfo]   # ordered by begin offset
+
+    tensors: dict[str, TensorInfo]  # ordered by begin offset
     metadata: dict[str, str]
-    data_start: int      # absolute file offset of the data region
+    data_start: int  # absolute file offset of the data region
     file_size: int
 
 
@@ -111,15 +125,21 @@ def _entry(name: str, raw: object, where: str) -> TensorInfo:
         raise FormatError(f"{where}: tensor {name!r} has unsupported dtype {dtype!r}")
     if type(shape) is not list or not all([type(d) is int and d >= 0 for d in shape]):
         raise FormatError(f"{where}: tensor {name!r} has a bad shape {shape!r}")
-    if (type(offsets) is not list or len(offsets) != 2 or type(offsets[0]) is not int
-            or type(offsets[1]) is not int or not 0 <= offsets[0] <= offsets[1]):
+    if (
+        type(offsets) is not list
+        or len(offsets) != 2
+        or type(offsets[0]) is not int
+        or type(offsets[1]) is not int
+        or not 0 <= offsets[0] <= offsets[1]
+    ):
         raise FormatError(f"{where}: tensor {name!r} has bad data_offsets {offsets!r}")
     shape = tuple(shape)
     expected = nbytes(shape, NUMPY_DTYPES[dtype].itemsize, where, name)
     if offsets[1] - offsets[0] != expected:
         raise FormatError(
             f"{where}: tensor {name!r} spans {offsets[1] - offsets[0]} bytes, but "
-            f"{dtype} {shape} needs {expected}")
+            f"{dtype} {shape} needs {expected}"
+        )
     return TensorInfo(dtype, shape, offsets[0], offsets[1])
 
 
@@ -149,12 +169,14 @@ def read_header(path: str | os.PathLike[str]) -> Header:
         size = os.fstat(f.fileno()).st_size
         prefix = f.read(8)
         if len(prefix) < 8:
-            raise FormatError(f"{where}: truncated: {size} bytes, too short for a "
-                              f"safetensors header")
+            raise FormatError(
+                f"{where}: truncated: {size} bytes, too short for a safetensors header"
+            )
         (n,) = struct.unpack("<Q", prefix)
         if n > size - 8:
-            raise FormatError(f"{where}: truncated or corrupt: header length {n} but only "
-                              f"{size - 8} bytes follow")
+            raise FormatError(
+                f"{where}: truncated or corrupt: header length {n} but only {size - 8} bytes follow"
+            )
         if n > MAX_HEADER:
             raise FormatError(f"{where}: header of {n} bytes is larger than {MAX_HEADER}")
         text = f.read(n)
@@ -165,26 +187,36 @@ def read_header(path: str | os.PathLike[str]) -> Header:
         raise FormatError(f"{where}: corrupt header: not a JSON object")
     metadata = raw.pop("__metadata__", {})
     if type(metadata) is not dict or not all(
-            type(k) is str and type(v) is str for k, v in metadata.items()):
+        type(k) is str and type(v) is str for k, v in metadata.items()
+    ):
         raise FormatError(f"{where}: __metadata__ must map strings to strings")
-    tensors = sorted(((name, _entry(name, value, where)) for name, value in raw.items()),
-                     key=lambda item: (item[1].begin, item[1].end))
+    tensors = sorted(
+        ((name, _entry(name, value, where)) for name, value in raw.items()),
+        key=lambda item: (item[1].begin, item[1].end),
+    )
     data_size = size - 8 - n
     position = 0
     for name, info in tensors:
         if info.end > data_size:
-            raise FormatError(f"{where}: truncated or corrupt: tensor {name!r} ends at "
-                              f"byte {info.end} of a {data_size}-byte data region")
+            raise FormatError(
+                f"{where}: truncated or corrupt: tensor {name!r} ends at "
+                f"byte {info.end} of a {data_size}-byte data region"
+            )
         if info.begin < position:
-            raise FormatError(f"{where}: corrupt header: tensor {name!r} overlaps the "
-                              f"tensor before it")
+            raise FormatError(
+                f"{where}: corrupt header: tensor {name!r} overlaps the tensor before it"
+            )
         if info.begin > position:
-            raise FormatError(f"{where}: corrupt header: bytes {position}..{info.begin} "
-                              f"of the data region belong to no tensor")
+            raise FormatError(
+                f"{where}: corrupt header: bytes {position}..{info.begin} "
+                f"of the data region belong to no tensor"
+            )
         position = info.end
     if position != data_size:
-        raise FormatError(f"{where}: corrupt header: tensors cover {position} bytes but "
-                          f"the data region has {data_size}")
+        raise FormatError(
+            f"{where}: corrupt header: tensors cover {position} bytes but "
+            f"the data region has {data_size}"
+        )
     return Header(dict(tensors), metadata, 8 + n, size)
 
 
@@ -246,8 +278,9 @@ class Writer:
     `close` checks that all were.
     """
 
-    def __init__(self, f: IO[bytes], specs: Iterable[Spec],
-                 metadata: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, f: IO[bytes], specs: Iterable[Spec], metadata: dict[str, str] | None = None
+    ) -> None:
         self._f = f
         header: dict[str, object] = {"__metadata__": dict(metadata)} if metadata else {}
         self._slots: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
@@ -257,8 +290,11 @@ class Writer:
         # the caller's order within a dtype size.
         for name, dtype, shape in sorted(specs, key=lambda s: -itemsize(s[1])):
             size = math.prod(shape) * itemsize(dtype)
-            header[name] = {"dtype": dtype, "shape": [int(d) for d in shape],
-                            "data_offsets": [position, position + size]}
+            header[name] = {
+                "dtype": dtype,
+                "shape": [int(d) for d in shape],
+                "data_offsets": [position, position + size],
+            }
             self._slots[name] = (dtype, tuple(shape), position, size)
             position += size
         text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
@@ -272,8 +308,10 @@ class Writer:
     def _slot(self, name: str, nbytes: int, shape: Sequence[int] | None = None) -> str:
         dtype, expected_shape, begin, expected = self._slots.pop(name)
         if nbytes != expected or shape is not None and tuple(shape) != expected_shape:
-            raise AssertionError(f"tensor {name!r}: {nbytes} bytes of shape {shape}, "
-                                 f"planned {expected} of {expected_shape}")
+            raise AssertionError(
+                f"tensor {name!r}: {nbytes} bytes of shape {shape}, "
+                f"planned {expected} of {expected_shape}"
+            )
         self._f.seek(self._data_start + begin)
         return dtype
 
@@ -285,7 +323,7 @@ class Writer:
         for start in range(0, data.size, CHUNK):
             # .data: the same bytes as a memoryview, which typeshed knows is a
             # buffer (an ndarray it knows as one only from Python 3.12).
-            self._f.write(data[start:start + CHUNK].data)
+            self._f.write(data[start : start + CHUNK].data)
 
     def copy(self, name: str, src: IO[bytes], offset: int, nbytes: int) -> None:
         """Write tensor `name` as `nbytes` raw bytes read from `src` at `offset`."""
@@ -295,8 +333,7 @@ class Writer:
         while left:
             piece = src.read(min(left, CHUNK))
             if not piece:
-                raise FormatError(f"{getattr(src, 'name', 'input')}: file shrank while "
-                                  f"being read")
+                raise FormatError(f"{getattr(src, 'name', 'input')}: file shrank while being read")
             self._f.write(piece)
             left -= len(piece)
 

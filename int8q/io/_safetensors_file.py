@@ -1,4 +1,5 @@
 """The container for one ``.safetensors`` file (see _registry for the interface)."""
+
 import os
 
 from . import _checkpoint

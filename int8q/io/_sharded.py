@@ -8,6 +8,7 @@ total_size counts the new data.  Other files in the directory (configs,
 tokenizers) are not copied.  The container interface is described in
 _registry.
 """
+
 import json
 import os
 from collections.abc import Sequence
@@ -44,8 +45,10 @@ def find_index(path: str) -> str:
     found = sorted(n for n in os.listdir(path) if n.endswith(INDEX_SUFFIX))
     if len(found) != 1:
         what = "none" if not found else f"{len(found)} ({', '.join(found)})"
-        raise FormatError(f"{path}: a sharded checkpoint directory needs exactly one "
-                          f"*{INDEX_SUFFIX}; found {what}")
+        raise FormatError(
+            f"{path}: a sharded checkpoint directory needs exactly one "
+            f"*{INDEX_SUFFIX}; found {what}"
+        )
     return os.path.join(path, found[0])
 
 
@@ -55,7 +58,8 @@ def _read_index(index: str) -> tuple[dict[str, Any], dict[str, str]]:
         data = load_json(f.read(MAX_JSON_BYTES + 1), index, "index")
     weight_map = data.get("weight_map") if type(data) is dict else None
     if type(weight_map) is not dict or not all(
-            type(k) is str and type(v) is str for k, v in weight_map.items()):
+        type(k) is str and type(v) is str for k, v in weight_map.items()
+    ):
         raise FormatError(f"{index}: corrupt index: no weight_map of names to shard files")
     metadata = data.get("metadata", {})
     if type(metadata) is not dict:
@@ -67,8 +71,7 @@ def _read_index(index: str) -> tuple[dict[str, Any], dict[str, str]]:
     return data, weight_map
 
 
-def _shards(index: str) -> tuple[dict[str, Any], dict[str, str],
-                                 list[tuple[str, str, st.Header]]]:
+def _shards(index: str) -> tuple[dict[str, Any], dict[str, str], list[tuple[str, str, st.Header]]]:
     """(index dict, weight_map, [(shard name, path, header)]) with shards checked."""
     data, weight_map = _read_index(index)
     folder = os.path.dirname(os.path.abspath(index))
@@ -85,37 +88,49 @@ def _shards(index: str) -> tuple[dict[str, Any], dict[str, str],
         if set(header.tensors) != listed:
             extra = sorted(set(header.tensors) - listed)[:3]
             absent = sorted(listed - set(header.tensors))[:3]
-            raise FormatError(f"{index}: index and shard {shard!r} disagree (in the shard "
-                              f"only: {extra}; in the index only: {absent})")
+            raise FormatError(
+                f"{index}: index and shard {shard!r} disagree (in the shard "
+                f"only: {extra}; in the index only: {absent})"
+            )
         shards.append((shard, path, header))
     return data, weight_map, shards
 
 
 class ShardPlan(Protocol):
     """What write_index reads of a shard's plan (_checkpoint.Plan, _hf's _Plan)."""
+
     @property
     def specs(self) -> list[st.Spec]: ...
     @property
     def output_bytes(self) -> int: ...
 
 
-def write_index(path: str, data: dict[str, Any],
-                plans: Sequence[tuple[str, ShardPlan]]) -> None:
+def write_index(path: str, data: dict[str, Any], plans: Sequence[tuple[str, ShardPlan]]) -> None:
     """The index for `plans` ((shard name, plan with specs and output_bytes)):
     the input index `data` with a new weight_map and total_size."""
     weight_map = {name: shard for shard, plan in plans for name, _, _ in plan.specs}
-    out_index = {**data, "metadata": {**data.get("metadata", {}),
-                                      "total_size": sum(p.output_bytes for _, p in plans)},
-                 "weight_map": dict(sorted(weight_map.items()))}
+    out_index = {
+        **data,
+        "metadata": {
+            **data.get("metadata", {}),
+            "total_size": sum(p.output_bytes for _, p in plans),
+        },
+        "weight_map": dict(sorted(weight_map.items())),
+    }
     text = json.dumps(out_index, indent=2) + "\n"
     check_writable(text, "index")
     with output_file(path) as f:
         f.write(text.encode())
 
 
-def _write(index: str, dst: str, data: dict[str, Any],
-           plans: list[tuple[str, _checkpoint.Plan]], progress: ProgressFactory,
-           desc: str) -> None:
+def _write(
+    index: str,
+    dst: str,
+    data: dict[str, Any],
+    plans: list[tuple[str, _checkpoint.Plan]],
+    progress: ProgressFactory,
+    desc: str,
+) -> None:
     """Run every shard's plan into a new directory `dst`, then write the index."""
     total = sum(p.input_bytes for _, p in plans)
     with progress(total, desc) as bar, output_dir(dst) as tmp:
@@ -128,21 +143,23 @@ def _write(index: str, dst: str, data: dict[str, Any],
 def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> None:
     index = find_index(src)
     data, weight_map, shards = _shards(index)
-    plans = [(shard, _checkpoint.plan_quantize(path, header, opts, set(weight_map)))
-             for shard, path, header in shards]
+    plans = [
+        (shard, _checkpoint.plan_quantize(path, header, opts, set(weight_map)))
+        for shard, path, header in shards
+    ]
     _write(index, dst, data, plans, progress, "quantize")
 
 
 def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
     index = find_index(src)
     data, _, shards = _shards(index)
-    plans = [(shard, _checkpoint.plan_dequantize(path, header))
-             for shard, path, header in shards]
+    plans = [(shard, _checkpoint.plan_dequantize(path, header)) for shard, path, header in shards]
     _write(index, dst, data, plans, progress, "dequantize")
 
 
 def inspect(src: str) -> list[Row]:
     index = find_index(src)
     _, _, shards = _shards(index)
-    return [row for shard, path, header in shards
-            for row in _checkpoint.inspect(path, header, shard)]
+    return [
+        row for shard, path, header in shards for row in _checkpoint.inspect(path, header, shard)
+    ]
