@@ -153,6 +153,7 @@ LEVEL_DEPENDS = [
     "src/int8q_level.h",
     "src/int8q_level_body.h",
     "src/int8q_level_loops.h",
+    "src/int8q_level_avx2_f32.h",
     "src/int8q_rules.h",
 ]
 

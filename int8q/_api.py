@@ -49,7 +49,7 @@ class QuantizedBase:
         self.rounding = rounding
         # None for the symmetric scheme (zero point 0, int8 in [-127, 127]).
         self.zero_point = zero_point
-        self.qdtype = np.dtype(q.dtype if qdtype is None else qdtype)
+        self.qdtype = q.dtype if qdtype is None else np.dtype(qdtype)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -204,6 +204,20 @@ def quantize(
     >>> qt.q, qt.zero_point
     (array([  0,  64, 255], dtype=uint8), array(64, dtype=uint8))
     """
+    if (
+        type(x) is np.ndarray
+        and axis is None
+        and block_size is None
+        and scale is None
+        and zero_point is None
+        and symmetric is True
+        and clip is None
+        and qdtype is np.int8
+    ):
+        # The common call on an array the kernels read in place.
+        made = _engine.quantize_tensor(x, rounding_code(rounding), out)
+        if made is not None:
+            return QTensor(made[0], made[1], None, None, rounding)
     if (
         scale is not None
         or zero_point is not None
@@ -449,7 +463,6 @@ def dequantize(
         raise TypeError("dequantize needs a QTensor, or q and scale")
     if (
         dtype is None
-        and out is None
         and zero_point is None
         and type(q) is np.ndarray
         and type(scale) is np.ndarray
@@ -460,9 +473,14 @@ def dequantize(
     ):
         # The common call, with no conversion to make: the fast path (plain
         # ndarrays only, so masked arrays never get here).
-        gran = resolve(q.shape, axis, block_size)
-        if scale.shape == gran.scale_shape:
-            return _engine.dequantize_fast(q, scale, gran)
+        if axis is None and block_size is None and scale.ndim == 0:
+            made = _engine.dequantize_tensor(q, scale, out)
+            if made is not None:
+                return made
+        elif out is None:
+            gran = resolve(q.shape, axis, block_size)
+            if scale.shape == gran.scale_shape:
+                return _engine.dequantize_fast(q, scale, gran)
     refuse_masked(q, "q")
     refuse_masked(scale, "scale")
     q = np.asarray(q)

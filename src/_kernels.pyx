@@ -245,7 +245,7 @@ def quantize_all(x, int kind, Py_ssize_t n, Py_ssize_t start, tuple layout, scal
     """
     cdef int8q_layout L = make_layout(layout)
     cdef buffers b
-    cdef Py_ssize_t ws = work_size(kind), nscales = len(scales)
+    cdef Py_ssize_t ws = work_size(kind), nscales = L.cmod * L.nb
     cdef const void *xp
     cdef void *sp
     cdef int8_t *qp

@@ -204,6 +204,18 @@ static piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
     }
     b = c / L->block;
     p.k = base + b;
+    if (c == 0 && L->nb * L->block == L->n_row) {
+        /* Rows of whole blocks use consecutive scales until r wraps around
+         * cmod: one piece for all of them, so that a (rows, B) array with
+         * one block per row reaches the loops in one call, not per row. */
+        ptrdiff_t rows = (e - i) / L->n_row, left = L->cmod - r % L->cmod;
+        rows = rows < left ? rows : left;
+        if (rows > 1) {
+            p.end = i + rows * L->n_row;
+            p.whole_blocks = 1;
+            return p;
+        }
+    }
     nfull = (row_end - i) / L->block;
     if (c == b * L->block && nfull > 0) {
         p.end = i + nfull * L->block;

@@ -190,6 +190,15 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
     }
 }
 
+#if defined(__AVX2__) /* GCC/Clang -mavx2, MSVC /arch:AVX2 and /arch:AVX512 */
+#define INF_BITS_F32 0x7f800000
+#include "int8q_level_avx2_f32.h"
+#undef INF_BITS_F32
+#define BY_HAND(name) name##_avx2 /* the hand-vectorized loop */
+#else
+#define BY_HAND(name) name
+#endif
+
 #define TABLE_(level) int8q_loops_##level
 #define TABLE(level) TABLE_(level)
 
@@ -199,13 +208,13 @@ const int8q_loops TABLE(LEVEL) = {
     .amax_b16 = amax_b16,
     .amaxv_f32 = amaxv_f32,
     .amaxv_f64 = amaxv_f64,
-    .quant_f32 = quant_f32,
+    .quant_f32 = BY_HAND(quant_f32),
     .quant_f64 = quant_f64,
     .quantv_f32 = quantv_f32,
     .quantv_f64 = quantv_f64,
-    .quantb_f32 = quantb_f32,
+    .quantb_f32 = BY_HAND(quantb_f32),
     .quantb_f64 = quantb_f64,
-    .fused_f32 = fused_f32,
+    .fused_f32 = BY_HAND(fused_f32),
     .fused_f64 = fused_f64,
     .deq_f32 = deq_f32,
     .deq_f64 = deq_f64,
@@ -215,6 +224,6 @@ const int8q_loops TABLE(LEVEL) = {
     .deqb_f64 = deqb_f64,
     .f16_to_f32 = f16_to_f32,
     .bf16_to_f32 = bf16_to_f32,
-    .q8_0_quant = q8_0_quant,
+    .q8_0_quant = BY_HAND(q8_0_quant),
     .q8_0_dequant = q8_0_dequant,
 };

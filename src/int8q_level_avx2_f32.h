@@ -1,0 +1,246 @@
+/* Hand-vectorized float32 loops for the levels that have AVX2 (the avx2 and
+ * avx512 translation units; MSVC's /arch:AVX2 and /arch:AVX512 define
+ * __AVX2__ too).  Included by int8q_level_body.h after the plain loops of
+ * int8q_level_loops.h, which these call for remainders, for the elements
+ * they hand back (near ties, scales without an exact reciprocal) and for
+ * everything the compilers already vectorize well.
+ *
+ * Why by hand: the auto-vectorized loops spent 1.6 cycles per element in
+ * cache on the reciprocal quantize (the near-tie count, the clamp and the
+ * int8 narrowing each cost a chain of shuffles), 3.3 on per-block 32 and
+ * 1.2 on Q8_0 (a horizontal max and scalar scale work per block).  Here
+ * 32 elements are one unit: four vectors of 8, rounded by vroundps (an
+ * explicit rounding mode: MXCSR is never read), narrowed by two saturating
+ * packs, clamped once as bytes, and eight blocks of 32 get their abs-max
+ * reduced together and their scales from one vector division.
+ *
+ * Every result is the one the plain loops give (same IEEE operations in the
+ * same order; see int8q_level_loops.h for why the reciprocal is exact); the
+ * test suite runs both levels on the same inputs. */
+
+#include <immintrin.h>
+
+#define HALF_MINUS_BAND 0.49993896484375f /* 1/2 - 2^-14, exact */
+
+/* The 32 int32 values of i[0..3] (each in int32 range) as int8 in
+ * [-127, 127], in order, at q. */
+INT8Q_INLINE void store_q32(int8_t *q, const __m256i i[4])
+{
+    /* packs work within 128-bit lanes: bytes come out as groups of 4 in the
+     * order i0 i1 i2 i3 (low halves) then i0 i1 i2 i3 (high halves) */
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i[0], i[1]), _mm256_packs_epi32(i[2], i[3]));
+    p = _mm256_max_epi8(p, _mm256_set1_epi8(-127)); /* the saturating packs gave >= -128 */
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, p);
+}
+
+/* q = round_even(x * r) for 32 elements (and d = q * s when dq); returns
+ * nonzero when one of them lies within BAND of a tie, which the caller then
+ * redoes by division (quant_fixup_f32).  Away from ties both roundings agree,
+ * so one loop serves both modes. */
+INT8Q_INLINE int tile32(const float *x, __m256 r, __m256 s, int dq, int8_t *q, float *d)
+{
+    const __m256 band = _mm256_set1_ps(HALF_MINUS_BAND);
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 near = _mm256_setzero_ps();
+    __m256i i[4];
+    for (int k = 0; k < 4; k++) {
+        __m256 y = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), r);
+        __m256 n = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        /* |y - n| > 1/2 - BAND (or NaN) is int8q_level_loops.h's near_tie:
+         * |y - n| is exact, and so is 1/2 - |y - n| wherever it matters */
+        __m256 t = _mm256_and_ps(_mm256_sub_ps(y, n), abs_mask);
+        near = _mm256_or_ps(near, _mm256_cmp_ps(t, band, _CMP_NLE_UQ));
+        i[k] = _mm256_cvttps_epi32(n); /* n is integral, |n| <= 129 */
+        if (dq) {
+            __m256i c = _mm256_min_epi32(i[k], _mm256_set1_epi32(127));
+            c = _mm256_max_epi32(c, _mm256_set1_epi32(-127));
+            /* from the integer, so 0 is +0 as in the plain loops */
+            _mm256_storeu_ps(d + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(c), s));
+        }
+    }
+    store_q32(q, i);
+    return _mm256_movemask_ps(near);
+}
+
+static void quant_f32_avx2(const float *x, ptrdiff_t n, float s, float r, int mode, int8_t *q,
+                           float *d)
+{
+    ptrdiff_t i = 0;
+    int even = mode == INT8Q_HALF_EVEN;
+    if (r == r) { /* NaN: no exact reciprocal, the plain loop divides */
+        __m256 rv = _mm256_set1_ps(r), sv = _mm256_set1_ps(s);
+        if (d) {
+            for (; i + 32 <= n; i += 32)
+                if (tile32(x + i, rv, sv, 1, q + i, d + i))
+                    quant_fixup_f32(x + i, 32, s, r, even, q + i, d + i);
+        } else {
+            for (; i + 32 <= n; i += 32)
+                if (tile32(x + i, rv, sv, 0, q + i, NULL))
+                    quant_fixup_f32(x + i, 32, s, r, even, q + i, NULL);
+        }
+    }
+    if (i < n)
+        quant_f32(x + i, n - i, s, r, mode, q + i, d ? d + i : NULL);
+}
+
+static void quantb_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s,
+                            int bounded, int mode, int8_t *q, float *d)
+{
+    if (B < 32) {
+        quantb_f32(x, nblocks, B, s, bounded, mode, q, d);
+        return;
+    }
+    for (ptrdiff_t b = 0; b < nblocks; b++)
+        quant_f32_avx2(x + b * B, B, s[b], int8q_recip_f32(s[b], bounded), mode, q + b * B,
+                       d ? d + b * B : NULL);
+}
+
+/* The abs-max bit patterns of 32 floats, still as 8 lanes. */
+INT8Q_INLINE __m256i amax32(const float *x)
+{
+    const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
+    const __m256i *v = (const __m256i *)x;
+    __m256i a0 = _mm256_and_si256(_mm256_loadu_si256(v), abs_bits);
+    __m256i a1 = _mm256_and_si256(_mm256_loadu_si256(v + 1), abs_bits);
+    __m256i a2 = _mm256_and_si256(_mm256_loadu_si256(v + 2), abs_bits);
+    __m256i a3 = _mm256_and_si256(_mm256_loadu_si256(v + 3), abs_bits);
+    return _mm256_max_epi32(_mm256_max_epi32(a0, a1), _mm256_max_epi32(a2, a3));
+}
+
+/* Lane k of the result is the max of the 8 lanes of m[k]: a transpose and
+ * a reduction in one (21 instructions for 8 blocks). */
+INT8Q_INLINE __m256i hmax8(const __m256i m[8])
+{
+    __m256i t0 =
+        _mm256_max_epi32(_mm256_unpacklo_epi32(m[0], m[1]), _mm256_unpackhi_epi32(m[0], m[1]));
+    __m256i t1 =
+        _mm256_max_epi32(_mm256_unpacklo_epi32(m[2], m[3]), _mm256_unpackhi_epi32(m[2], m[3]));
+    __m256i t2 =
+        _mm256_max_epi32(_mm256_unpacklo_epi32(m[4], m[5]), _mm256_unpackhi_epi32(m[4], m[5]));
+    __m256i t3 =
+        _mm256_max_epi32(_mm256_unpacklo_epi32(m[6], m[7]), _mm256_unpackhi_epi32(m[6], m[7]));
+    /* per 128-bit lane: max over that lane of m0..m3 and of m4..m7 */
+    __m256i u0 = _mm256_max_epi32(_mm256_unpacklo_epi64(t0, t1), _mm256_unpackhi_epi64(t0, t1));
+    __m256i u1 = _mm256_max_epi32(_mm256_unpacklo_epi64(t2, t3), _mm256_unpackhi_epi64(t2, t3));
+    return _mm256_max_epi32(_mm256_permute2x128_si256(u0, u1, 0x20),
+                            _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+/* The abs-max bit patterns of 8 blocks of 32; nonzero when one is NaN/inf. */
+INT8Q_INLINE int amax8x32(const float *x, __m256 *amax)
+{
+    __m256i m[8], all;
+    for (int k = 0; k < 8; k++)
+        m[k] = amax32(x + 32 * k);
+    all = hmax8(m);
+    *amax = _mm256_castsi256_ps(all);
+    return !_mm256_testz_si256(_mm256_cmpgt_epi32(all, _mm256_set1_epi32(INF_BITS_F32 - 1)),
+                               _mm256_set1_epi32(-1));
+}
+
+/* Eight blocks of 32: abs-max, scales (SCALE_RULE) and reciprocals (RECIP)
+ * with one vector division each, then the blocks.  Returns 1, writing
+ * nothing, when a block holds NaN/inf. */
+INT8Q_INLINE int fused8x32(const float *x, float *scales, int mode, int8_t *q, float *d)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    float rs[8], ss[8];
+    __m256 amax, s, r, ok;
+    if (amax8x32(x, &amax))
+        return 1;
+    s = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
+    s = _mm256_blendv_ps(s, one, _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ));
+    r = _mm256_div_ps(one, s);
+    ok = _mm256_and_ps(_mm256_cmp_ps(s, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ),
+                       _mm256_cmp_ps(r, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ));
+    ok = _mm256_and_ps(ok, _mm256_cmp_ps(r, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ));
+    r = _mm256_blendv_ps(_mm256_set1_ps(NAN), r, ok);
+    _mm256_storeu_ps(scales, s);
+    _mm256_storeu_ps(ss, s);
+    _mm256_storeu_ps(rs, r);
+    for (int k = 0; k < 8; k++)
+        quant_f32_avx2(x + 32 * k, 32, ss[k], rs[k], mode, q + 32 * k, d ? d + 32 * k : NULL);
+    return 0;
+}
+
+static int fused_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float *scales, int mode,
+                          int8_t *q, float *d)
+{
+    ptrdiff_t b = 0;
+    if (B == 32) {
+        for (; b + 8 <= nblocks; b += 8)
+            if (fused8x32(x + 32 * b, scales + b, mode, q + 32 * b, d ? d + 32 * b : NULL))
+                return 1;
+    } else if (B >= 256) {
+        /* long blocks (per row): abs-max, then quantize while in L1/L2 */
+        for (; b < nblocks; b++) {
+            const float *xb = x + b * B;
+            int32_t m = amax_f32((const int32_t *)xb, B);
+            float amax, sb;
+            if (m >= INF_BITS_F32)
+                return 1;
+            memcpy(&amax, &m, sizeof amax);
+            sb = int8q_scale_rule_f32(amax);
+            scales[b] = sb;
+            quant_f32_avx2(xb, B, sb, int8q_recip_f32(sb, 1), mode, q + b * B,
+                           d ? d + b * B : NULL);
+        }
+    }
+    if (b == nblocks)
+        return 0;
+    return fused_f32(x + b * B, nblocks - b, B, scales + b, mode, q + b * B, d ? d + b * B : NULL);
+}
+
+/* GGML Q8_0 (see q8_0_quant in int8q_level_body.h for the recipe), eight
+ * blocks at a time: d and id for the eight in one vector division each,
+ * their float16 bits in one vcvtps2ph (round to nearest even, as NumPy's
+ * astype), q = roundf(x * id) as trunc plus a step at |fraction| >= 1/2. */
+static int q8_0_quant_avx2(const float *x, ptrdiff_t nblocks, uint8_t *out)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+    const __m256 minus_half = _mm256_set1_ps(-0.5f);
+    ptrdiff_t b = 0;
+    for (; b + 8 <= nblocks; b += 8) {
+        const float *xg = x + 32 * b;
+        uint8_t *og = out + 34 * b;
+        uint16_t hs[8];
+        float ids[8];
+        __m256 amax, dv, id;
+        __m128i h;
+        if (amax8x32(xg, &amax))
+            return INT8Q_NONFINITE;
+        dv = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
+        id = _mm256_div_ps(one, dv); /* inf when d is 0 or tiny: then 0 */
+        id = _mm256_and_ps(id, _mm256_cmp_ps(id, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ));
+        h = _mm256_cvtps_ph(dv, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        if (!_mm_testz_si128(
+                _mm_cmpgt_epi16(_mm_and_si128(h, _mm_set1_epi16(0x7fff)), _mm_set1_epi16(0x7bff)),
+                _mm_set1_epi16(-1)))
+            return INT8Q_F16_OVERFLOW;
+        _mm_storeu_si128((__m128i *)hs, h);
+        _mm256_storeu_ps(ids, id);
+        for (int k = 0; k < 8; k++) {
+            const float *xb = xg + 32 * k;
+            uint8_t *o = og + 34 * k;
+            __m256 idk = _mm256_set1_ps(ids[k]);
+            __m256i i[4];
+            o[0] = (uint8_t)(hs[k] & 0xff);
+            o[1] = (uint8_t)(hs[k] >> 8);
+            for (int j = 0; j < 4; j++) {
+                __m256 v = _mm256_mul_ps(_mm256_loadu_ps(xb + 8 * j), idk); /* |v| < 127.5 */
+                __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+                __m256 f = _mm256_sub_ps(v, t); /* exact */
+                t = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(f, half, _CMP_GE_OQ), one));
+                t = _mm256_sub_ps(t, _mm256_and_ps(_mm256_cmp_ps(f, minus_half, _CMP_LE_OQ), one));
+                i[j] = _mm256_cvttps_epi32(t);
+            }
+            store_q32((int8_t *)o + 2, i);
+        }
+    }
+    if (b == nblocks)
+        return INT8Q_OK;
+    return q8_0_quant(x + 32 * b, nblocks - b, out + 34 * b);
+}
+
+#undef HALF_MINUS_BAND
