@@ -34,29 +34,31 @@ INT8Q_INLINE void store_q32(int8_t *q, const __m256i i[4])
     _mm256_storeu_si256((__m256i *)q, p);
 }
 
-/* q = round_even(x * r) for 32 elements (and d = q * s when dq); returns
- * nonzero when one of them lies within BAND of a tie, which the caller then
- * redoes by division (quant_fixup_f32).  Away from ties both roundings agree,
- * so one loop serves both modes. */
-INT8Q_INLINE int tile32(const float *x, __m256 r, __m256 s, int dq, int8_t *q, float *d)
+/* q = round_even(x * r) for 32 elements (and d = q * s when dq), with r[k]
+ * and s[k] for the 8 elements of vector k; returns nonzero when one of them
+ * lies within BAND of a tie (or r is NaN: no exact reciprocal), which the
+ * caller then redoes by division (quant_fixup_f32).  Away from ties both
+ * roundings agree, so one loop serves both modes. */
+INT8Q_INLINE int tile32(const float *x, const __m256 r[4], const __m256 s[4], int dq, int8_t *q,
+                        float *d)
 {
     const __m256 band = _mm256_set1_ps(HALF_MINUS_BAND);
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 near = _mm256_setzero_ps();
     __m256i i[4];
     for (int k = 0; k < 4; k++) {
-        __m256 y = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), r);
+        __m256 y = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), r[k]);
         __m256 n = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         /* |y - n| > 1/2 - BAND (or NaN) is int8q_level_loops.h's near_tie:
          * |y - n| is exact, and so is 1/2 - |y - n| wherever it matters */
         __m256 t = _mm256_and_ps(_mm256_sub_ps(y, n), abs_mask);
         near = _mm256_or_ps(near, _mm256_cmp_ps(t, band, _CMP_NLE_UQ));
-        i[k] = _mm256_cvttps_epi32(n); /* n is integral, |n| <= 129 */
+        i[k] = _mm256_cvttps_epi32(n); /* n is integral, |n| <= 129 (or NaN) */
         if (dq) {
             __m256i c = _mm256_min_epi32(i[k], _mm256_set1_epi32(127));
             c = _mm256_max_epi32(c, _mm256_set1_epi32(-127));
             /* from the integer, so 0 is +0 as in the plain loops */
-            _mm256_storeu_ps(d + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(c), s));
+            _mm256_storeu_ps(d + 8 * k, _mm256_mul_ps(_mm256_cvtepi32_ps(c), s[k]));
         }
     }
     store_q32(q, i);
@@ -69,7 +71,9 @@ static void quant_f32_avx2(const float *x, ptrdiff_t n, float s, float r, int mo
     ptrdiff_t i = 0;
     int even = mode == INT8Q_HALF_EVEN;
     if (r == r) { /* NaN: no exact reciprocal, the plain loop divides */
-        __m256 rv = _mm256_set1_ps(r), sv = _mm256_set1_ps(s);
+        __m256 rv[4], sv[4];
+        for (int k = 0; k < 4; k++)
+            rv[k] = _mm256_set1_ps(r), sv[k] = _mm256_set1_ps(s);
         if (d) {
             for (; i + 32 <= n; i += 32)
                 if (tile32(x + i, rv, sv, 1, q + i, d + i))
@@ -82,6 +86,28 @@ static void quant_f32_avx2(const float *x, ptrdiff_t n, float s, float r, int mo
     }
     if (i < n)
         quant_f32(x + i, n - i, s, r, mode, q + i, d ? d + i : NULL);
+}
+
+/* One scale per element (channels on the last axis): r[i] = RECIP(s[i]),
+ * NaN where the division is due, which the near-tie test then catches. */
+static void quantv_f32_avx2(const float *x, ptrdiff_t n, const float *s, const float *r, int mode,
+                            int8_t *q, float *d)
+{
+    ptrdiff_t i = 0;
+    int even = mode == INT8Q_HALF_EVEN;
+    for (; i + 32 <= n; i += 32) {
+        __m256 rv[4], sv[4];
+        for (int k = 0; k < 4; k++)
+            rv[k] = _mm256_loadu_ps(r + i + 8 * k), sv[k] = _mm256_loadu_ps(s + i + 8 * k);
+        if (d) {
+            if (tile32(x + i, rv, sv, 1, q + i, d + i))
+                quantv_fixup_f32(x + i, 32, s + i, r + i, even, q + i, d + i);
+        } else if (tile32(x + i, rv, sv, 0, q + i, NULL)) {
+            quantv_fixup_f32(x + i, 32, s + i, r + i, even, q + i, NULL);
+        }
+    }
+    if (i < n)
+        quantv_f32(x + i, n - i, s + i, r + i, mode, q + i, d ? d + i : NULL);
 }
 
 static void quantb_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s,

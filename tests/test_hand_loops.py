@@ -98,6 +98,14 @@ def test_per_row(simd, shape):
     check_quantize(nasty(shape, shape[-1], 3), axis=0)
 
 
+@pytest.mark.parametrize("cols", [31, 32, 70, 4096 + 5])
+def test_per_column(simd, cols):
+    # channels on the last axis: one scale per element of a row; columns get
+    # the treatments nasty() gives blocks (transposed), so a row mixes them
+    x = np.ascontiguousarray(nasty((cols, 40), 40, cols).T)
+    check_quantize(x, axis=1)
+
+
 @pytest.mark.parametrize("block", [0, 5, 8, 13])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nonfinite_in_any_group(simd, block, bad):
