@@ -70,13 +70,11 @@ _TENSOR_INPUTS: dict[np.dtype[Any], tuple[int, WorkingDtype]] = {
 }
 
 
-def _plain_out(out: npt.NDArray[Any] | None, like: npt.NDArray[Any], dtype: np.dtype[Any]) -> bool:
-    """Whether `out` (or None) can take the fast path: a plain writeable
+def _plain_out(out: npt.NDArray[Any], like: npt.NDArray[Any], dtype: np.dtype[Any]) -> bool:
+    """Whether `out` can take the fast path: a plain writeable
     C-contiguous ndarray of `dtype` and like's shape, apart from `like` in
     memory.  Anything else goes the general way, which checks it (with the
     errors check_out gives) and copies overlapping inputs."""
-    if out is None:
-        return True
     return (
         type(out) is np.ndarray
         and out.dtype == dtype
@@ -100,7 +98,9 @@ def quantize_tensor(
     NaN/inf leaves `out` untouched."""
     entry = _TENSOR_INPUTS.get(x.dtype)
     n = x.size
-    if entry is None or n == 0 or not x.flags.c_contiguous or not _plain_out(out, x, _INT8):
+    if entry is None or n == 0 or not x.flags.c_contiguous:
+        return None
+    if out is not None and not _plain_out(out, x, _INT8):
         return None
     kind, work = entry
     q = np.empty(x.shape, _INT8) if out is None else out  # (a dtype, not np.int8: a third faster)
@@ -202,7 +202,7 @@ def dequantize_tensor(
     (the common per-tensor call), into `out` when given; None when `out`
     needs the general path; ValueError, writing nothing, for a NaN/inf scale."""
     n = q.size
-    if not _plain_out(out, q, scale.dtype):
+    if out is not None and not _plain_out(out, q, scale.dtype):
         return None
     result = np.empty(q.shape, scale.dtype) if out is None else out
     if n and _kernels.dequantize_into(

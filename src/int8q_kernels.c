@@ -329,6 +329,46 @@ static int thread_id(void)
 #endif
 }
 
+/* The work of one thread: items [lo, hi) of a call (thread t); returns 0,
+ * or status bits that the caller turns into its status. */
+typedef unsigned (*slice_work)(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t);
+
+/* `work` over [0, n) in T slices, one per thread of one parallel region (on
+ * the calling thread alone when T is 1); the slices' status bits OR'ed. */
+static unsigned run_slices(ptrdiff_t n, int T, slice_work work, const void *job)
+{
+    unsigned status = 0;
+    if (T == 1)
+        return work(job, 0, n, 0);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(T) reduction(| : status)
+#endif
+    {
+        int t = thread_id();
+        ptrdiff_t lo, hi;
+        thread_slice(n, T, t, &lo, &hi);
+        if (hi > lo)
+            status |= work(job, lo, hi, t);
+    }
+    return status;
+}
+
+/* What the quantize-side slices read: x (of `kind`) from flat index start,
+ * its layout, and the outputs. */
+typedef struct {
+    const char *x;
+    int kind;
+    ptrdiff_t n, start;
+    const int8q_layout *L;
+    void *scales;   /* abs-max bit patterns (absmax), or scales */
+    void *partials; /* per-thread abs-max rows, or NULL: into scales */
+    ptrdiff_t nscales;
+    const void *recips; /* RECIP of the scales for per-element layouts */
+    int bounded, mode;
+    int8_t *q;
+    void *d;
+} quantize_job;
+
 static void absmax_dispatch(const void *x, int kind, ptrdiff_t s, ptrdiff_t e,
                             const int8q_layout *L, void *mbits)
 {
@@ -355,27 +395,14 @@ static void combine_partials(int f64, const void *partials, int T, ptrdiff_t nsc
         }
 }
 
-/* Abs-max of [0, n) into m with T threads (T > 1: per-thread partials). */
-static void absmax_threads(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                           const int8q_layout *L, void *m, ptrdiff_t nscales, int T, void *partials)
+static unsigned absmax_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
-    size_t es = element_size(kind), ws = kind == INT8Q_IN_F64 ? 8 : 4;
-    if (T == 1) {
-        absmax_dispatch(x, kind, start, start + n, L, m);
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T)
-#endif
-    {
-        int t = thread_id();
-        ptrdiff_t lo, hi;
-        thread_slice(n, T, t, &lo, &hi);
-        if (hi > lo)
-            absmax_dispatch(x + lo * es, kind, start + lo, start + hi, L,
-                            (char *)partials + (size_t)t * nscales * ws);
-    }
-    combine_partials(kind == INT8Q_IN_F64, partials, T, nscales, m);
+    const quantize_job *J = job;
+    size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4;
+    void *m = J->partials ? (char *)J->partials + (size_t)t * J->nscales * ws : J->scales;
+    absmax_dispatch(J->x + lo * element_size(J->kind), J->kind, J->start + lo, J->start + hi, J->L,
+                    m);
+    return 0;
 }
 
 int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
@@ -383,18 +410,18 @@ int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const in
 {
     int T = plan_threads(n, threads);
     size_t ws = kind == INT8Q_IN_F64 ? 8 : 4;
-    void *partials = NULL;
+    quantize_job J = {
+        .x = x, .kind = kind, .n = n, .start = start, .L = L, .scales = m, .nscales = nscales};
     if (n <= 0)
         return INT8Q_OK;
     if (T > 1 && nscales * T > MAX_PARTIALS)
         T = 1;
-    if (T > 1) {
-        partials = calloc((size_t)T * nscales, ws);
-        if (!partials)
-            return INT8Q_NOMEM;
-    }
-    absmax_threads(x, kind, n, start, L, m, nscales, T, partials);
-    free(partials);
+    if (T > 1 && !(J.partials = calloc((size_t)T * nscales, ws)))
+        return INT8Q_NOMEM;
+    run_slices(n, T, absmax_work, &J);
+    if (T > 1)
+        combine_partials(kind == INT8Q_IN_F64, J.partials, T, nscales, m);
+    free(J.partials);
     return INT8Q_OK;
 }
 
@@ -411,6 +438,15 @@ static void quantize_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, 
                            mode, q + lo, d ? (float *)d + lo : NULL);
 }
 
+static unsigned quantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
+{
+    const quantize_job *J = job;
+    (void)t;
+    quantize_slice(J->x, J->kind, lo, hi, J->start, J->L, J->scales, J->recips, J->bounded, J->mode,
+                   J->q, J->d);
+    return 0;
+}
+
 /* recips[k] = RECIP(scales[k]) for per-element layouts (NULL otherwise). */
 static void fill_recips(int f64, const void *scales, ptrdiff_t nscales, int bounded, void *recips)
 {
@@ -419,25 +455,6 @@ static void fill_recips(int f64, const void *scales, ptrdiff_t nscales, int boun
             ((double *)recips)[k] = int8q_recip_f64(((const double *)scales)[k], bounded);
         else
             ((float *)recips)[k] = int8q_recip_f32(((const float *)scales)[k], bounded);
-    }
-}
-
-static void quantize_threads(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                             const int8q_layout *L, const void *scales, const void *recips,
-                             int bounded, int mode, int8_t *q, void *d, int T)
-{
-    if (T == 1) {
-        quantize_slice(x, kind, 0, n, start, L, scales, recips, bounded, mode, q, d);
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T)
-#endif
-    {
-        ptrdiff_t lo, hi;
-        thread_slice(n, T, thread_id(), &lo, &hi);
-        if (hi > lo)
-            quantize_slice(x, kind, lo, hi, start, L, scales, recips, bounded, mode, q, d);
     }
 }
 
@@ -450,6 +467,17 @@ int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const 
     double stack[STACK_RECIPS];
     void *recips = NULL;
     ptrdiff_t nscales = L->cmod * L->nb;
+    quantize_job J = {.x = x,
+                      .kind = kind,
+                      .n = n,
+                      .start = start,
+                      .L = L,
+                      .scales = (void *)scales,
+                      .nscales = nscales,
+                      .bounded = bounded,
+                      .mode = mode,
+                      .q = q,
+                      .d = d};
     if (n <= 0)
         return INT8Q_OK;
     if (L->block == 1) {
@@ -458,45 +486,31 @@ int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const 
             return INT8Q_NOMEM;
         fill_recips(kind == INT8Q_IN_F64, scales, nscales, bounded, recips);
     }
-    quantize_threads(x, kind, n, start, L, scales, recips, bounded, mode, q, d,
-                     plan_threads(n, threads));
+    J.recips = recips;
+    run_slices(n, plan_threads(n, threads), quantize_work, &J);
     if (recips != stack)
         free(recips);
     return INT8Q_OK;
 }
 
-static int fused_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t start,
-                       const int8q_layout *L, void *scales, int mode, int8_t *q, void *d)
+/* Slices moved to block boundaries, so that every block is one thread's;
+ * 1 at a NaN/inf block. */
+static unsigned fused_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
-    size_t es = element_size(kind);
-    if (kind == INT8Q_IN_F64)
-        return fused_range_f64(x + lo * es, kind, start + lo, start + hi, L, scales, mode, q + lo,
-                               d ? (double *)d + lo : NULL);
-    return fused_range_f32(x + lo * es, kind, start + lo, start + hi, L, scales, mode, q + lo,
-                           d ? (float *)d + lo : NULL);
-}
-
-static int quantize_fused(const char *x, int kind, ptrdiff_t n, ptrdiff_t start,
-                          const int8q_layout *L, void *scales, int mode, int8_t *q, void *d, int T)
-{
-    int bad = 0;
-    if (T == 1)
-        return fused_slice(x, kind, 0, n, start, L, scales, mode, q, d);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T) reduction(| : bad)
-#endif
-    {
-        ptrdiff_t lo, hi;
-        thread_slice(n, T, thread_id(), &lo, &hi);
-        /* slices start and end on block boundaries */
-        lo = next_block_start(L, start + lo) - start;
-        hi = next_block_start(L, start + hi) - start;
-        if (hi > n)
-            hi = n;
-        if (hi > lo)
-            bad |= fused_slice(x, kind, lo, hi, start, L, scales, mode, q, d);
-    }
-    return bad;
+    const quantize_job *J = job;
+    ptrdiff_t s = J->start, es = (ptrdiff_t)element_size(J->kind);
+    (void)t;
+    lo = next_block_start(J->L, s + lo) - s;
+    hi = next_block_start(J->L, s + hi) - s;
+    if (hi > J->n)
+        hi = J->n;
+    if (hi <= lo)
+        return 0;
+    if (J->kind == INT8Q_IN_F64)
+        return (unsigned)fused_range_f64(J->x + lo * es, J->kind, s + lo, s + hi, J->L, J->scales,
+                                         J->mode, J->q + lo, J->d ? (double *)J->d + lo : NULL);
+    return (unsigned)fused_range_f32(J->x + lo * es, J->kind, s + lo, s + hi, J->L, J->scales,
+                                     J->mode, J->q + lo, J->d ? (float *)J->d + lo : NULL);
 }
 
 /* Scales from the abs-max bit patterns in place; 1 if one is NaN/inf. */
@@ -528,9 +542,20 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
     void *partials = NULL, *recips = NULL;
     if (n <= 0)
         return INT8Q_OK;
-    if (fused)
-        return quantize_fused(x, kind, n, start, L, scales, mode, q, d, T) ? INT8Q_NONFINITE
-                                                                           : INT8Q_OK;
+    if (fused) {
+        quantize_job J = {.x = x,
+                          .kind = kind,
+                          .n = n,
+                          .start = start,
+                          .L = L,
+                          .scales = scales,
+                          .nscales = nscales,
+                          .bounded = 1,
+                          .mode = mode,
+                          .q = q,
+                          .d = d};
+        return run_slices(n, T, fused_work, &J) ? INT8Q_NONFINITE : INT8Q_OK;
+    }
     /* Two passes: abs-max of everything (nothing written if it finds NaN or
      * inf), the scales, then quantize; one parallel region for both. */
     if (T > 1 && nscales * T > MAX_PARTIALS)
@@ -544,7 +569,7 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
     }
     memset(scales, 0, (size_t)nscales * ws);
     if (T == 1) {
-        absmax_threads(x, kind, n, start, L, scales, nscales, 1, NULL);
+        absmax_dispatch(x, kind, start, start + n, L, scales);
         status = scales_from_bits(f64, scales, nscales) ? INT8Q_NONFINITE : INT8Q_OK;
         if (status == INT8Q_OK) {
             if (recips)
@@ -552,6 +577,7 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
             quantize_slice(x, kind, 0, n, start, L, scales, recips, 1, mode, q, d);
         }
     } else {
+        /* (not run_slices: both passes share one region, with a barrier) */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(T)
 #endif
@@ -583,34 +609,34 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
     return status;
 }
 
-static void dequantize_slice(const int8_t *q, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t start,
-                             const int8q_layout *L, const void *scales, int f64, void *out)
+typedef struct {
+    const int8_t *q;
+    ptrdiff_t start;
+    const int8q_layout *L;
+    const void *scales;
+    int f64;
+    void *out;
+} dequantize_job;
+
+static unsigned dequantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
-    if (f64)
-        dequantize_range_f64(q + lo, start + lo, start + hi, L, scales, (double *)out + lo);
+    const dequantize_job *J = job;
+    (void)t;
+    if (J->f64)
+        dequantize_range_f64(J->q + lo, J->start + lo, J->start + hi, J->L, J->scales,
+                             (double *)J->out + lo);
     else
-        dequantize_range_f32(q + lo, start + lo, start + hi, L, scales, (float *)out + lo);
+        dequantize_range_f32(J->q + lo, J->start + lo, J->start + hi, J->L, J->scales,
+                             (float *)J->out + lo);
+    return 0;
 }
 
 void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
                       const void *scales, int f64, void *out, int threads)
 {
-    int T = plan_threads(n, threads);
-    if (n <= 0)
-        return;
-    if (T == 1) {
-        dequantize_slice(q, 0, n, start, L, scales, f64, out);
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T)
-#endif
-    {
-        ptrdiff_t lo, hi;
-        thread_slice(n, T, thread_id(), &lo, &hi);
-        if (hi > lo)
-            dequantize_slice(q, lo, hi, start, L, scales, f64, out);
-    }
+    dequantize_job J = {.q = q, .start = start, .L = L, .scales = scales, .f64 = f64, .out = out};
+    if (n > 0)
+        run_slices(n, plan_threads(n, threads), dequantize_work, &J);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -642,43 +668,47 @@ static int q8_0_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, uint8
     return INT8Q_OK;
 }
 
+typedef struct {
+    const char *x;
+    int kind;
+    const uint8_t *raw;
+    uint8_t *out;
+    float *values;
+} q8_0_job;
+
+/* bit `code` set for a slice that stopped with that status */
+static unsigned q8_0_quantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
+{
+    const q8_0_job *J = job;
+    int code = q8_0_slice(J->x, J->kind, lo, hi, J->out);
+    (void)t;
+    return code == INT8Q_OK ? 0u : 1u << code;
+}
+
 int int8q_q8_0_quantize(const void *x, int kind, ptrdiff_t nblocks, uint8_t *out, int threads)
 {
-    int T = plan_threads(nblocks * 32, threads), nonfinite = 0, overflow = 0;
+    q8_0_job J = {.x = x, .kind = kind, .out = out};
+    unsigned bits;
     if (nblocks <= 0)
         return INT8Q_OK;
-    if (T == 1)
-        return q8_0_slice(x, kind, 0, nblocks, out);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T) reduction(| : nonfinite, overflow)
-#endif
-    {
-        ptrdiff_t lo, hi;
-        int code;
-        thread_slice(nblocks, T, thread_id(), &lo, &hi);
-        code = hi > lo ? q8_0_slice(x, kind, lo, hi, out) : INT8Q_OK;
-        nonfinite |= code == INT8Q_NONFINITE;
-        overflow |= code == INT8Q_F16_OVERFLOW;
-    }
-    return nonfinite ? INT8Q_NONFINITE : overflow ? INT8Q_F16_OVERFLOW : INT8Q_OK;
+    bits = run_slices(nblocks, plan_threads(nblocks * 32, threads), q8_0_quantize_work, &J);
+    /* NaN/inf wins over a float16 overflow, whichever slice saw what */
+    return bits & 1u << INT8Q_NONFINITE      ? INT8Q_NONFINITE
+           : bits & 1u << INT8Q_F16_OVERFLOW ? INT8Q_F16_OVERFLOW
+                                             : INT8Q_OK;
+}
+
+static unsigned q8_0_dequantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
+{
+    const q8_0_job *J = job;
+    (void)t;
+    loops->q8_0_dequant(J->raw + 34 * lo, hi - lo, J->values + 32 * lo);
+    return 0;
 }
 
 void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, int threads)
 {
-    int T = plan_threads(nblocks * 32, threads);
-    if (nblocks <= 0)
-        return;
-    if (T == 1) {
-        loops->q8_0_dequant(raw, nblocks, out);
-        return;
-    }
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T)
-#endif
-    {
-        ptrdiff_t lo, hi;
-        thread_slice(nblocks, T, thread_id(), &lo, &hi);
-        if (hi > lo)
-            loops->q8_0_dequant(raw + 34 * lo, hi - lo, out + 32 * lo);
-    }
+    q8_0_job J = {.raw = raw, .values = out};
+    if (nblocks > 0)
+        run_slices(nblocks, plan_threads(nblocks * 32, threads), q8_0_dequantize_work, &J);
 }
