@@ -461,23 +461,20 @@ def dequantize(
         scale, axis, block_size, zero_point, q = (q.scale, q.axis, q.block_size, q.zero_point, q.q)
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
-    if (
-        dtype is None
-        and zero_point is None
-        and type(q) is np.ndarray
-        and type(scale) is np.ndarray
-        and q.dtype == _INT8
-        and scale.dtype in _WORK_DTYPES
-        and q.flags.c_contiguous
-        and scale.flags.c_contiguous
-    ):
-        # The common call, with no conversion to make: the fast path (plain
+    if dtype is None and zero_point is None and type(q) is np.ndarray and type(scale) is np.ndarray:
+        # The common calls, with no conversion to make: the fast paths (plain
         # ndarrays only, so masked arrays never get here).
-        if axis is None and block_size is None and scale.ndim == 0:
+        if axis is None and block_size is None:
             made = _engine.dequantize_tensor(q, scale, out)
             if made is not None:
                 return made
-        elif out is None:
+        elif (
+            out is None
+            and q.dtype == _INT8
+            and scale.dtype in _WORK_DTYPES
+            and q.flags.c_contiguous
+            and scale.flags.c_contiguous
+        ):
             gran = resolve(q.shape, axis, block_size)
             if scale.shape == gran.scale_shape:
                 return _engine.dequantize_fast(q, scale, gran)

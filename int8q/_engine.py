@@ -13,7 +13,7 @@ import numpy.typing as npt
 from . import _kernels
 from ._chunks import chunks, input_chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT32, FLOAT64, direct_kind
+from ._dtypes import FLOAT64, direct_kind, working_dtype
 from ._granularity import Granularity
 from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import nonfinite_error
@@ -60,55 +60,23 @@ def scales_from_absmax(m: npt.ArrayLike) -> FloatArray:
     return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype, copy=False)
 
 
-_INT8 = np.dtype(np.int8)
-# Per-tensor inputs the kernels read in place (native byte order only:
-# ">f4" is not a key): the kernels' input kind and the working dtype.
-_TENSOR_INPUTS: dict[np.dtype[Any], tuple[int, WorkingDtype]] = {
-    FLOAT32: (_kernels.INPUT_F32, FLOAT32),
-    FLOAT64: (_kernels.INPUT_F64, FLOAT64),
-    np.dtype(np.float16): (_kernels.INPUT_F16, FLOAT32),
-}
-
-
-def _plain_out(out: npt.NDArray[Any], like: npt.NDArray[Any], dtype: np.dtype[Any]) -> bool:
-    """Whether `out` can take the fast path: a plain writeable
-    C-contiguous ndarray of `dtype` and like's shape, apart from `like` in
-    memory.  Anything else goes the general way, which checks it (with the
-    errors check_out gives) and copies overlapping inputs."""
-    return (
-        type(out) is np.ndarray
-        and out.dtype == dtype
-        and out.shape == like.shape
-        and out.flags.c_contiguous
-        and out.flags.writeable
-        and not np.may_share_memory(out, like)
-    )
-
-
 def quantize_tensor(
-    x: npt.NDArray[Any], mode: int, out: Int8Array | None = None
+    x: npt.NDArray[Any], mode: int, out: npt.NDArray[Any] | None = None
 ) -> tuple[Int8Array, FloatArray] | None:
     """(q, 0-d scale) of a per-tensor quantize of a non-empty C-contiguous
-    float32/float64/float16 ndarray, into `out` when given; None for any
-    other call (which the general path then takes).
+    native float32/float64/float16 ndarray, into `out` when it is a plain
+    writeable C-contiguous int8 array of x's shape apart from x; None for
+    any other call, which the general path then takes (and checks).
 
-    The common call, done with as few NumPy calls as possible: small calls
-    are dominated by them (a 1-element quantize costs a few microseconds,
-    almost all of it outside the kernel).  The abs-max pass comes first, so
-    NaN/inf leaves `out` untouched."""
-    entry = _TENSOR_INPUTS.get(x.dtype)
-    n = x.size
-    if entry is None or n == 0 or not x.flags.c_contiguous:
-        return None
-    if out is not None and not _plain_out(out, x, _INT8):
-        return None
-    kind, work = entry
-    q = np.empty(x.shape, _INT8) if out is None else out  # (a dtype, not np.int8: a third faster)
-    scale = np.empty((), work)
-    layout = (n, n, 1, 1)
-    if _kernels.quantize_all(x, kind, n, 0, layout, scale, False, mode, q, None, get_num_threads()):
-        raise_nonfinite(x, work)
-    return q, scale
+    The common call in one compiled step (_kernels.quantize_tensor): small
+    calls are dominated by what surrounds the kernel.  The abs-max pass
+    comes first, so NaN/inf leaves `out` untouched."""
+    if out is not None and type(out) is not np.ndarray:
+        return None  # subclasses (np.matrix, masked arrays...) are checked there
+    made = _kernels.quantize_tensor(x, mode, out, get_num_threads())
+    if isinstance(made, int):
+        raise_nonfinite(x, working_dtype(x.dtype))
+    return made
 
 
 def quantize(
@@ -199,17 +167,16 @@ def dequantize_tensor(
     q: Int8Array, scale: FloatArray, out: FloatArray | None = None
 ) -> FloatArray | None:
     """q * scale for a C-contiguous int8 q and a 0-d float32/float64 scale
-    (the common per-tensor call), into `out` when given; None when `out`
-    needs the general path; ValueError, writing nothing, for a NaN/inf scale."""
-    n = q.size
-    if out is not None and not _plain_out(out, q, scale.dtype):
-        return None
-    result = np.empty(q.shape, scale.dtype) if out is None else out
-    if n and _kernels.dequantize_into(
-        q, n, 0, (n, n, 1, 1), scale, 1, scale.dtype == FLOAT64, result, get_num_threads()
-    ):
+    (the common per-tensor call, in one compiled step), into `out` when it
+    is a plain writeable C-contiguous array of the scale's dtype and q's
+    shape apart from both; None for any other call (the general path takes
+    it); ValueError, writing nothing, for a NaN/inf scale."""
+    if out is not None and type(out) is not np.ndarray:
+        return None  # subclasses (np.matrix, masked arrays...) are checked there
+    made = _kernels.dequantize_tensor(q, scale, out, get_num_threads())
+    if isinstance(made, int):
         raise ValueError("scale contains NaN or inf")
-    return result
+    return made
 
 
 def dequantize_fast(q: Int8Array, scale: FloatArray, gran: Granularity) -> FloatArray:

@@ -19,7 +19,7 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.math cimport fabs, isfinite, nearbyint
 from libc.string cimport memset
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
-                             PyBUF_WRITABLE)
+                             PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_C_CONTIGUOUS)
 from cpython.object cimport PyObject
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
@@ -290,6 +290,155 @@ def dequantize_into(q, Py_ssize_t n, Py_ssize_t start, tuple layout, scales,
         return INT8Q_OK
     finally:
         release(&b)
+
+
+# ---------------------------------------------------------------------------
+# The common per-tensor calls in one step each.  A small call is dominated by
+# what surrounds the kernel (a 1-element quantize is a few microseconds), so
+# these read the operands' dtype, layout and shape from their buffers (one
+# call each) instead of NumPy attributes, and make one NumPy call per output.
+
+cdef object np_empty = np.empty
+cdef object INT8 = np.dtype(np.int8)
+cdef object FLOAT32 = np.dtype(np.float32)
+cdef object FLOAT64 = np.dtype(np.float64)
+
+
+cdef int format_kind(const char *fmt) noexcept:
+    """The input kind of a native-order buffer format ('f', 'd', 'e'), or -1."""
+    if fmt == NULL or fmt[0] == 0 or fmt[1] != 0:
+        return -1
+    if fmt[0] == b'f':
+        return INT8Q_IN_F32
+    if fmt[0] == b'd':
+        return INT8Q_IN_F64
+    if fmt[0] == b'e':
+        return INT8Q_IN_F16
+    return -1
+
+
+cdef bint is_int8_format(const char *fmt) noexcept:
+    return fmt != NULL and fmt[0] == b'b' and fmt[1] == 0
+
+
+cdef bint take_contiguous(object a, Py_buffer *view, bint writable):
+    """a's buffer, C-contiguous with its format; False (nothing held) when a
+    cannot give one (not contiguous, read-only...)."""
+    cdef int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
+    try:
+        PyObject_GetBuffer(a, view, flags)
+    except (BufferError, ValueError):  # NumPy: ValueError for a strided array
+        return False
+    return True
+
+
+cdef bint same_shape(const Py_buffer *a, const Py_buffer *b) noexcept:
+    cdef int k
+    if a.ndim != b.ndim:
+        return False
+    for k in range(a.ndim):
+        if a.shape[k] != b.shape[k]:
+            return False
+    return True
+
+
+cdef bint apart_in_memory(const Py_buffer *a, const Py_buffer *b) noexcept:
+    cdef const char *pa = <const char *>a.buf
+    cdef const char *pb = <const char *>b.buf
+    return pa + a.len <= pb or pb + b.len <= pa
+
+
+def quantize_tensor(x, int mode, out, int threads):
+    """(q, scale): per-tensor quantize of a non-empty C-contiguous native
+    float32/float64/float16 array x, q into `out` when it is a writeable
+    C-contiguous int8 array of x's shape apart from x.  None for anything
+    else (the general path takes it); NONFINITE, writing nothing, at NaN/inf."""
+    cdef Py_buffer xv, ov, qv, sv
+    cdef int kind, status
+    cdef Py_ssize_t n
+    cdef int8q_layout L
+    if not take_contiguous(x, &xv, False):
+        return None
+    try:
+        kind = format_kind(xv.format)
+        if kind < 0 or xv.len == 0:
+            return None
+        n = xv.len // xv.itemsize
+        if out is not None:
+            if not take_contiguous(out, &ov, True):
+                return None
+            try:
+                if not (is_int8_format(ov.format) and same_shape(&xv, &ov)
+                        and apart_in_memory(&xv, &ov)):
+                    return None
+            finally:
+                PyBuffer_Release(&ov)
+            q = out
+        else:
+            q = np_empty(x.shape, INT8)
+        scale = np_empty((), FLOAT64 if kind == INT8Q_IN_F64 else FLOAT32)
+        PyObject_GetBuffer(q, &qv, PyBUF_WRITABLE)
+        try:
+            PyObject_GetBuffer(scale, &sv, PyBUF_WRITABLE)
+            L.n_row = L.block = n
+            L.cmod = L.nb = 1
+            with nogil:
+                status = int8q_quantize_all(xv.buf, kind, n, 0, &L, sv.buf, 1, 0, mode,
+                                            <int8_t *>qv.buf, NULL, threads)
+            PyBuffer_Release(&sv)
+        finally:
+            PyBuffer_Release(&qv)
+        if check_status(status) != INT8Q_OK:
+            return status
+        return q, scale
+    finally:
+        PyBuffer_Release(&xv)
+
+
+def dequantize_tensor(q, scale, out, int threads):
+    """q * scale for a C-contiguous int8 q and a 0-d float32/float64 scale,
+    into `out` when it is a writeable C-contiguous array of the scale's dtype
+    and q's shape apart from q.  None for anything else (the general path
+    takes it); NONFINITE, writing nothing, for a NaN/inf scale."""
+    cdef Py_buffer qv, sv, ov
+    cdef int kind
+    cdef bint f64
+    cdef Py_ssize_t n
+    cdef int8q_layout L
+    if not take_contiguous(q, &qv, False):
+        return None
+    try:
+        if not take_contiguous(scale, &sv, False):
+            return None
+        try:
+            kind = format_kind(sv.format)
+            if not is_int8_format(qv.format) or sv.ndim != 0 or kind == INT8Q_IN_F16 or kind < 0:
+                return None
+            f64 = kind == INT8Q_IN_F64
+            if not isfinite((<const double *>sv.buf)[0] if f64 else (<const float *>sv.buf)[0]):
+                return INT8Q_NONFINITE
+            if out is None:
+                out = np_empty(q.shape, FLOAT64 if f64 else FLOAT32)
+            if not take_contiguous(out, &ov, True):
+                return None
+            try:
+                if format_kind(ov.format) != kind or not same_shape(&qv, &ov) or \
+                        not apart_in_memory(&qv, &ov) or not apart_in_memory(&sv, &ov):
+                    return None
+                n = qv.len
+                L.n_row = L.block = n if n else 1
+                L.cmod = L.nb = 1
+                if n:
+                    with nogil:
+                        int8q_dequantize(<const int8_t *>qv.buf, n, 0, &L, sv.buf, f64, ov.buf,
+                                         threads)
+            finally:
+                PyBuffer_Release(&ov)
+            return out
+        finally:
+            PyBuffer_Release(&sv)
+    finally:
+        PyBuffer_Release(&qv)
 
 
 def q8_0_quantize_into(x, int kind, Py_ssize_t n, out, int threads):
