@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _engine, _kernels
-from ._chunks import chunks
+from ._chunks import chunk_threads, chunks
 from ._config import get_num_threads
 from ._granularity import Granularity
 from ._typing import FloatArray, WorkingDtype
@@ -148,7 +148,7 @@ def quantize_given(
             mode,
             unsigned,
             q_bytes[start:stop],
-            threads,
+            chunk_threads(chunk, x, threads),
         ):
             _engine.raise_nonfinite(x, work)
 
@@ -235,7 +235,15 @@ def mse_scales(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode:
     threads = get_num_threads()
     for start, chunk in chunks(x, work, align=gran.align):
         _kernels.mse_errors_into(
-            chunk, start, gran.layout, flat, MSE_STEPS, mode, err, gran.fused, threads
+            chunk,
+            start,
+            gran.layout,
+            flat,
+            MSE_STEPS,
+            mode,
+            err,
+            gran.fused,
+            chunk_threads(chunk, x, threads),
         )
     best = np.argmin(err.reshape(cand.shape), axis=1)  # first minimum: the widest range
     chosen: FloatArray = cand[np.arange(cand.shape[0]), best]

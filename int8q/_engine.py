@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _kernels
-from ._chunks import chunks, input_chunks
+from ._chunks import chunk_threads, chunks, input_chunks
 from ._config import get_num_threads
 from ._dtypes import FLOAT64, direct_kind, working_dtype
 from ._granularity import Granularity
@@ -44,7 +44,9 @@ def absmax(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity) -> FloatA
     m = np.zeros(gran.nscales, dtype=work)
     threads = get_num_threads()
     for start, chunk, kind in input_chunks(x, work):
-        _kernels.absmax_into(chunk, kind, chunk.shape[0], start, gran.layout, m, threads)
+        _kernels.absmax_into(
+            chunk, kind, chunk.shape[0], start, gran.layout, m, chunk_threads(chunk, x, threads)
+        )
     if not np.isfinite(m).all():
         raise_nonfinite(x, work)
     return m
@@ -125,7 +127,7 @@ def quantize(
                 mode,
                 q_flat[start:stop],
                 d_part,
-                threads,
+                chunk_threads(chunk, x, threads),
             ):
                 raise_nonfinite(x, work)
         return scales
@@ -159,7 +161,7 @@ def _quantize_chunks(
             mode,
             q_flat[start:stop],
             d_part,
-            threads,
+            chunk_threads(chunk, x, threads),
         )
 
 
@@ -216,7 +218,15 @@ def dequantize(
         stop = start + chunk.shape[0]
         target = out_flat[start:stop] if direct else np.empty(chunk.shape, scales.dtype)
         _kernels.dequantize_into(
-            chunk, chunk.size, start, gran.layout, scales, nscales, f64, target, threads
+            chunk,
+            chunk.size,
+            start,
+            gran.layout,
+            scales,
+            nscales,
+            f64,
+            target,
+            chunk_threads(chunk, q, threads),
         )
         if not direct:
             with np.errstate(over="ignore"):  # like astype: overflow gives inf

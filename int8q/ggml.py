@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _kernels
-from ._chunks import chunks, input_chunks
+from ._chunks import chunk_threads, chunks, input_chunks
 from ._config import get_num_threads
 from ._dtypes import FLOAT32, working_dtype
 from ._engine import find_nonfinite
@@ -75,7 +75,7 @@ def quantize_q8_0(
         first = start // Q8_0_BLOCK * Q8_0_BYTES
         stop = first + chunk.shape[0] // Q8_0_BLOCK * Q8_0_BYTES
         code = _kernels.q8_0_quantize_into(
-            chunk, kind, chunk.shape[0], flat_out[first:stop], threads
+            chunk, kind, chunk.shape[0], flat_out[first:stop], chunk_threads(chunk, x, threads)
         )
         if code:
             _raise_block_error(x, code)
@@ -136,7 +136,9 @@ def dequantize_q8_0(
     for start, chunk in chunks(raw, np.dtype(np.uint8), align=Q8_0_BYTES):
         first = start // Q8_0_BYTES * Q8_0_BLOCK
         stop = first + chunk.shape[0] // Q8_0_BYTES * Q8_0_BLOCK
-        _kernels.q8_0_dequantize_into(chunk, flat_out[first:stop], threads)
+        _kernels.q8_0_dequantize_into(
+            chunk, flat_out[first:stop], chunk_threads(chunk, raw, threads)
+        )
     return out
 
 

@@ -83,3 +83,26 @@ def test_scale_rule_is_one_rule():
             dtype = np.float64 if f64 else np.float32
             want = reference.quantize(np.array([m], dtype))[1]
             assert np.asarray(_kernels.scale_from_absmax(float(dtype(m)), f64), dtype) == want
+
+
+def test_chunked_inputs_call_the_kernels_on_one_thread(monkeypatch, threads):
+    # A converted (byte-swapped) input reaches the kernels chunk by chunk;
+    # each of those calls runs on one thread (see _chunks.chunk_threads),
+    # while an input read in place gets every thread in one call.
+    from int8q import _chunks
+
+    threads(4)
+    seen = []
+    real = _kernels.quantize_into
+
+    def spy(*args):
+        seen.append(args[-1])
+        return real(*args)
+
+    monkeypatch.setattr(_kernels, "quantize_into", spy)
+    x = np.random.default_rng(2).standard_normal(3 * _chunks.CHUNK_ELEMENTS).astype(">f4")
+    want_q, want_s = reference.quantize(x)
+    qt = int8q.quantize(x)
+    np.testing.assert_array_equal(qt.q, want_q)
+    assert seen and set(seen) == {1}
+    assert _chunks.chunk_threads(x, x, 4) == 4
