@@ -329,6 +329,25 @@ static int thread_id(void)
 #endif
 }
 
+/* Whether every scale used in [start, start + n) belongs to one contiguous
+ * block of it (rows do not come back to a scale modulo cmod), so that
+ * threads owning whole blocks can write the abs-max of each directly. */
+static int blocks_own_scales(const int8q_layout *L, ptrdiff_t start, ptrdiff_t n)
+{
+    return L->block > 1 && start + n <= L->cmod * L->n_row;
+}
+
+/* A thread's [lo, hi) moved to block boundaries, so that each block is one
+ * thread's (the slices of all threads still cover [0, n)). */
+static void whole_blocks(const int8q_layout *L, ptrdiff_t start, ptrdiff_t n, ptrdiff_t *lo,
+                         ptrdiff_t *hi)
+{
+    *lo = next_block_start(L, start + *lo) - start;
+    *hi = next_block_start(L, start + *hi) - start;
+    if (*hi > n)
+        *hi = n;
+}
+
 /* The work of one thread: items [lo, hi) of a call (thread t); returns 0,
  * or status bits that the caller turns into its status. */
 typedef unsigned (*slice_work)(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t);
@@ -362,6 +381,7 @@ typedef struct {
     const int8q_layout *L;
     void *scales;   /* abs-max bit patterns (absmax), or scales */
     void *partials; /* per-thread abs-max rows, or NULL: into scales */
+    int own_blocks; /* threads own whole blocks (blocks_own_scales) */
     ptrdiff_t nscales;
     const void *recips; /* RECIP of the scales for per-element layouts */
     int bounded, mode;
@@ -400,8 +420,11 @@ static unsigned absmax_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
     const quantize_job *J = job;
     size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4;
     void *m = J->partials ? (char *)J->partials + (size_t)t * J->nscales * ws : J->scales;
-    absmax_dispatch(J->x + lo * element_size(J->kind), J->kind, J->start + lo, J->start + hi, J->L,
-                    m);
+    if (J->own_blocks)
+        whole_blocks(J->L, J->start, J->n, &lo, &hi);
+    if (hi > lo)
+        absmax_dispatch(J->x + lo * element_size(J->kind), J->kind, J->start + lo, J->start + hi,
+                        J->L, m);
     return 0;
 }
 
@@ -414,12 +437,16 @@ int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const in
         .x = x, .kind = kind, .n = n, .start = start, .L = L, .scales = m, .nscales = nscales};
     if (n <= 0)
         return INT8Q_OK;
-    if (T > 1 && nscales * T > MAX_PARTIALS)
-        T = 1;
-    if (T > 1 && !(J.partials = calloc((size_t)T * nscales, ws)))
+    /* many scales: per-thread partials would cost more than the pass, so
+     * threads own whole blocks where they can, else one thread works */
+    if (T > 1 && nscales * T > MAX_PARTIALS) {
+        J.own_blocks = blocks_own_scales(L, start, n);
+        T = J.own_blocks ? T : 1;
+    }
+    if (T > 1 && !J.own_blocks && !(J.partials = calloc((size_t)T * nscales, ws)))
         return INT8Q_NOMEM;
     run_slices(n, T, absmax_work, &J);
-    if (T > 1)
+    if (J.partials)
         combine_partials(kind == INT8Q_IN_F64, J.partials, T, nscales, m);
     free(J.partials);
     return INT8Q_OK;
@@ -500,10 +527,7 @@ static unsigned fused_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
     const quantize_job *J = job;
     ptrdiff_t s = J->start, es = (ptrdiff_t)element_size(J->kind);
     (void)t;
-    lo = next_block_start(J->L, s + lo) - s;
-    hi = next_block_start(J->L, s + hi) - s;
-    if (hi > J->n)
-        hi = J->n;
+    whole_blocks(J->L, s, J->n, &lo, &hi);
     if (hi <= lo)
         return 0;
     if (J->kind == INT8Q_IN_F64)
@@ -536,7 +560,7 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
                        void *scales, ptrdiff_t nscales, int fused, int mode, int8_t *q, void *d,
                        int threads)
 {
-    int f64 = kind == INT8Q_IN_F64, T = plan_threads(n, threads), status = INT8Q_OK;
+    int f64 = kind == INT8Q_IN_F64, T = plan_threads(n, threads), status = INT8Q_OK, own = 0;
     size_t ws = f64 ? 8 : 4;
     double stack[STACK_RECIPS];
     void *partials = NULL, *recips = NULL;
@@ -558,9 +582,11 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
     }
     /* Two passes: abs-max of everything (nothing written if it finds NaN or
      * inf), the scales, then quantize; one parallel region for both. */
-    if (T > 1 && nscales * T > MAX_PARTIALS)
-        T = 1;
-    if (T > 1 && !(partials = calloc((size_t)T * nscales, ws)))
+    if (T > 1 && nscales * T > MAX_PARTIALS) { /* as in int8q_absmax */
+        own = blocks_own_scales(L, start, n);
+        T = own ? T : 1;
+    }
+    if (T > 1 && !own && !(partials = calloc((size_t)T * nscales, ws)))
         return INT8Q_NOMEM;
     if (L->block == 1 &&
         !(recips = nscales <= STACK_RECIPS ? stack : malloc((size_t)nscales * ws))) {
@@ -583,18 +609,22 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
 #endif
         {
             int t = thread_id();
-            ptrdiff_t lo, hi;
+            ptrdiff_t lo, hi, alo, ahi;
             size_t es = element_size(kind);
             thread_slice(n, T, t, &lo, &hi);
-            if (hi > lo)
-                absmax_dispatch((const char *)x + lo * es, kind, start + lo, start + hi, L,
-                                (char *)partials + (size_t)t * nscales * ws);
+            alo = lo, ahi = hi;
+            if (own)
+                whole_blocks(L, start, n, &alo, &ahi);
+            if (ahi > alo)
+                absmax_dispatch((const char *)x + alo * es, kind, start + alo, start + ahi, L,
+                                own ? scales : (char *)partials + (size_t)t * nscales * ws);
 #ifdef _OPENMP
 #pragma omp barrier
 #pragma omp single
 #endif
             {
-                combine_partials(f64, partials, T, nscales, scales);
+                if (!own)
+                    combine_partials(f64, partials, T, nscales, scales);
                 status = scales_from_bits(f64, scales, nscales) ? INT8Q_NONFINITE : INT8Q_OK;
                 if (status == INT8Q_OK && recips)
                     fill_recips(f64, scales, nscales, 1, recips);

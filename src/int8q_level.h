@@ -19,6 +19,9 @@ typedef struct {
     int32_t (*amax_f32)(const int32_t *xb, ptrdiff_t n);
     int64_t (*amax_f64)(const int64_t *xb, ptrdiff_t n);
     int32_t (*amax_b16)(const uint16_t *xb, ptrdiff_t n);
+    /* m[b] = max(m[b], abs-max of block b) for nblocks blocks of B */
+    void (*amaxb_f32)(const int32_t *xb, ptrdiff_t nblocks, ptrdiff_t B, int32_t *m);
+    void (*amaxb_f64)(const int64_t *xb, ptrdiff_t nblocks, ptrdiff_t B, int64_t *m);
     /* m[i] = max(m[i], |x[i]|) on bit patterns (per-channel, last axis) */
     void (*amaxv_f32)(const int32_t *xb, ptrdiff_t n, int32_t *m);
     void (*amaxv_f64)(const int64_t *xb, ptrdiff_t n, int64_t *m);

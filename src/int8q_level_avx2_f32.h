@@ -111,18 +111,6 @@ static void quantv_f32_avx2(const float *x, ptrdiff_t n, const float *s, const f
         quantv_f32(x + i, n - i, s + i, r + i, mode, q + i, d ? d + i : NULL);
 }
 
-static void quantb_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s,
-                            int bounded, int mode, int8_t *q, float *d)
-{
-    if (B < 32) {
-        quantb_f32(x, nblocks, B, s, bounded, mode, q, d);
-        return;
-    }
-    for (ptrdiff_t b = 0; b < nblocks; b++)
-        quant_f32_avx2(x + b * B, B, s[b], int8q_recip_f32(s[b], bounded), mode, q + b * B,
-                       d ? d + b * B : NULL);
-}
-
 /* The abs-max bit patterns of 32 floats, still as 8 lanes. */
 INT8Q_INLINE __m256i amax32(const float *x)
 {
@@ -166,29 +154,80 @@ INT8Q_INLINE int amax8x32(const float *x, __m256 *amax)
                                _mm256_set1_epi32(-1));
 }
 
-/* Eight blocks of 32: abs-max, scales (SCALE_RULE) and reciprocals (RECIP)
- * with one vector division each, then the blocks.  Returns 1, writing
- * nothing, when a block holds NaN/inf. */
-INT8Q_INLINE int fused8x32(const float *x, float *scales, int mode, int8_t *q, float *d)
+/* RECIP (int8q_rules.h) of 8 scales at once: fl(1 / s) where s and 1 / s
+ * are normal and `bounded`, NaN (the division path) elsewhere. */
+INT8Q_INLINE __m256 recip8(__m256 s, int bounded)
 {
-    const __m256 one = _mm256_set1_ps(1.0f);
-    float rs[8], ss[8];
-    __m256 amax, s, r, ok;
-    if (amax8x32(x, &amax))
-        return 1;
-    s = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
-    s = _mm256_blendv_ps(s, one, _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ));
-    r = _mm256_div_ps(one, s);
-    ok = _mm256_and_ps(_mm256_cmp_ps(s, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ),
-                       _mm256_cmp_ps(r, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ));
+    __m256 r = _mm256_div_ps(_mm256_set1_ps(1.0f), s);
+    __m256 ok = _mm256_and_ps(_mm256_cmp_ps(s, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ),
+                              _mm256_cmp_ps(r, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ));
     ok = _mm256_and_ps(ok, _mm256_cmp_ps(r, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ));
-    r = _mm256_blendv_ps(_mm256_set1_ps(NAN), r, ok);
-    _mm256_storeu_ps(scales, s);
+    if (!bounded)
+        ok = _mm256_setzero_ps();
+    return _mm256_blendv_ps(_mm256_set1_ps(NAN), r, ok);
+}
+
+/* Eight blocks of 32 with scales s and reciprocals r. */
+INT8Q_INLINE void quant8x32(const float *x, __m256 s, __m256 r, int mode, int8_t *q, float *d)
+{
+    float rs[8], ss[8];
     _mm256_storeu_ps(ss, s);
     _mm256_storeu_ps(rs, r);
     for (int k = 0; k < 8; k++)
         quant_f32_avx2(x + 32 * k, 32, ss[k], rs[k], mode, q + 32 * k, d ? d + 32 * k : NULL);
+}
+
+/* Eight blocks of 32: abs-max, scales (SCALE_RULE) and reciprocals with one
+ * vector division each, then the blocks.  Returns 1, writing nothing, when
+ * a block holds NaN/inf. */
+INT8Q_INLINE int fused8x32(const float *x, float *scales, int mode, int8_t *q, float *d)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 amax, s;
+    if (amax8x32(x, &amax))
+        return 1;
+    s = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
+    s = _mm256_blendv_ps(s, one, _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ));
+    _mm256_storeu_ps(scales, s);
+    quant8x32(x, s, recip8(s, 1), mode, q, d);
     return 0;
+}
+
+/* Known scales per block (the second pass of the two-pass path). */
+static void quantb_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s,
+                            int bounded, int mode, int8_t *q, float *d)
+{
+    ptrdiff_t b = 0;
+    if (B == 32) {
+        for (; b + 8 <= nblocks; b += 8) {
+            __m256 sv = _mm256_loadu_ps(s + b);
+            quant8x32(x + 32 * b, sv, recip8(sv, bounded), mode, q + 32 * b, d ? d + 32 * b : NULL);
+        }
+    } else if (B > 32) {
+        for (; b < nblocks; b++)
+            quant_f32_avx2(x + b * B, B, s[b], int8q_recip_f32(s[b], bounded), mode, q + b * B,
+                           d ? d + b * B : NULL);
+    }
+    if (b < nblocks)
+        quantb_f32(x + b * B, nblocks - b, B, s + b, bounded, mode, q + b * B,
+                   d ? d + b * B : NULL);
+}
+
+/* m[b] = max(m[b], abs-max bits of block b) (the first pass). */
+static void amaxb_f32_avx2(const int32_t *xb, ptrdiff_t nblocks, ptrdiff_t B, int32_t *m)
+{
+    ptrdiff_t b = 0;
+    if (B == 32) {
+        for (; b + 8 <= nblocks; b += 8) {
+            __m256i k[8], all;
+            for (int j = 0; j < 8; j++)
+                k[j] = amax32((const float *)(xb + 32 * (b + j)));
+            all = _mm256_max_epi32(hmax8(k), _mm256_loadu_si256((const __m256i *)(m + b)));
+            _mm256_storeu_si256((__m256i *)(m + b), all);
+        }
+    }
+    if (b < nblocks)
+        amaxb_f32(xb + b * B, nblocks - b, B, m + b);
 }
 
 static int fused_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float *scales, int mode,

@@ -242,6 +242,15 @@ static U FN(amax)(const U *xb, ptrdiff_t n)
     return m;
 }
 
+/* m[b] = max(m[b], abs-max of block b) for nblocks blocks of B. */
+static void FN(amaxb)(const U *xb, ptrdiff_t nblocks, ptrdiff_t B, U *m)
+{
+    for (ptrdiff_t b = 0; b < nblocks; b++) {
+        U mb = FN(amax)(xb + b * B, B);
+        m[b] = mb > m[b] ? mb : m[b];
+    }
+}
+
 static void FN(amaxv)(const U *xb, ptrdiff_t n, U *m)
 {
     for (ptrdiff_t i = 0; i < n; i++) {

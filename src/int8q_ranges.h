@@ -47,12 +47,9 @@ static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
             if (p.per_element) {
                 LOOP(amaxv)(xb, len, mbits + p.k);
             } else {
+                /* whole blocks, or a part of one (which is then the block) */
                 ptrdiff_t B = p.whole_blocks ? L->block : len;
-                for (ptrdiff_t j = 0; j < len; j += B) {
-                    U m = LOOP(amax)(xb + j, B);
-                    if (m > mbits[p.k + j / B])
-                        mbits[p.k + j / B] = m;
-                }
+                LOOP(amaxb)(xb, len / B, B, mbits + p.k);
             }
         }
         i = p.end;

@@ -58,6 +58,12 @@ def check_quantize(x, **kw):
         np.testing.assert_array_equal(qt.scale, want_s)
         assert xhat.tobytes() == want_d.tobytes()  # +0.0 and -0.0 apart
         np.testing.assert_array_equal(int8q.quantize(x, rounding=rounding, **kw).q, want_q)
+        # out= takes the two-pass path (abs-max pass, then known scales)
+        out, xh = np.empty(x.shape, np.int8), np.empty(x.shape, want_d.dtype)
+        qt, _ = int8q.quantize_dequantize(x, rounding=rounding, out=(out, xh), **kw)
+        np.testing.assert_array_equal(out, want_q)
+        np.testing.assert_array_equal(qt.scale, want_s)
+        assert xh.tobytes() == want_d.tobytes()
 
 
 # Rows of blocks: one block per row, groups of 8 and what is left over, many

@@ -106,3 +106,28 @@ def test_chunked_inputs_call_the_kernels_on_one_thread(monkeypatch, threads):
     np.testing.assert_array_equal(qt.q, want_q)
     assert seen and set(seen) == {1}
     assert _chunks.chunk_threads(x, x, 4) == 4
+
+
+@pytest.mark.parametrize("kw", [{"block_size": 3}, {"axis": 0}])
+def test_many_scales_threads_own_whole_blocks(simd, threads, kw):
+    # more scales than per-thread partial rows allow (src/int8q_kernels.c,
+    # blocks_own_scales): the threads split at block boundaries and write
+    # each block's abs-max directly, in both the abs-max pass and the
+    # two-pass quantize that out= takes
+    shape = (700, 3001) if "block_size" in kw else (1 << 20, 3)
+    x = np.random.default_rng(9).standard_normal(shape).astype(np.float32)
+    x[: shape[0] // 2 + 1] *= 3  # scales differ on either side of the thread split
+    want_q, want_s = reference.quantize(x, **kw)
+    for t in (2, 3):
+        threads(t)
+        np.testing.assert_array_equal(int8q.absmax(x, **kw), reference.absmax(x, **kw))
+        out = np.empty(shape, np.int8)
+        qt = int8q.quantize(x, out=out, **kw)
+        np.testing.assert_array_equal(out, want_q)
+        np.testing.assert_array_equal(qt.scale, want_s)
+    bad = x.copy()
+    bad[shape[0] // 2, 1] = np.nan
+    out = np.zeros(shape, np.int8)
+    with pytest.raises(ValueError, match="nan"):
+        int8q.quantize(bad, out=out, **kw)
+    assert not out.any()
