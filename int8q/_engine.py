@@ -73,8 +73,6 @@ def quantize_tensor(
     The common call in one compiled step (_kernels.quantize_tensor): small
     calls are dominated by what surrounds the kernel.  The abs-max pass
     comes first, so NaN/inf leaves `out` untouched."""
-    if out is not None and type(out) is not np.ndarray:
-        return None  # subclasses (np.matrix, masked arrays...) are checked there
     made = _kernels.quantize_tensor(x, mode, out, get_num_threads())
     if isinstance(made, int):
         raise_nonfinite(x, working_dtype(x.dtype))
@@ -173,8 +171,6 @@ def dequantize_tensor(
     is a plain writeable C-contiguous array of the scale's dtype and q's
     shape apart from both; None for any other call (the general path takes
     it); ValueError, writing nothing, for a NaN/inf scale."""
-    if out is not None and type(out) is not np.ndarray:
-        return None  # subclasses (np.matrix, masked arrays...) are checked there
     made = _kernels.dequantize_tensor(q, scale, out, get_num_threads())
     if isinstance(made, int):
         raise ValueError("scale contains NaN or inf")

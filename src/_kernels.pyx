@@ -299,6 +299,7 @@ def dequantize_into(q, Py_ssize_t n, Py_ssize_t start, tuple layout, scales,
 # call each) instead of NumPy attributes, and make one NumPy call per output.
 
 cdef object np_empty = np.empty
+cdef object ndarray = np.ndarray
 cdef object INT8 = np.dtype(np.int8)
 cdef object FLOAT32 = np.dtype(np.float32)
 cdef object FLOAT64 = np.dtype(np.float64)
@@ -351,12 +352,14 @@ cdef bint apart_in_memory(const Py_buffer *a, const Py_buffer *b) noexcept:
 def quantize_tensor(x, int mode, out, int threads):
     """(q, scale): per-tensor quantize of a non-empty C-contiguous native
     float32/float64/float16 array x, q into `out` when it is a writeable
-    C-contiguous int8 array of x's shape apart from x.  None for anything
+    C-contiguous int8 ndarray (not a subclass) of x's shape apart from x.  None for anything
     else (the general path takes it); NONFINITE, writing nothing, at NaN/inf."""
     cdef Py_buffer xv, ov, qv, sv
     cdef int kind, status
     cdef Py_ssize_t n
     cdef int8q_layout L
+    if out is not None and type(out) is not ndarray:
+        return None  # subclasses (np.matrix, masked arrays...): the general path checks them
     if not take_contiguous(x, &xv, False):
         return None
     try:
@@ -397,14 +400,16 @@ def quantize_tensor(x, int mode, out, int threads):
 
 def dequantize_tensor(q, scale, out, int threads):
     """q * scale for a C-contiguous int8 q and a 0-d float32/float64 scale,
-    into `out` when it is a writeable C-contiguous array of the scale's dtype
-    and q's shape apart from q.  None for anything else (the general path
+    into `out` when it is a writeable C-contiguous ndarray (not a subclass) of
+    the scale's dtype and q's shape apart from q and the scale.  None for anything else (the general path
     takes it); NONFINITE, writing nothing, for a NaN/inf scale."""
     cdef Py_buffer qv, sv, ov
     cdef int kind
     cdef bint f64
     cdef Py_ssize_t n
     cdef int8q_layout L
+    if out is not None and type(out) is not ndarray:
+        return None  # subclasses (np.matrix, masked arrays...): the general path checks them
     if not take_contiguous(q, &qv, False):
         return None
     try:
