@@ -330,11 +330,12 @@ static int thread_id(void)
 }
 
 /* Whether every scale used in [start, start + n) belongs to one contiguous
- * block of it (rows do not come back to a scale modulo cmod), so that
- * threads owning whole blocks can write the abs-max of each directly. */
+ * block of it (rows do not come back to a scale modulo cmod, and start is
+ * on a block boundary), so that threads owning whole blocks can write the
+ * abs-max of each directly. */
 static int blocks_own_scales(const int8q_layout *L, ptrdiff_t start, ptrdiff_t n)
 {
-    return L->block > 1 && start + n <= L->cmod * L->n_row;
+    return L->block > 1 && start + n <= L->cmod * L->n_row && next_block_start(L, start) == start;
 }
 
 /* A thread's [lo, hi) moved to block boundaries, so that each block is one

@@ -131,3 +131,22 @@ def test_many_scales_threads_own_whole_blocks(simd, threads, kw):
     with pytest.raises(ValueError, match="nan"):
         int8q.quantize(bad, out=out, **kw)
     assert not out.any()
+
+
+def test_abs_max_of_a_piece_starting_inside_a_block(threads):
+    # a call whose first element is not on a block boundary (as a caller
+    # cutting chunks anywhere may make) must still see every element, whoever
+    # owns which blocks
+    from int8q import _granularity
+
+    shape = (700, 3001)
+    x = np.random.default_rng(4).standard_normal(shape).astype(np.float32).reshape(-1)
+    gran = _granularity.resolve(shape, None, 3)
+    piece = x[5:]
+    results = []
+    for t in (1, 2):
+        m = np.zeros(gran.nscales, np.float32)
+        _kernels.absmax_into(piece, _kernels.INPUT_F32, piece.size, 5, gran.layout, m, t)
+        results.append(m)
+    assert results[0][1] == abs(x[5])  # block 1 holds x[3:6]; the piece starts at x[5]
+    np.testing.assert_array_equal(results[1], results[0])
