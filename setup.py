@@ -155,12 +155,18 @@ LEVEL_DEPENDS = [
     "src/int8q_level_loops.h",
     "src/int8q_level_avx2_f32.h",
     "src/int8q_rules.h",
+    "src/int8q_gather.h",
 ]
 
 extensions = [
     Extension(
         "int8q._kernels",
-        sources=["src/_kernels.pyx", "src/int8q_kernels.c", "src/int8q_affine.c"],
+        sources=[
+            "src/_kernels.pyx",
+            "src/int8q_kernels.c",
+            "src/int8q_gather.c",
+            "src/int8q_affine.c",
+        ],
         include_dirs=["src"],
         depends=LEVEL_DEPENDS + ["src/int8q_ranges.h", "src/int8q_openmp.h", "src/int8q_affine.h"],
     )

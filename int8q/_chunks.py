@@ -1,8 +1,8 @@
 """Walk an array of any layout in bounded, contiguous, C-ordered chunks.
 
-Inputs that the kernels cannot read in place (other dtypes, byte orders,
-strides, F order) are converted one slab at a time, so temporaries stay
-bounded whatever the size of the array.
+Inputs that the kernels cannot read at all (other dtypes) are converted one
+slab at a time, so temporaries stay bounded whatever the size of the array.
+The kernels' own dtypes in any layout or byte order they gather themselves.
 """
 
 from collections.abc import Iterator
@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ._dtypes import direct_kind, is_direct, working_kind
-from ._typing import FloatArray, WorkingDtype
+from ._dtypes import is_direct, read_kind, working_kind
+from ._typing import WorkingDtype
 
 _ScalarT = TypeVar("_ScalarT", bound=np.generic)
 
@@ -88,16 +88,18 @@ def chunks(
 
 def input_chunks(
     a: npt.NDArray[Any], work: WorkingDtype, align: int = 1
-) -> Iterator[tuple[int, FloatArray, int]]:
+) -> Iterator[tuple[int, npt.NDArray[Any], int]]:
     """Yield (start, chunk, kind): what the quantize kernels read.
 
-    An array the kernels read in place (float32/float64, or float16/bfloat16
-    widened inside the kernels) comes back whole as one flat view; anything
-    else is converted to `work` slab by slab, as chunks() does.
+    An array of a dtype the kernels read (float32/float64, float16/bfloat16
+    widened inside them) comes back whole, in any layout and byte order (the
+    kernels gather what they cannot read in place; see read_kind); anything
+    else is converted to `work` slab by slab, as chunks() does.  Callers
+    take a chunk's element count from chunk.size.
     """
-    kind = direct_kind(a, work)
+    kind = read_kind(a, work)
     if kind is not None:
-        yield 0, a.reshape(-1), kind
+        yield 0, a, kind
         return
     kind = working_kind(work)
     for start, chunk in chunks(a, work, align):

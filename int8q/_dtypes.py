@@ -67,14 +67,29 @@ def working_kind(work: WorkingDtype) -> int:
     return _kernels.INPUT_F64 if work == FLOAT64 else _kernels.INPUT_F32
 
 
-def direct_kind(a: npt.NDArray[Any], work: WorkingDtype) -> int | None:
-    """The kernels' input kind for reading `a` in place, or None when it
-    must be converted first (other dtypes, byte orders, layouts)."""
+def read_kind(a: npt.NDArray[Any], work: WorkingDtype) -> int | None:
+    """The kernels' input kind for reading `a` without a NumPy conversion, or
+    None when it must be converted first (another dtype, or float16 under a
+    float64 working dtype).  Any layout and byte order: an array that is not
+    C-contiguous and native is gathered inside the kernels, a few thousand
+    elements at a time, and its kind then carries INPUT_SWAPPED when its
+    bytes are reversed."""
     dtype = a.dtype
+    swapped = 0
+    if not dtype.isnative:
+        dtype = dtype.newbyteorder("=")
+        swapped = _kernels.INPUT_SWAPPED
+    kind = _KINDS.get(dtype)
+    if kind is None:
+        # bfloat16 in reversed byte order is not bfloat16 to NumPy ('>V2')
+        return _kernels.INPUT_BF16 if is_bfloat16(dtype) else None
+    return kind | swapped if (kind == _kernels.INPUT_F64) == (work == FLOAT64) else None
+
+
+def direct_kind(a: npt.NDArray[Any], work: WorkingDtype) -> int | None:
+    """The kernels' input kind for reading `a` in place (C-contiguous, native
+    byte order), or None."""
     if not a.flags.c_contiguous:
         return None
-    kind = _KINDS.get(dtype)  # native byte order only: ">f4" is not a key
-    if kind is None:
-        return _kernels.INPUT_BF16 if is_bfloat16(dtype) and dtype.isnative else None
-    # float16 under a float64 working dtype cannot happen (working_dtype)
-    return kind if (kind == _kernels.INPUT_F64) == (work == FLOAT64) else None
+    kind = read_kind(a, work)
+    return None if kind is None or kind & _kernels.INPUT_SWAPPED else kind

@@ -13,7 +13,7 @@ import numpy.typing as npt
 from . import _kernels
 from ._chunks import chunk_threads, chunks, input_chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT64, direct_kind, working_dtype
+from ._dtypes import FLOAT64, read_kind, working_dtype
 from ._granularity import Granularity
 from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import nonfinite_error
@@ -45,7 +45,7 @@ def absmax(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity) -> FloatA
     threads = get_num_threads()
     for start, chunk, kind in input_chunks(x, work):
         _kernels.absmax_into(
-            chunk, kind, chunk.shape[0], start, gran.layout, m, chunk_threads(chunk, x, threads)
+            chunk, kind, chunk.size, start, gran.layout, m, chunk_threads(chunk, x, threads)
         )
     if not np.isfinite(m).all():
         raise_nonfinite(x, work)
@@ -95,7 +95,7 @@ def quantize(
     abs-max pass comes first, so NaN/inf is found before anything is written.
     """
     threads = get_num_threads()
-    kind = direct_kind(x, work)
+    kind = read_kind(x, work)
     fused = fused and gran.fused
     # Ones: the scale of an empty block or channel (never visited) is 1.
     scales = np.empty(gran.nscales, dtype=work)
@@ -103,7 +103,8 @@ def quantize(
         scales.fill(1)
         return scales
     if kind is not None:
-        # The whole array in one call: one parallel region, no Python loop.
+        # The whole array in one call (read in place or gathered by the
+        # kernels): one parallel region, no Python loop.
         if _kernels.quantize_all(
             x, kind, x.size, 0, gran.layout, scales, fused, mode, q_flat, d_flat, threads
         ):
@@ -112,12 +113,12 @@ def quantize(
     if fused:
         # every scale belongs to one block, which one chunk call visits
         for start, chunk, kind in input_chunks(x, work, align=gran.align):
-            stop = start + chunk.shape[0]
+            stop = start + chunk.size
             d_part = None if d_flat is None else d_flat[start:stop]
             if _kernels.quantize_all(
                 chunk,
                 kind,
-                chunk.shape[0],
+                chunk.size,
                 start,
                 gran.layout,
                 scales,

@@ -1,8 +1,10 @@
 """Types of the compiled module int8q._kernels (src/_kernels.pyx).
 
 Array arguments are read through the buffer protocol: C-contiguous arrays
-whose byte size the call checks.  `kind` (INPUT_F32, INPUT_F64, INPUT_F16,
-INPUT_BF16) says what `x` holds; scales, abs-maxima and dequantized values
+whose byte size the call checks, except the `x` of absmax_into, quantize_all
+and q8_0_quantize_into, which may have any layout (the kernels gather it).
+`kind` (INPUT_F32, INPUT_F64, INPUT_F16, INPUT_BF16, with INPUT_SWAPPED
+OR'ed in for reversed bytes) says what `x` holds; scales, abs-maxima and dequantized values
 are in the working dtype, float64 for INPUT_F64 (or `f64`) and float32
 otherwise.  `layout` is _granularity's (n_row, block, cmod, nb).
 """
@@ -22,6 +24,7 @@ INPUT_F32: int
 INPUT_F64: int
 INPUT_F16: int
 INPUT_BF16: int
+INPUT_SWAPPED: int
 OK: int
 NONFINITE: int
 F16_OVERFLOW: int

@@ -73,9 +73,9 @@ def quantize_q8_0(
     threads = get_num_threads()
     for start, chunk, kind in input_chunks(x, FLOAT32, align=Q8_0_BLOCK):
         first = start // Q8_0_BLOCK * Q8_0_BYTES
-        stop = first + chunk.shape[0] // Q8_0_BLOCK * Q8_0_BYTES
+        stop = first + chunk.size // Q8_0_BLOCK * Q8_0_BYTES
         code = _kernels.q8_0_quantize_into(
-            chunk, kind, chunk.shape[0], flat_out[first:stop], chunk_threads(chunk, x, threads)
+            chunk, kind, chunk.size, flat_out[first:stop], chunk_threads(chunk, x, threads)
         )
         if code:
             _raise_block_error(x, code)

@@ -4,7 +4,9 @@ function's list fast path.
 Every wrapper takes C-contiguous NumPy arrays that the Python façade
 (int8q/_engine.py) has already validated and laid out, plus an input `kind`
 (INPUT_F32, INPUT_F64, INPUT_F16, INPUT_BF16) saying how x's elements are
-stored; scales, abs-max values and dequantized outputs are in the working
+stored; the quantize-side inputs x may have any layout, and INPUT_SWAPPED
+OR'ed into their kind says their bytes are reversed (the C drivers then
+gather them); scales, abs-max values and dequantized outputs are in the working
 dtype (float64 for INPUT_F64, float32 otherwise).  `start` is the flat C-order
 index of x's first element, which the layout needs to know which scale each
 element uses.  The C drivers (int8q_kernels.c) run the threads, one parallel
@@ -18,8 +20,9 @@ count before C sees it.
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.math cimport fabs, isfinite, nearbyint
 from libc.string cimport memset
-from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
-                             PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_C_CONTIGUOUS)
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBuffer_IsContiguous,
+                             PyBUF_SIMPLE, PyBUF_STRIDES, PyBUF_WRITABLE, PyBUF_FORMAT,
+                             PyBUF_C_CONTIGUOUS)
 from cpython.object cimport PyObject
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
@@ -35,6 +38,12 @@ import numpy as np
 cdef extern from "int8q_openmp.h":
     int omp_get_max_threads() noexcept nogil
     int INT8Q_HAVE_OPENMP
+
+cdef extern from "int8q_gather.h":
+    ctypedef struct int8q_strided:
+        pass
+    int int8q_strided_init(int8q_strided *s, const void *base, int ndim, const Py_ssize_t *shape,
+                           const Py_ssize_t *strides, int itemsize, int swapped) noexcept nogil
 
 cdef extern from "int8q_kernels.h":
     ctypedef struct int8q_layout:
@@ -75,16 +84,25 @@ cdef extern from "int8q_kernels.h":
 
     int int8q_absmax(const void *x, int kind, Py_ssize_t n, Py_ssize_t start,
                      const int8q_layout *L, void *m, Py_ssize_t nscales, int threads) noexcept nogil
+    int int8q_absmax_strided(const int8q_strided *x, int kind, Py_ssize_t n, Py_ssize_t start,
+                             const int8q_layout *L, void *m, Py_ssize_t nscales,
+                             int threads) noexcept nogil
     int int8q_quantize(const void *x, int kind, Py_ssize_t n, Py_ssize_t start,
                        const int8q_layout *L, const void *scales, int bounded, int mode,
                        int8_t *q, void *d, int threads) noexcept nogil
     int int8q_quantize_all(const void *x, int kind, Py_ssize_t n, Py_ssize_t start,
                            const int8q_layout *L, void *scales, Py_ssize_t nscales, int fused,
                            int mode, int8_t *q, void *d, int threads) noexcept nogil
+    int int8q_quantize_all_strided(const int8q_strided *x, int kind, Py_ssize_t n,
+                                   Py_ssize_t start, const int8q_layout *L, void *scales,
+                                   Py_ssize_t nscales, int fused, int mode, int8_t *q, void *d,
+                                   int threads) noexcept nogil
     void int8q_dequantize(const int8_t *q, Py_ssize_t n, Py_ssize_t start, const int8q_layout *L,
                           const void *scales, int f64, void *out, int threads) noexcept nogil
     int int8q_q8_0_quantize(const void *x, int kind, Py_ssize_t nblocks, uint8_t *out,
                             int threads) noexcept nogil
+    int int8q_q8_0_quantize_strided(const int8q_strided *x, int kind, Py_ssize_t nblocks,
+                                    uint8_t *out, int threads) noexcept nogil
     void int8q_q8_0_dequantize(const uint8_t *raw, Py_ssize_t nblocks, float *out,
                                int threads) noexcept nogil
 
@@ -98,6 +116,10 @@ INPUT_BF16 = INT8Q_IN_BF16
 OK = INT8Q_OK
 NONFINITE = INT8Q_NONFINITE
 F16_OVERFLOW = INT8Q_F16_OVERFLOW
+# OR'ed into a kind: the elements' bytes are reversed (gathered inputs only).
+cdef enum:
+    SWAPPED = 16
+INPUT_SWAPPED = SWAPPED
 ISA_NAMES = tuple(int8q_isa_name(level).decode() for level in range(INT8Q_ISA_COUNT))
 # Elements per thread below which a call runs on the calling thread alone.
 MIN_PER_THREAD = int8q_min_per_thread()
@@ -161,11 +183,34 @@ cdef void release(buffers *b) noexcept:
 
 
 cdef inline Py_ssize_t input_size(int kind) noexcept:
+    kind &= ~SWAPPED
     return 8 if kind == INT8Q_IN_F64 else (4 if kind == INT8Q_IN_F32 else 2)
 
 
+cdef const void *take_input(buffers *b, object x, int kind, Py_ssize_t n,
+                            int8q_strided *src, bint *gathered) except NULL:
+    """The data pointer of x (n elements of `kind`, any layout).  When the
+    kernels cannot read x in place (not C-contiguous, or kind has SWAPPED),
+    also fills `src` for them to gather it and sets `gathered`."""
+    cdef Py_buffer *view = &b.views[b.count]
+    PyObject_GetBuffer(x, view, PyBUF_STRIDES)
+    b.count += 1
+    gathered[0] = False
+    if view.len != n * input_size(kind) or view.itemsize != input_size(kind):
+        raise ValueError(f"int8q internal error: buffer of {view.len} bytes, expected "
+                         f"{n} elements of {input_size(kind)} bytes")
+    if n == 0:
+        return <void *>b  # any non-NULL pointer
+    if kind & SWAPPED or not PyBuffer_IsContiguous(view, b'C'):
+        if int8q_strided_init(src, view.buf, view.ndim, view.shape, view.strides,
+                              <int>view.itemsize, kind & SWAPPED != 0):
+            raise ValueError(f"int8q: cannot read an array of {view.ndim} axes")
+        gathered[0] = True
+    return view.buf
+
+
 cdef inline Py_ssize_t work_size(int kind) noexcept:
-    return 8 if kind == INT8Q_IN_F64 else 4
+    return 8 if kind & ~SWAPPED == INT8Q_IN_F64 else 4
 
 
 cdef inline int8q_layout make_layout(tuple layout) except *:
@@ -196,12 +241,18 @@ def absmax_into(x, int kind, Py_ssize_t n, Py_ssize_t start, tuple layout, m, in
     cdef const void *xp
     cdef void *mp
     cdef int status
+    cdef int8q_strided src
+    cdef bint gathered
     b.count = 0
     try:
-        xp = take(&b, x, n * input_size(kind), False)
+        xp = take_input(&b, x, kind, n, &src, &gathered)
+        kind &= ~SWAPPED
         mp = take(&b, m, nscales * work_size(kind), True)
         with nogil:
-            status = int8q_absmax(xp, kind, n, start, &L, mp, nscales, threads)
+            if gathered:
+                status = int8q_absmax_strided(&src, kind, n, start, &L, mp, nscales, threads)
+            else:
+                status = int8q_absmax(xp, kind, n, start, &L, mp, nscales, threads)
         check_status(status)
     finally:
         release(&b)
@@ -251,16 +302,23 @@ def quantize_all(x, int kind, Py_ssize_t n, Py_ssize_t start, tuple layout, scal
     cdef int8_t *qp
     cdef void *dp = NULL
     cdef int status
+    cdef int8q_strided src
+    cdef bint gathered
     b.count = 0
     try:
-        xp = take(&b, x, n * input_size(kind), False)
+        xp = take_input(&b, x, kind, n, &src, &gathered)
+        kind &= ~SWAPPED
         sp = take(&b, scales, nscales * ws, True)
         qp = <int8_t *>take(&b, q, n, True)
         if d is not None:
             dp = take(&b, d, n * ws, True)
         with nogil:
-            status = int8q_quantize_all(xp, kind, n, start, &L, sp, nscales, fused, mode, qp,
-                                        dp, threads)
+            if gathered:
+                status = int8q_quantize_all_strided(&src, kind, n, start, &L, sp, nscales, fused,
+                                                    mode, qp, dp, threads)
+            else:
+                status = int8q_quantize_all(xp, kind, n, start, &L, sp, nscales, fused, mode, qp,
+                                            dp, threads)
         return check_status(status)
     finally:
         release(&b)
@@ -456,13 +514,19 @@ def q8_0_quantize_into(x, int kind, Py_ssize_t n, out, int threads):
     cdef const void *xp
     cdef uint8_t *op
     cdef int status
+    cdef int8q_strided src
+    cdef bint gathered
     b.count = 0
     try:
-        xp = take(&b, x, n * input_size(kind), False)
+        xp = take_input(&b, x, kind, n, &src, &gathered)
+        kind &= ~SWAPPED
         op = <uint8_t *>take(&b, out, nblocks * 34, True)
         with nogil:
-            status = int8q_q8_0_quantize(xp, kind, nblocks, op, threads)
-        return status
+            if gathered:
+                status = int8q_q8_0_quantize_strided(&src, kind, nblocks, op, threads)
+            else:
+                status = int8q_q8_0_quantize(xp, kind, nblocks, op, threads)
+        return check_status(status)
     finally:
         release(&b)
 

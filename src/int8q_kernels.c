@@ -29,6 +29,12 @@
 #define MAX_PARTIALS ((ptrdiff_t)1 << 20)
 /* Half-precision elements widened to float32 at a time, on the stack. */
 #define HALF_TILE 1024
+/* Elements of a strided input gathered at a time (64 KiB of float32): small
+ * enough to stay in cache between the gather and the loops. */
+#define GATHER_ELEMENTS ((ptrdiff_t)1 << 14)
+/* Bytes of gather buffers a call may hold, all threads together (the
+ * contract keeps temporaries under 16 MiB). */
+#define GATHER_BUDGET ((ptrdiff_t)8 << 20)
 
 /* ------------------------------------------------------------------------ */
 /* Instruction-set levels. */
@@ -374,9 +380,13 @@ static unsigned run_slices(ptrdiff_t n, int T, slice_work work, const void *job)
 }
 
 /* What the quantize-side slices read: x (of `kind`) from flat index start,
- * its layout, and the outputs. */
+ * or a strided input gathered into per-thread buffers; its layout, and the
+ * outputs. */
 typedef struct {
     const char *x;
+    const int8q_strided *src; /* when not NULL, x is read through it */
+    char *gather;             /* src: per-thread buffers of `step` elements */
+    ptrdiff_t step;
     int kind;
     ptrdiff_t n, start;
     const int8q_layout *L;
@@ -389,6 +399,57 @@ typedef struct {
     int8_t *q;
     void *d;
 } quantize_job;
+
+/* The work on items [lo, hi) of a job's input, with x pointing at item lo
+ * (in place or gathered); `arg` is what the caller passed along.  Returns
+ * status bits as a slice_work does. */
+typedef unsigned (*input_work)(const quantize_job *J, const char *x, ptrdiff_t lo, ptrdiff_t hi,
+                               void *arg);
+
+/* Per-thread gather buffers for *T threads when the job reads a strided
+ * input (nothing otherwise), allocated before any thread runs so that a
+ * failure writes nothing.  A step holds at least one block when `blocks`
+ * (the fused loops take whole blocks).  All buffers together stay within
+ * GATHER_BUDGET: shorter steps, or fewer threads where even a step of one
+ * block would not fit.  Returns INT8Q_OK or INT8Q_NOMEM. */
+static int plan_gather(quantize_job *J, int *T, int blocks)
+{
+    ptrdiff_t es = (ptrdiff_t)element_size(J->kind), least = GATHER_ELEMENTS;
+    if (!J->src)
+        return INT8Q_OK;
+    if (blocks && J->L->block > least)
+        least = J->L->block;
+    J->step = int8q_gather_step(J->src, least);
+    if (*T * J->step * es > GATHER_BUDGET)
+        J->step = GATHER_BUDGET / (*T * es) > least ? GATHER_BUDGET / (*T * es) : least;
+    if (*T * J->step * es > GATHER_BUDGET)
+        *T = GATHER_BUDGET / (J->step * es) > 1 ? (int)(GATHER_BUDGET / (J->step * es)) : 1;
+    J->gather = malloc((size_t)(*T * J->step * es));
+    return J->gather ? INT8Q_OK : INT8Q_NOMEM;
+}
+
+/* each(J, x, lo, hi, arg) over [lo, hi) as thread t: once, in place, for an
+ * input the loops read directly; otherwise a step at a time gathered into
+ * thread t's buffer (steps end on block boundaries when `blocks`; lo is
+ * then on one).  Stops at the first step that reports status bits. */
+static unsigned over_input(const quantize_job *J, int t, ptrdiff_t lo, ptrdiff_t hi, int blocks,
+                           input_work each, void *arg)
+{
+    ptrdiff_t es = (ptrdiff_t)element_size(J->kind), a, b;
+    char *buf;
+    unsigned bits = 0;
+    if (!J->src)
+        return each(J, J->x + lo * es, lo, hi, arg);
+    buf = J->gather + (size_t)t * (size_t)(J->step * es);
+    for (a = lo; a < hi && !bits; a = b) {
+        b = hi - a > J->step ? a + J->step : hi;
+        if (blocks && b < hi) /* a block ends within a step of a */
+            b = last_block_start(J->L, J->start + b) - J->start;
+        int8q_gather(J->src, J->start + a, b - a, buf, loops->copy_run);
+        bits = each(J, buf, a, b, arg);
+    }
+    return bits;
+}
 
 static void absmax_dispatch(const void *x, int kind, ptrdiff_t s, ptrdiff_t e,
                             const int8q_layout *L, void *mbits)
@@ -416,63 +477,117 @@ static void combine_partials(int f64, const void *partials, int T, ptrdiff_t nsc
         }
 }
 
+/* abs-max bit patterns of [lo, hi) into the row `m` */
+static unsigned absmax_step(const quantize_job *J, const char *x, ptrdiff_t lo, ptrdiff_t hi,
+                            void *m)
+{
+    absmax_dispatch(x, J->kind, J->start + lo, J->start + hi, J->L, m);
+    return 0;
+}
+
+/* Where thread t's abs-max goes: its partial row, or the scales. */
+static void *absmax_row(const quantize_job *J, int t)
+{
+    size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4;
+    return J->partials ? (char *)J->partials + (size_t)t * (size_t)J->nscales * ws : J->scales;
+}
+
 static unsigned absmax_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
     const quantize_job *J = job;
-    size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4;
-    void *m = J->partials ? (char *)J->partials + (size_t)t * J->nscales * ws : J->scales;
     if (J->own_blocks)
         whole_blocks(J->L, J->start, J->n, &lo, &hi);
-    if (hi > lo)
-        absmax_dispatch(J->x + lo * element_size(J->kind), J->kind, J->start + lo, J->start + hi,
-                        J->L, m);
-    return 0;
+    return hi > lo ? over_input(J, t, lo, hi, 0, absmax_step, absmax_row(J, t)) : 0;
+}
+
+/* Threads for an abs-max pass over J's input and where their results go
+ * (J->own_blocks, J->partials); 0 when out of memory. */
+static int plan_absmax(quantize_job *J, int threads)
+{
+    int T = plan_threads(J->n, threads);
+    size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4;
+    /* many scales: per-thread partials would cost more than the pass, so
+     * threads own whole blocks where they can, else one thread works */
+    if (T > 1 && J->nscales * T > MAX_PARTIALS) {
+        J->own_blocks = blocks_own_scales(J->L, J->start, J->n);
+        T = J->own_blocks ? T : 1;
+    }
+    if (T > 1 && !J->own_blocks && !(J->partials = calloc((size_t)T * J->nscales, ws)))
+        return 0;
+    return T;
+}
+
+/* The abs-max pass of a job with one scale (per tensor) over a whole
+ * strided input reads it in memory order instead (int8q_strided_for_max):
+ * an array in F order, or any axis order, is then read in place, others in
+ * longer runs.  `m` and `one` hold what J then points at. */
+static void max_in_memory_order(quantize_job *J, int8q_strided *m, int8q_layout *one)
+{
+    if (!J->src || J->nscales != 1 || J->start != 0 || J->n != int8q_strided_size(J->src))
+        return;
+    int8q_strided_for_max(J->src, m);
+    J->n = int8q_strided_size(m);
+    one->n_row = one->block = J->n;
+    one->cmod = one->nb = 1;
+    J->L = one;
+    J->src = int8q_strided_is_flat(m) ? NULL : m;
+    J->x = m->base;
+}
+
+static int absmax_call(quantize_job *J, int threads)
+{
+    int8q_strided m;
+    int8q_layout one;
+    int T, status = INT8Q_NOMEM;
+    if (J->n <= 0)
+        return INT8Q_OK;
+    max_in_memory_order(J, &m, &one);
+    T = plan_absmax(J, threads);
+    if (T && plan_gather(J, &T, 0) == INT8Q_OK) {
+        run_slices(J->n, T, absmax_work, J);
+        if (J->partials)
+            combine_partials(J->kind == INT8Q_IN_F64, J->partials, T, J->nscales, J->scales);
+        status = INT8Q_OK;
+    }
+    free(J->partials);
+    free(J->gather);
+    return status;
 }
 
 int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
                  void *m, ptrdiff_t nscales, int threads)
 {
-    int T = plan_threads(n, threads);
-    size_t ws = kind == INT8Q_IN_F64 ? 8 : 4;
     quantize_job J = {
         .x = x, .kind = kind, .n = n, .start = start, .L = L, .scales = m, .nscales = nscales};
-    if (n <= 0)
-        return INT8Q_OK;
-    /* many scales: per-thread partials would cost more than the pass, so
-     * threads own whole blocks where they can, else one thread works */
-    if (T > 1 && nscales * T > MAX_PARTIALS) {
-        J.own_blocks = blocks_own_scales(L, start, n);
-        T = J.own_blocks ? T : 1;
-    }
-    if (T > 1 && !J.own_blocks && !(J.partials = calloc((size_t)T * nscales, ws)))
-        return INT8Q_NOMEM;
-    run_slices(n, T, absmax_work, &J);
-    if (J.partials)
-        combine_partials(kind == INT8Q_IN_F64, J.partials, T, nscales, m);
-    free(J.partials);
-    return INT8Q_OK;
+    return absmax_call(&J, threads);
 }
 
-static void quantize_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t start,
-                           const int8q_layout *L, const void *scales, const void *recips,
-                           int bounded, int mode, int8_t *q, void *d)
+int int8q_absmax_strided(const int8q_strided *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                         const int8q_layout *L, void *m, ptrdiff_t nscales, int threads)
 {
-    size_t es = element_size(kind);
-    if (kind == INT8Q_IN_F64)
-        quantize_range_f64(x + lo * es, kind, start + lo, start + hi, L, scales, recips, bounded,
-                           mode, q + lo, d ? (double *)d + lo : NULL);
+    quantize_job J = {
+        .src = x, .kind = kind, .n = n, .start = start, .L = L, .scales = m, .nscales = nscales};
+    return absmax_call(&J, threads);
+}
+
+/* q (and d) of [lo, hi) with the job's known scales */
+static unsigned quantize_step(const quantize_job *J, const char *x, ptrdiff_t lo, ptrdiff_t hi,
+                              void *unused)
+{
+    ptrdiff_t s = J->start;
+    (void)unused;
+    if (J->kind == INT8Q_IN_F64)
+        quantize_range_f64(x, J->kind, s + lo, s + hi, J->L, J->scales, J->recips, J->bounded,
+                           J->mode, J->q + lo, J->d ? (double *)J->d + lo : NULL);
     else
-        quantize_range_f32(x + lo * es, kind, start + lo, start + hi, L, scales, recips, bounded,
-                           mode, q + lo, d ? (float *)d + lo : NULL);
+        quantize_range_f32(x, J->kind, s + lo, s + hi, J->L, J->scales, J->recips, J->bounded,
+                           J->mode, J->q + lo, J->d ? (float *)J->d + lo : NULL);
+    return 0;
 }
 
 static unsigned quantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
-    const quantize_job *J = job;
-    (void)t;
-    quantize_slice(J->x, J->kind, lo, hi, J->start, J->L, J->scales, J->recips, J->bounded, J->mode,
-                   J->q, J->d);
-    return 0;
+    return over_input(job, t, lo, hi, 0, quantize_step, NULL);
 }
 
 /* recips[k] = RECIP(scales[k]) for per-element layouts (NULL otherwise). */
@@ -521,21 +636,26 @@ int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const 
     return INT8Q_OK;
 }
 
-/* Slices moved to block boundaries, so that every block is one thread's;
- * 1 at a NaN/inf block. */
+/* abs-max, scale and quantize of the whole blocks [lo, hi); 1 at a NaN/inf
+ * block */
+static unsigned fused_step(const quantize_job *J, const char *x, ptrdiff_t lo, ptrdiff_t hi,
+                           void *unused)
+{
+    ptrdiff_t s = J->start;
+    (void)unused;
+    if (J->kind == INT8Q_IN_F64)
+        return (unsigned)fused_range_f64(x, J->kind, s + lo, s + hi, J->L, J->scales, J->mode,
+                                         J->q + lo, J->d ? (double *)J->d + lo : NULL);
+    return (unsigned)fused_range_f32(x, J->kind, s + lo, s + hi, J->L, J->scales, J->mode,
+                                     J->q + lo, J->d ? (float *)J->d + lo : NULL);
+}
+
+/* Slices moved to block boundaries, so that every block is one thread's. */
 static unsigned fused_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
     const quantize_job *J = job;
-    ptrdiff_t s = J->start, es = (ptrdiff_t)element_size(J->kind);
-    (void)t;
-    whole_blocks(J->L, s, J->n, &lo, &hi);
-    if (hi <= lo)
-        return 0;
-    if (J->kind == INT8Q_IN_F64)
-        return (unsigned)fused_range_f64(J->x + lo * es, J->kind, s + lo, s + hi, J->L, J->scales,
-                                         J->mode, J->q + lo, J->d ? (double *)J->d + lo : NULL);
-    return (unsigned)fused_range_f32(J->x + lo * es, J->kind, s + lo, s + hi, J->L, J->scales,
-                                     J->mode, J->q + lo, J->d ? (float *)J->d + lo : NULL);
+    whole_blocks(J->L, J->start, J->n, &lo, &hi);
+    return hi > lo ? over_input(J, t, lo, hi, 1, fused_step, NULL) : 0;
 }
 
 /* Scales from the abs-max bit patterns in place; 1 if one is NaN/inf. */
@@ -557,87 +677,122 @@ static int scales_from_bits(int f64, void *scales, ptrdiff_t nscales)
     return 0;
 }
 
-int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
-                       void *scales, ptrdiff_t nscales, int fused, int mode, int8_t *q, void *d,
-                       int threads)
+/* Scales from the abs-max in J's scales (and their reciprocals); status. */
+static int finish_scales(quantize_job *J, void *recips)
 {
-    int f64 = kind == INT8Q_IN_F64, T = plan_threads(n, threads), status = INT8Q_OK, own = 0;
-    size_t ws = f64 ? 8 : 4;
+    int f64 = J->kind == INT8Q_IN_F64;
+    if (scales_from_bits(f64, J->scales, J->nscales))
+        return INT8Q_NONFINITE;
+    if (recips)
+        fill_recips(f64, J->scales, J->nscales, 1, recips);
+    return INT8Q_OK;
+}
+
+static int quantize_all_call(quantize_job *J, int fused, int threads)
+{
+    int T = plan_threads(J->n, threads), status;
     double stack[STACK_RECIPS];
-    void *partials = NULL, *recips = NULL;
-    if (n <= 0)
+    void *recips = NULL;
+    quantize_job A;
+    int8q_strided m;
+    int8q_layout one;
+    if (J->n <= 0)
         return INT8Q_OK;
+    J->bounded = 1;
     if (fused) {
-        quantize_job J = {.x = x,
-                          .kind = kind,
-                          .n = n,
-                          .start = start,
-                          .L = L,
-                          .scales = scales,
-                          .nscales = nscales,
-                          .bounded = 1,
-                          .mode = mode,
-                          .q = q,
-                          .d = d};
-        return run_slices(n, T, fused_work, &J) ? INT8Q_NONFINITE : INT8Q_OK;
+        status = plan_gather(J, &T, 1);
+        if (status == INT8Q_OK)
+            status = run_slices(J->n, T, fused_work, J) ? INT8Q_NONFINITE : INT8Q_OK;
+        free(J->gather);
+        return status;
     }
     /* Two passes: abs-max of everything (nothing written if it finds NaN or
-     * inf), the scales, then quantize; one parallel region for both. */
-    if (T > 1 && nscales * T > MAX_PARTIALS) { /* as in int8q_absmax */
-        own = blocks_own_scales(L, start, n);
-        T = own ? T : 1;
-    }
-    if (T > 1 && !own && !(partials = calloc((size_t)T * nscales, ws)))
-        return INT8Q_NOMEM;
-    if (L->block == 1 &&
-        !(recips = nscales <= STACK_RECIPS ? stack : malloc((size_t)nscales * ws))) {
-        free(partials);
-        return INT8Q_NOMEM;
-    }
-    memset(scales, 0, (size_t)nscales * ws);
-    if (T == 1) {
-        absmax_dispatch(x, kind, start, start + n, L, scales);
-        status = scales_from_bits(f64, scales, nscales) ? INT8Q_NONFINITE : INT8Q_OK;
-        if (status == INT8Q_OK) {
-            if (recips)
-                fill_recips(f64, scales, nscales, 1, recips);
-            quantize_slice(x, kind, 0, n, start, L, scales, recips, 1, mode, q, d);
-        }
-    } else {
-        /* (not run_slices: both passes share one region, with a barrier) */
+     * inf), the scales, then quantize; one parallel region for both.  The
+     * abs-max pass is job A: J, or J's input in memory order. */
+    A = *J;
+    max_in_memory_order(&A, &m, &one);
+    T = plan_absmax(&A, threads);
+    status = T ? plan_gather(J, &T, 0) : INT8Q_NOMEM;
+    A.gather = J->gather, A.step = J->step;
+    if (status == INT8Q_OK && J->L->block == 1 &&
+        !(recips =
+              J->nscales <= STACK_RECIPS ? stack : malloc((size_t)J->nscales * sizeof(double))))
+        status = INT8Q_NOMEM;
+    if (status == INT8Q_OK) {
+        J->recips = recips;
+        memset(J->scales, 0, (size_t)J->nscales * (J->kind == INT8Q_IN_F64 ? 8 : 4));
+        if (T == 1) {
+            absmax_work(&A, 0, A.n, 0);
+            status = finish_scales(J, recips);
+            if (status == INT8Q_OK)
+                quantize_work(J, 0, J->n, 0);
+        } else {
+            /* (not run_slices: both passes share one region, with a barrier) */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(T)
 #endif
-        {
-            int t = thread_id();
-            ptrdiff_t lo, hi, alo, ahi;
-            size_t es = element_size(kind);
-            thread_slice(n, T, t, &lo, &hi);
-            alo = lo, ahi = hi;
-            if (own)
-                whole_blocks(L, start, n, &alo, &ahi);
-            if (ahi > alo)
-                absmax_dispatch((const char *)x + alo * es, kind, start + alo, start + ahi, L,
-                                own ? scales : (char *)partials + (size_t)t * nscales * ws);
+            {
+                int t = thread_id();
+                ptrdiff_t lo, hi;
+                thread_slice(A.n, T, t, &lo, &hi);
+                absmax_work(&A, lo, hi, t);
 #ifdef _OPENMP
 #pragma omp barrier
 #pragma omp single
 #endif
-            {
-                if (!own)
-                    combine_partials(f64, partials, T, nscales, scales);
-                status = scales_from_bits(f64, scales, nscales) ? INT8Q_NONFINITE : INT8Q_OK;
-                if (status == INT8Q_OK && recips)
-                    fill_recips(f64, scales, nscales, 1, recips);
-            } /* the single's implied barrier publishes status and scales */
-            if (status == INT8Q_OK && hi > lo)
-                quantize_slice(x, kind, lo, hi, start, L, scales, recips, 1, mode, q, d);
+                {
+                    if (A.partials)
+                        combine_partials(J->kind == INT8Q_IN_F64, A.partials, T, J->nscales,
+                                         J->scales);
+                    status = finish_scales(J, recips);
+                } /* the single's implied barrier publishes status and scales */
+                thread_slice(J->n, T, t, &lo, &hi);
+                if (status == INT8Q_OK && hi > lo)
+                    quantize_work(J, lo, hi, t);
+            }
         }
     }
-    free(partials);
+    free(A.partials);
+    free(J->gather);
     if (recips != stack)
         free(recips);
     return status;
+}
+
+/* A quantize_all call reading x in place, or through src when not NULL. */
+static int quantize_all_from(const void *x, const int8q_strided *src, int kind, ptrdiff_t n,
+                             ptrdiff_t start, const int8q_layout *L, void *scales,
+                             ptrdiff_t nscales, int fused, int mode, int8_t *q, void *d,
+                             int threads)
+{
+    quantize_job J = {.x = x,
+                      .src = src,
+                      .kind = kind,
+                      .n = n,
+                      .start = start,
+                      .L = L,
+                      .scales = scales,
+                      .nscales = nscales,
+                      .mode = mode,
+                      .q = q,
+                      .d = d};
+    return quantize_all_call(&J, fused, threads);
+}
+
+int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                       void *scales, ptrdiff_t nscales, int fused, int mode, int8_t *q, void *d,
+                       int threads)
+{
+    return quantize_all_from(x, NULL, kind, n, start, L, scales, nscales, fused, mode, q, d,
+                             threads);
+}
+
+int int8q_quantize_all_strided(const int8q_strided *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                               const int8q_layout *L, void *scales, ptrdiff_t nscales, int fused,
+                               int mode, int8_t *q, void *d, int threads)
+{
+    return quantize_all_from(NULL, x, kind, n, start, L, scales, nscales, fused, mode, q, d,
+                             threads);
 }
 
 typedef struct {
@@ -673,34 +828,52 @@ void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q
 /* ------------------------------------------------------------------------ */
 /* GGML Q8_0. */
 
-/* Blocks [lo, hi) of any input kind: float32 directly, others converted to
- * float32 (as gguf-py's astype does) a tile at a time. */
-static int q8_0_slice(const char *x, int kind, ptrdiff_t lo, ptrdiff_t hi, uint8_t *out)
+/* nb blocks of any input kind from x into out: float32 read in place,
+ * others converted to float32 (as gguf-py's astype does) a tile at a time. */
+static int q8_0_blocks(const char *x, int kind, ptrdiff_t nb, uint8_t *out)
 {
     enum { TILE_BLOCKS = HALF_TILE / 32 };
     float buf[HALF_TILE];
     size_t es = element_size(kind);
     if (kind == INT8Q_IN_F32)
-        return loops->q8_0_quant((const float *)x + 32 * lo, hi - lo, out + 34 * lo);
-    for (ptrdiff_t b = lo; b < hi; b += TILE_BLOCKS) {
-        ptrdiff_t nb = hi - b < TILE_BLOCKS ? hi - b : TILE_BLOCKS;
+        return loops->q8_0_quant((const float *)x, nb, out);
+    for (ptrdiff_t b = 0; b < nb; b += TILE_BLOCKS) {
+        ptrdiff_t m = nb - b < TILE_BLOCKS ? nb - b : TILE_BLOCKS;
         const char *xb = x + (size_t)(32 * b) * es;
         int code;
         if (kind == INT8Q_IN_F64) {
-            for (ptrdiff_t j = 0; j < 32 * nb; j++)
+            for (ptrdiff_t j = 0; j < 32 * m; j++)
                 buf[j] = (float)((const double *)xb)[j];
         } else {
-            widen(kind, (const uint16_t *)xb, 32 * nb, buf);
+            widen(kind, (const uint16_t *)xb, 32 * m, buf);
         }
-        code = loops->q8_0_quant(buf, nb, out + 34 * b);
+        code = loops->q8_0_quant(buf, m, out + 34 * b);
         if (code)
             return code;
     }
     return INT8Q_OK;
 }
 
+/* Blocks [lo, hi) of a strided input, gathered a step at a time into a
+ * buffer of this slice's own. */
+static int q8_0_gathered(const int8q_strided *src, int kind, ptrdiff_t lo, ptrdiff_t hi,
+                         uint8_t *out)
+{
+    ptrdiff_t step = int8q_gather_step(src, HALF_TILE) / 32, es = (ptrdiff_t)element_size(kind);
+    char *buf = malloc((size_t)(step * 32 * es));
+    int code = buf ? INT8Q_OK : INT8Q_NOMEM;
+    for (ptrdiff_t b = lo; b < hi && code == INT8Q_OK; b += step) {
+        ptrdiff_t nb = hi - b < step ? hi - b : step;
+        int8q_gather(src, 32 * b, 32 * nb, buf, loops->copy_run);
+        code = q8_0_blocks(buf, kind, nb, out + 34 * b);
+    }
+    free(buf);
+    return code;
+}
+
 typedef struct {
     const char *x;
+    const int8q_strided *src; /* when not NULL, x is read through it */
     int kind;
     const uint8_t *raw;
     uint8_t *out;
@@ -711,22 +884,37 @@ typedef struct {
 static unsigned q8_0_quantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
     const q8_0_job *J = job;
-    int code = q8_0_slice(J->x, J->kind, lo, hi, J->out);
+    int code = J->src ? q8_0_gathered(J->src, J->kind, lo, hi, J->out)
+                      : q8_0_blocks(J->x + 32 * lo * (ptrdiff_t)element_size(J->kind), J->kind,
+                                    hi - lo, J->out + 34 * lo);
     (void)t;
     return code == INT8Q_OK ? 0u : 1u << code;
+}
+
+static int q8_0_quantize_call(const q8_0_job *J, ptrdiff_t nblocks, int threads)
+{
+    unsigned bits;
+    if (nblocks <= 0)
+        return INT8Q_OK;
+    bits = run_slices(nblocks, plan_threads(nblocks * 32, threads), q8_0_quantize_work, J);
+    /* NaN/inf wins over a float16 overflow, whichever slice saw what */
+    return bits & 1u << INT8Q_NOMEM          ? INT8Q_NOMEM
+           : bits & 1u << INT8Q_NONFINITE    ? INT8Q_NONFINITE
+           : bits & 1u << INT8Q_F16_OVERFLOW ? INT8Q_F16_OVERFLOW
+                                             : INT8Q_OK;
 }
 
 int int8q_q8_0_quantize(const void *x, int kind, ptrdiff_t nblocks, uint8_t *out, int threads)
 {
     q8_0_job J = {.x = x, .kind = kind, .out = out};
-    unsigned bits;
-    if (nblocks <= 0)
-        return INT8Q_OK;
-    bits = run_slices(nblocks, plan_threads(nblocks * 32, threads), q8_0_quantize_work, &J);
-    /* NaN/inf wins over a float16 overflow, whichever slice saw what */
-    return bits & 1u << INT8Q_NONFINITE      ? INT8Q_NONFINITE
-           : bits & 1u << INT8Q_F16_OVERFLOW ? INT8Q_F16_OVERFLOW
-                                             : INT8Q_OK;
+    return q8_0_quantize_call(&J, nblocks, threads);
+}
+
+int int8q_q8_0_quantize_strided(const int8q_strided *x, int kind, ptrdiff_t nblocks, uint8_t *out,
+                                int threads)
+{
+    q8_0_job J = {.src = x, .kind = kind, .out = out};
+    return q8_0_quantize_call(&J, nblocks, threads);
 }
 
 static unsigned q8_0_dequantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)

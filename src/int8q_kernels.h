@@ -16,6 +16,9 @@
  * are converted to float32 inside the kernels, a few hundred elements at a
  * time in a stack buffer.  Scales, abs-max values and dequantized outputs
  * are in the working dtype: float64 for INT8Q_IN_F64, float32 otherwise.
+ * The quantize-side drivers also read inputs in any layout and byte order
+ * (the *_strided variants), gathering a few thousand elements at a time per
+ * thread.
  *
  * Abs-max is taken on the IEEE bit patterns: with the sign bit cleared, the
  * (non-negative, signed) integer order of finite floats is their numeric
@@ -28,6 +31,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "int8q_gather.h"
 
 typedef struct {
     ptrdiff_t n_row; /* length of a row of the flat index space */
@@ -80,6 +85,11 @@ ptrdiff_t int8q_min_per_thread(void);
 int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
                  void *m, ptrdiff_t nscales, int threads);
 
+/* int8q_absmax of a strided input (int8q_gather.h): the elements x reads
+ * from flat index start on. */
+int int8q_absmax_strided(const int8q_strided *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                         const int8q_layout *L, void *m, ptrdiff_t nscales, int threads);
+
 /* q = clip(round(x / scale)) and, when d is not NULL, d = q * scale.
  * `bounded` promises |x / scale| <= 128 for every element (true when the
  * scales come from the abs-max of x): then the kernels may multiply by the
@@ -99,6 +109,11 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
                        void *scales, ptrdiff_t nscales, int fused, int mode, int8_t *q, void *d,
                        int threads);
 
+/* int8q_quantize_all of a strided input (int8q_gather.h), as above. */
+int int8q_quantize_all_strided(const int8q_strided *x, int kind, ptrdiff_t n, ptrdiff_t start,
+                               const int8q_layout *L, void *scales, ptrdiff_t nscales, int fused,
+                               int mode, int8_t *q, void *d, int threads);
+
 /* out = q * scale in the working dtype (f64 selects float64). */
 void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
                       const void *scales, int f64, void *out, int threads);
@@ -107,6 +122,9 @@ void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q
  * returns INT8Q_OK, INT8Q_NONFINITE at a NaN/inf block, or
  * INT8Q_F16_OVERFLOW when a scale overflows float16. */
 int int8q_q8_0_quantize(const void *x, int kind, ptrdiff_t nblocks, uint8_t *out, int threads);
+/* int8q_q8_0_quantize of a strided input (int8q_gather.h). */
+int int8q_q8_0_quantize_strided(const int8q_strided *x, int kind, ptrdiff_t nblocks, uint8_t *out,
+                                int threads);
 void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, int threads);
 
 #endif

@@ -13,6 +13,20 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "int8q_gather.h"
+
+/* Byte reversal (the compilers' builtins; one instruction each). */
+#ifdef _MSC_VER
+#include <stdlib.h>
+#define int8q_bswap16 _byteswap_ushort
+#define int8q_bswap32 _byteswap_ulong
+#define int8q_bswap64 _byteswap_uint64
+#else
+#define int8q_bswap16 __builtin_bswap16
+#define int8q_bswap32 __builtin_bswap32
+#define int8q_bswap64 __builtin_bswap64
+#endif
+
 typedef struct {
     /* max over |x| of the bit patterns (int8q_kernels.h); 16-bit patterns for
      * float16/bfloat16, whose abs-max order is the same integer order */
@@ -55,6 +69,9 @@ typedef struct {
     void (*deqv_f64)(const int8_t *q, ptrdiff_t n, const double *s, double *out);
     void (*deqb_f32)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const float *s, float *out);
     void (*deqb_f64)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const double *s, double *out);
+
+    /* elements of a strided or byte-swapped input (int8q_gather.h) */
+    int8q_copy_run copy_run;
 
     /* exact widening of half-precision bit patterns to float32 */
     void (*f16_to_f32)(const uint16_t *h, ptrdiff_t n, float *out);

@@ -73,6 +73,61 @@ static int32_t amax_b16(const uint16_t *xb, ptrdiff_t n)
     return m;
 }
 
+/* count elements of `size` bytes (2, 4 or 8) from p, `stride` bytes apart,
+ * to dst, their bytes reversed when `swapped` (int8q_gather.h).  Every
+ * access goes through memcpy: such inputs need not be aligned. */
+static void copy_run(const char *p, ptrdiff_t stride, ptrdiff_t count, int size, int swapped,
+                     char *dst)
+{
+    ptrdiff_t j = 0;
+    if (!swapped && stride == size) {
+        memcpy(dst, p, (size_t)(count * size));
+        return;
+    }
+#if defined(__AVX2__)
+    if (stride == size) { /* reversed bytes in place: one byte shuffle per 32 */
+        const __m256i rev =
+            size == 8 ? _mm256_setr_epi8(7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6,
+                                         5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8)
+            : size == 4 ? _mm256_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3,
+                                           2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12)
+                        : _mm256_setr_epi8(1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14, 1,
+                                           0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+        ptrdiff_t per = 32 / size;
+        for (; j + per <= count; j += per)
+            _mm256_storeu_si256(
+                (__m256i *)(dst + j * size),
+                _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(p + j * size)), rev));
+    }
+#endif
+#define RUN(U, SWAP)                                                                               \
+    for (; j < count; j++) {                                                                       \
+        U v;                                                                                       \
+        memcpy(&v, p + j * stride, sizeof v);                                                      \
+        v = SWAP(v);                                                                               \
+        memcpy(dst + j * (ptrdiff_t)sizeof v, &v, sizeof v);                                       \
+    }
+#define SAME(v) (v)
+    if (size == 4) {
+        if (swapped)
+            RUN(uint32_t, int8q_bswap32)
+        else
+            RUN(uint32_t, SAME)
+    } else if (size == 8) {
+        if (swapped)
+            RUN(uint64_t, int8q_bswap64)
+        else
+            RUN(uint64_t, SAME)
+    } else {
+        if (swapped)
+            RUN(uint16_t, int8q_bswap16)
+        else
+            RUN(uint16_t, SAME)
+    }
+#undef SAME
+#undef RUN
+}
+
 /* bfloat16 is the top half of a float32: widening is a shift. */
 static void bf16_to_f32(const uint16_t *h, ptrdiff_t n, float *out)
 {
@@ -226,6 +281,7 @@ const int8q_loops TABLE(LEVEL) = {
     .deqb_f64 = deqb_f64,
     .f16_to_f32 = f16_to_f32,
     .bf16_to_f32 = bf16_to_f32,
+    .copy_run = copy_run,
     .q8_0_quant = BY_HAND(q8_0_quant),
     .q8_0_dequant = q8_0_dequant,
 };

@@ -86,7 +86,8 @@ def test_scale_rule_is_one_rule():
 
 
 def test_chunked_inputs_call_the_kernels_on_one_thread(monkeypatch, threads):
-    # A converted (byte-swapped) input reaches the kernels chunk by chunk;
+    # A converted input (int32; the float dtypes in any layout are gathered
+    # by the kernels instead) reaches the kernels chunk by chunk;
     # each of those calls runs on one thread (see _chunks.chunk_threads),
     # while an input read in place gets every thread in one call.
     from int8q import _chunks
@@ -100,7 +101,7 @@ def test_chunked_inputs_call_the_kernels_on_one_thread(monkeypatch, threads):
         return real(*args)
 
     monkeypatch.setattr(_kernels, "quantize_into", spy)
-    x = np.random.default_rng(2).standard_normal(3 * _chunks.CHUNK_ELEMENTS).astype(">f4")
+    x = np.random.default_rng(2).integers(-5000, 5000, 3 * _chunks.CHUNK_ELEMENTS, np.int32)
     want_q, want_s = reference.quantize(x)
     qt = int8q.quantize(x)
     np.testing.assert_array_equal(qt.q, want_q)
