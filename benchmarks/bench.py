@@ -409,6 +409,21 @@ def cases(sizes, quick):
                     comp["torch"] = torch_per_tensor_half(h)
                 yield f"{name}-per-tensor", n, n, comp
                 del h
+            # Layouts the kernels gather: reversed bytes and F order (same
+            # bytes as x, so the same roof).
+            rows = 1 << (n.bit_length() - 1) // 2
+            for name, view in [
+                ("swapped-per-tensor", x.astype(x.dtype.newbyteorder())),
+                ("F-order-per-tensor", np.asfortranarray(x.reshape(rows, -1))),
+            ]:
+                out = qbuf.reshape(view.shape)
+                comp = {
+                    "int8q": lambda v=view, o=out: int8q.quantize(v, out=o),
+                    "numpy": numpy_per_tensor(view),
+                    "copy": copy_roof(x),
+                }
+                yield name, n, n, comp
+                del view
         del x, qbuf, dbuf, q8buf
 
     rows = 256 if quick else 1024
@@ -455,6 +470,8 @@ BYTES_PER_ELEMENT = {
     "dequantize": 5,
     "float16-per-tensor": 5,
     "bfloat16-per-tensor": 5,
+    "swapped-per-tensor": 9,
+    "F-order-per-tensor": 9,
 }
 
 
