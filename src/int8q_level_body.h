@@ -98,6 +98,22 @@ static void copy_run(const char *p, ptrdiff_t stride, ptrdiff_t count, int size,
             _mm256_storeu_si256(
                 (__m256i *)(dst + j * size),
                 _mm256_shuffle_epi8(_mm256_loadu_si256((const __m256i *)(p + j * size)), rev));
+    } else if (stride == 2 * size && !swapped && size >= 4) {
+        /* every other element (x[::2], the real parts of complex arrays):
+         * two loads, the even lanes shuffled out */
+        for (; j + 32 / size <= count; j += 32 / size) {
+            const char *a = p + j * stride;
+            __m256i v;
+            if (size == 4)
+                v = _mm256_castps_si256(_mm256_shuffle_ps(_mm256_loadu_ps((const float *)a),
+                                                          _mm256_loadu_ps((const float *)a + 8),
+                                                          _MM_SHUFFLE(2, 0, 2, 0)));
+            else
+                v = _mm256_castpd_si256(_mm256_unpacklo_pd(_mm256_loadu_pd((const double *)a),
+                                                           _mm256_loadu_pd((const double *)a + 4)));
+            /* the lanes came out as 0 1 4 5 | 2 3 6 7 (64-bit pairs) */
+            _mm256_storeu_si256((__m256i *)(dst + j * size), _mm256_permute4x64_epi64(v, 0xd8));
+        }
     }
 #endif
 #define RUN(U, SWAP)                                                                               \
