@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -167,7 +168,12 @@ extensions = [
             "src/int8q_gather.c",
             "src/int8q_affine.c",
         ],
-        include_dirs=["src"],
+        include_dirs=["src", numpy.get_include()],
+        # NumPy's C API as of 1.23: the wheel runs on NumPy 1.23+ and 2.x
+        define_macros=[
+            ("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION"),
+            ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION"),
+        ],
         depends=LEVEL_DEPENDS + ["src/int8q_ranges.h", "src/int8q_openmp.h", "src/int8q_affine.h"],
     )
 ]

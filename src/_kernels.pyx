@@ -34,6 +34,11 @@ import builtins
 import numbers
 
 import numpy as np
+# NumPy's C API only to make the outputs of the small-call fast paths: a
+# third of a 1-element quantize was two np.empty calls.
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef extern from "int8q_openmp.h":
     int omp_get_max_threads() noexcept nogil
@@ -356,7 +361,6 @@ def dequantize_into(q, Py_ssize_t n, Py_ssize_t start, tuple layout, scales,
 # these read the operands' dtype, layout and shape from their buffers (one
 # call each) instead of NumPy attributes, and make one NumPy call per output.
 
-cdef object np_empty = np.empty
 cdef object ndarray = np.ndarray
 cdef object INT8 = np.dtype(np.int8)
 cdef object FLOAT32 = np.dtype(np.float32)
@@ -436,8 +440,9 @@ def quantize_tensor(x, int mode, out, int threads):
                 PyBuffer_Release(&ov)
             q = out
         else:
-            q = np_empty(x.shape, INT8)
-        scale = np_empty((), FLOAT64 if kind == INT8Q_IN_F64 else FLOAT32)
+            q = cnp.PyArray_EMPTY(xv.ndim, <cnp.npy_intp *>xv.shape, cnp.NPY_INT8, 0)
+        scale = cnp.PyArray_EMPTY(0, NULL, cnp.NPY_FLOAT64 if kind == INT8Q_IN_F64
+                                  else cnp.NPY_FLOAT32, 0)
         PyObject_GetBuffer(q, &qv, PyBUF_WRITABLE)
         try:
             PyObject_GetBuffer(scale, &sv, PyBUF_WRITABLE)
@@ -481,7 +486,8 @@ def dequantize_tensor(q, scale, out, int threads):
             if not isfinite((<const double *>sv.buf)[0] if f64 else (<const float *>sv.buf)[0]):
                 return INT8Q_NONFINITE
             if out is None:
-                out = np_empty(q.shape, FLOAT64 if f64 else FLOAT32)
+                out = cnp.PyArray_EMPTY(qv.ndim, <cnp.npy_intp *>qv.shape,
+                                        cnp.NPY_FLOAT64 if f64 else cnp.NPY_FLOAT32, 0)
             if not take_contiguous(out, &ov, True):
                 return None
             try:

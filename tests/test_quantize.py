@@ -144,9 +144,12 @@ def test_scale_shapes():
 def test_zero_channels_and_blocks_get_scale_one():
     x = np.zeros((3, 64), np.float32)
     x[1, 40] = 2.0
-    np.testing.assert_array_equal(int8q.quantize(x, axis=0).scale, [1, 2 / np.float32(127), 1])
     np.testing.assert_array_equal(
-        int8q.quantize(x, block_size=32).scale, [[1, 1], [1, 2 / np.float32(127)], [1, 1]]
+        int8q.quantize(x, axis=0).scale, [1, np.float32(2) / np.float32(127), 1]
+    )
+    np.testing.assert_array_equal(
+        int8q.quantize(x, block_size=32).scale,
+        [[1, 1], [1, np.float32(2) / np.float32(127)], [1, 1]],
     )
 
 
