@@ -15,6 +15,10 @@ from ._validate import rounding_code
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
+# Looked up once: the small-call fast paths test them on every call.
+_NDARRAY = np.ndarray
+_INT8_TYPE = np.int8
+
 
 class QuantizedBase:
     """What every int8q quantized tensor holds: q, its scales and how they were
@@ -205,14 +209,14 @@ def quantize(
     (array([  0,  64, 255], dtype=uint8), array(64, dtype=uint8))
     """
     if (
-        type(x) is np.ndarray
+        type(x) is _NDARRAY
         and axis is None
         and block_size is None
         and scale is None
         and zero_point is None
         and symmetric is True
         and clip is None
-        and qdtype is np.int8
+        and qdtype is _INT8_TYPE
     ):
         # The common call on an array the kernels read in place.
         made = _engine.quantize_tensor(x, rounding_code(rounding), out)
@@ -461,7 +465,7 @@ def dequantize(
         scale, axis, block_size, zero_point, q = (q.scale, q.axis, q.block_size, q.zero_point, q.q)
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
-    if dtype is None and zero_point is None and type(q) is np.ndarray and type(scale) is np.ndarray:
+    if dtype is None and zero_point is None and type(q) is _NDARRAY and type(scale) is _NDARRAY:
         # The common calls, with no conversion to make: the fast paths (plain
         # ndarrays only, so masked arrays never get here).
         if axis is None and block_size is None:
