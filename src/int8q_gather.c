@@ -118,7 +118,7 @@ ptrdiff_t int8q_gather_step(const int8q_strided *s, ptrdiff_t least)
 }
 
 void int8q_gather(const int8q_strided *s, ptrdiff_t first, ptrdiff_t count, void *dst,
-                  int8q_copy_run copy)
+                  const int8q_gather_loops *loops)
 {
     ptrdiff_t index[INT8Q_MAX_DIMS], rest = first;
     const int last = s->ndim - 1;
@@ -143,9 +143,16 @@ void int8q_gather(const int8q_strided *s, ptrdiff_t first, ptrdiff_t count, void
             rows = rows < count / ncols ? rows : count / ncols;
             for (c = 0; c < ncols && rows > 1; c += TILE_COLUMNS) {
                 ptrdiff_t w = ncols - c < TILE_COLUMNS ? ncols - c : TILE_COLUMNS;
-                for (r = 0; r < rows; r++)
-                    copy(p + r * row + c * col, col, w, s->itemsize, s->swapped,
-                         out + (r * ncols + c) * s->itemsize);
+                r = 0;
+                /* columns of consecutive 4-byte elements (F order): 8 x 8
+                 * tiles transposed in registers where the level can */
+                if (w == 8 && loops->tile8x8 && s->itemsize == 4 && row == 4 && !s->swapped)
+                    for (; r + 8 <= rows; r += 8)
+                        loops->tile8x8(p + r * row + c * col, col, out + (r * ncols + c) * 4,
+                                       ncols * 4);
+                for (; r < rows; r++)
+                    loops->copy_run(p + r * row + c * col, col, w, s->itemsize, s->swapped,
+                                    out + (r * ncols + c) * s->itemsize);
             }
             if (rows > 1) {
                 run = rows * ncols;
@@ -156,7 +163,7 @@ void int8q_gather(const int8q_strided *s, ptrdiff_t first, ptrdiff_t count, void
         }
         if (rows == 1) {
             run = run < count ? run : count;
-            copy(p, col, run, s->itemsize, s->swapped, out);
+            loops->copy_run(p, col, run, s->itemsize, s->swapped, out);
         }
         out += run * s->itemsize;
         count -= run;

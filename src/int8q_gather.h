@@ -46,15 +46,24 @@ int int8q_strided_is_flat(const int8q_strided *s);
  * rows each before they are evicted. */
 ptrdiff_t int8q_gather_step(const int8q_strided *s, ptrdiff_t least);
 
-/* Copies count elements of `size` bytes from p, `stride` bytes apart, to
- * dst, their bytes reversed when `swapped`: the inner loop of a gather,
- * from the current SIMD level's table (int8q_level.h). */
+/* The inner loops of a gather, from the current SIMD level's table
+ * (int8q_level.h).  copy_run copies count elements of `size` bytes from p,
+ * `stride` bytes apart, to dst, their bytes reversed when `swapped`.
+ * tile8x8, where the level has one (else NULL), transposes an 8 x 8 tile of
+ * 4-byte elements: dst[r * dst_row + c] = element c of the column of 8
+ * consecutive elements at src + c * col, for rows r and columns c < 8 (byte
+ * offsets; dst_row in bytes). */
 typedef void (*int8q_copy_run)(const char *p, ptrdiff_t stride, ptrdiff_t count, int size,
                                int swapped, char *dst);
+typedef void (*int8q_tile8x8)(const char *src, ptrdiff_t col, char *dst, ptrdiff_t dst_row);
+typedef struct {
+    int8q_copy_run copy_run;
+    int8q_tile8x8 tile8x8;
+} int8q_gather_loops;
 
 /* dst = elements [first, first + count) of `s` in flat C order, in native
- * byte order (dst holds count * itemsize bytes), copied by `copy`. */
+ * byte order (dst holds count * itemsize bytes). */
 void int8q_gather(const int8q_strided *s, ptrdiff_t first, ptrdiff_t count, void *dst,
-                  int8q_copy_run copy);
+                  const int8q_gather_loops *loops);
 
 #endif

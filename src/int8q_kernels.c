@@ -445,7 +445,7 @@ static unsigned over_input(const quantize_job *J, int t, ptrdiff_t lo, ptrdiff_t
         b = hi - a > J->step ? a + J->step : hi;
         if (blocks && b < hi) /* a block ends within a step of a */
             b = last_block_start(J->L, J->start + b) - J->start;
-        int8q_gather(J->src, J->start + a, b - a, buf, loops->copy_run);
+        int8q_gather(J->src, J->start + a, b - a, buf, &loops->gather);
         bits = each(J, buf, a, b, arg);
     }
     return bits;
@@ -864,7 +864,7 @@ static int q8_0_gathered(const int8q_strided *src, int kind, ptrdiff_t lo, ptrdi
     int code = buf ? INT8Q_OK : INT8Q_NOMEM;
     for (ptrdiff_t b = lo; b < hi && code == INT8Q_OK; b += step) {
         ptrdiff_t nb = hi - b < step ? hi - b : step;
-        int8q_gather(src, 32 * b, 32 * nb, buf, loops->copy_run);
+        int8q_gather(src, 32 * b, 32 * nb, buf, &loops->gather);
         code = q8_0_blocks(buf, kind, nb, out + 34 * b);
     }
     free(buf);

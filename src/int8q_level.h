@@ -71,7 +71,7 @@ typedef struct {
     void (*deqb_f64)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const double *s, double *out);
 
     /* elements of a strided or byte-swapped input (int8q_gather.h) */
-    int8q_copy_run copy_run;
+    int8q_gather_loops gather;
 
     /* exact widening of half-precision bit patterns to float32 */
     void (*f16_to_f32)(const uint16_t *h, ptrdiff_t n, float *out);

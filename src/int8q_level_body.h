@@ -144,6 +144,37 @@ static void copy_run(const char *p, ptrdiff_t stride, ptrdiff_t count, int size,
 #undef RUN
 }
 
+#if defined(__AVX2__)
+/* An 8 x 8 tile of 4-byte elements transposed in registers (int8q_gather.h):
+ * eight column loads, three rounds of shuffles, eight row stores. */
+static void tile8x8(const char *src, ptrdiff_t col, char *dst, ptrdiff_t dst_row)
+{
+    __m256 c[8], t[8], u[8];
+    int k;
+    for (k = 0; k < 8; k++)
+        c[k] = _mm256_loadu_ps((const float *)(src + k * col));
+    for (k = 0; k < 8; k += 2) { /* pairs of columns interleaved */
+        t[k] = _mm256_unpacklo_ps(c[k], c[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(c[k], c[k + 1]);
+    }
+    for (k = 0; k < 8; k += 4) { /* then fours */
+        u[k] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (k = 0; k < 4; k++) { /* and the 128-bit halves: rows k and k + 4 */
+        _mm256_storeu_ps((float *)(dst + k * dst_row),
+                         _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+        _mm256_storeu_ps((float *)(dst + (k + 4) * dst_row),
+                         _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+    }
+}
+#define TILE8X8 tile8x8
+#else
+#define TILE8X8 NULL
+#endif
+
 /* bfloat16 is the top half of a float32: widening is a shift. */
 static void bf16_to_f32(const uint16_t *h, ptrdiff_t n, float *out)
 {
@@ -297,7 +328,7 @@ const int8q_loops TABLE(LEVEL) = {
     .deqb_f64 = deqb_f64,
     .f16_to_f32 = f16_to_f32,
     .bf16_to_f32 = bf16_to_f32,
-    .copy_run = copy_run,
+    .gather = {copy_run, TILE8X8},
     .q8_0_quant = BY_HAND(q8_0_quant),
     .q8_0_dequant = q8_0_dequant,
 };
