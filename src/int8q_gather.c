@@ -85,7 +85,10 @@ int int8q_strided_is_flat(const int8q_strided *s)
     return s->ndim == 1 && s->strides[0] == s->itemsize && !s->swapped;
 }
 
-/* Columns a tile covers when rows are gathered across (transposed inputs). */
+/* Columns a tile covers when rows are gathered across (transposed inputs):
+ * few, because the columns of an F-ordered matrix lie a power-of-two
+ * distance apart and map onto the same cache sets (measured, 4096 x 4096
+ * float32 per tensor: 8 columns 27 ms, 16 columns 37 ms, 64 columns 44 ms). */
 #define TILE_COLUMNS 8
 
 /* Whether rows of `s` are better gathered a tile of columns at a time:
@@ -104,7 +107,10 @@ static int across_rows(const int8q_strided *s)
     return (col < 0 ? -col : col) > (row < 0 ? -row : row);
 }
 
-/* Rows gathered at a time across rows: a 64-byte line of float32 columns. */
+/* Rows gathered at a time across rows: a column's cache line (16 float32)
+ * then serves 16 rows before it leaves the cache, and the 8-column tiles
+ * run 64 rows deep (measured on a 4096 x 4096 F-ordered float32 array: 16
+ * rows a step 27 ms, 64 rows 23 ms per tensor). */
 #define ROWS_ACROSS 64
 /* ... unless that makes the step larger than this (1 MiB of float32). */
 #define MAX_STEP ((ptrdiff_t)1 << 18)
@@ -132,16 +138,17 @@ void int8q_gather(const int8q_strided *s, ptrdiff_t first, ptrdiff_t count, void
     }
     while (count > 0) {
         const char *p = s->base;
-        ptrdiff_t run = ncols - index[last], rows = 1;
+        ptrdiff_t run = ncols - index[last], rows = 0;
         for (a = 0; a <= last; a++)
             p += index[a] * s->strides[a];
-        if (tiled && index[last] == 0) {
-            /* whole rows of one matrix (the last two axes), a tile of
-             * columns at a time down all of them */
-            ptrdiff_t row = s->strides[last - 1], r, c;
+        if (tiled && index[last] == 0) { /* whole rows of one matrix ahead */
             rows = s->shape[last - 1] - index[last - 1];
             rows = rows < count / ncols ? rows : count / ncols;
-            for (c = 0; c < ncols && rows > 1; c += TILE_COLUMNS) {
+        }
+        if (rows > 1) {
+            /* a tile of columns at a time down all those rows */
+            ptrdiff_t row = s->strides[last - 1], r, c;
+            for (c = 0; c < ncols; c += TILE_COLUMNS) {
                 ptrdiff_t w = ncols - c < TILE_COLUMNS ? ncols - c : TILE_COLUMNS;
                 r = 0;
                 /* columns of consecutive 4-byte elements (F order): 8 x 8
@@ -154,14 +161,9 @@ void int8q_gather(const int8q_strided *s, ptrdiff_t first, ptrdiff_t count, void
                     loops->copy_run(p + r * row + c * col, col, w, s->itemsize, s->swapped,
                                     out + (r * ncols + c) * s->itemsize);
             }
-            if (rows > 1) {
-                run = rows * ncols;
-                index[last - 1] += rows - 1; /* the carry below adds the last */
-            } else {
-                rows = 1;
-            }
-        }
-        if (rows == 1) {
+            run = rows * ncols;
+            index[last - 1] += rows - 1; /* the carry below adds the last */
+        } else {
             run = run < count ? run : count;
             loops->copy_run(p, col, run, s->itemsize, s->swapped, out);
         }
