@@ -13,7 +13,7 @@ import numpy.typing as npt
 from . import _kernels
 from ._chunks import chunk_threads, chunks, input_chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT64, read_kind, working_dtype
+from ._dtypes import FLOAT64, read_kind, working_dtype, working_kind
 from ._granularity import Granularity
 from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import nonfinite_error
@@ -110,9 +110,11 @@ def quantize(
         ):
             raise_nonfinite(x, work)
         return scales
+    # Other dtypes (integers, bool): converted to `work` slab by slab.
+    kind = working_kind(work)
     if fused:
         # every scale belongs to one block, which one chunk call visits
-        for start, chunk, kind in input_chunks(x, work, align=gran.align):
+        for start, chunk in chunks(x, work, align=gran.align):
             stop = start + chunk.size
             d_part = None if d_flat is None else d_flat[start:stop]
             if _kernels.quantize_all(
@@ -131,37 +133,23 @@ def quantize(
                 raise_nonfinite(x, work)
         return scales
     scales = scales_from_absmax(absmax(x, work, gran))
-    _quantize_chunks(x, work, gran, scales, True, mode, q_flat, d_flat)
-    return scales
-
-
-def _quantize_chunks(
-    x: npt.NDArray[Any],
-    work: WorkingDtype,
-    gran: Granularity,
-    scales: FloatArray,
-    bounded: bool,
-    mode: int,
-    q_flat: Int8Array,
-    d_flat: FloatArray | None,
-) -> None:
-    threads = get_num_threads()
-    for start, chunk, kind in input_chunks(x, work):
-        stop = start + chunk.shape[0]
+    for start, chunk in chunks(x, work):
+        stop = start + chunk.size
         d_part = None if d_flat is None else d_flat[start:stop]
         _kernels.quantize_into(
             chunk,
             kind,
-            chunk.shape[0],
+            chunk.size,
             start,
             gran.layout,
             scales,
-            bounded,
+            True,
             mode,
             q_flat[start:stop],
             d_part,
             chunk_threads(chunk, x, threads),
         )
+    return scales
 
 
 def dequantize_tensor(
