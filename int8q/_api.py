@@ -212,14 +212,14 @@ def quantize(
         type(x) is _NDARRAY
         and axis is None
         and block_size is None
-        and scale is None
         and zero_point is None
         and symmetric is True
         and clip is None
         and qdtype is _INT8_TYPE
     ):
-        # The common call on an array the kernels read in place.
-        made = _engine.quantize_tensor(x, rounding_code(rounding), out)
+        # The common calls (the scale from the abs-max, or one given float)
+        # on an array the kernels read in place.
+        made = _engine.quantize_tensor(x, rounding_code(rounding), out, scale)
         if made is not None:
             return QTensor(made[0], made[1], None, None, rounding)
     if (

@@ -63,17 +63,19 @@ def scales_from_absmax(m: npt.ArrayLike) -> FloatArray:
 
 
 def quantize_tensor(
-    x: npt.NDArray[Any], mode: int, out: npt.NDArray[Any] | None = None
+    x: npt.NDArray[Any], mode: int, out: npt.NDArray[Any] | None = None, given: Any = None
 ) -> tuple[Int8Array, FloatArray] | None:
     """(q, 0-d scale) of a per-tensor quantize of a non-empty C-contiguous
     native float32/float64/float16 ndarray, into `out` when it is a plain
-    writeable C-contiguous int8 array of x's shape apart from x; None for
-    any other call, which the general path then takes (and checks).
+    writeable C-contiguous int8 array of x's shape apart from x, with the
+    scale from the abs-max or `given` (a Python or NumPy float, finite and
+    > 0 in the working dtype); None for any other call, which the general
+    path then takes (and checks).
 
-    The common call in one compiled step (_kernels.quantize_tensor): small
-    calls are dominated by what surrounds the kernel.  The abs-max pass
-    comes first, so NaN/inf leaves `out` untouched."""
-    made = _kernels.quantize_tensor(x, mode, out, get_num_threads())
+    The common calls in one compiled step (_kernels.quantize_tensor): small
+    calls are dominated by what surrounds the kernel.  With `out` an abs-max
+    pass comes first, so NaN/inf leaves it untouched."""
+    made = _kernels.quantize_tensor(x, mode, out, get_num_threads(), given)
     if isinstance(made, int):
         raise_nonfinite(x, working_dtype(x.dtype))
     return made

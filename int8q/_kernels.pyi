@@ -82,7 +82,11 @@ def dequantize_into(
     threads: int,
 ) -> int: ...
 def quantize_tensor(
-    x: npt.NDArray[Any], mode: int, out: npt.NDArray[Any] | None, threads: int
+    x: npt.NDArray[Any],
+    mode: int,
+    out: npt.NDArray[Any] | None,
+    threads: int,
+    given: object = None,
 ) -> tuple[Int8Array, FloatArray] | int | None: ...
 def dequantize_tensor(
     q: npt.NDArray[Any], scale: npt.NDArray[Any], out: npt.NDArray[Any] | None, threads: int

@@ -102,6 +102,8 @@ cdef extern from "int8q_kernels.h":
                                    Py_ssize_t start, const int8q_layout *L, void *scales,
                                    Py_ssize_t nscales, int fused, int mode, int8_t *q, void *d,
                                    int threads) noexcept nogil
+    int int8q_quantize_given(const void *x, int kind, Py_ssize_t n, const void *scale,
+                             int check_first, int mode, int8_t *q, int threads) noexcept nogil
     void int8q_dequantize(const int8_t *q, Py_ssize_t n, Py_ssize_t start, const int8q_layout *L,
                           const void *scales, int f64, void *out, int threads) noexcept nogil
     int int8q_q8_0_quantize(const void *x, int kind, Py_ssize_t nblocks, uint8_t *out,
@@ -411,17 +413,30 @@ cdef bint apart_in_memory(const Py_buffer *a, const Py_buffer *b) noexcept:
     return pa + a.len <= pb or pb + b.len <= pa
 
 
-def quantize_tensor(x, int mode, out, int threads):
+# Types of a given scale the compiled path takes (others: the general path).
+cdef tuple SCALAR_SCALES = (float, np.float64, np.float32)
+
+
+def quantize_tensor(x, int mode, out, int threads, given=None):
     """(q, scale): per-tensor quantize of a non-empty C-contiguous native
     float32/float64/float16 array x, q into `out` when it is a writeable
-    C-contiguous int8 ndarray (not a subclass) of x's shape apart from x.  None for anything
-    else (the general path takes it); NONFINITE, writing nothing, at NaN/inf."""
+    C-contiguous int8 ndarray (not a subclass) of x's shape apart from x, with
+    the scale from the abs-max or `given` (a float, finite and > 0 in the
+    working dtype).  None for anything else (the general path takes it and
+    checks it); NONFINITE at NaN/inf, with `out` untouched (its abs-max pass
+    comes first; an allocated q is found partly written and dropped)."""
     cdef Py_buffer xv, ov, qv, sv
     cdef int kind, status
     cdef Py_ssize_t n
     cdef int8q_layout L
+    cdef double given_value = 0.0
+    cdef bint check_first = out is not None
     if out is not None and type(out) is not ndarray:
         return None  # subclasses (np.matrix, masked arrays...): the general path checks them
+    if given is not None:
+        if type(given) not in SCALAR_SCALES:
+            return None
+        given_value = given
     if not take_contiguous(x, &xv, False):
         return None
     try:
@@ -429,6 +444,12 @@ def quantize_tensor(x, int mode, out, int threads):
         if kind < 0 or xv.len == 0:
             return None
         n = xv.len // xv.itemsize
+        if given is not None:
+            # the scale in the working dtype, as np.array(given, work) rounds it
+            if kind != INT8Q_IN_F64:
+                given_value = <float>given_value
+            if not (isfinite(given_value) and given_value > 0):
+                return None
         if out is not None:
             if not take_contiguous(out, &ov, True):
                 return None
@@ -448,9 +469,18 @@ def quantize_tensor(x, int mode, out, int threads):
             PyObject_GetBuffer(scale, &sv, PyBUF_WRITABLE)
             L.n_row = L.block = n
             L.cmod = L.nb = 1
-            with nogil:
-                status = int8q_quantize_all(xv.buf, kind, n, 0, &L, sv.buf, 1, 0, mode,
-                                            <int8_t *>qv.buf, NULL, threads)
+            if given is None:
+                with nogil:
+                    status = int8q_quantize_all(xv.buf, kind, n, 0, &L, sv.buf, 1, 0, mode,
+                                                <int8_t *>qv.buf, NULL, threads)
+            else:
+                if kind == INT8Q_IN_F64:
+                    (<double *>sv.buf)[0] = given_value
+                else:
+                    (<float *>sv.buf)[0] = <float>given_value
+                with nogil:
+                    status = int8q_quantize_given(xv.buf, kind, n, sv.buf, check_first, mode,
+                                                  <int8_t *>qv.buf, threads)
             PyBuffer_Release(&sv)
         finally:
             PyBuffer_Release(&qv)

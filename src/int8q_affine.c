@@ -1,6 +1,6 @@
 /* Affine quantize and MSE error tables; see int8q_affine.h.
  *
- * The loops follow int8q_isa.h's rules: no calls and no early exits in inner
+ * The loops follow int8q_level_loops.h's rules: no calls and no early exits in inner
  * loops (so they auto-vectorize), and only IEEE operations that are exact or
  * correctly rounded by definition, so the baseline and AVX2 builds of each
  * loop give bit-identical results.  AVX2 is picked from int8q_isa_current(),
@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Round-half-to-even of |v| < 2^22 by the magic-number addition (the same
- * trick as ROUND_EVEN in int8q_isa.h): v is clamped to the output range
+ * trick as round_even in int8q_level_loops.h): v is clamped to the output range
  * first, so |v| <= 383 here. */
 #define AFF_MAGIC_f32 12582912.0f        /* 1.5 * 2^23 */
 #define AFF_MAGIC_f64 6755399441055744.0 /* 1.5 * 2^52 */

@@ -35,6 +35,9 @@
 /* Bytes of gather buffers a call may hold, all threads together (the
  * contract keeps temporaries under 16 MiB). */
 #define GATHER_BUDGET ((ptrdiff_t)8 << 20)
+/* Elements of a per-tensor input with a given scale checked at a time
+ * (int8q_ranges.h given_range): 16 KiB of float32, read again from L1. */
+#define GIVEN_TILE 4096
 
 /* ------------------------------------------------------------------------ */
 /* Instruction-set levels. */
@@ -395,7 +398,8 @@ typedef struct {
     int own_blocks; /* threads own whole blocks (blocks_own_scales) */
     ptrdiff_t nscales;
     const void *recips; /* RECIP of the scales for per-element layouts */
-    int bounded, mode;
+    int bounded;        /* int8q_quantize's promise; given_range also takes -1, unknown */
+    int mode;
     int8_t *q;
     void *d;
 } quantize_job;
@@ -634,6 +638,54 @@ int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const 
     if (recips != stack)
         free(recips);
     return INT8Q_OK;
+}
+
+/* q of [lo, hi) with the caller's per-tensor scale; 1 at NaN/inf */
+static unsigned given_step(const quantize_job *J, const char *x, ptrdiff_t lo, ptrdiff_t hi,
+                           void *unused)
+{
+    ptrdiff_t s = J->start;
+    (void)unused;
+    if (J->kind == INT8Q_IN_F64)
+        return (unsigned)given_range_f64(x, J->kind, s + lo, s + hi, J->L, J->scales, J->bounded,
+                                         J->mode, J->q + lo);
+    return (unsigned)given_range_f32(x, J->kind, s + lo, s + hi, J->L, J->scales, J->bounded,
+                                     J->mode, J->q + lo);
+}
+
+static unsigned given_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
+{
+    return over_input(job, t, lo, hi, 0, given_step, NULL);
+}
+
+int int8q_quantize_given(const void *x, int kind, ptrdiff_t n, const void *scale, int check_first,
+                         int mode, int8_t *q, int threads)
+{
+    int8q_layout L = {.n_row = n, .block = n, .cmod = 1, .nb = 1};
+    quantize_job J = {.x = x,
+                      .kind = kind,
+                      .n = n,
+                      .L = &L,
+                      .scales = (void *)scale,
+                      .nscales = 1,
+                      .bounded = -1, /* each tile checks its own */
+                      .mode = mode,
+                      .q = q};
+    if (n <= 0)
+        return INT8Q_OK;
+    if (check_first) { /* NaN/inf found before anything is written */
+        int f64 = kind == INT8Q_IN_F64, status;
+        double m64 = 0.0;
+        float m32 = 0.0f;
+        status = int8q_absmax(x, kind, n, 0, &L, f64 ? (void *)&m64 : (void *)&m32, 1, threads);
+        if (status != INT8Q_OK)
+            return status;
+        if (!(f64 ? m64 <= DBL_MAX : m32 <= FLT_MAX))
+            return INT8Q_NONFINITE;
+        J.bounded =
+            f64 ? m64 / *(const double *)scale <= 127.0 : m32 / *(const float *)scale <= 127.0f;
+    }
+    return run_slices(n, plan_threads(n, threads), given_work, &J) ? INT8Q_NONFINITE : INT8Q_OK;
 }
 
 /* abs-max, scale and quantize of the whole blocks [lo, hi); 1 at a NaN/inf

@@ -114,6 +114,13 @@ int int8q_quantize_all_strided(const int8q_strided *x, int kind, ptrdiff_t n, pt
                                const int8q_layout *L, void *scales, ptrdiff_t nscales, int fused,
                                int mode, int8_t *q, void *d, int threads);
 
+/* q = clip(round(x / scale)) per tensor with the caller's scale (in the
+ * working dtype, finite and > 0), for the n elements of x.  NaN/inf returns
+ * INT8Q_NONFINITE: with check_first after an abs-max pass over x, with q
+ * untouched; otherwise found while writing, with q partly written. */
+int int8q_quantize_given(const void *x, int kind, ptrdiff_t n, const void *scale, int check_first,
+                         int mode, int8_t *q, int threads);
+
 /* out = q * scale in the working dtype (f64 selects float64). */
 void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
                       const void *scales, int f64, void *out, int threads);

@@ -12,9 +12,11 @@
  * the sum lands in a binade whose spacing is 1, so the IEEE addition itself
  * rounds to the nearest integer, ties to even, and the subtraction is exact.
  * No clamp is needed before rounding: |x / s| <= 190.5 even for the smallest
- * subnormal scale, and given scales are checked to |x / s| <= 2^20.  The
- * clamp to [-127, 127] comes after; a NaN fails `n > -127` and becomes -127,
- * so the int conversion never sees NaN.
+ * subnormal scale, and a larger quotient of a given scale (any size, inf
+ * included) still rounds monotonically to an n of its sign with |n| >= 128
+ * (>= 2^22 beyond 2^22), which the clamp then saturates as it should.  The clamp to [-127, 127] comes
+ * after; a NaN fails `n > -127` and becomes -127, so the int conversion never
+ * sees NaN.
  *
  * Exact reciprocal path.  With a scale from the abs-max, |x / s| <= 128
  * (|x| <= amax and s = RN(amax / 127), so |x / s| <= 127 (1 + u) with

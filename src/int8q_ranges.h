@@ -96,6 +96,40 @@ static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t 
     (void)kind;
 }
 
+/* q for [s, e) of a per-tensor layout with the caller's scale, GIVEN_TILE
+ * elements at a time.  `bounded` is 1 when |x / scale| <= 128 holds for
+ * every element, the bound under which the reciprocal is exact
+ * (int8q_level_loops.h), 0 when not, and -1 when unknown: then each tile's
+ * abs-max comes first, while the tile is in cache, which finds NaN/inf
+ * (returns 1, leaving that tile and later ones unwritten) and gives the
+ * tile's bound (RN(amax / scale) <= 127 means amax / scale < 128).  Where
+ * the bound fails (a scale below the data's abs-max / 127: elements
+ * saturate) the loops divide. */
+static int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
+                           const int8q_layout *L, const T *scale, int bounded, int mode, int8_t *q)
+{
+    const char *x = (const char *)xv;
+    ptrdiff_t es = (ptrdiff_t)element_size(kind);
+    for (ptrdiff_t a = s; a < e; a += GIVEN_TILE) {
+        ptrdiff_t m = e - a < GIVEN_TILE ? e - a : GIVEN_TILE;
+        const char *xa = x + (a - s) * es;
+        int tile_bounded = bounded;
+        T r;
+        if (bounded < 0) {
+            U mbits = 0;
+            T amax;
+            FN(absmax_range)(xa, kind, a, a + m, L, &mbits);
+            if (mbits >= (U)(INF_BITS))
+                return 1;
+            memcpy(&amax, &mbits, sizeof amax);
+            tile_bounded = amax / *scale <= (T)127;
+        }
+        r = RECIP(*scale, tile_bounded); /* read where the layout is one element */
+        FN(quantize_range)(xa, kind, a, a + m, L, scale, &r, tile_bounded, mode, q + (a - s), NULL);
+    }
+    return 0;
+}
+
 /* Abs-max, scale and quantize of [s, e), block by block (fused layouts:
  * block > 1, s on a block boundary, one block per scale).  Returns 1 at a
  * NaN/inf block. */

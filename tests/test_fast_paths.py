@@ -84,3 +84,66 @@ def test_nonfinite_leaves_out_untouched(bad):
     with pytest.raises(ValueError, match="NaN or inf"):
         int8q.dequantize(np.ones(10, np.int8), np.asarray(np.float32(bad)), out=d)
     assert (d == 7).all()
+
+
+# --- one given per-tensor scale (int8q_quantize_given) ----------------------
+# Tiles of 4096 elements are checked and quantized one at a time: the
+# reciprocal where the tile's abs-max over the scale is at most 127, the true
+# division where the scale is smaller (elements saturate).
+
+
+def given_input(dtype, n, seed):
+    """Normal data with exact ties (k + 1/2 multiples of the scale 0.25) and,
+    from element 5000 on, a stretch 1000 times larger, so that tiles on both
+    sides of the reciprocal's bound meet in one call."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n) * 8
+    x[::3] = np.round(x[::3] * 2) / 2 * 0.25 + 0.125  # x / 0.25 = k + 1/2
+    x[5000:6000] *= 1000
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 31, 4096, 4097, 12289, 300_001])
+def test_given_scale_matches_reference(simd, threads, dtype, n):
+    x = given_input(dtype, n, n)
+    work = np.float64 if dtype == np.float64 else np.float32
+    for t in [1, 2, 3]:
+        threads(t)
+        for scale in [0.25, np.float32(0.1), np.float64(7.5), 1e-30]:
+            want_s = np.asarray(scale, dtype=work)
+            for rounding in ["half_even", "half_away"]:
+                want = reference.quantize_given(x, want_s, rounding=rounding)
+                qt = int8q.quantize(x, scale=scale, rounding=rounding)
+                np.testing.assert_array_equal(qt.q, want)
+                assert qt.scale.dtype == work and qt.scale.shape == () and qt.scale == want_s
+                out = np.full(n, 99, np.int8)
+                assert int8q.quantize(x, scale=scale, rounding=rounding, out=out).q is out
+                np.testing.assert_array_equal(out, want)
+
+
+def test_given_scale_takes_the_compiled_path():
+    x = np.linspace(-2, 2, 9, dtype=np.float32)
+    made = _kernels.quantize_tensor(x, 0, None, 1, 0.5)
+    np.testing.assert_array_equal(made[0], reference.quantize_given(x, np.float32(0.5)))
+    # not a float, or not valid in the working dtype: the general path
+    for given in [1, np.float16(0.5), np.asarray(0.5), [0.5], 0.0, -1.0, np.nan, 1e39, 1e-50]:
+        assert _kernels.quantize_tensor(x, 0, None, 1, given) is None
+    for given, match in [(0.0, "scale"), (1e39, "scale"), (1e-50, "scale")]:
+        with pytest.raises(ValueError, match=match):
+            int8q.quantize(x, scale=given)
+
+
+@pytest.mark.parametrize("n", [10, 9000, 300_001])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_given_scale_nonfinite(threads, n, bad):
+    x = np.ones(n, np.float32)
+    x[n - 4] = bad
+    for t in [1, 2]:
+        threads(t)
+        out = np.full(n, 7, np.int8)
+        with pytest.raises(ValueError, match=rf"x\[{n - 4}\]"):
+            int8q.quantize(x, scale=0.5, out=out)
+        assert (out == 7).all()
+        with pytest.raises(ValueError, match=rf"x\[{n - 4}\]"):
+            int8q.quantize(x, scale=0.5)
