@@ -13,7 +13,7 @@ import numpy.typing as npt
 from . import _kernels
 from ._chunks import chunk_threads, chunks, input_chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT64, read_kind, working_dtype, working_kind
+from ._dtypes import FLOAT64, read_kind, working_kind
 from ._granularity import Granularity
 from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import nonfinite_error
@@ -60,25 +60,6 @@ def scales_from_absmax(m: npt.ArrayLike) -> FloatArray:
     m = np.asarray(m)
     scale = np.asarray(m / m.dtype.type(127), dtype=m.dtype)
     return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype, copy=False)
-
-
-def quantize_tensor(
-    x: npt.NDArray[Any], mode: int, out: npt.NDArray[Any] | None = None, given: Any = None
-) -> tuple[Int8Array, FloatArray] | None:
-    """(q, 0-d scale) of a per-tensor quantize of a non-empty C-contiguous
-    native float32/float64/float16 ndarray, into `out` when it is a plain
-    writeable C-contiguous int8 array of x's shape apart from x, with the
-    scale from the abs-max or `given` (a Python or NumPy float, finite and
-    > 0 in the working dtype); None for any other call, which the general
-    path then takes (and checks).
-
-    The common calls in one compiled step (_kernels.quantize_tensor): small
-    calls are dominated by what surrounds the kernel.  With `out` an abs-max
-    pass comes first, so NaN/inf leaves it untouched."""
-    made = _kernels.quantize_tensor(x, mode, out, get_num_threads(), given)
-    if isinstance(made, int):
-        raise_nonfinite(x, working_dtype(x.dtype))
-    return made
 
 
 def quantize(
