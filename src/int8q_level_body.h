@@ -17,6 +17,13 @@
 #define LEVEL_F16C 0
 #endif
 
+#if defined(__aarch64__) || defined(_M_ARM64)
+#include <arm_neon.h>
+#define LEVEL_NEON 1 /* every AArch64 CPU: fcvtl / fcvtn for half precision */
+#else
+#define LEVEL_NEON 0
+#endif
+
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
 /* The magic-number round needs float arithmetic done in float (x87 excess
  * precision would break it).  Every supported target is fine. */
@@ -189,6 +196,9 @@ static void f16_to_f32(const uint16_t *h, ptrdiff_t n, float *out)
 #if LEVEL_F16C
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + i))));
+#elif LEVEL_NEON
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(out + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h + i))));
 #endif
     for (; i < n; i++)
         out[i] = int8q_half_to_float(h[i]);
@@ -203,6 +213,9 @@ static void f32_to_f16(const float *x, ptrdiff_t n, uint16_t *out)
         _mm_storeu_si128(
             (__m128i *)(out + i),
             _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif LEVEL_NEON
+    for (; i + 4 <= n; i += 4)
+        vst1_u16(out + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
 #endif
     for (; i < n; i++)
         out[i] = int8q_half_from_float(x[i]);
@@ -297,6 +310,11 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
 #include "int8q_level_avx2_f32.h"
 #undef INF_BITS_F32
 #define BY_HAND(name) name##_avx2 /* the hand-vectorized loop */
+#elif LEVEL_NEON
+#define INF_BITS_F32 0x7f800000
+#include "int8q_level_neon_f32.h"
+#undef INF_BITS_F32
+#define BY_HAND(name) name##_neon
 #else
 #define BY_HAND(name) name
 #endif
