@@ -156,6 +156,7 @@ LEVEL_DEPENDS = [
     "src/int8q_level_loops.h",
     "src/int8q_level_avx2_f32.h",
     "src/int8q_level_neon_f32.h",
+    "src/int8q_level_affine.h",
     "src/int8q_rules.h",
     "src/int8q_gather.h",
 ]

@@ -1,175 +1,34 @@
-/* Affine quantize and MSE error tables; see int8q_affine.h.
- *
- * The loops follow int8q_level_loops.h's rules: no calls and no early exits in inner
- * loops (so they auto-vectorize), and only IEEE operations that are exact or
- * correctly rounded by definition, so the baseline and AVX2 builds of each
- * loop give bit-identical results.  AVX2 is picked from int8q_isa_current(),
- * the level the rest of the core uses (int8q.set_simd switches both).
- */
+/* Affine quantize and MSE error tables (int8q_affine.h): the entry points,
+ * which run the current instruction-set level's loops
+ * (int8q_level_affine.h, in each level's table). */
 #include "int8q_affine.h"
 
-#include <stdint.h>
+#include "int8q_level.h"
 
-/* Round-half-to-even of |v| < 2^22 by the magic-number addition (the same
- * trick as round_even in int8q_level_loops.h): v is clamped to the output range
- * first, so |v| <= 383 here. */
-#define AFF_MAGIC_f32 12582912.0f        /* 1.5 * 2^23 */
-#define AFF_MAGIC_f64 6755399441055744.0 /* 1.5 * 2^52 */
-
-/* One element: clamp v = x / s to [lo, hi] = [qmin - z, qmax - z] before
- * rounding (as MLAS's MlasQuantizeLinear does); clamping to integer bounds
- * commutes with rounding, so this is saturate(round(v) + z) and never wraps.
- * `v >= lo ? v : lo` also maps NaN to lo, so the int conversion is always
- * defined; `bad` records the NaN/inf for the caller. */
-#define AFF_ONE(T, SUF, EVEN, QT, xi, si, zi, qi)                                                  \
-    do {                                                                                           \
-        T x_ = (xi), v_ = x_ / (si);                                                               \
-        T lo_ = (T)(qmin - (zi)), hi_ = (T)(qmax - (zi));                                          \
-        int32_t r_;                                                                                \
-        bad |= !(x_ - x_ == (T)0);                                                                 \
-        v_ = v_ >= lo_ ? v_ : lo_;                                                                 \
-        v_ = v_ <= hi_ ? v_ : hi_;                                                                 \
-        if (EVEN) {                                                                                \
-            r_ = (int32_t)((v_ + (T)AFF_MAGIC_##SUF) - (T)AFF_MAGIC_##SUF);                        \
-        } else {                                                                                   \
-            int32_t t_ = (int32_t)v_;                                                              \
-            T f_ = v_ - (T)t_;                                                                     \
-            r_ = t_ + (f_ >= (T)0.5) - (f_ <= (T) - 0.5);                                          \
-        }                                                                                          \
-        (qi) = (QT)(r_ + (zi));                                                                    \
-    } while (0)
-
-/* Walk [s, e) of the flat index space (see int8q_kernels.h for the layout):
- * with block == 1 every element of a row piece has its own scale, otherwise
- * each block piece shares one. */
-#define DEFINE_AFFINE_WALK(NAME, ATTR, SUF, T, EVEN, QT)                                           \
-    ATTR static int NAME(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,              \
-                         const T *scales, const int32_t *zps, int qmin, int qmax, QT *q)           \
-    {                                                                                              \
-        int bad = 0;                                                                               \
-        for (ptrdiff_t i = s; i < e;) {                                                            \
-            ptrdiff_t r = i / L->n_row, c = i - r * L->n_row;                                      \
-            ptrdiff_t row_end = (r + 1) * L->n_row < e ? (r + 1) * L->n_row : e;                   \
-            ptrdiff_t base = (r % L->cmod) * L->nb;                                                \
-            if (L->block == 1) {                                                                   \
-                const T *xs = x + (i - s), *sv = scales + base + c;                                \
-                const int32_t *zv = zps + base + c;                                                \
-                QT *qs = q + (i - s);                                                              \
-                ptrdiff_t n = row_end - i;                                                         \
-                for (ptrdiff_t j = 0; j < n; j++)                                                  \
-                    AFF_ONE(T, SUF, EVEN, QT, xs[j], sv[j], zv[j], qs[j]);                         \
-                i = row_end;                                                                       \
-                continue;                                                                          \
-            }                                                                                      \
-            while (i < row_end) {                                                                  \
-                ptrdiff_t b = c / L->block;                                                        \
-                ptrdiff_t blk_end = r * L->n_row + (b + 1) * L->block;                             \
-                const T *xs = x + (i - s);                                                         \
-                QT *qs = q + (i - s);                                                              \
-                T sk = scales[base + b];                                                           \
-                int32_t zk = zps[base + b];                                                        \
-                ptrdiff_t n;                                                                       \
-                if (blk_end > row_end)                                                             \
-                    blk_end = row_end;                                                             \
-                n = blk_end - i;                                                                   \
-                for (ptrdiff_t j = 0; j < n; j++)                                                  \
-                    AFF_ONE(T, SUF, EVEN, QT, xs[j], sk, zk, qs[j]);                               \
-                i = blk_end;                                                                       \
-                c = i - r * L->n_row;                                                              \
-            }                                                                                      \
-        }                                                                                          \
-        return bad;                                                                                \
-    }
-
-/* Errors of every candidate scale for one element (the inner loop runs over
- * candidates, so each err entry is a plain sequential sum).  No clamp is
- * needed before rounding: a candidate is at least absmax / 100 / 127 (up to
- * subnormal rounding), so |v| < 2^15 and the magic round is exact; the clamp
- * to [-127, 127] is then on integers, which GCC vectorizes (a float select
- * it keeps scalar under -ftrapping-math). */
-#define MSE_ONE(T, SUF, EVEN, xi, cv, ev)                                                          \
-    for (int c_ = 0; c_ < ncand; c_++) {                                                           \
-        T sc_ = (cv)[c_], v_ = (xi) / sc_;                                                         \
-        int32_t r_;                                                                                \
-        double d_;                                                                                 \
-        if (EVEN) {                                                                                \
-            r_ = (int32_t)((v_ + (T)AFF_MAGIC_##SUF) - (T)AFF_MAGIC_##SUF);                        \
-        } else {                                                                                   \
-            int32_t t_ = (int32_t)v_;                                                              \
-            T f_ = v_ - (T)t_;                                                                     \
-            r_ = t_ + (f_ >= (T)0.5) - (f_ <= (T) - 0.5);                                          \
-        }                                                                                          \
-        r_ = r_ < -127 ? -127 : r_;                                                                \
-        r_ = r_ > 127 ? 127 : r_;                                                                  \
-        d_ = (double)(xi) - (double)((T)r_ * sc_);                                                 \
-        (ev)[c_] += d_ * d_;                                                                       \
-    }
-
-#define DEFINE_MSE_WALK(NAME, ATTR, SUF, T, EVEN)                                                  \
-    ATTR static void NAME(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,             \
-                          const T *cand, int ncand, double *err)                                   \
-    {                                                                                              \
-        for (ptrdiff_t i = s; i < e; i++) {                                                        \
-            ptrdiff_t r = i / L->n_row, c = i - r * L->n_row;                                      \
-            ptrdiff_t k = (r % L->cmod) * L->nb + c / L->block;                                    \
-            T xi = x[i - s];                                                                       \
-            MSE_ONE(T, SUF, EVEN, xi, cand + k * ncand, err + k * ncand)                           \
-        }                                                                                          \
-    }
-
-#define DEFINE_LEVEL(LEVEL, ATTR)                                                                  \
-    DEFINE_AFFINE_WALK(aff_f32_i8_even_##LEVEL, ATTR, f32, float, 1, int8_t)                       \
-    DEFINE_AFFINE_WALK(aff_f32_i8_away_##LEVEL, ATTR, f32, float, 0, int8_t)                       \
-    DEFINE_AFFINE_WALK(aff_f32_u8_even_##LEVEL, ATTR, f32, float, 1, uint8_t)                      \
-    DEFINE_AFFINE_WALK(aff_f32_u8_away_##LEVEL, ATTR, f32, float, 0, uint8_t)                      \
-    DEFINE_AFFINE_WALK(aff_f64_i8_even_##LEVEL, ATTR, f64, double, 1, int8_t)                      \
-    DEFINE_AFFINE_WALK(aff_f64_i8_away_##LEVEL, ATTR, f64, double, 0, int8_t)                      \
-    DEFINE_AFFINE_WALK(aff_f64_u8_even_##LEVEL, ATTR, f64, double, 1, uint8_t)                     \
-    DEFINE_AFFINE_WALK(aff_f64_u8_away_##LEVEL, ATTR, f64, double, 0, uint8_t)                     \
-    DEFINE_MSE_WALK(mse_f32_even_##LEVEL, ATTR, f32, float, 1)                                     \
-    DEFINE_MSE_WALK(mse_f32_away_##LEVEL, ATTR, f32, float, 0)                                     \
-    DEFINE_MSE_WALK(mse_f64_even_##LEVEL, ATTR, f64, double, 1)                                    \
-    DEFINE_MSE_WALK(mse_f64_away_##LEVEL, ATTR, f64, double, 0)
-
-DEFINE_LEVEL(baseline, )
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define AFF_HAVE_AVX2 1
-DEFINE_LEVEL(avx2, __attribute__((target("avx2"))))
-#else
-#define AFF_HAVE_AVX2 0
-#endif
-
-/* int8q_isa_select only accepts levels this CPU supports, so AVX2 (or the
- * AVX-512 level, which runs these AVX2 loops) is safe to call here. */
-static int use_avx2(void)
+int int8q_affine_range_f32(const float *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                           const float *scales, const int32_t *zps, int qmin, int qmax, int mode,
+                           int out_unsigned, void *q)
 {
-    return AFF_HAVE_AVX2 && int8q_isa_current() >= INT8Q_ISA_AVX2;
+    return int8q_current_loops()->affine_f32(x, s, e, L, scales, zps, qmin, qmax, mode,
+                                             out_unsigned, q);
 }
 
-#if AFF_HAVE_AVX2
-#define PICK(NAME) (use_avx2() ? NAME##_avx2 : NAME##_baseline)
-#else
-#define PICK(NAME) NAME##_baseline
-#endif
+int int8q_affine_range_f64(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                           const double *scales, const int32_t *zps, int qmin, int qmax, int mode,
+                           int out_unsigned, void *q)
+{
+    return int8q_current_loops()->affine_f64(x, s, e, L, scales, zps, qmin, qmax, mode,
+                                             out_unsigned, q);
+}
 
-#define DEFINE_AFFINE_ENTRY(SUF, T)                                                                \
-    int int8q_affine_range_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,      \
-                                 const T *scales, const int32_t *zps, int qmin, int qmax,          \
-                                 int mode, int out_unsigned, void *q)                              \
-    {                                                                                              \
-        int even = mode == INT8Q_HALF_EVEN;                                                        \
-        if (out_unsigned)                                                                          \
-            return (even ? PICK(aff_##SUF##_u8_even) : PICK(aff_##SUF##_u8_away))(                 \
-                x, s, e, L, scales, zps, qmin, qmax, (uint8_t *)q);                                \
-        return (even ? PICK(aff_##SUF##_i8_even) : PICK(aff_##SUF##_i8_away))(                     \
-            x, s, e, L, scales, zps, qmin, qmax, (int8_t *)q);                                     \
-    }                                                                                              \
-    void int8q_mse_errors_range_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, \
-                                      const T *cand, int ncand, int mode, double *err)             \
-    {                                                                                              \
-        (mode == INT8Q_HALF_EVEN ? PICK(mse_##SUF##_even)                                          \
-                                 : PICK(mse_##SUF##_away))(x, s, e, L, cand, ncand, err);          \
-    }
+void int8q_mse_errors_range_f32(const float *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                                const float *cand, int ncand, int mode, double *err)
+{
+    int8q_current_loops()->mse_f32(x, s, e, L, cand, ncand, mode, err);
+}
 
-DEFINE_AFFINE_ENTRY(f32, float)
-DEFINE_AFFINE_ENTRY(f64, double)
+void int8q_mse_errors_range_f64(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                                const double *cand, int ncand, int mode, double *err)
+{
+    int8q_current_loops()->mse_f64(x, s, e, L, cand, ncand, mode, err);
+}

@@ -168,6 +168,11 @@ int int8q_isa_current(void)
     return current_level;
 }
 
+const int8q_loops *int8q_current_loops(void)
+{
+    return loops;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Shared rules and layout walking. */
 

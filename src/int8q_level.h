@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "int8q_gather.h"
+#include "int8q_kernels.h"
 
 /* Byte reversal (the compilers' builtins; one instruction each). */
 #ifdef _MSC_VER
@@ -80,7 +81,24 @@ typedef struct {
     /* GGML Q8_0 (int8q_kernels.h) */
     int (*q8_0_quant)(const float *x, ptrdiff_t nblocks, uint8_t *out);
     void (*q8_0_dequant)(const uint8_t *raw, ptrdiff_t nblocks, float *out);
+
+    /* given scales and zero points, and clip="mse"'s error tables
+     * (int8q_affine.h: int8q_affine_range_*, int8q_mse_errors_range_*) */
+    int (*affine_f32)(const float *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                      const float *scales, const int32_t *zps, int qmin, int qmax, int mode,
+                      int out_unsigned, void *q);
+    int (*affine_f64)(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                      const double *scales, const int32_t *zps, int qmin, int qmax, int mode,
+                      int out_unsigned, void *q);
+    void (*mse_f32)(const float *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                    const float *cand, int ncand, int mode, double *err);
+    void (*mse_f64)(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                    const double *cand, int ncand, int mode, double *err);
 } int8q_loops;
+
+/* The table of the level in use (int8q_isa_select), for the entry points
+ * outside int8q_kernels.c. */
+const int8q_loops *int8q_current_loops(void);
 
 extern const int8q_loops int8q_loops_baseline;
 #if INT8Q_HAVE_AVX2

@@ -319,6 +319,8 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
 #define BY_HAND(name) name
 #endif
 
+#include "int8q_level_affine.h"
+
 #define TABLE_(level) int8q_loops_##level
 #define TABLE(level) TABLE_(level)
 
@@ -349,4 +351,8 @@ const int8q_loops TABLE(LEVEL) = {
     .gather = {copy_run, TILE8X8},
     .q8_0_quant = BY_HAND(q8_0_quant),
     .q8_0_dequant = q8_0_dequant,
+    .affine_f32 = affine_f32,
+    .affine_f64 = affine_f64,
+    .mse_f32 = mse_f32,
+    .mse_f64 = mse_f64,
 };

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "int8q_affine.h"
 #include "int8q_kernels.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -159,6 +160,50 @@ static void run_layouts(const char *dtype, int kind, const void *x, int f64)
                 printf("given %s scale=%g mode=%d: %d %016llx\n", dtype, given[g], mode, status,
                        (unsigned long long)h);
             }
+    }
+    if (kind == INT8Q_IN_F64 || kind == INT8Q_IN_F32) {
+        /* given scales and zero points per block of 32 (int8 and uint8
+         * outputs), and clip="mse"'s error table per tensor */
+        int8q_layout L = {32, 32, N / 32, 1};
+        int32_t *zps = malloc(N / 32 * sizeof(int32_t));
+        double *err = calloc(16, sizeof(double)), *cand = malloc(16 * sizeof(double));
+        float *cand32 = malloc(16 * sizeof(float));
+        int8q_layout one = {N, N, 1, 1};
+        for (int k = 0; k < N / 32; k++) {
+            double sk = ldexp(1.0, k % 9 - 6) * (1 + (k % 5) / 7.0);
+            if (f64)
+                ((double *)scales)[k] = sk;
+            else
+                ((float *)scales)[k] = (float)sk;
+            zps[k] = k % 7 - 3;
+        }
+        for (int c = 0; c < 16; c++)
+            cand32[c] = (float)(cand[c] = 2.0 / 127 * (16 - c) / 16);
+        for (int mode = 0; mode < 2; mode++)
+            for (int u = 0; u < 2; u++) {
+                uint64_t h = 0xcbf29ce484222325ull;
+                int bad;
+                for (int k = 0; u && k < N / 32; k++)
+                    zps[k] = 100 + k % 50;
+                bad = f64 ? int8q_affine_range_f64(x, 0, N, &L, scales, zps, u ? 0 : -128,
+                                                   u ? 255 : 127, mode, u, q)
+                          : int8q_affine_range_f32(x, 0, N, &L, scales, zps, u ? 0 : -128,
+                                                   u ? 255 : 127, mode, u, q);
+                if (!bad)
+                    h = digest(h, q, N);
+                printf("affine %s mode=%d uint8=%d: %d %016llx\n", dtype, mode, u, bad,
+                       (unsigned long long)h);
+            }
+        {
+            uint64_t h = 0xcbf29ce484222325ull;
+            if (f64)
+                int8q_mse_errors_range_f64(x, 0, N, &one, cand, 16, 0, err);
+            else
+                int8q_mse_errors_range_f32(x, 0, N, &one, cand32, 16, 0, err);
+            h = digest(h, err, 16 * sizeof(double));
+            printf("mse %s: %016llx\n", dtype, (unsigned long long)h);
+        }
+        free(zps), free(err), free(cand), free(cand32);
     }
     free(q), free(d), free(scales), free(back);
 }

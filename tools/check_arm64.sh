@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags=(-O3 -ffp-contract=off -fno-math-errno -std=c99 -Isrc)
-core=(src/int8q_kernels.c src/int8q_gather.c src/int8q_level_baseline.c tools/check_arm64.c)
+core=(src/int8q_kernels.c src/int8q_gather.c src/int8q_affine.c src/int8q_level_baseline.c
+    tools/check_arm64.c)
 
 for src in "${core[@]}"; do
     gcc "${flags[@]}" -DINT8Q_HAVE_AVX2=1 -DINT8Q_HAVE_AVX512=1 -c "$src" \
