@@ -4,8 +4,9 @@
 # Builds tools/check_arm64.c with the core's C sources twice: for this
 # x86-64 machine (run once per SIMD level the CPU has) and for arm64 with
 # aarch64-linux-gnu-gcc (run under qemu-aarch64), with setup.py's flags, and
-# compares the digests they print.  Needs: apt-get install
-# gcc-aarch64-linux-gnu qemu-user.  Exit status 0 when all agree.
+# compares the digests they print; with clang installed, an arm64 build by
+# clang as well.  Needs: apt-get install gcc-aarch64-linux-gnu qemu-user.
+# Exit status 0 when all agree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
@@ -28,6 +29,17 @@ qemu-aarch64 "$out/arm64" > "$out/arm64.txt"
 echo "arm64 (qemu): $(wc -l < "$out/arm64.txt") cases"
 
 status=0
+# Clang, when there, builds arm64 too (Apple's clang builds the macOS wheels).
+if command -v clang > /dev/null; then
+    clang --target=aarch64-linux-gnu "${flags[@]}" -static "${core[@]}" -lm -o "$out/arm64-clang"
+    qemu-aarch64 "$out/arm64-clang" > "$out/arm64-clang.txt"
+    if cmp -s "$out/arm64-clang.txt" "$out/arm64.txt"; then
+        echo "arm64 built by clang: identical to arm64 built by gcc"
+    else
+        echo "arm64 built by clang: DIFFERS from arm64 built by gcc"
+        status=1
+    fi
+fi
 for level in 0 1 2; do
     if "$out/x86" "$level" > "$out/x86-$level.txt" 2>/dev/null; then
         if cmp -s "$out/x86-$level.txt" "$out/arm64.txt"; then
