@@ -14,9 +14,9 @@
  * No clamp is needed before rounding: |x / s| <= 190.5 even for the smallest
  * subnormal scale, and a larger quotient of a given scale (any size, inf
  * included) still rounds monotonically to an n of its sign with |n| >= 128
- * (>= 2^22 beyond 2^22), which the clamp then saturates as it should.  The clamp to [-127, 127] comes
- * after; a NaN fails `n > -127` and becomes -127, so the int conversion never
- * sees NaN.
+ * (>= 2^22 beyond 2^22), which the clamp then saturates as it should.
+ * The clamp to [-127, 127] comes after; a NaN fails `n > -127` and becomes
+ * -127, so the int conversion never sees NaN.
  *
  * Exact reciprocal path.  With a scale from the abs-max, |x / s| <= 128
  * (|x| <= amax and s = RN(amax / 127), so |x / s| <= 127 (1 + u) with
