@@ -14,6 +14,20 @@
 #define AFF_MAGIC_f32 12582912.0f        /* 1.5 * 2^23 */
 #define AFF_MAGIC_f64 6755399441055744.0 /* 1.5 * 2^52 */
 
+/* r = v rounded to an integer (|v| < 2^22): half to even by the magic
+ * addition, or half away from zero by truncation and a step at |fraction|
+ * >= 1/2. */
+#define AFF_ROUND(T, SUF, EVEN, v, r)                                                              \
+    do {                                                                                           \
+        if (EVEN) {                                                                                \
+            (r) = (int32_t)(((v) + (T)AFF_MAGIC_##SUF) - (T)AFF_MAGIC_##SUF);                      \
+        } else {                                                                                   \
+            int32_t t_ = (int32_t)(v);                                                             \
+            T f_ = (v) - (T)t_;                                                                    \
+            (r) = t_ + (f_ >= (T)0.5) - (f_ <= (T) - 0.5);                                         \
+        }                                                                                          \
+    } while (0)
+
 /* One element: clamp v = x / s to [lo, hi] = [qmin - z, qmax - z] before
  * rounding (as MLAS's MlasQuantizeLinear does); clamping to integer bounds
  * commutes with rounding, so this is saturate(round(v) + z) and never wraps.
@@ -27,13 +41,7 @@
         bad |= !(x_ - x_ == (T)0);                                                                 \
         v_ = v_ >= lo_ ? v_ : lo_;                                                                 \
         v_ = v_ <= hi_ ? v_ : hi_;                                                                 \
-        if (EVEN) {                                                                                \
-            r_ = (int32_t)((v_ + (T)AFF_MAGIC_##SUF) - (T)AFF_MAGIC_##SUF);                        \
-        } else {                                                                                   \
-            int32_t t_ = (int32_t)v_;                                                              \
-            T f_ = v_ - (T)t_;                                                                     \
-            r_ = t_ + (f_ >= (T)0.5) - (f_ <= (T) - 0.5);                                          \
-        }                                                                                          \
+        AFF_ROUND(T, SUF, EVEN, v_, r_);                                                           \
         (qi) = (QT)(r_ + (zi));                                                                    \
     } while (0)
 
@@ -90,13 +98,7 @@
         T sc_ = (cv)[c_], v_ = (xi) / sc_;                                                         \
         int32_t r_;                                                                                \
         double d_;                                                                                 \
-        if (EVEN) {                                                                                \
-            r_ = (int32_t)((v_ + (T)AFF_MAGIC_##SUF) - (T)AFF_MAGIC_##SUF);                        \
-        } else {                                                                                   \
-            int32_t t_ = (int32_t)v_;                                                              \
-            T f_ = v_ - (T)t_;                                                                     \
-            r_ = t_ + (f_ >= (T)0.5) - (f_ <= (T) - 0.5);                                          \
-        }                                                                                          \
+        AFF_ROUND(T, SUF, EVEN, v_, r_);                                                           \
         r_ = r_ < -127 ? -127 : r_;                                                                \
         r_ = r_ > 127 ? 127 : r_;                                                                  \
         d_ = (double)(xi) - (double)((T)r_ * sc_);                                                 \
@@ -155,6 +157,7 @@ DEFINE_AFFINE_ENTRY(f64, double)
 #undef DEFINE_AFFINE_WALK
 #undef DEFINE_MSE_WALK
 #undef AFF_ONE
+#undef AFF_ROUND
 #undef MSE_ONE
 #undef AFF_MAGIC_f32
 #undef AFF_MAGIC_f64
