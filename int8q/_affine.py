@@ -75,9 +75,13 @@ def given_scales(scale: npt.ArrayLike, gran: Granularity, work: WorkingDtype) ->
     scale = np.asarray(scale)
     if scale.dtype.kind not in "biuf" and scale.dtype.name != "bfloat16":
         raise TypeError(f"scale must be real numbers, got dtype {scale.dtype}")
-    scale = _broadcast(scale, gran.scale_shape, "scale")
-    with np.errstate(over="ignore", under="ignore"):
-        s = np.array(scale, dtype=work)
+    if scale.shape != gran.scale_shape:
+        scale = _broadcast(scale, gran.scale_shape, "scale")
+    if scale.dtype == work:  # a copy, no conversion (the common call)
+        s = scale.copy()
+    else:
+        with np.errstate(over="ignore", under="ignore"):
+            s = np.array(scale, dtype=work)
     bad = ~(np.isfinite(s) & (s > 0))
     if bad.any():
         where = np.unravel_index(int(np.flatnonzero(bad)[0]), s.shape) if s.ndim else ()
@@ -99,7 +103,8 @@ def given_zero_points(
     zp = np.asarray(zero_point)
     if zp.dtype.kind not in "iu":
         raise TypeError(f"zero_point must be integers, got dtype {zp.dtype}")
-    zp = _broadcast(zp, gran.scale_shape, "zero_point")
+    if zp.shape != gran.scale_shape:
+        zp = _broadcast(zp, gran.scale_shape, "zero_point")
     info = np.iinfo(qdtype)
     if zp.size and (zp.min() < info.min or zp.max() > info.max):
         raise ValueError(
