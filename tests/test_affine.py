@@ -332,3 +332,16 @@ def test_out_may_share_memory_with_x():
     qt = int8q.quantize(x, scale=0.5, zero_point=3, out=x)
     assert qt.q is x
     assert same_bits(x, want)
+
+
+def test_given_parameters_are_copied_not_kept():
+    # scales of the scale shape and working dtype take the no-conversion branch
+    x = np.linspace(-1, 1, 24, dtype=np.float32).reshape(4, 6)
+    scale = np.full(4, 0.01, np.float32)
+    zero_point = np.zeros(4, np.int8)
+    qt = int8q.quantize(x, scale=scale, zero_point=zero_point, axis=0)
+    scale[:] = 7
+    zero_point[:] = 5
+    np.testing.assert_array_equal(qt.scale, np.full(4, 0.01, np.float32))
+    np.testing.assert_array_equal(qt.zero_point, np.zeros(4, np.int8))
+    assert not np.shares_memory(qt.scale, scale)
