@@ -77,6 +77,7 @@ def given_scales(scale: npt.ArrayLike, gran: Granularity, work: WorkingDtype) ->
         raise TypeError(f"scale must be real numbers, got dtype {scale.dtype}")
     if scale.shape != gran.scale_shape:
         scale = _broadcast(scale, gran.scale_shape, "scale")
+    s: FloatArray
     if scale.dtype == work:  # a copy, no conversion (the common call)
         s = scale.copy()
     else:
