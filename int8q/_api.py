@@ -258,6 +258,18 @@ def _quantize_affine(
     """quantize() with given parameters, asymmetric ranges or clip="mse"
     (int8q/_affine.py does the work)."""
     mode = rounding_code(rounding)
+    if (
+        type(x) is _NDARRAY
+        and scale is not None
+        and symmetric is True
+        and clip is None
+        and out is None
+        and (qdtype is _INT8_TYPE or qdtype is np.uint8)
+    ):
+        made = _affine.quantize_given_common(x, axis, block_size, scale, zero_point, qdtype, mode)
+        if made is not None:
+            q, scales, zps, gran = made
+            return QTensor(q, scales, gran.axis, gran.block_size, rounding, zps, q.dtype)
     qdtype = _affine.qdtype_of(qdtype)
     if not isinstance(symmetric, (bool, np.bool_)):
         raise TypeError(f"symmetric must be True or False, got {symmetric!r}")
@@ -433,6 +445,9 @@ def absmax(
 
 _INT8 = np.dtype(np.int8)
 _WORK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# Per-tensor scales the compiled dequantize step reads (a Python float
+# computes in float64, as np.asarray(scale) would).
+_ONE_SCALE_TYPES = (_NDARRAY, float, np.float32, np.float64)
 
 
 def dequantize(
@@ -472,15 +487,17 @@ def dequantize(
         scale, axis, block_size, zero_point, q = (q.scale, q.axis, q.block_size, q.zero_point, q.q)
     elif scale is None:
         raise TypeError("dequantize needs a QTensor, or q and scale")
-    if dtype is None and zero_point is None and type(q) is _NDARRAY and type(scale) is _NDARRAY:
+    if dtype is None and zero_point is None and type(q) is _NDARRAY:
         # The common calls, with no conversion to make: the fast paths (plain
-        # ndarrays only, so masked arrays never get here).
+        # ndarrays and scalars only, so masked arrays never get here).
         if axis is None and block_size is None:
-            made = _engine.dequantize_tensor(q, scale, out)
-            if made is not None:
-                return made
+            if type(scale) in _ONE_SCALE_TYPES:
+                made = _engine.dequantize_tensor(q, scale, out)
+                if made is not None:
+                    return made
         elif (
-            out is None
+            type(scale) is _NDARRAY
+            and out is None
             and q.dtype == _INT8
             and scale.dtype in _WORK_DTYPES
             and q.flags.c_contiguous

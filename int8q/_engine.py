@@ -136,10 +136,11 @@ def quantize(
 
 
 def dequantize_tensor(
-    q: Int8Array, scale: FloatArray, out: FloatArray | None = None
+    q: Int8Array, scale: object, out: FloatArray | None = None
 ) -> FloatArray | None:
-    """q * scale for a C-contiguous int8 q and a 0-d float32/float64 scale
-    (the common per-tensor call, in one compiled step), into `out` when it
+    """q * scale for a C-contiguous int8 q and one float32/float64 scale (a
+    0-d array, a NumPy scalar, or a Python float, which computes in float64):
+    the common per-tensor call, in one compiled step, into `out` when it
     is a plain writeable C-contiguous array of the scale's dtype and q's
     shape apart from both; None for any other call (the general path takes
     it); ValueError, writing nothing, for a NaN/inf scale."""

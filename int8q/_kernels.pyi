@@ -88,8 +88,12 @@ def quantize_tensor(
     threads: int,
     given: object = None,
 ) -> tuple[Int8Array, FloatArray] | int | None: ...
+def positive_finite(a: npt.NDArray[Any]) -> bool: ...
 def dequantize_tensor(
-    q: npt.NDArray[Any], scale: npt.NDArray[Any], out: npt.NDArray[Any] | None, threads: int
+    q: npt.NDArray[Any],
+    scale: object,
+    out: npt.NDArray[Any] | None,
+    threads: int,
 ) -> FloatArray | int | None: ...
 def q8_0_quantize_into(
     x: npt.NDArray[Any], kind: int, n: int, out: npt.NDArray[np.uint8], threads: int

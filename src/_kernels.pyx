@@ -413,6 +413,32 @@ cdef bint apart_in_memory(const Py_buffer *a, const Py_buffer *b) noexcept:
     return pa + a.len <= pb or pb + b.len <= pa
 
 
+def positive_finite(a):
+    """Whether every value of a (a C-contiguous float32 or float64 array) is
+    finite and > 0, as given scales must be; False for any other array."""
+    cdef Py_buffer v
+    cdef Py_ssize_t k, n
+    cdef int kind
+    cdef bint ok = True
+    if not take_contiguous(a, &v, False):
+        return False
+    try:
+        kind = format_kind(v.format)
+        if kind != INT8Q_IN_F32 and kind != INT8Q_IN_F64:
+            return False
+        n = v.len // v.itemsize
+        for k in range(n):
+            if kind == INT8Q_IN_F64:
+                ok = isfinite((<const double *>v.buf)[k]) and (<const double *>v.buf)[k] > 0
+            else:
+                ok = isfinite((<const float *>v.buf)[k]) and (<const float *>v.buf)[k] > 0
+            if not ok:
+                break
+        return ok
+    finally:
+        PyBuffer_Release(&v)
+
+
 # Types of a given scale the compiled path takes (others: the general path).
 cdef tuple SCALAR_SCALES = (float, np.float64, np.float32)
 
@@ -492,50 +518,66 @@ def quantize_tensor(x, int mode, out, int threads, given=None):
 
 
 def dequantize_tensor(q, scale, out, int threads):
-    """q * scale for a C-contiguous int8 q and a 0-d float32/float64 scale,
-    into `out` when it is a writeable C-contiguous ndarray (not a subclass) of
-    the scale's dtype and q's shape apart from q and the scale.  None for anything else (the general path
-    takes it); NONFINITE, writing nothing, for a NaN/inf scale."""
-    cdef Py_buffer qv, sv, ov
-    cdef int kind
-    cdef bint f64
-    cdef Py_ssize_t n
-    cdef int8q_layout L
+    """q * scale for a C-contiguous int8 q and one float32/float64 scale (a
+    0-d array, a NumPy scalar, or a Python float, which computes in float64
+    as np.asarray makes it), into `out` when it is a writeable C-contiguous
+    ndarray (not a subclass) of the scale's dtype and q's shape apart from q
+    and the scale.  None for anything else (the general path takes it);
+    NONFINITE, writing nothing, for a NaN/inf scale."""
+    cdef Py_buffer sv
+    cdef double py_scale
     if out is not None and type(out) is not ndarray:
         return None  # subclasses (np.matrix, masked arrays...): the general path checks them
+    if type(scale) is float:
+        py_scale = scale
+        return dequantize_scalar(q, INT8Q_IN_F64, &py_scale, out, threads)
+    if not take_contiguous(scale, &sv, False):
+        return None
+    try:
+        if sv.ndim != 0:
+            return None
+        return dequantize_scalar(q, format_kind(sv.format), sv.buf, out, threads, &sv)
+    finally:
+        PyBuffer_Release(&sv)
+
+
+cdef object dequantize_scalar(q, int kind, const void *sp, out, int threads,
+                              const Py_buffer *sv=NULL):
+    """dequantize_tensor once the scale is read: `kind` says what sp points
+    at; sv is the scale's buffer when it has one (out must lie apart)."""
+    cdef Py_buffer qv, ov
+    cdef bint f64 = kind == INT8Q_IN_F64
+    cdef Py_ssize_t n
+    cdef int8q_layout L
+    if kind != INT8Q_IN_F64 and kind != INT8Q_IN_F32:
+        return None
     if not take_contiguous(q, &qv, False):
         return None
     try:
-        if not take_contiguous(scale, &sv, False):
+        if not is_int8_format(qv.format):
+            return None
+        if out is None:
+            out = cnp.PyArray_EMPTY(qv.ndim, <cnp.npy_intp *>qv.shape,
+                                    cnp.NPY_FLOAT64 if f64 else cnp.NPY_FLOAT32, 0)
+        if not take_contiguous(out, &ov, True):
             return None
         try:
-            kind = format_kind(sv.format)
-            if not is_int8_format(qv.format) or sv.ndim != 0 or kind == INT8Q_IN_F16 or kind < 0:
+            if format_kind(ov.format) != kind or not same_shape(&qv, &ov) or \
+                    not apart_in_memory(&qv, &ov) or \
+                    (sv != NULL and not apart_in_memory(sv, &ov)):
                 return None
-            f64 = kind == INT8Q_IN_F64
-            if not isfinite((<const double *>sv.buf)[0] if f64 else (<const float *>sv.buf)[0]):
+            # after the checks of out, which the general path makes first
+            if not isfinite((<const double *>sp)[0] if f64 else (<const float *>sp)[0]):
                 return INT8Q_NONFINITE
-            if out is None:
-                out = cnp.PyArray_EMPTY(qv.ndim, <cnp.npy_intp *>qv.shape,
-                                        cnp.NPY_FLOAT64 if f64 else cnp.NPY_FLOAT32, 0)
-            if not take_contiguous(out, &ov, True):
-                return None
-            try:
-                if format_kind(ov.format) != kind or not same_shape(&qv, &ov) or \
-                        not apart_in_memory(&qv, &ov) or not apart_in_memory(&sv, &ov):
-                    return None
-                n = qv.len
-                L.n_row = L.block = n if n else 1
-                L.cmod = L.nb = 1
-                if n:
-                    with nogil:
-                        int8q_dequantize(<const int8_t *>qv.buf, n, 0, &L, sv.buf, f64, ov.buf,
-                                         threads)
-            finally:
-                PyBuffer_Release(&ov)
-            return out
+            n = qv.len
+            L.n_row = L.block = n if n else 1
+            L.cmod = L.nb = 1
+            if n:
+                with nogil:
+                    int8q_dequantize(<const int8_t *>qv.buf, n, 0, &L, sp, f64, ov.buf, threads)
         finally:
-            PyBuffer_Release(&sv)
+            PyBuffer_Release(&ov)
+        return out
     finally:
         PyBuffer_Release(&qv)
 

@@ -345,3 +345,108 @@ def test_given_parameters_are_copied_not_kept():
     np.testing.assert_array_equal(qt.scale, np.full(4, 0.01, np.float32))
     np.testing.assert_array_equal(qt.zero_point, np.zeros(4, np.int8))
     assert not np.shares_memory(qt.scale, scale)
+
+
+@pytest.mark.parametrize("kw, exc, match", BAD_PARAMETERS)
+def test_bad_parameters_raise_without_out(kw, exc, match):
+    # without out= the common given-parameter call (quantize_given_common)
+    # sees them first: it declines, and the general path's errors apply
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    with pytest.raises(exc, match=match):
+        int8q.quantize(x, **kw)
+
+
+# --- the common given-parameter call (_affine.quantize_given_common) --------
+# A float32/float64 C-contiguous x with scales of its dtype and the scale
+# shape (or a float per tensor) and zero points of qdtype (or an int per
+# tensor) take a short path to the same kernel; everything else declines.
+
+COMMON_SCALES = [
+    ({}, lambda s: s),  # a 0-d array
+    ({}, lambda s: float(s)),
+    ({}, lambda s: np.float64(s)),
+    ({}, lambda s: np.float32(s)),
+    ({"axis": 0}, lambda s: s),
+    ({"axis": 1}, lambda s: s),
+    ({"block_size": 4}, lambda s: s),  # rows of 2 blocks of 4 and one of 3
+]
+
+
+@pytest.mark.parametrize("kw, spell", COMMON_SCALES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("qdtype", [None, np.int8, np.uint8])
+def test_common_given_call_matches_reference(kw, spell, dtype, qdtype):
+    from int8q import _affine
+
+    rng = np.random.default_rng(11)
+    x = (rng.standard_normal((6, 11)) * 40).astype(dtype)
+    x[0, :4] = [0.5, 1.5, -2.5, 127.5]  # ties at the scale 1 below
+    s, z = given_parameters(x, kw, qdtype or np.int8, rng)
+    if not kw:
+        s = np.asarray(1.0, s.dtype)
+    scale = spell(s)
+    zero_point = None if qdtype is None else (z if kw else int(z))
+    q_type = np.int8 if qdtype is None else qdtype
+    for rounding in ("half_even", "half_away"):
+        mode = 0 if rounding == "half_even" else 1
+        made = _affine.quantize_given_common(
+            x, kw.get("axis"), kw.get("block_size"), scale, zero_point, q_type, mode
+        )
+        if qdtype is np.uint8 and zero_point is None:
+            assert made is None
+            continue
+        assert made is not None
+        qt = int8q.quantize(
+            x, scale=scale, zero_point=zero_point, qdtype=q_type, rounding=rounding, **kw
+        )
+        s_work = np.asarray(scale, dtype)
+        want = reference.quantize_given(
+            x, s_work, zero_point, qdtype=q_type, rounding=rounding, **kw
+        )
+        assert same_bits(qt.q, want), rounding
+        assert same_bits(made[0], want), rounding
+        assert same_bits(qt.scale, s_work)
+        if zero_point is None:
+            assert qt.zero_point is None
+        else:
+            assert same_bits(qt.zero_point, np.asarray(zero_point, q_type))
+
+
+def test_common_given_call_declines_what_it_does_not_take():
+    from int8q import _affine
+
+    x = np.linspace(-3, 3, 24, dtype=np.float32).reshape(4, 6)
+    s4 = np.full(4, 0.1, np.float32)
+    for args in [
+        (x[:, ::2], 0, None, s4, None, np.int8),  # strided
+        (x.astype(">f4"), 0, None, s4, None, np.int8),  # byte-swapped
+        (x.astype(np.float16), 0, None, s4, None, np.int8),  # converted first
+        (x, 0, None, s4.astype(np.float64), None, np.int8),  # scales of another dtype
+        (x, 0, None, s4[:2], None, np.int8),  # to be broadcast
+        (x, 0, None, [0.1] * 4, None, np.int8),  # a list
+        (x, 0, None, np.array([0.1, 0.0, 0.1, 0.1], np.float32), None, np.int8),
+        (x, 0, None, np.array([0.1, np.nan, 0.1, 0.1], np.float32), None, np.int8),
+        (x, 0, None, np.array([0.1, -np.inf, 0.1, 0.1], np.float32), None, np.int8),
+        (x, 0, None, s4, np.zeros(4, np.int32), np.int8),  # zero points of another dtype
+        (x, None, None, 1e-50, None, np.int8),  # 0 in float32
+        (x, None, None, 1e39, None, np.int8),  # inf in float32
+        (x, None, None, 0.1, 128, np.int8),  # zero point out of range
+        (x, None, None, 0.1, np.int64(-1), np.uint8),
+        (x, None, None, 0.1, None, np.uint8),  # uint8 without a zero point
+        (x, None, None, 0.1, True, np.int8),  # a bool is no zero point
+    ]:
+        assert _affine.quantize_given_common(*args, 0) is None, args[1:]
+    # and the same calls through quantize() give the general path's answer
+    assert same_bits(
+        int8q.quantize(x, scale=0.1, zero_point=np.int64(5), qdtype=np.uint8).q,
+        reference.quantize_given(x, np.float32(0.1), 5, qdtype=np.uint8),
+    )
+
+
+def test_common_given_call_nonfinite_names_the_element():
+    x = np.linspace(-3, 3, 24).reshape(4, 6)  # float64
+    x[3, 2] = np.inf
+    with pytest.raises(ValueError, match=r"x\[3, 2\]"):
+        int8q.quantize(x, scale=np.full(6, 0.1), axis=1)
+    with pytest.raises(ValueError, match=r"x\[3, 2\]"):
+        int8q.quantize(x, scale=0.1, zero_point=3)

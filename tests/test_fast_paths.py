@@ -86,6 +86,41 @@ def test_nonfinite_leaves_out_untouched(bad):
     assert (d == 7).all()
 
 
+@pytest.mark.parametrize(
+    "scale, work",
+    [
+        (0.1, np.float64),  # a Python float computes in float64, as np.asarray makes it
+        (np.float32(0.1), np.float32),
+        (np.float64(0.1), np.float64),
+    ],
+)
+def test_dequantize_scalar_scales(scale, work):
+    q = np.arange(-127, 128, dtype=np.int8).reshape(5, 51)
+    want = reference.dequantize(q, np.asarray(scale, dtype=work))
+    assert _kernels.dequantize_tensor(q, scale, None, 2) is not None  # the compiled step
+    got = int8q.dequantize(q, scale)
+    assert got.dtype == work and got.tobytes() == want.tobytes()
+    out = np.full(q.shape, 7, work)
+    assert int8q.dequantize(q, scale, out=out) is out
+    assert out.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("-inf"), np.float32(np.inf)])
+def test_dequantize_nonfinite_scalar_scale(bad):
+    q = np.ones(10, np.int8)
+    out = np.full(10, 7, np.asarray(bad).dtype)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        int8q.dequantize(q, bad, out=out)
+    assert (out == 7).all()
+    # the general path's checks of q and out come first, as they do there
+    with pytest.raises(TypeError, match="int8"):
+        int8q.dequantize(q.astype(np.int16), bad)
+    with pytest.raises(ValueError, match="shape"):
+        int8q.dequantize(q, bad, out=np.empty(9, out.dtype))
+    with pytest.raises(TypeError):
+        int8q.dequantize(q, bad, out=np.empty(10, np.int32))
+
+
 # --- one given per-tensor scale (int8q_quantize_given) ----------------------
 # Tiles of 4096 elements are checked and quantized one at a time: the
 # reciprocal where the tile's abs-max over the scale is at most 127, the true
