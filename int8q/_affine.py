@@ -151,14 +151,14 @@ def quantize_given_common(
     shape = gran.scale_shape
     if type(scale) is np.ndarray and scale.dtype == work and scale.shape == shape:
         s = scale.copy()  # the QTensor never aliases the caller's array
-        if not _kernels.positive_finite(s):
+        if not _kernels.all_finite(s, True):
             return None
     elif shape == () and type(scale) in _FLOAT_SCALARS:
         if work == FLOAT32 and type(scale) is not np.float32:
             if not _F32_KEEPS[0] <= scale <= _F32_KEEPS[1]:
                 return None
         s = np.array(scale, dtype=work)
-        if not _kernels.positive_finite(s):
+        if not _kernels.all_finite(s, True):
             return None
     else:
         return None

@@ -47,7 +47,7 @@ def absmax(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity) -> FloatA
         _kernels.absmax_into(
             chunk, kind, chunk.size, start, gran.layout, m, chunk_threads(chunk, x, threads)
         )
-    if not np.isfinite(m).all():
+    if not _kernels.all_finite(m):
         raise_nonfinite(x, work)
     return m
 

@@ -38,6 +38,8 @@ def refuse_masked(x: object, what: str) -> None:
 
 def as_input(x: npt.ArrayLike, what: str = "x") -> npt.NDArray[Any]:
     """`x` as a plain ndarray; TypeError for a masked array."""
+    if type(x) is np.ndarray:  # the common call: nothing to check or convert
+        return x
     refuse_masked(x, what)
     return np.asarray(x)
 

@@ -413,13 +413,14 @@ cdef bint apart_in_memory(const Py_buffer *a, const Py_buffer *b) noexcept:
     return pa + a.len <= pb or pb + b.len <= pa
 
 
-def positive_finite(a):
+def all_finite(a, bint positive=False):
     """Whether every value of a (a C-contiguous float32 or float64 array) is
-    finite and > 0, as given scales must be; False for any other array."""
+    finite, and > 0 with `positive` (as given scales must be); False for any
+    other array."""
     cdef Py_buffer v
     cdef Py_ssize_t k, n
     cdef int kind
-    cdef bint ok = True
+    cdef double value
     if not take_contiguous(a, &v, False):
         return False
     try:
@@ -429,12 +430,12 @@ def positive_finite(a):
         n = v.len // v.itemsize
         for k in range(n):
             if kind == INT8Q_IN_F64:
-                ok = isfinite((<const double *>v.buf)[k]) and (<const double *>v.buf)[k] > 0
+                value = (<const double *>v.buf)[k]
             else:
-                ok = isfinite((<const float *>v.buf)[k]) and (<const float *>v.buf)[k] > 0
-            if not ok:
-                break
-        return ok
+                value = (<const float *>v.buf)[k]
+            if not isfinite(value) or (positive and not value > 0):
+                return False
+        return True
     finally:
         PyBuffer_Release(&v)
 
