@@ -27,7 +27,7 @@ import numpy.typing as npt
 from . import _engine, _kernels
 from ._chunks import chunk_threads, chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT32, FLOAT64
+from ._dtypes import FLOAT32, WORKING_DTYPES
 from ._granularity import Granularity, resolve
 from ._typing import FloatArray, WorkingDtype
 
@@ -117,7 +117,6 @@ def given_zero_points(
 
 
 # What the common given-parameter call passes (quantize_given_common).
-_WORKS = (FLOAT32, FLOAT64)
 _FLOAT_SCALARS = (float, np.float32, np.float64)
 _INT_SCALARS = (int, np.int8, np.uint8, np.int16, np.int32, np.int64)
 # Python floats that stay finite and nonzero as float32 (others: the general
@@ -145,7 +144,7 @@ def quantize_given_common(
     and makes the checks and errors.  The same kernel as the general path;
     NaN/inf in x raise ValueError."""
     work = x.dtype
-    if not (work in _WORKS and x.flags.c_contiguous and x.size):
+    if not (work in WORKING_DTYPES and x.flags.c_contiguous and x.size):
         return None
     gran = resolve(x.shape, axis, block_size)
     shape = gran.scale_shape

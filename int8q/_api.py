@@ -8,7 +8,7 @@ import numpy.typing as npt
 
 from . import _affine, _engine, _kernels
 from ._config import get_num_threads
-from ._dtypes import working_dtype
+from ._dtypes import WORKING_DTYPES, working_dtype
 from ._granularity import resolve
 from ._operands import apart, as_input, check_out, refuse_masked
 from ._typing import FloatArray, Int8Array, WorkingDtype
@@ -444,7 +444,6 @@ def absmax(
 
 
 _INT8 = np.dtype(np.int8)
-_WORK_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Per-tensor scales the compiled dequantize step reads (a Python float
 # computes in float64, as np.asarray(scale) would).
 _ONE_SCALE_TYPES = (_NDARRAY, float, np.float32, np.float64)
@@ -499,7 +498,7 @@ def dequantize(
             type(scale) is _NDARRAY
             and out is None
             and q.dtype == _INT8
-            and scale.dtype in _WORK_DTYPES
+            and scale.dtype in WORKING_DTYPES
             and q.flags.c_contiguous
             and scale.flags.c_contiguous
         ):

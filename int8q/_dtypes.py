@@ -10,6 +10,8 @@ from ._typing import WorkingDtype
 
 FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
+# The working dtypes: every scale and quotient is computed in one of them.
+WORKING_DTYPES = (FLOAT32, FLOAT64)
 
 
 def is_bfloat16(dtype: np.dtype[Any]) -> bool:
