@@ -3,10 +3,10 @@
 Flags are chosen by compiler type, not by platform guess (after pykdtree's
 setup.py).  No -march=native and no -ffast-math: wheels must run on any CPU of
 their platform, and fast-math would break NaN detection and
-round-half-to-even.  Each wider SIMD level is its own translation unit
-(src/int8q_level_<name>.c) compiled with that level's flags, on GCC/Clang and
-MSVC alike, and picked at run time (src/int8q_kernels.c); a level whose flags
-the compiler refuses (another architecture) is left out.
+round-half-to-even.  Each SIMD level of src/levels/levels.def is its own
+translation unit (src/levels/level.c compiled with that level's flags), on
+GCC/Clang and MSVC alike, and picked at run time (src/core/dispatch.c); a
+level whose flags the compiler refuses (another architecture) is left out.
 
 OpenMP is used where a compile-and-link probe succeeds; otherwise the same
 code builds serial.  INT8Q_OPENMP=0 forces the serial build,
@@ -14,6 +14,7 @@ INT8Q_BOUNDSCHECK=1 turns Cython's bounds checks on for debugging.
 """
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -77,18 +78,16 @@ def _compiles(compiler, source, cflags, ldflags, link=True):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-# SIMD levels beyond the baseline: (name, GCC/Clang flags, MSVC flags).  The
-# runtime check in src/int8q_kernels.c (cpu_supports) must cover every
-# extension these flags enable.
-SIMD_LEVELS = [
-    ("avx2", ["-mavx2", "-mfma", "-mf16c"], ["/arch:AVX2"]),
-    (
-        "avx512",
-        ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma", "-mf16c"],
-        ["/arch:AVX512"],
-    ),
-]
+def simd_levels(path="src/levels/levels.def"):
+    """The SIMD levels above the baseline, from their one list (read by the
+    C dispatcher too): [(name, GCC/Clang flags, MSVC flags)]."""
+    pattern = re.compile(r'^INT8Q_LEVEL\((\w+),\s*"([^"]*)",\s*"([^"]*)",')
+    with open(path) as f:
+        matches = [pattern.match(line) for line in f]
+    return [(m[1], m[2].split(), m[3].split()) for m in matches if m]
 
+
+# Compiles where the compiler can build an x86-64 level's intrinsics.
 LEVEL_PROBE = r"""
 #if !defined(__x86_64__) && !defined(_M_X64)
 #error "x86-64 only"
@@ -111,7 +110,7 @@ class BuildExt(build_ext):
             # rounded exactly as the contract's formula says.
             cflags = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-std=c99"]
             ldflags = []
-        levels = self.build_levels(cflags, msvc)
+        level_objects = self.build_levels(cflags, msvc)
         omp = openmp_flags(self.compiler)
         if omp is None:
             print("int8q: OpenMP not available, building the serial kernels")
@@ -121,54 +120,52 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = cflags + ext.extra_compile_args
             ext.extra_link_args = ldflags + ext.extra_link_args
-            ext.extra_objects = levels["objects"] + ext.extra_objects
-            ext.define_macros = levels["macros"] + ext.define_macros
+            ext.extra_objects = level_objects + ext.extra_objects
         super().build_extensions()
 
     def build_levels(self, cflags, msvc):
-        """Compile src/int8q_level_<name>.c once per SIMD level, each with its
-        own flags, into objects linked into the extension."""
-        objects, macros = [], []
-        for name, gnu_flags, msvc_flags in [("baseline", [], [])] + SIMD_LEVELS:
+        """Compile src/levels/level.c once per SIMD level, each with its own
+        flags, into objects linked into the extension.  A level the compiler
+        cannot build is compiled without its flags as an empty table
+        (INT8Q_LEVEL_ABSENT), so the dispatcher sees every level of the list."""
+        objects = []
+        for name, gnu_flags, msvc_flags in [("baseline", [], [])] + simd_levels():
             flags = msvc_flags if msvc else gnu_flags
-            if name != "baseline":
-                if not _compiles(self.compiler, LEVEL_PROBE, cflags + flags, [], link=False):
-                    print(f"int8q: the compiler has no {name} ({' '.join(flags)}); left out")
-                    continue
-                macros += [
-                    (f"INT8Q_HAVE_{name.upper()}", "1"),
-                    (f"INT8Q_{name.upper()}_FLAGS", '"' + " ".join(flags) + '"'),
-                ]
+            macros = [("INT8Q_LEVEL_NAME", name)]
+            if name != "baseline" and not _compiles(
+                self.compiler, LEVEL_PROBE, cflags + flags, [], link=False
+            ):
+                print(f"int8q: the compiler has no {name} ({' '.join(flags)}); left out")
+                flags, macros = [], macros + [("INT8Q_LEVEL_ABSENT", "1")]
             objects += self.compiler.compile(
-                [f"src/int8q_level_{name}.c"],
-                output_dir=os.path.join(self.build_temp, name),
+                ["src/levels/level.c"],
+                output_dir=os.path.join(self.build_temp, "levels", name),
+                macros=macros,
                 include_dirs=["src"],
                 extra_postargs=cflags + flags,
-                depends=LEVEL_DEPENDS,
+                depends=C_HEADERS,
             )
-        return {"objects": objects, "macros": macros}
+        return objects
 
 
-LEVEL_DEPENDS = [
-    "src/int8q_kernels.h",
-    "src/int8q_level.h",
-    "src/int8q_level_body.h",
-    "src/int8q_level_loops.h",
-    "src/int8q_level_avx2_f32.h",
-    "src/int8q_level_neon_f32.h",
-    "src/int8q_level_affine.h",
-    "src/int8q_rules.h",
-    "src/int8q_gather.h",
-]
+# Every header and template the C sources include (rebuild when one changes).
+C_HEADERS = sorted(
+    os.path.join(folder, name)
+    for folder in ("src/core", "src/templates", "src/levels")
+    for name in os.listdir(folder)
+    if name.endswith((".h", ".def"))
+)
 
 extensions = [
     Extension(
         "int8q._kernels",
         sources=[
-            "src/_kernels.pyx",
-            "src/int8q_kernels.c",
-            "src/int8q_gather.c",
-            "src/int8q_affine.c",
+            "src/python/_kernels.pyx",
+            "src/core/dispatch.c",
+            "src/core/drivers.c",
+            "src/core/affine.c",
+            "src/core/gather.c",
+            "src/core/threads.c",
         ],
         include_dirs=["src", numpy.get_include()],
         # NumPy's C API as of 1.23: the wheel runs on NumPy 1.23+ and 2.x
@@ -176,7 +173,7 @@ extensions = [
             ("NPY_NO_DEPRECATED_API", "NPY_1_23_API_VERSION"),
             ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION"),
         ],
-        depends=LEVEL_DEPENDS + ["src/int8q_ranges.h", "src/int8q_openmp.h", "src/int8q_affine.h"],
+        depends=C_HEADERS,
     )
 ]
 

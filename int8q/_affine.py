@@ -267,24 +267,28 @@ def _reduce(
 def range_params(
     rmin: npt.ArrayLike, rmax: npt.ArrayLike, qdtype: np.dtype[Any], work: WorkingDtype
 ) -> tuple[FloatArray, npt.NDArray[Any]]:
-    """(scale, zero_point) of the asymmetric rule for ranges rmin <= 0 <= rmax
-    given in the working dtype (any shape).  ValueError when rmax - rmin
-    overflows the working dtype."""
-    rmin = np.asarray(rmin, dtype=work)
-    rmax = np.asarray(rmax, dtype=work)
+    """(scale, zero_point) of the asymmetric rule (src/core/rules.h) for
+    ranges rmin <= 0 <= rmax given in the working dtype (any shape).
+    ValueError when rmax - rmin overflows the working dtype."""
+    lo, hi = np.broadcast_arrays(np.asarray(rmin, dtype=work), np.asarray(rmax, dtype=work))
+    lo, hi = lo.copy(), hi.copy()  # C-contiguous, 0-d arrays keeping their shape
     qmin, qmax = qrange(qdtype, full=True)
-    with np.errstate(over="ignore"):
-        width = rmax - rmin
-    if not np.isfinite(width).all():
+    scale = np.empty_like(lo)
+    zp32 = np.empty(lo.shape, np.int32)
+    if not _kernels.asymmetric_params_into(
+        lo.reshape(-1),
+        hi.reshape(-1),
+        qmin,
+        qmax,
+        scale.reshape(-1),
+        zp32.reshape(-1),
+        work == np.float64,
+    ):
         raise ValueError(
             "the range max(x) - min(x) overflows the working dtype "
             f"{work}; quantize float64 input or rescale x"
         )
-    scale = np.asarray(width / work.type(qmax - qmin), dtype=work)
-    scale = np.where(scale == 0, work.type(1), scale).astype(work)
-    with np.errstate(over="ignore"):  # a subnormal scale: -rmin / scale saturates
-        initial = work.type(qmin) - rmin / scale
-    zp = np.clip(np.rint(initial), qmin, qmax).astype(qdtype)
+    zp = zp32.astype(qdtype)
     return scale, zp
 
 

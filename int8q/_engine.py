@@ -53,13 +53,13 @@ def absmax(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity) -> FloatA
 
 
 def scales_from_absmax(m: npt.ArrayLike) -> FloatArray:
-    """absmax / 127 in m's dtype, 1 where that is 0 (any shape, 0-d too).
-
-    The Python home of the scale rule; the C home is int8q_scale_rule_* in
-    src/int8q_rules.h, and the two give the same bits (one IEEE division)."""
+    """absmax / 127 in m's dtype (float32 or float64), 1 where that is 0 (any
+    shape, 0-d too): the scale rule of src/core/rules.h."""
     m = np.asarray(m)
-    scale = np.asarray(m / m.dtype.type(127), dtype=m.dtype)
-    return np.where(scale == 0, m.dtype.type(1), scale).astype(m.dtype, copy=False)
+    scale = np.empty(m.shape, m.dtype)
+    m = m.copy() if not m.flags.c_contiguous else m  # (0-d arrays keep their shape)
+    _kernels.scales_from_absmax_into(m.reshape(-1), scale.reshape(-1), m.dtype == FLOAT64)
+    return scale
 
 
 def quantize(

@@ -2,7 +2,7 @@
 
 The kernels see the input as its flat C-order index space; a layout tuple
 (n_row, block, cmod, nb) says which scale each flat index uses (see
-src/int8q_kernels.h):  scale number = (row % cmod) * nb + column // block,
+src/core/kernels.h):  scale number = (row % cmod) * nb + column // block,
 with row, column = divmod(index, n_row).
 """
 

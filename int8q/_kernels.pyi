@@ -1,4 +1,4 @@
-"""Types of the compiled module int8q._kernels (src/_kernels.pyx).
+"""Types of the compiled module int8q._kernels (src/python/_kernels.pyx).
 
 Array arguments are read through the buffer protocol: C-contiguous arrays
 whose byte size the call checks, except the `x` of absmax_into, quantize_all
@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from ._typing import DictForm, FloatArray, Int8Array, Layout
 
-# The C enums (src/int8q_kernels.h).
+# The C enums (src/core/kernels.h).
 HALF_EVEN: int
 HALF_AWAY: int
 INPUT_F32: int
@@ -41,6 +41,16 @@ def isa_select(level: int) -> bool: ...
 def isa_current() -> int: ...
 def isa_flags(level: int) -> str: ...
 def scale_from_absmax(amax: float, f64: bool) -> float: ...
+def scales_from_absmax_into(m: FloatArray, scales: FloatArray, f64: bool) -> None: ...
+def asymmetric_params_into(
+    rmin: FloatArray,
+    rmax: FloatArray,
+    qmin: int,
+    qmax: int,
+    scales: FloatArray,
+    zero_points: npt.NDArray[np.int32],
+    f64: bool,
+) -> bool: ...
 def absmax_into(
     x: npt.NDArray[Any], kind: int, n: int, start: int, layout: Layout, m: FloatArray, threads: int
 ) -> None: ...

@@ -10,7 +10,7 @@ from typing import Any, SupportsInt
 from . import _kernels
 
 # The names users pass, and the integer codes the kernels take: the C enum
-# int8q_rounding (src/int8q_kernels.h) as _kernels exports it.
+# int8q_rounding (src/core/kernels.h) as _kernels exports it.
 ROUNDINGS = ("half_even", "half_away")
 _ROUNDING_CODES = {"half_even": _kernels.HALF_EVEN, "half_away": _kernels.HALF_AWAY}
 

@@ -1,5 +1,5 @@
 """The C core built for arm64, where its hand loops are NEON
-(src/int8q_level_neon_f32.h), computes bit for bit what the x86-64 build
+(src/levels/arm64_neon_f32.h), computes bit for bit what the x86-64 build
 computes on every SIMD level this CPU has: tools/check_arm64.sh builds both
 and runs the arm64 one under qemu-aarch64.  Skipped without the cross
 compiler and qemu (.ci/run installs them: gcc-aarch64-linux-gnu, qemu-user)

@@ -1,4 +1,4 @@
-"""Inputs the kernels gather themselves (src/int8q_gather.c): float32,
+"""Inputs the kernels gather themselves (src/core/gather.c): float32,
 float64, float16 and bfloat16 in any layout and byte order, against the
 NumPy reference on the same values, on every SIMD level and with 1-3
 threads.  The layouts reach every branch of the gather: row by row, across

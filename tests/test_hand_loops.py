@@ -1,4 +1,4 @@
-"""The hand-vectorized float32 loops (src/int8q_level_avx2_f32.h) against
+"""The hand-vectorized float32 loops (src/levels/x86_avx2_f32.h) against
 the NumPy reference and gguf-py, on every SIMD level: the shapes that reach
 each of their branches (groups of 8 blocks of 32 and the blocks left over,
 long rows, tiles of 32 and their tails) with the values that test them

@@ -111,7 +111,7 @@ def test_chunked_inputs_call_the_kernels_on_one_thread(monkeypatch, threads):
 
 @pytest.mark.parametrize("kw", [{"block_size": 3}, {"axis": 0}])
 def test_many_scales_threads_own_whole_blocks(simd, threads, kw):
-    # more scales than per-thread partial rows allow (src/int8q_kernels.c,
+    # more scales than per-thread partial rows allow (src/core/drivers.c,
     # blocks_own_scales): the threads split at block boundaries and write
     # each block's abs-max directly, in both the abs-max pass and the
     # two-pass quantize that out= takes

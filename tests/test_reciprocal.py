@@ -1,4 +1,4 @@
-"""The exact reciprocal path (src/int8q_level_loops.h): quantizing with
+"""The exact reciprocal path (src/templates/loops.h): quantizing with
 x * fl(1/s) and redoing near-ties by division gives the reference's
 round(x / s) bit for bit.  A sampled version of tools/check_reciprocal.py:
 every float in windows of consecutive floats, spread over all quotient

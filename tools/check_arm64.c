@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "int8q_affine.h"
-#include "int8q_kernels.h"
+#include "core/affine.h"
+#include "core/kernels.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -185,10 +185,8 @@ static void run_layouts(const char *dtype, int kind, const void *x, int f64)
                 int bad;
                 for (int k = 0; u && k < N / 32; k++)
                     zps[k] = 100 + k % 50;
-                bad = f64 ? int8q_affine_range_f64(x, 0, N, &L, scales, zps, u ? 0 : -128,
-                                                   u ? 255 : 127, mode, u, q)
-                          : int8q_affine_range_f32(x, 0, N, &L, scales, zps, u ? 0 : -128,
-                                                   u ? 255 : 127, mode, u, q);
+                bad = int8q_affine(x, f64, N, 0, &L, scales, zps, u ? 0 : -128, u ? 255 : 127,
+                                   mode, u, q, 1);
                 if (!bad)
                     h = digest(h, q, N);
                 printf("affine %s mode=%d uint8=%d: %d %016llx\n", dtype, mode, u, bad,
@@ -196,10 +194,8 @@ static void run_layouts(const char *dtype, int kind, const void *x, int f64)
             }
         {
             uint64_t h = 0xcbf29ce484222325ull;
-            if (f64)
-                int8q_mse_errors_range_f64(x, 0, N, &one, cand, 16, 0, err);
-            else
-                int8q_mse_errors_range_f32(x, 0, N, &one, cand32, 16, 0, err);
+            int8q_mse_errors(x, f64, N, 0, &one, f64 ? (const void *)cand : (const void *)cand32,
+                             16, 0, err, 0, 1);
             h = digest(h, err, 16 * sizeof(double));
             printf("mse %s: %016llx\n", dtype, (unsigned long long)h);
         }

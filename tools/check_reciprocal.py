@@ -1,4 +1,4 @@
-"""Full sweep of the exact reciprocal path (src/int8q_level_loops.h).
+"""Full sweep of the exact reciprocal path (src/templates/loops.h).
 
 For each float32 scale mantissa, every float32 x in [s/4, amax] and its
 negative (amax = 127 s up to rounding, so |x / s| runs over [1/4, 127]:
@@ -11,7 +11,7 @@ consecutive doubles around every tie (k + 1/2) s and every binade edge of
 the quotient, and as many random windows, per scale.
 
 The true division of the whole sweep comes from int8q's given-scale kernel
-(src/int8q_affine.c: ONNX QuantizeLinear, which always divides; a different
+(src/core/affine.c: ONNX QuantizeLinear, which always divides; a different
 loop in a different file), because the NumPy reference would take hours for
 thousands of scales; every --reference-every'th chunk is also compared with
 int8q.reference itself, so the division kernel is checked as it goes.

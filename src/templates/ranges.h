@@ -1,7 +1,8 @@
 /* Range kernels for one working dtype: walk [s, e) of the flat index space,
- * piece by piece of elements that share a scale (see int8q_kernels.h for
- * the layout), and hand each piece to the current level's loops.  Included
- * by int8q_kernels.c once per working dtype with
+ * piece by piece of elements that share a scale (see core/kernels.h for
+ * the layout), and hand each piece to the current level's loops
+ * (int8q_current_loops).  Included by core/drivers.c once per working dtype
+ * with
  *   T, U, SUF (f32/f64), INF_BITS, SCALE_RULE, RECIP, and HALF_INPUT (1 for
  *   float32 work, which also reads float16/bfloat16 through a stack tile). */
 
@@ -16,6 +17,7 @@
 static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
                              const int8q_layout *L, U *mbits)
 {
+    const int8q_loops *loops = int8q_current_loops();
     for (ptrdiff_t i = s; i < e;) {
         piece p = next_piece(L, i, e);
         ptrdiff_t len = p.end - i;
@@ -63,6 +65,7 @@ static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t 
                                const int8q_layout *L, const T *scales, const T *recips, int bounded,
                                int mode, int8_t *q, T *d)
 {
+    const int8q_loops *loops = int8q_current_loops();
 #if HALF_INPUT
     if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
         float buf[HALF_TILE];
@@ -99,7 +102,7 @@ static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t 
 /* q for [s, e) of a per-tensor layout with the caller's scale, GIVEN_TILE
  * elements at a time.  `bounded` is 1 when |x / scale| <= 128 holds for
  * every element, the bound under which the reciprocal is exact
- * (int8q_level_loops.h), 0 when not, and -1 when unknown: then each tile's
+ * (templates/loops.h), 0 when not, and -1 when unknown: then each tile's
  * abs-max comes first, while the tile is in cache, which finds NaN/inf
  * (returns 1, leaving that tile and later ones unwritten) and gives the
  * tile's bound (RN(amax / scale) <= 127 means amax / scale < 128).  Where
@@ -136,6 +139,7 @@ static int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
 static int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
                            const int8q_layout *L, T *scales, int mode, int8_t *q, T *d)
 {
+    const int8q_loops *loops = int8q_current_loops();
 #if HALF_INPUT
     if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
         /* Whole blocks a tile at a time; a block larger than the tile gets
@@ -198,6 +202,7 @@ static int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
 static void FN(dequantize_range)(const int8_t *q, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                                  const T *scales, T *out)
 {
+    const int8q_loops *loops = int8q_current_loops();
     for (ptrdiff_t i = s; i < e;) {
         piece p = next_piece(L, i, e);
         ptrdiff_t off = i - s, len = p.end - i;

@@ -9,7 +9,7 @@ OR'ed into their kind says their bytes are reversed (the C drivers then
 gather them); scales, abs-max values and dequantized outputs are in the working
 dtype (float64 for INPUT_F64, float32 otherwise).  `start` is the flat C-order
 index of x's first element, which the layout needs to know which scale each
-element uses.  The C drivers (int8q_kernels.c) run the threads, one parallel
+element uses.  The C drivers (core/drivers.c) run the threads, one parallel
 region per call, and allocate no full-size temporary.
 
 Arrays reach C through the buffer protocol as plain bytes (no per-dtype
@@ -40,17 +40,18 @@ cimport numpy as cnp
 
 cnp.import_array()
 
-cdef extern from "int8q_openmp.h":
-    int omp_get_max_threads() noexcept nogil
-    int INT8Q_HAVE_OPENMP
+cdef extern from "core/threads.h":
+    Py_ssize_t INT8Q_MIN_PER_THREAD
+    int int8q_have_openmp() noexcept nogil
+    int int8q_max_threads() noexcept nogil
 
-cdef extern from "int8q_gather.h":
+cdef extern from "core/gather.h":
     ctypedef struct int8q_strided:
         pass
     int int8q_strided_init(int8q_strided *s, const void *base, int ndim, const Py_ssize_t *shape,
                            const Py_ssize_t *strides, int itemsize, int swapped) noexcept nogil
 
-cdef extern from "int8q_kernels.h":
+cdef extern from "core/kernels.h":
     ctypedef struct int8q_layout:
         Py_ssize_t n_row
         Py_ssize_t block
@@ -67,8 +68,6 @@ cdef extern from "int8q_kernels.h":
         INT8Q_IN_BF16
     enum int8q_isa:
         INT8Q_ISA_BASELINE
-        INT8Q_ISA_AVX2
-        INT8Q_ISA_AVX512
         INT8Q_ISA_COUNT
     enum int8q_status:
         INT8Q_OK
@@ -78,6 +77,11 @@ cdef extern from "int8q_kernels.h":
 
     float int8q_scale_f32(float amax) noexcept nogil
     double int8q_scale_f64(double amax) noexcept nogil
+    void int8q_scales_from_absmax(const void *m, Py_ssize_t n, int f64,
+                                  void *scales) noexcept nogil
+    int int8q_asymmetric_params(const void *rmin, const void *rmax, Py_ssize_t n, int f64,
+                                int qmin, int qmax, void *scales,
+                                int32_t *zero_points) noexcept nogil
 
     int int8q_isa_detect() noexcept nogil
     int int8q_isa_compiled(int level) noexcept nogil
@@ -85,7 +89,6 @@ cdef extern from "int8q_kernels.h":
     int int8q_isa_current() noexcept nogil
     const char *int8q_isa_name(int level) noexcept nogil
     const char *int8q_isa_flags(int level) noexcept nogil
-    Py_ssize_t int8q_min_per_thread() noexcept nogil
 
     int int8q_absmax(const void *x, int kind, Py_ssize_t n, Py_ssize_t start,
                      const int8q_layout *L, void *m, Py_ssize_t nscales, int threads) noexcept nogil
@@ -113,7 +116,7 @@ cdef extern from "int8q_kernels.h":
     void int8q_q8_0_dequantize(const uint8_t *raw, Py_ssize_t nblocks, float *out,
                                int threads) noexcept nogil
 
-# The C enums, for Python (one home: int8q_kernels.h).
+# The C enums, for Python (one home: core/kernels.h).
 HALF_EVEN = INT8Q_HALF_EVEN
 HALF_AWAY = INT8Q_HALF_AWAY
 INPUT_F32 = INT8Q_IN_F32
@@ -129,14 +132,14 @@ cdef enum:
 INPUT_SWAPPED = SWAPPED
 ISA_NAMES = tuple(int8q_isa_name(level).decode() for level in range(INT8Q_ISA_COUNT))
 # Elements per thread below which a call runs on the calling thread alone.
-MIN_PER_THREAD = int8q_min_per_thread()
+MIN_PER_THREAD = INT8Q_MIN_PER_THREAD
 
-HAVE_OPENMP = bool(INT8Q_HAVE_OPENMP)
+HAVE_OPENMP = bool(int8q_have_openmp())
 
 
 def max_threads():
     """OpenMP's thread count (honours OMP_NUM_THREADS); 1 without OpenMP."""
-    return omp_get_max_threads()
+    return int8q_max_threads()
 
 
 def isa_detect():
@@ -161,8 +164,51 @@ def isa_flags(int level):
 
 
 def scale_from_absmax(double amax, bint f64):
-    """The C scale rule (int8q_rules.h) for one value, for tests."""
+    """The C scale rule (core/rules.h) for one value, for tests."""
     return int8q_scale_f64(amax) if f64 else int8q_scale_f32(<float>amax)
+
+
+def scales_from_absmax_into(m, scales, bint f64):
+    """scales[k] = the scale rule of m[k] (both C-contiguous, of the working
+    dtype, the same length)."""
+    cdef buffers b
+    cdef Py_ssize_t n = len(m), ws = 8 if f64 else 4
+    cdef const void *mp
+    cdef void *sp
+    b.count = 0
+    try:
+        mp = take(&b, m, n * ws, False)
+        sp = take(&b, scales, n * ws, True)
+        with nogil:
+            int8q_scales_from_absmax(mp, n, f64, sp)
+    finally:
+        release(&b)
+
+
+def asymmetric_params_into(rmin, rmax, int qmin, int qmax, scales, zero_points, bint f64):
+    """scales[k], zero_points[k] (int32) = the asymmetric rule (core/rules.h)
+    of [rmin[k], rmax[k]] onto [qmin, qmax]; all C-contiguous, of the
+    working dtype but zero_points, the same length.  Returns False when a
+    range's width overflows the working dtype (the outputs are then partly
+    written)."""
+    cdef buffers b
+    cdef Py_ssize_t n = len(rmin), ws = 8 if f64 else 4
+    cdef const void *lo
+    cdef const void *hi
+    cdef void *sp
+    cdef int32_t *zp
+    cdef int status
+    b.count = 0
+    try:
+        lo = take(&b, rmin, n * ws, False)
+        hi = take(&b, rmax, n * ws, False)
+        sp = take(&b, scales, n * ws, True)
+        zp = <int32_t *>take(&b, zero_points, n * 4, True)
+        with nogil:
+            status = int8q_asymmetric_params(lo, hi, n, f64, qmin, qmax, sp, zp)
+    finally:
+        release(&b)
+    return status == INT8Q_OK
 
 
 # ---------------------------------------------------------------------------
@@ -793,53 +839,21 @@ def _array_as_float64(a):
 
 # ===========================================================================
 # Affine quantization (given scales and zero points, ONNX QuantizeLinear) and
-# the MSE error tables behind clip="mse".  The C loops are in int8q_affine.c;
-# the Python driver is int8q/_affine.py.  Self-contained: it uses only the
-# layout helper above (make_layout); its own thread plan and block helper.
+# the MSE error tables behind clip="mse": the C drivers of core/affine.c (the
+# Python driver is int8q/_affine.py).
 # ===========================================================================
-
-from cython.parallel cimport prange
 
 ctypedef fused real:
     float
     double
 
-
-cdef inline int plan_threads(Py_ssize_t n, int threads) noexcept nogil:
-    """Threads worth waking for n elements (MIN_PER_THREAD each at least)."""
-    cdef Py_ssize_t t = n // AFFINE_MIN_PER_THREAD
-    if t > threads:
-        t = threads
-    return <int>t if t > 1 else 1
-
-
-cdef inline Py_ssize_t next_block_start(const int8q_layout *L, Py_ssize_t p) noexcept nogil:
-    """Smallest block boundary >= p (p itself when it is one)."""
-    cdef Py_ssize_t r = p // L.n_row
-    cdef Py_ssize_t c = p - r * L.n_row
-    cdef Py_ssize_t up = (c + L.block - 1) // L.block * L.block
-    if up >= L.n_row:
-        return (r + 1) * L.n_row
-    return r * L.n_row + up
-
-
-cdef Py_ssize_t AFFINE_MIN_PER_THREAD = MIN_PER_THREAD
-
-cdef extern from "int8q_affine.h":
-    int int8q_affine_range_f32(const float *x, Py_ssize_t s, Py_ssize_t e,
-                               const int8q_layout *L, const float *scales,
-                               const int32_t *zps, int qmin, int qmax, int mode,
-                               int out_unsigned, void *q) noexcept nogil
-    int int8q_affine_range_f64(const double *x, Py_ssize_t s, Py_ssize_t e,
-                               const int8q_layout *L, const double *scales,
-                               const int32_t *zps, int qmin, int qmax, int mode,
-                               int out_unsigned, void *q) noexcept nogil
-    void int8q_mse_errors_range_f32(const float *x, Py_ssize_t s, Py_ssize_t e,
-                                    const int8q_layout *L, const float *cand, int ncand,
-                                    int mode, double *err) noexcept nogil
-    void int8q_mse_errors_range_f64(const double *x, Py_ssize_t s, Py_ssize_t e,
-                                    const int8q_layout *L, const double *cand, int ncand,
-                                    int mode, double *err) noexcept nogil
+cdef extern from "core/affine.h":
+    int int8q_affine(const void *x, int f64, Py_ssize_t n, Py_ssize_t start,
+                     const int8q_layout *L, const void *scales, const int32_t *zps, int qmin,
+                     int qmax, int mode, int out_unsigned, void *q, int threads) noexcept nogil
+    void int8q_mse_errors(const void *x, int f64, Py_ssize_t n, Py_ssize_t start,
+                          const int8q_layout *L, const void *cand, int ncand, int mode,
+                          double *err, int by_blocks, int threads) noexcept nogil
 
 
 def affine_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] scales,
@@ -849,67 +863,37 @@ def affine_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::
 
     q is the output's bytes (int8 or uint8, viewed as uint8).  Returns True
     if x holds NaN or inf; q is then partly written and the caller discards
-    it.  Threads split the range anywhere: every element is independent.
+    it.
     """
     cdef int8q_layout L = make_layout(layout)
-    cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int t, T = plan_threads(n, threads), bad = 0
+    cdef Py_ssize_t n = x.shape[0]
+    cdef int status, f64 = 0
+    if real is double:
+        f64 = 1
     if n == 0:
         return False
-    if T == 1:
-        with nogil:
-            if real is float:
-                bad = int8q_affine_range_f32(&x[0], start, start + n, &L, &scales[0], &zps[0],
-                                             qmin, qmax, mode, out_unsigned, &q[0])
-            else:
-                bad = int8q_affine_range_f64(&x[0], start, start + n, &L, &scales[0], &zps[0],
-                                             qmin, qmax, mode, out_unsigned, &q[0])
-        return bad != 0
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = n * t // T
-        hi = n * (t + 1) // T
-        if hi > lo:
-            if real is float:
-                bad += int8q_affine_range_f32(&x[lo], start + lo, start + hi, &L, &scales[0],
-                                              &zps[0], qmin, qmax, mode, out_unsigned, &q[lo])
-            else:
-                bad += int8q_affine_range_f64(&x[lo], start + lo, start + hi, &L, &scales[0],
-                                              &zps[0], qmin, qmax, mode, out_unsigned, &q[lo])
-    return bad != 0
+    with nogil:
+        status = int8q_affine(&x[0], f64, n, start, &L, &scales[0], &zps[0], qmin,
+                              qmax, mode, out_unsigned, &q[0], threads)
+    return status != INT8Q_OK
 
 
 def mse_errors_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] cand,
                     int ncand, int mode, double[::1] err, bint by_blocks, int threads):
     """err[k * ncand + c] += squared error of candidate scale c over the
-    elements of x that use scale k (see int8q_affine.h).
+    elements of x that use scale k (see core/affine.h).
 
     With by_blocks (each scale owns one contiguous block, as for a fused
     granularity) threads take whole blocks, so every sum keeps its C order
     and the result does not depend on the thread count; otherwise one thread.
     """
     cdef int8q_layout L = make_layout(layout)
-    cdef Py_ssize_t n = x.shape[0], lo, hi
-    cdef int t, T = plan_threads(n, threads) if by_blocks else 1
+    cdef Py_ssize_t n = x.shape[0]
+    cdef int f64 = 0
+    if real is double:
+        f64 = 1
     if n == 0:
         return
-    if T == 1:
-        with nogil:
-            if real is float:
-                int8q_mse_errors_range_f32(&x[0], start, start + n, &L, &cand[0], ncand, mode,
-                                           &err[0])
-            else:
-                int8q_mse_errors_range_f64(&x[0], start, start + n, &L, &cand[0], ncand, mode,
-                                           &err[0])
-        return
-    for t in prange(T, nogil=True, schedule='static', num_threads=T):
-        lo = next_block_start(&L, start + n * t // T) - start
-        hi = next_block_start(&L, start + n * (t + 1) // T) - start
-        if hi > n:
-            hi = n
-        if hi > lo:
-            if real is float:
-                int8q_mse_errors_range_f32(&x[lo], start + lo, start + hi, &L, &cand[0], ncand,
-                                           mode, &err[0])
-            else:
-                int8q_mse_errors_range_f64(&x[lo], start + lo, start + hi, &L, &cand[0], ncand,
-                                           mode, &err[0])
+    with nogil:
+        int8q_mse_errors(&x[0], f64, n, start, &L, &cand[0], ncand, mode, &err[0],
+                         by_blocks, threads)

@@ -1,5 +1,5 @@
-/* Gathering strided and byte-swapped inputs; see int8q_gather.h. */
-#include "int8q_gather.h"
+/* Gathering strided and byte-swapped inputs; see core/gather.h. */
+#include "core/gather.h"
 
 /* Append axis (size, stride) to s's first n axes, merged into the last one
  * when that steps over exactly this one; returns the new count. */
@@ -115,7 +115,7 @@ static int across_rows(const int8q_strided *s)
 /* ... unless that makes the step larger than this (2 MiB of float32; an
  * F-ordered 4096 x 8192 float32 array per tensor took 0.76 Gelem/s with
  * steps of 2^18, 0.87 with 2^19, 0.95 with 2^20, whose 4 MiB buffers per
- * thread the budget of int8q_kernels.c would then cut). */
+ * thread the budget of core/drivers.c would then cut). */
 #define MAX_STEP ((ptrdiff_t)1 << 19)
 
 ptrdiff_t int8q_gather_step(const int8q_strided *s, ptrdiff_t least)

@@ -1,15 +1,15 @@
 /* Hand-vectorized float32 loops for arm64 (NEON, which every AArch64 CPU
- * has: the baseline level there).  Included by int8q_level_body.h after the
- * plain loops of int8q_level_loops.h, which these call for remainders, for
+ * has: the baseline level there).  Included by templates/level_body.h after the
+ * plain loops of templates/loops.h, which these call for remainders, for
  * the elements they hand back (near ties, scales without an exact
  * reciprocal) and for everything the compilers already vectorize well.  The
- * same design as int8q_level_avx2_f32.h, with 4-lane vectors: 32 elements
+ * same design as levels/x86_avx2_f32.h, with 4-lane vectors: 32 elements
  * are one unit of eight vectors, rounded by FRINTN (ties to even, whatever
  * the FPCR says) or FRINTA (ties away, C's roundf, for Q8_0), narrowed by two
  * saturating moves and clamped once as bytes.
  *
  * Every result is the one the plain loops give (the same IEEE operations,
- * or ones with the same result; see int8q_level_loops.h for why the
+ * or ones with the same result; see templates/loops.h for why the
  * reciprocal is exact).  This header never compiles on x86, so
  * tools/check_arm64.sh builds the core for arm64 and runs it under
  * qemu-aarch64 against the x86-64 build on adversarial inputs. */
@@ -46,7 +46,7 @@ INT8Q_INLINE int tile32_neon(const float *x, const float *r, const float *s, int
         float32x4_t rk = each ? vld1q_f32(r + 4 * k) : vdupq_n_f32(r[0]);
         float32x4_t y = vmulq_f32(vld1q_f32(x + 4 * k), rk);
         float32x4_t n = vrndnq_f32(y);
-        /* |y - n| <= 1/2 - BAND is int8q_level_loops.h's "not near_tie"
+        /* |y - n| <= 1/2 - BAND is templates/loops.h's "not near_tie"
          * (false for NaN); |y - n| is exact */
         far = vandq_u32(far, vcleq_f32(vabdq_f32(y, n), band));
         i[k] = vcvtq_s32_f32(n); /* n is integral, |n| <= 129 (or NaN: redone) */
@@ -149,7 +149,7 @@ static int fused_f32_neon(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float 
     return 0;
 }
 
-/* GGML Q8_0 (see q8_0_quant in int8q_level_body.h for the recipe), four
+/* GGML Q8_0 (see q8_0_quant in templates/level_body.h for the recipe), four
  * blocks at a time: d and id for the four in one vector division each,
  * their float16 bits in one FCVTN (round to nearest even, as NumPy's
  * astype), q = roundf(x * id) as FRINTA. */

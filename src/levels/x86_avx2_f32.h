@@ -1,7 +1,7 @@
 /* Hand-vectorized float32 loops for the levels that have AVX2 (the avx2 and
  * avx512 translation units; MSVC's /arch:AVX2 and /arch:AVX512 define
- * __AVX2__ too).  Included by int8q_level_body.h after the plain loops of
- * int8q_level_loops.h, which these call for remainders, for the elements
+ * __AVX2__ too).  Included by templates/level_body.h after the plain loops of
+ * templates/loops.h, which these call for remainders, for the elements
  * they hand back (near ties, scales without an exact reciprocal) and for
  * everything the compilers already vectorize well.
  *
@@ -19,7 +19,7 @@
  *
  * Every result is the one the plain loops give (the same IEEE operations,
  * or ones with the same result: vroundps and the magic-number addition both
- * round to nearest even; see int8q_level_loops.h for why the reciprocal is
+ * round to nearest even; see templates/loops.h for why the reciprocal is
  * exact); the test suite runs both levels on the same inputs. */
 
 #include <immintrin.h>
@@ -53,7 +53,7 @@ INT8Q_INLINE int tile32(const float *x, const __m256 r[4], const __m256 s[4], in
     for (int k = 0; k < 4; k++) {
         __m256 y = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), r[k]);
         __m256 n = _mm256_round_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        /* |y - n| > 1/2 - BAND (or NaN) is int8q_level_loops.h's near_tie:
+        /* |y - n| > 1/2 - BAND (or NaN) is templates/loops.h's near_tie:
          * |y - n| is exact, and so is 1/2 - |y - n| wherever it matters */
         __m256 t = _mm256_and_ps(_mm256_sub_ps(y, n), abs_mask);
         near = _mm256_or_ps(near, _mm256_cmp_ps(t, band, _CMP_NLE_UQ));
@@ -157,7 +157,7 @@ INT8Q_INLINE int amax8x32(const float *x, __m256 *amax)
                                _mm256_set1_epi32(-1));
 }
 
-/* RECIP (int8q_rules.h) of 8 scales at once: fl(1 / s) where s and 1 / s
+/* RECIP (core/rules.h) of 8 scales at once: fl(1 / s) where s and 1 / s
  * are normal and `bounded`, NaN (the division path) elsewhere. */
 INT8Q_INLINE __m256 recip8(__m256 s, int bounded)
 {
@@ -269,7 +269,7 @@ static int fused_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float 
     return fused_f32(x + b * B, nblocks - b, B, scales + b, mode, q + b * B, d ? d + b * B : NULL);
 }
 
-/* GGML Q8_0 (see q8_0_quant in int8q_level_body.h for the recipe), eight
+/* GGML Q8_0 (see q8_0_quant in templates/level_body.h for the recipe), eight
  * blocks at a time: d and id for the eight in one vector division each,
  * their float16 bits in one vcvtps2ph (round to nearest even, as NumPy's
  * astype), q = roundf(x * id) as trunc plus a step at |fraction| >= 1/2. */

@@ -1,17 +1,15 @@
-/* The inner loops for one working dtype, included by int8q_level_body.h once
+/* The inner loops for one working dtype, included by templates/level_body.h once
  * per dtype in every instruction-set level's translation unit, with
  *   T        float or double              U      int32_t or int64_t
  *   SUF      f32 or f64 (name suffix)     ABSMASK, INF_BITS  sign mask, inf
- *   MAGIC    1.5 * 2^23 or 1.5 * 2^52     BAND   2^-14 or 2^-40
- *   SCALE_RULE, RECIP                     int8q_rules.h for this dtype
+ *   BAND     2^-14 or 2^-40 (the near-tie band, below)
+ *   SCALE_RULE, RECIP                     core/rules.h for this dtype
  * Plain C that GCC, Clang and MSVC auto-vectorize for the level's flags: no
  * calls in the hot loops, selects instead of branches.  Only IEEE operations
  * that are exactly specified are used, so every level gives the same bits.
  *
- * Rounding.  round_even(v) = (v + MAGIC) - MAGIC for |v| <= 2^22 (2^51):
- * the sum lands in a binade whose spacing is 1, so the IEEE addition itself
- * rounds to the nearest integer, ties to even, and the subtraction is exact.
- * No clamp is needed before rounding: |x / s| <= 190.5 even for the smallest
+ * Rounding is core/rules.h's int8q_round_* (exact for |v| <= 2^22, 2^51
+ * for double).  No clamp is needed before rounding: |x / s| <= 190.5 even for the smallest
  * subnormal scale, and a larger quotient of a given scale (any size, inf
  * included) still rounds monotonically to an n of its sign with |n| >= 128
  * (>= 2^22 beyond 2^22), which the clamp then saturates as it should.
@@ -55,24 +53,18 @@
 
 INT8Q_INLINE T FN(round_even)(T v)
 {
-    return (v + (T)(MAGIC)) - (T)(MAGIC);
+    return FN(int8q_round_even)(v);
 }
 
 /* The quantized value of v = x / s (or x * r) as an integral T in
- * [-127, 127], rounded per mode.  Half away from zero starts from the
- * half-even result n and steps away from zero at a tie: v - n (exact) is
- * +1/2 where n went down to an even n >= 0, -1/2 where it went up to an
- * even n <= 0.  Everything is a select on T, which GCC, Clang and MSVC all
- * vectorize (an int result feeding both outputs defeats GCC's vectorizer). */
+ * [-127, 127], rounded per mode (core/rules.h).  The clamp comes after the
+ * rounding; a NaN fails `n > -127` and becomes -127, so the int conversion
+ * never sees NaN.  Everything is a select on T, which GCC, Clang and MSVC
+ * all vectorize (an int result feeding both outputs defeats GCC's
+ * vectorizer). */
 INT8Q_INLINE T FN(q_of)(T v, int even)
 {
-    T n = FN(round_even)(v);
-    if (!even) {
-        T df = v - n;
-        T up = ((df == (T)0.5) & (n >= (T)0)) ? (T)1 : (T)0;
-        T down = ((df == (T)-0.5) & (n <= (T)0)) ? (T)1 : (T)0;
-        n = n + up - down;
-    }
+    T n = FN(int8q_round)(v, even);
     n = n > (T)-127 ? n : (T)-127;
     return n < (T)127 ? n : (T)127;
 }

@@ -1,30 +1,15 @@
-/* Whole-call drivers, threads and run-time instruction-set dispatch; see
- * int8q_kernels.h.  The inner loops live in the per-level translation units
- * (int8q_level_*.c); this file is compiled with the baseline flags only. */
-#include "int8q_kernels.h"
-#include "int8q_level.h"
-#include "int8q_rules.h"
+/* Whole-call drivers; see core/kernels.h.  The inner loops live in the
+ * per-level translation units (levels/level.c), the threads in
+ * core/threads.c; this file is compiled with the baseline flags only. */
+#include "core/kernels.h"
+#include "core/layout.h"
+#include "core/rules.h"
+#include "core/threads.h"
+#include "levels/table.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
-#include <intrin.h>
-#define INT8Q_X86 1
-#elif (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#include <cpuid.h>
-#define INT8Q_X86 1
-#else
-#define INT8Q_X86 0
-#endif
-
-/* Below this many elements per thread, waking another thread costs more than
- * it saves. */
-#define MIN_PER_THREAD ((ptrdiff_t)1 << 17)
 /* Per-thread abs-max partials are used while they stay this small. */
 #define MAX_PARTIALS ((ptrdiff_t)1 << 20)
 /* Half-precision elements widened to float32 at a time, on the stack. */
@@ -36,145 +21,11 @@
  * contract keeps temporaries under 16 MiB). */
 #define GATHER_BUDGET ((ptrdiff_t)8 << 20)
 /* Elements of a per-tensor input with a given scale checked at a time
- * (int8q_ranges.h given_range): 16 KiB of float32, read again from L1. */
+ * (templates/ranges.h given_range): 16 KiB of float32, read again from L1. */
 #define GIVEN_TILE 4096
 
 /* ------------------------------------------------------------------------ */
-/* Instruction-set levels. */
-
-static const int8q_loops *loops = &int8q_loops_baseline;
-static int current_level = INT8Q_ISA_BASELINE;
-
-#ifndef INT8Q_AVX2_FLAGS
-#define INT8Q_AVX2_FLAGS ""
-#endif
-#ifndef INT8Q_AVX512_FLAGS
-#define INT8Q_AVX512_FLAGS ""
-#endif
-
-static const char *const level_names[INT8Q_ISA_COUNT] = {
-    [INT8Q_ISA_BASELINE] = "baseline",
-    [INT8Q_ISA_AVX2] = "avx2",
-    [INT8Q_ISA_AVX512] = "avx512",
-};
-
-static const char *const level_flags[INT8Q_ISA_COUNT] = {
-    [INT8Q_ISA_BASELINE] = "",
-    [INT8Q_ISA_AVX2] = INT8Q_AVX2_FLAGS,
-    [INT8Q_ISA_AVX512] = INT8Q_AVX512_FLAGS,
-};
-
-static const int8q_loops *const level_tables[INT8Q_ISA_COUNT] = {
-    [INT8Q_ISA_BASELINE] = &int8q_loops_baseline,
-#if INT8Q_HAVE_AVX2
-    [INT8Q_ISA_AVX2] = &int8q_loops_avx2,
-#endif
-#if INT8Q_HAVE_AVX512
-    [INT8Q_ISA_AVX512] = &int8q_loops_avx512,
-#endif
-};
-
-const char *int8q_isa_name(int level)
-{
-    return level >= 0 && level < INT8Q_ISA_COUNT ? level_names[level] : "?";
-}
-
-const char *int8q_isa_flags(int level)
-{
-    return level >= 0 && level < INT8Q_ISA_COUNT ? level_flags[level] : "";
-}
-
-int int8q_isa_compiled(int level)
-{
-    return level >= 0 && level < INT8Q_ISA_COUNT && level_tables[level] != NULL;
-}
-
-#if INT8Q_X86
-static void cpuid(unsigned leaf, unsigned sub, unsigned r[4])
-{
-#ifdef _MSC_VER
-    int regs[4];
-    __cpuidex(regs, (int)leaf, (int)sub);
-    r[0] = (unsigned)regs[0], r[1] = (unsigned)regs[1];
-    r[2] = (unsigned)regs[2], r[3] = (unsigned)regs[3];
-#else
-    r[0] = r[1] = r[2] = r[3] = 0;
-    __get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]);
-#endif
-}
-
-/* The register state the OS saves on context switches (XCR0). */
-static unsigned long long xcr0(void)
-{
-#ifdef _MSC_VER
-    return _xgetbv(0);
-#else
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return ((unsigned long long)hi << 32) | lo;
-#endif
-}
-#endif
-
-/* Whether this CPU and OS run `level`: the instructions its translation unit
- * may use (setup.py's flags) and the OS saving the wide registers. */
-static int cpu_supports(int level)
-{
-    if (level == INT8Q_ISA_BASELINE)
-        return 1;
-#if INT8Q_X86
-    {
-        unsigned l1[4], l7[4];
-        int avx2;
-        cpuid(0, 0, l1);
-        if (l1[0] < 7)
-            return 0;
-        cpuid(1, 0, l1);
-        cpuid(7, 0, l7);
-        /* OSXSAVE, AVX, FMA, F16C; AVX2, BMI1, BMI2; XMM and YMM state */
-        avx2 = (l1[2] >> 27 & 1) && (l1[2] >> 28 & 1) && (l1[2] >> 12 & 1) && (l1[2] >> 29 & 1) &&
-               (l7[1] >> 5 & 1) && (xcr0() & 0x6) == 0x6;
-        if (level == INT8Q_ISA_AVX2)
-            return avx2;
-        if (level == INT8Q_ISA_AVX512)
-            /* AVX-512 F, DQ, BW, VL; opmask and ZMM state */
-            return avx2 && (l7[1] >> 16 & 1) && (l7[1] >> 17 & 1) && (l7[1] >> 30 & 1) &&
-                   (l7[1] >> 31 & 1) && (xcr0() & 0xe6) == 0xe6;
-    }
-#endif
-    return 0;
-}
-
-int int8q_isa_detect(void)
-{
-    int level;
-    for (level = INT8Q_ISA_COUNT - 1; level > INT8Q_ISA_BASELINE; level--)
-        if (int8q_isa_compiled(level) && cpu_supports(level))
-            return level;
-    return INT8Q_ISA_BASELINE;
-}
-
-int int8q_isa_select(int level)
-{
-    if (!int8q_isa_compiled(level) || !cpu_supports(level))
-        return -1;
-    loops = level_tables[level];
-    current_level = level;
-    return 0;
-}
-
-int int8q_isa_current(void)
-{
-    return current_level;
-}
-
-const int8q_loops *int8q_current_loops(void)
-{
-    return loops;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Shared rules and layout walking. */
+/* The rules (core/rules.h) over arrays, and half-precision reading. */
 
 float int8q_scale_f32(float amax)
 {
@@ -185,9 +36,33 @@ double int8q_scale_f64(double amax)
     return int8q_scale_rule_f64(amax);
 }
 
-ptrdiff_t int8q_min_per_thread(void)
+void int8q_scales_from_absmax(const void *m, ptrdiff_t n, int f64, void *scales)
 {
-    return MIN_PER_THREAD;
+    for (ptrdiff_t k = 0; k < n; k++) {
+        if (f64)
+            ((double *)scales)[k] = int8q_scale_rule_f64(((const double *)m)[k]);
+        else
+            ((float *)scales)[k] = int8q_scale_rule_f32(((const float *)m)[k]);
+    }
+}
+
+int int8q_asymmetric_params(const void *rmin, const void *rmax, ptrdiff_t n, int f64, int qmin,
+                            int qmax, void *scales, int32_t *zero_points)
+{
+    for (ptrdiff_t k = 0; k < n; k++) {
+        int zp, overflow;
+        if (f64)
+            overflow =
+                int8q_asymmetric_rule_f64(((const double *)rmin)[k], ((const double *)rmax)[k],
+                                          qmin, qmax, (double *)scales + k, &zp);
+        else
+            overflow = int8q_asymmetric_rule_f32(((const float *)rmin)[k], ((const float *)rmax)[k],
+                                                 qmin, qmax, (float *)scales + k, &zp);
+        if (overflow)
+            return INT8Q_NONFINITE;
+        zero_points[k] = zp;
+    }
+    return INT8Q_OK;
 }
 
 static size_t element_size(int kind)
@@ -195,69 +70,9 @@ static size_t element_size(int kind)
     return kind == INT8Q_IN_F64 ? 8 : kind == INT8Q_IN_F32 ? 4 : 2;
 }
 
-/* A run of elements [i, end) that the loops take in one call: a row piece
- * with one scale per element (per_element, scales from k on), whole blocks
- * of a row (whole_blocks, scales from k on), or part of one block (scale k). */
-typedef struct {
-    ptrdiff_t end, k;
-    int per_element, whole_blocks;
-} piece;
-
-static piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
-{
-    ptrdiff_t r = i / L->n_row, row0 = r * L->n_row, c = i - row0;
-    ptrdiff_t row_end = row0 + L->n_row < e ? row0 + L->n_row : e;
-    ptrdiff_t base = (r % L->cmod) * L->nb, b, nfull, blk_end;
-    piece p;
-    p.per_element = L->block == 1;
-    p.whole_blocks = 0;
-    if (p.per_element) {
-        p.end = row_end;
-        p.k = base + c;
-        return p;
-    }
-    b = c / L->block;
-    p.k = base + b;
-    if (c == 0 && L->nb * L->block == L->n_row) {
-        /* Rows of whole blocks use consecutive scales until r wraps around
-         * cmod: one piece for all of them, so that a (rows, B) array with
-         * one block per row reaches the loops in one call, not per row. */
-        ptrdiff_t rows = (e - i) / L->n_row, left = L->cmod - r % L->cmod;
-        rows = rows < left ? rows : left;
-        if (rows > 1) {
-            p.end = i + rows * L->n_row;
-            p.whole_blocks = 1;
-            return p;
-        }
-    }
-    nfull = (row_end - i) / L->block;
-    if (c == b * L->block && nfull > 0) {
-        p.end = i + nfull * L->block;
-        p.whole_blocks = 1;
-        return p;
-    }
-    blk_end = row0 + (b + 1) * L->block;
-    p.end = blk_end < row_end ? blk_end : row_end;
-    return p;
-}
-
-/* Smallest block boundary >= p (p itself when it is one). */
-static ptrdiff_t next_block_start(const int8q_layout *L, ptrdiff_t p)
-{
-    ptrdiff_t r = p / L->n_row, c = p - r * L->n_row;
-    ptrdiff_t up = (c + L->block - 1) / L->block * L->block;
-    return up >= L->n_row ? (r + 1) * L->n_row : r * L->n_row + up;
-}
-
-/* Largest block boundary <= p. */
-static ptrdiff_t last_block_start(const int8q_layout *L, ptrdiff_t p)
-{
-    ptrdiff_t r = p / L->n_row, c = p - r * L->n_row;
-    return r * L->n_row + c / L->block * L->block;
-}
-
 static void widen(int kind, const uint16_t *h, ptrdiff_t n, float *out)
 {
+    const int8q_loops *loops = int8q_current_loops();
     if (kind == INT8Q_IN_F16)
         loops->f16_to_f32(h, n, out);
     else
@@ -285,7 +100,7 @@ static int32_t half_bits_as_f32_bits(int kind, int32_t h)
 #define SCALE_RULE int8q_scale_rule_f32
 #define RECIP int8q_recip_f32
 #define HALF_INPUT 1
-#include "int8q_ranges.h"
+#include "templates/ranges.h"
 #undef T
 #undef U
 #undef SUF
@@ -301,7 +116,7 @@ static int32_t half_bits_as_f32_bits(int kind, int32_t h)
 #define SCALE_RULE int8q_scale_rule_f64
 #define RECIP int8q_recip_f64
 #define HALF_INPUT 0
-#include "int8q_ranges.h"
+#include "templates/ranges.h"
 #undef T
 #undef U
 #undef SUF
@@ -309,83 +124,6 @@ static int32_t half_bits_as_f32_bits(int kind, int32_t h)
 #undef SCALE_RULE
 #undef RECIP
 #undef HALF_INPUT
-
-/* ------------------------------------------------------------------------ */
-/* Threads: one parallel region per call, none below the threshold.  Thread t
- * of T works on [n t / T, n (t + 1) / T), moved to block boundaries where
- * blocks must stay whole. */
-
-static int plan_threads(ptrdiff_t n, int threads)
-{
-#ifdef _OPENMP
-    ptrdiff_t t = n / MIN_PER_THREAD;
-    if (t > threads)
-        t = threads;
-    return t > 1 ? (int)t : 1;
-#else
-    (void)n, (void)threads;
-    return 1;
-#endif
-}
-
-static void thread_slice(ptrdiff_t n, int T, int t, ptrdiff_t *lo, ptrdiff_t *hi)
-{
-    *lo = n * t / T;
-    *hi = n * (t + 1) / T;
-}
-
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-/* Whether every scale used in [start, start + n) belongs to one contiguous
- * block of it (rows do not come back to a scale modulo cmod, and start is
- * on a block boundary), so that threads owning whole blocks can write the
- * abs-max of each directly. */
-static int blocks_own_scales(const int8q_layout *L, ptrdiff_t start, ptrdiff_t n)
-{
-    return L->block > 1 && start + n <= L->cmod * L->n_row && next_block_start(L, start) == start;
-}
-
-/* A thread's [lo, hi) moved to block boundaries, so that each block is one
- * thread's (the slices of all threads still cover [0, n)). */
-static void whole_blocks(const int8q_layout *L, ptrdiff_t start, ptrdiff_t n, ptrdiff_t *lo,
-                         ptrdiff_t *hi)
-{
-    *lo = next_block_start(L, start + *lo) - start;
-    *hi = next_block_start(L, start + *hi) - start;
-    if (*hi > n)
-        *hi = n;
-}
-
-/* The work of one thread: items [lo, hi) of a call (thread t); returns 0,
- * or status bits that the caller turns into its status. */
-typedef unsigned (*slice_work)(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t);
-
-/* `work` over [0, n) in T slices, one per thread of one parallel region (on
- * the calling thread alone when T is 1); the slices' status bits OR'ed. */
-static unsigned run_slices(ptrdiff_t n, int T, slice_work work, const void *job)
-{
-    unsigned status = 0;
-    if (T == 1)
-        return work(job, 0, n, 0);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T) reduction(| : status)
-#endif
-    {
-        int t = thread_id();
-        ptrdiff_t lo, hi;
-        thread_slice(n, T, t, &lo, &hi);
-        if (hi > lo)
-            status |= work(job, lo, hi, t);
-    }
-    return status;
-}
 
 /* What the quantize-side slices read: x (of `kind`) from flat index start,
  * or a strided input gathered into per-thread buffers; its layout, and the
@@ -454,7 +192,7 @@ static unsigned over_input(const quantize_job *J, int t, ptrdiff_t lo, ptrdiff_t
         b = hi - a > J->step ? a + J->step : hi;
         if (blocks && b < hi) /* a block ends within a step of a */
             b = last_block_start(J->L, J->start + b) - J->start;
-        int8q_gather(J->src, J->start + a, b - a, buf, &loops->gather);
+        int8q_gather(J->src, J->start + a, b - a, buf, &int8q_current_loops()->gather);
         bits = each(J, buf, a, b, arg);
     }
     return bits;
@@ -513,7 +251,7 @@ static unsigned absmax_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
  * (J->own_blocks, J->partials); 0 when out of memory. */
 static int plan_absmax(quantize_job *J, int threads)
 {
-    int T = plan_threads(J->n, threads);
+    int T = int8q_plan_threads(J->n, threads);
     size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4;
     /* many scales: per-thread partials would cost more than the pass, so
      * threads own whole blocks where they can, else one thread works */
@@ -553,7 +291,7 @@ static int absmax_call(quantize_job *J, int threads)
     max_in_memory_order(J, &m, &one);
     T = plan_absmax(J, threads);
     if (T && plan_gather(J, &T, 0) == INT8Q_OK) {
-        run_slices(J->n, T, absmax_work, J);
+        int8q_run_slices(J->n, T, absmax_work, J);
         if (J->partials)
             combine_partials(J->kind == INT8Q_IN_F64, J->partials, T, J->nscales, J->scales);
         status = INT8Q_OK;
@@ -639,7 +377,7 @@ int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const 
         fill_recips(kind == INT8Q_IN_F64, scales, nscales, bounded, recips);
     }
     J.recips = recips;
-    run_slices(n, plan_threads(n, threads), quantize_work, &J);
+    int8q_run_slices(n, int8q_plan_threads(n, threads), quantize_work, &J);
     if (recips != stack)
         free(recips);
     return INT8Q_OK;
@@ -690,7 +428,8 @@ int int8q_quantize_given(const void *x, int kind, ptrdiff_t n, const void *scale
         J.bounded =
             f64 ? m64 / *(const double *)scale <= 127.0 : m32 / *(const float *)scale <= 127.0f;
     }
-    return run_slices(n, plan_threads(n, threads), given_work, &J) ? INT8Q_NONFINITE : INT8Q_OK;
+    return int8q_run_slices(n, int8q_plan_threads(n, threads), given_work, &J) ? INT8Q_NONFINITE
+                                                                               : INT8Q_OK;
 }
 
 /* abs-max, scale and quantize of the whole blocks [lo, hi); 1 at a NaN/inf
@@ -745,9 +484,26 @@ static int finish_scales(quantize_job *J, void *recips)
     return INT8Q_OK;
 }
 
+/* Between the two passes of quantize_all_call, on one thread: the abs-max
+ * partials combined, then the scales (and reciprocals); a status. */
+typedef struct {
+    quantize_job *A, *J;
+    int T;
+    void *recips;
+} between_passes;
+
+static int scales_between(void *arg)
+{
+    between_passes *B = arg;
+    if (B->A->partials)
+        combine_partials(B->J->kind == INT8Q_IN_F64, B->A->partials, B->T, B->J->nscales,
+                         B->J->scales);
+    return finish_scales(B->J, B->recips);
+}
+
 static int quantize_all_call(quantize_job *J, int fused, int threads)
 {
-    int T = plan_threads(J->n, threads), status;
+    int T = int8q_plan_threads(J->n, threads), status;
     double stack[STACK_RECIPS];
     void *recips = NULL;
     quantize_job A;
@@ -759,13 +515,14 @@ static int quantize_all_call(quantize_job *J, int fused, int threads)
     if (fused) {
         status = plan_gather(J, &T, 1);
         if (status == INT8Q_OK)
-            status = run_slices(J->n, T, fused_work, J) ? INT8Q_NONFINITE : INT8Q_OK;
+            status = int8q_run_slices(J->n, T, fused_work, J) ? INT8Q_NONFINITE : INT8Q_OK;
         free(J->gather);
         return status;
     }
     /* Two passes: abs-max of everything (nothing written if it finds NaN or
-     * inf), the scales, then quantize; one parallel region for both.  The
-     * abs-max pass is job A: J, or J's input in memory order. */
+     * inf), the scales, then quantize; one parallel region for both
+     * (int8q_run_two_passes).  The abs-max pass is job A: J, or J's input in
+     * memory order. */
     A = *J;
     max_in_memory_order(&A, &m, &one);
     T = plan_absmax(&A, threads);
@@ -778,36 +535,9 @@ static int quantize_all_call(quantize_job *J, int fused, int threads)
     if (status == INT8Q_OK) {
         J->recips = recips;
         memset(J->scales, 0, (size_t)J->nscales * (J->kind == INT8Q_IN_F64 ? 8 : 4));
-        if (T == 1) {
-            absmax_work(&A, 0, A.n, 0);
-            status = finish_scales(J, recips);
-            if (status == INT8Q_OK)
-                quantize_work(J, 0, J->n, 0);
-        } else {
-            /* (not run_slices: both passes share one region, with a barrier) */
-#ifdef _OPENMP
-#pragma omp parallel num_threads(T)
-#endif
-            {
-                int t = thread_id();
-                ptrdiff_t lo, hi;
-                thread_slice(A.n, T, t, &lo, &hi);
-                absmax_work(&A, lo, hi, t);
-#ifdef _OPENMP
-#pragma omp barrier
-#pragma omp single
-#endif
-                {
-                    if (A.partials)
-                        combine_partials(J->kind == INT8Q_IN_F64, A.partials, T, J->nscales,
-                                         J->scales);
-                    status = finish_scales(J, recips);
-                } /* the single's implied barrier publishes status and scales */
-                thread_slice(J->n, T, t, &lo, &hi);
-                if (status == INT8Q_OK && hi > lo)
-                    quantize_work(J, lo, hi, t);
-            }
-        }
+        between_passes B = {.A = &A, .J = J, .T = T, .recips = recips};
+        status = int8q_run_two_passes(T, A.n, absmax_work, &A, scales_between, &B, J->n,
+                                      quantize_work, J);
     }
     free(A.partials);
     free(J->gather);
@@ -879,7 +609,7 @@ void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q
 {
     dequantize_job J = {.q = q, .start = start, .L = L, .scales = scales, .f64 = f64, .out = out};
     if (n > 0)
-        run_slices(n, plan_threads(n, threads), dequantize_work, &J);
+        int8q_run_slices(n, int8q_plan_threads(n, threads), dequantize_work, &J);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -893,7 +623,7 @@ static int q8_0_blocks(const char *x, int kind, ptrdiff_t nb, uint8_t *out)
     float buf[HALF_TILE];
     size_t es = element_size(kind);
     if (kind == INT8Q_IN_F32)
-        return loops->q8_0_quant((const float *)x, nb, out);
+        return int8q_current_loops()->q8_0_quant((const float *)x, nb, out);
     for (ptrdiff_t b = 0; b < nb; b += TILE_BLOCKS) {
         ptrdiff_t m = nb - b < TILE_BLOCKS ? nb - b : TILE_BLOCKS;
         const char *xb = x + (size_t)(32 * b) * es;
@@ -904,7 +634,7 @@ static int q8_0_blocks(const char *x, int kind, ptrdiff_t nb, uint8_t *out)
         } else {
             widen(kind, (const uint16_t *)xb, 32 * m, buf);
         }
-        code = loops->q8_0_quant(buf, m, out + 34 * b);
+        code = int8q_current_loops()->q8_0_quant(buf, m, out + 34 * b);
         if (code)
             return code;
     }
@@ -921,7 +651,7 @@ static int q8_0_gathered(const int8q_strided *src, int kind, ptrdiff_t lo, ptrdi
     int code = buf ? INT8Q_OK : INT8Q_NOMEM;
     for (ptrdiff_t b = lo; b < hi && code == INT8Q_OK; b += step) {
         ptrdiff_t nb = hi - b < step ? hi - b : step;
-        int8q_gather(src, 32 * b, 32 * nb, buf, &loops->gather);
+        int8q_gather(src, 32 * b, 32 * nb, buf, &int8q_current_loops()->gather);
         code = q8_0_blocks(buf, kind, nb, out + 34 * b);
     }
     free(buf);
@@ -953,7 +683,8 @@ static int q8_0_quantize_call(const q8_0_job *J, ptrdiff_t nblocks, int threads)
     unsigned bits;
     if (nblocks <= 0)
         return INT8Q_OK;
-    bits = run_slices(nblocks, plan_threads(nblocks * 32, threads), q8_0_quantize_work, J);
+    bits =
+        int8q_run_slices(nblocks, int8q_plan_threads(nblocks * 32, threads), q8_0_quantize_work, J);
     /* NaN/inf wins over a float16 overflow, whichever slice saw what */
     return bits & 1u << INT8Q_NOMEM          ? INT8Q_NOMEM
            : bits & 1u << INT8Q_NONFINITE    ? INT8Q_NONFINITE
@@ -978,7 +709,7 @@ static unsigned q8_0_dequantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi
 {
     const q8_0_job *J = job;
     (void)t;
-    loops->q8_0_dequant(J->raw + 34 * lo, hi - lo, J->values + 32 * lo);
+    int8q_current_loops()->q8_0_dequant(J->raw + 34 * lo, hi - lo, J->values + 32 * lo);
     return 0;
 }
 
@@ -986,5 +717,6 @@ void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, in
 {
     q8_0_job J = {.raw = raw, .values = out};
     if (nblocks > 0)
-        run_slices(nblocks, plan_threads(nblocks * 32, threads), q8_0_dequantize_work, &J);
+        int8q_run_slices(nblocks, int8q_plan_threads(nblocks * 32, threads), q8_0_dequantize_work,
+                         &J);
 }

@@ -1,5 +1,5 @@
 /* Reading inputs the loops cannot take in place: strided views, F order,
- * reversed byte order.  The drivers (int8q_kernels.c) gather such an input
+ * reversed byte order.  The drivers (core/drivers.c) gather such an input
  * into a small per-thread buffer in flat C order and native byte order, and
  * run the same loops on it, so results are those of the same values read in
  * place (and the kernels stay free of per-layout code). */
@@ -47,7 +47,7 @@ int int8q_strided_is_flat(const int8q_strided *s);
 ptrdiff_t int8q_gather_step(const int8q_strided *s, ptrdiff_t least);
 
 /* The inner loops of a gather, from the current SIMD level's table
- * (int8q_level.h).  copy_run copies count elements of `size` bytes from p,
+ * (levels/table.h).  copy_run copies count elements of `size` bytes from p,
  * `stride` bytes apart, to dst, their bytes reversed when `swapped`.
  * tile8x8, where the level has one (else NULL), transposes an 8 x 8 tile of
  * 4-byte elements: dst[r * dst_row + c] = element c of the column of 8

@@ -1,10 +1,10 @@
-/* One instruction-set level: the loops of int8q_level_loops.h for float32 and
+/* One instruction-set level: the loops of templates/loops.h for float32 and
  * float64, the half-precision conversions and GGML Q8_0, gathered into the
- * table int8q_loops_<LEVEL>.  Included once by each int8q_level_<name>.c,
- * which defines LEVEL and is compiled with that level's flags (setup.py). */
-#include "int8q_kernels.h"
-#include "int8q_level.h"
-#include "int8q_rules.h"
+ * table `level_loops`.  Included once by levels/level.c, which is compiled
+ * with that level's flags (setup.py). */
+#include "core/kernels.h"
+#include "core/rules.h"
+#include "levels/table.h"
 
 #include <float.h>
 #include <math.h>
@@ -35,17 +35,15 @@
 #define SUF f32
 #define ABSMASK 0x7fffffff
 #define INF_BITS 0x7f800000
-#define MAGIC 12582912.0f     /* 1.5 * 2^23 */
 #define BAND 6.103515625e-05f /* 2^-14 */
 #define SCALE_RULE int8q_scale_rule_f32
 #define RECIP int8q_recip_f32
-#include "int8q_level_loops.h"
+#include "templates/loops.h"
 #undef T
 #undef U
 #undef SUF
 #undef ABSMASK
 #undef INF_BITS
-#undef MAGIC
 #undef BAND
 #undef SCALE_RULE
 #undef RECIP
@@ -55,17 +53,15 @@
 #define SUF f64
 #define ABSMASK 0x7fffffffffffffffll
 #define INF_BITS 0x7ff0000000000000ll
-#define MAGIC 6755399441055744.0   /* 1.5 * 2^52 */
 #define BAND 9.094947017729282e-13 /* 2^-40 */
 #define SCALE_RULE int8q_scale_rule_f64
 #define RECIP int8q_recip_f64
-#include "int8q_level_loops.h"
+#include "templates/loops.h"
 #undef T
 #undef U
 #undef SUF
 #undef ABSMASK
 #undef INF_BITS
-#undef MAGIC
 #undef BAND
 #undef SCALE_RULE
 #undef RECIP
@@ -81,7 +77,7 @@ static int32_t amax_b16(const uint16_t *xb, ptrdiff_t n)
 }
 
 /* count elements of `size` bytes (2, 4 or 8) from p, `stride` bytes apart,
- * to dst, their bytes reversed when `swapped` (int8q_gather.h).  Every
+ * to dst, their bytes reversed when `swapped` (core/gather.h).  Every
  * access goes through memcpy: such inputs need not be aligned. */
 static void copy_run(const char *p, ptrdiff_t stride, ptrdiff_t count, int size, int swapped,
                      char *dst)
@@ -152,7 +148,7 @@ static void copy_run(const char *p, ptrdiff_t stride, ptrdiff_t count, int size,
 }
 
 #if defined(__AVX2__)
-/* An 8 x 8 tile of 4-byte elements transposed in registers (int8q_gather.h):
+/* An 8 x 8 tile of 4-byte elements transposed in registers (core/gather.h):
  * eight column loads, three rounds of shuffles, eight row stores. */
 static void tile8x8(const char *src, ptrdiff_t col, char *dst, ptrdiff_t dst_row)
 {
@@ -273,10 +269,8 @@ static int q8_0_quant(const float *x, ptrdiff_t nblocks, uint8_t *out)
             o[0] = (uint8_t)(h[k] & 0xff);
             o[1] = (uint8_t)(h[k] >> 8);
             for (int j = 0; j < 32; j++) {
-                float v = xb[j] * ik; /* |v| <= 127 (1 + 3u) */
-                int32_t t = (int32_t)v;
-                float f = v - (float)t;
-                qb[j] = (int8_t)(t + (f >= 0.5f) - (f <= -0.5f));
+                float v = xb[j] * ik;                           /* |v| <= 127 (1 + 3u) */
+                qb[j] = (int8_t)(int32_t)int8q_round_f32(v, 0); /* half away, as ggml */
             }
             memcpy(o + 2, qb, 32);
         }
@@ -307,24 +301,21 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
 
 #if defined(__AVX2__) /* GCC/Clang -mavx2, MSVC /arch:AVX2 and /arch:AVX512 */
 #define INF_BITS_F32 0x7f800000
-#include "int8q_level_avx2_f32.h"
+#include "levels/x86_avx2_f32.h"
 #undef INF_BITS_F32
 #define BY_HAND(name) name##_avx2 /* the hand-vectorized loop */
 #elif LEVEL_NEON
 #define INF_BITS_F32 0x7f800000
-#include "int8q_level_neon_f32.h"
+#include "levels/arm64_neon_f32.h"
 #undef INF_BITS_F32
 #define BY_HAND(name) name##_neon
 #else
 #define BY_HAND(name) name
 #endif
 
-#include "int8q_level_affine.h"
+#include "templates/affine_loops.h"
 
-#define TABLE_(level) int8q_loops_##level
-#define TABLE(level) TABLE_(level)
-
-const int8q_loops TABLE(LEVEL) = {
+static const int8q_loops level_loops = {
     .amax_f32 = amax_f32,
     .amax_f64 = amax_f64,
     .amax_b16 = amax_b16,

@@ -1,10 +1,10 @@
 /* The inner loops of one instruction-set level, as a table the drivers in
- * int8q_kernels.c call through.  Each level is its own translation unit
- * (int8q_level_<name>.c), compiled with that level's flags, which fills a
- * table with int8q_level_loops.h; the drivers pick a table at run time.
+ * core/ call through.  Each level is its own translation unit
+ * (levels/level.c compiled with that level's flags), which fills a table
+ * with templates/level_body.h; core/dispatch.c picks a table at run time.
  *
  * All loops are serial and see plain contiguous arrays: x, q, d and out at
- * element 0 of the piece they work on.  See int8q_level_loops.h for what each
+ * element 0 of the piece they work on.  See templates/loops.h for what each
  * one computes and why it is exact. */
 #ifndef INT8Q_LEVEL_H
 #define INT8Q_LEVEL_H
@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "int8q_gather.h"
-#include "int8q_kernels.h"
+#include "core/gather.h"
+#include "core/kernels.h"
 
 /* Byte reversal (the compilers' builtins; one instruction each). */
 #ifdef _MSC_VER
@@ -29,7 +29,7 @@
 #endif
 
 typedef struct {
-    /* max over |x| of the bit patterns (int8q_kernels.h); 16-bit patterns for
+    /* max over |x| of the bit patterns (core/kernels.h); 16-bit patterns for
      * float16/bfloat16, whose abs-max order is the same integer order */
     int32_t (*amax_f32)(const int32_t *xb, ptrdiff_t n);
     int64_t (*amax_f64)(const int64_t *xb, ptrdiff_t n);
@@ -71,19 +71,19 @@ typedef struct {
     void (*deqb_f32)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const float *s, float *out);
     void (*deqb_f64)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const double *s, double *out);
 
-    /* elements of a strided or byte-swapped input (int8q_gather.h) */
+    /* elements of a strided or byte-swapped input (core/gather.h) */
     int8q_gather_loops gather;
 
     /* exact widening of half-precision bit patterns to float32 */
     void (*f16_to_f32)(const uint16_t *h, ptrdiff_t n, float *out);
     void (*bf16_to_f32)(const uint16_t *h, ptrdiff_t n, float *out);
 
-    /* GGML Q8_0 (int8q_kernels.h) */
+    /* GGML Q8_0 (core/kernels.h) */
     int (*q8_0_quant)(const float *x, ptrdiff_t nblocks, uint8_t *out);
     void (*q8_0_dequant)(const uint8_t *raw, ptrdiff_t nblocks, float *out);
 
     /* given scales and zero points, and clip="mse"'s error tables
-     * (int8q_affine.h: int8q_affine_range_*, int8q_mse_errors_range_*) */
+     * (core/affine.h: int8q_affine_range_*, int8q_mse_errors_range_*) */
     int (*affine_f32)(const float *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                       const float *scales, const int32_t *zps, int qmin, int qmax, int mode,
                       int out_unsigned, void *q);
@@ -96,17 +96,15 @@ typedef struct {
                     const double *cand, int ncand, int mode, double *err);
 } int8q_loops;
 
-/* The table of the level in use (int8q_isa_select), for the entry points
- * outside int8q_kernels.c. */
+/* The table of the level in use (int8q_isa_select, core/dispatch.c). */
 const int8q_loops *int8q_current_loops(void);
 
-extern const int8q_loops int8q_loops_baseline;
-#if INT8Q_HAVE_AVX2
-extern const int8q_loops int8q_loops_avx2;
-#endif
-#if INT8Q_HAVE_AVX512
-extern const int8q_loops int8q_loops_avx512;
-#endif
+/* Each level's table (levels/level.c), NULL where the build left it out. */
+const int8q_loops *int8q_level_baseline(void);
+#define INT8Q_LEVEL(name, gnu_flags, msvc_flags, features)                                         \
+    const int8q_loops *int8q_level_##name(void);
+#include "levels/levels.def"
+#undef INT8Q_LEVEL
 
 /* float32 -> float16 bits, round to nearest even, as NumPy's astype does
  * (F. Giesen's float_to_half_fast3_rtne).  Exact for every input. */

@@ -1,32 +1,15 @@
-/* The affine loops of one instruction-set level (see int8q_affine.h for
+/* The affine loops of one instruction-set level (see core/affine.h for
  * what they compute): quantize with given scales and zero points, and the
  * per-candidate squared errors behind clip="mse".  Included once by
- * int8q_level_body.h in each level's translation unit, so every level,
+ * templates/level_body.h in each level's translation unit, so every level,
  * MSVC's included, compiles them with its own flags.
  *
  * Plain C with no calls and no early exits in the inner loops (so they
  * auto-vectorize), and only IEEE operations that are exact or correctly
  * rounded by definition, so every level gives bit-identical results. */
 
-/* Round-half-to-even of |v| < 2^22 by the magic-number addition (the same
- * trick as round_even in int8q_level_loops.h): v is clamped to the output range
- * first, so |v| <= 383 here. */
-#define AFF_MAGIC_f32 12582912.0f        /* 1.5 * 2^23 */
-#define AFF_MAGIC_f64 6755399441055744.0 /* 1.5 * 2^52 */
-
-/* r = v rounded to an integer (|v| < 2^22): half to even by the magic
- * addition, or half away from zero by truncation and a step at |fraction|
- * >= 1/2. */
-#define AFF_ROUND(T, SUF, EVEN, v, r)                                                              \
-    do {                                                                                           \
-        if (EVEN) {                                                                                \
-            (r) = (int32_t)(((v) + (T)AFF_MAGIC_##SUF) - (T)AFF_MAGIC_##SUF);                      \
-        } else {                                                                                   \
-            int32_t t_ = (int32_t)(v);                                                             \
-            T f_ = (v) - (T)t_;                                                                    \
-            (r) = t_ + (f_ >= (T)0.5) - (f_ <= (T) - 0.5);                                         \
-        }                                                                                          \
-    } while (0)
+/* r = v rounded to an integer per EVEN (core/rules.h; |v| <= 383 here). */
+#define AFF_ROUND(T, SUF, EVEN, v, r) ((r) = (int32_t)int8q_round_##SUF((v), (EVEN)))
 
 /* One element: clamp v = x / s to [lo, hi] = [qmin - z, qmax - z] before
  * rounding (as MLAS's MlasQuantizeLinear does); clamping to integer bounds
@@ -45,7 +28,7 @@
         (qi) = (QT)(r_ + (zi));                                                                    \
     } while (0)
 
-/* Walk [s, e) of the flat index space (see int8q_kernels.h for the layout):
+/* Walk [s, e) of the flat index space (see core/kernels.h for the layout):
  * with block == 1 every element of a row piece has its own scale, otherwise
  * each block piece shares one. */
 #define DEFINE_AFFINE_WALK(NAME, SUF, T, EVEN, QT)                                                 \
@@ -159,5 +142,3 @@ DEFINE_AFFINE_ENTRY(f64, double)
 #undef AFF_ONE
 #undef AFF_ROUND
 #undef MSE_ONE
-#undef AFF_MAGIC_f32
-#undef AFF_MAGIC_f64

@@ -1,7 +1,7 @@
 /* The compiled core's C interface: whole-call drivers that the Cython layer
- * (_kernels.pyx) calls without the GIL.  Each driver runs its own threads (at
- * most one OpenMP parallel region per call, none below the threading
- * threshold) and never allocates a full-size temporary.
+ * (python/_kernels.pyx) calls without the GIL.  Each driver runs its own
+ * threads through core/threads.h (at most one parallel region per call, none
+ * below the threading threshold) and never allocates a full-size temporary.
  *
  * Granularity is described by a `layout`: the flat C-order index i lies in row
  * r = i / n_row, column c = i % n_row, and uses scale number
@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "int8q_gather.h"
+#include "core/gather.h"
 
 typedef struct {
     ptrdiff_t n_row; /* length of a row of the flat index space */
@@ -47,12 +47,14 @@ enum int8q_rounding { INT8Q_HALF_EVEN = 0, INT8Q_HALF_AWAY = 1 };
 /* How the input elements are stored. */
 enum int8q_input { INT8Q_IN_F32 = 0, INT8Q_IN_F64 = 1, INT8Q_IN_F16 = 2, INT8Q_IN_BF16 = 3 };
 
-/* Instruction-set levels; which ones exist depends on the build and CPU. */
+/* Instruction-set levels: the baseline, then those of levels/levels.def in
+ * its order; which ones exist depends on the build and CPU. */
 enum int8q_isa {
     INT8Q_ISA_BASELINE = 0,
-    INT8Q_ISA_AVX2 = 1,
-    INT8Q_ISA_AVX512 = 2,
-    INT8Q_ISA_COUNT = 3
+#define INT8Q_LEVEL(name, gnu_flags, msvc_flags, features) INT8Q_ISA_##name,
+#include "levels/levels.def"
+#undef INT8Q_LEVEL
+    INT8Q_ISA_COUNT
 };
 
 /* What a driver reports. */
@@ -62,6 +64,15 @@ enum int8q_status { INT8Q_OK = 0, INT8Q_NONFINITE = 1, INT8Q_F16_OVERFLOW = 2, I
  * working dtype (the division is IEEE, so every caller gets the same bits). */
 float int8q_scale_f32(float amax);
 double int8q_scale_f64(double amax);
+/* scales[k] = the scale rule of m[k] for n values (f64 selects float64). */
+void int8q_scales_from_absmax(const void *m, ptrdiff_t n, int f64, void *scales);
+
+/* scales[k], zero_points[k] = the asymmetric rule (core/rules.h) of the
+ * range [rmin[k], rmax[k]] onto [qmin, qmax], for n ranges in the working
+ * dtype (f64 selects float64).  Returns INT8Q_NONFINITE when a range's
+ * width overflows the working dtype, else INT8Q_OK. */
+int int8q_asymmetric_params(const void *rmin, const void *rmax, ptrdiff_t n, int f64, int qmin,
+                            int qmax, void *scales, int32_t *zero_points);
 
 /* Best level this build and this CPU support. */
 int int8q_isa_detect(void);
@@ -71,13 +82,10 @@ int int8q_isa_compiled(int level);
  * supported by this CPU. */
 int int8q_isa_select(int level);
 int int8q_isa_current(void);
-/* Name of a level ("baseline", "avx2", "avx512") and the compiler flags its
- * translation unit was built with, for show_config(). */
+/* Name of a level ("baseline", then levels/levels.def's) and the compiler
+ * flags its translation unit was built with, for show_config(). */
 const char *int8q_isa_name(int level);
 const char *int8q_isa_flags(int level);
-
-/* Elements below which a call runs on the calling thread alone. */
-ptrdiff_t int8q_min_per_thread(void);
 
 /* m[k] = max(m[k], |x|) over the n elements x[0..n) (flat indices start..)
  * that use scale k; m is in the working dtype and starts at 0.  A NaN or inf
@@ -85,7 +93,7 @@ ptrdiff_t int8q_min_per_thread(void);
 int int8q_absmax(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
                  void *m, ptrdiff_t nscales, int threads);
 
-/* int8q_absmax of a strided input (int8q_gather.h): the elements x reads
+/* int8q_absmax of a strided input (core/gather.h): the elements x reads
  * from flat index start on. */
 int int8q_absmax_strided(const int8q_strided *x, int kind, ptrdiff_t n, ptrdiff_t start,
                          const int8q_layout *L, void *m, ptrdiff_t nscales, int threads);
@@ -93,7 +101,7 @@ int int8q_absmax_strided(const int8q_strided *x, int kind, ptrdiff_t n, ptrdiff_
 /* q = clip(round(x / scale)) and, when d is not NULL, d = q * scale.
  * `bounded` promises |x / scale| <= 128 for every element (true when the
  * scales come from the abs-max of x): then the kernels may multiply by the
- * reciprocal (see int8q_level_loops.h); otherwise they divide.  Returns
+ * reciprocal (see templates/loops.h); otherwise they divide.  Returns
  * INT8Q_OK or INT8Q_NOMEM. */
 int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
                    const void *scales, int bounded, int mode, int8_t *q, void *d, int threads);
@@ -109,7 +117,7 @@ int int8q_quantize_all(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, co
                        void *scales, ptrdiff_t nscales, int fused, int mode, int8_t *q, void *d,
                        int threads);
 
-/* int8q_quantize_all of a strided input (int8q_gather.h), as above. */
+/* int8q_quantize_all of a strided input (core/gather.h), as above. */
 int int8q_quantize_all_strided(const int8q_strided *x, int kind, ptrdiff_t n, ptrdiff_t start,
                                const int8q_layout *L, void *scales, ptrdiff_t nscales, int fused,
                                int mode, int8_t *q, void *d, int threads);
@@ -129,7 +137,7 @@ void int8q_dequantize(const int8_t *q, ptrdiff_t n, ptrdiff_t start, const int8q
  * returns INT8Q_OK, INT8Q_NONFINITE at a NaN/inf block, or
  * INT8Q_F16_OVERFLOW when a scale overflows float16. */
 int int8q_q8_0_quantize(const void *x, int kind, ptrdiff_t nblocks, uint8_t *out, int threads);
-/* int8q_q8_0_quantize of a strided input (int8q_gather.h). */
+/* int8q_q8_0_quantize of a strided input (core/gather.h). */
 int int8q_q8_0_quantize_strided(const int8q_strided *x, int kind, ptrdiff_t nblocks, uint8_t *out,
                                 int threads);
 void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, int threads);

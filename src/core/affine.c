@@ -1,0 +1,97 @@
+/* Affine quantize and MSE error tables (core/affine.h): whole-call drivers
+ * that run the current instruction-set level's loops
+ * (templates/affine_loops.h, in each level's table) on threads
+ * (core/threads.h). */
+#include "core/affine.h"
+
+#include "core/layout.h"
+#include "core/threads.h"
+#include "levels/table.h"
+
+typedef struct {
+    const char *x;
+    int f64;
+    ptrdiff_t start;
+    ptrdiff_t n;
+    const int8q_layout *L;
+    const void *scales; /* scales (affine) or candidate scales (mse) */
+    const int32_t *zps;
+    int qmin, qmax, ncand, mode, out_unsigned;
+    int by_blocks; /* mse: threads take whole blocks */
+    char *q;
+    double *err;
+} affine_job;
+
+/* 1 for a slice that met NaN or inf */
+static unsigned affine_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
+{
+    const affine_job *J = job;
+    const int8q_loops *loops = int8q_current_loops();
+    ptrdiff_t s = J->start + lo, e = J->start + hi;
+    (void)t;
+    if (J->f64)
+        return (unsigned)loops->affine_f64((const double *)J->x + lo, s, e, J->L, J->scales, J->zps,
+                                           J->qmin, J->qmax, J->mode, J->out_unsigned, J->q + lo);
+    return (unsigned)loops->affine_f32((const float *)J->x + lo, s, e, J->L, J->scales, J->zps,
+                                       J->qmin, J->qmax, J->mode, J->out_unsigned, J->q + lo);
+}
+
+int int8q_affine(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                 const void *scales, const int32_t *zps, int qmin, int qmax, int mode,
+                 int out_unsigned, void *q, int threads)
+{
+    affine_job J = {.x = x,
+                    .f64 = f64,
+                    .start = start,
+                    .L = L,
+                    .scales = scales,
+                    .zps = zps,
+                    .qmin = qmin,
+                    .qmax = qmax,
+                    .mode = mode,
+                    .out_unsigned = out_unsigned,
+                    .q = q};
+    if (n <= 0)
+        return INT8Q_OK;
+    return int8q_run_slices(n, int8q_plan_threads(n, threads), affine_work, &J) ? INT8Q_NONFINITE
+                                                                                : INT8Q_OK;
+}
+
+/* The error sums of a slice, moved to block boundaries when by_blocks, so
+ * that each scale's sums stay on one thread in C order. */
+static unsigned mse_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
+{
+    const affine_job *J = job;
+    const int8q_loops *loops = int8q_current_loops();
+    (void)t;
+    if (J->by_blocks)
+        whole_blocks(J->L, J->start, J->n, &lo, &hi);
+    if (hi <= lo)
+        return 0;
+    if (J->f64)
+        loops->mse_f64((const double *)J->x + lo, J->start + lo, J->start + hi, J->L, J->scales,
+                       J->ncand, J->mode, J->err);
+    else
+        loops->mse_f32((const float *)J->x + lo, J->start + lo, J->start + hi, J->L, J->scales,
+                       J->ncand, J->mode, J->err);
+    return 0;
+}
+
+void int8q_mse_errors(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                      const void *cand, int ncand, int mode, double *err, int by_blocks,
+                      int threads)
+{
+    affine_job J = {.x = x,
+                    .f64 = f64,
+                    .start = start,
+                    .n = n,
+                    .L = L,
+                    .scales = cand,
+                    .ncand = ncand,
+                    .mode = mode,
+                    .err = err};
+    int T = by_blocks ? int8q_plan_threads(n, threads) : 1;
+    J.by_blocks = T > 1; /* slices move to block boundaries only between threads */
+    if (n > 0)
+        int8q_run_slices(n, T, mse_work, &J);
+}
