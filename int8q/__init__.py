@@ -4,12 +4,12 @@
     >>> int8q.int8_quantize([1.0, -1.0, 0.5, -0.5])
     {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
 
-See docs/semantics.md for the contract; int8q.reference holds the plain NumPy
-definition every fast path is tested against.
+int8q.reference holds the plain NumPy definition every fast path is tested
+against; the add-ons are int8q.io (checkpoints), int8q.ggml (GGUF Q8_0),
+int8q.dask, int8q.zarr and int8q.codec, each imported on its own.
 """
 
 import os as _os
-from types import ModuleType
 
 # Idle OpenMP workers sleep instead of spinning: on a busy machine spinning
 # workers steal the cores the next call needs.  Read by the OpenMP runtime
@@ -46,13 +46,3 @@ __all__ = [
     "show_config",
     "__version__",
 ]
-
-
-def __getattr__(name: str) -> ModuleType:
-    # int8q.ggml is imported on first use, not here: `python -m int8q.ggml`
-    # must find it not yet imported (else runpy warns and runs it twice).
-    if name == "ggml":
-        import importlib
-
-        return importlib.import_module(".ggml", __name__)
-    raise AttributeError(f"module 'int8q' has no attribute {name!r}")

@@ -6,7 +6,7 @@ from typing import Any, SupportsIndex
 import numpy as np
 import numpy.typing as npt
 
-from . import _affine, _engine, _kernels
+from . import _affine, _engine
 from ._config import get_num_threads
 from ._dtypes import WORKING_DTYPES, working_dtype
 from ._granularity import resolve
@@ -221,10 +221,11 @@ def quantize(
         # The common calls (the scale from the abs-max, or one given float)
         # on an array the kernels read in place, in one compiled step that
         # declines (None) anything else, which the general path then takes
-        # and checks.  Called from here, not through _engine: at 1 element
-        # (about 1.5 us) one more Python call costs a tenth of the time.  With
+        # and checks.  The compiled step itself (_engine hands it out as it
+        # is): at 1 element (about 1.5 us) one more Python call costs a tenth
+        # of the time.  With
         # out= an abs-max pass comes first, so NaN/inf leaves it untouched.
-        made = _kernels.quantize_tensor(x, rounding_code(rounding), out, get_num_threads(), scale)
+        made = _engine.quantize_tensor(x, rounding_code(rounding), out, get_num_threads(), scale)
         if type(made) is tuple:
             return QTensor(made[0], made[1], None, None, rounding)
         if made is not None:

@@ -1,4 +1,5 @@
-"""Which dtypes int8q accepts, and the working dtype each one computes in."""
+"""Which dtypes int8q accepts, the working dtype each one computes in, and the
+codes the kernels take for them and for the roundings."""
 
 from typing import Any
 
@@ -12,6 +13,10 @@ FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
 # The working dtypes: every scale and quotient is computed in one of them.
 WORKING_DTYPES = (FLOAT32, FLOAT64)
+
+# The rounding names users pass, and the kernels' codes for them (the C enum
+# int8q_rounding of src/core/kernels.h).
+ROUNDING_CODES = {"half_even": _kernels.HALF_EVEN, "half_away": _kernels.HALF_AWAY}
 
 
 def is_bfloat16(dtype: np.dtype[Any]) -> bool:

@@ -13,10 +13,16 @@ import numpy.typing as npt
 from . import _kernels
 from ._chunks import chunk_threads, chunks, input_chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT64, read_kind, working_kind
+from ._dtypes import FLOAT32, FLOAT64, read_kind, working_kind
 from ._granularity import Granularity
 from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import nonfinite_error
+
+# The compiled steps of the small-call fast paths, handed out as they are (a
+# wrapper would cost a tenth of a 1-element call): _api's quantize of one
+# tensor, and the seed function's list path.
+quantize_tensor = _kernels.quantize_tensor
+seed_quantize = _kernels.seed_quantize
 
 
 def find_nonfinite(
@@ -201,3 +207,46 @@ def dequantize(
             with np.errstate(over="ignore"):  # like astype: overflow gives inf
                 out_flat[start:stop] = target
     return True
+
+
+# GGML Q8_0 blocks: float32 values per block, and bytes per block (a float16
+# scale and 32 int8).
+Q8_0_BLOCK = 32
+Q8_0_BYTES = 34
+
+
+def q8_0_quantize(x: npt.NDArray[Any], flat_out: npt.NDArray[np.uint8]) -> None:
+    """Q8_0 bytes of x (last axis a multiple of Q8_0_BLOCK) into flat_out;
+    ValueError at NaN/inf or at a scale that overflows float16."""
+    threads = get_num_threads()
+    for start, chunk, kind in input_chunks(x, FLOAT32, align=Q8_0_BLOCK):
+        first = start // Q8_0_BLOCK * Q8_0_BYTES
+        stop = first + chunk.size // Q8_0_BLOCK * Q8_0_BYTES
+        code = _kernels.q8_0_quantize_into(
+            chunk, kind, chunk.size, flat_out[first:stop], chunk_threads(chunk, x, threads)
+        )
+        if code:
+            _raise_q8_0_error(x, code)
+
+
+def _raise_q8_0_error(x: npt.NDArray[Any], code: int) -> NoReturn:
+    found = find_nonfinite(x, FLOAT32)
+    if found is not None:
+        where, value = found
+        raise nonfinite_error(where, value, by="Q8_0")
+    raise ValueError(
+        "a Q8_0 block's scale (absmax / 127) overflows float16: "
+        "absmax must stay below about 65504 * 127"
+    )
+
+
+def q8_0_dequantize(raw: npt.NDArray[np.uint8], flat_out: npt.NDArray[np.float32]) -> None:
+    """Float32 values of Q8_0 bytes (last axis a multiple of Q8_0_BYTES) into
+    flat_out."""
+    threads = get_num_threads()
+    for start, chunk in chunks(raw, np.dtype(np.uint8), align=Q8_0_BYTES):
+        first = start // Q8_0_BYTES * Q8_0_BLOCK
+        stop = first + chunk.shape[0] // Q8_0_BYTES * Q8_0_BLOCK
+        _kernels.q8_0_dequantize_into(
+            chunk, flat_out[first:stop], chunk_threads(chunk, raw, threads)
+        )

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import SupportsFloat
 
-from . import _kernels
+from . import _engine
 from ._operands import refuse_masked
 from ._typing import DictForm
 
@@ -40,4 +40,4 @@ def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
     {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
     """
     refuse_masked(x, "x")
-    return _kernels.seed_quantize(x)
+    return _engine.seed_quantize(x)

@@ -1,5 +1,6 @@
-"""The internals that int8q's add-ons (int8q.dask, int8q.codec, int8q.zarr,
-int8q.ggml) may use beyond the public API.
+"""The one gateway to int8q's internals: what the add-ons (int8q.io,
+int8q.dask, int8q.codec, int8q.zarr, int8q.ggml) may use beyond the public
+API.  An import-linter contract in pyproject.toml enforces it.
 
 Add-ons import the public functions from ``int8q`` and, for what those do not
 offer, only the names here: the rest of the private modules can then change
@@ -8,13 +9,31 @@ without breaking them.
 
 from ._api import QuantizedBase, quantize_with_scale
 from ._dtypes import working_dtype
-from ._engine import find_nonfinite, scales_from_absmax
+from ._engine import (
+    Q8_0_BLOCK,
+    Q8_0_BYTES,
+    find_nonfinite,
+    q8_0_dequantize,
+    q8_0_quantize,
+    scales_from_absmax,
+)
 from ._granularity import Granularity, resolve
+from ._operands import apart, as_input, check_out
 from ._typing import FloatArray, Int8Array, WorkingDtype
-from ._validate import nonfinite_error, rounding_code
+from ._validate import ROUNDINGS, nonfinite_error, rounding_code
+from ._validate import block_size as check_block_size
 
 __all__ = [
+    "Q8_0_BLOCK",
+    "Q8_0_BYTES",
     "QuantizedBase",
+    "ROUNDINGS",
+    "apart",
+    "as_input",
+    "check_block_size",
+    "check_out",
+    "q8_0_dequantize",
+    "q8_0_quantize",
     "find_nonfinite",
     "nonfinite_error",
     "quantize_with_scale",

@@ -7,12 +7,10 @@ import operator
 from collections.abc import Sequence
 from typing import Any, SupportsInt
 
-from . import _kernels
+from ._dtypes import ROUNDING_CODES as _ROUNDING_CODES
 
-# The names users pass, and the integer codes the kernels take: the C enum
-# int8q_rounding (src/core/kernels.h) as _kernels exports it.
-ROUNDINGS = ("half_even", "half_away")
-_ROUNDING_CODES = {"half_even": _kernels.HALF_EVEN, "half_away": _kernels.HALF_AWAY}
+# The names users pass (the kernels' codes for them: _dtypes.ROUNDING_CODES).
+ROUNDINGS = tuple(_ROUNDING_CODES)
 
 
 def rounding_code(rounding: object) -> int:

@@ -28,9 +28,8 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import NoReturn, cast
 
-from ._seed import int8_quantize
-from ._validate import ROUNDINGS
-from ._version import __version__
+from . import __version__, int8_quantize
+from ._shared import ROUNDINGS
 
 # int8q.io is imported only for file commands: printing the dict form stays as quick
 # to start as it was.

@@ -14,7 +14,9 @@ from typing import Any, NamedTuple, TypedDict, cast
 import numpy as np
 import numpy.typing as npt
 
-from .. import _api, _engine, _validate
+from .. import dequantize as dequantize_array
+from .. import quantize as quantize_array
+from .._shared import check_block_size, find_nonfinite, rounding_code
 from .._typing import FloatArray
 from ._errors import FormatError
 from ._limits import check_writable, load_json
@@ -76,10 +78,10 @@ def options(
 ) -> Options:
     """Checked Options; ValueError/TypeError before any file is touched."""
     if block_size is not None:
-        block_size = _validate.block_size(block_size)
+        block_size = check_block_size(block_size)
         if per_tensor:
             raise ValueError("give per_tensor or block_size, not both")
-    _validate.rounding_code(rounding)
+    rounding_code(rounding)
     if isinstance(skip, str):
         skip = (skip,)
     if scheme is not None and scheme not in SERVING_SCHEMES:
@@ -160,7 +162,7 @@ def quantize(
         with np.errstate(over="ignore"):  # beyond float32: inf, reported below
             x = np.asarray(x, dtype=np.float32)
     try:
-        qt = _api.quantize(
+        qt = quantize_array(
             x, axis=axis, block_size=block_size, rounding=opts.rounding, clip=opts.clip
         )
     except ValueError as exc:
@@ -174,7 +176,7 @@ def _overflow_text(original: npt.NDArray[Any], x32: npt.NDArray[Any]) -> str | N
     NaN/inf (then int8q's own message says it)."""
     if original is x32:
         return None
-    found = _engine.find_nonfinite(x32, x32.dtype)
+    found = find_nonfinite(x32, x32.dtype)
     if found is None:
         return None
     where, _ = found
@@ -218,7 +220,7 @@ def dequantize(
     # is converted from that afterwards.
     direct = None if dtype is None or integer else dtype.newbyteorder("=")
     try:
-        out = _api.dequantize(q, scale, axis=axis, block_size=block_size, dtype=direct)
+        out = dequantize_array(q, scale, axis=axis, block_size=block_size, dtype=direct)
     except (ValueError, TypeError) as exc:
         raise FormatError(f"tensor {name!r}: {exc}") from None
     if integer:

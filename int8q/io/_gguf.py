@@ -27,8 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import ggml
-from .._engine import find_nonfinite
-from .._validate import nonfinite_error
+from .._shared import find_nonfinite, nonfinite_error
 from . import _convention as conv
 from . import _gguf_format as gf
 from . import _gguf_rules as rules

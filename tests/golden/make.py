@@ -3,7 +3,7 @@
     python tests/golden/make.py
 
 The files are checked in and never regenerated for an existing version:
-tests/test_golden.py holds every later int8q to reading them (and, while
+tests/golden/test_golden.py holds every later int8q to reading them (and, while
 the version is current, to writing them byte for byte).  A new format
 version gets new files beside these, written by the int8q that defines it.
 Written by int8q 0.1.0: int8q metadata version 1, codec chunk version 1.

