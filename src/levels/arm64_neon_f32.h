@@ -11,7 +11,7 @@
  * Every result is the one the plain loops give (the same IEEE operations,
  * or ones with the same result; see templates/loops.h for why the
  * reciprocal is exact).  This header never compiles on x86, so
- * tools/check_arm64.sh builds the core for arm64 and runs it under
+ * tools/verify/check_arm64.sh builds the core for arm64 and runs it under
  * qemu-aarch64 against the x86-64 build on adversarial inputs. */
 
 #include <arm_neon.h>

@@ -38,7 +38,7 @@
  * 1/2 - t is exact for t in [1/4, 1/2], while for t < 1/4 the result is
  * > 1/4 > BAND whatever the rounding.  A NaN r (scale not eligible) makes
  * the test fail for every element of that scale, which then divides.
- * tools/check_reciprocal.py sweeps every x in [s/4, 128 s] for many scales.
+ * tools/verify/check_reciprocal.py sweeps every x in [s/4, 128 s] for many scales.
  */
 
 #define FN_(name, suf) name##_##suf
