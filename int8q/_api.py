@@ -10,7 +10,7 @@ from . import _affine, _engine, _kernels
 from ._config import get_num_threads
 from ._dtypes import WORKING_DTYPES, working_dtype
 from ._granularity import resolve
-from ._operands import apart, as_input, check_out, refuse_masked
+from ._operands import apart, as_input, check_out
 from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import rounding_code
 
@@ -505,12 +505,10 @@ def dequantize(
             gran = resolve(q.shape, axis, block_size)
             if scale.shape == gran.scale_shape:
                 return _engine.dequantize_fast(q, scale, gran)
-    refuse_masked(q, "q")
-    refuse_masked(scale, "scale")
-    q = np.asarray(q)
+    q = as_input(q, "q")
     if q.dtype != np.int8 and not (q.dtype == np.uint8 and zero_point is not None):
         raise TypeError(f"q must be int8 (or uint8 with a zero_point), got {q.dtype}")
-    scale = np.asarray(scale)
+    scale = as_input(scale, "scale")
     if scale.dtype.kind != "f" and scale.dtype.name != "bfloat16":
         raise TypeError(f"scale must be floating point, got {scale.dtype}")
     work = working_dtype(scale.dtype)
