@@ -4,6 +4,7 @@
     int8q quantize IN -o OUT [options]        quantize a checkpoint file
     int8q dequantize IN -o OUT                restore it
     int8q inspect FILE [--json]               list its tensors
+    int8q compare ORIGINAL QUANTIZED          what each quantized tensor lost
 
 IN is a .safetensors file, a Hugging Face model folder (config.json beside
 its weights: written in compressed-tensors format), a sharded checkpoint
@@ -20,11 +21,14 @@ removes the unfinished output before exiting.
 import argparse
 import contextlib
 import json
+import math
 import os
+import re
+import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import FrameType
 from typing import NoReturn, cast
 
@@ -176,6 +180,105 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     )
 
 
+# ---- compare ----
+
+
+def _json_ready(fields: Mapping[str, object]) -> dict[str, object]:
+    """Tuples as lists; inf and NaN, which JSON lacks, as null."""
+    return {
+        k: list(v)
+        if isinstance(v, tuple)
+        else None
+        if isinstance(v, float) and not math.isfinite(v)
+        else v
+        for k, v in fields.items()
+    }
+
+
+def _glob_escaped(name: str) -> str:
+    """`name` as a --skip pattern matching only itself."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from .io import _compare
+
+    if args.plot is not None:
+        from .io import _compare_plot
+
+        try:
+            _compare_plot.check_plot_path(args.plot)
+        except ModuleNotFoundError as exc:
+            raise CLIError(str(exc)) from None
+    rows = _compare.compare_files(args.original, args.quantized)
+    summary = _compare.summarize(rows, args.min_sqnr)
+    if args.plot is not None:
+        _compare_plot.plot_sqnr(rows, summary, args.plot, f"{args.quantized} vs {args.original}")
+    if args.json:
+        rows_out = [_json_ready(r) for r in rows]
+        print(json.dumps({"tensors": rows_out, "summary": _json_ready(summary)}, indent=1))
+        return
+    table = [("name", "shape", "dtype", "SQNR dB", "cosine", "max abs err", "saturated", "zero")]
+    for r in rows:
+        table.append(
+            (
+                r["name"],
+                _shape(r["shape"]),
+                r["dtype"],
+                f"{r['sqnr_db']:.2f}",
+                f"{r['cosine']:.6f}",
+                f"{r['max_abs_error']:.3g}",
+                f"{100 * r['saturated']:.2f}%",
+                f"{100 * r['zero']:.2f}%",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = [c.ljust(w) for c, w in zip(row[:3], widths)]
+        print("  ".join(cells + [c.rjust(w) for c, w in zip(row[3:], widths[3:])]))
+    by_name = {r["name"]: r["sqnr_db"] for r in rows}
+    print(
+        f"{summary['tensors']} quantized tensors: SQNR mean {summary['mean_sqnr_db']:.2f} dB, "
+        f"min {summary['min_sqnr_db']:.2f} dB, overall {summary['overall_sqnr_db']:.2f} dB"
+    )
+    print("worst: " + ", ".join(f"{n} ({by_name[n]:.2f} dB)" for n in summary["worst"]))
+    below, threshold = summary["below_threshold"], summary["min_sqnr_threshold_db"]
+    if not below:
+        print(f"no tensor below {threshold:g} dB")
+    else:
+        skips = " ".join(f"--skip {shlex.quote(_glob_escaped(n))}" for n in below)
+        print(f"{len(below)} below {threshold:g} dB; to keep them in float, quantize with: {skips}")
+
+
+def _add_compare(sub: "argparse._SubParsersAction[_Parser]") -> None:
+    p = sub.add_parser(
+        "compare",
+        help="how much each tensor of a quantized checkpoint lost against its original",
+        description="Compare QUANTIZED (written by int8q, a compressed-tensors model "
+        "folder, or a Q8_0 GGUF) with ORIGINAL, the float checkpoint it was made from: "
+        "per tensor, SQNR in dB, cosine similarity, max abs error and the shares of "
+        "saturated and zero codes, in layer order; then a summary and the tensors "
+        "below --min-sqnr, which `quantize --skip` would keep in float.",
+        epilog="examples:\n"
+        "  int8q compare model.safetensors model-int8.safetensors\n"
+        "  int8q compare MODEL_DIR MODEL_DIR-W8A8 --json > report.json\n"
+        "  int8q compare model-f16.gguf model-q8_0.gguf --plot sqnr.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("original", metavar="ORIGINAL", help="the float checkpoint")
+    p.add_argument("quantized", metavar="QUANTIZED", help="the quantized checkpoint")
+    p.add_argument("--json", action="store_true", help="print rows and summary as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="draw SQNR per tensor (needs matplotlib)")
+    p.add_argument(
+        "--min-sqnr",
+        type=float,
+        default=30.0,
+        metavar="DB",
+        help="list tensors below this SQNR as --skip candidates (default 30)",
+    )
+    p.set_defaults(func=cmd_compare)
+
+
 def _add_output(p: argparse.ArgumentParser, progress_help: str) -> None:
     p.add_argument(
         "-o",
@@ -264,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_inspect)
+    _add_compare(sub)
     return parser
 
 
