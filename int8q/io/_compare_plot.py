@@ -58,7 +58,10 @@ def plot_sqnr(rows: Sequence[CompareRow], summary: Summary, path: str, title: st
     low = [i for i in xs if ys[i] < threshold]
     high = [i for i in xs if ys[i] >= threshold]
     ax.scatter(high, [ys[i] for i in high], s=12, color="tab:blue", label="SQNR")
-    ax.scatter(low, [ys[i] for i in low], s=16, color="tab:red", label=f"below {threshold:g} dB")
+    if low:
+        ax.scatter(
+            low, [ys[i] for i in low], s=16, color="tab:red", label=f"below {threshold:g} dB"
+        )
     ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=0.8)
     step = max(1, math.ceil(len(rows) / MAX_LABELS))
     ax.set_xticks(list(xs)[::step])
