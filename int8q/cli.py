@@ -30,11 +30,14 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from types import FrameType
-from typing import NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from ._seed import int8_quantize
 from ._validate import ROUNDINGS
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .io._compare import CompareRow, Summary
 
 # int8q.io is imported only for file commands: printing the dict form stays as quick
 # to start as it was.
@@ -109,6 +112,7 @@ def _file_options_given(args: argparse.Namespace) -> bool:
         or args.quiet
         or args.scheme is not None
         or args.clip is not None
+        or args.report is not None
     )
 
 
@@ -126,6 +130,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         return
     from . import io
 
+    if args.report is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
+        raise CLIError(f"--report {args.report}: no such directory")
     io.quantize_file(
         _one_input(args),
         args.output,
@@ -138,6 +144,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         progress=_progress_wanted(args),
         clip=args.clip,
     )
+    if args.report is not None:
+        write_report(_one_input(args), args.output, args.report)
 
 
 def _one_input(args: argparse.Namespace) -> str:
@@ -200,6 +208,21 @@ def _glob_escaped(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
+def _report_json(rows: "list[CompareRow]", summary: "Summary") -> str:
+    rows_out = [_json_ready(r) for r in rows]
+    return json.dumps({"tensors": rows_out, "summary": _json_ready(summary)}, indent=1)
+
+
+def write_report(original: str, quantized: str, path: str) -> None:
+    """`quantize --report`: compare's JSON for the input and the output just written."""
+    from .io import _compare
+    from .io._atomic import output_file
+
+    rows = _compare.compare_files(original, quantized)
+    with output_file(path) as f:
+        f.write((_report_json(rows, _compare.summarize(rows)) + "\n").encode())
+
+
 def cmd_compare(args: argparse.Namespace) -> None:
     from .io import _compare
 
@@ -215,8 +238,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     if args.plot is not None:
         _compare_plot.plot_sqnr(rows, summary, args.plot, f"{args.quantized} vs {args.original}")
     if args.json:
-        rows_out = [_json_ready(r) for r in rows]
-        print(json.dumps({"tensors": rows_out, "summary": _json_ready(summary)}, indent=1))
+        print(_report_json(rows, summary))
         return
     table = [("name", "shape", "dtype", "SQNR dB", "cosine", "max abs err", "saturated", "zero")]
     for r in rows:
@@ -355,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["mse"],
         help="mse: clip each row (tensor, block) where the squared error is "
         "smallest (default: no clipping, abs-max)",
+    )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="then write what `int8q compare IN OUT --json` prints to FILE",
     )
     p.set_defaults(func=cmd_quantize)
 

@@ -482,3 +482,15 @@ def test_api_matches_the_command(tmp_path):
     assert [r["name"] for r in rows] == [r["name"] for r in report["tensors"]]
     for row, printed in zip(rows, report["tensors"]):
         assert {**row, "shape": list(row["shape"])} == printed
+
+
+def test_quantize_report(tmp_path):
+    """quantize --report FILE writes what compare --json prints."""
+    tensors = llama_tensors(np.random.default_rng(10))
+    write_model_folder(tmp_path / "m", tensors)
+    proc = run_cli("quantize", "m", "-o", "q", "--report", "r.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "r.json").read_text()) == compare_json("m", "q", tmp_path)
+    proc = run_cli("quantize", "m", "-o", "q2", "--report", "no/r.json", cwd=tmp_path)
+    assert proc.returncode == 2 and "--report no/r.json: no such directory" in proc.stderr
+    assert not (tmp_path / "q2").exists()
