@@ -276,11 +276,11 @@ def _add_compare(sub: "argparse._SubParsersAction[_Parser]") -> None:
     p = sub.add_parser(
         "compare",
         help="how much each tensor of a quantized checkpoint lost against its original",
-        description="Compare QUANTIZED (written by int8q, a compressed-tensors model "
-        "folder, or a Q8_0 GGUF) with ORIGINAL, the float checkpoint it was made from: "
-        "per tensor, SQNR in dB, cosine similarity, max abs error and the shares of "
-        "saturated and zero codes, in layer order; then a summary and the tensors "
-        "below --min-sqnr, which `quantize --skip` would keep in float.",
+        description="Compare QUANTIZED (written by int8q, a compressed-tensors model folder,\n"
+        "or a Q8_0 GGUF) with ORIGINAL, the float checkpoint it was made from: per\n"
+        "tensor, SQNR in dB, cosine similarity, max abs error and the shares of\n"
+        "saturated and zero codes, in layer order; then a summary, and the tensors\n"
+        "below --min-sqnr as the --skip options that would keep them in float.",
         epilog="examples:\n"
         "  int8q compare model.safetensors model-int8.safetensors\n"
         "  int8q compare MODEL_DIR MODEL_DIR-W8A8 --json > report.json\n"
