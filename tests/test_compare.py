@@ -458,6 +458,11 @@ def test_mistakes(tmp_path):
     write_safetensors(tmp_path / "m.safetensors", tensors)
     write_safetensors(tmp_path / "other.safetensors", {"b.weight": tensors["a.weight"]})
     write_safetensors(tmp_path / "wide.safetensors", {"a.weight": np.ones((4, 9), np.float32)})
+    np.savez(tmp_path / "m.npz", **tensors)
+    write_safetensors(tmp_path / "b.safetensors", {"b": np.ones(4, np.float32)})  # 1-D: kept
+    assert (
+        run_cli("quantize", "b.safetensors", "-o", "qb.safetensors", cwd=tmp_path).returncode == 0
+    )
     assert run_cli("quantize", "m.safetensors", "-o", "q.safetensors", cwd=tmp_path).returncode == 0
     for args, message in [
         (["other.safetensors", "q.safetensors"], "has no tensor 'a.weight'"),
@@ -465,6 +470,8 @@ def test_mistakes(tmp_path):
         (["q.safetensors", "q.safetensors"], "quantized; give the float checkpoint"),
         (["m.safetensors", "m.safetensors"], "not quantized by int8q"),
         (["m.safetensors", "missing.safetensors"], "no such file"),
+        (["m.npz", "m.safetensors"], "m.safetensors: not quantized by int8q"),
+        (["b.safetensors", "qb.safetensors"], "qb.safetensors: holds no quantized tensor"),
     ]:
         proc = run_cli("compare", *args, cwd=tmp_path)
         assert proc.returncode == 2, (args, proc.stderr)

@@ -52,7 +52,9 @@ def _safetensors_shards(path: str, kind: str) -> list[tuple[str, st.Header]]:
 
 
 def _already_quantized(path: str) -> FormatError:
-    return FormatError(f"{path}: quantized; give the float checkpoint it was made from first")
+    return FormatError(
+        f"{path}: quantized; give the float checkpoint it was made from first, then the quantized one"
+    )
 
 
 @contextlib.contextmanager
@@ -129,7 +131,7 @@ def quantized(path: str) -> Iterator[Quantized]:
         empty = False
         yield tensor
     if empty:
-        raise FormatError(f"{path}: holds no quantized tensor")
+        raise FormatError(f"{path}: holds no quantized tensor (give ORIGINAL, then QUANTIZED)")
 
 
 def _int8q_safetensors(path: str, kind: str) -> Iterator[Quantized]:
