@@ -140,7 +140,9 @@ def quantize(
 
     Parameters
     ----------
-    x : array_like of real numbers, any shape, dtype, layout or byte order
+    x : array_like of real numbers, any shape, dtype, layout or byte order,
+        or a CPU torch tensor (read in place, bfloat16 included; the results
+        are NumPy arrays, which ``torch.from_numpy`` wraps without a copy)
     axis : int, optional
         One scale per index along `axis`, reducing over all other axes.
     block_size : int, optional
@@ -329,7 +331,8 @@ def quantize_dequantize(
 ) -> tuple[QTensor, FloatArray]:
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
 
-    The dequantized array has x's shape and the working dtype.  ``out=(q,
+    The dequantized array has x's shape and the working dtype.  `x` may be
+    a CPU torch tensor, as for `quantize`.  ``out=(q,
     xhat)`` (either may be None) receives them: q as in `quantize`, xhat a
     C-contiguous writeable array of the working dtype and x's shape; both are
     left untouched on any error.
@@ -430,7 +433,7 @@ def absmax(
     """``max(|x|)`` per tensor, channel or block, in the working dtype.
 
     The result has the shape `quantize` gives its scale.  NaN/inf raise
-    ValueError.
+    ValueError.  `x` may be a CPU torch tensor, as for `quantize`.
 
     Examples
     --------
@@ -467,6 +470,8 @@ def dequantize(
     floating array of q's shape (and of `dtype` when given), receives the
     result cast to its dtype; it is left untouched on any error.
     With a zero point (or uint8 q) it is ``(q - zero_point) * scale``.
+    `q` and `scale` may be CPU torch tensors; the result is a NumPy array
+    (``torch.from_numpy`` wraps it without a copy).
 
     Examples
     --------
