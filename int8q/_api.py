@@ -10,7 +10,7 @@ from . import _affine, _engine
 from ._config import get_num_threads
 from ._dtypes import WORKING_DTYPES, working_dtype
 from ._granularity import resolve
-from ._operands import apart, as_input, check_out, refuse_masked
+from ._operands import apart, as_input, check_out
 from ._typing import FloatArray, Int8Array, WorkingDtype
 from ._validate import rounding_code
 
@@ -140,7 +140,9 @@ def quantize(
 
     Parameters
     ----------
-    x : array_like of real numbers, any shape, dtype, layout or byte order
+    x : array_like of real numbers, any shape, dtype, layout or byte order,
+        or a CPU torch tensor (read in place, bfloat16 included; the results
+        are NumPy arrays, which ``torch.from_numpy`` wraps without a copy)
     axis : int, optional
         One scale per index along `axis`, reducing over all other axes.
     block_size : int, optional
@@ -330,7 +332,8 @@ def quantize_dequantize(
 ) -> tuple[QTensor, FloatArray]:
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
 
-    The dequantized array has x's shape and the working dtype.  ``out=(q,
+    The dequantized array has x's shape and the working dtype.  `x` may be
+    a CPU torch tensor, as for `quantize`.  ``out=(q,
     xhat)`` (either may be None) receives them: q as in `quantize`, xhat a
     C-contiguous writeable array of the working dtype and x's shape; both are
     left untouched on any error.
@@ -431,7 +434,7 @@ def absmax(
     """``max(|x|)`` per tensor, channel or block, in the working dtype.
 
     The result has the shape `quantize` gives its scale.  NaN/inf raise
-    ValueError.
+    ValueError.  `x` may be a CPU torch tensor, as for `quantize`.
 
     Examples
     --------
@@ -468,6 +471,8 @@ def dequantize(
     floating array of q's shape (and of `dtype` when given), receives the
     result cast to its dtype; it is left untouched on any error.
     With a zero point (or uint8 q) it is ``(q - zero_point) * scale``.
+    `q` and `scale` may be CPU torch tensors; the result is a NumPy array
+    (``torch.from_numpy`` wraps it without a copy).
 
     Examples
     --------
@@ -506,12 +511,10 @@ def dequantize(
             gran = resolve(q.shape, axis, block_size)
             if scale.shape == gran.scale_shape:
                 return _engine.dequantize_fast(q, scale, gran)
-    refuse_masked(q, "q")
-    refuse_masked(scale, "scale")
-    q = np.asarray(q)
+    q = as_input(q, "q")
     if q.dtype != np.int8 and not (q.dtype == np.uint8 and zero_point is not None):
         raise TypeError(f"q must be int8 (or uint8 with a zero_point), got {q.dtype}")
-    scale = np.asarray(scale)
+    scale = as_input(scale, "scale")
     if scale.dtype.kind != "f" and scale.dtype.name != "bfloat16":
         raise TypeError(f"scale must be floating point, got {scale.dtype}")
     work = working_dtype(scale.dtype)

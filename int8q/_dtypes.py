@@ -27,6 +27,12 @@ def is_bfloat16(dtype: np.dtype[Any]) -> bool:
     return name == "bfloat16"
 
 
+def bf16_to_float32(bits: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """float32 values of bfloat16 bit patterns (uint16): exact, for readers
+    without ml_dtypes."""
+    return (np.asarray(bits, np.uint32) << 16).view(np.float32)
+
+
 # The common cases, looked up before anything else (small calls feel it).
 _WORKING: dict[object, WorkingDtype] = {
     np.dtype(np.float32): FLOAT32,

@@ -1,5 +1,11 @@
 """How the public functions take their array operands (README "Safety").
 
+- CPU torch tensors (any dtype .numpy() reads, and bfloat16) are read
+  through a NumPy view of their memory (`from_torch`): no copy where the
+  layout allows, requires_grad included; bfloat16 comes as ml_dtypes'
+  bfloat16 when ml_dtypes is installed, else as float32 (exact).  torch is
+  never imported by int8q: a tensor is recognised through sys.modules.
+  Tensors on another device (CUDA, meta) are refused with TypeError.
 - Masked arrays are refused with TypeError: int8q computes on every element,
   so it would quantize the values under the mask (``np.asarray`` drops the
   mask silently).  Fill or compress them first.
@@ -15,11 +21,14 @@
   thread count and the chunking.
 """
 
+import sys
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from numpy.exceptions import TooHardError
+
+from ._dtypes import bf16_to_float32
 
 # np.shares_memory solves a small integer program; this bounds its work.
 # Past it, the arrays are taken to overlap (a copy too many, never a wrong
@@ -41,7 +50,48 @@ def as_input(x: npt.ArrayLike, what: str = "x") -> npt.NDArray[Any]:
     if type(x) is np.ndarray:  # the common call: nothing to check or convert
         return x
     refuse_masked(x, what)
+    if is_torch_tensor(x):
+        return from_torch(x, what)
     return np.asarray(x)
+
+
+def is_torch_tensor(x: object) -> bool:
+    """Whether `x` is a torch.Tensor (torch is looked up, never imported:
+    a tensor exists only where torch already is)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def from_torch(t: Any, what: str) -> npt.NDArray[Any]:
+    """A CPU torch tensor as an ndarray sharing its memory where it can.
+
+    ``.numpy()`` refuses tensors that require grad (``detach`` shares the
+    memory) and bfloat16, which NumPy lacks: its bits are read as int16 and
+    viewed as ml_dtypes.bfloat16, or widened to float32 (exactly) without
+    ml_dtypes.
+    """
+    import torch  # already imported: `t` is one of its tensors
+
+    if t.device.type != "cpu":
+        hint = "it holds no values" if t.device.type == "meta" else f"pass {what}.cpu()"
+        raise TypeError(
+            f"{what} is a torch tensor on device {t.device.type!r}; int8q reads CPU memory ({hint})"
+        )
+    if t.layout != torch.strided:
+        raise TypeError(f"{what} is a torch tensor with layout {t.layout}; pass {what}.to_dense()")
+    t = t.detach().resolve_conj().resolve_neg()  # no copy unless a lazy bit is set
+    try:
+        if t.dtype != torch.bfloat16:
+            return t.numpy()  # type: ignore[no-any-return]
+        bits = t.view(torch.int16).numpy().view(np.uint16)
+    except (TypeError, RuntimeError) as exc:
+        raise TypeError(f"{what}: int8q cannot read a torch tensor of {t.dtype}: {exc}") from None
+    try:
+        import ml_dtypes
+    except ImportError:
+        return bf16_to_float32(bits)
+    values: npt.NDArray[Any] = bits.view(ml_dtypes.bfloat16)  # (ml_dtypes is untyped)
+    return values
 
 
 def check_out_type(out: object, what: str = "out") -> None:

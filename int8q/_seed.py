@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from typing import SupportsFloat
 
 from . import _engine
-from ._operands import refuse_masked
+from ._operands import from_torch, is_torch_tensor, refuse_masked
 from ._typing import DictForm
 
 
@@ -17,7 +17,7 @@ def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
     Parameters
     ----------
     x : sequence or iterable of real numbers (float, int, bool, NumPy
-        scalars), or a 1-D NumPy array.
+        scalars), a 1-D NumPy array or a 1-D CPU torch tensor.
 
     Returns
     -------
@@ -40,4 +40,6 @@ def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
     {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
     """
     refuse_masked(x, "x")
+    if is_torch_tensor(x):  # (iterating one gives 0-d tensors, which are not numbers)
+        x = from_torch(x, "x")
     return _engine.seed_quantize(x)

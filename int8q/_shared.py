@@ -8,7 +8,7 @@ without breaking them.
 """
 
 from ._api import QuantizedBase, quantize_with_scale
-from ._dtypes import working_dtype
+from ._dtypes import bf16_to_float32, working_dtype
 from ._engine import (
     Q8_0_BLOCK,
     Q8_0_BYTES,
@@ -29,6 +29,7 @@ __all__ = [
     "QuantizedBase",
     "ROUNDINGS",
     "apart",
+    "bf16_to_float32",
     "as_input",
     "check_block_size",
     "check_out",

@@ -4,6 +4,7 @@
     int8q quantize IN -o OUT [options]        quantize a checkpoint file
     int8q dequantize IN -o OUT                restore it
     int8q inspect FILE [--json]               list its tensors
+    int8q compare ORIGINAL QUANTIZED          what each quantized tensor lost
 
 IN is a .safetensors file, a Hugging Face model folder (config.json beside
 its weights: written in compressed-tensors format), a sharded checkpoint
@@ -20,16 +21,22 @@ removes the unfinished output before exiting.
 import argparse
 import contextlib
 import json
+import math
 import os
+import re
+import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from types import FrameType
-from typing import NoReturn, cast
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from . import __version__, int8_quantize
 from ._shared import ROUNDINGS
+
+if TYPE_CHECKING:
+    from .io._compare import CompareRow, Summary
 
 # int8q.io is imported only for file commands: printing the dict form stays as quick
 # to start as it was.
@@ -104,6 +111,7 @@ def _file_options_given(args: argparse.Namespace) -> bool:
         or args.quiet
         or args.scheme is not None
         or args.clip is not None
+        or args.report is not None
     )
 
 
@@ -121,6 +129,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         return
     from . import io
 
+    if args.report is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
+        raise CLIError(f"--report {args.report}: no such directory")
     io.quantize_file(
         _one_input(args),
         args.output,
@@ -133,6 +143,8 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         progress=_progress_wanted(args),
         clip=args.clip,
     )
+    if args.report is not None:
+        write_report(_one_input(args), args.output, args.report)
 
 
 def _one_input(args: argparse.Namespace) -> str:
@@ -173,6 +185,119 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         f"{len(rows)} tensors, {sum(r['size'] for r in rows)} bytes"
         + (f" in {files} files" if files > 1 else "")
     )
+
+
+# ---- compare ----
+
+
+def _json_ready(fields: Mapping[str, object]) -> dict[str, object]:
+    """Tuples as lists; inf and NaN, which JSON lacks, as null."""
+    return {
+        k: list(v)
+        if isinstance(v, tuple)
+        else None
+        if isinstance(v, float) and not math.isfinite(v)
+        else v
+        for k, v in fields.items()
+    }
+
+
+def _glob_escaped(name: str) -> str:
+    """`name` as a --skip pattern matching only itself."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _report_json(rows: "list[CompareRow]", summary: "Summary") -> str:
+    rows_out = [_json_ready(r) for r in rows]
+    return json.dumps({"tensors": rows_out, "summary": _json_ready(summary)}, indent=1)
+
+
+def write_report(original: str, quantized: str, path: str) -> None:
+    """`quantize --report`: compare's JSON for the input and the output just written."""
+    from .io import _compare
+    from .io._atomic import output_file
+
+    rows = _compare.compare_files(original, quantized)
+    with output_file(path) as f:
+        f.write((_report_json(rows, _compare.summarize(rows)) + "\n").encode())
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    from .io import _compare
+
+    if args.plot is not None:
+        from .io import _compare_plot
+
+        try:
+            _compare_plot.check_plot_path(args.plot)
+        except ModuleNotFoundError as exc:
+            raise CLIError(str(exc)) from None
+    rows = _compare.compare_files(args.original, args.quantized)
+    summary = _compare.summarize(rows, args.min_sqnr)
+    if args.plot is not None:
+        _compare_plot.plot_sqnr(rows, summary, args.plot, f"{args.quantized} vs {args.original}")
+    if args.json:
+        print(_report_json(rows, summary))
+        return
+    table = [("name", "shape", "dtype", "SQNR dB", "cosine", "max abs err", "saturated", "zero")]
+    for r in rows:
+        table.append(
+            (
+                r["name"],
+                _shape(r["shape"]),
+                r["dtype"],
+                f"{r['sqnr_db']:.2f}",
+                f"{r['cosine']:.6f}",
+                f"{r['max_abs_error']:.3g}",
+                f"{100 * r['saturated']:.2f}%",
+                f"{100 * r['zero']:.2f}%",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        cells = [c.ljust(w) for c, w in zip(row[:3], widths)]
+        print("  ".join(cells + [c.rjust(w) for c, w in zip(row[3:], widths[3:])]))
+    by_name = {r["name"]: r["sqnr_db"] for r in rows}
+    print(
+        f"{summary['tensors']} quantized tensors: SQNR mean {summary['mean_sqnr_db']:.2f} dB, "
+        f"min {summary['min_sqnr_db']:.2f} dB, overall {summary['overall_sqnr_db']:.2f} dB"
+    )
+    print("worst: " + ", ".join(f"{n} ({by_name[n]:.2f} dB)" for n in summary["worst"]))
+    below, threshold = summary["below_threshold"], summary["min_sqnr_threshold_db"]
+    if not below:
+        print(f"no tensor below {threshold:g} dB")
+    else:
+        skips = " ".join(f"--skip {shlex.quote(_glob_escaped(n))}" for n in below)
+        print(f"{len(below)} below {threshold:g} dB; to keep them in float, quantize with: {skips}")
+
+
+def _add_compare(sub: "argparse._SubParsersAction[_Parser]") -> None:
+    p = sub.add_parser(
+        "compare",
+        help="how much each tensor of a quantized checkpoint lost against its original",
+        description="Compare QUANTIZED (written by int8q, a compressed-tensors model folder,\n"
+        "or a Q8_0 GGUF) with ORIGINAL, the float checkpoint it was made from: per\n"
+        "tensor, SQNR in dB, cosine similarity, max abs error and the shares of\n"
+        "saturated and zero codes, in layer order; then a summary, and the tensors\n"
+        "below --min-sqnr as the --skip options that would keep them in float.",
+        epilog="examples:\n"
+        "  int8q compare model.safetensors model-int8.safetensors\n"
+        "  int8q compare MODEL_DIR MODEL_DIR-W8A8 --json > report.json\n"
+        "  int8q compare model-f16.gguf model-q8_0.gguf --plot sqnr.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("original", metavar="ORIGINAL", help="the float checkpoint")
+    p.add_argument("quantized", metavar="QUANTIZED", help="the quantized checkpoint")
+    p.add_argument("--json", action="store_true", help="print rows and summary as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="draw SQNR per tensor (needs matplotlib)")
+    p.add_argument(
+        "--min-sqnr",
+        type=float,
+        default=30.0,
+        metavar="DB",
+        help="list tensors below this SQNR as --skip candidates (default 30)",
+    )
+    p.set_defaults(func=cmd_compare)
 
 
 def _add_output(p: argparse.ArgumentParser, progress_help: str) -> None:
@@ -252,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="mse: clip each row (tensor, block) where the squared error is "
         "smallest (default: no clipping, abs-max)",
     )
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="then write what `int8q compare IN OUT --json` prints to FILE",
+    )
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser("dequantize", help="restore a file written by int8q quantize")
@@ -263,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="FILE")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_inspect)
+    _add_compare(sub)
     return parser
 
 

@@ -54,13 +54,22 @@ import os
 from collections.abc import Callable, Iterable
 from typing import SupportsIndex
 
+from . import _compare
 from . import _convention as conv
+from ._compare import CompareRow
 from ._container import Container, Row
 from ._errors import FormatError
 from ._progress import Progress
 from ._registry import container_for
 
-__all__ = ["quantize_file", "dequantize_file", "inspect_file", "detect_format", "FormatError"]
+__all__ = [
+    "quantize_file",
+    "dequantize_file",
+    "inspect_file",
+    "compare_files",
+    "detect_format",
+    "FormatError",
+]
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
@@ -205,3 +214,31 @@ def inspect_file(path: str | os.PathLike[str]) -> list[Row]:
     """
     path = os.fspath(path)
     return container_for(path).inspect(path)
+
+
+def compare_files(
+    original: str | os.PathLike[str], quantized: str | os.PathLike[str]
+) -> list[CompareRow]:
+    """How much each tensor of `quantized` lost against `original`.
+
+    `quantized` is a file or folder int8q wrote (.safetensors, a sharded
+    checkpoint, .npz), a compressed-tensors model folder (int8q's or
+    llm-compressor's), or a Q8_0 GGUF; `original` is the float checkpoint
+    it was made from (for a GGUF, its F32/F16/BF16 GGUF; for an .npz made
+    from a .npy, that .npy).  Tensors are matched by name and read one pair
+    at a time.
+
+    Returns one dict per quantized tensor, in layer order (names sorted
+    with their numbers compared as numbers): ``name``, ``shape``, ``dtype``
+    (the original's), ``sqnr_db``, ``cosine``, ``max_abs_error``,
+    ``saturated`` and ``zero`` (shares of the codes), and ``signal`` /
+    ``noise`` (the sums behind the SQNR); docs/semantics.md §8 defines them.
+
+    Raises
+    ------
+    FormatError
+        A file int8q cannot read, a quantized checkpoint that holds no
+        quantized tensor, an original that is itself quantized, lacks a
+        tensor or holds it in another shape.
+    """
+    return _compare.compare_files(original, quantized)

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import ggml
-from .._shared import find_nonfinite, nonfinite_error
+from .._shared import bf16_to_float32, find_nonfinite, nonfinite_error
 from . import _convention as conv
 from . import _gguf_format as gf
 from . import _gguf_rules as rules
@@ -35,7 +35,6 @@ from ._atomic import output_file
 from ._container import ProgressFactory, Row
 from ._errors import FormatError
 from ._reading import read_array
-from ._safetensors import bf16_to_float32
 
 NAME = "gguf"
 DESCRIPTION = ".gguf"

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _compressed_tensors as ct
 from . import _convention as conv
@@ -229,6 +230,24 @@ def _target_dtype(config: dict[str, Any], scale_dtype: str) -> str:
 
 def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
     """Restore a float model folder from a compressed-tensors folder."""
+    config, weights, plans = dequantize_plans(src)
+    out_config = {k: v for k, v in config.items() if k != QUANTIZATION_CONFIG}
+
+    def write_tensor(writer: st.Writer, plan: _Plan, name: str, arg: DequantizeArg) -> None:
+        _, out = dequantized(plan, name, arg)
+        writer.write(f"{arg[0]}.{ct.WEIGHT}", out)
+
+    _write(src, dst, weights, plans, out_config, write_tensor, progress_factory, "dequantize")
+
+
+# (module, unpacked weight shape, its config group's weight arguments)
+DequantizeArg = tuple[str, tuple[int, ...], ct.WeightArgs]
+
+
+def dequantize_plans(src: str) -> tuple[dict[str, Any], _Weights, list[_Plan]]:
+    """(config.json, weights, one plan per shard) of a compressed-tensors
+    folder: each quantized weight a ("dequantize", stored name,
+    DequantizeArg) step that `dequantized` computes; every check made."""
     config = _read_config(src)
     where = os.path.join(src, CONFIG)
     if QUANTIZATION_CONFIG not in config:
@@ -266,34 +285,33 @@ def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
             plan.specs.append((f"{module}.{ct.WEIGHT}", target, tuple(shape)))
             plan.steps.append(("dequantize", name, (module, shape, args)))
         plans.append(plan)
-    out_config = {k: v for k, v in config.items() if k != QUANTIZATION_CONFIG}
+    return config, weights, plans
 
-    def write_tensor(
-        writer: st.Writer, plan: _Plan, name: str, arg: tuple[str, tuple[int, ...], ct.WeightArgs]
-    ) -> None:
-        module, shape, args = arg
-        q = st.array(plan.path, plan.header, name)
-        if args.format == ct.PACKED:
-            q = ct.unpack(q, shape, args.num_bits)
-        scale = st.array(plan.path, plan.header, f"{module}.{ct.SCALE}")
-        scheme, block_size = ct.scale_layout(args)
-        if scheme == "per_tensor":
-            if scale.size != 1:
-                raise FormatError(
-                    f"{plan.path}: {module}.{ct.SCALE} has shape {scale.shape}; "
-                    f"a per-tensor scale has one value"
-                )
-            scale = scale.reshape(())
-        # q * scale in int8q's working dtype of the scale (float32, float64
-        # for a float64 scale): exact for 16-bit scales, so the writer's one
-        # rounding to the model's dtype gives what compressed-tensors computes
-        # in that dtype.
-        out = conv.dequantize(
-            name, np.asarray(q), scale, {"scheme": scheme, "block_size": block_size}, None
-        )
-        writer.write(f"{module}.{ct.WEIGHT}", out)
 
-    _write(src, dst, weights, plans, out_config, write_tensor, progress_factory, "dequantize")
+def dequantized(
+    plan: _Plan, name: str, arg: DequantizeArg
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[Any]]:
+    """(q, q * scale) of one quantized weight of `plan`, read from its shard."""
+    module, shape, args = arg
+    q = st.array(plan.path, plan.header, name)
+    if args.format == ct.PACKED:
+        q = ct.unpack(q, shape, args.num_bits)
+    scale = st.array(plan.path, plan.header, f"{module}.{ct.SCALE}")
+    scheme, block_size = ct.scale_layout(args)
+    if scheme == "per_tensor":
+        if scale.size != 1:
+            raise FormatError(
+                f"{plan.path}: {module}.{ct.SCALE} has shape {scale.shape}; "
+                f"a per-tensor scale has one value"
+            )
+        scale = scale.reshape(())
+    # q * scale in int8q's working dtype of the scale (float32, float64
+    # for a float64 scale): exact for 16-bit scales, so the writer's one
+    # rounding to the model's dtype gives what compressed-tensors computes
+    # in that dtype.
+    q = np.asarray(q)
+    out = conv.dequantize(name, q, scale, {"scheme": scheme, "block_size": block_size}, None)
+    return q, out
 
 
 def _quantized_modules(tensors: dict[str, st.TensorInfo]) -> set[str]:

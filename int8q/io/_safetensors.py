@@ -33,6 +33,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from .._shared import bf16_to_float32
 from ._errors import FormatError
 from ._limits import MAX_JSON_BYTES, check_writable, load_json, nbytes
 from ._reading import read_array
@@ -234,11 +235,6 @@ def array(path: str, header: Header, name: str) -> npt.NDArray[Any]:
     if info.dtype == "BF16":
         return a.view(ml_dtypes.bfloat16) if ml_dtypes is not None else bf16_to_float32(a)
     return a
-
-
-def bf16_to_float32(bits: npt.ArrayLike) -> npt.NDArray[np.float32]:
-    """float32 values of bfloat16 bit patterns (uint16)."""
-    return (np.asarray(bits, np.uint32) << 16).view(np.float32)
 
 
 def float32_to_bf16(values: npt.ArrayLike) -> npt.NDArray[np.uint16]:

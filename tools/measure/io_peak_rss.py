@@ -1,4 +1,4 @@
-"""Peak memory of `int8q quantize` and `int8q dequantize` on a large checkpoint.
+"""Peak memory of `int8q quantize`, `dequantize` and `compare` on a large checkpoint.
 
 Writes a float32 checkpoint shaped like TinyLlama-1.1B cut to --layers layers
 (hidden 2048, MLP 5632, 4 key/value heads of 64, vocabulary 32000: the
@@ -137,7 +137,9 @@ def measure(args, workdir):
     exe = shutil.which("int8q", path=sysconfig.get_path("scripts")) or "int8q"
     report = os.path.join(workdir, "time.txt")
     timer = subprocess.Popen(
-        ["/usr/bin/time", "-f", "%M %e", "-o", report, exe, *args], cwd=workdir
+        ["/usr/bin/time", "-f", "%M %e", "-o", report, exe, *args],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
     )
     peak_anon = 0
     while timer.poll() is None:
@@ -181,6 +183,7 @@ def main():
                 ["quantize", src, "-o", os.path.join(work, "w8a16")],
                 ["quantize", src, "-o", os.path.join(work, "w8a8"), "--scheme", "W8A8"],
                 ["dequantize", os.path.join(work, "w8a16"), "-o", os.path.join(work, "back")],
+                ["compare", src, os.path.join(work, "w8a16")],
             ]
         else:
             src = os.path.join(work, "model.safetensors")
@@ -193,6 +196,7 @@ def main():
                     "-o",
                     os.path.join(work, "back.safetensors"),
                 ],
+                ["compare", src, os.path.join(work, "q.safetensors")],
             ]
         print(
             f"checkpoint: {opts.layers} layers, {size / MiB:.0f} MiB float32"
@@ -200,12 +204,12 @@ def main():
             + f", largest tensor {largest / MiB:.0f} MiB"
         )
         for args in runs:
-            max_rss, anon, seconds = measure(args + ["--quiet"], work)
-            out = _size(args[3])
+            writes = "-o" in args  # compare only reads (and prints its report)
+            max_rss, anon, seconds = measure(args + (["--quiet"] if writes else ["--json"]), work)
             print(
                 f"int8q {' '.join(args[:1] + args[4:]):<25}  max RSS {max_rss / MiB:6.0f} MiB  "
                 f"peak RssAnon {anon / MiB:6.0f} MiB  {seconds:5.1f} s  "
-                f"output {out / MiB:.0f} MiB"
+                + (f"output {_size(args[3]) / MiB:.0f} MiB" if writes else "")
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
