@@ -509,5 +509,7 @@ def _integers(
         if type(v) is not int:
             raise TypeError(f"{key}[{i}] must be an integer, got {v!r}")
         if not info.min <= v <= info.max:
-            raise ValueError(f"{key}[{i}] must lie in [{info.min}, {info.max}] for {qdtype}, got {v}")
+            raise ValueError(
+                f"{key}[{i}] must lie in [{info.min}, {info.max}] for {qdtype}, got {v}"
+            )
     return np.array(values, dtype=qdtype)

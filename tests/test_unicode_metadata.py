@@ -86,7 +86,9 @@ def test_mutated_npz_metadata_code_points(data):
     or (never, for these) a result, under the parsers' invariant."""
     # The text with some code points replaced, or a short text of them only
     # (NumPy's SystemError came from a one-character member).
-    points = _meta_code_points() if data.draw(st.booleans()) else [0x20] * data.draw(st.integers(1, 3))
+    points = (
+        _meta_code_points() if data.draw(st.booleans()) else [0x20] * data.draw(st.integers(1, 3))
+    )
     for _ in range(data.draw(st.integers(1, 3))):
         i = data.draw(st.integers(0, len(points) - 1))
         points[i] = data.draw(
@@ -106,7 +108,7 @@ def _refused_by_all(folder, path):
 
 def test_text_from_is_the_checked_decode():
     assert text_from(np.array("héllo\U0001f600"), "f", "m") == "héllo\U0001f600"
-    assert text_from(np.array("abc".encode()), "f", "m") == "abc"
+    assert text_from(np.array(b"abc"), "f", "m") == "abc"
     assert text_from(np.array("x", dtype=">U4"), "f", "m") == "x"
     for bad in (
         np.frombuffer(b"\xff\xff\xff\xff", "<U1").reshape(()),
@@ -133,7 +135,7 @@ def _safetensors_with_metadata(metadata_json):
 
 
 def _escaped(cp):
-    return "\\u%04x" % cp
+    return f"\\u{cp:04x}"
 
 
 @pytest.mark.parametrize("where", ["int8q value", "other value", "other key"])
