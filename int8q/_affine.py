@@ -42,7 +42,7 @@ def qdtype_of(qdtype: npt.DTypeLike) -> np.dtype[Any]:
     """np.int8 or np.uint8 as a dtype; TypeError for anything else."""
     try:
         dt = np.dtype(qdtype)
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError, KeyError, OverflowError):  # ("(,)": SyntaxError)
         dt = None
     if dt not in (INT8, UINT8):
         raise TypeError(f"qdtype must be numpy.int8 or numpy.uint8, got {qdtype!r}")

@@ -102,3 +102,12 @@ def test_out_of_range_zero_points_of_any_size_are_value_errors(zp, qdtype):
         int8q.quantize(x, scale=0.1, zero_point=zp, **kw)
     with pytest.raises(ValueError, match="zero_point must lie in"):
         int8q.dequantize(np.zeros(2, np.uint8), 0.1, zero_point=zp)
+
+
+@pytest.mark.parametrize("qdtype", ["(,)", "i1,", "int16", 2**70, object, "<U3", "[("])
+def test_hostile_qdtype_is_a_type_error_naming_it(qdtype):
+    x = np.ones(3, np.float32)
+    with pytest.raises(TypeError, match="qdtype"):
+        int8q.quantize(x, scale=0.5, zero_point=0, qdtype=qdtype)
+    with pytest.raises(TypeError, match="qdtype"):
+        int8q.Calibrator(symmetric=False, qdtype=qdtype)
