@@ -434,13 +434,18 @@ class Calibrator:
             raise TypeError(f"count must be an integer, got {count!r}")
         if not 0 <= count <= MAX_COUNT:
             raise ValueError(f"count must lie in [0, {MAX_COUNT}], got {count}")
-        scale = _numbers(d, "scale", work, None if cal.axis is None else -1)
+        scale = _numbers(d, "scale", work, 1 if cal.axis is None else None)
         if not (scale > 0).all():
-            raise ValueError(f"scale must be > 0, got {scale.tolist()}")
+            i = int(np.flatnonzero(scale <= 0)[0])
+            raise ValueError(f"scale[{i}] must be > 0, got {d['scale'][i]!r}")
         channels = scale.size
         lo, hi = _numbers(d, "min", work, channels), _numbers(d, "max", work, channels)
         if not ((lo <= 0) & (hi >= 0)).all():
-            raise ValueError("min and max must satisfy min <= 0 <= max (min > max, or 0 outside)")
+            i = int(np.flatnonzero((lo > 0) | (hi < 0))[0])
+            raise ValueError(
+                f"min[{i}] = {d['min'][i]!r} and max[{i}] = {d['max'][i]!r}: a running "
+                "range has min <= 0 <= max"
+            )
         zp = None
         if cal.symmetric:
             if _field(d, "zero_point") is not None:
@@ -471,13 +476,12 @@ def _field(d: dict[str, Any], key: str) -> Any:
 
 
 def _list(d: dict[str, Any], key: str, n: int | None) -> list[Any]:
-    """The list d[key]: length n (1 for None, any positive length for -1)."""
+    """The list d[key], of length n (None: any length but 0)."""
     values = _field(d, key)
     if not isinstance(values, list):
         raise TypeError(f"{key} must be a list, got {type(values).__name__}")
-    want = 1 if n is None else n
-    if (want == -1 and not values) or (want != -1 and len(values) != want):
-        raise ValueError(f"{key} has {len(values)} values, expected {want if want > 0 else '>= 1'}")
+    if len(values) != n if n is not None else not values:
+        raise ValueError(f"{key} has {len(values)} values, expected {n or 'at least 1'}")
     return values
 
 
