@@ -27,7 +27,7 @@ import numpy.typing as npt
 from . import _engine, _kernels
 from ._chunks import chunk_threads, chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT32, WORKING_DTYPES
+from ._dtypes import DTYPE_ERRORS, FLOAT32, WORKING_DTYPES
 from ._granularity import Granularity, resolve
 from ._typing import FloatArray, WorkingDtype
 
@@ -42,7 +42,7 @@ def qdtype_of(qdtype: npt.DTypeLike) -> np.dtype[Any]:
     """np.int8 or np.uint8 as a dtype; TypeError for anything else."""
     try:
         dt = np.dtype(qdtype)
-    except (TypeError, ValueError, SyntaxError, KeyError, OverflowError):  # ("(,)": SyntaxError)
+    except DTYPE_ERRORS:
         dt = None
     if dt not in (INT8, UINT8):
         raise TypeError(f"qdtype must be numpy.int8 or numpy.uint8, got {qdtype!r}")

@@ -8,7 +8,7 @@ import numpy.typing as npt
 
 from . import _affine, _engine, _kernels
 from ._config import get_num_threads
-from ._dtypes import WORKING_DTYPES, working_dtype
+from ._dtypes import WORKING_DTYPES, user_dtype, working_dtype
 from ._granularity import resolve
 from ._operands import apart, as_input, check_out, refuse_masked
 from ._typing import FloatArray, Int8Array, WorkingDtype
@@ -523,7 +523,7 @@ def dequantize(
             f"scale has shape {scale.shape}, expected {gran.scale_shape} for q of shape {q.shape}"
         )
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
-    out_dtype = work if dtype is None else np.dtype(dtype)
+    out_dtype = work if dtype is None else user_dtype(dtype, "dtype")
     if out is not None and dtype is None:
         out_dtype = getattr(out, "dtype", out_dtype)
     if out_dtype.kind != "f" and out_dtype.name != "bfloat16":

@@ -111,3 +111,9 @@ def test_hostile_qdtype_is_a_type_error_naming_it(qdtype):
         int8q.quantize(x, scale=0.5, zero_point=0, qdtype=qdtype)
     with pytest.raises(TypeError, match="qdtype"):
         int8q.Calibrator(symmetric=False, qdtype=qdtype)
+
+
+@pytest.mark.parametrize("dtype", ["(,)", "[(", 2**70])
+def test_dequantize_dtype_np_dtype_cannot_read_is_a_type_error(dtype):
+    with pytest.raises(TypeError, match="dtype"):
+        int8q.dequantize(np.zeros(3, np.int8), np.float32(0.5), dtype=dtype)
