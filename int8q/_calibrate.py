@@ -434,6 +434,8 @@ class Calibrator:
             raise TypeError(f"count must be an integer, got {count!r}")
         if not 0 <= count <= MAX_COUNT:
             raise ValueError(f"count must lie in [0, {MAX_COUNT}], got {count}")
+        if cal.axis is None and isinstance(d.get("scale"), list) and len(d["scale"]) != 1:
+            raise ValueError(f"scale has {len(d['scale'])} values; with axis None it has one")
         scale = _numbers(d, "scale", work, 1 if cal.axis is None else None)
         if not (scale > 0).all():
             i = int(np.flatnonzero(scale <= 0)[0])
@@ -449,7 +451,7 @@ class Calibrator:
         zp = None
         if cal.symmetric:
             if _field(d, "zero_point") is not None:
-                raise ValueError("zero_point must be null for a symmetric calibrator")
+                raise ValueError("zero_point must be null when symmetric is true")
         else:
             zp = _integers(d, "zero_point", cal.qdtype, channels)
         shape = () if cal.axis is None else (channels,)
