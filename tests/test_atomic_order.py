@@ -10,16 +10,9 @@ import sys
 
 import pytest
 from checkpoints import listing
+from test_leftovers import _tmpfile_supported
 
 from int8q.io import _atomic
-
-
-def _tmpfile_supported(folder):
-    try:
-        os.close(os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600))
-    except (AttributeError, OSError):
-        return False
-    return True
 
 
 @pytest.fixture(params=["O_TMPFILE", "named"])
