@@ -27,7 +27,7 @@ import numpy.typing as npt
 from . import _engine, _kernels
 from ._chunks import chunk_threads, chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT32, WORKING_DTYPES
+from ._dtypes import DTYPE_ERRORS, FLOAT32, WORKING_DTYPES
 from ._granularity import Granularity, resolve
 from ._typing import FloatArray, WorkingDtype
 
@@ -42,11 +42,33 @@ def qdtype_of(qdtype: npt.DTypeLike) -> np.dtype[Any]:
     """np.int8 or np.uint8 as a dtype; TypeError for anything else."""
     try:
         dt = np.dtype(qdtype)
-    except TypeError:
+    except DTYPE_ERRORS:
         dt = None
     if dt not in (INT8, UINT8):
         raise TypeError(f"qdtype must be numpy.int8 or numpy.uint8, got {qdtype!r}")
     return dt
+
+
+def output_qdtype(qdtype: npt.DTypeLike | None, zero_point: object) -> npt.DTypeLike:
+    """The type of q for quantize(qdtype=, zero_point=), as ONNX QuantizeLinear
+    types it: `qdtype` when given, else the zero point's dtype when that is a
+    NumPy int8 or uint8 array or scalar, else int8 (Python ints, lists).
+
+    TypeError when `qdtype` is given and the zero point's int8/uint8 dtype
+    differs from it.
+    """
+    zp_type = None
+    if isinstance(zero_point, (np.ndarray, np.generic)) and zero_point.dtype in (INT8, UINT8):
+        zp_type = zero_point.dtype.type
+    if qdtype is None:
+        return np.int8 if zp_type is None else zp_type
+    if zp_type is not None and qdtype_of(qdtype) != zp_type:
+        raise TypeError(
+            f"qdtype={qdtype_of(qdtype)} conflicts with zero_point of dtype "
+            f"{np.dtype(zp_type)}; the zero point's dtype sets the output type "
+            "when qdtype is not given"
+        )
+    return qdtype
 
 
 def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
@@ -100,14 +122,21 @@ def given_zero_points(
 ) -> npt.NDArray[np.int32]:
     """The caller's zero points as int32 broadcast to gran.scale_shape.
 
-    TypeError unless integers; ValueError outside the range of qdtype.
+    TypeError unless integers; ValueError outside the range of qdtype
+    (Python ints of any size included).
     """
     zp = np.asarray(zero_point)
+    info = np.iinfo(qdtype)
+    if zp.dtype == object and zp.size and all(type(v) is int for v in zp.flat):
+        # Python ints beyond int64/uint64: NumPy keeps them as objects.
+        raise ValueError(
+            f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "
+            f"got {max(zp.flat, key=abs)}"
+        )
     if zp.dtype.kind not in "iu":
         raise TypeError(f"zero_point must be integers, got dtype {zp.dtype}")
     if zp.shape != gran.scale_shape:
         zp = _broadcast(zp, gran.scale_shape, "zero_point")
-    info = np.iinfo(qdtype)
     if zp.size and (zp.min() < info.min or zp.max() > info.max):
         raise ValueError(
             f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "

@@ -8,7 +8,7 @@ import numpy.typing as npt
 
 from . import _affine, _engine
 from ._config import get_num_threads
-from ._dtypes import WORKING_DTYPES, working_dtype
+from ._dtypes import WORKING_DTYPES, user_dtype, working_dtype
 from ._granularity import resolve
 from ._operands import apart, as_input, check_out
 from ._typing import FloatArray, Int8Array, WorkingDtype
@@ -126,7 +126,7 @@ def quantize(
     scale: npt.ArrayLike | None = None,
     zero_point: npt.ArrayLike | None = None,
     symmetric: bool = True,
-    qdtype: npt.DTypeLike = np.int8,
+    qdtype: npt.DTypeLike | None = None,
     clip: str | None = None,
 ) -> QTensor:
     """INT8 quantization: symmetric abs-max by default, or with given scales
@@ -165,8 +165,10 @@ def quantize(
         False: asymmetric ranges ``[min(0, min x), max(0, max x)]`` per
         tensor, channel or block, with a zero point (ONNX
         DynamicQuantizeLinear for uint8 per tensor).
-    qdtype : numpy.int8 or numpy.uint8
-        The type of q.  uint8 needs a zero point: `scale` or
+    qdtype : numpy.int8 or numpy.uint8, optional
+        The type of q.  Default: the dtype of `zero_point` when it is a
+        NumPy int8 or uint8 array or scalar (as ONNX QuantizeLinear types its
+        output), else int8.  uint8 needs a zero point: `scale` or
         ``symmetric=False``.
     clip : None or "mse"
         "mse": symmetric scales whose clipping range (a fraction
@@ -188,8 +190,8 @@ def quantize(
         parameters.
     TypeError
         complex, object or string input; a masked array; `out` not an ndarray
-        of `qdtype` (or an np.matrix); `qdtype` not int8 or uint8; non-integer
-        `zero_point`.
+        of `qdtype` (or an np.matrix); `qdtype` not int8 or uint8, or not
+        the dtype of an int8/uint8 `zero_point`; non-integer `zero_point`.
     numpy.exceptions.AxisError
         `axis` out of range.
 
@@ -218,7 +220,7 @@ def quantize(
         and zero_point is None
         and symmetric is True
         and clip is None
-        and qdtype is _INT8_TYPE
+        and (qdtype is None or qdtype is _INT8_TYPE)
     ):
         # The common calls (the scale from the abs-max, or one given float)
         # on an array the kernels read in place, in one compiled step that
@@ -237,7 +239,7 @@ def quantize(
         or zero_point is not None
         or symmetric is not True
         or clip is not None
-        or qdtype is not np.int8
+        or (qdtype is not None and qdtype is not np.int8)
     ):
         return _quantize_affine(
             x, axis, block_size, rounding, out, scale, zero_point, symmetric, qdtype, clip
@@ -255,12 +257,13 @@ def _quantize_affine(
     scale: npt.ArrayLike | None,
     zero_point: npt.ArrayLike | None,
     symmetric: bool,
-    qdtype: npt.DTypeLike,
+    qdtype: npt.DTypeLike | None,
     clip: str | None,
 ) -> QTensor:
     """quantize() with given parameters, asymmetric ranges or clip="mse"
     (int8q/_affine.py does the work)."""
     mode = rounding_code(rounding)
+    qdtype = _affine.output_qdtype(qdtype, zero_point)
     if (
         type(x) is _NDARRAY
         and scale is not None
@@ -524,7 +527,7 @@ def dequantize(
             f"scale has shape {scale.shape}, expected {gran.scale_shape} for q of shape {q.shape}"
         )
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
-    out_dtype = work if dtype is None else np.dtype(dtype)
+    out_dtype = work if dtype is None else user_dtype(dtype, "dtype")
     if out is not None and dtype is None:
         out_dtype = getattr(out, "dtype", out_dtype)
     if out_dtype.kind != "f" and out_dtype.name != "bfloat16":

@@ -44,6 +44,14 @@ SLICE = 1 << 16  # elements of a batch histogrammed at a time
 MSE_FRACTIONS = 200  # candidate ranges the "mse" search scores
 FORMAT = "int8q.Calibrator"
 E_EMPTY = -1100  # exponent of a channel that has seen only zeros
+# Histogram bounds: bins per sign and channel (16 * MAX_BINS bytes, 1 MiB,
+# per channel), and the whole histogram (every channel) of one calibrator.
+MAX_BINS = 1 << 16
+MAX_HISTOGRAM_BYTES = 1 << 30
+# NumPy's most dimensions: an axis beyond them names no axis of any array.
+MAX_DIMS = 64
+# The most values a calibrator counts (int64, as the histogram's counts).
+MAX_COUNT = (1 << 63) - 1
 
 
 class Calibrator:
@@ -101,17 +109,24 @@ class Calibrator:
             raise TypeError(f"symmetric must be True or False, got {symmetric!r}")
         qdtype = _affine.qdtype_of(qdtype)
         if symmetric and qdtype == _affine.UINT8:
-            raise ValueError("uint8 needs symmetric=False")
+            raise ValueError("qdtype uint8 needs symmetric=False")
         if (
             isinstance(percentile, bool)
             or not isinstance(percentile, (int, float))
             or not (0 < percentile <= 100)
         ):
             raise ValueError(f"percentile must be a number in (0, 100], got {percentile!r}")
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2 or bins & (bins - 1):
-            raise ValueError(f"bins must be a power of two >= 2, got {bins!r}")
+        if (
+            isinstance(bins, bool)
+            or not isinstance(bins, int)
+            or not 2 <= bins <= MAX_BINS
+            or bins & (bins - 1)
+        ):
+            raise ValueError(f"bins must be a power of two in [2, {MAX_BINS}], got {bins!r}")
         if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
             raise TypeError(f"axis must be an integer or None, got {axis!r}")
+        if axis is not None and not -MAX_DIMS <= axis < MAX_DIMS:
+            raise ValueError(f"axis must lie in [-{MAX_DIMS}, {MAX_DIMS}), got {axis}")
         self.method, self.axis, self.symmetric = method, axis, bool(symmetric)
         self.qdtype, self.percentile, self.bins = qdtype, float(percentile), bins
         self.dtype = None  # working dtype, from the first batch
@@ -163,6 +178,12 @@ class Calibrator:
             assert found is not None  # for mypy: lo or hi is not finite
             raise nonfinite_error(*found, what="batch")
         if self._lo is None:
+            if self.method != "minmax" and channels * 16 * self.bins > MAX_HISTOGRAM_BYTES:
+                raise ValueError(
+                    f"bins={self.bins} for {channels} channels needs a histogram of "
+                    f"{channels * 16 * self.bins} bytes, more than {MAX_HISTOGRAM_BYTES}; "
+                    "use fewer bins"
+                )
             self.dtype, self._lo, self._hi = work, lo, hi
             if self.method != "minmax":
                 self._hist = np.zeros((channels, 2 * self.bins), dtype=np.int64)
@@ -199,8 +220,10 @@ class Calibrator:
     def _add(self, x: npt.NDArray[Any], gran: Granularity) -> None:
         """Histogram x into the channels' bins, SLICE elements at a time."""
         n, channels = self.bins, self._hist.shape[0]
-        # bins / R as a power of two: the multiplication below is exact.
-        factor = np.ldexp(1.0, int(math.log2(n)) - self._exp)
+        # bins / R as a power of two: the multiplication below is exact.  A
+        # channel of zeros only (E_EMPTY) takes 1: its values all fall in the
+        # bin of 0 whatever the factor, and 2^(log2(bins) + 1100) overflows.
+        factor = np.ldexp(1.0, np.where(self._exp == E_EMPTY, 0, int(math.log2(n)) - self._exp))
         n_row, block, cmod, nb = gran.layout
         flat_hist = self._hist.reshape(-1)
         for start, chunk in chunks(x, self.dtype):
@@ -378,33 +401,63 @@ class Calibrator:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Calibrator":
         """A calibrator that quantizes with saved parameters (to_dict's
-        output, or json.loads of it).  A minmax one can also take more batches."""
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ValueError(f"not a {FORMAT} dict")
-        if d.get("version") != 1:
-            raise ValueError(f"unsupported {FORMAT} version {d.get('version')!r}")
+        output, or json.loads of it).  A minmax one can also take more batches.
+
+        ValueError or TypeError, naming the field, for anything to_dict
+        could not have written: a missing field, a wrong type, NaN/inf,
+        ``min > max``, a zero point that is not an integer in qdtype's range.
+        """
+        if not isinstance(d, dict):
+            raise TypeError(f"from_dict takes a dict, got {type(d).__name__}")
+        if _field(d, "format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} dict (format is {d['format']!r})")
+        version = _field(d, "version")
+        if type(version) is not int or version != 1:
+            raise ValueError(f"unsupported {FORMAT} version {version!r}")
+        qdtype = _field(d, "qdtype")
+        if qdtype not in ("int8", "uint8"):  # (before np.dtype, which raises anything)
+            raise ValueError(f"qdtype must be 'int8' or 'uint8', got {qdtype!r}")
         cal = cls(
-            d["method"],
-            axis=d["axis"],
-            symmetric=d["symmetric"],
-            qdtype=np.dtype(d["qdtype"]),
-            percentile=d["percentile"],
-            bins=d["bins"],
+            _field(d, "method"),
+            axis=_field(d, "axis"),
+            symmetric=_field(d, "symmetric"),
+            qdtype=np.dtype(qdtype),
+            percentile=_field(d, "percentile"),
+            bins=_field(d, "bins"),
         )
-        work = np.dtype(d["dtype"])
-        if work not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be float32 or float64, got {work}")
-        shape = () if cal.axis is None else (len(d["scale"]),)
-        scale = np.array(d["scale"], dtype=work).reshape(shape)
-        zp = (
-            None
-            if d["zero_point"] is None
-            else np.array(d["zero_point"], dtype=cal.qdtype).reshape(shape)
-        )
-        cal.dtype, cal.count = work, int(d["count"])
-        cal._lo = np.array(d["min"], dtype=work)
-        cal._hi = np.array(d["max"], dtype=work)
-        cal._frozen = (scale, zp)
+        dtype = _field(d, "dtype")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        work = np.dtype(dtype)
+        count = _field(d, "count")
+        if type(count) is not int:
+            raise TypeError(f"count must be an integer, got {count!r}")
+        if not 0 <= count <= MAX_COUNT:
+            raise ValueError(f"count must lie in [0, {MAX_COUNT}], got {count}")
+        if cal.axis is None and isinstance(d.get("scale"), list) and len(d["scale"]) != 1:
+            raise ValueError(f"scale has {len(d['scale'])} values; with axis None it has one")
+        scale = _numbers(d, "scale", work, 1 if cal.axis is None else None)
+        if not (scale > 0).all():
+            i = int(np.flatnonzero(scale <= 0)[0])
+            raise ValueError(f"scale[{i}] must be > 0, got {d['scale'][i]!r}")
+        channels = scale.size
+        lo, hi = _numbers(d, "min", work, channels), _numbers(d, "max", work, channels)
+        if not ((lo <= 0) & (hi >= 0)).all():
+            i = int(np.flatnonzero((lo > 0) | (hi < 0))[0])
+            raise ValueError(
+                f"min[{i}] = {d['min'][i]!r} and max[{i}] = {d['max'][i]!r}: a running "
+                "range has min <= 0 <= max"
+            )
+        zp = None
+        if cal.symmetric:
+            if _field(d, "zero_point") is not None:
+                raise ValueError("zero_point must be null when symmetric is true")
+        else:
+            zp = _integers(d, "zero_point", cal.qdtype, channels)
+        shape = () if cal.axis is None else (channels,)
+        cal.dtype, cal.count = work, count
+        cal._lo, cal._hi = lo, hi
+        cal._frozen = (scale.reshape(shape), None if zp is None else zp.reshape(shape))
         return cal
 
     def __repr__(self) -> str:
@@ -416,3 +469,53 @@ class Calibrator:
 
 def _is_dask(batch: object) -> bool:
     return type(batch).__module__.split(".")[0] == "dask" and hasattr(batch, "blocks")
+
+
+def _field(d: dict[str, Any], key: str) -> Any:
+    if key not in d:
+        raise ValueError(f"{FORMAT} dict lacks the field {key!r}")
+    return d[key]
+
+
+def _list(d: dict[str, Any], key: str, n: int | None) -> list[Any]:
+    """The list d[key], of length n (None: any length but 0)."""
+    values = _field(d, key)
+    if not isinstance(values, list):
+        raise TypeError(f"{key} must be a list, got {type(values).__name__}")
+    if len(values) != n if n is not None else not values:
+        raise ValueError(f"{key} has {len(values)} values, expected {n or 'at least 1'}")
+    return values
+
+
+def _numbers(d: dict[str, Any], key: str, work: np.dtype[Any], n: int | None) -> FloatArray:
+    """d[key] as a flat array of finite numbers in the working dtype."""
+    values = _list(d, key, n)
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"{key}[{i}] must be a number, got {v!r}")
+        try:
+            float(v)
+        except OverflowError:  # an integer beyond float64
+            raise ValueError(f"{key}[{i}] is not finite in {work}: {v}") from None
+    with np.errstate(over="ignore"):
+        a: FloatArray = np.array(values, dtype=np.float64).astype(work)
+    bad = np.flatnonzero(~np.isfinite(a))
+    if bad.size:
+        raise ValueError(f"{key}[{bad[0]}] is not finite in {work}: {values[bad[0]]}")
+    return a
+
+
+def _integers(
+    d: dict[str, Any], key: str, qdtype: np.dtype[Any], n: int
+) -> npt.NDArray[np.integer[Any]]:
+    """d[key] as a flat array of qdtype (integers in its range only)."""
+    values = _list(d, key, n)
+    info = np.iinfo(qdtype)
+    for i, v in enumerate(values):
+        if type(v) is not int:
+            raise TypeError(f"{key}[{i}] must be an integer, got {v!r}")
+        if not info.min <= v <= info.max:
+            raise ValueError(
+                f"{key}[{i}] must lie in [{info.min}, {info.max}] for {qdtype}, got {v}"
+            )
+    return np.array(values, dtype=qdtype)

@@ -19,6 +19,19 @@ WORKING_DTYPES = (FLOAT32, FLOAT64)
 ROUNDING_CODES = {"half_even": _kernels.HALF_EVEN, "half_away": _kernels.HALF_AWAY}
 
 
+# What np.dtype raises for a value it cannot read ("(,)": SyntaxError).
+DTYPE_ERRORS = (TypeError, ValueError, SyntaxError, KeyError, OverflowError)
+
+
+def user_dtype(value: npt.DTypeLike, name: str) -> np.dtype[Any]:
+    """np.dtype(value) for a caller's argument `name`; TypeError naming it
+    for anything np.dtype cannot read."""
+    try:
+        return np.dtype(value)
+    except DTYPE_ERRORS:
+        raise TypeError(f"{name} must be a NumPy dtype, got {value!r}") from None
+
+
 def is_bfloat16(dtype: np.dtype[Any]) -> bool:
     # ml_dtypes is optional; its bfloat16 is recognised by name so that int8q
     # never has to import it.

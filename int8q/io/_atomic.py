@@ -9,11 +9,14 @@ interrupt or a crash never leaves a partial checkpoint under the real name.
   kernel frees an unlinked file when its last descriptor closes).
 - Elsewhere, or where the filesystem has no O_TMPFILE (some network and
   FUSE filesystems), it is written under a recognisable temporary name,
-  ``.NAME.int8q-PID-RANDOM.tmp`` beside the target, removed on any error;
-  after a SIGKILL the next int8q run writing the same target removes the
-  ones whose process is gone.
+  ``.NAME.int8q-PID-RANDOM.tmp`` beside the target, removed on any error.
 - A directory (a sharded checkpoint) is built under such a name beside its
   target and renamed into place; its files inside use the same rules.
+
+After a SIGKILL (or a power cut) such a name can remain.  Every int8q run
+that writes into a folder first removes the temporaries there whose process
+is gone, whatever target they were for, so none outlives the next run in
+the same folder.
 """
 
 import contextlib
@@ -62,17 +65,17 @@ def _process_gone(pid: int) -> bool:
 
 
 def remove_stale(dst: str) -> None:
-    """Remove temporary files and folders that an int8q process killed while
-    writing `dst` left beside it: those whose process is gone (POSIX), or
-    untouched for STALE_AFTER_S (elsewhere, where os.kill would kill)."""
-    parent, base = os.path.split(os.path.abspath(dst))
+    """Remove the temporary files and folders that killed int8q processes left
+    in `dst`'s folder, for any target: those whose process is gone (POSIX),
+    or untouched for STALE_AFTER_S (elsewhere, where os.kill would kill)."""
+    parent = os.path.dirname(os.path.abspath(dst))
     try:
         names = os.listdir(parent)
     except OSError:
         return
     for name in names:
         match = _TEMPORARY.fullmatch(name)
-        if not match or match["base"] != base:
+        if not match:
             continue
         path = os.path.join(parent, name)
         stale = False

@@ -16,6 +16,7 @@ metadata, shard indexes) through `load_json` and its shapes through
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,11 +83,33 @@ def load_json(data: bytes | str, where: str, what: str) -> Any:  # (JSON: checke
     if keys > MAX_JSON_KEYS:
         raise FormatError(f"{where}: {what} has {keys} keys (the limit is {MAX_JSON_KEYS})")
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"{where}: corrupt {what}: {exc}") from None
     except _DuplicateKey as exc:
         raise FormatError(f"{where}: corrupt {what}: duplicate key {exc.args[0]!r}") from None
+    # json.loads keeps a lone surrogate escape ("\ud800") as a str no UTF-8
+    # can encode (safetensors' own reader refuses it); only an escape makes one.
+    if _ESCAPED_SURROGATE.search(data) and (bad := _lone_surrogate(doc)) is not None:
+        raise FormatError(f"{where}: corrupt {what}: a lone surrogate in the string {bad!r}")
+    return doc
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """The first string (key or value) of a JSON document holding a surrogate."""
+    if isinstance(value, str):
+        return value if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        parts = [part for pair in value.items() for part in pair]
+    elif isinstance(value, list):
+        parts = value
+    else:
+        return None
+    return next((bad for part in parts if (bad := _lone_surrogate(part)) is not None), None)
 
 
 def check_writable(text: str | bytes, what: str) -> None:

@@ -15,6 +15,7 @@ exact byte count to check against the file before anything is allocated.
 import ast
 import re
 import struct
+import sys
 from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
@@ -142,3 +143,25 @@ def array_from(
     if header.data_bytes:
         read_into(f, flat.reshape(-1).view(np.uint8), where, name)
     return a
+
+
+def text_from(a: npt.NDArray[Any], where: str, name: str) -> str:
+    """The text of a 0-d string (``S``, UTF-8) or unicode (``U``, UTF-32)
+    array read from a file: the one decode of such arrays, checked.
+
+    NumPy builds a Python str from a ``U`` array's code points unchecked
+    (SystemError for one beyond U+10FFFF, lone surrogates kept); the strict
+    codecs refuse both.  Trailing NULs are padding, as NumPy strips them.
+    """
+    if a.dtype.kind not in "SU" or a.shape != ():
+        raise FormatError(f"{where}: {name!r} is not a text scalar")
+    raw = a.tobytes()
+    if a.dtype.kind == "S":
+        codec = "utf-8"
+    else:
+        big = a.dtype.byteorder == ">" or (a.dtype.byteorder == "=" and sys.byteorder == "big")
+        codec = "utf-32-be" if big else "utf-32-le"
+    try:
+        return raw.decode(codec).rstrip("\0")
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{where}: {name!r} is not valid text: {exc.reason}") from None

@@ -34,7 +34,7 @@ from . import _convention as conv
 from ._atomic import output_file
 from ._container import ProgressFactory, Row
 from ._errors import FormatError
-from ._npyheader import NpyHeader, array_from, read_header
+from ._npyheader import NpyHeader, array_from, read_header, text_from
 from ._reading import read_into
 
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what np.savez(_compressed) writes
@@ -301,7 +301,7 @@ def _metadata(zin: zipfile.ZipFile, members: dict[str, str], src: str) -> conv.M
     text = _read(zin, members[META_MEMBER], src)
     if text.dtype.kind != "U" or text.shape != ():
         raise FormatError(f"{src}: corrupt {META_MEMBER} entry")
-    meta = conv.decode(str(text[()]), src)
+    meta = conv.decode(text_from(text, src, META_MEMBER), src)
     for name, e in meta["tensors"].items():
         if name not in members or e["scale"] not in members:
             raise FormatError(

@@ -118,8 +118,8 @@ def test_next_run_removes_stale_temporaries_only(tmp_path):
     stale_dir.mkdir()
     (stale_dir / "inside").write_bytes(b"x")
     int8q.io.quantize_file(src, tmp_path / "q.safetensors")
-    assert not stale_file.exists() and not stale_dir.exists()
-    assert live.exists() and other_target.exists() and not_ours.exists()
+    assert not stale_file.exists() and not stale_dir.exists() and not other_target.exists()
+    assert live.exists() and not_ours.exists()
 
 
 @posix_only
