@@ -41,6 +41,7 @@ from ._safetensors import bf16_to_float32
 NAME = "gguf"
 DESCRIPTION = ".gguf"
 OUTPUT_IS_DIR = False
+OUTPUT_SUFFIX = ".gguf"
 
 F32, F16, BF16 = gf.TYPE_IDS["F32"], gf.TYPE_IDS["F16"], gf.TYPE_IDS["BF16"]
 _FLOATS: dict[int, np.dtype[Any]] = {

@@ -35,10 +35,12 @@ from ._container import ProgressFactory, Row
 from ._errors import FormatError
 from ._limits import MAX_JSON_BYTES, load_json
 from ._progress import Progress
+from ._suffix import FOLDER, check_suffix
 
 NAME = "hf"
 DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"
 OUTPUT_IS_DIR = True
+OUTPUT_SUFFIX = FOLDER
 SCHEMES = conv.SERVING_SCHEMES  # the --scheme values this container takes
 CONFIG = "config.json"
 QUANTIZATION_CONFIG = "quantization_config"
@@ -229,6 +231,7 @@ def _target_dtype(config: dict[str, Any], scale_dtype: str) -> str:
 
 def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
     """Restore a float model folder from a compressed-tensors folder."""
+    check_suffix(dst, OUTPUT_SUFFIX)
     config = _read_config(src)
     where = os.path.join(src, CONFIG)
     if QUANTIZATION_CONFIG not in config:

@@ -21,12 +21,14 @@ from ._container import ProgressFactory, Row
 from ._convention import Options
 from ._errors import FormatError
 from ._limits import MAX_JSON_BYTES, check_writable, load_json
+from ._suffix import FOLDER, check_suffix
 
 INDEX_SUFFIX = ".safetensors.index.json"
 
 NAME = "sharded"
 DESCRIPTION = f"a sharded checkpoint directory or its *{INDEX_SUFFIX}"
 OUTPUT_IS_DIR = True
+OUTPUT_SUFFIX = FOLDER
 
 
 def claims(path: str) -> bool:
@@ -151,6 +153,7 @@ def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> No
 
 
 def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
+    check_suffix(dst, OUTPUT_SUFFIX)
     index = find_index(src)
     data, _, shards = _shards(index)
     plans = [(shard, _checkpoint.plan_dequantize(path, header)) for shard, path, header in shards]
