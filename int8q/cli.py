@@ -77,17 +77,12 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _NegativeNumbers:
-    """What argparse takes for a negative number rather than an option: any
-    float syntax (``-2.5e2``, ``-.5``, ``-1e-3``, ``-inf``), not only the
-    ``-1`` and ``-0.5`` its own pattern matches.  No int8q option looks like
-    a number, so nothing is lost.  (argparse calls ``.match``; newer
-    versions may call ``.fullmatch``.)"""
-
-    def match(self, text: str) -> bool:
-        return text.startswith("-") and _as_number(text) is not None
-
-    fullmatch = match
+# What argparse takes for a negative number rather than an option: the
+# start of any float syntax (-2.5e2, -.5, -1e-3, -inf, -nan), not only the
+# -1 and -0.5 that its own pattern matches before Python 3.13.  No int8q
+# option starts so; a token that only starts like a number (-1x) is then
+# refused as "not a number".
+_NEGATIVE_NUMBER = re.compile(r"^-(?:\.?\d|(?i:inf|nan))")
 
 
 class _Formatter(argparse.HelpFormatter):
@@ -106,7 +101,7 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
-        self._negative_number_matcher = _NegativeNumbers()
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"int8q: error: {message} (see {self.prog} --help)\n")
@@ -236,7 +231,9 @@ def _check_patterns(patterns: Sequence[str], rows: "list[Row]", src: str) -> Non
     names = [r["name"] for r in rows]
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
-            raise CLIError(f"--skip {pattern!r} matches no tensor of {src} (names are case-sensitive)")
+            raise CLIError(
+                f"--skip {pattern!r} matches no tensor of {src} (names are case-sensitive)"
+            )
 
 
 def _resolve(args: argparse.Namespace, path: str) -> str:
@@ -399,9 +396,7 @@ def _add_output(p: argparse.ArgumentParser, what: str) -> None:
         help=f"{what}: a file with its container's suffix, or a folder (no file suffix) "
         "for a sharded checkpoint or a Hugging Face model folder",
     )
-    p.add_argument(
-        "--force", action="store_true", help="replace OUT if it exists (in one step)"
-    )
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists (in one step)")
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -410,9 +405,7 @@ def _add_output(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no summary and no progress bar on stderr"
     )
-    p.add_argument(
-        "--json", action="store_true", help="print the summary as JSON on stdout"
-    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
 
 
 def _add_revision(p: argparse.ArgumentParser) -> None:

@@ -60,7 +60,12 @@ def test_console_script_round_trip(tmp_path, model):
     proc = run_cli("quantize", src, "-o", tmp_path / "q.safetensors", "-q", cwd=tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     proc = run_cli(
-        "dequantize", tmp_path / "q.safetensors", "-o", tmp_path / "b.safetensors", "-q", cwd=tmp_path
+        "dequantize",
+        tmp_path / "q.safetensors",
+        "-o",
+        tmp_path / "b.safetensors",
+        "-q",
+        cwd=tmp_path,
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     back = read_safetensors(tmp_path / "b.safetensors")[0]

@@ -60,9 +60,7 @@ def _public(path: object, dst: str) -> object:
     if path.startswith("/proc/self/fd/"):
         return dst
     parts = path.split(os.sep)
-    return os.sep.join(
-        m["base"] if (m := _TEMPORARY.fullmatch(part)) else part for part in parts
-    )
+    return os.sep.join(m["base"] if (m := _TEMPORARY.fullmatch(part)) else part for part in parts)
 
 
 @contextlib.contextmanager
@@ -227,7 +225,13 @@ def _exchange(a: str, b: str) -> bool:
     renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
     if renameat2 is None:  # C library older than glibc 2.28
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
     code = ctypes.get_errno()

@@ -23,8 +23,7 @@ def check_suffix(dst: str, suffix: str) -> None:
         found = next((s for s in FILE_SUFFIXES if name.endswith(s)), None)
         if found:
             raise FormatError(
-                f"{dst}: the output is a folder; give it a name without a file suffix "
-                f"(not {found})"
+                f"{dst}: the output is a folder; give it a name without a file suffix (not {found})"
             )
     elif not name.endswith(suffix) or os.fspath(dst).endswith(("/", os.sep)):
         raise FormatError(f"{dst}: the output is a {suffix} file; give it the {suffix} suffix")
