@@ -194,16 +194,17 @@ def _kept(rows: "list[Row]") -> int:
 
 
 def _report(
-    args: argparse.Namespace, src: str, before: "list[Row]", after: "list[Row]", seconds: float
+    args: argparse.Namespace, given: str, before: "list[Row]", after: "list[Row]", seconds: float
 ) -> None:
-    """The summary: one line on stderr (none with -q), and with --json on stdout."""
+    """The summary: one line on stderr (none with -q), and with --json on stdout.
+    `given`: the input as the user named it (a path, or a Hub model ID)."""
     verb = args.command  # "quantize" or "dequantize"
     converted = _converted(after) if verb == "quantize" else _converted(before)
     kept = _kept(after) if verb == "quantize" else _kept(before)
     in_bytes, out_bytes = sum(r["size"] for r in before), sum(r["size"] for r in after)
     data = {
         "command": verb,
-        "input": src,
+        "input": given,
         "output": args.output,
         f"{verb}d": converted,
         "kept": kept,
@@ -257,10 +258,11 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         return
     from . import io
 
-    src = _resolve(args, _one_input(args))
+    given = _one_input(args)
+    src = _resolve(args, given)
     progress = _progress_wanted(args)
     before = io.inspect_file(src)
-    _check_patterns(args.skip or (), before, src)
+    _check_patterns(args.skip or (), before, given)
     start = time.perf_counter()
     io.quantize_file(
         src,
@@ -276,7 +278,7 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         force=args.force,
     )
     seconds = time.perf_counter() - start
-    _report(args, src, before, io.inspect_file(args.output), seconds)
+    _report(args, given, before, io.inspect_file(args.output), seconds)
 
 
 def _one_input(args: argparse.Namespace) -> str:
@@ -295,7 +297,7 @@ def cmd_dequantize(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     io.dequantize_file(src, args.output, progress=progress, force=args.force)
     seconds = time.perf_counter() - start
-    _report(args, src, before, io.inspect_file(args.output), seconds)
+    _report(args, args.input, before, io.inspect_file(args.output), seconds)
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -359,10 +361,10 @@ _QUANTIZE_EXAMPLES = """\
 examples:
   int8q quantize model.safetensors -o model-int8.safetensors
   int8q quantize ./Qwen3-0.6B -o ./Qwen3-0.6B-W8A8 --scheme w8a8
-  int8q quantize Qwen/Qwen3-0.6B -o ./Qwen3-0.6B-W8A16    (a Hub model ID)
+  int8q quantize Qwen/Qwen3-0.6B -o ./Qwen3-0.6B-W8A16    # a Hub model ID
   int8q quantize model-f16.gguf -o model-q8_0.gguf
   int8q quantize weights.npy -o weights-int8.npz --block-size 64
-  int8q quantize 1 -2.5e2 .5                          (numbers: print the dict form)
+  int8q quantize 1 -2.5e2 .5                             # numbers: the dict form
 
 OUT is named for what is written: a .safetensors, .npz or .gguf file keeps
 its container's suffix (a .npy becomes an .npz); a model folder or sharded

@@ -77,8 +77,9 @@ def one_line_error(proc):
 
 def test_quantize_inspect_dequantize_a_hub_id_offline(hub_env):
     env, work, local = hub_env
-    proc = cli(env, work, "quantize", MODEL_ID, "-o", work / "q", "-q")
+    proc = cli(env, work, "quantize", MODEL_ID, "-o", work / "q", "-q", "--json")
     assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["input"] == MODEL_ID  # as the user named it
     # the same as quantizing the local folder
     proc = cli(env, work, "quantize", local, "-o", work / "q-local", "-q")
     assert proc.returncode == 0, proc.stderr

@@ -88,7 +88,10 @@ def _same(a: str, b: str) -> bool:
 
 def _inside(path: str, folder: str) -> bool:
     path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([path, folder]) == folder
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # Windows: on different drives
+        return False
 
 
 def _check_output(
