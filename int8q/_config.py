@@ -79,8 +79,12 @@ def _init_simd() -> None:
         _kernels.isa_select(_kernels.isa_detect())
 
 
-def show_config(file: TextIO | None = None) -> str:
-    """Print (and return) the build and run-time configuration."""
+def show_config(file: TextIO | None = None) -> None:
+    """Print the build and run-time configuration to `file` (default stdout).
+
+    Returns None, as ``numpy.show_config()`` does, so that a REPL shows the
+    text once; to keep it, pass a file (``io.StringIO()``) and read that.
+    """
     import platform
 
     import numpy as np
@@ -106,9 +110,7 @@ def show_config(file: TextIO | None = None) -> str:
             f"  {mark} {name:<9} {built}; {'runs here' if name in usable else 'not on this CPU'}"
         )
     lines.append(f"openmp wait policy: {os.environ.get('OMP_WAIT_POLICY', 'default')}")
-    text = "\n".join(lines)
-    print(text, file=file)
-    return text
+    print("\n".join(lines), file=file)
 
 
 _init_simd()

@@ -10,8 +10,14 @@ IN is a .safetensors file, a Hugging Face model folder (config.json beside
 its weights: written in compressed-tensors format), a sharded checkpoint
 (its directory or its *.safetensors.index.json), a .npy, a .npz or a .gguf
 (into Q8_0, as llama-quantize does); see int8q.io for the conventions.
+With huggingface_hub installed, IN may also be a Hub model ID (org/name).
 ``quantize`` prints the dict form when every argument is a number and there
 is no -o.
+
+OUT is named for what is written (docs/semantics.md §4): the container's
+suffix for a file, no file suffix for a folder.  An existing OUT is
+replaced only with --force.  On success a one-line summary goes to stderr
+(-q: none; --json: the same data as JSON on stdout).
 
 Errors print one line on stderr and exit with status 2.  An interrupt
 (Ctrl-C, exit 130) or SIGTERM (``timeout``, a container stop; exit 143)
@@ -20,6 +26,7 @@ removes the unfinished output before exiting.
 
 import argparse
 import contextlib
+import fnmatch
 import json
 import math
 import os
@@ -28,15 +35,19 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from . import __version__, int8_quantize
 from ._shared import ROUNDINGS
 
 if TYPE_CHECKING:
     from .io._compare import CompareRow, Summary
+
+if TYPE_CHECKING:
+    from .io._container import Row
 
 # int8q.io is imported only for file commands: printing the dict form stays as quick
 # to start as it was.
@@ -71,20 +82,59 @@ def _sigterm_raises() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+# What argparse takes for a negative number rather than an option: the
+# start of any float syntax (-2.5e2, -.5, -1e-3, -inf, -nan), not only the
+# -1 and -0.5 that its own pattern matches before Python 3.13.  No int8q
+# option starts so; a token that only starts like a number (-1x) is then
+# refused as "not a number".
+_NEGATIVE_NUMBER = re.compile(r"^-(?:\.?\d|(?i:inf|nan))")
+
+
+class _Formatter(argparse.HelpFormatter):
+    """The description wrapped as usual; the epilog (examples) kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, with usage errors reported on one line like every other error."""
+    """argparse, with usage errors reported on one line like every other error,
+    and negative numbers of any float syntax taken as values."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"int8q: error: {message} (see {self.prog} --help)\n")
 
 
-def _block_size(text: str) -> int | str:
-    """An integer block size, or the text itself so that int8q.io's check
-    words the mistake as the API does."""
+def _choice(*values: str) -> Callable[[str], str]:
+    """An argparse type: one of `values`, in any case, given back as spelled in `values`."""
+    by_key = {v.lower(): v for v in values}
+
+    def parse(text: str) -> str:
+        try:
+            return by_key[text.lower()]
+        except KeyError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not one of {', '.join(values)} (any case)"
+            ) from None
+
+    parse.__name__ = "choice"
+    return parse
+
+
+def _block_size(text: str) -> int:
+    from ._validate import block_size
+
     try:
-        return int(text)
+        return block_size(int(text))
     except ValueError:
-        return text
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
 
 
 def _as_number(text: str) -> float | None:
@@ -95,9 +145,20 @@ def _as_number(text: str) -> float | None:
 
 
 def _progress_wanted(args: argparse.Namespace) -> bool:
-    if args.quiet:
+    """A bar on a terminal (stderr), unless -q or --no-progress; --progress forces it."""
+    if args.progress is None:
+        return not args.quiet and sys.stderr.isatty() and _have_tqdm()
+    if args.progress and not _have_tqdm():
+        raise CLIError("--progress needs tqdm (pip install tqdm)")
+    return bool(args.progress)
+
+
+def _have_tqdm() -> bool:
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
         return False
-    return args.progress or sys.stderr.isatty()
+    return True
 
 
 def _file_options_given(args: argparse.Namespace) -> bool:
@@ -107,12 +168,86 @@ def _file_options_given(args: argparse.Namespace) -> bool:
         or args.rounding is not None
         or args.skip
         or args.all
-        or args.progress
+        or args.progress is not None
         or args.quiet
+        or args.force
+        or args.revision is not None
         or args.scheme is not None
         or args.clip is not None
         or args.report is not None
     )
+
+
+def _human(nbytes: float) -> str:
+    """A size in binary units, as tqdm's bar shows it: 512 B, 1.5 KiB, 86.9 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(nbytes) < 1024 or unit == "TiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    raise AssertionError("unreachable")
+
+
+# inspect rows of tensors written as they were, and of a quantized weight's companions
+_KEPT, _COMPANIONS = "none", ("scale", "shape")
+
+
+def _converted(rows: "list[Row]") -> int:
+    return sum(r["scheme"] != _KEPT and r["scheme"] not in _COMPANIONS for r in rows)
+
+
+def _kept(rows: "list[Row]") -> int:
+    return sum(r["scheme"] == _KEPT for r in rows)
+
+
+def _report(
+    args: argparse.Namespace, given: str, before: "list[Row]", after: "list[Row]", seconds: float
+) -> None:
+    """The summary: one line on stderr (none with -q), and with --json on stdout.
+    `given`: the input as the user named it (a path, or a Hub model ID)."""
+    verb = args.command  # "quantize" or "dequantize"
+    converted = _converted(after) if verb == "quantize" else _converted(before)
+    kept = _kept(after) if verb == "quantize" else _kept(before)
+    in_bytes, out_bytes = sum(r["size"] for r in before), sum(r["size"] for r in after)
+    data = {
+        "command": verb,
+        "input": given,
+        "output": args.output,
+        f"{verb}d": converted,
+        "kept": kept,
+        "input_bytes": in_bytes,
+        "output_bytes": out_bytes,
+        "ratio": round(in_bytes / out_bytes, 4) if out_bytes else None,
+        "seconds": round(seconds, 4),
+        "bytes_per_second": round(in_bytes / seconds) if seconds > 0 else None,
+    }
+    if args.json:
+        print(json.dumps(data))
+    if args.quiet:
+        return
+    ratio = f" (ratio {data['ratio']:.2f})" if data["ratio"] is not None else ""
+    speed = f", {_human(in_bytes / seconds)}/s" if seconds > 0 else ""
+    tensors = "tensor" if converted == 1 else "tensors"
+    print(
+        f"int8q: {verb}d {converted} {tensors}, kept {kept}; "
+        f"{_human(in_bytes)} -> {_human(out_bytes)}{ratio} in {seconds:.2f} s{speed}",
+        file=sys.stderr,
+    )
+
+
+def _check_patterns(patterns: Sequence[str], rows: "list[Row]", src: str) -> None:
+    names = [r["name"] for r in rows]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+            raise CLIError(
+                f"--skip {pattern!r} matches no tensor of {src} (names are case-sensitive)"
+            )
+
+
+def _resolve(args: argparse.Namespace, path: str) -> str:
+    """A local path for IN: IN itself, or the folder of a Hub model ID."""
+    from .io._hub import resolve_model_path
+
+    return resolve_model_path(path, revision=args.revision)
 
 
 def cmd_quantize(args: argparse.Namespace) -> None:
@@ -121,7 +256,7 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         if None in numbers:
             bad = args.inputs[numbers.index(None)]
             if os.path.exists(bad):
-                raise CLIError(f"quantize {bad} needs -o OUT")
+                raise CLIError(f"quantize {bad} needs -o OUT, the file or folder to write")
             raise CLIError(f"not a number: {bad!r} (to quantize a file, give -o OUT)")
         if _file_options_given(args):
             raise CLIError("options apply to files; numbers take none")
@@ -129,10 +264,16 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         return
     from . import io
 
+    given = _one_input(args)
+    src = _resolve(args, given)
+    progress = _progress_wanted(args)
+    before = io.inspect_file(src)
+    _check_patterns(args.skip or (), before, given)
+    start = time.perf_counter()
     if args.report is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
         raise CLIError(f"--report {args.report}: no such directory")
     io.quantize_file(
-        _one_input(args),
+        src,
         args.output,
         per_tensor=args.per_tensor,
         block_size=args.block_size,
@@ -140,11 +281,14 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         skip=args.skip or (),
         all_tensors=args.all,
         scheme=args.scheme,
-        progress=_progress_wanted(args),
+        progress=progress,
         clip=args.clip,
+        force=args.force,
     )
+    seconds = time.perf_counter() - start
+    _report(args, given, before, io.inspect_file(args.output), seconds)
     if args.report is not None:
-        write_report(_one_input(args), args.output, args.report)
+        write_report(src, args.output, args.report)
 
 
 def _one_input(args: argparse.Namespace) -> str:
@@ -157,17 +301,40 @@ def _one_input(args: argparse.Namespace) -> str:
 def cmd_dequantize(args: argparse.Namespace) -> None:
     from . import io
 
-    io.dequantize_file(args.input, args.output, progress=_progress_wanted(args))
+    src = _resolve(args, args.input)
+    progress = _progress_wanted(args)
+    before = io.inspect_file(src)
+    start = time.perf_counter()
+    io.dequantize_file(src, args.output, progress=progress, force=args.force)
+    seconds = time.perf_counter() - start
+    _report(args, args.input, before, io.inspect_file(args.output), seconds)
 
 
 def _shape(shape: Sequence[int]) -> str:
     return "x".join(str(d) for d in shape) if shape else "()"
 
 
+def _natural(name: str) -> list[Any]:
+    """Sort key: layers.2 before layers.10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _table(rows: Sequence[Sequence[str]], right: Sequence[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in rows
+    ]
+
+
 def cmd_inspect(args: argparse.Namespace) -> None:
     from . import io
 
-    rows = io.inspect_file(args.input)
+    rows = sorted(
+        io.inspect_file(_resolve(args, args.input)), key=lambda r: (_natural(r["name"]), r["file"])
+    )
     if args.json:
         print(json.dumps([{**r, "shape": list(r["shape"])} for r in rows], indent=1))
         return
@@ -175,16 +342,62 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     for r in rows:
         dtype = r["dtype"] + (f" ({r['original_dtype']})" if r["original_dtype"] else "")
         scheme = r["scheme"] + (f" {r['strategy']}" if r.get("strategy") else "")
-        table.append((r["name"], _shape(r["shape"]), dtype, scheme, str(r["size"])))
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
-    for row in table:
-        cells = [c.ljust(w) for c, w in zip(row[:4], widths)] + [row[4].rjust(widths[4])]
-        print("  ".join(cells))
+        table.append((r["name"], _shape(r["shape"]), dtype, scheme, _human(r["size"])))
+    for line in _table(table, right=[4]):
+        print(line)
+    totals: dict[str, list[int]] = {}
+    for r in rows:
+        count_size = totals.setdefault(r["dtype"], [0, 0])
+        count_size[0] += 1
+        count_size[1] += r["size"]
     files = len({r["file"] for r in rows})
-    print(
-        f"{len(rows)} tensors, {sum(r['size'] for r in rows)} bytes"
-        + (f" in {files} files" if files > 1 else "")
+    summary = [
+        (f"{dtype}:", f"{n} tensor{'s' * (n != 1)}", _human(size))
+        for dtype, (n, size) in sorted(totals.items())
+    ]
+    summary.append(
+        (
+            "total:",
+            f"{len(rows)} tensor{'s' * (len(rows) != 1)}",
+            _human(sum(r["size"] for r in rows)) + (f" in {files} files" if files > 1 else ""),
+        )
     )
+    print()
+    for line in _table(summary, right=[1]):
+        print(line)
+
+
+_QUANTIZE_EXAMPLES = """\
+examples:
+  int8q quantize model.safetensors -o model-int8.safetensors
+  int8q quantize ./Qwen3-0.6B -o ./Qwen3-0.6B-W8A8 --scheme w8a8
+  int8q quantize Qwen/Qwen3-0.6B -o ./Qwen3-0.6B-W8A16    # a Hub model ID
+  int8q quantize model-f16.gguf -o model-q8_0.gguf
+  int8q quantize weights.npy -o weights-int8.npz --block-size 64
+  int8q quantize 1 -2.5e2 .5                             # numbers: the dict form
+
+OUT is named for what is written: a .safetensors, .npz or .gguf file keeps
+its container's suffix (a .npy becomes an .npz); a model folder or sharded
+checkpoint is written as a folder named without a file suffix.  An existing
+OUT is refused unless --force (it is then replaced in one step).
+"""
+
+_DEQUANTIZE_EXAMPLES = """\
+examples:
+  int8q dequantize model-int8.safetensors -o model.safetensors
+  int8q dequantize ./Qwen3-0.6B-W8A16 -o ./Qwen3-0.6B-restored
+  int8q dequantize weights-int8.npz -o weights.npy
+
+OUT is named as for quantize: the restored container's suffix for a file
+(.npy for an .npz made from a .npy), no file suffix for a folder.
+"""
+
+_INSPECT_EXAMPLES = """\
+examples:
+  int8q inspect model-int8.safetensors
+  int8q inspect ./Qwen3-0.6B-W8A16 --json
+  int8q inspect Qwen/Qwen3-0.6B --revision main
+"""
 
 
 # ---- compare ----
@@ -232,7 +445,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
             _compare_plot.check_plot_path(args.plot)
         except ModuleNotFoundError as exc:
             raise CLIError(str(exc)) from None
-    rows = _compare.compare_files(args.original, args.quantized)
+    rows = _compare.compare_files(_resolve(args, args.original), _resolve(args, args.quantized))
     summary = _compare.summarize(rows, args.min_sqnr)
     if args.plot is not None:
         _compare_plot.plot_sqnr(rows, summary, args.plot, f"{args.quantized} vs {args.original}")
@@ -283,7 +496,8 @@ def _add_compare(sub: "argparse._SubParsersAction[_Parser]") -> None:
         epilog="examples:\n"
         "  int8q compare model.safetensors model-int8.safetensors\n"
         "  int8q compare MODEL_DIR MODEL_DIR-W8A8 --json > report.json\n"
-        "  int8q compare model-f16.gguf model-q8_0.gguf --plot sqnr.png",
+        "  int8q compare model-f16.gguf model-q8_0.gguf --plot sqnr.png\n"
+        "  int8q compare Qwen/Qwen3-0.6B ./Qwen3-0.6B-W8A16    # a Hub model ID",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("original", metavar="ORIGINAL", help="the float checkpoint")
@@ -297,28 +511,44 @@ def _add_compare(sub: "argparse._SubParsersAction[_Parser]") -> None:
         metavar="DB",
         help="list tensors below this SQNR as --skip candidates (default 30)",
     )
+    _add_revision(p)
     p.set_defaults(func=cmd_compare)
 
 
-def _add_output(p: argparse.ArgumentParser, progress_help: str) -> None:
+def _add_output(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "-o",
         "--output",
         metavar="OUT",
-        help="output file, or output directory for a sharded checkpoint "
-        "or a Hugging Face model folder",
+        help=f"{what}: a file with its container's suffix, or a folder (no file suffix) "
+        "for a sharded checkpoint or a Hugging Face model folder",
     )
-    quiet = p.add_mutually_exclusive_group()
-    quiet.add_argument(
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists (in one step)")
+    p.add_argument(
         "--progress",
-        action="store_true",
-        help=f"{progress_help} even when stderr is not a terminal",
+        action=argparse.BooleanOptionalAction,
+        help="show a progress bar (default: when stderr is a terminal)",
     )
-    quiet.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no summary and no progress bar on stderr"
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+
+
+def _add_revision(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--revision",
+        metavar="REV",
+        help="for a Hub model ID: the branch, tag or commit (default: main)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="int8q", description="Symmetric INT8 quantization.")
+    parser = _Parser(
+        prog="int8q",
+        description="Symmetric INT8 quantization of checkpoints and numbers.",
+        epilog="run 'int8q COMMAND --help' for a command's options and examples",
+    )
     parser.add_argument("--version", action="version", version=f"int8q {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -326,14 +556,19 @@ def build_parser() -> argparse.ArgumentParser:
         "quantize",
         help="quantize a checkpoint file, or numbers given on the command line",
         description="Quantize IN (.safetensors, a Hugging Face model folder, a sharded "
-        "checkpoint directory or its "
-        "index, .npy, .npz, .gguf) into OUT.  With numbers and no -o, print the "
-        "dict form (int8q.int8_quantize) as JSON.",
+        "checkpoint directory or its index, .npy, .npz, .gguf, or a Hub model ID) into "
+        "OUT, and print a one-line summary on stderr.  With numbers and no -o, print "
+        "the dict form (int8q.int8_quantize) as JSON.",
+        epilog=_QUANTIZE_EXAMPLES,
     )
     p.add_argument(
-        "inputs", nargs="+", metavar="IN|NUMBER", help="the checkpoint to quantize, or numbers"
+        "inputs",
+        nargs="+",
+        metavar="IN|NUMBER",
+        help="the checkpoint to quantize, or numbers (any float syntax: -2.5e2, -.5)",
     )
-    _add_output(p, "show a progress bar")
+    _add_output(p, "the output")
+    _add_revision(p)
     how = p.add_mutually_exclusive_group()
     how.add_argument(
         "--per-tensor", action="store_true", help="one scale per tensor (default: one per row)"
@@ -344,10 +579,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="B",
         help="one scale per B consecutive elements of the last axis",
     )
-    # No argparse choices: the API's check gives the same message for the
-    # same mistake.
     p.add_argument(
         "--rounding",
+        type=_choice(*ROUNDINGS),
         metavar="{" + ",".join(ROUNDINGS) + "}",
         help="how ties round (default half_even)",
     )
@@ -355,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         action="append",
         metavar="GLOB",
-        help="leave tensors whose name matches GLOB in float (repeatable)",
+        help="leave tensors whose name matches GLOB in float (repeatable; "
+        "case-sensitive; a GLOB that matches no tensor is an error)",
     )
     p.add_argument(
         "--all",
@@ -365,15 +600,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--scheme",
-        choices=["W8A16", "W8A8"],
-        help="a Hugging Face model folder's compressed-tensors scheme: W8A16 "
+        type=_choice("W8A16", "W8A8"),
+        metavar="{W8A16,W8A8}",
+        help="a Hugging Face model folder's compressed-tensors scheme, in any case: W8A16 "
         "(default; weight-only, vLLM's CompressedTensorsWNA16) or W8A8 "
         "(int8 weights and dynamic per-token int8 activations, "
         "CompressedTensorsW8A8Int8)",
     )
     p.add_argument(
         "--clip",
-        choices=["mse"],
+        type=_choice("mse"),
+        metavar="{mse}",
         help="mse: clip each row (tensor, block) where the squared error is "
         "smallest (default: no clipping, abs-max)",
     )
@@ -384,14 +621,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_quantize)
 
-    p = sub.add_parser("dequantize", help="restore a file written by int8q quantize")
-    p.add_argument("input", metavar="IN")
-    _add_output(p, "show a progress bar")
+    p = sub.add_parser(
+        "dequantize",
+        help="restore a file written by int8q quantize",
+        description="Restore IN (a file or folder written by int8q quantize, a "
+        "compressed-tensors model folder, or a Hub model ID) to its original names, "
+        "shapes and dtypes in OUT, and print a one-line summary on stderr.",
+        epilog=_DEQUANTIZE_EXAMPLES,
+    )
+    p.add_argument("input", metavar="IN", help="the quantized checkpoint")
+    _add_output(p, "the restored output (required)")
+    _add_revision(p)
     p.set_defaults(func=cmd_dequantize, need_output=True)
 
-    p = sub.add_parser("inspect", help="list the tensors of a checkpoint file")
-    p.add_argument("input", metavar="FILE")
-    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p = sub.add_parser(
+        "inspect",
+        help="list the tensors of a checkpoint file",
+        description="List the tensors of FILE (any input of quantize, quantized or not), "
+        "sorted by name, with shapes, dtypes, how each is stored and its size, then "
+        "totals per dtype.  Reads headers only.",
+        epilog=_INSPECT_EXAMPLES,
+    )
+    p.add_argument("input", metavar="FILE", help="the checkpoint (file, folder or Hub model ID)")
+    p.add_argument("--json", action="store_true", help="print the list as JSON (sizes in bytes)")
+    _add_revision(p)
     p.set_defaults(func=cmd_inspect)
     _add_compare(sub)
     return parser
@@ -405,7 +658,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "need_output", False) and args.output is None:
-        parser.error(f"{args.command} needs -o OUT")
+        print(
+            f"int8q: error: {args.command} needs -o OUT, the file or folder to write "
+            f"(for example: int8q {args.command} {args.input} -o OUT)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         with _sigterm_raises():
             args.func(args)

@@ -61,6 +61,7 @@ from ._container import Container, Row
 from ._errors import FormatError
 from ._progress import Progress
 from ._registry import container_for
+from ._suffix import check_suffix
 
 __all__ = [
     "quantize_file",
@@ -94,19 +95,43 @@ def _same(a: str, b: str) -> bool:
     return False
 
 
-def _check_output(container: Container, src: str, dst: str | os.PathLike[str]) -> None:
-    """Refuse, before any work, an output that would clobber the input or cannot be made."""
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    try:
+        return os.path.commonpath([path, folder]) == folder
+    except ValueError:  # Windows: on different drives
+        return False
+
+
+def _check_output(
+    container: Container, src: str, dst: str | os.PathLike[str], force: bool, suffix: str | None
+) -> None:
+    """Refuse, before any work, an output that is misnamed (`suffix`, when
+    known before reading the input), that would clobber the input or
+    something already there (unless `force`), or that cannot be made."""
     dst = os.fspath(dst)
     if any(_same(p, dst) for p in container.inputs(src)):
         raise FormatError(f"{dst}: the output would overwrite the input")
+    if not container.OUTPUT_IS_DIR and os.path.isdir(dst):
+        raise FormatError(f"{dst}: the output is a directory; name the output file")
+    if suffix is not None:
+        check_suffix(dst, suffix)
     parent = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(parent):
         raise FileNotFoundError(f"no such directory for the output: {parent}")
+    if not os.path.lexists(dst):
+        return
+    what = "the output exists"
     if container.OUTPUT_IS_DIR:
-        if os.path.exists(dst) and (not os.path.isdir(dst) or os.listdir(dst)):
-            raise FormatError(f"{dst}: the output directory exists and is not empty")
-    elif os.path.isdir(dst):
-        raise FormatError(f"{dst}: the output is a directory; name the output file")
+        if not os.path.isdir(dst):
+            raise FormatError(f"{dst}: exists and is not a folder; the output is a folder")
+        if not os.listdir(dst):
+            return  # an empty folder holds nothing to lose
+        if any(_inside(p, dst) for p in container.inputs(src)):
+            raise FormatError(f"{dst}: the output folder holds the input")
+        what = "the output folder exists and is not empty"
+    if not force:
+        raise FormatError(f"{dst}: {what}; pass force=True (int8q: --force) to replace it")
 
 
 def _progress(enabled: bool) -> Callable[[int, str], Progress]:
@@ -126,6 +151,7 @@ def quantize_file(
     scheme: str | None = None,
     progress: bool = False,
     clip: str | None = None,
+    force: bool = False,
 ) -> None:
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
 
@@ -135,8 +161,9 @@ def quantize_file(
         ``.safetensors``, a sharded checkpoint directory or its
         ``*.safetensors.index.json``, ``.npy``, ``.npz`` or ``.gguf``.
     dst : str or os.PathLike
-        The output: a file of the same format (``.npz`` for ``.npy``), or a
-        new (or empty) directory for a sharded checkpoint.  Never `src`.
+        The output: a file of the same format, with its suffix (``.npz``
+        for ``.npy``), or a new (or empty) folder, named without a file
+        suffix, for a sharded checkpoint or a model folder.  Never `src`.
     per_tensor : bool
         One scale per tensor instead of one per row.
     block_size : int, optional
@@ -157,12 +184,17 @@ def quantize_file(
     clip : None or "mse"
         "mse": each scale clips at the fraction of its abs-max that
         minimises the squared error (``int8q.quantize(clip="mse")``).
+    force : bool
+        Replace an existing `dst` (file or folder), in one step: until the
+        new output is complete the old one stays as it was.  Without it an
+        existing output is a FormatError (an empty folder is not refused).
 
     Raises
     ------
     FormatError
-        Corrupt, truncated or unknown input; output equal to the input; a
-        scale name already taken; a file already quantized.
+        Corrupt, truncated or unknown input; output equal to the input, or
+        misnamed (its suffix is not the container's), or existing without
+        `force`; a scale name already taken; a file already quantized.
     ValueError
         NaN or inf in a tensor to quantize (the message names it); bad options.
     OSError
@@ -178,24 +210,31 @@ def quantize_file(
             f"a scheme ({scheme}) applies to Hugging Face model folders (a "
             f"directory holding config.json), not to {container.DESCRIPTION}"
         )
-    _check_output(container, src, dst)
+    _check_output(container, src, dst, force, container.OUTPUT_SUFFIX)
     container.quantize(src, os.fspath(dst), opts, _progress(progress))
 
 
 def dequantize_file(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, progress: bool = False
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    progress: bool = False,
+    force: bool = False,
 ) -> None:
     """Restore a file written by `quantize_file`: names, shapes and dtypes.
 
     Quantized tensors become ``q * scale`` (computed in the scale's dtype,
     then cast to the original dtype); every other tensor is copied byte for
     byte.  A quantized ``.npz`` made from a ``.npy`` is restored to a
-    ``.npy``.  Errors as for `quantize_file` (a file without int8q metadata
-    is a FormatError).
+    ``.npy``; the output is named with the suffix of what is written.
+    `force` and errors as for `quantize_file` (a file without int8q
+    metadata is a FormatError).
     """
     src = os.fspath(src)
     container = container_for(src)
-    _check_output(container, src, dst)
+    # The restored container's suffix is checked by the container: an .npz
+    # restores a .npy or an .npz, as its metadata says.
+    _check_output(container, src, dst, force, None)
     container.dequantize(src, os.fspath(dst), _progress(progress))
 
 

@@ -11,15 +11,23 @@ interrupt or a crash never leaves a partial checkpoint under the real name.
   FUSE filesystems), it is written under a recognisable temporary name,
   ``.NAME.int8q-PID-RANDOM.tmp`` beside the target, removed on any error.
 - A directory (a sharded checkpoint) is built under such a name beside its
-  target and renamed into place; its files inside use the same rules.
+  target and renamed into place; its files inside use the same rules.  A
+  directory already at the target (the caller has checked that it may go:
+  ``--force``) is swapped with the new one in one step where the system
+  can (Linux ``renameat2(RENAME_EXCHANGE)``), else moved aside under a
+  temporary name just before the new one takes its place; the old one is
+  then removed.
 
 After a SIGKILL (or a power cut) such a name can remain.  Every int8q run
 that writes into a folder first removes the temporaries there whose process
 is gone, whatever target they were for, so none outlives the next run in
 the same folder.
+
+Errors never name a temporary path: what the user sees is the target.
 """
 
 import contextlib
+import ctypes
 import errno
 import os
 import re
@@ -45,6 +53,29 @@ _NO_TMPFILE = {
     errno.EPERM,
     errno.ENOSYS,
 }
+
+
+def _public(path: object, dst: str) -> object:
+    """`path` as the user knows it: a temporary name (or a path inside a
+    temporary folder) becomes its target's name; /proc links become `dst`."""
+    if not isinstance(path, str):
+        return path
+    if path.startswith("/proc/self/fd/"):
+        return dst
+    parts = path.split(os.sep)
+    return os.sep.join(m["base"] if (m := _TEMPORARY.fullmatch(part)) else part for part in parts)
+
+
+@contextlib.contextmanager
+def _errors_name_target(dst: str) -> Iterator[None]:
+    """OSErrors raised in the block name the target, never a temporary path."""
+    try:
+        yield
+    except OSError as exc:
+        names = (_public(exc.filename, dst), _public(exc.filename2, dst))
+        if names == (exc.filename, exc.filename2) or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, names[0], None, names[1]) from None
 
 
 def _temporary_name(dst: str) -> str:
@@ -137,45 +168,92 @@ def _link_into_place(fd: int, dst: str) -> None:
 
 @contextlib.contextmanager
 def output_file(dst: str) -> Iterator[BinaryIO]:
-    """Yield a binary file to write; it becomes `dst` when the block succeeds."""
-    remove_stale(dst)
-    fd = _open_anonymous(os.path.dirname(os.path.abspath(dst)))
-    if fd is not None:
-        with os.fdopen(fd, "w+b") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-            _link_into_place(f.fileno(), dst)
-        return
-    tmp = _temporary_name(dst)
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Yield a binary file to write; it becomes `dst` when the block succeeds
+    (replacing a file already there)."""
+    with _errors_name_target(dst):
+        remove_stale(dst)
+        fd = _open_anonymous(os.path.dirname(os.path.abspath(dst)))
+        if fd is not None:
+            with os.fdopen(fd, "w+b") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+                _link_into_place(f.fileno(), dst)
+            return
+        tmp = _temporary_name(dst)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            with os.fdopen(fd, "w+b") as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dst)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 @contextlib.contextmanager
 def output_dir(dst: str) -> Iterator[str]:
     """Yield a new directory path to fill; it becomes `dst` when the block succeeds.
 
-    `dst` must not exist or be an empty directory (checked by the caller
-    before any work; a non-empty directory cannot be replaced atomically).
+    A directory already at `dst` is replaced (see the module doc); whether
+    it may be is the caller's check, made before any work.
     """
-    remove_stale(dst)
-    tmp = _temporary_name(dst)
-    os.mkdir(tmp, 0o777)
+    with _errors_name_target(dst):
+        remove_stale(dst)
+        tmp = _temporary_name(dst)
+        os.mkdir(tmp, 0o777)
+        try:
+            yield tmp
+            if os.path.isdir(dst) and not os.path.islink(dst):
+                _replace_dir(tmp, dst)
+            else:
+                os.rename(tmp, dst)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap the names `a` and `b` in one step (Linux renameat2); False where
+    the C library, the kernel or the filesystem cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:  # C library older than glibc 2.28
+        return False
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), b)
+
+
+def _replace_dir(new: str, dst: str) -> None:
+    """Put the directory `new` at `dst`, where a directory already is, and
+    remove the old one."""
+    if _exchange(new, dst):
+        shutil.rmtree(new, ignore_errors=True)  # now the old directory
+        return
+    old = _temporary_name(dst)
+    os.rename(dst, old)
     try:
-        yield tmp
-        if os.path.isdir(dst):
-            os.rmdir(dst)
-        os.rename(tmp, dst)
+        os.rename(new, dst)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.rename(old, dst)
         raise
+    shutil.rmtree(old, ignore_errors=True)

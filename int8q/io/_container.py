@@ -34,6 +34,7 @@ class Container(Protocol):
     NAME: str
     DESCRIPTION: str
     OUTPUT_IS_DIR: bool
+    OUTPUT_SUFFIX: str
 
     def claims(self, path: str) -> bool: ...
     def inputs(self, path: str) -> list[str]: ...

@@ -39,6 +39,7 @@ from ._reading import read_array
 NAME = "gguf"
 DESCRIPTION = ".gguf"
 OUTPUT_IS_DIR = False
+OUTPUT_SUFFIX = ".gguf"
 
 F32, F16, BF16 = gf.TYPE_IDS["F32"], gf.TYPE_IDS["F16"], gf.TYPE_IDS["BF16"]
 _FLOATS: dict[int, np.dtype[Any]] = {

@@ -16,11 +16,13 @@ every shard planned (and every check made) before anything is written, and
 the whole output folder built beside its target and renamed into place.
 """
 
+import errno
 import fnmatch
 import json
 import math
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -34,12 +36,14 @@ from . import _sharded
 from ._atomic import output_dir, output_file
 from ._container import ProgressFactory, Row
 from ._errors import FormatError
-from ._limits import MAX_JSON_BYTES, load_json
+from ._limits import MAX_JSON_BYTES, load_json, shown
 from ._progress import Progress
+from ._suffix import FOLDER, check_suffix
 
 NAME = "hf"
 DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"
 OUTPUT_IS_DIR = True
+OUTPUT_SUFFIX = FOLDER
 SCHEMES = conv.SERVING_SCHEMES  # the --scheme values this container takes
 CONFIG = "config.json"
 QUANTIZATION_CONFIG = "quantization_config"
@@ -68,6 +72,18 @@ def _read_config(folder: str) -> dict[str, Any]:
         config = load_json(f.read(MAX_JSON_BYTES + 1), path, "JSON")
     if not isinstance(config, dict):
         raise FormatError(f"{path}: not a JSON object")
+    # Checked here, for every verb: a value of the wrong type would otherwise
+    # pass quantize and fail only when the output is read.
+    for key in _DTYPE_KEYS:
+        if not isinstance(config.get(key, ""), str | None):
+            raise FormatError(
+                f'{path}: {key} is {shown(config[key])}; expected a dtype name such as "bfloat16"'
+            )
+    if not isinstance(config.get(QUANTIZATION_CONFIG, {}), dict):
+        raise FormatError(
+            f"{path}: {QUANTIZATION_CONFIG} is {shown(config[QUANTIZATION_CONFIG])}; "
+            f"expected an object"
+        )
     return config
 
 
@@ -230,6 +246,7 @@ def _target_dtype(config: dict[str, Any], scale_dtype: str) -> str:
 
 def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
     """Restore a float model folder from a compressed-tensors folder."""
+    check_suffix(dst, OUTPUT_SUFFIX)
     config, weights, plans = dequantize_plans(src)
     out_config = {k: v for k, v in config.items() if k != QUANTIZATION_CONFIG}
 
@@ -345,29 +362,54 @@ def _unpacked_shape(path: str, header: st.Header, module: str) -> tuple[int, ...
 # ---- writing ----
 
 
-def _copy_other_files(src: str, dst: str, tmp: str, skip: set[str]) -> None:
-    """Copy every file of `src` but `skip` (top-level names) into `tmp`.
+def _other_files(src: str, dst: str, skip: set[str]) -> tuple[list[str], list[str]]:
+    """(folders, files) of `src` to copy as they are, as relative paths, in
+    the order to make them: every file but `skip` (top-level names).
 
     Links are followed (a Hugging Face cache folder is made of links to
     blobs).  Not copied: top-level dot folders (.git, .cache: version control
     and caches, which would carry the float weights again), other copies of
     the float weights (`_OTHER_WEIGHTS`), and the output itself when it lies
-    inside `src`.
+    inside `src`.  Listed before anything is written, so that a link loop or
+    a dangling link is a one-line error with nothing made.
     """
-    outputs = {os.path.realpath(tmp), os.path.realpath(dst)}
+    output = os.path.realpath(dst)
+    folders: list[str] = []
+    files: list[str] = []
 
-    def is_output(folder: str, names: list[str]) -> list[str]:
-        return [n for n in names if os.path.realpath(os.path.join(folder, n)) in outputs]
+    def walk(rel: str, ancestors: tuple[str, ...]) -> None:
+        folder = os.path.join(src, rel)
+        for entry in sorted(os.listdir(folder)):
+            path, child = os.path.join(folder, entry), os.path.join(rel, entry)
+            if not rel and (
+                entry in skip or any(fnmatch.fnmatch(entry, g) for g in _OTHER_WEIGHTS)
+            ):
+                continue
+            real = os.path.realpath(path)
+            if real == output or not rel and entry.startswith(".") and os.path.isdir(path):
+                continue
+            if real in ancestors:
+                raise FormatError(f"{path}: a symbolic link loop (it leads back to {real})")
+            try:
+                mode = os.stat(path).st_mode  # a dangling link, or a loop of links, fails here
+            except OSError as exc:
+                what = "a symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror
+                raise FormatError(f"{path}: {what}") from None
+            if stat.S_ISDIR(mode):
+                folders.append(child)
+                walk(child, (*ancestors, real))
+            else:
+                files.append(child)
 
-    for entry in sorted(os.listdir(src)):
-        path = os.path.join(src, entry)
-        if entry in skip or any(fnmatch.fnmatch(entry, g) for g in _OTHER_WEIGHTS):
-            continue
-        if os.path.isdir(path):
-            if not entry.startswith(".") and not is_output(src, [entry]):
-                shutil.copytree(path, os.path.join(tmp, entry), ignore=is_output)
-        else:
-            shutil.copyfile(path, os.path.join(tmp, entry))
+    walk("", (os.path.realpath(src),))
+    return folders, files
+
+
+def _copy(src: str, tmp: str, folders: list[str], files: list[str]) -> None:
+    for folder in folders:
+        os.mkdir(os.path.join(tmp, folder))
+    for name in files:
+        shutil.copyfile(os.path.join(src, name), os.path.join(tmp, name))
 
 
 def _write(
@@ -381,8 +423,9 @@ def _write(
     desc: str,
 ) -> None:
     total = sum(p.input_bytes for p in plans)
+    folders, files = _other_files(src, dst, weights.names() | {CONFIG})
     with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
-        _copy_other_files(src, dst, tmp, weights.names() | {CONFIG})
+        _copy(src, tmp, folders, files)
         for plan in plans:
             with output_file(os.path.join(tmp, plan.shard)) as f:
                 _run(plan, f, write_tensor, progress)

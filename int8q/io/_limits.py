@@ -28,6 +28,7 @@ MAX_JSON_BYTES = 100_000_000
 MAX_JSON_DEPTH = 64
 MAX_JSON_KEYS = 1_000_000
 MAX_NBYTES = 2**63 - 1
+SHOWN_JSON_CHARS = 60  # of a wrong value, in an error message
 
 _SCAN_CHUNK = 1 << 22  # bytes per step of the structure scan: bounded temporaries
 
@@ -110,6 +111,12 @@ def _lone_surrogate(value: Any) -> str | None:
     else:
         return None
     return next((bad for part in parts if (bad := _lone_surrogate(part)) is not None), None)
+
+
+def shown(value: Any) -> str:
+    """A JSON value as an error message quotes it: cut to SHOWN_JSON_CHARS."""
+    text = json.dumps(value)
+    return text if len(text) <= SHOWN_JSON_CHARS else text[: SHOWN_JSON_CHARS - 3] + "..."
 
 
 def check_writable(text: str | bytes, what: str) -> None:

@@ -13,7 +13,6 @@ from ._container import ProgressFactory, Row
 from ._errors import FormatError
 from ._npz import (
     META_MEMBER,
-    check_suffix,
     display_dtype,
     new_zip,
     npy_header,
@@ -24,6 +23,7 @@ from ._npz import (
 NAME = "npy"
 DESCRIPTION = ".npy"
 OUTPUT_IS_DIR = False
+OUTPUT_SUFFIX = ".npz"
 
 
 def claims(path: str) -> bool:
@@ -36,7 +36,6 @@ def inputs(path: str) -> list[str]:
 
 def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) -> None:
     """x.npy -> .npz with q, scale and the metadata."""
-    check_suffix(dst, ".npz")
     x = open_npy(src)
     k = conv.kind(x.dtype)
     if k == "other" or k == "integer" and not opts.all_tensors:

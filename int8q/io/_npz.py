@@ -36,6 +36,7 @@ from ._container import ProgressFactory, Row
 from ._errors import FormatError
 from ._npyheader import NpyHeader, array_from, read_header, text_from
 from ._reading import read_into
+from ._suffix import check_suffix
 
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what np.savez(_compressed) writes
 # General-purpose flag bits an archive NumPy or zipfile writes may carry:
@@ -70,6 +71,7 @@ COPY_CHUNK = 16 << 20
 NAME = "npz"
 DESCRIPTION = ".npz"
 OUTPUT_IS_DIR = False
+OUTPUT_SUFFIX = ".npz"
 
 
 def claims(path: str) -> bool:
@@ -258,14 +260,8 @@ def new_zip(f: IO[bytes]) -> zipfile.ZipFile:
     return zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
 
 
-def check_suffix(dst: str, suffix: str) -> None:
-    if not os.fspath(dst).lower().endswith(suffix):
-        raise FormatError(f"{dst}: the output is a {suffix} file; give it that suffix")
-
-
 def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) -> None:
     """Each array of an .npz handled like a checkpoint tensor."""
-    check_suffix(dst, ".npz")
     with _zip(src) as zin:
         members = _members(zin, src)
         if META_MEMBER in members:

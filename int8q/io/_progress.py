@@ -1,4 +1,5 @@
-"""A progress bar over bytes, from tqdm when it is installed."""
+"""A progress bar over bytes, from tqdm (a dependency, imported only when a
+bar is shown; without it, as after ``pip install --no-deps``, no bar)."""
 
 import sys
 from typing import Any, Literal

@@ -5,6 +5,7 @@ A container is a module of this package with the same interface:
     NAME            what `detect_format` returns
     DESCRIPTION     how the input is named, for the "unknown format" message
     OUTPUT_IS_DIR   whether the output is a directory (else a file)
+    OUTPUT_SUFFIX   the quantized output's suffix (_suffix.FOLDER for a directory)
     claims(path)    whether an existing input path is this container's,
                     told from its name (and, for directories, their listing)
     inputs(path)    the paths an output must never overwrite

@@ -7,10 +7,12 @@ from . import _safetensors as st
 from ._atomic import output_file
 from ._container import ProgressFactory, Row
 from ._convention import Options
+from ._suffix import check_suffix
 
 NAME = "safetensors"
 DESCRIPTION = ".safetensors"
 OUTPUT_IS_DIR = False
+OUTPUT_SUFFIX = ".safetensors"
 
 
 def claims(path: str) -> bool:
@@ -33,6 +35,7 @@ def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> No
 
 
 def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
+    check_suffix(dst, OUTPUT_SUFFIX)
     _run(_checkpoint.plan_dequantize(src, st.read_header(src)), dst, progress, "dequantize")
 
 

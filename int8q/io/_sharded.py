@@ -20,13 +20,15 @@ from ._atomic import output_dir, output_file
 from ._container import ProgressFactory, Row
 from ._convention import Options
 from ._errors import FormatError
-from ._limits import MAX_JSON_BYTES, check_writable, load_json
+from ._limits import MAX_JSON_BYTES, check_writable, load_json, shown
+from ._suffix import FOLDER, check_suffix
 
 INDEX_SUFFIX = ".safetensors.index.json"
 
 NAME = "sharded"
 DESCRIPTION = f"a sharded checkpoint directory or its *{INDEX_SUFFIX}"
 OUTPUT_IS_DIR = True
+OUTPUT_SUFFIX = FOLDER
 
 
 def claims(path: str) -> bool:
@@ -57,10 +59,13 @@ def _read_index(index: str) -> tuple[dict[str, Any], dict[str, str]]:
         # One byte past the limit is enough for load_json to refuse it.
         data = load_json(f.read(MAX_JSON_BYTES + 1), index, "index")
     weight_map = data.get("weight_map") if type(data) is dict else None
-    if type(weight_map) is not dict or not all(
-        type(k) is str and type(v) is str for k, v in weight_map.items()
-    ):
+    if type(weight_map) is not dict:
         raise FormatError(f"{index}: corrupt index: no weight_map of names to shard files")
+    for name, shard in weight_map.items():
+        if type(shard) is not str:
+            raise FormatError(
+                f"{index}: weight_map[{name!r}] is {shown(shard)}; expected a shard file name"
+            )
     metadata = data.get("metadata", {})
     if type(metadata) is not dict:
         raise FormatError(f"{index}: corrupt index: metadata is not an object")
@@ -151,6 +156,7 @@ def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> No
 
 
 def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
+    check_suffix(dst, OUTPUT_SUFFIX)
     index = find_index(src)
     data, _, shards = _shards(index)
     plans = [(shard, _checkpoint.plan_dequantize(path, header)) for shard, path, header in shards]

@@ -20,8 +20,8 @@ def test_cli_clip_mse_stores_the_mse_scales_and_restores(tmp_path):
     )
     write_safetensors(src, t, {"format": "pt"})
     for args in (
-        ["quantize", src, "-o", q_path, "--clip", "mse"],
-        ["dequantize", q_path, "-o", back],
+        ["quantize", src, "-o", q_path, "--clip", "mse", "-q"],
+        ["dequantize", q_path, "-o", back, "-q"],
     ):
         proc = run_cli(*args, cwd=tmp_path)
         assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr

