@@ -11,8 +11,10 @@ CLI reference from ``int8q.cli.build_parser()`` and the benchmark table from
 import importlib.util
 import json
 import pathlib
+import re
 
 import int8q
+from int8q import _typing as int8q_typing
 
 DOCS = pathlib.Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -45,16 +47,24 @@ myst_heading_anchors = 3
 # Every public function has an Examples section: numpydoc's validation
 # reports one that lacks it, and -W makes that an error.
 numpydoc_validation_checks = {"EX01"}
-numpydoc_validation_exclude = {r"\.__init__$", r"\.__repr__$", r"\.__call__$"}
+# Attributes and properties are described in their class's docstring.
+numpydoc_validation_exclude = {
+    r"\.__init__$",
+    r"\.__repr__$",
+    r"\.codec_id$",
+    r"\.Calibrator\.scale$",
+    r"\.Calibrator\.zero_point$",
+    r"\.Acceleration\.active$",
+}
 numpydoc_show_class_members = False
 numpydoc_xref_param_type = False
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
-autodoc_type_aliases = {
-    "ArrayLike": "numpy.typing.ArrayLike",
-    "DTypeLike": "numpy.typing.DTypeLike",
-}
+# The public signatures are annotated with the named aliases of
+# int8q/_typing.py (``from __future__ import annotations``): show the names,
+# which the API reference explains, not their expansions.
+autodoc_type_aliases = {name: name for name in int8q_typing.__all__}
 autosummary_generate = False
 
 nitpicky = False
@@ -70,5 +80,26 @@ def _write_bench_table(app: object) -> None:
     GENERATED_BENCH_TABLE.write_text(bench.markdown(data) + "\n")
 
 
+_FORWARD_REF = re.compile(r"TypeAliasForwardRef\('([^']+)'\)")
+
+
+def _alias_names(
+    app: object,
+    what: str,
+    name: str,
+    obj: object,
+    options: object,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str | None, str | None]:
+    # Sphinx writes an alias inside a union (``ArrayLike | None``) as
+    # TypeAliasForwardRef('ArrayLike'): keep the name alone.
+    def clean(text: str | None) -> str | None:
+        return None if text is None else _FORWARD_REF.sub(r"\1", text)
+
+    return clean(signature), clean(return_annotation)
+
+
 def setup(app: object) -> None:
     app.connect("builder-inited", _write_bench_table)  # type: ignore[attr-defined]
+    app.connect("autodoc-process-signature", _alias_names)  # type: ignore[attr-defined]

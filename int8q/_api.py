@@ -1,6 +1,8 @@
 """The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
 (docs/semantics.md §2)."""
 
+from __future__ import annotations
+
 from typing import Any, SupportsIndex
 
 import numpy as np
@@ -11,7 +13,19 @@ from ._config import get_num_threads
 from ._dtypes import WORKING_DTYPES, working_dtype
 from ._granularity import resolve
 from ._operands import apart, as_input, check_out, refuse_masked
-from ._typing import FloatArray, Int8Array, WorkingDtype
+from ._typing import (
+    ArrayLike,
+    Axis,
+    BlockSize,
+    Clip,
+    DTypeLike,
+    FloatArray,
+    Int8Array,
+    IntArray,
+    QDtype,
+    Rounding,
+    WorkingDtype,
+)
 from ._validate import rounding_code
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
@@ -19,6 +33,10 @@ __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 # Looked up once: the small-call fast paths test them on every call.
 _NDARRAY = np.ndarray
 _INT8_TYPE = np.int8
+# quantize's default qdtype, compared by identity on the fast path (a string
+# constant is the same object wherever it is spelled); any other spelling of
+# int8 takes the general path, which accepts it too.
+_INT8_NAME = "int8"
 
 
 class QuantizedBase:
@@ -45,7 +63,7 @@ class QuantizedBase:
         block_size: int | None = None,
         rounding: str = "half_even",
         zero_point: Any = None,
-        qdtype: npt.DTypeLike | None = None,
+        qdtype: DTypeLike | None = None,
     ) -> None:
         self.q = q
         self.scale = scale
@@ -88,6 +106,19 @@ class QTensor(QuantizedBase):
     rounding : "half_even" or "half_away"
     zero_point : ndarray of qdtype shaped like scale, or None (symmetric)
     qdtype : numpy.dtype, int8 or uint8 (q's dtype)
+
+    Examples
+    --------
+    >>> import numpy as np, int8q
+    >>> qt = int8q.quantize(np.array([[1.0, -2.0], [0.5, 4.0]]), axis=0)
+    >>> qt
+    QTensor(shape=(2, 2), axis=0, rounding='half_even', scale dtype=float64)
+    >>> qt.q
+    array([[  64, -127],
+           [  16,  127]], dtype=int8)
+    >>> qt.dequantize(dtype=np.float32)
+    array([[ 1.007874, -2.      ],
+           [ 0.503937,  4.      ]], dtype=float32)
     """
 
     __slots__ = ()
@@ -95,8 +126,25 @@ class QTensor(QuantizedBase):
     scale: FloatArray
     zero_point: npt.NDArray[np.integer[Any]] | None
 
-    def dequantize(self, dtype: npt.DTypeLike | None = None) -> FloatArray:
-        """``(q - zero_point) * scale`` in the scale's dtype, or cast to `dtype`."""
+    def dequantize(self, dtype: DTypeLike | None = None) -> FloatArray:
+        """``(q - zero_point) * scale`` in the scale's dtype, or cast to `dtype`.
+
+        Parameters
+        ----------
+        dtype : data-type, optional
+            The result's dtype (default: the scale's, float32 or float64).
+
+        Returns
+        -------
+        ndarray
+            The shape of `q`.
+
+        Examples
+        --------
+        >>> import int8q
+        >>> int8q.quantize([1.0, -0.5]).dequantize()
+        array([ 1.        , -0.50393701])
+        """
         return dequantize(self, dtype=dtype)
 
 
@@ -109,7 +157,7 @@ def granularity_text(axis: int | None, block_size: int | None) -> str:
     return "per-tensor"
 
 
-def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
+def _as_input(x: ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
     """x as an ndarray and its working dtype; TypeError for unsupported dtypes
     and masked arrays."""
     x = as_input(x)
@@ -117,17 +165,17 @@ def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
 
 
 def quantize(
-    x: npt.ArrayLike,
+    x: ArrayLike,
     *,
-    axis: SupportsIndex | None = None,
-    block_size: SupportsIndex | None = None,
-    rounding: str = "half_even",
-    out: npt.NDArray[np.integer[Any]] | None = None,
-    scale: npt.ArrayLike | None = None,
-    zero_point: npt.ArrayLike | None = None,
+    axis: Axis = None,
+    block_size: BlockSize = None,
+    rounding: Rounding = "half_even",
+    out: IntArray | None = None,
+    scale: ArrayLike | None = None,
+    zero_point: ArrayLike | None = None,
     symmetric: bool = True,
-    qdtype: npt.DTypeLike = np.int8,
-    clip: str | None = None,
+    qdtype: QDtype = "int8",
+    clip: Clip = None,
 ) -> QTensor:
     """INT8 quantization: symmetric abs-max by default, or with given scales
     and zero points, asymmetric ranges, or MSE clipping.
@@ -216,7 +264,7 @@ def quantize(
         and zero_point is None
         and symmetric is True
         and clip is None
-        and qdtype is _INT8_TYPE
+        and (qdtype is _INT8_NAME or qdtype is _INT8_TYPE)
     ):
         # The common calls (the scale from the abs-max, or one given float)
         # on an array the kernels read in place, in one compiled step that
@@ -234,7 +282,7 @@ def quantize(
         or zero_point is not None
         or symmetric is not True
         or clip is not None
-        or qdtype is not np.int8
+        or (qdtype is not _INT8_NAME and qdtype is not np.int8)
     ):
         return _quantize_affine(
             x, axis, block_size, rounding, out, scale, zero_point, symmetric, qdtype, clip
@@ -244,20 +292,22 @@ def quantize(
 
 
 def _quantize_affine(
-    x: npt.ArrayLike,
+    x: ArrayLike,
     axis: SupportsIndex | None,
     block_size: SupportsIndex | None,
     rounding: str,
-    out: npt.NDArray[np.integer[Any]] | None,
-    scale: npt.ArrayLike | None,
-    zero_point: npt.ArrayLike | None,
+    out: IntArray | None,
+    scale: ArrayLike | None,
+    zero_point: ArrayLike | None,
     symmetric: bool,
-    qdtype: npt.DTypeLike,
+    qdtype: DTypeLike,
     clip: str | None,
 ) -> QTensor:
     """quantize() with given parameters, asymmetric ranges or clip="mse"
     (int8q/_affine.py does the work)."""
     mode = rounding_code(rounding)
+    if qdtype is _INT8_NAME:
+        qdtype = np.int8
     if (
         type(x) is _NDARRAY
         and scale is not None
@@ -320,11 +370,11 @@ def _quantize_affine(
 
 
 def quantize_dequantize(
-    x: npt.ArrayLike,
+    x: ArrayLike,
     *,
-    axis: SupportsIndex | None = None,
-    block_size: SupportsIndex | None = None,
-    rounding: str = "half_even",
+    axis: Axis = None,
+    block_size: BlockSize = None,
+    rounding: Rounding = "half_even",
     out: tuple[Int8Array | None, FloatArray | None] | None = None,
 ) -> tuple[QTensor, FloatArray]:
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
@@ -353,7 +403,7 @@ def quantize_dequantize(
 
 
 def _quantize(
-    x: npt.ArrayLike,
+    x: ArrayLike,
     axis: SupportsIndex | None,
     block_size: SupportsIndex | None,
     rounding: str,
@@ -387,11 +437,11 @@ def _quantize(
 
 
 def quantize_with_scale(
-    x: npt.ArrayLike,
-    scale: npt.ArrayLike,
+    x: ArrayLike,
+    scale: ArrayLike,
     *,
-    axis: SupportsIndex | None = None,
-    block_size: SupportsIndex | None = None,
+    axis: Axis = None,
+    block_size: BlockSize = None,
     rounding: str = "half_even",
 ) -> Int8Array:
     """``clip(round(x / scale), -127, 127)`` as int8 for a given `scale`.
@@ -424,9 +474,7 @@ def quantize_with_scale(
     return q
 
 
-def absmax(
-    x: npt.ArrayLike, *, axis: SupportsIndex | None = None, block_size: SupportsIndex | None = None
-) -> FloatArray:
+def absmax(x: ArrayLike, *, axis: Axis = None, block_size: BlockSize = None) -> FloatArray:
     """``max(|x|)`` per tensor, channel or block, in the working dtype.
 
     The result has the shape `quantize` gives its scale.  NaN/inf raise
@@ -450,14 +498,14 @@ _ONE_SCALE_TYPES = (_NDARRAY, float, np.float32, np.float64)
 
 
 def dequantize(
-    q: QTensor | npt.ArrayLike,
-    scale: npt.ArrayLike | None = None,
+    q: QTensor | ArrayLike,
+    scale: ArrayLike | None = None,
     *,
-    axis: SupportsIndex | None = None,
-    block_size: SupportsIndex | None = None,
-    dtype: npt.DTypeLike | None = None,
+    axis: Axis = None,
+    block_size: BlockSize = None,
+    dtype: DTypeLike | None = None,
     out: npt.NDArray[Any] | None = None,
-    zero_point: npt.ArrayLike | None = None,
+    zero_point: ArrayLike | None = None,
 ) -> FloatArray:
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 

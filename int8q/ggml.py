@@ -1,4 +1,7 @@
-"""GGML Q8_0 interchange, byte-identical to gguf-py (docs/semantics.md §3).
+"""GGML Q8_0 interchange, byte-identical to gguf-py.
+
+The format and its rules are specified at
+https://int8q.readthedocs.io/en/latest/semantics.html (section 3).
 
 A Q8_0 row of n floats (n a multiple of 32) is n / 32 blocks of 34 bytes: the
 block's scale ``d = amax / 127`` as little-endian float16, then 32 int8
@@ -60,6 +63,15 @@ def quantize_q8_0(
         (absmax / 127 rounds past 65504).
     TypeError
         complex, object or string input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import ggml
+    >>> w = np.linspace(-1, 1, 2 * 64, dtype=np.float32).reshape(2, 64)
+    >>> raw = ggml.quantize_q8_0(w)
+    >>> raw.shape, raw.dtype          # two blocks of 34 bytes per row
+    ((2, 68), dtype('uint8'))
     """
     x = as_input(x)
     working_dtype(x.dtype)  # TypeError for what int8q cannot quantize
@@ -120,6 +132,15 @@ def dequantize_q8_0(
     -------
     ndarray of float32, shape ``raw.shape[:-1] + (m // 34 * 32,)``; a stored
     scale that is NaN or inf gives NaN/inf values, as in ggml.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import ggml
+    >>> w = np.linspace(-1, 1, 64, dtype=np.float32)
+    >>> back = ggml.dequantize_q8_0(ggml.quantize_q8_0(w))
+    >>> back.shape, float(np.abs(back - w).max()) < 0.005
+    ((64,), True)
     """
     raw = as_input(raw, "raw")
     if raw.dtype != np.uint8:
@@ -144,9 +165,9 @@ def dequantize_q8_0(
 
 # gguf-py's own Q8_0 on these kernels, and `python -m int8q.ggml run SCRIPT.py`:
 # int8q/_gguf_accel.py (appended here so that this module's own code stays as it is).
-from ._gguf_accel import GGUFVersionError, accelerate_gguf  # noqa: E402
+from ._gguf_accel import Acceleration, GGUFVersionError, accelerate_gguf  # noqa: E402
 
-__all__ += ["accelerate_gguf", "GGUFVersionError"]
+__all__ += ["accelerate_gguf", "Acceleration", "GGUFVersionError"]
 
 if __name__ == "__main__":
     import sys

@@ -64,9 +64,7 @@ def blocks(language):
         text = page.read_text(encoding="utf-8")
         for i, m in enumerate(m for m in FENCE.finditer(text) if m.group(1) == language):
             line = text.count("\n", 0, m.start()) + 1
-            found.append(
-                pytest.param(page, m.group(2), id=f"{page.relative_to(ROOT)}:{line}:{i}")
-            )
+            found.append(pytest.param(page, m.group(2), id=f"{page.relative_to(ROOT)}:{line}:{i}"))
     return found
 
 
@@ -128,8 +126,10 @@ def cli_commands(code):
             words = shlex.split(part)
             while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
                 words = words[1:]  # VAR=value prefixes
-            if words[0] == "int8q" or words[:3] in (["python", "-m", "int8q"],) or (
-                words[:2] == ["python", "-m"] and words[2].startswith("int8q")
+            if (
+                words[0] == "int8q"
+                or words[:3] in (["python", "-m", "int8q"],)
+                or (words[:2] == ["python", "-m"] and words[2].startswith("int8q"))
             ):
                 commands.append(part)
             elif words[0] in NOT_EXAMPLES or (
@@ -176,7 +176,9 @@ def example_files(tmp_path_factory):
         w.add_name("example")
         w.add_file_type(1)  # MOSTLY_F16
         w.add_tensor("token_embd.weight", tensors["embed.weight"].astype(np.float16))
-        w.add_tensor("blk.0.attn_q.weight", tensors["layers.0.attn.q_proj.weight"].astype(np.float16))
+        w.add_tensor(
+            "blk.0.attn_q.weight", tensors["layers.0.attn.q_proj.weight"].astype(np.float16)
+        )
         w.add_tensor("blk.0.attn_norm.weight", tensors["norm.weight"])
         w.write_header_to_file()
         w.write_kv_data_to_file()
@@ -293,4 +295,3 @@ def test_readme_is_short_with_absolute_links():
     assert len(readme.splitlines()) <= 150
     for target in re.findall(r"\]\(([^)]+)\)", readme):
         assert target.startswith("https://"), target
-
