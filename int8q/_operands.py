@@ -1,4 +1,4 @@
-"""How the public functions take their array operands (README "Safety").
+"""How the public functions take their array operands (docs/safety.md).
 
 - Masked arrays are refused with TypeError: int8q computes on every element,
   so it would quantize the values under the mask (``np.asarray`` drops the

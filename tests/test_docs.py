@@ -15,6 +15,7 @@ docs/getting-started.md against pyproject.toml.
 """
 
 import doctest
+import inspect
 import os
 import pathlib
 import re
@@ -295,3 +296,40 @@ def test_readme_is_short_with_absolute_links():
     assert len(readme.splitlines()) <= 150
     for target in re.findall(r"\]\(([^)]+)\)", readme):
         assert target.startswith("https://"), target
+
+
+def test_quantize_signature_reads_well():
+    text = str(inspect.signature(int8q.quantize))
+    assert len(text) <= 300, text
+    assert "rounding: 'Rounding'" in text and "Union" not in text
+
+
+PUBLIC_MODULES = ["int8q", "int8q.io", "int8q.ggml", "int8q.dask", "int8q.zarr", "int8q.codec"]
+PUBLIC_MODULES += ["int8q.reference"]
+
+
+def public_docstrings():
+    """(name, docstring) of the public modules, their members and methods."""
+    import importlib
+
+    for module_name in PUBLIC_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # dask, zarr: optional
+            continue
+        yield module_name, module.__doc__ or ""
+        for name in module.__all__:
+            obj = getattr(module, name)
+            yield f"{module_name}.{name}", getattr(obj, "__doc__", None) or ""
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_"):
+                        doc = getattr(member, "__doc__", None) or ""
+                        yield f"{module_name}.{name}.{attr}", doc
+
+
+def test_docstrings_point_only_at_what_users_have():
+    """Not at files of the source tree: the installed package has none of them."""
+    source_tree = re.compile(r"\bdocs/|README|\b(?:tests|tools|src|benchmarks)/|\w+\.md\b")
+    found = {name: source_tree.findall(doc) for name, doc in public_docstrings()}
+    assert {name: hits for name, hits in found.items() if hits} == {}
