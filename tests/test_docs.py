@@ -355,3 +355,27 @@ def test_benchmark_table_states_only_cpu_simd_threads_versions():
         assert fact in header
     assert not re.search(r"load|cores|VM|virtual", table, re.I)
     assert len([line for line in table.splitlines() if line.startswith("| ")]) > 1 + 20
+
+
+SITE = "https://int8q.readthedocs.io/"
+
+
+def test_links_to_the_docs_site_name_existing_pages():
+    """README and docstring links into the site, checked against docs/."""
+    if not DOCS.is_dir():
+        pytest.skip("docs/ not in this copy")
+    texts = [(ROOT / "README.md").read_text(encoding="utf-8")]
+    texts += [doc for _, doc in public_docstrings()]
+    package = pathlib.Path(int8q.__file__).parent
+    texts += [p.read_text(encoding="utf-8") for p in package.rglob("*.py")]
+    links = set()
+    for text in texts:
+        links.update(re.findall(re.escape(SITE) + r"[\w./#-]*", text))
+    assert links
+    for link in links:
+        path = link[len(SITE) :].split("#")[0].rstrip(".")
+        if path in ("", "en/latest/"):
+            continue
+        assert path.startswith("en/latest/") and path.endswith(".html"), link
+        page = DOCS / (path[len("en/latest/") : -len(".html")] + ".md")
+        assert page.is_file(), link
