@@ -211,7 +211,7 @@ def quantize(
         False: asymmetric ranges ``[min(0, min x), max(0, max x)]`` per
         tensor, channel or block, with a zero point (ONNX
         DynamicQuantizeLinear for uint8 per tensor).
-    qdtype : numpy.int8 or numpy.uint8
+    qdtype : {"int8", "uint8"}, or numpy.int8, numpy.uint8
         The type of q.  uint8 needs a zero point: `scale` or
         ``symmetric=False``.
     clip : None or "mse"

@@ -34,8 +34,12 @@ from int8q import _api, _calibrate, _config, _seed, codec, ggml, io, reference
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))] if DOCS.is_dir() else []
-PAGES = [p for p in PAGES if "_build" not in p.parts and not p.name.startswith("_generated")]
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+PAGES = [
+    p
+    for p in PAGES
+    if p.is_file() and "_build" not in p.parts and not p.name.startswith("_generated")
+]
 
 # Packages an example may need that int8q does not depend on.
 OPTIONAL = {
@@ -291,6 +295,7 @@ def test_no_lab_notebook_in_user_text():
         assert not hits, f"{name}: {hits}"
 
 
+@pytest.mark.skipif(not (ROOT / "README.md").exists(), reason="README not in this copy")
 def test_readme_is_short_with_absolute_links():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 150
@@ -338,7 +343,9 @@ def test_docstrings_point_only_at_what_users_have():
 BENCH = ROOT / "benchmarks" / "bench.py"
 
 
-@pytest.mark.skipif(not BENCH.exists(), reason="benchmarks/ not in this copy")
+@pytest.mark.skipif(
+    not (ROOT / "benchmarks" / "results" / "bench.json").exists(), reason="no results in this copy"
+)
 def test_benchmark_table_states_only_cpu_simd_threads_versions():
     """The table docs/benchmarks.md includes is generated from bench.json."""
     import importlib.util
