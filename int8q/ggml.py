@@ -18,6 +18,8 @@ dividing, rounds half away from zero, and stores the scale as float16.
     array([-0.99993896, -0.9684448 , -0.9369507 ], dtype=float32)
 """
 
+from __future__ import annotations
+
 from typing import Any, NoReturn
 
 import numpy as np
@@ -29,6 +31,7 @@ from ._config import get_num_threads
 from ._dtypes import FLOAT32, working_dtype
 from ._engine import find_nonfinite
 from ._operands import apart, as_input, check_out
+from ._typing import ArrayLike
 from ._validate import nonfinite_error
 
 __all__ = ["quantize_q8_0", "dequantize_q8_0", "Q8_0_BLOCK", "Q8_0_BYTES"]
@@ -37,9 +40,7 @@ Q8_0_BLOCK = 32  # floats per block
 Q8_0_BYTES = 34  # bytes per block: float16 scale + 32 int8
 
 
-def quantize_q8_0(
-    x: npt.ArrayLike, out: npt.NDArray[np.uint8] | None = None
-) -> npt.NDArray[np.uint8]:
+def quantize_q8_0(x: ArrayLike, out: npt.NDArray[np.uint8] | None = None) -> npt.NDArray[np.uint8]:
     """Quantize to GGML Q8_0 bytes.
 
     Parameters
@@ -117,7 +118,7 @@ def _raise_block_error(x: npt.NDArray[Any], code: int) -> NoReturn:
 
 
 def dequantize_q8_0(
-    raw: npt.ArrayLike, out: npt.NDArray[np.float32] | None = None
+    raw: ArrayLike, out: npt.NDArray[np.float32] | None = None
 ) -> npt.NDArray[np.float32]:
     """Float32 values of GGML Q8_0 bytes.
 

@@ -54,9 +54,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable
-from typing import SupportsIndex
 
-from .._typing import Clip, Rounding, Scheme
+from .._typing import BlockSize, Clip, Rounding, Scheme
 from . import _convention as conv
 from ._container import Container, Row
 from ._errors import FormatError
@@ -123,7 +122,7 @@ def quantize_file(
     dst: str | os.PathLike[str],
     *,
     per_tensor: bool = False,
-    block_size: SupportsIndex | None = None,
+    block_size: BlockSize = None,
     rounding: Rounding = "half_even",
     skip: Iterable[str] = (),
     all_tensors: bool = False,
