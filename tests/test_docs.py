@@ -289,7 +289,12 @@ def test_no_lab_notebook_in_user_text():
     texts = {p: p.read_text(encoding="utf-8") for p in PAGES}
     from int8q.cli import build_parser
 
-    texts["int8q --help"] = build_parser().format_help()
+    parser = build_parser()
+    texts["int8q --help"] = parser.format_help()
+    for action in parser._subparsers._group_actions:  # each subcommand's --help
+        for name, sub in action.choices.items():
+            texts[f"int8q {name} --help"] = sub.format_help()
+    texts.update(public_docstrings())
     for name, text in texts.items():
         hits = banned.findall(text)
         assert not hits, f"{name}: {hits}"
