@@ -548,19 +548,15 @@ PEERS = ("int8q-alloc", "numpy", "torch", "gguf", "ort", "ort-given", "numba")
 
 
 def markdown(data):
-    """The README's table: one row per case and size, Gelem/s and ratios."""
+    """The published table (docs/benchmarks.md): one row per case and size,
+    Gelem/s and ratios, under a line naming the CPU, SIMD level, threads and
+    library versions."""
     m = data["machine"]
-    load = m.get("load")
     lines = [
-        f"{m['cpu']}, {m['cores']} cores, SIMD level {m['simd']} (available: "
-        f"{', '.join(m.get('simd_available') or [m['simd']])}), {m['date']}; int8q "
-        f"{m['int8q']} ({m['threads']} threads), NumPy {m['numpy']}, torch {m['torch']} "
+        f"{m['date']}: {m['cpu']}, SIMD level {m['simd']}, int8q {m['int8q']} "
+        f"({m['threads']} threads), NumPy {m['numpy']}, torch {m['torch']} "
         f"({m['torch_threads']} threads), onnxruntime {m.get('onnxruntime')}, numba "
-        f"{m.get('numba')}" + (f"; load average at start {load[0]:.1f}" if load else "") + ".",
-        "Ratio = peer time / int8q time (above 1: int8q is faster); roof = fraction "
-        "of a two-thread copy's bandwidth (bytes moved / copy bytes per second); "
-        "ort = onnxruntime ReduceMax(Abs)/127 -> QuantizeLinear, ort-given = "
-        "QuantizeLinear with the scale given.",
+        f"{m.get('numba')}, Python {m['python']}.",
         "",
         "| case | elements | int8q Gelem/s | roof | " + " | ".join(f"vs {k}" for k in PEERS) + " |",
         "|---|---:|---:|---:|" + "---:|" * len(PEERS),
@@ -592,7 +588,7 @@ STYLE = {
 
 def plot(results, path, machine=None):
     """Throughput against size, one panel per case, one colour per competitor;
-    the title names the CPU and SIMD level."""
+    the title names the CPU, SIMD level, thread count, version and date."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -619,8 +615,8 @@ def plot(results, path, machine=None):
     axes[0][0].set_ylabel("Gelem/s (higher is better)")
     if machine:
         fig.suptitle(
-            f"{machine['cpu']}, {machine['cores']} cores, SIMD {machine['simd']}, "
-            f"{machine['threads']} threads",
+            f"{machine['cpu']}, SIMD {machine['simd']}, {machine['threads']} threads, "
+            f"int8q {machine['int8q']}, {machine['date']}",
             fontsize=9,
         )
     fig.tight_layout()
@@ -661,7 +657,7 @@ def main(argv=None):
         "--markdown",
         type=pathlib.Path,
         metavar="JSON",
-        help="print the README table from an earlier run's JSON",
+        help="print the published table (Markdown) from an earlier run's JSON",
     )
     args = parser.parse_args(argv)
     if args.repeats is None:

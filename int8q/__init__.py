@@ -1,12 +1,15 @@
-"""int8q: fast, exact symmetric INT8 quantization for NumPy arrays.
+"""int8q: fast, exact INT8 quantization for NumPy arrays and checkpoints.
 
-    >>> import int8q
-    >>> int8q.int8_quantize([1.0, -1.0, 0.5, -0.5])
-    {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
+    >>> import numpy as np, int8q
+    >>> qt = int8q.quantize(np.array([1.0, -1.0, 0.5, -0.5], dtype=np.float32))
+    >>> qt.q, qt.scale
+    (array([ 127, -127,   64,  -64], dtype=int8), array(0.00787402, dtype=float32))
 
-int8q.reference holds the plain NumPy definition every fast path is tested
-against; the add-ons are int8q.io (checkpoints), int8q.ggml (GGUF Q8_0),
-int8q.dask, int8q.zarr and int8q.codec, each imported on its own.
+Documentation: https://int8q.readthedocs.io/ (the user guide, the API
+reference and the specification every function follows).  int8q.reference
+holds the same rules in plain NumPy; every fast path is tested against it.
+The add-ons are int8q.io (checkpoints), int8q.ggml (GGUF Q8_0), int8q.dask,
+int8q.zarr and int8q.codec, each imported on its own.
 """
 
 import os as _os

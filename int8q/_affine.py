@@ -1,6 +1,6 @@
 """Affine INT8: given scales and zero points, asymmetric ranges, clip="mse".
 
-The rules (README "Given scales, zero points, asymmetric ranges"; the plain
+The rules (docs/semantics.md §7; the plain
 NumPy oracle is int8q.reference):
 
 - given parameters: ``q = saturate(round(x / scale) + zero_point)``, a true

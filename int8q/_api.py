@@ -1,6 +1,8 @@
 """The bulk API: quantize, dequantize, quantize_dequantize, absmax, QTensor
 (docs/semantics.md §2)."""
 
+from __future__ import annotations
+
 from typing import Any, SupportsIndex
 
 import numpy as np
@@ -11,7 +13,20 @@ from ._config import get_num_threads
 from ._dtypes import WORKING_DTYPES, user_dtype, working_dtype
 from ._granularity import resolve
 from ._operands import apart, as_input, check_out
-from ._typing import FloatArray, Int8Array, WorkingDtype
+from ._typing import (
+    ArrayLike,
+    Axis,
+    BlockSize,
+    Clip,
+    DTypeLike,
+    FloatArray,
+    Int8Array,
+    IntArray,
+    OutArray,
+    QDtype,
+    Rounding,
+    WorkingDtype,
+)
 from ._validate import rounding_code
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
@@ -45,7 +60,7 @@ class QuantizedBase:
         block_size: int | None = None,
         rounding: str = "half_even",
         zero_point: Any = None,
-        qdtype: npt.DTypeLike | None = None,
+        qdtype: DTypeLike | None = None,
     ) -> None:
         self.q = q
         self.scale = scale
@@ -88,6 +103,19 @@ class QTensor(QuantizedBase):
     rounding : "half_even" or "half_away"
     zero_point : ndarray of qdtype shaped like scale, or None (symmetric)
     qdtype : numpy.dtype, int8 or uint8 (q's dtype)
+
+    Examples
+    --------
+    >>> import numpy as np, int8q
+    >>> qt = int8q.quantize(np.array([[1.0, -2.0], [0.5, 4.0]]), axis=0)
+    >>> qt
+    QTensor(shape=(2, 2), axis=0, rounding='half_even', scale dtype=float64)
+    >>> qt.q
+    array([[  64, -127],
+           [  16,  127]], dtype=int8)
+    >>> qt.dequantize(dtype=np.float32)
+    array([[ 1.007874, -2.      ],
+           [ 0.503937,  4.      ]], dtype=float32)
     """
 
     __slots__ = ()
@@ -95,8 +123,25 @@ class QTensor(QuantizedBase):
     scale: FloatArray
     zero_point: npt.NDArray[np.integer[Any]] | None
 
-    def dequantize(self, dtype: npt.DTypeLike | None = None) -> FloatArray:
-        """``(q - zero_point) * scale`` in the scale's dtype, or cast to `dtype`."""
+    def dequantize(self, dtype: DTypeLike | None = None) -> FloatArray:
+        """``(q - zero_point) * scale`` in the scale's dtype, or cast to `dtype`.
+
+        Parameters
+        ----------
+        dtype : data-type, optional
+            The result's dtype (default: the scale's, float32 or float64).
+
+        Returns
+        -------
+        ndarray
+            The shape of `q`.
+
+        Examples
+        --------
+        >>> import int8q
+        >>> int8q.quantize([1.0, -0.5]).dequantize()
+        array([ 1.        , -0.50393701])
+        """
         return dequantize(self, dtype=dtype)
 
 
@@ -109,7 +154,7 @@ def granularity_text(axis: int | None, block_size: int | None) -> str:
     return "per-tensor"
 
 
-def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
+def _as_input(x: ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
     """x as an ndarray and its working dtype; TypeError for unsupported dtypes
     and masked arrays."""
     x = as_input(x)
@@ -117,17 +162,17 @@ def _as_input(x: npt.ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
 
 
 def quantize(
-    x: npt.ArrayLike,
+    x: ArrayLike,
     *,
-    axis: SupportsIndex | None = None,
-    block_size: SupportsIndex | None = None,
-    rounding: str = "half_even",
-    out: npt.NDArray[np.integer[Any]] | None = None,
-    scale: npt.ArrayLike | None = None,
-    zero_point: npt.ArrayLike | None = None,
+    axis: Axis = None,
+    block_size: BlockSize = None,
+    rounding: Rounding = "half_even",
+    out: OutArray = None,
+    scale: ArrayLike | None = None,
+    zero_point: ArrayLike | None = None,
     symmetric: bool = True,
-    qdtype: npt.DTypeLike | None = None,
-    clip: str | None = None,
+    qdtype: QDtype | None = None,
+    clip: Clip = None,
 ) -> QTensor:
     """INT8 quantization: symmetric abs-max by default, or with given scales
     and zero points, asymmetric ranges, or MSE clipping.
@@ -165,7 +210,7 @@ def quantize(
         False: asymmetric ranges ``[min(0, min x), max(0, max x)]`` per
         tensor, channel or block, with a zero point (ONNX
         DynamicQuantizeLinear for uint8 per tensor).
-    qdtype : numpy.int8 or numpy.uint8, optional
+    qdtype : {"int8", "uint8"}, numpy.int8 or numpy.uint8, optional
         The type of q.  Default: the dtype of `zero_point` when it is a
         NumPy int8 or uint8 array or scalar (as ONNX QuantizeLinear types its
         output), else int8.  uint8 needs a zero point: `scale` or
@@ -249,15 +294,15 @@ def quantize(
 
 
 def _quantize_affine(
-    x: npt.ArrayLike,
+    x: ArrayLike,
     axis: SupportsIndex | None,
     block_size: SupportsIndex | None,
     rounding: str,
-    out: npt.NDArray[np.integer[Any]] | None,
-    scale: npt.ArrayLike | None,
-    zero_point: npt.ArrayLike | None,
+    out: IntArray | None,
+    scale: ArrayLike | None,
+    zero_point: ArrayLike | None,
     symmetric: bool,
-    qdtype: npt.DTypeLike | None,
+    qdtype: DTypeLike | None,
     clip: str | None,
 ) -> QTensor:
     """quantize() with given parameters, asymmetric ranges or clip="mse"
@@ -326,11 +371,11 @@ def _quantize_affine(
 
 
 def quantize_dequantize(
-    x: npt.ArrayLike,
+    x: ArrayLike,
     *,
-    axis: SupportsIndex | None = None,
-    block_size: SupportsIndex | None = None,
-    rounding: str = "half_even",
+    axis: Axis = None,
+    block_size: BlockSize = None,
+    rounding: Rounding = "half_even",
     out: tuple[Int8Array | None, FloatArray | None] | None = None,
 ) -> tuple[QTensor, FloatArray]:
     """``(quantize(x, ...), q * scale)`` computed in one pass over `x`.
@@ -360,7 +405,7 @@ def quantize_dequantize(
 
 
 def _quantize(
-    x: npt.ArrayLike,
+    x: ArrayLike,
     axis: SupportsIndex | None,
     block_size: SupportsIndex | None,
     rounding: str,
@@ -394,11 +439,11 @@ def _quantize(
 
 
 def quantize_with_scale(
-    x: npt.ArrayLike,
-    scale: npt.ArrayLike,
+    x: ArrayLike,
+    scale: ArrayLike,
     *,
-    axis: SupportsIndex | None = None,
-    block_size: SupportsIndex | None = None,
+    axis: Axis = None,
+    block_size: BlockSize = None,
     rounding: str = "half_even",
 ) -> Int8Array:
     """``clip(round(x / scale), -127, 127)`` as int8 for a given `scale`.
@@ -431,9 +476,7 @@ def quantize_with_scale(
     return q
 
 
-def absmax(
-    x: npt.ArrayLike, *, axis: SupportsIndex | None = None, block_size: SupportsIndex | None = None
-) -> FloatArray:
+def absmax(x: ArrayLike, *, axis: Axis = None, block_size: BlockSize = None) -> FloatArray:
     """``max(|x|)`` per tensor, channel or block, in the working dtype.
 
     The result has the shape `quantize` gives its scale.  NaN/inf raise
@@ -457,14 +500,14 @@ _ONE_SCALE_TYPES = (_NDARRAY, float, np.float32, np.float64)
 
 
 def dequantize(
-    q: QTensor | npt.ArrayLike,
-    scale: npt.ArrayLike | None = None,
+    q: QTensor | ArrayLike,
+    scale: ArrayLike | None = None,
     *,
-    axis: SupportsIndex | None = None,
-    block_size: SupportsIndex | None = None,
-    dtype: npt.DTypeLike | None = None,
+    axis: Axis = None,
+    block_size: BlockSize = None,
+    dtype: DTypeLike | None = None,
     out: npt.NDArray[Any] | None = None,
-    zero_point: npt.ArrayLike | None = None,
+    zero_point: ArrayLike | None = None,
 ) -> FloatArray:
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 

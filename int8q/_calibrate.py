@@ -22,6 +22,8 @@ scale^2 / 12 for the other values inside the range, and the squared distance
 to the range for the values beyond it; the cheapest one wins.
 """
 
+from __future__ import annotations
+
 import math
 import types
 from typing import TYPE_CHECKING, Any
@@ -33,7 +35,7 @@ from . import _affine, _engine
 from ._chunks import chunks
 from ._dtypes import working_dtype
 from ._granularity import Granularity, resolve
-from ._typing import FloatArray
+from ._typing import ArrayLike, CalibrationMethod, FloatArray, QDtype, Rounding
 
 if TYPE_CHECKING:  # (imported when used: _api imports this module)
     from ._api import QTensor
@@ -60,15 +62,29 @@ class Calibrator:
     Parameters
     ----------
     method : {"minmax", "percentile", "mse"}
+        "minmax": the exact range, as `int8q.quantize` finds it on all the
+        batches at once.  "percentile": the `percentile` point of abs(x)
+        (or of each tail when not symmetric), to one histogram bin.  "mse":
+        the range with the smallest squared error, estimated on the
+        histogram.
     axis : int or None
         None: one range for the whole tensor; k: one per index along axis k
         (the other axes may change size from batch to batch).
     symmetric : bool
         True: int8 scales ``absmax / 127`` (zero point None); False: ranges
         with a zero point, as ``int8q.quantize(x, symmetric=False)``.
-    qdtype : numpy.int8 or numpy.uint8 (uint8 needs symmetric=False)
-    percentile : float in (0, 100], for method="percentile"
-    bins : int, histogram bins per sign and channel (percentile and mse)
+    qdtype : "int8" or "uint8" (or numpy.int8, numpy.uint8)
+        The type of the quantized values; uint8 needs ``symmetric=False``.
+    percentile : float in (0, 100]
+        For ``method="percentile"``.
+    bins : int
+        Histogram bins per sign and channel ("percentile" and "mse"), a power
+        of two.  Memory is ``16 * bins`` bytes per channel, whatever the
+        number of samples.
+
+    See Also
+    --------
+    int8q.quantize : the same parameters, computed from one array.
 
     Examples
     --------
@@ -95,11 +111,11 @@ class Calibrator:
 
     def __init__(
         self,
-        method: str = "minmax",
+        method: CalibrationMethod = "minmax",
         *,
         axis: int | None = None,
         symmetric: bool = True,
-        qdtype: npt.DTypeLike = np.int8,
+        qdtype: QDtype = "int8",
         percentile: float = 99.99,
         bins: int = 2048,
     ) -> None:
@@ -136,10 +152,37 @@ class Calibrator:
         self._frozen = None  # (scale, zero_point) of a calibrator loaded by from_dict
 
     # -- feeding -------------------------------------------------------------
-    def update(self, batch: Any) -> "Calibrator":  # array_like, Dask array or iterator
-        """Add a batch: an array (any shape with the channel axis), a Dask
-        array (read one block row at a time) or an iterator/generator of
-        batches.  Returns self."""
+    def update(self, batch: Any) -> Calibrator:  # array_like, Dask array or iterator
+        """Add a batch of samples to the ranges.
+
+        The result does not depend on how the data is cut into batches, nor
+        on their order.
+
+        Parameters
+        ----------
+        batch : array_like, Dask array, or iterable of them
+            An array of any shape that has the channel axis (of the same
+            length in every batch), a Dask array (read one row of blocks at a
+            time) or an iterator or generator of such batches.
+
+        Returns
+        -------
+        Calibrator
+            self.
+
+        Raises
+        ------
+        ValueError
+            NaN or inf in the batch; a channel axis of another length.
+
+        Examples
+        --------
+        >>> import numpy as np, int8q
+        >>> x = np.random.default_rng(0).standard_normal((1000, 8))
+        >>> cal = int8q.Calibrator("minmax").update(x[i : i + 100] for i in range(0, 1000, 100))
+        >>> bool(cal.scale == int8q.quantize(x).scale)
+        True
+        """
         if self._frozen is not None and self.method != "minmax":
             raise ValueError(
                 "this calibrator was loaded with from_dict and keeps no "
@@ -358,10 +401,33 @@ class Calibrator:
         return self._params()[1]
 
     def quantize(
-        self, x: npt.ArrayLike, *, out: npt.NDArray[Any] | None = None, rounding: str = "half_even"
-    ) -> "QTensor":
-        """int8q.quantize(x) with the calibrated scale (and zero point):
-        values beyond the calibrated range saturate."""
+        self, x: ArrayLike, *, out: npt.NDArray[Any] | None = None, rounding: Rounding = "half_even"
+    ) -> QTensor:
+        """Quantize `x` with the calibrated scales (and zero points).
+
+        ``int8q.quantize(x, scale=..., zero_point=..., axis=...)`` with this
+        calibrator's parameters: values beyond the calibrated range saturate.
+
+        Parameters
+        ----------
+        x : array_like
+            With the channel axis of the calibration data.
+        out : ndarray, optional
+            As in `int8q.quantize`.
+        rounding : {"half_even", "half_away"}
+            How ties round.
+
+        Returns
+        -------
+        QTensor
+
+        Examples
+        --------
+        >>> import numpy as np, int8q
+        >>> cal = int8q.Calibrator().update(np.array([-2.0, 1.0]))
+        >>> cal.quantize(np.array([1.0, 3.0])).q   # 3.0 is beyond the range
+        array([ 64, 127], dtype=int8)
+        """
         scale, zp = self._params()
         from ._api import quantize
 
@@ -378,8 +444,24 @@ class Calibrator:
 
     # -- saving --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The calibrated parameters as plain JSON types (floats are exact:
-        a float32 or float64 value round-trips through JSON unchanged)."""
+        """The calibrated parameters as plain JSON types, for `from_dict`.
+
+        Floats are exact: a float32 or float64 value round-trips through JSON
+        unchanged.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> import json, numpy as np, int8q
+        >>> cal = int8q.Calibrator().update(np.array([-2.0, 1.0]))
+        >>> text = json.dumps(cal.to_dict())
+        >>> again = int8q.Calibrator.from_dict(json.loads(text))
+        >>> bool(again.scale == cal.scale)
+        True
+        """
         scale, zp = self._params()
         return {
             "format": FORMAT,
@@ -399,13 +481,34 @@ class Calibrator:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Calibrator":
-        """A calibrator that quantizes with saved parameters (to_dict's
-        output, or json.loads of it).  A minmax one can also take more batches.
+    def from_dict(cls, d: dict[str, Any]) -> Calibrator:
+        """A calibrator that quantizes with saved parameters.
 
-        ValueError or TypeError, naming the field, for anything to_dict
-        could not have written: a missing field, a wrong type, NaN/inf,
-        ``min > max``, a zero point that is not an integer in qdtype's range.
+        A "minmax" one can also take more batches; the others keep no
+        histogram, so they can only quantize.
+
+        Parameters
+        ----------
+        d : dict
+            The output of `to_dict`, or ``json.loads`` of it.
+
+        Returns
+        -------
+        Calibrator
+
+        Raises
+        ------
+        ValueError, TypeError
+            Naming the field, for anything `to_dict` could not have written:
+            a missing field, a wrong type, NaN/inf, ``min > max``, a zero
+            point that is not an integer in qdtype's range.
+
+        Examples
+        --------
+        >>> import numpy as np, int8q
+        >>> saved = int8q.Calibrator(axis=-1).update(np.array([[1.0, -4.0]])).to_dict()
+        >>> int8q.Calibrator.from_dict(saved).quantize(np.array([0.5, 2.0])).q
+        array([64, 64], dtype=int8)
         """
         if not isinstance(d, dict):
             raise TypeError(f"from_dict takes a dict, got {type(d).__name__}")

@@ -31,7 +31,23 @@ def _default_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """Threads int8q uses for large arrays (1 when built without OpenMP)."""
+    """The number of threads int8q uses for large arrays.
+
+    Set by the environment variable ``INT8Q_NUM_THREADS`` (or
+    ``OMP_NUM_THREADS``) at import, by `set_num_threads` afterwards; by
+    default the number of CPUs this process may run on.  Always 1 in a build
+    without OpenMP.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> import int8q
+    >>> int8q.get_num_threads() >= 1
+    True
+    """
     global _num_threads
     if _num_threads is None:
         _num_threads = _default_threads() if _kernels.HAVE_OPENMP else 1
@@ -39,7 +55,30 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Use `n` threads for large arrays (results do not depend on it)."""
+    """Use `n` threads for large arrays.
+
+    Results never depend on the thread count.  Small arrays always run on
+    the calling thread.
+
+    Parameters
+    ----------
+    n : int
+        At least 1.
+
+    Raises
+    ------
+    ValueError
+        `n` is smaller than 1.
+
+    Examples
+    --------
+    >>> import int8q
+    >>> before = int8q.get_num_threads()
+    >>> int8q.set_num_threads(1)
+    >>> int8q.get_num_threads()
+    1
+    >>> int8q.set_num_threads(before)
+    """
     global _num_threads
     n = int(n)
     if n < 1:
@@ -48,7 +87,20 @@ def set_num_threads(n: int) -> None:
 
 
 def available_simd() -> list[str]:
-    """SIMD levels this build has and this CPU runs."""
+    """The SIMD levels this build has and this CPU runs.
+
+    Returns
+    -------
+    list of str
+        From ``"baseline"`` (always there) to the fastest, among
+        ``"baseline"``, ``"avx2"`` and ``"avx512"``.
+
+    Examples
+    --------
+    >>> import int8q
+    >>> int8q.available_simd()[0]
+    'baseline'
+    """
     best = _kernels.isa_detect()
     return [
         name
@@ -58,16 +110,54 @@ def available_simd() -> list[str]:
 
 
 def get_simd() -> str:
+    """The SIMD level in use.
+
+    The fastest of `available_simd` at import, unless the environment
+    variable ``INT8Q_SIMD`` or `set_simd` chose another.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import int8q
+    >>> int8q.get_simd() in int8q.available_simd()
+    True
+    """
     return ISA_NAMES[_kernels.isa_current()]
 
 
 def set_simd(name: str) -> None:
-    """Force a SIMD level; every level gives bit-identical results."""
+    """Use the SIMD level `name`.
+
+    Every level gives bit-identical results; this is for testing and
+    measuring.
+
+    Parameters
+    ----------
+    name : str
+        One of `available_simd`.
+
+    Raises
+    ------
+    ValueError
+        An unknown level, or one this build or CPU does not have.
+
+    Examples
+    --------
+    >>> import int8q
+    >>> before = int8q.get_simd()
+    >>> int8q.set_simd("baseline")
+    >>> int8q.get_simd()
+    'baseline'
+    >>> int8q.set_simd(before)
+    """
     if name not in ISA_NAMES:
         raise ValueError(f"SIMD level must be one of {ISA_NAMES}, got {name!r}")
     if not _kernels.isa_select(ISA_NAMES.index(name)):
         raise ValueError(
-            f"SIMD level {name!r} is not available here (available: {available_simd()})"
+            f"SIMD level {name!r} is not available on this CPU or build (available: {available_simd()})"
         )
 
 
@@ -80,10 +170,26 @@ def _init_simd() -> None:
 
 
 def show_config(file: TextIO | None = None) -> None:
-    """Print the build and run-time configuration to `file` (default stdout).
+    """Print the build and run-time configuration.
 
-    Returns None, as ``numpy.show_config()`` does, so that a REPL shows the
-    text once; to keep it, pass a file (``io.StringIO()``) and read that.
+    The version, NumPy's version, whether OpenMP is built in, the thread
+    count, the SIMD level in use and the ones available, with the compiler
+    flags of each level.  Returns None, as ``numpy.show_config()`` does, so
+    that a REPL shows the text once; to keep it, pass a file
+    (``io.StringIO()``) and read that.
+
+    Parameters
+    ----------
+    file : text file, optional
+        Where to print (default: standard output).
+
+    Examples
+    --------
+    >>> import io, int8q
+    >>> buf = io.StringIO()
+    >>> int8q.show_config(file=buf)
+    >>> buf.getvalue().startswith("int8q ")
+    True
     """
     import platform
 
@@ -107,7 +213,7 @@ def show_config(file: TextIO | None = None) -> None:
             built = "not built"
         mark = "*" if name == get_simd() else " "
         lines.append(
-            f"  {mark} {name:<9} {built}; {'runs here' if name in usable else 'not on this CPU'}"
+            f"  {mark} {name:<9} {built}; {'runs on this CPU' if name in usable else 'not on this CPU'}"
         )
     lines.append(f"openmp wait policy: {os.environ.get('OMP_WAIT_POLICY', 'default')}")
     print("\n".join(lines), file=file)

@@ -1,4 +1,4 @@
-"""How the public functions take their array operands (README "Safety").
+"""How the public functions take their array operands (docs/safety.md).
 
 - CPU torch tensors (any dtype .numpy() reads, and bfloat16) are read
   through a NumPy view of their memory (`from_torch`): no copy where the

@@ -41,7 +41,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from . import __version__, int8_quantize
-from ._shared import ROUNDINGS
+from ._shared import ROUNDINGS, check_block_size
 
 if TYPE_CHECKING:
     from .io._compare import CompareRow, Summary
@@ -129,10 +129,8 @@ def _choice(*values: str) -> Callable[[str], str]:
 
 
 def _block_size(text: str) -> int:
-    from ._validate import block_size
-
     try:
-        return block_size(int(text))
+        return check_block_size(int(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
 

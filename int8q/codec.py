@@ -1,5 +1,6 @@
 """A numcodecs codec that stores a floating chunk as int8 plus one scale
-(chunk format: docs/semantics.md §5).
+(chunk format: https://int8q.readthedocs.io/en/latest/semantics.html,
+section 5).
 
 Codec id ``"int8q"``, registered through the ``numcodecs.codecs`` entry
 point, so ``numcodecs.get_codec({"id": "int8q"})`` finds it once int8q is
@@ -20,6 +21,8 @@ The chunk is quantized per tensor with `int8q.quantize`, so decoding gives
 dtype): within ``scale / 2`` of the original for every element.
 """
 
+from __future__ import annotations
+
 import struct
 from typing import Any
 
@@ -30,6 +33,7 @@ from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, nda
 
 from . import dequantize, quantize
 from ._shared import rounding_code, working_dtype
+from ._typing import Rounding
 
 __all__ = ["Int8QCodec", "HEADER", "check_dtype", "encode_chunk", "decode_chunk"]
 
@@ -56,7 +60,7 @@ def check_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     return dtype
 
 
-def encode_chunk(x: npt.NDArray[Any], rounding: str = "half_even") -> bytes:
+def encode_chunk(x: npt.NDArray[Any], rounding: Rounding = "half_even") -> bytes:
     """The header and int8 values of one chunk, as bytes.
 
     Parameters
@@ -74,6 +78,14 @@ def encode_chunk(x: npt.NDArray[Any], rounding: str = "half_even") -> bytes:
         NaN or inf in `x`.
     TypeError
         `x` is not float16, float32 or float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q.codec import encode_chunk
+    >>> chunk = encode_chunk(np.array([1.0, -0.5], dtype=np.float32))
+    >>> chunk[:4], len(chunk)
+    (b'I8Q\\x00', 18)
     """
     dtype = check_dtype(x.dtype)
     qt = quantize(x, rounding=rounding)
@@ -90,6 +102,14 @@ def decode_chunk(buf: object) -> tuple[npt.NDArray[np.int8], np.floating[Any], n
         A buffer too short, with another magic or version, naming a dtype
         the codec does not write, or with a scale the encoder cannot have
         written (not finite, not positive, not exact in the working dtype).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q.codec import decode_chunk, encode_chunk
+    >>> q, scale, dtype = decode_chunk(encode_chunk(np.array([1.0, -0.5], dtype=np.float32)))
+    >>> q, dtype
+    (array([127, -64], dtype=int8), dtype('float32'))
     """
     raw = ensure_contiguous_ndarray(buf).view(np.uint8).reshape(-1)
     if raw.size < HEADER.size:
@@ -135,16 +155,33 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
 
     codec_id = "int8q"
 
-    def __init__(self, rounding: str = "half_even") -> None:
+    def __init__(self, rounding: Rounding = "half_even") -> None:
         rounding_code(rounding)  # ValueError now rather than at the first chunk
         self.rounding = rounding
 
     def encode(self, buf: object) -> bytes:
-        """Header and int8 values of `buf` (any shape; the shape is not kept)."""
+        """Header and int8 values of `buf` (any shape; the shape is not kept).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from int8q.codec import Int8QCodec
+        >>> len(Int8QCodec().encode(np.zeros((2, 3), np.float16)))
+        22
+        """
         return encode_chunk(np.asarray(ensure_ndarray_like(buf)), self.rounding)
 
     def decode(self, buf: object, out: object = None) -> npt.NDArray[Any]:
-        """``q * scale`` in the original dtype, flat, or written into `out`."""
+        """``q * scale`` in the original dtype, flat, or written into `out`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from int8q.codec import Int8QCodec
+        >>> codec = Int8QCodec()
+        >>> codec.decode(codec.encode(np.array([[2.0, -1.0]])))
+        array([ 2.        , -1.00787402])
+        """
         q, scale, dtype = decode_chunk(buf)
         result: npt.NDArray[Any] = ndarray_copy(dequantize(q, scale, dtype=dtype), out)
         return result  # (numcodecs is untyped)

@@ -13,6 +13,8 @@ module-level functions of int8q, so workers only need int8q installed).
     array([0.02362205, 0.05511811, 0.08661418], dtype=float32)
 """
 
+from __future__ import annotations
+
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, SupportsIndex
@@ -36,6 +38,7 @@ from ._shared import (
     scales_from_absmax,
     working_dtype,
 )
+from ._typing import Rounding
 
 __all__ = ["DaskQTensor", "quantize"]
 
@@ -52,6 +55,13 @@ class DaskQTensor(QuantizedBase):
         Shaped as `int8q.quantize` shapes it: ``()``, ``(x.shape[axis],)`` or
         ``x.shape[:-1] + (ceil(n / block_size),)``.
     axis, block_size, rounding : as given to `quantize` (axis normalised)
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, int8q.dask
+    >>> x = da.ones((4, 6), chunks=2, dtype=np.float32)
+    >>> int8q.dask.quantize(x, block_size=3)
+    DaskQTensor(shape=(4, 6), block_size=3, rounding='half_even', scale dtype=float32, chunks=(2, 3))
     """
 
     __slots__ = ()
@@ -63,6 +73,22 @@ class DaskQTensor(QuantizedBase):
 
         Chunk by chunk with `int8q.dequantize`, so it is bit-identical to
         ``int8q.quantize(x).dequantize(dtype)``.
+
+        Parameters
+        ----------
+        dtype : data-type, optional
+            The result's dtype (default: the scale's).
+
+        Returns
+        -------
+        dask.array.Array
+
+        Examples
+        --------
+        >>> import dask.array as da, numpy as np, int8q.dask
+        >>> x = da.from_array(np.array([1.0, -0.5, 0.25, 2.0]), chunks=2)
+        >>> int8q.dask.quantize(x).dequantize().compute()
+        array([ 1.00787402, -0.50393701,  0.2519685 ,  2.        ])
         """
         out = np.dtype(self.scale.dtype if dtype is None else dtype)
         return _blockwise(
@@ -70,7 +96,24 @@ class DaskQTensor(QuantizedBase):
         )
 
     def compute(self, **kwargs: Any) -> QTensor:
-        """Compute q and scale together and return an `int8q.QTensor`."""
+        """Compute q and scale together and return an `int8q.QTensor`.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to ``dask.compute`` (``scheduler=``, for one).
+
+        Returns
+        -------
+        QTensor
+
+        Examples
+        --------
+        >>> import dask.array as da, numpy as np, int8q.dask
+        >>> x = da.from_array(np.array([1.0, -0.5, 0.25, 2.0]), chunks=2)
+        >>> int8q.dask.quantize(x).compute().q
+        array([ 64, -32,  16, 127], dtype=int8)
+        """
         import dask
 
         q, scale = dask.compute(self.q, self.scale, **kwargs)
@@ -85,7 +128,7 @@ def quantize(
     *,
     axis: SupportsIndex | None = None,
     block_size: SupportsIndex | None = None,
-    rounding: str = "half_even",
+    rounding: Rounding = "half_even",
     scale: npt.ArrayLike | da.Array | None = None,
     split_every: int | dict[int, int] | None = None,
 ) -> DaskQTensor:
@@ -144,6 +187,15 @@ def quantize(
 
         scale = int8q.dask.quantize(x, axis=0).scale.compute()
         qt = int8q.dask.quantize(x, axis=0, scale=scale)
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, int8q, int8q.dask
+    >>> x = da.random.default_rng(0).standard_normal((100, 64), chunks=(25, 32))
+    >>> qt = int8q.dask.quantize(x, axis=0)
+    >>> expected = int8q.quantize(x.compute(), axis=0)
+    >>> bool((qt.q.compute() == expected.q).all())
+    True
     """
     if not isinstance(x, da.Array):
         raise TypeError(f"int8q.dask.quantize takes a dask.array.Array, got {type(x).__name__}")

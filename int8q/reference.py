@@ -2,8 +2,11 @@
 
 Every fast path of int8q must give bit-identical results to these functions.
 They take already-valid input (no error handling beyond what NumPy does) and
-are written to be checked by eye against docs/semantics.md (§1-§3).
+are written to be checked by eye against the specification,
+https://int8q.readthedocs.io/en/latest/semantics.html.
 """
+
+from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any, SupportsFloat
@@ -11,18 +14,54 @@ from typing import Any, SupportsFloat
 import numpy as np
 import numpy.typing as npt
 
-from ._typing import DictForm, FloatArray, Int8Array, WorkingDtype
+from ._typing import DictForm, FloatArray, Int8Array, Rounding, WorkingDtype
+
+__all__ = [
+    "working_dtype",
+    "round_to_int",
+    "absmax",
+    "expand_scale",
+    "quantize",
+    "dequantize",
+    "int8_quantize",
+    "quantize_given",
+    "asymmetric_params",
+    "quantize_asymmetric",
+    "dequantize_affine",
+    "mse_scales",
+]
 
 
 def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
+    """The dtype int8q computes in for input of `dtype`.
+
+    float32 for float16, bfloat16 and float32; float64 for everything else.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> reference.working_dtype(np.float16), reference.working_dtype(np.int32)
+    (dtype('float32'), dtype('float64'))
+    """
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize <= 4 or dtype.name == "bfloat16":
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
 
-def round_to_int(v: FloatArray, rounding: str = "half_even") -> FloatArray:
-    """Round a float array to integral values (same dtype)."""
+def round_to_int(v: FloatArray, rounding: Rounding = "half_even") -> FloatArray:
+    """Round a float array to integral values (same dtype).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> reference.round_to_int(np.array([0.5, 1.5, -2.5]))
+    array([ 0.,  2., -2.])
+    >>> reference.round_to_int(np.array([0.5, 1.5, -2.5]), "half_away")
+    array([ 1.,  2., -3.])
+    """
     if rounding == "half_even":
         return np.rint(v)
     # half_away: rint is right except at exact ties, which go away from zero.
@@ -42,7 +81,14 @@ def _blocked(x: npt.NDArray[Any], block_size: int) -> tuple[npt.NDArray[Any], in
 
 
 def absmax(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None) -> FloatArray:
-    """Abs-max in the working dtype, shaped like quantize's scale."""
+    """Abs-max in the working dtype, shaped like quantize's scale.
+
+    Examples
+    --------
+    >>> from int8q import reference
+    >>> reference.absmax([[1.0, -5.0], [3.0, 2.0]], axis=0)
+    array([5., 3.])
+    """
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
     a = np.abs(xw)
@@ -65,7 +111,16 @@ def expand_scale(
     axis: int | None = None,
     block_size: int | None = None,
 ) -> FloatArray:
-    """The scale broadcast to `shape`, element by element."""
+    """The scale broadcast to `shape`, element by element.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> reference.expand_scale(np.array([1.0, 2.0]), (2, 3), axis=0)
+    array([[1., 1., 1.],
+           [2., 2., 2.]])
+    """
     if axis is not None:
         axis = axis % len(shape)
         view = [1] * len(shape)
@@ -81,9 +136,18 @@ def quantize(
     x: npt.ArrayLike,
     axis: int | None = None,
     block_size: int | None = None,
-    rounding: str = "half_even",
+    rounding: Rounding = "half_even",
 ) -> tuple[Int8Array, FloatArray]:
-    """(q, scale) exactly as the contract defines them."""
+    """(q, scale) exactly as the contract defines them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> q, scale = reference.quantize(np.array([1.0, -0.5, 0.25], dtype=np.float32))
+    >>> q
+    array([127, -64,  32], dtype=int8)
+    """
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
     scale = absmax(x, axis, block_size) / xw.dtype.type(127)
@@ -96,6 +160,16 @@ def quantize(
 def dequantize(
     q: Int8Array, scale: npt.ArrayLike, axis: int | None = None, block_size: int | None = None
 ) -> FloatArray:
+    """q * scale in the scale's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> q, scale = reference.quantize(np.array([1.0, -0.5]))
+    >>> reference.dequantize(q, scale)
+    array([ 1.        , -0.50393701])
+    """
     scale = np.asarray(scale)
     # 127 * RN(absmax / 127) can exceed the largest finite float when absmax is
     # within an ulp or so of it: the contract's product is then inf.
@@ -104,7 +178,14 @@ def dequantize(
 
 
 def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
-    """int8_quantize (the dict form), written the obvious NumPy way."""
+    """int8_quantize (the dict form), written the obvious NumPy way.
+
+    Examples
+    --------
+    >>> from int8q import reference
+    >>> reference.int8_quantize([1.0, -1.0, 0.5, -0.5])
+    {'quantized': [127, -127, 64, -64], 'scale': 0.007874, 'dequantized': [1.0, -1.0, 0.5039, -0.5039]}
+    """
     a = np.asarray(list(x), dtype=np.float64)
     absmax_value = float(np.max(np.abs(a))) if a.size else 0.0
     scale = absmax_value / 127
@@ -121,7 +202,7 @@ def int8_quantize(x: Iterable[SupportsFloat]) -> DictForm:
 
 
 # --- Given scales, zero points, asymmetric ranges, clip="mse" ---------------
-# (README "Given scales, zero points, asymmetric ranges")
+# (specification, section 7)
 
 
 def quantize_given(
@@ -131,7 +212,7 @@ def quantize_given(
     axis: int | None = None,
     block_size: int | None = None,
     qdtype: npt.DTypeLike = np.int8,
-    rounding: str = "half_even",
+    rounding: Rounding = "half_even",
     full: bool | None = None,
 ) -> npt.NDArray[np.integer[Any]]:
     """ONNX QuantizeLinear: saturate(round(x / scale) + zero_point).
@@ -140,6 +221,13 @@ def quantize_given(
     the division is in the working dtype.  The int8 range is [-128, 127] when
     `full` (default: a zero point is given), else [-127, 127]; uint8 is
     [0, 255].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> reference.quantize_given(np.array([0.1, -0.2, 300.0]), 0.01, zero_point=3)
+    array([ 13, -17, 127], dtype=int8)
     """
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
@@ -187,6 +275,14 @@ def asymmetric_params(
     rmin = min(0, min x), rmax = max(0, max x), scale = (rmax - rmin) / 255
     (1 where 0), zero_point = saturate(round_half_even(qmin - rmin / scale))
     with qmin = 0 for uint8, -128 for int8.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> scale, zero_point = reference.asymmetric_params(np.array([-1.0, 0.0, 3.0]))
+    >>> float(scale) == 4 / 255, int(zero_point)
+    (True, 64)
     """
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
@@ -206,9 +302,18 @@ def quantize_asymmetric(
     qdtype: npt.DTypeLike = np.uint8,
     axis: int | None = None,
     block_size: int | None = None,
-    rounding: str = "half_even",
+    rounding: Rounding = "half_even",
 ) -> tuple[npt.NDArray[np.integer[Any]], FloatArray, npt.NDArray[np.integer[Any]]]:
-    """(q, scale, zero_point) of the asymmetric scheme."""
+    """(q, scale, zero_point) of the asymmetric scheme.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> q, scale, zero_point = reference.quantize_asymmetric(np.array([-1.0, 0.0, 3.0]))
+    >>> q
+    array([  0,  64, 255], dtype=uint8)
+    """
     scale, zp = asymmetric_params(x, qdtype, axis, block_size)
     q = quantize_given(x, scale, zp, axis, block_size, qdtype, rounding)
     return q, scale, zp
@@ -221,7 +326,16 @@ def dequantize_affine(
     axis: int | None = None,
     block_size: int | None = None,
 ) -> FloatArray:
-    """(q - zero_point) * scale in the scale's dtype."""
+    """(q - zero_point) * scale in the scale's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> q, scale, zero_point = reference.quantize_asymmetric(np.array([-1.0, 0.0, 3.0]))
+    >>> reference.dequantize_affine(q, scale, zero_point)
+    array([-1.00392157,  0.        ,  2.99607843])
+    """
     scale = np.asarray(scale)
     z = expand_scale(np.asarray(zero_point).astype(np.int64), q.shape, axis, block_size)
     with np.errstate(over="ignore"):
@@ -249,11 +363,20 @@ def mse_scales(
     x: npt.ArrayLike,
     axis: int | None = None,
     block_size: int | None = None,
-    rounding: str = "half_even",
+    rounding: Rounding = "half_even",
 ) -> FloatArray:
     """clip="mse": per scale, the candidate absmax * ((S - c) / S) / 127
     (c = 0 .. S-1, 1 where 0) with the smallest sum of squared errors
-    (x - q * s)^2, summed in float64 in C order; ties to the smallest c."""
+    (x - q * s)^2, summed in float64 in C order; ties to the smallest c.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> x = np.random.default_rng(0).standard_t(3, 1000)
+    >>> bool(reference.mse_scales(x) <= reference.absmax(x) / 127)
+    True
+    """
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
     t = xw.dtype.type

@@ -31,6 +31,7 @@ from zarr.registry import register_codec
 
 from . import dequantize
 from ._shared import rounding_code
+from ._typing import Rounding
 from .codec import HEADER, check_dtype, decode_chunk, encode_chunk
 
 if TYPE_CHECKING:  # zarr's own modules for these types, imported only for mypy
@@ -63,13 +64,19 @@ class Int8QZarrCodec(ArrayBytesCodec):
     Zarr stores edge chunks at full size, padded with the array's fill
     value; the padding takes part in the chunk's abs-max, so a fill value
     must be finite (zero, the default, changes nothing).
+
+    Examples
+    --------
+    >>> from int8q.zarr import Int8QZarrCodec
+    >>> Int8QZarrCodec(rounding="half_away").to_dict()
+    {'name': 'int8q', 'configuration': {'rounding': 'half_away'}}
     """
 
     is_fixed_size = True
 
-    rounding: str = "half_even"
+    rounding: Rounding = "half_even"
 
-    def __init__(self, *, rounding: str = "half_even") -> None:
+    def __init__(self, *, rounding: Rounding = "half_even") -> None:
         rounding_code(rounding)
         object.__setattr__(self, "rounding", rounding)
 
@@ -77,7 +84,7 @@ class Int8QZarrCodec(ArrayBytesCodec):
     def from_dict(cls, data: dict[str, JSON]) -> Self:
         _, configuration = parse_named_configuration(data, CODEC_NAME, require_configuration=False)
         # JSON from the metadata: __init__ checks the keys and the rounding.
-        return cls(**cast("dict[str, str]", configuration or {}))
+        return cls(**cast("dict[str, Any]", configuration or {}))
 
     def to_dict(self) -> dict[str, JSON]:
         return {"name": CODEC_NAME, "configuration": {"rounding": self.rounding}}
@@ -136,7 +143,7 @@ def create_array(
     *,
     data: npt.NDArray[Any] | None = None,
     chunks: tuple[int, ...] | Literal["auto"] = "auto",
-    rounding: str = "half_even",
+    rounding: Rounding = "half_even",
     **kwargs: Any,
 ) -> AnyArray:
     """Create a Zarr 3 array whose chunks are stored as int8 plus a scale.
@@ -169,6 +176,15 @@ def create_array(
         A dtype other than float16/32/64, or a ``serializer=`` argument.
     ValueError
         A fill value that is not finite; NaN or inf in `data`.
+
+    Examples
+    --------
+    >>> import numpy as np, zarr, int8q.zarr
+    >>> x = np.random.default_rng(0).standard_normal((100, 64)).astype(np.float32)
+    >>> z = int8q.zarr.create_array(zarr.storage.MemoryStore(), data=x, chunks=(50, 64))
+    >>> back = z[...]
+    >>> back.dtype == np.float32, bool(np.abs(back - x).max() <= np.abs(x).max() / 254)
+    (True, True)
     """
     # The dtype is checked by the codec's `validate` when zarr builds the
     # metadata, before anything is written.

@@ -15,12 +15,14 @@ def pytest_configure(config):
     # source folder would test uncompiled files (and fail on _kernels).
     spec = importlib.util.find_spec("int8q")
     if spec is None:
-        raise pytest.UsageError("int8q is not installed; run pip install . first (see README)")
+        raise pytest.UsageError(
+            "int8q is not installed; run pip install . first (see CONTRIBUTING.md)"
+        )
     if pathlib.Path(spec.origin).resolve().parent == SOURCE_PACKAGE:
         raise pytest.UsageError(
             "int8q would be imported from the source tree; install it (pip install .) "
             "and run plain `pytest` (not `python -m pytest`) from the repository root, "
-            "or run from another directory (see README)"
+            "or run from another directory (see CONTRIBUTING.md)"
         )
 
 

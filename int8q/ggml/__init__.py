@@ -1,5 +1,8 @@
 """GGML Q8_0 interchange, byte-identical to gguf-py, and gguf-py on int8q's kernels.
 
+The format and its rules are specified at
+https://int8q.readthedocs.io/en/latest/semantics.html (section 3).
+
 A Q8_0 row of n floats (n a multiple of 32) is n / 32 blocks of 34 bytes: the
 block's scale ``d = amax / 127`` as little-endian float16, then 32 int8
 ``q = roundf(x * (1 / d))`` (half away from zero).  This differs from
@@ -22,10 +25,11 @@ Modules: `int8q.ggml.q8_0` (the format), `int8q.ggml.accel` (gguf-py),
 ``__main__`` (the command).
 """
 
-from .accel import GGUFVersionError, accelerate_gguf
+from .accel import Acceleration, GGUFVersionError, accelerate_gguf
 from .q8_0 import Q8_0_BLOCK, Q8_0_BYTES, dequantize_q8_0, quantize_q8_0
 
 __all__ = [
+    "Acceleration",
     "GGUFVersionError",
     "Q8_0_BLOCK",
     "Q8_0_BYTES",

@@ -46,7 +46,17 @@ _MARK = "__int8q_original__"  # on our patched functions: the method they replac
 
 
 class GGUFVersionError(RuntimeError):
-    """The installed gguf-py does not dispatch Q8_0 the way int8q patches."""
+    """The installed gguf-py does not dispatch Q8_0 the way int8q patches.
+
+    Raised by `accelerate_gguf` (and ``python -m int8q.ggml run``), which then
+    leaves gguf-py as it was: its own Q8_0 still works, without int8q.
+
+    Examples
+    --------
+    >>> import int8q.ggml
+    >>> issubclass(int8q.ggml.GGUFVersionError, RuntimeError)
+    True
+    """
 
 
 def _where(quants: ModuleType) -> str:
@@ -128,7 +138,18 @@ def _probe() -> npt.NDArray[np.float32]:
 
 
 class Acceleration:
-    """What `accelerate_gguf` returns: ``restore()`` it, or use it in ``with``."""
+    """What `accelerate_gguf` returns: ``restore()`` it, or use it in ``with``.
+
+    Examples
+    --------
+    >>> import int8q.ggml
+    >>> handle = int8q.ggml.accelerate_gguf()
+    >>> handle.active
+    True
+    >>> handle.restore()
+    >>> handle.active
+    False
+    """
 
     def __init__(self, cls: type[Any], originals: dict[str, "_BlocksMethod"]) -> None:
         self._cls, self._originals = cls, originals
@@ -139,7 +160,15 @@ class Acceleration:
         return bool(self._originals)
 
     def restore(self) -> None:
-        """Put gguf-py's own Q8_0 methods back (once; later calls do nothing)."""
+        """Put gguf-py's own Q8_0 methods back (once; later calls do nothing).
+
+        Examples
+        --------
+        >>> import int8q.ggml
+        >>> handle = int8q.ggml.accelerate_gguf()
+        >>> handle.restore()
+        >>> handle.restore()    # a second call does nothing
+        """
         for name, method in self._originals.items():
             setattr(self._cls, name, method)
         self._originals = {}
@@ -180,6 +209,16 @@ def accelerate_gguf(quants: ModuleType | None = None) -> Acceleration:
         This gguf-py's internals are not the ones int8q patches, or the
         patched methods do not give gguf-py's bytes on the probe array
         (gguf-py is then left as it was).
+
+    Examples
+    --------
+    >>> import gguf, numpy as np, int8q.ggml
+    >>> w = np.random.default_rng(0).standard_normal((16, 256)).astype(np.float32)
+    >>> Q8_0 = gguf.GGMLQuantizationType.Q8_0
+    >>> with int8q.ggml.accelerate_gguf():
+    ...     fast = gguf.quants.quantize(w, Q8_0)
+    >>> bool((fast == gguf.quants.quantize(w, Q8_0)).all())
+    True
     """
     if quants is None:
         try:

@@ -1,6 +1,8 @@
 """GGML Q8_0 blocks: quantize to and dequantize from their bytes (see
 `int8q.ggml` for the format)."""
 
+from __future__ import annotations
+
 from typing import Any
 
 import numpy as np
@@ -16,13 +18,12 @@ from .._shared import (
     q8_0_quantize,
     working_dtype,
 )
+from .._typing import ArrayLike
 
 __all__ = ["quantize_q8_0", "dequantize_q8_0", "Q8_0_BLOCK", "Q8_0_BYTES"]
 
 
-def quantize_q8_0(
-    x: npt.ArrayLike, out: npt.NDArray[np.uint8] | None = None
-) -> npt.NDArray[np.uint8]:
+def quantize_q8_0(x: ArrayLike, out: npt.NDArray[np.uint8] | None = None) -> npt.NDArray[np.uint8]:
     """Quantize to GGML Q8_0 bytes.
 
     Parameters
@@ -46,6 +47,15 @@ def quantize_q8_0(
         (absmax / 127 rounds past 65504).
     TypeError
         complex, object or string input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import ggml
+    >>> w = np.linspace(-1, 1, 2 * 64, dtype=np.float32).reshape(2, 64)
+    >>> raw = ggml.quantize_q8_0(w)
+    >>> raw.shape, raw.dtype          # two blocks of 34 bytes per row
+    ((2, 68), dtype('uint8'))
     """
     x = as_input(x)
     working_dtype(x.dtype)  # TypeError for what int8q cannot quantize
@@ -71,7 +81,7 @@ def _output(
 
 
 def dequantize_q8_0(
-    raw: npt.ArrayLike, out: npt.NDArray[np.float32] | None = None
+    raw: ArrayLike, out: npt.NDArray[np.float32] | None = None
 ) -> npt.NDArray[np.float32]:
     """Float32 values of GGML Q8_0 bytes.
 
@@ -86,6 +96,15 @@ def dequantize_q8_0(
     -------
     ndarray of float32, shape ``raw.shape[:-1] + (m // 34 * 32,)``; a stored
     scale that is NaN or inf gives NaN/inf values, as in ggml.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import ggml
+    >>> w = np.linspace(-1, 1, 64, dtype=np.float32)
+    >>> back = ggml.dequantize_q8_0(ggml.quantize_q8_0(w))
+    >>> back.shape, float(np.abs(back - w).max()) < 0.005
+    ((64,), True)
     """
     raw = as_input(raw, "raw")
     if raw.dtype != np.uint8:

@@ -1,21 +1,21 @@
 """Checkpoint files: quantize, dequantize and inspect them, streaming.
 
-Containers, chosen from the input's name (see ``_registry.py``; each is
-one module of this package with the same three verbs):
+Containers, chosen from the input's name:
 
 - ``*.safetensors``: one file, read with int8q's own reader (the
   safetensors package is not needed);
 - a Hugging Face model folder (``config.json`` beside one ``.safetensors``
   or a sharded index): quantized into a complete folder in
-  compressed-tensors format that transformers and vLLM load (``_hf.py``;
-  README "Serving with transformers / vLLM");
+  compressed-tensors format that transformers and vLLM load
+  (https://int8q.readthedocs.io/en/latest/guide/huggingface.html);
 - a sharded checkpoint: its directory, or its ``*.safetensors.index.json``;
   the output is a directory with the same shard files and an index whose
   weight_map also lists the scales;
 - ``*.npy``: one array, quantized into an ``.npz`` holding ``q``, ``scale``
   and the metadata; ``*.npz``: each array handled like a tensor;
 - ``*.gguf``: into a Q8_0 GGUF with llama-quantize's tensor types (the
-  conventions below do not apply; see ``_gguf.py``).
+  conventions below do not apply; see
+  https://int8q.readthedocs.io/en/latest/guide/gguf.html).
 
 Conventions (the same as the ``int8q`` command): floating tensors of two or
 more dimensions are quantized per row (``axis=0``) and stored as int8 under
@@ -28,11 +28,11 @@ floating tensors and integer tensors are left alone unless
 (safetensors ``__metadata__["int8q"]``, an ``__int8q__`` entry in .npz) so
 `dequantize_file` restores names, shapes and dtypes by itself.
 
-Reading goes tensor by tensor (read, not memory-mapped: see _reading) and
-writing goes straight to the output, so memory use is a few times the
-largest tensor, whatever the size of the checkpoint.  Outputs appear under
-their name only when complete (see _atomic).  Every reader checks what it
-reads against the limits of _limits before allocating (README "Safety").
+Reading goes tensor by tensor (read, not memory-mapped) and writing goes
+straight to the output, so memory use is a few times the largest tensor,
+whatever the size of the checkpoint.  Outputs appear under their name only
+when complete.  Every reader checks what it reads against fixed limits
+before allocating (https://int8q.readthedocs.io/en/latest/safety.html).
 
     >>> import os, tempfile, numpy as np, int8q.io
     >>> d = tempfile.TemporaryDirectory()
@@ -49,11 +49,13 @@ reads against the limits of _limits before allocating (README "Safety").
     >>> d.cleanup()
 """
 
+from __future__ import annotations
+
 import contextlib
 import os
 from collections.abc import Callable, Iterable
-from typing import SupportsIndex
 
+from .._typing import BlockSize, Clip, Rounding, Scheme
 from . import _compare
 from . import _convention as conv
 from ._compare import CompareRow
@@ -83,6 +85,16 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         `path` does not exist.
     FormatError
         Anything else (the format is told by the name, never guessed).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, int8q.io
+    >>> d = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(d.name, "w.npy")
+    >>> np.save(path, np.ones((2, 2), np.float32))
+    >>> int8q.io.detect_format(path)
+    'npy'
+    >>> d.cleanup()
     """
     return container_for(os.fspath(path)).NAME
 
@@ -144,13 +156,13 @@ def quantize_file(
     dst: str | os.PathLike[str],
     *,
     per_tensor: bool = False,
-    block_size: SupportsIndex | None = None,
-    rounding: str = "half_even",
+    block_size: BlockSize = None,
+    rounding: Rounding = "half_even",
     skip: Iterable[str] = (),
     all_tensors: bool = False,
-    scheme: str | None = None,
+    scheme: Scheme | None = None,
     progress: bool = False,
-    clip: str | None = None,
+    clip: Clip = None,
     force: bool = False,
 ) -> None:
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
@@ -201,6 +213,17 @@ def quantize_file(
         A file that cannot be read or written.
 
     Nothing is left at `dst` (nor any temporary file) when an error is raised.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, int8q.io
+    >>> d = tempfile.TemporaryDirectory()
+    >>> src, dst = os.path.join(d.name, "w.npy"), os.path.join(d.name, "w-int8.npz")
+    >>> np.save(src, np.arange(64, dtype=np.float32).reshape(2, 32))
+    >>> int8q.io.quantize_file(src, dst, block_size=16)
+    >>> [row["scheme"] for row in int8q.io.inspect_file(dst)]
+    ['per_block', 'scale']
+    >>> d.cleanup()
     """
     opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme, clip)
     src = os.fspath(src)
@@ -229,6 +252,32 @@ def dequantize_file(
     ``.npy``; the output is named with the suffix of what is written.
     `force` and errors as for `quantize_file` (a file without int8q
     metadata is a FormatError).
+
+    Parameters
+    ----------
+    src : str or os.PathLike
+        A file or directory written by `quantize_file` (or a Hugging Face
+        model folder in compressed-tensors format).
+    dst : str or os.PathLike
+        The restored file (``.npy`` for an ``.npz`` made from a ``.npy``), or
+        a new (or empty) directory.
+    progress : bool
+        Show a tqdm bar over bytes on stderr.
+    force : bool
+        Replace an existing `dst` (atomically) instead of refusing it.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, int8q.io
+    >>> d = tempfile.TemporaryDirectory()
+    >>> paths = [os.path.join(d.name, n) for n in ("w.npy", "w-int8.npz", "back.npy")]
+    >>> np.save(paths[0], np.array([[0.5, -1.0], [8.0, 2.0]], dtype=np.float32))
+    >>> int8q.io.quantize_file(paths[0], paths[1])
+    >>> int8q.io.dequantize_file(paths[1], paths[2])
+    >>> np.load(paths[2])
+    array([[ 0.503937, -1.      ],
+           [ 8.      ,  2.015748]], dtype=float32)
+    >>> d.cleanup()
     """
     src = os.fspath(src)
     container = container_for(src)
@@ -250,6 +299,26 @@ def inspect_file(path: str | os.PathLike[str]) -> list[Row]:
     (``W{bits}A{bits}`` for other tools' schemes) on quantized weights,
     "scale" / "shape" on their companions, and adds ``strategy``
     ("channel", "tensor", "group:G") to every row.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any input `quantize_file` takes, quantized or not.
+
+    Returns
+    -------
+    list of dict
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, int8q.io
+    >>> d = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(d.name, "w.npy")
+    >>> np.save(path, np.ones((3, 4), np.float32))
+    >>> row, = int8q.io.inspect_file(path)
+    >>> row["shape"], row["dtype"], row["scheme"], row["size"]
+    ((3, 4), 'float32', 'none', 48)
+    >>> d.cleanup()
     """
     path = os.fspath(path)
     return container_for(path).inspect(path)
@@ -271,7 +340,21 @@ def compare_files(
     with their numbers compared as numbers): ``name``, ``shape``, ``dtype``
     (the original's), ``sqnr_db``, ``cosine``, ``max_abs_error``,
     ``saturated`` and ``zero`` (shares of the codes), and ``signal`` /
-    ``noise`` (the sums behind the SQNR); docs/semantics.md §8 defines them.
+    ``noise`` (the sums behind the SQNR), as the specification
+    (https://int8q.readthedocs.io/en/latest/semantics.html, section 9)
+    defines them.
+
+    Parameters
+    ----------
+    original : str or os.PathLike
+        The float checkpoint.
+    quantized : str or os.PathLike
+        The quantized checkpoint made from it.
+
+    Returns
+    -------
+    list of dict
+        One row per quantized tensor, in layer order.
 
     Raises
     ------
@@ -279,5 +362,17 @@ def compare_files(
         A file int8q cannot read, a quantized checkpoint that holds no
         quantized tensor, an original that is itself quantized, lacks a
         tensor or holds it in another shape.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, int8q.io
+    >>> d = tempfile.TemporaryDirectory()
+    >>> src, dst = os.path.join(d.name, "w.npy"), os.path.join(d.name, "w-int8.npz")
+    >>> np.save(src, np.linspace(-1, 1, 256, dtype=np.float32).reshape(4, 64))
+    >>> int8q.io.quantize_file(src, dst)
+    >>> [row] = int8q.io.compare_files(src, dst)
+    >>> row["name"], row["sqnr_db"] > 40, row["cosine"] > 0.9999  # a .npy holds one tensor, "q"
+    ('q', True, True)
+    >>> d.cleanup()
     """
     return _compare.compare_files(original, quantized)

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from .. import dequantize as dequantize_array
 from .. import quantize as quantize_array
 from .._shared import check_block_size, find_nonfinite, rounding_code
-from .._typing import FloatArray
+from .._typing import Clip, FloatArray, Rounding
 from ._errors import FormatError
 from ._limits import check_writable, load_json
 
@@ -33,11 +33,11 @@ class Options(NamedTuple):
 
     per_tensor: bool = False
     block_size: "int | None" = None
-    rounding: str = "half_even"
+    rounding: Rounding = "half_even"
     skip: tuple[str, ...] = ()
     all_tensors: bool = False
     scheme: "str | None" = None  # a Hugging Face folder's scheme (W8A16, W8A8)
-    clip: "str | None" = None  # "mse": per-scale clipping that minimises MSE
+    clip: Clip = None  # "mse": per-scale clipping that minimises MSE
 
 
 class Layout(TypedDict):
@@ -89,7 +89,13 @@ def options(
     if clip not in (None, "mse"):
         raise ValueError(f"clip must be None or 'mse', got {clip!r}")
     return Options(
-        bool(per_tensor), block_size, rounding, tuple(skip), bool(all_tensors), scheme, clip
+        bool(per_tensor),
+        block_size,
+        cast(Rounding, rounding),  # checked above
+        tuple(skip),
+        bool(all_tensors),
+        scheme,
+        cast(Clip, clip),
     )
 
 

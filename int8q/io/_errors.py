@@ -8,4 +8,17 @@ class FormatError(ValueError):
     unknown format, a file int8q did not quantize given to ``dequantize``, a
     name clash with a scale tensor.  A ValueError, so callers that already
     catch ValueError (the command line does) need nothing new.
+
+    Examples
+    --------
+    >>> import os, tempfile, int8q.io
+    >>> d = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(d.name, "weights.txt")
+    >>> open(path, "w").close()
+    >>> try:
+    ...     int8q.io.quantize_file(path, path + ".out")
+    ... except int8q.io.FormatError:
+    ...     print("refused")
+    refused
+    >>> d.cleanup()
     """

@@ -3,7 +3,7 @@
 A folder holding ``config.json`` beside its weights (one ``*.safetensors``
 file, or shards listed by one ``*.safetensors.index.json``) is quantized
 into a complete folder that transformers and vLLM load as they are
-(README "Serving with transformers / vLLM"): every other file copied, the
+(docs/guide/huggingface.md): every other file copied, the
 linear layers' weights stored as `_compressed_tensors` says, the
 shard files and index names kept, and ``config.json`` given the
 ``quantization_config`` that describes exactly what was written.  Unlike a

@@ -2,7 +2,7 @@
 
 Every reader of the package takes its JSON (safetensors headers, int8q
 metadata, shard indexes) through `load_json` and its shapes through
-`nbytes`, so one limit holds for all of them (README "Safety"):
+`nbytes`, so one limit holds for all of them (docs/safety.md):
 
 - a JSON document is at most MAX_JSON_BYTES long (the safetensors library's
   own header limit), nested at most MAX_JSON_DEPTH deep, with at most

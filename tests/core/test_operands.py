@@ -2,7 +2,7 @@
 
 Overlapping input and output must give the reference result (as if the input
 were copied first, as NumPy's ufuncs promise), whatever the thread count.
-np.matrix as out= and masked arrays anywhere are refused (README "Safety").
+np.matrix as out= and masked arrays anywhere are refused (docs/safety.md).
 """
 
 import inspect

@@ -2,7 +2,7 @@
 
 Each case starts from a valid file, damages it with a few fuzzer edits
 (tests/mutations.py) and runs inspect, quantize and dequantize on it.  The
-invariant (README "Safety"): a documented error (ValueError, of which
+invariant (docs/safety.md): a documented error (ValueError, of which
 FormatError is one) or a correct result; never another exception, a crash,
 a hang, a file left behind, or an existing output damaged.  A run that
 succeeds must have written a file int8q reads back.

@@ -1,4 +1,4 @@
-"""Killed or interrupted runs leave nothing behind (README "Safety").
+"""Killed or interrupted runs leave nothing behind (docs/safety.md).
 
 SIGTERM is handled like Ctrl-C (clean up, exit 143); on Linux the output is
 an unnamed O_TMPFILE until it is complete, so even SIGKILL leaves nothing;

@@ -1,7 +1,7 @@
 """clip="mse" on all-MiniLM-L6-v2: SQNR gain over abs-max per row, and the
 cosine between the float model's sentence embeddings and the quantized
 models' (every 2-D weight quantized per row, as `int8q quantize` does by
-default).  Prints the figures quoted in README "Calibrated and asymmetric INT8".
+default).  Prints the figures quoted in docs/guide/calibration.md.
 
     python tools/measure/clip_report.py [n_sentences]
 """

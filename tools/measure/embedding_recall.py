@@ -1,6 +1,6 @@
 """Recall@10 of INT8 sentence embeddings against float32, with ranges
 calibrated once on the corpus, saved as JSON, and reused for single queries
-(README "Recipe: sentence embeddings").
+(docs/guide/calibration.md, "Recipe: sentence embeddings").
 
 Embeddings: all-MiniLM-L6-v2 (tools/measure/minilm.py, NumPy forward) of the
 sentences in the standard library's docstrings.  Every 10th sentence is a
