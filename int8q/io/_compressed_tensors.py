@@ -115,6 +115,11 @@ def strategy(scheme: str, opts: Options) -> tuple[str, int | None, str]:
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if opts.all_tensors and scheme == "W8A8":
+        raise ValueError(
+            "W8A8 keeps lm_head in float: vLLM loads no int8 lm_head "
+            "(CompressedTensorsW8A8Int8 quantizes linear layers only); --all is for W8A16"
+        )
     if opts.block_size is not None:
         if scheme == "W8A8":
             raise ValueError(
