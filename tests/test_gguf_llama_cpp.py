@@ -21,10 +21,10 @@ import ctypes
 
 import numpy as np
 import pytest
+import tiny_llama
 from test_gguf_convert import convert, converter  # noqa: F401  (a fixture)
 from test_gguf_file import fields
 
-import tiny_llama
 from int8q.io import quantize_file
 
 pytestmark = pytest.mark.llama_cpp

@@ -22,12 +22,12 @@ import sys
 
 import numpy as np
 import pytest
+import tiny_llama
 from checkpoints import read_safetensors, write_safetensors
 from test_cli_files import run_cli
 from test_minilm import minilm_path
 
 import int8q.io
-import tiny_llama
 from int8q import reference
 
 PEERS = ("torch", "transformers", "compressed_tensors")

@@ -25,10 +25,9 @@ import subprocess
 
 import numpy as np
 import pytest
+import tiny_llama
 from test_cli_files import run_cli
 from test_minilm import minilm_path
-
-import tiny_llama
 
 pytestmark = pytest.mark.vllm
 

@@ -9,9 +9,11 @@ generated text (``tokenizer.model`` for llama.cpp's converter, plus the
 load).  ``prompts.json`` holds a few prompts already tokenized, so that every
 engine is given the same token ids.
 
-The weights are scaled so that the float model's next-token log
-probabilities spread over several nats (a model whose logits are all near 0
-would agree with any quantization of itself).  Needs ``sentencepiece`` and
+The weights are scaled so that the float model's log probabilities of the
+prompt tokens spread by about a nat (a model whose logits are all near 0
+would agree with any quantization of itself), while the residual branches
+stay small enough for int8 activations (W8A8) to follow the float model
+closely, as in a trained model.  Needs ``sentencepiece`` and
 ``transformers``; the caller skips without them.
 """
 
@@ -83,16 +85,16 @@ def weights(rng):
     for i in range(LAYERS):
         p = f"model.layers.{i}."
         t[p + "input_layernorm.weight"] = norm(HIDDEN)
-        t[p + "self_attn.q_proj.weight"] = linear(HEADS * head_dim, HIDDEN, 2.0)
-        t[p + "self_attn.k_proj.weight"] = linear(KV_HEADS * head_dim, HIDDEN, 2.0)
+        t[p + "self_attn.q_proj.weight"] = linear(HEADS * head_dim, HIDDEN)
+        t[p + "self_attn.k_proj.weight"] = linear(KV_HEADS * head_dim, HIDDEN)
         t[p + "self_attn.v_proj.weight"] = linear(KV_HEADS * head_dim, HIDDEN)
-        t[p + "self_attn.o_proj.weight"] = linear(HIDDEN, HEADS * head_dim, 0.5)
+        t[p + "self_attn.o_proj.weight"] = linear(HIDDEN, HEADS * head_dim, 0.25)
         t[p + "post_attention_layernorm.weight"] = norm(HIDDEN)
         t[p + "mlp.gate_proj.weight"] = linear(INTERMEDIATE, HIDDEN)
         t[p + "mlp.up_proj.weight"] = linear(INTERMEDIATE, HIDDEN)
-        t[p + "mlp.down_proj.weight"] = linear(HIDDEN, INTERMEDIATE, 0.5)
+        t[p + "mlp.down_proj.weight"] = linear(HIDDEN, INTERMEDIATE, 0.25)
     t["model.norm.weight"] = norm(HIDDEN)
-    t["lm_head.weight"] = linear(VOCAB, HIDDEN, 2.0)
+    t["lm_head.weight"] = linear(VOCAB, HIDDEN)
     return t
 
 

@@ -21,9 +21,8 @@ import json
 import sys
 
 import clients  # blocks int8q before anything else is imported
-
-from vllm import LLM, SamplingParams  # noqa: E402
-from vllm.inputs import TokensPrompt  # noqa: E402
+from vllm import LLM, SamplingParams
+from vllm.inputs import TokensPrompt
 
 # Small: the models are tiny, and the CPU build reserves this much KV cache.
 ENGINE_ARGS = {"max_model_len": 256, "enforce_eager": True, "seed": 0}
