@@ -101,5 +101,5 @@ def test_tiny_llama_w8a8_prompt_logprobs(vllm_python, tiny_llama_folder, tmp_pat
         f"{want.mean():.3f}, std {want.std():.3f}), |difference| max {diff.max():.4f}, "
         f"mean {diff.mean():.4f}"
     )
-    assert want.std() > 0.5  # the float model tells the tokens apart
+    assert want.std() > 0.25  # the float model tells the tokens apart
     assert diff.max() <= 0.06

@@ -10,7 +10,7 @@ load).  ``prompts.json`` holds a few prompts already tokenized, so that every
 engine is given the same token ids.
 
 The weights are scaled so that the float model's log probabilities of the
-prompt tokens spread by about a nat (a model whose logits are all near 0
+prompt tokens spread by about half a nat (a model whose logits are all near 0
 would agree with any quantization of itself), while the residual branches
 stay small enough for int8 activations (W8A8) to follow the float model
 closely, as in a trained model.  Needs ``sentencepiece`` and
@@ -94,7 +94,7 @@ def weights(rng):
         t[p + "mlp.up_proj.weight"] = linear(INTERMEDIATE, HIDDEN)
         t[p + "mlp.down_proj.weight"] = linear(HIDDEN, INTERMEDIATE, 0.25)
     t["model.norm.weight"] = norm(HIDDEN)
-    t["lm_head.weight"] = linear(VOCAB, HIDDEN)
+    t["lm_head.weight"] = linear(VOCAB, HIDDEN, 0.6)
     return t
 
 
