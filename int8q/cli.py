@@ -594,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--all",
         action="store_true",
         help="also quantize 1-D floating tensors and integer tensors "
-        "(a Hugging Face model folder: also lm_head)",
+        "(a Hugging Face model folder: also lm_head; W8A16 only)",
     )
     p.add_argument(
         "--scheme",

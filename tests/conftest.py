@@ -62,3 +62,13 @@ def threads():
     before = int8q.get_num_threads()
     yield int8q.set_num_threads
     int8q.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_folder(tmp_path_factory):
+    """The tiny random Llama folder of tests/support/tiny_llama.py, built once a session."""
+    for peer in ("sentencepiece", "transformers"):
+        pytest.importorskip(peer)
+    import tiny_llama
+
+    return tiny_llama.build(tmp_path_factory.mktemp("tiny-llama"))

@@ -186,7 +186,8 @@ def quantize_file(
     all_tensors : bool
         Quantize 1-D floating tensors and integer tensors too (0-d and 1-D
         ones per tensor, or per block with `block_size`).  For a Hugging
-        Face model folder: quantize ``lm_head`` too.
+        Face model folder: quantize ``lm_head`` too (``W8A16`` only: vLLM
+        loads no int8 ``lm_head``, so ``W8A8`` refuses it).
     scheme : {"W8A16", "W8A8"}, optional
         For a Hugging Face model folder (a directory holding config.json),
         the compressed-tensors scheme of the output (default "W8A16");

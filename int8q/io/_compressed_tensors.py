@@ -32,6 +32,10 @@ no activation quantization (``_is_wNa16_group_channel``) with
 tensor or channel weights and dynamic per-token activations
 (``_is_dynamic_token_w8a8``) with ``CompressedTensorsW8A8Int8``.  Every
 combination int8q writes is one of these two; the others are refused.
+vLLM builds ``lm_head`` as a ``ParallelLMHead``, which the ``Linear`` target
+does not reach, and then finds no parameter for an int8 ``lm_head``'s
+tensors ("no module or parameter named 'lm_head.weight_scale'"); so ``W8A8``
+refuses ``--all``.
 
 Scales are stored in float32, the scale int8q computed q with, so that
 ``q * scale`` is exactly int8q's dequantization.  That is the dtype vLLM's
@@ -115,6 +119,11 @@ def strategy(scheme: str, opts: Options) -> tuple[str, int | None, str]:
     """
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
+    if opts.all_tensors and scheme == "W8A8":
+        raise ValueError(
+            "W8A8 keeps lm_head in float: vLLM loads no int8 lm_head "
+            "(CompressedTensorsW8A8Int8 quantizes linear layers only); --all is for W8A16"
+        )
     if opts.block_size is not None:
         if scheme == "W8A8":
             raise ValueError(

@@ -1,4 +1,4 @@
-"""Replays what the coverage-guided fuzzer (tools/fuzz_parsers.py, run by
+"""Replays what the coverage-guided fuzzer (tools/verify/fuzz_parsers.py, run by
 .ci/run) starts from and what it found: the golden files each target reads
 and the findings kept as tests/golden/fuzz/TARGET/NAME, each through its
 target's invariant check (tests/support/fuzz_targets.py)."""

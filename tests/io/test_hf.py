@@ -184,6 +184,15 @@ def test_lm_head_on_request(tmp_path, folder):
     assert tensors["embed_tokens.weight"].dtype == np.float32  # never an embedding
 
 
+def test_no_int8_lm_head_with_w8a8(tmp_path, folder):
+    """vLLM refuses a W8A8 folder whose lm_head is int8 ("no module or parameter
+    named 'lm_head.weight_scale'"), so int8q does not write one."""
+    src, _ = folder
+    with pytest.raises(ValueError, match="vLLM loads no int8 lm_head.*--all is for W8A16"):
+        int8q.io.quantize_file(src, tmp_path / "out", all_tensors=True, scheme="W8A8")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("scheme", ["W8A16", "W8A8"])
 def test_sharded_round_trip(tmp_path, scheme):
     t = tiny_tensors(np.random.default_rng(1))
@@ -361,6 +370,16 @@ def test_errors_exit_2_and_leave_nothing(tmp_path, folder, capsys):
         "--block-size",
         "4",
         message="--block-size is for W8A16",
+    )
+    fails(
+        "quantize",
+        src,
+        "-o",
+        tmp_path / "o",
+        "--scheme",
+        "W8A8",
+        "--all",
+        message="vLLM loads no int8 lm_head",
     )
     fails(
         "quantize",

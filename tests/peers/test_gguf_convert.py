@@ -38,8 +38,10 @@ def converter():
     return pathlib.Path(root) / "convert_hf_to_gguf.py", model.parent
 
 
-def convert(converter, out, outtype, *, accelerated=False):
-    script, model = converter
+def convert(converter, out, outtype, *, accelerated=False, model=None):
+    """The converter's file of `model` (default all-MiniLM-L6-v2) at `out`."""
+    script, minilm = converter
+    model = minilm if model is None else model
     prefix = [sys.executable, "-m", "int8q.ggml", "run"] if accelerated else [sys.executable]
     proc = subprocess.run(
         [*prefix, script, model, "--outtype", outtype, "--outfile", out],

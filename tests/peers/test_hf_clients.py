@@ -5,7 +5,9 @@ schemes by the console script; tests/hf_client.py then runs in a process
 where ``import int8q`` is blocked, loads each output with
 ``transformers.AutoModel.from_pretrained`` (compressed-tensors does the
 loading), and also makes a W8A8 checkpoint of the same model with
-compressed-tensors itself as the reference for W8A8.  Needs torch,
+compressed-tensors itself as the reference for W8A8.  The tiny random Llama
+of tests/tiny_llama.py is quantized with both schemes too, and loaded with
+``AutoModelForCausalLM``: its logits are compared.  Needs torch,
 transformers and compressed-tensors (.ci/run installs them; the tests skip
 without them).  Run pytest with -s to see the cosines.
 """
@@ -20,6 +22,7 @@ import sys
 
 import numpy as np
 import pytest
+import tiny_llama
 from checkpoints import read_safetensors, write_safetensors
 from test_cli_files import run_cli
 from test_minilm import minilm_path
@@ -32,6 +35,8 @@ pytestmark = [pytest.mark.torch, pytest.mark.transformers]
 PEERS = ("torch", "transformers", "compressed_tensors")
 CLIENT = pathlib.Path(__file__).resolve().parents[1] / "support" / "hf_client.py"
 SCHEMES = ("W8A16", "W8A8")
+
+pytestmark = pytest.mark.transformers
 
 
 def _peers_missing():
@@ -202,3 +207,46 @@ def test_pack_matches_compressed_tensors():
         q = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), size=(3, 45)).astype(np.int8)
         packed = helpers.pack_to_int32(torch.from_numpy(q), bits).numpy()
         np.testing.assert_array_equal(ct.unpack(packed, q.shape, bits), q, err_msg=str(bits))
+
+
+@pytest.fixture(scope="module")
+def llama(tiny_llama_folder, tmp_path_factory):
+    """hf_client.py's results for int8q's W8A16 and W8A8 folders of the tiny Llama."""
+    if _peers_missing():
+        pytest.skip(f"needs {', '.join(_peers_missing())}")
+    src, tmp = tiny_llama_folder, tmp_path_factory.mktemp("hf_llama")
+    for scheme in SCHEMES:
+        proc = run_cli("quantize", src, "-o", tmp / scheme, "--scheme", scheme, cwd=tmp)
+        assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    result = tmp / "result.json"
+    proc = subprocess.run(
+        [sys.executable, str(CLIENT), str(result), str(src), "--logits", str(src / "prompts.json")]
+        + [f"{s}={tmp / s}" for s in SCHEMES],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(result) as f:
+        return json.load(f), src
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_tiny_llama_logits(llama, scheme):
+    """transformers runs the causal LM from int8q's folder, lm_head left in float."""
+    results, src = llama
+    assert results["int8q_imported"] is False
+    cosines = np.array(results[scheme]["cosines"])
+    assert cosines.size == results["tokens"] == sum(map(len, tiny_llama.prompts(src)))
+    print(f"\ntiny Llama {scheme} logit cosine with float: min {cosines.min():.5f}")
+    assert cosines.min() >= 0.999
+    original, _ = read_safetensors(src / "model.safetensors")
+    with np.load(results[scheme]["weights"]) as loaded:
+        assert len(loaded.files) == 4 * 7 + 1  # 7 Linear a layer, and lm_head
+        np.testing.assert_array_equal(loaded["lm_head"], original["lm_head.weight"])
+        for module in loaded.files:
+            if module != "lm_head":
+                q, scale = reference.quantize(original[module + ".weight"], axis=0)
+                np.testing.assert_array_equal(
+                    loaded[module], reference.dequantize(q, scale, axis=0), err_msg=module
+                )

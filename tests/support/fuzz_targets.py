@@ -1,4 +1,4 @@
-"""The fuzz targets: what tools/fuzz_parsers.py (atheris) runs and what
+"""The fuzz targets: what tools/verify/fuzz_parsers.py (atheris) runs and what
 tests/io/test_fuzz_regressions.py replays, with their seeds.
 
 Each target takes the fuzzer's bytes and checks the parsers' invariant

@@ -1,10 +1,11 @@
 """The client side of tests/peers/test_hf_clients.py: a script that never imports int8q.
 
     python hf_client.py RESULT.json FLOAT_DIR [--ct-w8a8 DIR] NAME=DIR ...
+    python hf_client.py RESULT.json FLOAT_DIR --logits PROMPTS.json NAME=DIR ...
 
-``import int8q`` is blocked in this process.  Loads FLOAT_DIR and each
+``import int8q`` is blocked in this process (tests/support/clients.py).  Loads FLOAT_DIR and each
 quantized DIR with ``transformers.AutoModel.from_pretrained`` (the
-compressed-tensors integration does the rest), embeds the sentences below
+compressed-tensors integration does the rest), embeds ``clients.SENTENCES``
 (mean pooling over the attention mask, as all-MiniLM-L6-v2's
 sentence-transformers pooling does), and writes to RESULT.json, per NAME:
 the cosine with the float embedding of every sentence, the
@@ -20,74 +21,27 @@ min-max observer would: the preset scheme applied to every Linear, weight
 scales from ``calculate_qparams`` on each row's min and max, then
 ``ModelCompressor.compress_model``, ``save_pretrained`` and ``update_config``.
 Its cosines are the reference for int8q's W8A8.
+
+``--logits PROMPTS.json`` (lists of token ids) loads the folders with
+``AutoModelForCausalLM`` instead and compares, in place of embeddings, the
+logits at every token of every prompt (each prompt run on its own).
 """
 
-import importlib.abc
 import json
 import os
 import sys
 
-
-class _NoInt8q(importlib.abc.MetaPathFinder):
-    """Make ``import int8q`` fail here: the clients must not need it."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "int8q" or name.startswith("int8q."):
-            raise ImportError(f"{name} is blocked in the client process")
-        return None
-
-
-sys.meta_path.insert(0, _NoInt8q())
-
-import numpy as np  # noqa: E402  (after the blocker, on purpose)
-import torch  # noqa: E402
-from compressed_tensors.compressors import ModelCompressor  # noqa: E402
-from compressed_tensors.quantization import (  # noqa: E402
+import clients  # first: blocks int8q before the clients import anything
+import numpy as np
+import torch
+from compressed_tensors.compressors import ModelCompressor
+from compressed_tensors.quantization import (
     QuantizationConfig,
     apply_quantization_config,
     preset_name_to_scheme,
 )
-from compressed_tensors.quantization.utils import calculate_qparams, is_module_quantized  # noqa: E402
-from transformers import AutoModel, AutoTokenizer  # noqa: E402
-
-SENTENCES = [
-    "The cat sits on the mat.",
-    "A man is playing a guitar on stage.",
-    "Quantization maps floating point weights to small integers.",
-    "hello world",
-    "Where is the nearest train station?",
-    "The stock market fell sharply after the announcement.",
-    "She baked a chocolate cake for her brother's birthday.",
-    "Photosynthesis converts light energy into chemical energy.",
-    "I can't believe it's already December.",
-    "The committee will meet again next Tuesday to discuss the budget.",
-    "Rain is expected tomorrow in the northern regions.",
-    "He forgot his umbrella at the restaurant.",
-    "Neural networks are trained with gradient descent.",
-    "What time does the museum open on Sundays?",
-    "The quick brown fox jumps over the lazy dog.",
-    "Our team won the championship after a difficult season.",
-    "Please restart the server before applying the update.",
-    "The river flooded the village during the storm.",
-    "Coffee or tea?",
-    "Mount Everest is the highest mountain above sea level.",
-    "The children built a sandcastle on the beach.",
-    "This recipe needs two cups of flour and one egg.",
-    "Lost: a small black dog answering to the name of Max.",
-    "The violinist performed Bach's partitas from memory.",
-    "Interest rates are likely to rise later this year.",
-    "A sentence embedding represents the meaning of a text as a vector.",
-    "The spacecraft entered orbit around Jupiter.",
-    "Please turn off your phones during the performance.",
-    "My grandmother grows tomatoes in her garden every summer.",
-    "Translation quality has improved a lot in recent years.",
-    "The library is closed for renovation until March.",
-    "Two plus two equals four.",
-    "An apple a day keeps the doctor away.",
-    "The defendant pleaded not guilty to all charges.",
-    "Let's meet at the corner café at noon.",
-    "Volcanic eruptions can affect the global climate for years.",
-]
+from compressed_tensors.quantization.utils import calculate_qparams, is_module_quantized
+from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
 
 def embed(model, batch):
@@ -122,24 +76,47 @@ def make_ct_w8a8(src, out):
     compressor.update_config(out)
 
 
+def sentence_embeddings(float_dir):
+    """AutoModel and (model -> the embedding of every sentence)."""
+    tokenizer = AutoTokenizer.from_pretrained(float_dir)
+    batch = tokenizer(clients.SENTENCES, padding=True, truncation=True, return_tensors="pt")
+    return AutoModel, lambda model: embed(model, batch)
+
+
+def prompt_logits(prompts):
+    """AutoModelForCausalLM and (model -> its logits at every token of every prompt)."""
+
+    def logits(model):
+        with torch.no_grad():
+            return torch.cat([model(torch.tensor([p])).logits[0] for p in prompts])
+
+    return AutoModelForCausalLM, logits
+
+
 def main(argv):
     result_path, float_dir, rest = argv[0], argv[1], argv[2:]
-    folders = {}
+    folders, prompts = {}, None
     while rest:
         arg = rest.pop(0)
         if arg == "--ct-w8a8":
             folders["ct-W8A8"] = rest.pop(0)
             make_ct_w8a8(float_dir, folders["ct-W8A8"])
+        elif arg == "--logits":
+            with open(rest.pop(0)) as f:
+                prompts = json.load(f)
         else:
             name, _, path = arg.partition("=")
             folders[name] = path
-    tokenizer = AutoTokenizer.from_pretrained(float_dir)
-    batch = tokenizer(SENTENCES, padding=True, truncation=True, return_tensors="pt")
-    reference = embed(AutoModel.from_pretrained(float_dir), batch)
-    results = {"sentences": len(SENTENCES)}
+    if prompts is None:
+        auto, outputs = sentence_embeddings(float_dir)
+        results = {"sentences": len(clients.SENTENCES)}
+    else:
+        auto, outputs = prompt_logits(prompts)
+        results = {"tokens": sum(map(len, prompts))}
+    reference = outputs(auto.from_pretrained(float_dir))
     for name, path in folders.items():
-        model = AutoModel.from_pretrained(path)
-        cosines = torch.nn.functional.cosine_similarity(embed(model, batch), reference)
+        model = auto.from_pretrained(path)
+        cosines = torch.nn.functional.cosine_similarity(outputs(model), reference)
         with open(os.path.join(path, "config.json")) as f:
             written = json.load(f)["quantization_config"]
         parsed = QuantizationConfig.model_validate(written)

