@@ -72,10 +72,10 @@ def minilm(tmp_path_factory):
     src = src.parent
     tmp = tmp_path_factory.mktemp("hf")
     for scheme in SCHEMES:
-        proc = run_cli("quantize", src, "-o", tmp / scheme, "--scheme", scheme, cwd=tmp)
+        proc = run_cli("quantize", src, "-o", tmp / scheme, "--scheme", scheme, "-q", cwd=tmp)
         assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     bf16 = to_bfloat16(src, tmp / "bf16-model")
-    proc = run_cli("quantize", bf16, "-o", tmp / "W8A16-bf16", cwd=tmp)
+    proc = run_cli("quantize", bf16, "-o", tmp / "W8A16-bf16", "-q", cwd=tmp)
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     result = tmp / "result.json"
     env = {
@@ -216,7 +216,7 @@ def llama(tiny_llama_folder, tmp_path_factory):
         pytest.skip(f"needs {', '.join(_peers_missing())}")
     src, tmp = tiny_llama_folder, tmp_path_factory.mktemp("hf_llama")
     for scheme in SCHEMES:
-        proc = run_cli("quantize", src, "-o", tmp / scheme, "--scheme", scheme, cwd=tmp)
+        proc = run_cli("quantize", src, "-o", tmp / scheme, "--scheme", scheme, "-q", cwd=tmp)
         assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     result = tmp / "result.json"
     proc = subprocess.run(

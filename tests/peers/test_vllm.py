@@ -45,7 +45,7 @@ def vllm_python():
 def run_client(python, tmp, mode, src, *extra):
     """vllm_client.py on the float folder `src` and int8q's W8A8 folder of it."""
     quantized = tmp / "W8A8"
-    proc = run_cli("quantize", src, "-o", quantized, "--scheme", "W8A8", cwd=tmp)
+    proc = run_cli("quantize", src, "-o", quantized, "--scheme", "W8A8", "-q", cwd=tmp)
     assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
     result = tmp / "result.json"
     env = {
