@@ -12,7 +12,7 @@ NumPy oracle is int8q.reference):
   (ONNX ``DynamicQuantizeLinear``) and -128 for int8, per tensor, channel or
   block;
 - clip="mse": per scale, the candidate clipping range ``absmax * (S - c) / S``
-  (c = 0 .. S-1, S = MSE_STEPS) whose symmetric INT8 quantization has the
+  (c = 0 .. S-1, S = CLIP_CANDIDATES) whose symmetric INT8 quantization has the
   smallest squared error, ties to the widest.
 
 The functions here move data and check parameters; _api.py shapes results.
@@ -33,9 +33,10 @@ from ._typing import FloatArray, WorkingDtype
 
 INT8 = np.dtype(np.int8)
 UINT8 = np.dtype(np.uint8)
-# Number of clipping candidates clip="mse" tries per scale: fractions
-# 1.00, 0.99, ..., 0.01 of the abs-max.
-MSE_STEPS = 100
+# Number of clipping candidates clip="mse" scores exactly on the data, per
+# scale: fractions 1.00, 0.99, ..., 0.01 of the abs-max.  (The Calibrator's
+# "mse" is another search, over its histogram: _calibration_methods.py.)
+CLIP_CANDIDATES = 100
 
 
 def qdtype_of(qdtype: npt.DTypeLike) -> np.dtype[Any]:
@@ -333,25 +334,27 @@ def asymmetric_params(
     return range_params(rmin, rmax, qdtype, work)
 
 
-def mse_candidates(m: FloatArray, work: WorkingDtype) -> FloatArray:
-    """Candidate scales (nscales, MSE_STEPS) from flat abs-maxes m: column c
+def clip_candidates(m: FloatArray, work: WorkingDtype) -> FloatArray:
+    """Candidate scales (nscales, CLIP_CANDIDATES) from flat abs-maxes m: column c
     is ``absmax * ((S - c) / S) / 127`` in the working dtype, 1 where 0."""
-    steps = work.type(MSE_STEPS)
-    fractions = (steps - np.arange(MSE_STEPS, dtype=work)) / steps
+    steps = work.type(CLIP_CANDIDATES)
+    fractions = (steps - np.arange(CLIP_CANDIDATES, dtype=work)) / steps
     with np.errstate(under="ignore"):
         cand = (m[:, None] * fractions[None, :]) / work.type(127)
     scales: FloatArray = np.where(cand == 0, work.type(1), cand).astype(work)
     return scales  # (typed: NumPy's stubs give Any for this arithmetic)
 
 
-def mse_scales(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode: int) -> FloatArray:
+def clip_mse_scales(
+    x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode: int
+) -> FloatArray:
     """Flat symmetric scales chosen by clip="mse" (see the module docstring).
 
     One abs-max pass (which raises ValueError for NaN/inf), then one pass
     that sums every candidate's squared error per scale in compiled code.
     """
     m = _engine.absmax(x, work, gran)
-    cand = mse_candidates(m, work)
+    cand = clip_candidates(m, work)
     err = np.zeros(cand.size, dtype=np.float64)
     flat = cand.reshape(-1)
     threads = get_num_threads()
@@ -361,7 +364,7 @@ def mse_scales(x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, mode:
             start,
             gran.layout,
             flat,
-            MSE_STEPS,
+            CLIP_CANDIDATES,
             mode,
             err,
             gran.fused,

@@ -350,7 +350,7 @@ def _quantize_affine(
     if scale is None and not symmetric:
         scales, zps = _affine.asymmetric_params(x, work, gran, qdtype)
     elif clip is not None:
-        scales, zps = _affine.mse_scales(x, work, gran, mode), None
+        scales, zps = _affine.clip_mse_scales(x, work, gran, mode), None
     qmin, qmax = _affine.qrange(qdtype, full)
     q = np.empty(x.shape, dtype=qdtype) if out is None else out
     zp_flat = np.zeros(gran.nscales, np.int32) if zps is None else zps

@@ -12,14 +12,8 @@ State per channel (one channel per tensor when axis is None):
   size of the batches.  Memory: 16 * bins bytes per channel, whatever the
   number of samples; a batch is read in slices of SLICE elements.
 
-"percentile" takes the p-th percentile of |x| (symmetric) or of each tail
-(asymmetric), to within one bin width (R / bins), and never beyond the
-observed range.  "mse" is a vectorized NumPy search over the histogram:
-candidate ranges are the observed range shrunk by fractions 1, 0.995, ...,
-0.005; each is scored, with every value at its bin centre v, as v^2 for the
-values that round to zero (|v| < scale / 2), the uniform rounding noise
-scale^2 / 12 for the other values inside the range, and the squared distance
-to the range for the values beyond it; the cheapest one wins.
+This module is the collector; the methods that turn its state into ranges
+are int8q/_calibration_methods.py, one function each.
 """
 
 from __future__ import annotations
@@ -32,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _affine, _engine
+from . import _calibration_methods as methods
 from ._chunks import chunks
 from ._dtypes import working_dtype
 from ._granularity import Granularity, resolve
@@ -43,7 +38,6 @@ from ._validate import nonfinite_error
 
 METHODS = ("minmax", "percentile", "mse")
 SLICE = 1 << 16  # elements of a batch histogrammed at a time
-MSE_FRACTIONS = 200  # candidate ranges the "mse" search scores
 FORMAT = "int8q.Calibrator"
 E_EMPTY = -1100  # exponent of a channel that has seen only zeros
 # Histogram bounds: bins per sign and channel (16 * MAX_BINS bytes, 1 MiB,
@@ -298,76 +292,10 @@ class Calibrator:
         w = np.where(self._exp == E_EMPTY, 1.0, np.ldexp(1.0, self._exp - int(math.log2(n))))[
             :, None
         ]
-        edges = -n * w + np.arange(2 * n + 1)[None, :] * w  # (C, 2n + 1)
+        hist = methods.Histogram(self._hist, w, lo, hi, n)
         if self.method == "percentile":
-            cum = np.cumsum(self._hist, axis=1)
-            total = cum[:, -1:]
-            p = self.percentile / 100
-            if self.symmetric:
-                folded = self._hist[:, n:] + self._hist[:, n - 1 :: -1]
-                cumf = np.cumsum(folded, axis=1)
-                k = np.argmax(cumf >= p * total, axis=1)
-                t = np.minimum((k + 1) * w[:, 0], np.maximum(-lo, hi))
-                return -t, t
-            j_hi = np.argmax(cum >= p * total, axis=1)
-            j_lo = np.argmax(cum > (1 - p) * total, axis=1)
-            rows = np.arange(edges.shape[0])
-            rmax = np.minimum(np.maximum(edges[rows, j_hi + 1], 0), hi)
-            rmin = np.maximum(np.minimum(edges[rows, j_lo], 0), lo)
-            return rmin, rmax
-        return self._mse_ranges(lo, hi, w, edges)
-
-    def _mse_ranges(
-        self,
-        lo: npt.NDArray[np.float64],
-        hi: npt.NDArray[np.float64],
-        w: npt.NDArray[Any],
-        edges: npt.NDArray[Any],
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        n = self.bins
-        if self.symmetric:
-            amax = np.maximum(-lo, hi)
-            lo, hi = -amax, amax
-        fractions = (MSE_FRACTIONS - np.arange(MSE_FRACTIONS)) / MSE_FRACTIONS
-        a = lo[:, None] * fractions[None, :]  # (C, K), <= 0
-        b = hi[:, None] * fractions[None, :]  # (C, K), >= 0
-        levels = 254 if self.symmetric else 255
-        s = (b - a) / levels
-        c = self._hist.astype(np.float64)
-        centre = (edges[:, :-1] + edges[:, 1:]) / 2
-        # Prefix sums of counts, counts*v, counts*v^2 (a leading 0 column).
-        pre = [
-            np.concatenate([np.zeros((c.shape[0], 1)), np.cumsum(c * centre**k, axis=1)], axis=1)
-            for k in range(3)
-        ]
-        # Bins whose centre is below a: the first na; above b: from nb on.
-        origin = -n * w  # (C, 1)
-        na = np.clip(np.ceil((a - origin) / w - 0.5), 0, 2 * n).astype(np.int64)
-        nb = np.clip(np.floor((b - origin) / w - 0.5) + 1, 0, 2 * n).astype(np.int64)
-        rows = np.arange(c.shape[0])[:, None]
-        below = [p[rows, na] for p in pre]
-        above = [p[:, -1:] - p[rows, nb] for p in pre]
-        inside = pre[0][:, -1:] - below[0] - above[0]
-        # Values within half a step of 0 round to 0 (exactly representable):
-        # their error is v^2, far below s^2 / 12 when most values are small.
-        z0 = np.clip(np.floor((-s / 2 - origin) / w - 0.5) + 1, 0, 2 * n).astype(np.int64)
-        z1 = np.clip(np.ceil((s / 2 - origin) / w - 0.5), 0, 2 * n).astype(np.int64)
-        z0, z1 = np.maximum(z0, na), np.maximum(np.minimum(z1, nb), np.maximum(z0, na))
-        zero_count = pre[0][rows, z1] - pre[0][rows, z0]
-        zero_sq = pre[2][rows, z1] - pre[2][rows, z0]
-        cost = (
-            (inside - zero_count) * s**2 / 12
-            + zero_sq
-            + below[2]
-            - 2 * a * below[1]
-            + a**2 * below[0]
-            + above[2]
-            - 2 * b * above[1]
-            + b**2 * above[0]
-        )
-        best = np.argmin(cost, axis=1)
-        pick = np.arange(c.shape[0])
-        return a[pick, best], b[pick, best]
+            return methods.percentile_ranges(hist, self.percentile / 100, self.symmetric)
+        return methods.histogram_mse_ranges(hist, self.symmetric)
 
     def _params(self) -> tuple[FloatArray, npt.NDArray[Any] | None]:
         if self._frozen is not None:

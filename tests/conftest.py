@@ -29,9 +29,11 @@ def pytest_configure(config):
 def pytest_report_header(config):
     import int8q
 
+    config_text = io.StringIO()
+    int8q.show_config(file=config_text)
     return [
         f"int8q from {pathlib.Path(int8q.__file__).parent}",
-        int8q.show_config(file=io.StringIO()).replace("\n", "; "),
+        config_text.getvalue().rstrip("\n").replace("\n", "; "),
     ]
 
 
