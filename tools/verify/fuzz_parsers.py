@@ -27,7 +27,11 @@ import sys
 import atheris
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "support"))
+TESTS = os.path.join(HERE, "..", "..", "tests")
+# The targets (tests/support/fuzz_targets.py) reuse the checks of the fuzz
+# tests in tests/io and tests/addons.
+for folder in ("support", "io", "addons"):
+    sys.path.insert(0, os.path.join(TESTS, folder))
 
 # Coverage of int8q only: instrumenting NumPy, zipfile or hypothesis would
 # slow every run for nothing.
