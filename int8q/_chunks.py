@@ -62,9 +62,9 @@ def chunk_threads(chunk: npt.NDArray[Any], whole: npt.NDArray[Any], threads: int
     one for a chunk of an array converted slab by slab.  Converting is
     NumPy's, on one thread, and takes most of the time there; and each
     chunk's parallel region ends in a barrier that waits for the other
-    threads to be scheduled, which on a busy machine made 2 threads 1.8x
-    slower than 1 (quantize of a byte-swapped 2^24 float32 array, 2 cores
-    with the load average at 2.3)."""
+    threads to be scheduled: when the cores are shared, 2 threads per chunk
+    measured 1.8x slower than 1 (quantize of a byte-swapped 2^24 float32
+    array on 2 cores)."""
     return threads if chunk.size == whole.size else 1
 
 
