@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .io._compare import CompareRow, Summary
 
 if TYPE_CHECKING:
-    from .io._container import Row
+    from .io._containers._container import Row
 
 # int8q.io is imported only for file commands: printing the dict form stays as quick
 # to start as it was.
@@ -426,7 +426,7 @@ def _report_json(rows: "list[CompareRow]", summary: "Summary") -> str:
 def write_report(original: str, quantized: str, path: str) -> None:
     """`quantize --report`: compare's JSON for the input and the output just written."""
     from .io import _compare
-    from .io._atomic import output_file
+    from .io._support._atomic import output_file
 
     rows = _compare.compare_files(original, quantized)
     with output_file(path) as f:

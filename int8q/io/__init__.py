@@ -57,13 +57,13 @@ from collections.abc import Callable, Iterable
 
 from .._typing import BlockSize, Clip, Rounding, Scheme
 from . import _compare
-from . import _convention as conv
 from ._compare import CompareRow
-from ._container import Container, Row
-from ._errors import FormatError
-from ._progress import Progress
-from ._registry import container_for
-from ._suffix import check_suffix
+from ._containers._container import Container, Row
+from ._containers._registry import container_for
+from ._policy import _convention as conv
+from ._policy._suffix import check_suffix
+from ._support._errors import FormatError
+from ._support._progress import Progress
 
 __all__ = [
     "quantize_file",

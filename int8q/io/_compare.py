@@ -33,7 +33,7 @@ from typing import Any, TypedDict
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import FormatError
+from ._support._errors import FormatError
 from ._tensors import originals, quantized
 
 MIN_SQNR_DB = 30.0

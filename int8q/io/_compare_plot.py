@@ -8,8 +8,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ._atomic import output_file
 from ._compare import CompareRow, Summary
+from ._support._atomic import output_file
 
 MAX_LABELS = 60  # tensor names written under the axis; more would overlap
 

@@ -17,14 +17,14 @@ import numpy.typing as npt
 
 from .. import ggml
 from .._shared import bf16_to_float32
-from . import _checkpoint, _gguf, _hf, _npz, _sharded
-from . import _convention as conv
-from . import _gguf_format as gf
-from . import _gguf_rules as rules
-from . import _safetensors as st
-from ._errors import FormatError
-from ._reading import read_array
-from ._registry import container_for
+from ._containers import _checkpoint, _gguf, _hf, _npz, _sharded
+from ._containers._registry import container_for
+from ._formats import _gguf_format as gf
+from ._formats import _safetensors as st
+from ._policy import _convention as conv
+from ._policy import _gguf_rules as rules
+from ._support._errors import FormatError
+from ._support._reading import read_array
 
 # The name a .npy's one array has in the .npz that int8q quantizes it into.
 NPY_NAME = "q"

@@ -192,7 +192,7 @@ def test_atomic_errors_name_the_target(tmp_path):
     """An OSError raised while an output is written names the output, never
     the temporary name it is written under (checked at the source, as root
     can write anywhere)."""
-    from int8q.io import _atomic
+    from int8q.io._support import _atomic
 
     dst = tmp_path / "out.safetensors"
     with pytest.raises(OSError) as caught:
@@ -225,7 +225,7 @@ def test_api_force(tmp_path):
 def test_folder_replaced_in_one_step(tmp_path):
     """With --force a folder output is swapped with the old one; the old
     one's files are gone afterwards and nothing is left beside."""
-    from int8q.io import _atomic
+    from int8q.io._support import _atomic
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.txt").write_text("old")

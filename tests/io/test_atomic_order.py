@@ -12,7 +12,7 @@ import pytest
 from checkpoints import listing
 from test_leftovers import _tmpfile_supported
 
-from int8q.io import _atomic
+from int8q.io._support import _atomic
 
 
 @pytest.fixture(params=["O_TMPFILE", "named"])

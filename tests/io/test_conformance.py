@@ -1,4 +1,4 @@
-"""What every registered container must do (int8q/io/_registry.py CONTAINERS).
+"""What every registered container must do (int8q/io/_containers/_registry.py CONTAINERS).
 
 The checks run over the registry, the way numcodecs' test helpers run over
 every codec: a new format gets them by registering and by adding a builder
@@ -19,7 +19,7 @@ from checkpoints import listing, write_safetensors, write_sharded
 
 import int8q.io
 from int8q.io import FormatError
-from int8q.io._registry import CONTAINERS, container_for
+from int8q.io._containers._registry import CONTAINERS, container_for
 
 RNG = np.random.default_rng(7)
 TENSORS = {

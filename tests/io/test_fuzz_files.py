@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from mutations import mutated
 
 import int8q.io
-from int8q.io import _registry
+from int8q.io._containers import _registry
 
 # Examples per parser: a few seconds in the suite; INT8Q_FUZZ_EXAMPLES=5000
 # (say) for a longer local run.

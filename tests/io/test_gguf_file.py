@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from int8q.cli import main
-from int8q.io import FormatError, _gguf, inspect_file, quantize_file
+from int8q.io import FormatError, inspect_file, quantize_file
+from int8q.io._containers import _gguf
 
 gguf = pytest.importorskip("gguf")
 from gguf import GGMLQuantizationType as T  # noqa: E402

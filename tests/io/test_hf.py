@@ -527,7 +527,7 @@ def test_dequantize_refuses_other_formats_and_zero_points(tmp_path, capsys):
     ],
 )
 def test_which_tensors_are_linear_weights(name, linear):
-    from int8q.io import _compressed_tensors as ct
+    from int8q.io._policy import _compressed_tensors as ct
 
     assert ct.is_linear_weight(name, "float", (8, 8)) is linear
     assert ct.is_linear_weight(name, "integer", (8, 8)) is False

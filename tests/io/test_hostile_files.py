@@ -30,7 +30,9 @@ from hostile import (
 
 import int8q.io
 from int8q.cli import main
-from int8q.io import FormatError, _limits, _npz
+from int8q.io import FormatError
+from int8q.io._containers import _npz
+from int8q.io._support import _limits
 
 HEADER = {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}
 
@@ -379,7 +381,7 @@ def test_zip_bombs_stay_small(tmp_path):
 SHRINK = textwrap.dedent("""
     import os, sys
     import int8q.io
-    from int8q.io import _convention
+    from int8q.io._policy import _convention
     path = sys.argv[1]
     quantize = _convention.quantize
 

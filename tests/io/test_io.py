@@ -27,7 +27,8 @@ from checkpoints import (
 
 import int8q.io
 from int8q import reference
-from int8q.io import _checkpoint, _safetensors
+from int8q.io._containers import _checkpoint
+from int8q.io._formats import _safetensors
 
 FormatError = int8q.io.FormatError
 

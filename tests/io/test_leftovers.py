@@ -18,7 +18,7 @@ import pytest
 from checkpoints import listing, write_safetensors, write_sharded
 
 import int8q.io
-from int8q.io import _atomic
+from int8q.io._support import _atomic
 
 posix_only = pytest.mark.skipif(
     os.name != "posix" or not os.path.isdir("/proc/self/fd"), reason="signals and /proc/PID/fd"

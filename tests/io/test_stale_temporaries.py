@@ -14,7 +14,7 @@ from checkpoints import listing, write_safetensors, write_sharded
 from test_leftovers import _cli, _dead_pid, _start_and_catch_writing, posix_only
 
 import int8q.io
-from int8q.io import _atomic
+from int8q.io._support import _atomic
 
 
 def _big_sharded(folder):

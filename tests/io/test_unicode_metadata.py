@@ -19,7 +19,7 @@ from test_hostile_files import check_cli
 
 import int8q.io
 from int8q.io import FormatError
-from int8q.io._npyheader import text_from
+from int8q.io._formats._npyheader import text_from
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 # Code points no str may hold (beyond U+10FFFF, NumPy's SystemError) and

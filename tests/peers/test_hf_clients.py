@@ -189,7 +189,7 @@ def test_pack_matches_compressed_tensors():
     """int8q's packing against compressed-tensors' pack_to_int32 / unpack_from_int32."""
     torch = pytest.importorskip("torch")
     helpers = pytest.importorskip("compressed_tensors.compressors.pack_quantized.helpers")
-    from int8q.io import _compressed_tensors as ct
+    from int8q.io._policy import _compressed_tensors as ct
 
     rng = np.random.default_rng(0)
     for shape in [(1, 1), (3, 4), (5, 7), (2, 33), (7, 130), (4, 0)]:

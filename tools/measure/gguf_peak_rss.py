@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from io_peak_rss import HIDDEN, KV, MLP, VOCAB, measure  # noqa: E402
 
-from int8q.io import _gguf_format as gf  # noqa: E402
+from int8q.io._formats import _gguf_format as gf  # noqa: E402
 
 
 def tensors(layers):

@@ -14,14 +14,14 @@ import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from .._formats import _safetensors as st
+from .._policy._convention import Options
+from .._policy._suffix import FOLDER, check_suffix
+from .._support._atomic import output_dir, output_file
+from .._support._errors import FormatError
+from .._support._limits import MAX_JSON_BYTES, check_writable, load_json, shown
 from . import _checkpoint
-from . import _safetensors as st
-from ._atomic import output_dir, output_file
 from ._container import ProgressFactory, Row
-from ._convention import Options
-from ._errors import FormatError
-from ._limits import MAX_JSON_BYTES, check_writable, load_json, shown
-from ._suffix import FOLDER, check_suffix
 
 INDEX_SUFFIX = ".safetensors.index.json"
 

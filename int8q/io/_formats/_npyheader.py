@@ -22,8 +22,8 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import FormatError
-from ._limits import nbytes
+from .._support._errors import FormatError
+from .._support._limits import nbytes
 
 MAGIC = b"\x93NUMPY"
 # numpy.lib.format refuses headers above this many bytes by default (its

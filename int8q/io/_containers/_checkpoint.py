@@ -14,11 +14,11 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from . import _convention as conv
-from . import _safetensors as st
+from .._formats import _safetensors as st
+from .._policy import _convention as conv
+from .._support._errors import FormatError
+from .._support._progress import Progress
 from ._container import Row
-from ._errors import FormatError
-from ._progress import Progress
 
 ml_dtypes: ModuleType | None
 try:  # optional: dequantize to bfloat16 directly

@@ -14,12 +14,12 @@ from typing import Any, NamedTuple, TypedDict, cast
 import numpy as np
 import numpy.typing as npt
 
-from .. import dequantize as dequantize_array
-from .. import quantize as quantize_array
-from .._shared import check_block_size, find_nonfinite, rounding_code
-from .._typing import Clip, FloatArray, Rounding
-from ._errors import FormatError
-from ._limits import check_writable, load_json
+from ... import dequantize as dequantize_array
+from ... import quantize as quantize_array
+from ..._shared import check_block_size, find_nonfinite, rounding_code
+from ..._typing import Clip, FloatArray, Rounding
+from .._support._errors import FormatError
+from .._support._limits import check_writable, load_json
 
 VERSION = 1
 META_KEY = "int8q"  # safetensors __metadata__ key / .npz entry stem

@@ -2,12 +2,12 @@
 
 import os
 
+from .._formats import _safetensors as st
+from .._policy._convention import Options
+from .._policy._suffix import check_suffix
+from .._support._atomic import output_file
 from . import _checkpoint
-from . import _safetensors as st
-from ._atomic import output_file
 from ._container import ProgressFactory, Row
-from ._convention import Options
-from ._suffix import check_suffix
 
 NAME = "safetensors"
 DESCRIPTION = ".safetensors"

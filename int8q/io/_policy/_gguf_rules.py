@@ -23,7 +23,7 @@ does; split keys are removed.
 
 from collections.abc import Sequence
 
-from ._gguf_format import TYPE_IDS
+from .._formats._gguf_format import TYPE_IDS
 
 Q8_0, F16 = TYPE_IDS["Q8_0"], TYPE_IDS["F16"]
 Q8_0_BLOCK = 32

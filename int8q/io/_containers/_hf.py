@@ -29,16 +29,16 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _compressed_tensors as ct
-from . import _convention as conv
-from . import _safetensors as st
+from .._formats import _safetensors as st
+from .._policy import _compressed_tensors as ct
+from .._policy import _convention as conv
+from .._policy._suffix import FOLDER, check_suffix
+from .._support._atomic import output_dir, output_file
+from .._support._errors import FormatError
+from .._support._limits import MAX_JSON_BYTES, load_json, shown
+from .._support._progress import Progress
 from . import _sharded
-from ._atomic import output_dir, output_file
 from ._container import ProgressFactory, Row
-from ._errors import FormatError
-from ._limits import MAX_JSON_BYTES, load_json, shown
-from ._progress import Progress
-from ._suffix import FOLDER, check_suffix
 
 NAME = "hf"
 DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"

@@ -54,11 +54,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .._typing import Int8Array
+from ..._typing import Int8Array
+from .._formats._safetensors import Spec
+from .._support._errors import FormatError
 from ._convention import SERVING_SCHEMES as SCHEMES
 from ._convention import Options
-from ._errors import FormatError
-from ._safetensors import Spec
 
 QUANT_METHOD = "compressed-tensors"
 DEFAULT_SCHEME = "W8A16"

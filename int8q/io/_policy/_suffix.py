@@ -9,7 +9,7 @@ another's.  docs/semantics.md §4 states the rule.
 
 import os
 
-from ._errors import FormatError
+from .._support._errors import FormatError
 
 FOLDER = ""  # the "suffix" of a folder output
 FILE_SUFFIXES = (".safetensors", ".npz", ".npy", ".gguf", ".json")

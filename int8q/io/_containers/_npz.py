@@ -30,13 +30,13 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _convention as conv
-from ._atomic import output_file
+from .._formats._npyheader import NpyHeader, array_from, read_header, text_from
+from .._policy import _convention as conv
+from .._policy._suffix import check_suffix
+from .._support._atomic import output_file
+from .._support._errors import FormatError
+from .._support._reading import read_into
 from ._container import ProgressFactory, Row
-from ._errors import FormatError
-from ._npyheader import NpyHeader, array_from, read_header, text_from
-from ._reading import read_into
-from ._suffix import check_suffix
 
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # what np.savez(_compressed) writes
 # General-purpose flag bits an archive NumPy or zipfile writes may carry:

@@ -7,8 +7,8 @@ Each container module (_safetensors_file, _sharded, _npy, _npz...) matches
 from collections.abc import Callable
 from typing import Protocol, TypedDict
 
-from ._convention import Options
-from ._progress import Progress
+from .._policy._convention import Options
+from .._support._progress import Progress
 
 # (total bytes, description) -> a progress bar to use as a context manager.
 ProgressFactory = Callable[[int, str], Progress]

@@ -7,10 +7,10 @@ import os
 
 import numpy as np
 
-from . import _convention as conv
-from ._atomic import output_file
+from .._policy import _convention as conv
+from .._support._atomic import output_file
+from .._support._errors import FormatError
 from ._container import ProgressFactory, Row
-from ._errors import FormatError
 from ._npz import (
     META_MEMBER,
     display_dtype,

@@ -26,15 +26,15 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from .. import ggml
-from .._shared import bf16_to_float32, find_nonfinite, nonfinite_error
-from . import _convention as conv
-from . import _gguf_format as gf
-from . import _gguf_rules as rules
-from ._atomic import output_file
+from ... import ggml
+from ..._shared import bf16_to_float32, find_nonfinite, nonfinite_error
+from .._formats import _gguf_format as gf
+from .._policy import _convention as conv
+from .._policy import _gguf_rules as rules
+from .._support._atomic import output_file
+from .._support._errors import FormatError
+from .._support._reading import read_array
 from ._container import ProgressFactory, Row
-from ._errors import FormatError
-from ._reading import read_array
 
 NAME = "gguf"
 DESCRIPTION = ".gguf"

@@ -25,8 +25,8 @@ import struct
 from collections.abc import Sequence
 from typing import IO, Any, NamedTuple
 
-from ._errors import FormatError
-from ._limits import MAX_JSON_BYTES
+from .._support._errors import FormatError
+from .._support._limits import MAX_JSON_BYTES
 
 MAGIC = b"GGUF"
 VERSION = 3  # what llama.cpp writes (gguf.cpp GGUF_VERSION)

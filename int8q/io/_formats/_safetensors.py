@@ -33,10 +33,10 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from .._shared import bf16_to_float32
-from ._errors import FormatError
-from ._limits import MAX_JSON_BYTES, check_writable, load_json, nbytes
-from ._reading import read_array
+from ..._shared import bf16_to_float32
+from .._support._errors import FormatError
+from .._support._limits import MAX_JSON_BYTES, check_writable, load_json, nbytes
+from .._support._reading import read_array
 
 ml_dtypes: ModuleType | None
 try:  # optional: NumPy has no bfloat16 of its own
