@@ -15,7 +15,8 @@ NumPy oracle is int8q.reference):
   (c = 0 .. S-1, S = CLIP_CANDIDATES) whose symmetric INT8 quantization has the
   smallest squared error, ties to the widest.
 
-The functions here move data and check parameters; _api.py shapes results.
+The functions here move data; _checks.py checks the parameters (given_scales,
+given_zero_points, quantize_options) and _api.py shapes results.
 """
 
 from collections.abc import Callable
@@ -27,49 +28,14 @@ import numpy.typing as npt
 from . import _engine, _kernels
 from ._chunks import chunk_threads, chunks
 from ._config import get_num_threads
-from ._dtypes import DTYPE_ERRORS, FLOAT32, WORKING_DTYPES
-from ._granularity import Granularity, resolve
+from ._dtypes import FLOAT32, INT8, UINT8, WORKING_DTYPES
+from ._granularity import Granularity
 from ._typing import FloatArray, WorkingDtype
 
-INT8 = np.dtype(np.int8)
-UINT8 = np.dtype(np.uint8)
 # Number of clipping candidates clip="mse" scores exactly on the data, per
 # scale: fractions 1.00, 0.99, ..., 0.01 of the abs-max.  (The Calibrator's
 # "mse" is another search, over its histogram: _calibration_methods.py.)
 CLIP_CANDIDATES = 100
-
-
-def qdtype_of(qdtype: npt.DTypeLike) -> np.dtype[Any]:
-    """np.int8 or np.uint8 as a dtype; TypeError for anything else."""
-    try:
-        dt = np.dtype(qdtype)
-    except DTYPE_ERRORS:
-        dt = None
-    if dt not in (INT8, UINT8):
-        raise TypeError(f"qdtype must be numpy.int8 or numpy.uint8, got {qdtype!r}")
-    return dt
-
-
-def output_qdtype(qdtype: npt.DTypeLike | None, zero_point: object) -> npt.DTypeLike:
-    """The type of q for quantize(qdtype=, zero_point=), as ONNX QuantizeLinear
-    types it: `qdtype` when given, else the zero point's dtype when that is a
-    NumPy int8 or uint8 array or scalar, else int8 (Python ints, lists).
-
-    TypeError when `qdtype` is given and the zero point's int8/uint8 dtype
-    differs from it.
-    """
-    zp_type = None
-    if isinstance(zero_point, (np.ndarray, np.generic)) and zero_point.dtype in (INT8, UINT8):
-        zp_type = zero_point.dtype.type
-    if qdtype is None:
-        return np.int8 if zp_type is None else zp_type
-    if zp_type is not None and qdtype_of(qdtype) != zp_type:
-        raise TypeError(
-            f"qdtype={qdtype_of(qdtype)} conflicts with zero_point of dtype "
-            f"{np.dtype(zp_type)}; the zero point's dtype sets the output type "
-            "when qdtype is not given"
-        )
-    return qdtype
 
 
 def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
@@ -78,72 +44,6 @@ def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
     if qdtype == UINT8:
         return 0, 255
     return (-128, 127) if full else (-127, 127)
-
-
-def _broadcast(value: npt.NDArray[Any], shape: tuple[int, ...], what: str) -> npt.NDArray[Any]:
-    try:
-        return np.broadcast_to(value, shape)
-    except ValueError:
-        raise ValueError(
-            f"{what} of shape {value.shape} does not broadcast to the scale shape {shape}"
-        ) from None
-
-
-def given_scales(scale: npt.ArrayLike, gran: Granularity, work: WorkingDtype) -> FloatArray:
-    """The caller's scales, broadcast to gran.scale_shape in the working dtype.
-
-    TypeError for non-real scales; ValueError for a shape that does not
-    broadcast, and for zero, negative, NaN or inf scales (a scale that
-    becomes 0 or inf in the working dtype too).
-    """
-    scale = np.asarray(scale)
-    if scale.dtype.kind not in "biuf" and scale.dtype.name != "bfloat16":
-        raise TypeError(f"scale must be real numbers, got dtype {scale.dtype}")
-    if scale.shape != gran.scale_shape:
-        scale = _broadcast(scale, gran.scale_shape, "scale")
-    s: FloatArray
-    if scale.dtype == work:  # a copy, no conversion (the common call)
-        s = scale.copy()
-    else:
-        with np.errstate(over="ignore", under="ignore"):
-            s = np.array(scale, dtype=work)
-    bad = ~(np.isfinite(s) & (s > 0))
-    if bad.any():
-        where = np.unravel_index(int(np.flatnonzero(bad)[0]), s.shape) if s.ndim else ()
-        value = scale[where] if scale.ndim else scale[()]
-        raise ValueError(
-            f"scale[{', '.join(map(str, where))}] is {value} "
-            f"({s[where]} in {work}); scales must be finite and > 0"
-        )
-    return s
-
-
-def given_zero_points(
-    zero_point: npt.ArrayLike, gran: Granularity, qdtype: np.dtype[Any]
-) -> npt.NDArray[np.int32]:
-    """The caller's zero points as int32 broadcast to gran.scale_shape.
-
-    TypeError unless integers; ValueError outside the range of qdtype
-    (Python ints of any size included).
-    """
-    zp = np.asarray(zero_point)
-    info = np.iinfo(qdtype)
-    if zp.dtype == object and zp.size and all(type(v) is int for v in zp.flat):
-        # Python ints beyond int64/uint64: NumPy keeps them as objects.
-        raise ValueError(
-            f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "
-            f"got {max(zp.flat, key=abs)}"
-        )
-    if zp.dtype.kind not in "iu":
-        raise TypeError(f"zero_point must be integers, got dtype {zp.dtype}")
-    if zp.shape != gran.scale_shape:
-        zp = _broadcast(zp, gran.scale_shape, "zero_point")
-    if zp.size and (zp.min() < info.min or zp.max() > info.max):
-        raise ValueError(
-            f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "
-            f"got values in [{zp.min()}, {zp.max()}]"
-        )
-    return np.array(zp, dtype=np.int32)
 
 
 # What the common given-parameter call passes (quantize_given_common).
@@ -157,17 +57,16 @@ _QDTYPES = {np.int8: INT8, np.uint8: UINT8}
 
 def quantize_given_common(
     x: npt.NDArray[Any],
-    axis: Any,
-    block_size: Any,
+    gran: Granularity,
     scale: Any,
     zero_point: Any,
     qdtype: Any,
     mode: int,
-) -> tuple[npt.NDArray[Any], FloatArray, npt.NDArray[Any] | None, Granularity] | None:
-    """(q, scales, zero points, granularity) for the common given-parameter call, in a
+) -> tuple[npt.NDArray[Any], FloatArray, npt.NDArray[Any] | None] | None:
+    """(q, scales, zero points) for the common given-parameter call, in a
     few NumPy calls where the general path makes dozens (a small call: 37 ->
-    ~10 us): x a non-empty C-contiguous native float32/float64 ndarray; the
-    scales a float (per tensor) or an ndarray of x's dtype and the scale
+    ~10 us): x a non-empty C-contiguous native float32/float64 ndarray, gran
+    its Granularity (the caller resolved it); the scales a float (per tensor) or an ndarray of x's dtype and the scale
     shape, all finite and > 0; no zero point (int8) or one of the scale
     shape, an integer in range per tensor or an array of qdtype, the caller's
     own int8 or uint8.  None for anything else: the general path takes it
@@ -176,7 +75,6 @@ def quantize_given_common(
     work = x.dtype
     if not (work in WORKING_DTYPES and x.flags.c_contiguous and x.size):
         return None
-    gran = resolve(x.shape, axis, block_size)
     shape = gran.scale_shape
     if type(scale) is np.ndarray and scale.dtype == work and scale.shape == shape:
         s = scale.copy()  # the QTensor never aliases the caller's array
@@ -225,7 +123,7 @@ def quantize_given_common(
         get_num_threads(),
     ):
         _engine.raise_nonfinite(x, work)
-    return q, s, zp, gran
+    return q, s, zp
 
 
 def quantize_given(
@@ -285,7 +183,7 @@ def _reduce(
         others = tuple(i for i in range(x.ndim) if i != gran.axis)
         return func(x, axis=others, initial=0)
     if gran.block_size is not None:
-        n, b = x.shape[-1], max(1, min(gran.block_size, x.shape[-1]))
+        n, b = x.shape[-1], gran.block
         nfull = n // b
         parts = [func(x[..., : nfull * b].reshape(x.shape[:-1] + (nfull, b)), axis=-1, initial=0)]
         if n % b:
@@ -382,8 +280,7 @@ def expand(values: npt.NDArray[Any], shape: tuple[int, ...], gran: Granularity) 
         view[gran.axis] = shape[gran.axis]
         return values.reshape(view)
     if gran.block_size is not None:
-        b = max(1, min(gran.block_size, shape[-1]))
-        return np.repeat(values, b, axis=-1)[..., : shape[-1]]
+        return np.repeat(values, gran.block, axis=-1)[..., : shape[-1]]
     return values
 
 

@@ -9,10 +9,28 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _affine, _engine
+from ._checks import (
+    check_out,
+    dequantize_call_error,
+    finite_scales,
+    given_scales,
+    given_zero_points,
+    nonfinite_scale_error,
+    out_pair,
+    output_qdtype,
+    q_dtype,
+    quantize_options,
+    result_dtype,
+    rounding_code,
+    scale_count,
+    scale_shape,
+    scale_working_dtype,
+    working_dtype,
+)
 from ._config import get_num_threads
-from ._dtypes import WORKING_DTYPES, user_dtype, working_dtype
-from ._granularity import resolve
-from ._operands import apart, as_input, check_out
+from ._dtypes import WORKING_DTYPES
+from ._granularity import Granularity, resolve
+from ._operands import apart, as_input
 from ._typing import (
     ArrayLike,
     Axis,
@@ -27,7 +45,6 @@ from ._typing import (
     Rounding,
     WorkingDtype,
 )
-from ._validate import rounding_code
 
 __all__ = ["QTensor", "quantize", "dequantize", "quantize_dequantize", "absmax"]
 
@@ -154,11 +171,15 @@ def granularity_text(axis: int | None, block_size: int | None) -> str:
     return "per-tensor"
 
 
-def _as_input(x: ArrayLike) -> tuple[npt.NDArray[Any], WorkingDtype]:
-    """x as an ndarray and its working dtype; TypeError for unsupported dtypes
-    and masked arrays."""
+def _operands(
+    x: ArrayLike, axis: Axis, block_size: BlockSize
+) -> tuple[npt.NDArray[Any], WorkingDtype, Granularity]:
+    """x as an ndarray, its working dtype and its geometry, resolved once for
+    the whole call; TypeError for unsupported dtypes and masked arrays, and
+    whatever _granularity.resolve raises for axis and block_size."""
     x = as_input(x)
-    return x, working_dtype(x.dtype)
+    work = working_dtype(x.dtype)
+    return x, work, resolve(x.shape, axis, block_size)
 
 
 def quantize(
@@ -289,8 +310,9 @@ def quantize(
         return _quantize_affine(
             x, axis, block_size, rounding, out, scale, zero_point, symmetric, qdtype, clip
         )
-    qt, _ = _quantize(x, axis, block_size, rounding, out, want_dequantized=False)
-    return qt
+    mode = rounding_code(rounding)
+    x, work, gran = _operands(x, axis, block_size)
+    return _quantize(x, work, gran, mode, rounding, out, want_dequantized=False)[0]
 
 
 def _quantize_affine(
@@ -308,7 +330,8 @@ def _quantize_affine(
     """quantize() with given parameters, asymmetric ranges or clip="mse"
     (int8q/_affine.py does the work)."""
     mode = rounding_code(rounding)
-    qdtype = _affine.output_qdtype(qdtype, zero_point)
+    qdtype = output_qdtype(qdtype, zero_point)
+    gran: Granularity | None = None  # resolved once: by the common call's test if it gets there
     if (
         type(x) is _NDARRAY
         and scale is not None
@@ -316,32 +339,28 @@ def _quantize_affine(
         and clip is None
         and out is None
         and (qdtype is _INT8_TYPE or qdtype is np.uint8)
+        # Other dtypes may be refused (TypeError), which comes before any
+        # AxisError: the general path resolves after converting x.
+        and x.dtype in WORKING_DTYPES
     ):
-        made = _affine.quantize_given_common(x, axis, block_size, scale, zero_point, qdtype, mode)
+        gran = resolve(x.shape, axis, block_size)
+        made = _affine.quantize_given_common(x, gran, scale, zero_point, qdtype, mode)
         if made is not None:
-            q, scales, zps, gran = made
+            q, scales, zps = made
             return QTensor(q, scales, gran.axis, gran.block_size, rounding, zps, q.dtype)
-    qdtype = _affine.qdtype_of(qdtype)
-    if not isinstance(symmetric, (bool, np.bool_)):
-        raise TypeError(f"symmetric must be True or False, got {symmetric!r}")
-    if clip not in (None, "mse"):
-        raise ValueError(f"clip must be None or 'mse', got {clip!r}")
-    if zero_point is not None and scale is None:
-        raise ValueError("zero_point needs scale (or use symmetric=False to find both)")
-    if clip is not None and (scale is not None or not symmetric):
-        raise ValueError(
-            "clip='mse' chooses symmetric scales; it takes no scale, zero_point or symmetric=False"
-        )
-    if qdtype == _affine.UINT8 and scale is None and symmetric:
-        raise ValueError("uint8 needs a zero point: give scale (and zero_point) or symmetric=False")
+    qdtype = quantize_options(qdtype, scale, zero_point, symmetric, clip)
+    x = as_input(x)
+    work = working_dtype(x.dtype)
+    if gran is None:
+        gran = resolve(x.shape, axis, block_size)
     if scale is None and symmetric and clip is None:  # qdtype spelled as "int8"
-        return _quantize(x, axis, block_size, rounding, out, want_dequantized=False)[0]
-    x, work = _as_input(x)
-    gran = resolve(x.shape, axis, block_size)
+        return _quantize(x, work, gran, mode, rounding, out, want_dequantized=False)[0]
     full = zero_point is not None or not symmetric
     if scale is not None:
-        scales = _affine.given_scales(scale, gran, work)
-        zps = None if zero_point is None else _affine.given_zero_points(zero_point, gran, qdtype)
+        scales = given_scales(scale, gran.scale_shape, work)
+        zps = (
+            None if zero_point is None else given_zero_points(zero_point, gran.scale_shape, qdtype)
+        )
         if zps is None and full:
             zps = np.zeros(gran.scale_shape, dtype=np.int32)
     if out is not None:
@@ -393,29 +412,26 @@ def quantize_dequantize(
     >>> xhat.round(4)
     array([ 1.    , -1.    ,  0.5039, -0.5039])
     """
-    if out is None:
-        q_out = d_out = None
-    elif isinstance(out, tuple) and len(out) == 2:
-        q_out, d_out = out
-    else:
-        raise TypeError("out must be a pair (q, xhat); either may be None")
-    qt, d = _quantize(x, axis, block_size, rounding, q_out, want_dequantized=True, d_out=d_out)
+    q_out, d_out = (None, None) if out is None else out_pair(out)
+    mode = rounding_code(rounding)
+    x, work, gran = _operands(x, axis, block_size)
+    qt, d = _quantize(x, work, gran, mode, rounding, q_out, want_dequantized=True, d_out=d_out)
     assert d is not None  # want_dequantized: always made
     return qt, d
 
 
 def _quantize(
-    x: ArrayLike,
-    axis: SupportsIndex | None,
-    block_size: SupportsIndex | None,
+    x: npt.NDArray[Any],
+    work: WorkingDtype,
+    gran: Granularity,
+    mode: int,
     rounding: str,
     out: npt.NDArray[Any] | None,
     want_dequantized: bool,
     d_out: FloatArray | None = None,
 ) -> tuple[QTensor, FloatArray | None]:
-    mode = rounding_code(rounding)
-    x, work = _as_input(x)
-    gran = resolve(x.shape, axis, block_size)
+    """The symmetric abs-max quantize of x (and q * scale) into new arrays or
+    the caller's (checked here)."""
     if out is not None:
         check_out(out, x.shape, np.int8)
     if d_out is not None:
@@ -455,11 +471,9 @@ def quantize_with_scale(
     without its checks.  Not part of the public API.
     """
     mode = rounding_code(rounding)
-    x, work = _as_input(x)
-    gran = resolve(x.shape, axis, block_size)
+    x, work, gran = _operands(x, axis, block_size)
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
-    if scales.shape != (gran.nscales,):
-        raise ValueError(f"scale has {scales.size} values, expected {gran.nscales}")
+    scale_count(scales.size, gran.nscales)
     q = np.empty(x.shape, dtype=np.int8)
     _affine.quantize_given(
         x,
@@ -488,8 +502,7 @@ def absmax(x: ArrayLike, *, axis: Axis = None, block_size: BlockSize = None) -> 
     >>> int8q.absmax([[1, -5], [3, 2]], axis=1)
     array([3., 5.])
     """
-    x, work = _as_input(x)
-    gran = resolve(x.shape, axis, block_size)
+    x, work, gran = _operands(x, axis, block_size)
     return _engine.absmax(x, work, gran).reshape(gran.scale_shape)
 
 
@@ -533,11 +546,12 @@ def dequantize(
             or block_size is not None
             or zero_point is not None
         ):
-            raise TypeError("dequantize(qtensor) takes no scale, zero_point, axis or block_size")
+            raise dequantize_call_error(qtensor=True)
         # q last: mypy types a tuple assignment item by item.
         scale, axis, block_size, zero_point, q = (q.scale, q.axis, q.block_size, q.zero_point, q.q)
     elif scale is None:
-        raise TypeError("dequantize needs a QTensor, or q and scale")
+        raise dequantize_call_error(qtensor=False)
+    gran: Granularity | None = None  # resolved once: by the fast path's test if it gets there
     if dtype is None and zero_point is None and type(q) is _NDARRAY:
         # The common calls, with no conversion to make: the fast paths (plain
         # ndarrays and scalars only, so masked arrays never get here).
@@ -558,27 +572,17 @@ def dequantize(
             if scale.shape == gran.scale_shape:
                 return _engine.dequantize_fast(q, scale, gran)
     q = as_input(q, "q")
-    if q.dtype != np.int8 and not (q.dtype == np.uint8 and zero_point is not None):
-        raise TypeError(f"q must be int8 (or uint8 with a zero_point), got {q.dtype}")
+    q_dtype(q.dtype, zero_point)
     scale = as_input(scale, "scale")
-    if scale.dtype.kind != "f" and scale.dtype.name != "bfloat16":
-        raise TypeError(f"scale must be floating point, got {scale.dtype}")
-    work = working_dtype(scale.dtype)
-    gran = resolve(q.shape, axis, block_size)
-    if scale.shape != gran.scale_shape:
-        raise ValueError(
-            f"scale has shape {scale.shape}, expected {gran.scale_shape} for q of shape {q.shape}"
-        )
+    work = scale_working_dtype(scale.dtype)
+    if gran is None:
+        gran = resolve(q.shape, axis, block_size)
+    scale_shape(scale.shape, gran.scale_shape, q.shape)
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
-    out_dtype = work if dtype is None else user_dtype(dtype, "dtype")
-    if out is not None and dtype is None:
-        out_dtype = getattr(out, "dtype", out_dtype)
-    if out_dtype.kind != "f" and out_dtype.name != "bfloat16":
-        raise TypeError(f"dtype must be a floating dtype, got {out_dtype}")
+    out_dtype = result_dtype(dtype, out, work)
     if zero_point is not None:
-        if not np.isfinite(scales).all():
-            raise ValueError("scale contains NaN or inf")
-        zps = _affine.given_zero_points(zero_point, gran, q.dtype)
+        finite_scales(scales)
+        zps = given_zero_points(zero_point, gran.scale_shape, q.dtype)
         with np.errstate(over="ignore"):  # like astype: overflow gives inf
             result = _affine.dequantize(
                 q, scales.reshape(gran.scale_shape), zps, gran, work
@@ -595,5 +599,5 @@ def dequantize(
         q, scales = apart(q, out), apart(scales, out)
     # The kernels check the scales for NaN/inf before writing anything.
     if not _engine.dequantize(q, scales, gran, out.reshape(-1)):
-        raise ValueError("scale contains NaN or inf")
+        raise nonfinite_scale_error()
     return out

@@ -27,14 +27,13 @@ import numpy.typing as npt
 
 from . import _affine, _engine
 from . import _calibration_methods as methods
+from ._checks import calibrator_options, nonfinite_error, working_dtype
 from ._chunks import chunks
-from ._dtypes import working_dtype
 from ._granularity import Granularity, resolve
 from ._typing import ArrayLike, CalibrationMethod, FloatArray, QDtype, Rounding
 
 if TYPE_CHECKING:  # (imported when used: _api imports this module)
     from ._api import QTensor
-from ._validate import nonfinite_error
 
 METHODS = ("minmax", "percentile", "mse")
 SLICE = 1 << 16  # elements of a batch histogrammed at a time
@@ -44,8 +43,6 @@ E_EMPTY = -1100  # exponent of a channel that has seen only zeros
 # per channel), and the whole histogram (every channel) of one calibrator.
 MAX_BINS = 1 << 16
 MAX_HISTOGRAM_BYTES = 1 << 30
-# NumPy's most dimensions: an axis beyond them names no axis of any array.
-MAX_DIMS = 64
 # The most values a calibrator counts (int64, as the histogram's counts).
 MAX_COUNT = (1 << 63) - 1
 
@@ -113,30 +110,9 @@ class Calibrator:
         percentile: float = 99.99,
         bins: int = 2048,
     ) -> None:
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        if not isinstance(symmetric, (bool, np.bool_)):
-            raise TypeError(f"symmetric must be True or False, got {symmetric!r}")
-        qdtype = _affine.qdtype_of(qdtype)
-        if symmetric and qdtype == _affine.UINT8:
-            raise ValueError("qdtype uint8 needs symmetric=False")
-        if (
-            isinstance(percentile, bool)
-            or not isinstance(percentile, (int, float))
-            or not (0 < percentile <= 100)
-        ):
-            raise ValueError(f"percentile must be a number in (0, 100], got {percentile!r}")
-        if (
-            isinstance(bins, bool)
-            or not isinstance(bins, int)
-            or not 2 <= bins <= MAX_BINS
-            or bins & (bins - 1)
-        ):
-            raise ValueError(f"bins must be a power of two in [2, {MAX_BINS}], got {bins!r}")
-        if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
-            raise TypeError(f"axis must be an integer or None, got {axis!r}")
-        if axis is not None and not -MAX_DIMS <= axis < MAX_DIMS:
-            raise ValueError(f"axis must lie in [-{MAX_DIMS}, {MAX_DIMS}), got {axis}")
+        qdtype = calibrator_options(
+            method, axis, symmetric, qdtype, percentile, bins, METHODS, MAX_BINS
+        )
         self.method, self.axis, self.symmetric = method, axis, bool(symmetric)
         self.qdtype, self.percentile, self.bins = qdtype, float(percentile), bins
         self.dtype = None  # working dtype, from the first batch

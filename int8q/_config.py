@@ -10,6 +10,7 @@ import os
 from typing import TextIO
 
 from . import _kernels
+from ._checks import one_of, thread_count
 
 ISA_NAMES = _kernels.ISA_NAMES  # the C enum int8q_isa, by level
 _num_threads: int | None = None
@@ -80,9 +81,7 @@ def set_num_threads(n: int) -> None:
     >>> int8q.set_num_threads(before)
     """
     global _num_threads
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"number of threads must be >= 1, got {n}")
+    n = thread_count(n)
     _num_threads = n if _kernels.HAVE_OPENMP else 1
 
 
@@ -153,8 +152,8 @@ def set_simd(name: str) -> None:
     'baseline'
     >>> int8q.set_simd(before)
     """
-    if name not in ISA_NAMES:
-        raise ValueError(f"SIMD level must be one of {ISA_NAMES}, got {name!r}")
+    one_of(name, ISA_NAMES, "SIMD level")
+    # Known, but not built or not run by this CPU: only the kernels can say.
     if not _kernels.isa_select(ISA_NAMES.index(name)):
         raise ValueError(
             f"SIMD level {name!r} is not available on this CPU or build (available: {available_simd()})"

@@ -11,25 +11,15 @@ from ._typing import WorkingDtype
 
 FLOAT32 = np.dtype(np.float32)
 FLOAT64 = np.dtype(np.float64)
+# The types of q: int8 (symmetric, or with zero points) and uint8 (with zero points).
+INT8 = np.dtype(np.int8)
+UINT8 = np.dtype(np.uint8)
 # The working dtypes: every scale and quotient is computed in one of them.
 WORKING_DTYPES = (FLOAT32, FLOAT64)
 
 # The rounding names users pass, and the kernels' codes for them (the C enum
 # int8q_rounding of src/core/kernels.h).
 ROUNDING_CODES = {"half_even": _kernels.HALF_EVEN, "half_away": _kernels.HALF_AWAY}
-
-
-# What np.dtype raises for a value it cannot read ("(,)": SyntaxError).
-DTYPE_ERRORS = (TypeError, ValueError, SyntaxError, KeyError, OverflowError)
-
-
-def user_dtype(value: npt.DTypeLike, name: str) -> np.dtype[Any]:
-    """np.dtype(value) for a caller's argument `name`; TypeError naming it
-    for anything np.dtype cannot read."""
-    try:
-        return np.dtype(value)
-    except DTYPE_ERRORS:
-        raise TypeError(f"{name} must be a NumPy dtype, got {value!r}") from None
 
 
 def is_bfloat16(dtype: np.dtype[Any]) -> bool:
@@ -47,20 +37,19 @@ def bf16_to_float32(bits: npt.ArrayLike) -> npt.NDArray[np.float32]:
 
 
 # The common cases, looked up before anything else (small calls feel it).
-_WORKING: dict[object, WorkingDtype] = {
+COMMON_WORKING: dict[object, WorkingDtype] = {
     np.dtype(np.float32): FLOAT32,
     np.dtype(np.float64): FLOAT64,
     np.dtype(np.float16): FLOAT32,
 }
 
 
-def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
-    """float32 for float16/bfloat16/float32, float64 for float64/integer/bool.
-
-    Raises TypeError for anything else (complex, object, strings, long double,
-    datetimes...).
-    """
-    work = _WORKING.get(dtype)
+def computes_in(dtype: npt.DTypeLike) -> WorkingDtype | None:
+    """The working dtype of `dtype`: float32 for float16/bfloat16/float32,
+    float64 for float64/integer/bool; None for the dtypes int8q does not
+    quantize (complex, object, strings, long double, datetimes...), which
+    _checks.working_dtype refuses."""
+    work = COMMON_WORKING.get(dtype)
     if work is not None:
         return work
     dtype = np.dtype(dtype)
@@ -68,10 +57,7 @@ def working_dtype(dtype: npt.DTypeLike) -> WorkingDtype:
         return FLOAT32
     if dtype.kind == "f" and dtype.itemsize == 8 or dtype.kind in "biu":
         return FLOAT64
-    raise TypeError(
-        f"int8q quantizes real numbers (float16, bfloat16, float32, float64, "
-        f"integer); got dtype {dtype}"
-    )
+    return None
 
 
 def is_direct(a: npt.NDArray[Any], work: np.dtype[Any]) -> bool:

@@ -11,12 +11,12 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _kernels
+from ._checks import nonfinite_error, nonfinite_scale_error
 from ._chunks import chunk_threads, chunks, input_chunks
 from ._config import get_num_threads
 from ._dtypes import FLOAT32, FLOAT64, read_kind, working_kind
 from ._granularity import Granularity
 from ._typing import FloatArray, Int8Array, WorkingDtype
-from ._validate import nonfinite_error
 
 # The compiled steps of the small-call fast paths, handed out as they are (a
 # wrapper would cost a tenth of a 1-element call): _api's quantize of one
@@ -152,7 +152,7 @@ def dequantize_tensor(
     it); ValueError, writing nothing, for a NaN/inf scale."""
     made = _kernels.dequantize_tensor(q, scale, out, get_num_threads())
     if isinstance(made, int):
-        raise ValueError("scale contains NaN or inf")
+        raise nonfinite_scale_error()
     return made
 
 
@@ -166,7 +166,7 @@ def dequantize_fast(q: Int8Array, scale: FloatArray, gran: Granularity) -> Float
         q, q.size, 0, gran.layout, scale, scale.size, scale.dtype == FLOAT64, out, get_num_threads()
     )
     if status != _kernels.OK:
-        raise ValueError("scale contains NaN or inf")
+        raise nonfinite_scale_error()
     return out
 
 

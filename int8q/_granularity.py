@@ -1,5 +1,10 @@
 """Turn (shape, axis, block_size) into scale shapes and kernel layouts.
 
+`resolve` is the one place where a call's axis and block_size become its
+geometry: each public function resolves once (the arguments checked by
+_checks.granularity) and hands the Granularity to the engine, which reads
+its fields and never recomputes them from axis and block_size.
+
 The kernels see the input as its flat C-order index space; a layout tuple
 (n_row, block, cmod, nb) says which scale each flat index uses (see
 src/core/kernels.h):  scale number = (row % cmod) * nb + column // block,
@@ -11,9 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from numpy.exceptions import AxisError
-
-from . import _validate
+from . import _checks
 
 # A block of at most this many elements is quantized right after its abs-max,
 # while it is still in cache (1 << 17 float32 = 512 KiB).
@@ -32,6 +35,12 @@ class Granularity(NamedTuple):
     def nscales(self) -> int:
         return math.prod(self.scale_shape)
 
+    @property
+    def block(self) -> int:
+        """With block_size: the length of a full block, block_size capped at
+        the last axis's length (at least 1); a row's last block may be shorter."""
+        return self.layout[1]
+
 
 @functools.lru_cache(maxsize=256)
 def _resolve_cached(
@@ -49,13 +58,8 @@ def resolve(shape: Sequence[int], axis: Any = None, block_size: Any = None) -> G
 
 def _resolve(shape: tuple[int, ...], axis: Any, block_size: Any) -> Granularity:
     ndim = len(shape)
-    if axis is not None and block_size is not None:
-        raise ValueError("give axis (per-channel) or block_size (per-block), not both")
+    axis, block_size = _checks.granularity(ndim, axis, block_size)
     if axis is not None:
-        axis = _validate.integer(axis, "axis")
-        if not -ndim <= axis < ndim:
-            raise AxisError(axis, ndim)
-        axis %= ndim
         pre = math.prod(shape[:axis])
         channels = shape[axis]
         post = math.prod(shape[axis + 1 :])
@@ -68,9 +72,6 @@ def _resolve(shape: tuple[int, ...], axis: Any, block_size: Any) -> Granularity:
             fused = pre == 1 and post <= MAX_FUSED_BLOCK
         return Granularity(axis, None, (channels,), layout, fused, max(post, 1))
     if block_size is not None:
-        block_size = _validate.block_size(block_size)
-        if ndim == 0:
-            raise AxisError("block_size needs an array with at least one axis")
         n = shape[-1]
         rows = math.prod(shape[:-1])
         nblocks = -(-n // block_size)

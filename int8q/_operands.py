@@ -19,6 +19,9 @@
   inputs were copied first").  Without the copy, the kernels would read
   values they had already overwritten, and the result would depend on the
   thread count and the chunking.
+
+This module converts and copies; the refusals are checks of _checks.py
+(refuse_masked, cpu_tensor, check_out), which it calls.
 """
 
 import sys
@@ -28,21 +31,13 @@ import numpy as np
 import numpy.typing as npt
 from numpy.exceptions import TooHardError
 
+from ._checks import cpu_tensor, refuse_masked
 from ._dtypes import bf16_to_float32
 
 # np.shares_memory solves a small integer program; this bounds its work.
 # Past it, the arrays are taken to overlap (a copy too many, never a wrong
 # result).
 MAX_OVERLAP_WORK = 1000
-
-
-def refuse_masked(x: object, what: str) -> None:
-    """TypeError when `x` is a masked array (its mask would be ignored)."""
-    if isinstance(x, np.ma.MaskedArray):
-        raise TypeError(
-            f"{what} is a masked array; int8q would ignore its mask: pass "
-            f"{what}.filled(value) or {what}.compressed() instead"
-        )
 
 
 def as_input(x: npt.ArrayLike, what: str = "x") -> npt.NDArray[Any]:
@@ -72,13 +67,7 @@ def from_torch(t: Any, what: str) -> npt.NDArray[Any]:
     """
     import torch  # already imported: `t` is one of its tensors
 
-    if t.device.type != "cpu":
-        hint = "it holds no values" if t.device.type == "meta" else f"pass {what}.cpu()"
-        raise TypeError(
-            f"{what} is a torch tensor on device {t.device.type!r}; int8q reads CPU memory ({hint})"
-        )
-    if t.layout != torch.strided:
-        raise TypeError(f"{what} is a torch tensor with layout {t.layout}; pass {what}.to_dense()")
+    cpu_tensor(t, what)
     t = t.detach().resolve_conj().resolve_neg()  # no copy unless a lazy bit is set
     try:
         if t.dtype != torch.bfloat16:
@@ -92,33 +81,6 @@ def from_torch(t: Any, what: str) -> npt.NDArray[Any]:
         return bf16_to_float32(bits)
     values: npt.NDArray[Any] = bits.view(ml_dtypes.bfloat16)  # (ml_dtypes is untyped)
     return values
-
-
-def check_out_type(out: object, what: str = "out") -> None:
-    """TypeError for an `out` that is not an ndarray or cannot be written flat."""
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{what} must be an ndarray, got {type(out).__name__}")
-    refuse_masked(out, what)
-    if isinstance(out, np.matrix):
-        raise TypeError(
-            f"{what} must be an ndarray, not np.matrix (which is always "
-            f"2-D): pass np.asarray(m) to write into its memory"
-        )
-
-
-def check_out(
-    out: npt.NDArray[Any], shape: tuple[int, ...], dtype: npt.DTypeLike, name: str = "out"
-) -> None:
-    """TypeError/ValueError unless `out` is a writeable C-contiguous ndarray of
-    `dtype` and `shape`: the one rule for every out= of int8q."""
-    check_out_type(out, name)
-    dtype = np.dtype(dtype)
-    if out.dtype != dtype:
-        raise TypeError(f"{name} must be an ndarray of {dtype}, got {out.dtype}")
-    if out.shape != shape:
-        raise ValueError(f"{name} has shape {out.shape}, expected {shape}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"{name} must be C-contiguous and writeable")
 
 
 def overlaps(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> bool:

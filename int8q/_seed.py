@@ -4,7 +4,8 @@ from collections.abc import Iterable
 from typing import SupportsFloat
 
 from . import _engine
-from ._operands import from_torch, is_torch_tensor, refuse_masked
+from ._checks import refuse_masked
+from ._operands import from_torch, is_torch_tensor
 from ._typing import DictForm
 
 

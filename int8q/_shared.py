@@ -8,7 +8,15 @@ without breaking them.
 """
 
 from ._api import QuantizedBase, quantize_with_scale
-from ._dtypes import bf16_to_float32, working_dtype
+from ._checks import (
+    ROUNDINGS,
+    check_block_size,
+    check_out,
+    nonfinite_error,
+    rounding_code,
+    working_dtype,
+)
+from ._dtypes import bf16_to_float32
 from ._engine import (
     Q8_0_BLOCK,
     Q8_0_BYTES,
@@ -18,10 +26,8 @@ from ._engine import (
     scales_from_absmax,
 )
 from ._granularity import Granularity, resolve
-from ._operands import apart, as_input, check_out
+from ._operands import apart, as_input
 from ._typing import FloatArray, Int8Array, WorkingDtype
-from ._validate import ROUNDINGS, nonfinite_error, rounding_code
-from ._validate import block_size as check_block_size
 
 __all__ = [
     "Q8_0_BLOCK",

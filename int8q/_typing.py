@@ -3,7 +3,7 @@
 The public modules use ``from __future__ import annotations``, so their
 signatures print these names (``rounding: 'Rounding'``), not the expanded
 unions; the documentation lists what each name allows.  The working dtype
-is float32 or float64 (see _dtypes.working_dtype); the kernels' layout tuple
+is float32 or float64 (see _dtypes.computes_in); the kernels' layout tuple
 is described in _granularity.
 """
 

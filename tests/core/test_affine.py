@@ -377,6 +377,7 @@ COMMON_SCALES = [
 @pytest.mark.parametrize("qdtype", [None, np.int8, np.uint8])
 def test_common_given_call_matches_reference(kw, spell, dtype, qdtype):
     from int8q import _affine
+    from int8q._granularity import resolve
 
     rng = np.random.default_rng(11)
     x = (rng.standard_normal((6, 11)) * 40).astype(dtype)
@@ -389,9 +390,8 @@ def test_common_given_call_matches_reference(kw, spell, dtype, qdtype):
     q_type = np.int8 if qdtype is None else qdtype
     for rounding in ("half_even", "half_away"):
         mode = 0 if rounding == "half_even" else 1
-        made = _affine.quantize_given_common(
-            x, kw.get("axis"), kw.get("block_size"), scale, zero_point, q_type, mode
-        )
+        gran = resolve(x.shape, kw.get("axis"), kw.get("block_size"))
+        made = _affine.quantize_given_common(x, gran, scale, zero_point, q_type, mode)
         if qdtype is np.uint8 and zero_point is None:
             assert made is None
             continue
@@ -414,6 +414,7 @@ def test_common_given_call_matches_reference(kw, spell, dtype, qdtype):
 
 def test_common_given_call_declines_what_it_does_not_take():
     from int8q import _affine
+    from int8q._granularity import resolve
 
     x = np.linspace(-3, 3, 24, dtype=np.float32).reshape(4, 6)
     s4 = np.full(4, 0.1, np.float32)
@@ -435,7 +436,9 @@ def test_common_given_call_declines_what_it_does_not_take():
         (x, None, None, 0.1, None, np.uint8),  # uint8 without a zero point
         (x, None, None, 0.1, True, np.int8),  # a bool is no zero point
     ]:
-        assert _affine.quantize_given_common(*args, 0) is None, args[1:]
+        x_, axis, block_size, *rest = args
+        gran = resolve(x_.shape, axis, block_size)
+        assert _affine.quantize_given_common(x_, gran, *rest, 0) is None, args[1:]
     # and the same calls through quantize() give the general path's answer
     assert same_bits(
         int8q.quantize(x, scale=0.1, zero_point=np.int64(5), qdtype=np.uint8).q,
