@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from ... import dequantize as dequantize_array
 from ... import quantize as quantize_array
-from ..._shared import check_block_size, find_nonfinite, rounding_code
+from ..._shared import check_block_size, clip_option, find_nonfinite, rounding_code
 from ..._typing import Clip, FloatArray, Rounding
 from .._support._errors import FormatError
 from .._support._limits import check_writable, load_json
@@ -86,8 +86,7 @@ def options(
         skip = (skip,)
     if scheme is not None and scheme not in SERVING_SCHEMES:
         raise ValueError(f"scheme must be one of {SERVING_SCHEMES}, got {scheme!r}")
-    if clip not in (None, "mse"):
-        raise ValueError(f"clip must be None or 'mse', got {clip!r}")
+    clip_option(clip)
     return Options(
         bool(per_tensor),
         block_size,
