@@ -84,8 +84,10 @@ def originals(path: str) -> Iterator[Originals]:
             yield lambda name: _npz._read(zin, members[name], path) if name in members else None
     elif kind == "npy":
         yield lambda name: _npz.open_npy(path) if name == NPY_NAME else None
-    else:
+    elif kind == "gguf":
         yield _gguf_reader(path)
+    else:  # a registered container that compare has no reader for yet
+        raise NotImplementedError(f"{path}: compare cannot read {kind} checkpoints")
 
 
 def _gguf_reader(path: str) -> Originals:
@@ -125,8 +127,10 @@ def quantized(path: str) -> Iterator[Quantized]:
         found = _int8q_npz(path)
     elif kind == "gguf":
         found = _q8_0(path)
-    else:
+    elif kind == "npy":
         raise FormatError(f"{path}: a .npy is never quantized (int8q writes .npz)")
+    else:  # a registered container that compare has no reader for yet
+        raise NotImplementedError(f"{path}: compare cannot read {kind} checkpoints")
     empty = True
     for tensor in found:
         empty = False
