@@ -127,6 +127,33 @@ def gguf_q8_0(x):
     return run
 
 
+def gguf_q8_0_accelerated(x):
+    """gguf-py's Q8_0 as `ggml.accelerate_gguf` patches it, timed per call:
+    the patch is made (and probed) once here, then switched on around each
+    call only, so that the interleaved plain "gguf" runs unpatched; gguf-py
+    is left as it was between calls and after the case."""
+    cls = gguf_quants.Q8_0
+    plain = dict(vars(cls))
+    with ggml.accelerate_gguf():
+        patched = {k: v for k, v in vars(cls).items() if plain.get(k) is not v}
+    assert patched and dict(vars(cls)) == plain
+
+    def run():
+        for name, method in patched.items():
+            setattr(cls, name, method)
+        try:
+            return gguf_quants.quantize(x, GGMLQuantizationType.Q8_0)
+        finally:
+            for name in patched:
+                if name in plain:
+                    setattr(cls, name, plain[name])
+                else:
+                    delattr(cls, name)
+
+    assert np.array_equal(run(), ggml.quantize_q8_0(x))  # the patch is the one timed
+    return run
+
+
 def copy_roof(x, threads=2):
     """Two threads copying halves of x into a reused buffer (np.copyto drops
     the GIL): the memory roof for streaming x's bytes in and out."""
@@ -457,6 +484,17 @@ def cases(sizes, quick):
             },
         )
 
+    # gguf-py's Q8_0 on a LLaMA-sized weight: plain, patched by
+    # ggml.accelerate_gguf, and int8q's own quantize_q8_0.
+    if gguf_quants is not None:
+        m = rng.standard_normal((256 if quick else 4096, 4096), dtype=np.float32)
+        comp = {
+            "int8q": lambda m=m: ggml.quantize_q8_0(m),
+            "gguf": gguf_q8_0(m),
+            "gguf-accel": gguf_q8_0_accelerated(m),
+        }
+        yield "gguf-q8_0", m.size, m.size, comp
+
 
 # Bytes each case moves per element (input in, outputs out), for the roof.
 BYTES_PER_ELEMENT = {
@@ -544,7 +582,7 @@ def print_row(row):
     print(f"{row['case']:<13}{row['size']:>10}  {g['int8q']:>11.3f}  {roof:>5}  {peers}")
 
 
-PEERS = ("int8q-alloc", "numpy", "torch", "gguf", "ort", "ort-given", "numba")
+PEERS = ("int8q-alloc", "numpy", "torch", "gguf", "gguf-accel", "ort", "ort-given", "numba")
 
 
 def markdown(data):

@@ -2,22 +2,40 @@
 
 gguf-py (the ``gguf`` package, also vendored in every llama.cpp checkout as
 ``gguf-py/``) quantizes through ``gguf.quants.quantize(data, qtype)``, which
-looks up the class registered for `qtype` (``gguf.quants.Q8_0``) and, for a
-NumPy array or a ``LazyNumpyTensor`` alike, ends in that class's
-``quantize_blocks(blocks)``: a float32 array of shape ``(n_blocks, 32)`` in,
-``(n_blocks, 34)`` uint8 out (``dequantize_blocks`` the other way).  That is
-the level patched here, so every caller of gguf-py -- eager arrays, lazy
-tensors, chunked tensors, ``convert_hf_to_gguf.py`` -- gets int8q's kernels
-without knowing it.  int8q's Q8_0 is byte-identical to gguf-py's
-(int8q.ggml); anything it does not handle the same way (another dtype or
-shape, NaN/inf, a float16 scale that overflows) is passed to gguf-py's own
-method, so the bytes never change.
+looks up the class registered for `qtype` (``gguf.quants.Q8_0``).  From gguf
+0.10 on, that class hands the whole tensor to a private classmethod
+(``__quantize_array``, name-mangled ``_Quant__quantize_array``; a
+``LazyNumpyTensor`` goes through ``__quantize_lazy``, a wrapper gguf-py
+builds around ``__quantize_array`` when the class is defined), which cuts it
+into groups of 16 rows and calls ``quantize_blocks(blocks)`` on each: float32
+``(n_blocks, 32)`` in, ``(n_blocks, 34)`` uint8 out (``dequantize_blocks``
+and ``__dequantize_array`` the other way).
+
+Two levels are patched:
+
+- the whole-tensor level, where gguf-py has it: ``__quantize_array`` /
+  ``__dequantize_array`` are replaced, and the lazy wrappers rebuilt around
+  the replacements with gguf-py's own ``LazyNumpyTensor._wrap_fn`` and
+  arguments, so one int8q call quantizes the whole tensor, eager or lazy,
+  without gguf-py's per-group reshapes and copies;
+- the block level, always: ``quantize_blocks`` / ``dequantize_blocks``, which
+  serve whatever still reaches them (a gguf-py without the whole-tensor
+  level, tensors the whole-tensor level hands back to gguf-py, direct calls).
+
+Every caller of gguf-py -- eager arrays, lazy tensors, chunked tensors,
+``convert_hf_to_gguf.py`` -- thus gets int8q's kernels without knowing it.
+int8q's Q8_0 is byte-identical to gguf-py's (int8q.ggml); anything it does
+not handle the same way (another dtype or shape, NaN/inf, a float16 scale
+that overflows) is passed to gguf-py's own method, so the bytes never change.
 
 Before trusting a gguf-py, `accelerate_gguf` checks that its internals are
-the ones described above and, once patched, that a probe array (ties, a
-zero block, tiny and random blocks) quantizes and dequantizes to the same
-bytes through ``gguf.quants.quantize``/``dequantize`` as before; if not, it
-restores gguf-py and raises `GGUFVersionError` instead of patching blindly.
+the ones described above (the whole-tensor level is used only when its
+methods and its lazy wrappers are exactly what gguf-py builds) and, once
+patched, that a probe array (ties, a zero block, tiny and random blocks;
+float32, float16 and float64; eager and lazy) quantizes and dequantizes to
+the same bytes through ``gguf.quants.quantize``/``dequantize`` as before; if
+not, it restores gguf-py and raises `GGUFVersionError` instead of patching
+blindly.
 """
 
 import importlib.machinery
@@ -25,7 +43,7 @@ import inspect
 import os
 import runpy
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,8 +51,8 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:  # classmethod is subscriptable only for mypy
-    # Q8_0.quantize_blocks / dequantize_blocks: blocks in, blocks out.
-    _BlocksMethod = classmethod[Any, [npt.NDArray[Any]], npt.NDArray[Any]]
+    # gguf-py's Q8_0 classmethods: an array in, an array out.
+    _Method = classmethod[Any, [npt.NDArray[Any]], npt.NDArray[Any]]
 
 from .q8_0 import Q8_0_BLOCK as _BLOCK
 from .q8_0 import Q8_0_BYTES as _BYTES
@@ -43,6 +61,16 @@ from .q8_0 import dequantize_q8_0, quantize_q8_0
 __all__ = ["accelerate_gguf", "GGUFVersionError", "main"]
 
 _MARK = "__int8q_original__"  # on our patched functions: the method they replace
+_ABSENT = object()  # an attribute the class only inherits: restored by deleting ours
+
+# What each level accepts: gguf-py's quantize_rows converts the whole tensor to
+# float32 before its blocks, so float16 and float64 tensors give the bytes of
+# their float32 conversion, which int8q's kernels make the same way; its blocks
+# are float32 already, and a block of another dtype would be computed in that
+# dtype by gguf-py's quantize_blocks, which int8q does not do.
+_TENSOR_FLOATS = frozenset(map(np.dtype, (np.float32, np.float16, np.float64)))
+_BLOCK_FLOATS = frozenset([np.dtype(np.float32)])
+_BYTES_DTYPES = frozenset([np.dtype(np.uint8)])
 
 
 class GGUFVersionError(RuntimeError):
@@ -91,39 +119,93 @@ def _q8_0_class(quants: ModuleType) -> tuple[Any, Any]:  # (gguf-py's class, typ
     return cls, qtype
 
 
-def _fast_quantize_blocks(original: "_BlocksMethod") -> "_BlocksMethod":
-    def quantize_blocks(cls: type[Any], blocks: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        # gguf-py hands over float32 (n_blocks, 32); anything else keeps its own path.
+def _closure(fn: object) -> dict[str, Any]:
+    """The variables a function closes over, by name ({} for anything else)."""
+    code, cells = getattr(fn, "__code__", None), getattr(fn, "__closure__", None)
+    if code is None or cells is None:
+        return {}
+    try:
+        return {name: cell.cell_contents for name, cell in zip(code.co_freevars, cells)}
+    except ValueError:  # a cell not filled yet
+        return {}
+
+
+def _tensor_level(cls: type[Any], verb: str) -> tuple[str, str, Any, Any] | None:
+    """gguf-py's whole-tensor `verb` ("quantize"/"dequantize") for `cls`, or None.
+
+    Returns (name of ``__{verb}_array``, name of ``__{verb}_lazy``, the
+    LazyNumpyTensor class that built the lazy wrapper, its meta_noop argument)
+    only when ``__{verb}_array`` is a classmethod and the class's own
+    ``__{verb}_lazy`` is ``LazyNumpyTensor._wrap_fn(cls.__{verb}_array,
+    meta_noop=...)``, as gguf-py's ``__Quant.__init_subclass__`` builds it:
+    then both can be replaced without changing anything else.
+    """
+    # Name-mangled by gguf-py's private base class (``_Quant__quantize_array``
+    # for ``__Quant``): found by suffix, so a renamed base still matches.
+    arrays = [n for n in dir(cls) if n.endswith(f"__{verb}_array") and not n.startswith("__")]
+    if len(arrays) != 1:
+        return None
+    array = arrays[0]
+    lazy = array[: -len("_array")] + "_lazy"
+    method = inspect.getattr_static(cls, array, None)
+    if not isinstance(method, classmethod):
+        return None
+    built = _closure(cls.__dict__.get(lazy))
+    fn, owner = built.get("fn"), built.get("cls")
+    if (
+        getattr(fn, "__self__", None) is not cls
+        or getattr(fn, "__func__", None) is not method.__func__
+        or built.get("use_self", _ABSENT) is not None
+        or "meta_noop" not in built
+        or not callable(getattr(owner, "_wrap_fn", None))
+    ):
+        return None
+    return array, lazy, owner, built["meta_noop"]
+
+
+# The kernels by their module names, looked up at each call, so that a caller
+# wrapping int8q.ggml.accel.quantize_q8_0 (a timer, a test's counter) sees every call.
+def _kernel_quantize(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    return quantize_q8_0(x)
+
+
+def _kernel_dequantize(raw: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    with np.errstate(invalid="ignore"):  # a NaN/inf scale: NaN/inf values, as gguf-py
+        return dequantize_q8_0(raw)
+
+
+def _accelerated(
+    original: "_Method",
+    name: str,
+    kernel: Callable[[npt.NDArray[Any]], npt.NDArray[Any]],
+    dtypes: frozenset[np.dtype[Any]],
+    width: int,
+    blocks: bool,
+) -> "_Method":
+    """`original` (a classmethod of gguf-py's Q8_0) on int8q's `kernel` for a
+    NumPy array of `dtypes` whose last axis is a non-zero multiple of `width` (exactly
+    `width` in 2-D `blocks`); anything else, or anything the kernel refuses
+    (ValueError: NaN/inf, a float16 scale overflow), goes to `original`, so
+    gguf-py's own bytes, warnings and errors come out."""
+
+    def method(cls: type[Any], x: npt.NDArray[Any]) -> npt.NDArray[Any]:
         if (
-            type(blocks) is np.ndarray
-            and blocks.dtype == np.float32
-            and blocks.ndim == 2
-            and blocks.shape[1] == _BLOCK
+            type(x) is np.ndarray
+            and x.dtype in dtypes
+            and x.ndim >= 1
+            and x.shape[-1] > 0  # gguf-py cannot reshape an empty last axis: its error
+            and x.shape[-1] % width == 0
+            and (not blocks or (x.ndim == 2 and x.shape[1] == width))
         ):
             try:
-                return quantize_q8_0(blocks)
+                return kernel(x)
             except ValueError:
-                pass  # NaN/inf or a float16 scale overflow: gguf-py's bytes, warnings and all
-        return original.__get__(None, cls)(blocks)
+                pass
+        return original.__get__(None, cls)(x)
 
-    setattr(quantize_blocks, _MARK, original)
-    return classmethod(quantize_blocks)
-
-
-def _fast_dequantize_blocks(original: "_BlocksMethod") -> "_BlocksMethod":
-    def dequantize_blocks(cls: type[Any], blocks: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        if (
-            type(blocks) is np.ndarray
-            and blocks.dtype == np.uint8
-            and blocks.ndim == 2
-            and blocks.shape[1] == _BYTES
-        ):
-            with np.errstate(invalid="ignore"):  # a NaN/inf scale: NaN/inf values, as gguf-py
-                return dequantize_q8_0(blocks)
-        return original.__get__(None, cls)(blocks)
-
-    setattr(dequantize_blocks, _MARK, original)
-    return classmethod(dequantize_blocks)
+    method.__name__ = method.__qualname__ = name
+    setattr(method, _MARK, original)
+    return classmethod(method)
 
 
 def _probe() -> npt.NDArray[np.float32]:
@@ -137,6 +219,27 @@ def _probe() -> npt.NDArray[np.float32]:
     return x
 
 
+def _probe_results(quants: ModuleType, qtype: Any) -> list[tuple[str, tuple[int, ...], bytes]]:
+    """gguf-py's bytes (with dtype and shape) for the probe in each dtype the
+    tensor level takes, the values it dequantizes them to, and the same in
+    float32 through lazy tensors (where gguf-py has them)."""
+    lazy = getattr(quants, "LazyNumpyTensor", None)
+    x = _probe()
+    with np.errstate(all="ignore"):
+        out = [np.asarray(quants.quantize(x.astype(t), qtype)) for t in (np.float16, np.float64)]
+        raw = quants.quantize(x, qtype)
+        out += [np.asarray(raw), np.asarray(quants.dequantize(raw, qtype))]
+        if lazy is not None:
+            out += [
+                lazy.to_eager(quants.quantize(lazy.from_eager(x), qtype)),
+                lazy.to_eager(quants.dequantize(lazy.from_eager(np.asarray(raw)), qtype)),
+            ]
+    return [(a.dtype.str, a.shape, a.tobytes()) for a in map(np.asarray, out)]
+
+
+_Level = Literal["tensor", "blocks"]
+
+
 class Acceleration:
     """What `accelerate_gguf` returns: ``restore()`` it, or use it in ``with``.
 
@@ -144,20 +247,27 @@ class Acceleration:
     --------
     >>> import int8q.ggml
     >>> handle = int8q.ggml.accelerate_gguf()
-    >>> handle.active
-    True
+    >>> handle.active, handle.level
+    (True, 'tensor')
     >>> handle.restore()
-    >>> handle.active
-    False
+    >>> handle.active, handle.level
+    (False, None)
     """
 
-    def __init__(self, cls: type[Any], originals: dict[str, "_BlocksMethod"]) -> None:
-        self._cls, self._originals = cls, originals
+    def __init__(self, cls: type[Any], originals: dict[str, Any], level: _Level | None) -> None:
+        self._cls, self._originals, self._level = cls, originals, level
 
     @property
     def active(self) -> bool:
         """True until this handle restored gguf-py (a nested handle is never active)."""
         return bool(self._originals)
+
+    @property
+    def level(self) -> _Level | None:
+        """Where this handle patched gguf-py's Q8_0 while active: ``"tensor"``
+        (whole tensors, and blocks for the rest) or ``"blocks"`` (a gguf-py
+        without the whole-tensor level); None once restored, or when nested."""
+        return self._level if self._originals else None
 
     def restore(self) -> None:
         """Put gguf-py's own Q8_0 methods back (once; later calls do nothing).
@@ -169,8 +279,11 @@ class Acceleration:
         >>> handle.restore()
         >>> handle.restore()    # a second call does nothing
         """
-        for name, method in self._originals.items():
-            setattr(self._cls, name, method)
+        for name, value in self._originals.items():
+            if value is _ABSENT:
+                delattr(self._cls, name)
+            else:
+                setattr(self._cls, name, value)
         self._originals = {}
 
     def __enter__(self) -> "Acceleration":
@@ -179,6 +292,38 @@ class Acceleration:
     def __exit__(self, *exc: object) -> Literal[False]:
         self.restore()
         return False
+
+
+# verb, int8q's kernel, the dtypes it takes at the block level and at the
+# tensor level, the width the last axis is a multiple of
+_VERBS = (
+    ("quantize", _kernel_quantize, _BLOCK_FLOATS, _TENSOR_FLOATS, _BLOCK),
+    ("dequantize", _kernel_dequantize, _BYTES_DTYPES, _BYTES_DTYPES, _BYTES),
+)
+
+
+def _patch(cls: type[Any]) -> Acceleration:
+    """Patch both levels (the tensor level where gguf-py has it); the handle restores."""
+    levels = {verb: _tensor_level(cls, verb) for verb, *_ in _VERBS}
+    tensor = all(levels.values())
+    originals: dict[str, Any] = {}
+
+    def replace(name: str, value: Any) -> None:
+        originals.setdefault(name, cls.__dict__.get(name, _ABSENT))
+        setattr(cls, name, value)
+
+    for verb, kernel, block_dtypes, tensor_dtypes, width in _VERBS:
+        name = f"{verb}_blocks"
+        original = inspect.getattr_static(cls, name)
+        replace(name, _accelerated(original, name, kernel, block_dtypes, width, True))
+        found = levels[verb]
+        if tensor and found:
+            array, lazy, owner, meta_noop = found
+            original = inspect.getattr_static(cls, array)
+            replace(array, _accelerated(original, array, kernel, tensor_dtypes, width, False))
+            # gguf-py's own wrapper, built around the replacement instead of the original
+            replace(lazy, owner._wrap_fn(getattr(cls, array), meta_noop=meta_noop))
+    return Acceleration(cls, originals, "tensor" if tensor else "blocks")
 
 
 def accelerate_gguf(quants: ModuleType | None = None) -> Acceleration:
@@ -199,7 +344,10 @@ def accelerate_gguf(quants: ModuleType | None = None) -> Acceleration:
             with int8q.ggml.accelerate_gguf():
                 raw = gguf.quants.quantize(x, gguf.GGMLQuantizationType.Q8_0)
 
-        Nested calls are harmless: only the outermost one restores.
+        Nested calls are harmless: only the outermost one restores.  Its
+        ``level`` says where gguf-py was patched: ``"tensor"`` (gguf 0.10 and
+        later: one int8q call per tensor) or ``"blocks"`` (one per group of
+        rows gguf-py hands to ``Q8_0.quantize_blocks``).
 
     Raises
     ------
@@ -231,26 +379,12 @@ def accelerate_gguf(quants: ModuleType | None = None) -> Acceleration:
     cls, qtype = _q8_0_class(quants)
     current = inspect.getattr_static(cls, "quantize_blocks").__func__
     if hasattr(current, _MARK):  # already accelerated by an outer call
-        return Acceleration(cls, {})
+        return Acceleration(cls, {}, None)
 
-    probe = _probe()
-    with np.errstate(all="ignore"):
-        want = quants.quantize(probe, qtype)
-        want_back = quants.dequantize(want, qtype)
-    originals = {
-        name: inspect.getattr_static(cls, name) for name in ("quantize_blocks", "dequantize_blocks")
-    }
-    handle = Acceleration(cls, originals)
-    cls.quantize_blocks = _fast_quantize_blocks(originals["quantize_blocks"])
-    cls.dequantize_blocks = _fast_dequantize_blocks(originals["dequantize_blocks"])
+    want = _probe_results(quants, qtype)
+    handle = _patch(cls)
     try:
-        with np.errstate(all="ignore"):
-            got = quants.quantize(probe, qtype)
-            got_back = quants.dequantize(got, qtype)
-        same = (
-            np.asarray(got).tobytes() == np.asarray(want).tobytes()
-            and np.asarray(got_back).tobytes() == np.asarray(want_back).tobytes()
-        )
+        same = _probe_results(quants, qtype) == want
     except Exception:
         handle.restore()
         raise

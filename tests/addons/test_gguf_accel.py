@@ -1,8 +1,18 @@
 """int8q.ggml.accelerate_gguf and ``python -m int8q.ggml run``: gguf-py's own
-entry points give the same bytes with and without int8q's kernels."""
+entry points give the same bytes with and without int8q's kernels.
 
+The byte-identity tests run on three gguf-py copies (the ``gguf_py`` fixture):
+the installed package and the copy vendored in llama.cpp (INT8Q_LLAMA_CPP, as
+.ci/run sets it; skipped without it), both patched at the whole-tensor level,
+and a copy of the installed one without that level (its private
+``__quantize_array``/``__dequantize_array`` renamed), patched at the block
+level only, as an unknown gguf-py would be.
+"""
+
+import importlib
 import inspect
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -18,6 +28,48 @@ from int8q import ggml
 gguf = pytest.importorskip("gguf")
 gq = pytest.importorskip("gguf.quants")
 Q8_0 = gguf.GGMLQuantizationType.Q8_0
+ROWS_PER_GROUP = 16  # gguf-py's _apply_over_grouped_rows: one quantize_blocks call per 16 rows
+
+
+def load_quants(name, folder):
+    """The ``quants`` module of the gguf-py package at `folder`, imported as
+    ``name.quants`` (only it and what it imports: no second gguf package)."""
+    package = types.ModuleType(name)
+    package.__path__ = [str(folder)]
+    sys.modules[name] = package
+    return importlib.import_module(f"{name}.quants")
+
+
+def unload(name):
+    for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+        del sys.modules[key]
+
+
+@pytest.fixture(scope="module", params=["installed", "llama.cpp", "blocks-only"])
+def gguf_py(request, tmp_path_factory):
+    """(the gguf.quants module to patch, the level accelerate_gguf must choose)."""
+    if request.param == "installed":
+        yield gq, "tensor"
+        return
+    if request.param == "llama.cpp":
+        root = os.environ.get("INT8Q_LLAMA_CPP")
+        folder = pathlib.Path(root or ".", "gguf-py", "gguf")
+        if not root or not (folder / "quants.py").is_file():
+            pytest.skip("set INT8Q_LLAMA_CPP to a llama.cpp checkout (see .ci/run)")
+        name, level = "int8q_test_gguf_llama_cpp", "tensor"
+    else:
+        folder = tmp_path_factory.mktemp("gguf-py") / "gguf"
+        shutil.copytree(pathlib.Path(gq.__file__).parent, folder)
+        source = (folder / "quants.py").read_text()
+        for verb in ("quantize", "dequantize"):
+            assert source.count(f"__{verb}_array") >= 2  # defined and used
+            source = source.replace(f"__{verb}_array", f"__{verb}_whole")
+        (folder / "quants.py").write_text(source)
+        name, level = "int8q_test_gguf_blocks_only", "blocks"
+    try:
+        yield load_quants(name, folder), level
+    finally:
+        unload(name)
 
 
 def datasets():
@@ -37,31 +89,36 @@ def datasets():
         "random": random,
         "tied": tied,
         "tiny": tiny,
+        "1-d": random[0],
         "3-d": rng.standard_normal((2, 3, 64)).astype(np.float32),
+        "no rows": np.zeros((2, 0, 64), np.float32),
         "float16": (rng.standard_normal((17, 128)) * 10).astype(np.float16),
-        "float64": rng.standard_normal((5, 32)),
+        "float64": rng.standard_normal((5, 32)) * 1e3,
+        "int16": rng.integers(-(2**15), 2**15, (3, 64)).astype(np.int16),
         "strided": random[:, ::2],
+        "transposed": random[:32, :64].T,
     }
 
 
-def quantize(x, lazy):
+def quantize(quants, x, lazy):
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")  # gguf-py warns on its own edge cases
         if lazy:
-            out = gq.quantize(gguf.LazyNumpyTensor.from_eager(x), Q8_0)
-            assert isinstance(out, gguf.LazyNumpyTensor)
-            return gguf.LazyNumpyTensor.to_eager(out)
-        return gq.quantize(x, Q8_0)
+            lazy_type = quants.LazyNumpyTensor
+            out = quants.quantize(lazy_type.from_eager(x), quants.GGMLQuantizationType.Q8_0)
+            assert isinstance(out, lazy_type)
+            return lazy_type.to_eager(out)
+        return quants.quantize(x, quants.GGMLQuantizationType.Q8_0)
 
 
-def dequantize(raw, lazy):
+def dequantize(quants, raw, lazy):
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         if lazy:
-            return gguf.LazyNumpyTensor.to_eager(
-                gq.dequantize(gguf.LazyNumpyTensor.from_eager(raw), Q8_0)
-            )
-        return gq.dequantize(raw, Q8_0)
+            lazy_type = quants.LazyNumpyTensor
+            raw = lazy_type.from_eager(raw)
+            return lazy_type.to_eager(quants.dequantize(raw, quants.GGMLQuantizationType.Q8_0))
+        return quants.dequantize(raw, quants.GGMLQuantizationType.Q8_0)
 
 
 @pytest.fixture
@@ -78,39 +135,63 @@ def kernel_calls(monkeypatch):
     return calls
 
 
-def original_methods():
-    return {n: inspect.getattr_static(gq.Q8_0, n) for n in ("quantize_blocks", "dequantize_blocks")}
-
-
 @pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
 @pytest.mark.parametrize("name", list(datasets()))
-def test_same_bytes_as_gguf_py(name, lazy, kernel_calls):
+def test_same_bytes_as_gguf_py(gguf_py, name, lazy, kernel_calls):
+    quants, level = gguf_py
     x = datasets()[name]
-    want = quantize(x, lazy)
-    want_back = dequantize(want, lazy)
+    want = quantize(quants, x, lazy)
+    want_back = dequantize(quants, want, lazy)
     rng = np.random.default_rng(1)
     noise = rng.integers(0, 256, want.shape, dtype=np.uint8)  # any bytes, NaN scales too
-    want_noise = dequantize(noise, lazy)
-    with ggml.accelerate_gguf():
-        got = quantize(x, lazy)
-        got_back = dequantize(got, lazy)
-        got_noise = dequantize(noise, lazy)
+    want_noise = dequantize(quants, noise, lazy)
+    with ggml.accelerate_gguf(quants) as handle:
+        assert handle.level == level
+        got = quantize(quants, x, lazy)
+        got_back = dequantize(quants, got, lazy)
+        got_noise = dequantize(quants, noise, lazy)
     assert got.dtype == want.dtype and got.shape == want.shape
     assert got.tobytes() == want.tobytes()
-    assert got_back.dtype == np.float32 and got_back.tobytes() == want_back.tobytes()
+    assert got_back.dtype == np.float32 and got_back.shape == want_back.shape
+    assert got_back.tobytes() == want_back.tobytes()
     assert got_noise.tobytes() == want_noise.tobytes()
     assert kernel_calls["quantize"] >= 1 and kernel_calls["dequantize"] >= 2
 
 
-def test_nonfinite_and_overflowing_blocks_keep_gguf_py_bytes(kernel_calls):
-    x = np.ones((3, 64), np.float32)
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
+def test_one_kernel_call_per_tensor_at_the_tensor_level(gguf_py, lazy, kernel_calls):
+    """The tensor level hands int8q the whole tensor; the block level one
+    call per group of rows gguf-py cuts it into."""
+    quants, level = gguf_py
+    groups = 4
+    x = np.random.default_rng(3).standard_normal((groups * ROWS_PER_GROUP, 256))
+    x = x.astype(np.float32)
+    with ggml.accelerate_gguf(quants):
+        kernel_calls.update(quantize=0, dequantize=0)  # not the probe's
+        raw = quantize(quants, x, lazy)
+        dequantize(quants, raw, lazy)
+    calls = 1 if level == "tensor" else groups
+    assert kernel_calls == {"quantize": calls, "dequantize": calls}
+    assert raw.tobytes() == quantize(quants, x, lazy).tobytes()
+
+
+@pytest.mark.parametrize("lazy", [False, True], ids=["eager", "lazy"])
+def test_nonfinite_and_overflowing_blocks_keep_gguf_py_bytes(gguf_py, lazy, kernel_calls):
+    """A tensor int8q refuses goes back to gguf-py whole; its groups of rows
+    without such a value still reach int8q at the block level."""
+    quants, _ = gguf_py
+    x = np.ones((3 * ROWS_PER_GROUP, 64), np.float32)
     x[0, 3] = np.nan
-    x[1, 40] = np.inf
-    x[2, 0] = 65520 * 127  # the float16 scale overflows
-    want = quantize(x, False)
-    with ggml.accelerate_gguf():
-        got = quantize(x, False)
+    x[ROWS_PER_GROUP, 40] = np.inf
+    x[-1, 0] = 65520 * 127  # the float16 scale overflows
+    x[-1, 1] = 1  # and a value that rounds against that scale
+    x[1] = np.linspace(-3, 3, 64)
+    want = quantize(quants, x, lazy)
+    with ggml.accelerate_gguf(quants):
+        kernel_calls.update(quantize=0)
+        got = quantize(quants, x, lazy)
     assert got.tobytes() == want.tobytes()
+    assert kernel_calls["quantize"] >= 1
 
 
 def test_other_block_dtypes_go_to_gguf_py():
@@ -121,20 +202,50 @@ def test_other_block_dtypes_go_to_gguf_py():
     assert got.tobytes() == want.tobytes()
 
 
-def test_restores_and_nests():
-    before = original_methods()
-    with ggml.accelerate_gguf() as outer:
-        patched = original_methods()
+@pytest.mark.parametrize("shape", [(3, 0), (0,), (2, 33)])
+def test_shapes_gguf_py_refuses_keep_its_errors(gguf_py, shape):
+    quants, _ = gguf_py
+    x = np.zeros(shape, np.float32)
+    with pytest.raises(Exception) as want:
+        quantize(quants, x, False)
+    with ggml.accelerate_gguf(quants), pytest.raises(type(want.value)) as got:
+        quantize(quants, x, False)
+    assert str(got.value) == str(want.value)
+
+
+def test_restores_and_nests(gguf_py):
+    quants, level = gguf_py
+    before = dict(vars(quants.Q8_0))
+    with ggml.accelerate_gguf(quants) as outer:
+        patched = dict(vars(quants.Q8_0))
         assert patched["quantize_blocks"] is not before["quantize_blocks"]
-        assert outer.active
-        with ggml.accelerate_gguf() as inner:
-            assert not inner.active
-        assert original_methods() == patched  # the inner exit restores nothing
-    assert original_methods() == before
-    handle = ggml.accelerate_gguf()
+        assert outer.active and outer.level == level
+        with ggml.accelerate_gguf(quants) as inner:
+            assert not inner.active and inner.level is None
+        assert dict(vars(quants.Q8_0)) == patched  # the inner exit restores nothing
+    assert dict(vars(quants.Q8_0)) == before  # nothing left behind, nothing lost
+    assert outer.level is None
+    handle = ggml.accelerate_gguf(quants)
     handle.restore()
     handle.restore()
-    assert original_methods() == before
+    assert dict(vars(quants.Q8_0)) == before
+
+
+def test_an_unknown_lazy_wrapper_keeps_the_block_level(monkeypatch):
+    """The tensor level is used only when gguf-py's lazy wrapper is the one it
+    builds around ``__quantize_array``: patching the array method alone
+    would leave lazy tensors on the old one."""
+    own = gq.Q8_0._Quant__quantize_lazy
+
+    def lazy(tensor):
+        return own(tensor)
+
+    monkeypatch.setattr(gq.Q8_0, "_Quant__quantize_lazy", lazy)
+    with ggml.accelerate_gguf() as handle:
+        assert handle.level == "blocks"
+        assert gq.Q8_0._Quant__quantize_lazy is lazy
+        assert "_Quant__quantize_array" not in vars(gq.Q8_0)
+    assert gq.Q8_0._Quant__quantize_lazy is lazy
 
 
 def fake_quants(quantize_blocks):
