@@ -14,6 +14,10 @@
 #define MAX_PARTIALS ((ptrdiff_t)1 << 20)
 /* Half-precision elements widened to float32 at a time, on the stack. */
 #define HALF_TILE 1024
+/* Elements a loop takes at least, where rows with one scale per column are
+ * narrower (templates/ranges.h absmax_rows, quantize_rows): 256 keeps the
+ * per-call cost small and the stack vectors at 2 KiB. */
+#define ROW_RUN 256
 /* Elements of a strided input gathered at a time (64 KiB of float32): small
  * enough to stay in cache between the gather and the loops. */
 #define GATHER_ELEMENTS ((ptrdiff_t)1 << 14)
@@ -207,21 +211,23 @@ static void absmax_dispatch(const void *x, int kind, ptrdiff_t s, ptrdiff_t e,
         absmax_range_f32(x, kind, s, e, L, (int32_t *)mbits);
 }
 
-/* Max of the T per-thread partial rows into m (bit patterns, integer max). */
+/* Max of the T per-thread partial rows into m (bit patterns, integer max);
+ * one loop per dtype, which the compiler vectorizes. */
 static void combine_partials(int f64, const void *partials, int T, ptrdiff_t nscales, void *m)
 {
-    for (int t = 0; t < T; t++)
-        for (ptrdiff_t k = 0; k < nscales; k++) {
-            if (f64) {
-                int64_t v = ((const int64_t *)partials)[t * nscales + k];
-                int64_t *mk = (int64_t *)m + k;
-                *mk = v > *mk ? v : *mk;
-            } else {
-                int32_t v = ((const int32_t *)partials)[t * nscales + k];
-                int32_t *mk = (int32_t *)m + k;
-                *mk = v > *mk ? v : *mk;
-            }
+    for (int t = 0; t < T; t++) {
+        if (f64) {
+            const int64_t *p = (const int64_t *)partials + t * nscales;
+            int64_t *mk = m;
+            for (ptrdiff_t k = 0; k < nscales; k++)
+                mk[k] = p[k] > mk[k] ? p[k] : mk[k];
+        } else {
+            const int32_t *p = (const int32_t *)partials + t * nscales;
+            int32_t *mk = m;
+            for (ptrdiff_t k = 0; k < nscales; k++)
+                mk[k] = p[k] > mk[k] ? p[k] : mk[k];
         }
+    }
 }
 
 /* abs-max bit patterns of [lo, hi) into the row `m` */
@@ -340,11 +346,16 @@ static unsigned quantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t
 /* recips[k] = RECIP(scales[k]) for per-element layouts (NULL otherwise). */
 static void fill_recips(int f64, const void *scales, ptrdiff_t nscales, int bounded, void *recips)
 {
-    for (ptrdiff_t k = 0; k < nscales; k++) {
-        if (f64)
-            ((double *)recips)[k] = int8q_recip_f64(((const double *)scales)[k], bounded);
-        else
-            ((float *)recips)[k] = int8q_recip_f32(((const float *)scales)[k], bounded);
+    if (f64) {
+        const double *s = scales;
+        double *r = recips;
+        for (ptrdiff_t k = 0; k < nscales; k++)
+            r[k] = int8q_recip_f64(s[k], bounded);
+    } else {
+        const float *s = scales;
+        float *r = recips;
+        for (ptrdiff_t k = 0; k < nscales; k++)
+            r[k] = int8q_recip_f32(s[k], bounded);
     }
 }
 
@@ -454,23 +465,27 @@ static unsigned fused_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
     return hi > lo ? over_input(J, t, lo, hi, 1, fused_step, NULL) : 0;
 }
 
-/* Scales from the abs-max bit patterns in place; 1 if one is NaN/inf. */
+/* Scales from the abs-max bit patterns in place; 1 if one is NaN/inf (the
+ * scales are then of no use).  Loops without an early exit, which the
+ * compiler vectorizes: per column there are as many scales as a row has
+ * elements. */
 static int scales_from_bits(int f64, void *scales, ptrdiff_t nscales)
 {
-    for (ptrdiff_t k = 0; k < nscales; k++) {
-        if (f64) {
-            double *s = (double *)scales + k;
-            if (!(*s <= DBL_MAX))
-                return 1;
-            *s = int8q_scale_rule_f64(*s);
-        } else {
-            float *s = (float *)scales + k;
-            if (!(*s <= FLT_MAX))
-                return 1;
-            *s = int8q_scale_rule_f32(*s);
+    int bad = 0;
+    if (f64) {
+        double *s = scales;
+        for (ptrdiff_t k = 0; k < nscales; k++) {
+            bad |= !(s[k] <= DBL_MAX);
+            s[k] = int8q_scale_rule_f64(s[k]);
+        }
+    } else {
+        float *s = scales;
+        for (ptrdiff_t k = 0; k < nscales; k++) {
+            bad |= !(s[k] <= FLT_MAX);
+            s[k] = int8q_scale_rule_f32(s[k]);
         }
     }
-    return 0;
+    return bad;
 }
 
 /* Scales from the abs-max in J's scales (and their reciprocals); status. */

@@ -53,6 +53,17 @@ static inline piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
     return p;
 }
 
+/* The whole rows that [i, e) starts with, when the layout has one scale
+ * per column (block 1, cmod 1: channels on the last axis) and i is a row
+ * start: every such row uses scales 0 .. n_row - 1, so loops can take many
+ * rows in one call.  0 otherwise. */
+static inline ptrdiff_t whole_rows(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
+{
+    if (L->block != 1 || L->cmod != 1 || i % L->n_row != 0)
+        return 0;
+    return (e - i) / L->n_row;
+}
+
 /* Smallest block boundary >= p (p itself when it is one). */
 static inline ptrdiff_t next_block_start(const int8q_layout *L, ptrdiff_t p)
 {

@@ -87,14 +87,15 @@ INT8Q_INLINE double int8q_scale_rule_f64(double amax)
 INT8Q_INLINE float int8q_recip_f32(float s, int bounded)
 {
     float r = 1.0f / s;
-    int ok = bounded && s >= FLT_MIN && r >= FLT_MIN && r <= FLT_MAX;
+    /* & rather than &&: no branches, so that loops over many scales vectorize */
+    int ok = (bounded != 0) & (s >= FLT_MIN) & (r >= FLT_MIN) & (r <= FLT_MAX);
     return ok ? r : (float)NAN;
 }
 
 INT8Q_INLINE double int8q_recip_f64(double s, int bounded)
 {
     double r = 1.0 / s;
-    int ok = bounded && s >= DBL_MIN && r >= DBL_MIN && r <= DBL_MAX;
+    int ok = (bounded != 0) & (s >= DBL_MIN) & (r >= DBL_MIN) & (r <= DBL_MAX);
     return ok ? r : (double)NAN;
 }
 

@@ -37,9 +37,10 @@ typedef struct {
     /* m[b] = max(m[b], abs-max of block b) for nblocks blocks of B */
     void (*amaxb_f32)(const int32_t *xb, ptrdiff_t nblocks, ptrdiff_t B, int32_t *m);
     void (*amaxb_f64)(const int64_t *xb, ptrdiff_t nblocks, ptrdiff_t B, int64_t *m);
-    /* m[i] = max(m[i], |x[i]|) on bit patterns (per-channel, last axis) */
-    void (*amaxv_f32)(const int32_t *xb, ptrdiff_t n, int32_t *m);
-    void (*amaxv_f64)(const int64_t *xb, ptrdiff_t n, int64_t *m);
+    /* m[i] = max(m[i], |x[r n + i]|) over `rows` rows of n, on bit patterns
+     * (per-channel, last axis) */
+    void (*amaxv_f32)(const int32_t *xb, ptrdiff_t rows, ptrdiff_t n, int32_t *m);
+    void (*amaxv_f64)(const int64_t *xb, ptrdiff_t rows, ptrdiff_t n, int64_t *m);
 
     /* q = clip(round(x / s)), d = q * s when d is not NULL; r = fl(1 / s) or
      * NaN from int8q_recip_*.  One scale for the n elements (quant), one per

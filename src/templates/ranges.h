@@ -13,6 +13,28 @@
 #define LOOP2(name, suf) LOOP_(name, suf)
 #define LOOP(name) LOOP2(name, SUF)
 
+/* abs-max bit patterns of `rows` whole rows of `cols` elements with one
+ * scale per column (whole_rows) into m[0 .. cols).  Rows of fewer than
+ * ROW_RUN / 2 elements go g = ROW_RUN / cols at a time, as rows of g * cols
+ * elements into a stack vector folded into m at the end, so that the loops
+ * see runs of more than ROW_RUN / 2 elements (the last rows % g rows aside). */
+static void FN(absmax_rows)(const U *x, ptrdiff_t rows, ptrdiff_t cols, U *m)
+{
+    const int8q_loops *loops = int8q_current_loops();
+    ptrdiff_t g = ROW_RUN / cols;
+    if (g >= 2 && rows >= g) {
+        U wide[ROW_RUN] = {0};
+        ptrdiff_t w = g * cols, n = rows / g;
+        LOOP(amaxv)(x, n, w, wide);
+        for (ptrdiff_t k = 0; k < w; k++)
+            m[k % cols] = wide[k] > m[k % cols] ? wide[k] : m[k % cols];
+        x += n * w;
+        rows -= n * g;
+    }
+    if (rows > 0)
+        LOOP(amaxv)(x, rows, cols, m);
+}
+
 /* absmax of bit patterns into mbits[k] for every scale k used in [s, e). */
 static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
                              const int8q_layout *L, U *mbits)
@@ -29,7 +51,7 @@ static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
                 for (ptrdiff_t a = 0; a < len; a += HALF_TILE) {
                     ptrdiff_t m = len - a < HALF_TILE ? len - a : HALF_TILE;
                     widen(kind, h + a, m, buf);
-                    loops->amaxv_f32((const int32_t *)buf, m, mbits + p.k + a);
+                    loops->amaxv_f32((const int32_t *)buf, 1, m, mbits + p.k + a);
                 }
             } else {
                 /* one scale per block of the piece (a part block is one) */
@@ -46,8 +68,14 @@ static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
 #endif
         {
             const U *xb = (const U *)xv + (i - s);
+            ptrdiff_t rows = whole_rows(L, i, e);
+            if (rows > 0) {
+                FN(absmax_rows)(xb, rows, L->n_row, mbits);
+                i += rows * L->n_row;
+                continue;
+            }
             if (p.per_element) {
-                LOOP(amaxv)(xb, len, mbits + p.k);
+                LOOP(amaxv)(xb, 1, len, mbits + p.k);
             } else {
                 /* whole blocks, or a part of one (which is then the block) */
                 ptrdiff_t B = p.whole_blocks ? L->block : len;
@@ -57,6 +85,27 @@ static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
         i = p.end;
     }
     (void)kind;
+}
+
+/* q (and d) of `rows` whole rows of `cols` elements with one scale per
+ * column (whole_rows), scales s and their reciprocals r (RECIP).  Rows
+ * narrower than ROW_RUN / 2 go g at a time, as in absmax_rows, with the
+ * scales repeated g times. */
+static void FN(quantize_rows)(const T *x, ptrdiff_t rows, ptrdiff_t cols, const T *s, const T *r,
+                              int mode, int8_t *q, T *d)
+{
+    const int8q_loops *loops = int8q_current_loops();
+    T ws[ROW_RUN], wr[ROW_RUN];
+    ptrdiff_t g = ROW_RUN / cols, w = cols, k = 0;
+    if (g >= 2 && rows >= g) {
+        w = g * cols;
+        for (ptrdiff_t j = 0; j < w; j++)
+            ws[j] = s[j % cols], wr[j] = r[j % cols];
+        for (; k + g <= rows; k += g)
+            LOOP(quantv)(x + k * cols, w, ws, wr, mode, q + k * cols, d ? d + k * cols : NULL);
+    }
+    for (; k < rows; k++)
+        LOOP(quantv)(x + k * cols, cols, s, r, mode, q + k * cols, d ? d + k * cols : NULL);
 }
 
 /* q (and d) for [s, e) with known scales; recips[k] = RECIP(scales[k]) for
@@ -82,6 +131,13 @@ static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t 
     {
         const T *x = (const T *)xv;
         for (ptrdiff_t i = s; i < e;) {
+            ptrdiff_t rows = whole_rows(L, i, e);
+            if (rows > 0) {
+                FN(quantize_rows)(x + (i - s), rows, L->n_row, scales, recips, mode, q + (i - s),
+                                  d ? d + (i - s) : NULL);
+                i += rows * L->n_row;
+                continue;
+            }
             piece p = next_piece(L, i, e);
             ptrdiff_t off = i - s, len = p.end - i;
             T *dp = d ? d + off : NULL;
