@@ -4,7 +4,6 @@ import os
 
 from . import _checkpoint
 from . import _safetensors as st
-from ._atomic import output_file
 from ._container import ProgressFactory, Row
 from ._convention import Options
 from ._suffix import check_suffix
@@ -24,8 +23,8 @@ def inputs(path: str) -> list[str]:
 
 
 def _run(plan: _checkpoint.Plan, dst: str, progress: ProgressFactory, desc: str) -> None:
-    with progress(plan.input_bytes, desc) as bar, output_file(dst) as f:
-        _checkpoint.run(plan, f, bar)
+    with progress(plan.input_bytes, desc) as bar:
+        _checkpoint.write([(dst, plan)], bar)
 
 
 def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> None:

@@ -379,8 +379,11 @@ def test_zip_bombs_stay_small(tmp_path):
 SHRINK = textwrap.dedent("""
     import os, sys
     import int8q.io
-    from int8q.io import _convention
+    from int8q.io import _convention, _pipeline
     path = sys.argv[1]
+    # One tensor in flight: the next is read only once this one is written,
+    # so after the cut below (not before it, as reading ahead could).
+    _pipeline.BUDGET = 1
     quantize = _convention.quantize
 
     def shrink_then_quantize(*args):
