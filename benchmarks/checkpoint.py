@@ -336,7 +336,7 @@ def io_floor(inputs, sizes, out_dir, writeback=False):
 TIME = "/usr/bin/time"  # GNU time: the child's own peak RSS
 
 
-def run_cli(src, dst, extra, report):
+def run_cli(src, dst, extra, report, site=None):
     """(seconds, peak RSS bytes or None) of `int8q quantize` as a child process.
 
     The peak comes from GNU time, whose child starts small: a child of this
@@ -346,8 +346,9 @@ def run_cli(src, dst, extra, report):
     timed = os.path.exists(TIME)
     if timed:
         cmd = [TIME, "-f", "%M", "-o", report, *cmd]
+    env = None if site is None else {**os.environ, "PYTHONPATH": site}
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr}")
@@ -428,6 +429,12 @@ def main(argv=None):
     parser.add_argument("--llmc-workers", type=int, default=2)
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="a folder with another int8q build (pip install --target DIR): its command "
+        "line is timed too, in the same interleaved rounds",
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="a 1-layer model of a few MiB, one repeat (tests)"
     )
     args = parser.parse_args(argv)
@@ -478,6 +485,7 @@ def main(argv=None):
         run_cli(src, dst, extra, report)  # warm-up run; gives the output's files
         sizes = [os.path.getsize(p) for p in files_under(dst)]
         floor, floor_wb, cli, api, rss = [], [], [], [], 0
+        base, base_rss = [], 0
         for _ in range(args.repeats):
             ready(in_files, dst)
             floor.append(io_floor(in_files, sizes, out))
@@ -487,6 +495,11 @@ def main(argv=None):
             seconds, peak = run_cli(src, dst, extra, report)
             cli.append(seconds)
             rss = max(rss, peak or 0)
+            if args.baseline:
+                ready(in_files, dst)
+                seconds, peak = run_cli(src, dst, extra, report, args.baseline)
+                base.append(seconds)
+                base_rss = max(base_rss, peak or 0)
             if not args.no_api:
                 ready(in_files, dst)
                 api.append(run_api(src, dst, extra))
@@ -500,6 +513,8 @@ def main(argv=None):
             "cli_s": cli,
             "api_s": api,
             "peak_rss_bytes": rss,
+            "baseline_cli_s": base,
+            "baseline_peak_rss_bytes": base_rss,
         }
         results.append(row)
         best, best_wb = min(floor), min(floor_wb)
@@ -511,6 +526,13 @@ def main(argv=None):
         if api:
             line += f" {min(api):6.3f} {min(api) / best:6.2f} {min(api) / best_wb:5.2f}"
         print(line + (f" {rss / 2**20:6.0f}MiB" if rss else "       ?"), flush=True)
+        if base:
+            print(
+                f"{'  baseline':<12} CLI {min(base):.3f} s, {min(base) / best:.2f}x floor, "
+                f"{min(base) / best_wb:.2f}x floor+wb, peak RSS {base_rss / 2**20:.0f} MiB; "
+                f"this build {min(base) / min(cli):.2f}x faster",
+                flush=True,
+            )
         remove(dst)
         remove(report)
     if args.llmc_python:
