@@ -28,9 +28,10 @@ floating tensors and integer tensors are left alone unless
 (safetensors ``__metadata__["int8q"]``, an ``__int8q__`` entry in .npz) so
 `dequantize_file` restores names, shapes and dtypes by itself.
 
-Reading goes tensor by tensor (read, not memory-mapped) and writing goes
-straight to the output, so memory use is a few times the largest tensor,
-whatever the size of the checkpoint.  Outputs appear under their name only
+Inputs are read (not memory-mapped), converted and written at once, in
+pieces of a few MiB (slabs of rows), with a bounded amount in flight, so
+memory use is at most a few times the largest tensor (tens of MiB for
+per-row quantization), whatever the size of the checkpoint.  Outputs appear under their name only
 when complete.  Every reader checks what it reads against fixed limits
 before allocating (https://int8q.readthedocs.io/en/latest/safety.html).
 

@@ -382,7 +382,11 @@ SHRINK = textwrap.dedent("""
     import os, sys
     import int8q.io
     from int8q.io._policy import _convention
+    from int8q.io._support import _pipeline
     path = sys.argv[1]
+    # One tensor in flight: the next is read only once this one is written,
+    # so after the cut below (not before it, as reading ahead could).
+    _pipeline.BUDGET = 1
     quantize = _convention.quantize
 
     def shrink_then_quantize(*args):

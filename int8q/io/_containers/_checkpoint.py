@@ -1,14 +1,14 @@
 """Quantize, dequantize and inspect one safetensors file, tensor by tensor.
 
 Work is split into a plan (from the header alone: every output name, dtype
-and shape, every check that needs no data) and a run (the data).  A sharded
-checkpoint plans all its shards before writing any, so a bad shard or a
-name clash stops the job before it starts.
+and shape, every check that needs no data) and a write (the data, through
+_safetensors_jobs).  A sharded checkpoint plans all its shards before
+writing any, so a bad shard or a name clash stops the job before it starts.
 """
 
 import math
 import os
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from types import ModuleType
 from typing import IO, Any, NamedTuple
 
@@ -16,9 +16,12 @@ import numpy as np
 
 from .._formats import _safetensors as st
 from .._policy import _convention as conv
+from .._support import _pipeline
 from .._support._errors import FormatError
 from .._support._progress import Progress
 from ._container import Row
+from ._safetensors_jobs import Job, Outputs, Rows
+from ._safetensors_jobs import write as jobs_write
 
 ml_dtypes: ModuleType | None
 try:  # optional: dequantize to bfloat16 directly
@@ -125,36 +128,40 @@ def _numpy_target(dtype: str) -> np.dtype[Any] | type[Any] | None:
     return st.NUMPY_DTYPES[dtype]
 
 
-def run(plan: Plan, f: IO[bytes], progress: Progress) -> None:
-    """Write the output of `plan` to the binary file `f`, reading tensor by tensor."""
-    src, header = plan.src, plan.header
-    writer = st.Writer(f, plan.specs, plan.metadata)
-    with open(src, "rb") as raw:
-        for action, name, arg in plan.steps:
-            info = header.tensors[name]
-            if action == "copy":
-                writer.copy(name, raw, header.data_start + info.begin, info.nbytes)
-                progress.update(info.nbytes)
-            elif action == "quantize":
-                # x is freed as soon as it goes out of scope here, so
-                # memory holds one input tensor at a time.
-                assert plan.opts is not None  # plan_quantize always sets them
-                q, scale = conv.quantize(name, st.array(src, header, name), arg, plan.opts)
-                writer.write(name, q)
-                writer.write(conv.scale_name(name), scale)
-                progress.update(info.nbytes)
-            else:
-                scale_info = header.tensors[arg["scale"]]
-                out = conv.dequantize(
-                    name,
-                    st.array(src, header, name),
-                    st.array(src, header, arg["scale"]),
-                    arg,
-                    _numpy_target(arg["dtype"]),
-                )
-                writer.write(name, out)
-                progress.update(info.nbytes + scale_info.nbytes)
-    writer.close()
+def write(outputs: Sequence[tuple[str, Plan]], progress: Progress) -> None:
+    """Write the output file of each (path, plan), all through one pipeline
+    (_safetensors_jobs: the next tensors are read while one is converted
+    and earlier ones are written)."""
+    plans = {}
+    jobs = []
+    for dst, plan in outputs:
+        job = Job(dst, plan.src, plan.header, plan.specs, plan.metadata, plan.steps, _by_rows)
+        plans[id(job)] = plan
+        jobs.append(job)
+
+    def read(job: Job, f: IO[bytes], name: str, arg: Any, rows: Rows) -> Any:
+        x = st.read_tensor(f, job.src, job.header, name, rows)
+        if plans[id(job)].opts is not None:  # quantize: the tensor alone
+            return x
+        return x, st.read_tensor(f, job.src, job.header, arg["scale"])
+
+    def compute(job: Job, name: str, arg: Any, data: Any, rows: Rows) -> Outputs:
+        opts = plans[id(job)].opts
+        first = None if rows is None else rows[0]
+        if opts is not None:  # quantize (plan_quantize always sets them)
+            q, scale = conv.quantize(name, data, arg, opts, _pipeline.empty(data.shape, np.int8))
+            return [(name, first, q), (conv.scale_name(name), first, scale)]
+        q, scale = data
+        return [(name, None, conv.dequantize(name, q, scale, arg, _numpy_target(arg["dtype"])))]
+
+    jobs_write(jobs, read, compute, progress)
+
+
+def _by_rows(name: str, arg: Any, shape: tuple[int, ...]) -> bool:
+    """Whether a step may be done in slabs of rows: quantizing per row or
+    per block (each row's scales depend on that row alone, and are the
+    rows of the scale tensor) a tensor of two or more dimensions."""
+    return arg in ("per_row", "per_block") and len(shape) >= 2
 
 
 def inspect(path: str, header: st.Header, file: str | None = None) -> list[Row]:

@@ -3,9 +3,10 @@
 ``quantize`` writes what ``llama-quantize IN OUT Q8_0`` writes (the type of
 each tensor: _gguf_rules; the Q8_0 bytes: int8q.ggml, byte-identical to
 ggml's quantize_row_q8_0_ref), streaming: the input is read (not mapped:
-see _reading) and each tensor converted in slabs of rows straight into the
-output, so memory
-holds a few MiB whatever the model size.  F32, F16 and BF16 tensors are
+see _reading) in slabs of rows, each converted and written straight into
+the output, through _pipeline (the next slabs are read while one is
+converted and earlier ones are written), so memory holds at most the
+pipeline's budget whatever the model size.  F32, F16 and BF16 tensors are
 converted; a tensor already of its target type is copied byte for byte;
 any other type where llama-quantize would convert (requantizing Q4_K, say)
 is refused, as llama-quantize refuses it.
@@ -20,8 +21,7 @@ is honoured (llama-quantize lays the output out at 32 whatever it says).
 
 import math
 import os
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ from ..._shared import bf16_to_float32, find_nonfinite, nonfinite_error
 from .._formats import _gguf_format as gf
 from .._policy import _convention as conv
 from .._policy import _gguf_rules as rules
+from .._support import _pipeline
 from .._support._atomic import output_file
 from .._support._errors import FormatError
 from .._support._reading import read_array
@@ -99,66 +100,92 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
         output_file(dst) as f,
     ):
         writer = gf.Writer(f, kvs, specs, header.alignment)
-        for t, target in plan:
-            writer.begin(t.name)
-            if target == t.type:
-                _copy(raw, header.data_start + t.offset, gf.nbytes(t.type, t.shape), writer)
-            else:
-                _convert(src, header, t, target, writer)
-            writer.end()
-            bar.update(gf.nbytes(t.type, t.shape))
+        writeback = _pipeline.Writeback(f.fileno())
+
+        def load(piece: _Piece) -> npt.NDArray[Any]:
+            t = piece.tensor
+            if piece.convert:
+                shape = (piece.length, t.shape[-1])
+                return read_array(raw, piece.offset, _FLOATS[t.type], shape, src, t.name)
+            return read_array(raw, piece.offset, np.uint8, (piece.length,), src, t.name)
+
+        def work(piece: _Piece, data: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            if piece.convert:
+                data = _convert(piece.tensor, piece.target, piece.row, data)
+            if piece.last:
+                bar.update(gf.nbytes(piece.tensor.type, piece.tensor.shape))
+            return data
+
+        def store(piece: _Piece, data: npt.NDArray[Any]) -> None:
+            if piece.first:
+                writer.begin(piece.tensor.name)
+            writer.write(data.data)  # .data: a memoryview, for typeshed
+            writeback.wrote(data.nbytes)
+            if piece.last:
+                writer.end()
+
+        _pipeline.run(_pieces(header, plan), load, work, store, lambda piece: piece.charge)
         writer.close()
 
 
-def _copy(raw: IO[bytes], offset: int, n: int, writer: gf.Writer) -> None:
-    raw.seek(offset)
-    while n:
-        chunk = raw.read(min(n, COPY_BYTES))
-        if not chunk:
-            raise FormatError(f"{raw.name}: truncated while reading")
-        writer.write(chunk)
-        n -= len(chunk)
+class _Piece(NamedTuple):
+    """Part of a tensor: rows to convert from `offset`, or bytes to copy."""
+
+    tensor: gf.Tensor
+    target: int
+    convert: bool
+    offset: int  # in the input file
+    row: int  # convert: the first row
+    length: int  # convert: rows; copy: bytes
+    first: bool
+    last: bool
+    charge: int  # bytes the pipeline counts it for
 
 
-def _slabs(src: str, header: gf.Header, t: gf.Tensor) -> Iterator[tuple[int, npt.NDArray[Any]]]:
-    """(first row, slab): the tensor as (rows, ne[0]) in its stored dtype,
-    read SLAB_ELEMENTS at a time (read, not mapped: a file truncated while
-    it is converted is a FormatError, not a SIGBUS; see _reading)."""
-    n = t.shape[-1]
-    rows = math.prod(t.shape[:-1])
-    dtype = _FLOATS[t.type]
-    step = max(1, SLAB_ELEMENTS // max(1, n))
-    with open(src, "rb") as f:
+def _pieces(header: gf.Header, plan: list[tuple[gf.Tensor, int]]) -> list[_Piece]:
+    """Every tensor of `plan` as pieces, in file order: slabs of about
+    SLAB_ELEMENTS to convert (read, not mapped: a file truncated while it is
+    converted is a FormatError, not a SIGBUS; see _reading), COPY_BYTES to
+    copy."""
+    pieces = []
+    for t, target in plan:
+        start = header.data_start + t.offset
+        if target == t.type or not math.prod(t.shape):  # (nothing to convert: write nothing)
+            n = gf.nbytes(t.type, t.shape)
+            cuts = [(at, min(COPY_BYTES, n - at)) for at in range(0, n, COPY_BYTES)] or [(0, 0)]
+            for at, count in cuts:
+                first, last = at == 0, at + count == n
+                pieces.append(_Piece(t, target, False, start + at, 0, count, first, last, count))
+            continue
+        n = t.shape[-1]
+        rows = math.prod(t.shape[:-1])
+        itemsize = _FLOATS[t.type].itemsize
+        step = max(1, SLAB_ELEMENTS // max(1, n))
         for r0 in range(0, rows, step):
             count = min(step, rows - r0)
-            yield (
-                r0,
-                read_array(
-                    f,
-                    header.data_start + t.offset + r0 * n * dtype.itemsize,
-                    dtype,
-                    (count, n),
-                    src,
-                    t.name,
-                ),
-            )
+            # the slab, its float32 copy and what it becomes
+            charge = count * n * (itemsize + 4 + 2)
+            first, last = r0 == 0, r0 + count >= rows
+            offset = start + r0 * n * itemsize
+            pieces.append(_Piece(t, target, True, offset, r0, count, first, last, charge))
+    return pieces
 
 
-def _convert(src: str, header: gf.Header, t: gf.Tensor, target: int, writer: gf.Writer) -> None:
-    for r0, slab in _slabs(src, header, t):
-        # Widened to float32 here, exactly (what ggml_fp16_to_fp32_row and
-        # ggml_bf16_to_fp32_row do): NumPy's float16 cast on a 4 MiB slab is
-        # faster than letting int8q.ggml convert float16 in its own chunks.
-        values = bf16_to_float32(slab) if t.type == BF16 else slab.astype(np.float32)
-        out: npt.NDArray[Any]  # Q8_0 bytes or float16
-        try:
-            if target == rules.Q8_0:
-                out = ggml.quantize_q8_0(values)
-            else:  # F16: ggml_fp32_to_fp16_row rounds to nearest even, as NumPy does
-                out = _to_float16(values)
-        except ValueError as exc:
-            raise _located(t, r0, values, exc) from None
-        writer.write(np.ascontiguousarray(out).data)  # .data: a memoryview, for typeshed
+def _convert(t: gf.Tensor, target: int, r0: int, slab: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The bytes of rows r0... of `t`, from their stored values `slab`."""
+    # float16 and float32 go to the kernels as they are (they widen float16
+    # exactly, as ggml_fp16_to_fp32_row does, and 6x faster than NumPy's
+    # cast); bfloat16 is widened here (ggml_bf16_to_fp32_row), exactly.
+    values = bf16_to_float32(slab) if t.type == BF16 else slab
+    out: npt.NDArray[Any]  # Q8_0 bytes or float16
+    try:
+        if target == rules.Q8_0:
+            out = ggml.quantize_q8_0(values)
+        else:  # F16: ggml_fp32_to_fp16_row rounds to nearest even, as NumPy does
+            out = _to_float16(values.astype(np.float32, copy=False))
+    except ValueError as exc:
+        raise _located(t, r0, values, exc) from None
+    return np.ascontiguousarray(out)
 
 
 def _to_float16(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float16]:

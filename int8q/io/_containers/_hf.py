@@ -11,9 +11,10 @@ single ``.safetensors`` file, nothing int8q-specific is recorded: the
 config is the only description, so `dequantize` also restores folders
 written by compressed-tensors / llm-compressor.
 
-Streaming as for the other containers: one tensor in memory at a time,
-every shard planned (and every check made) before anything is written, and
-the whole output folder built beside its target and renamed into place.
+Streaming as for the other containers (_safetensors_jobs: shards read,
+converted and written at once, in slabs of rows, in bounded memory), every
+shard planned (and every check made) before anything is written, and the
+whole output folder built beside its target and renamed into place.
 """
 
 import errno
@@ -23,7 +24,6 @@ import math
 import os
 import shutil
 import stat
-from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
@@ -33,12 +33,14 @@ from .._formats import _safetensors as st
 from .._policy import _compressed_tensors as ct
 from .._policy import _convention as conv
 from .._policy._suffix import FOLDER, check_suffix
+from .._support import _pipeline
 from .._support._atomic import output_dir, output_file
 from .._support._errors import FormatError
 from .._support._limits import MAX_JSON_BYTES, load_json, shown
-from .._support._progress import Progress
 from . import _sharded
 from ._container import ProgressFactory, Row
+from ._safetensors_jobs import ByRows, Compute, Job, Outputs, Read, Rows, never
+from ._safetensors_jobs import write as write_jobs
 
 NAME = "hf"
 DESCRIPTION = "a Hugging Face model folder (config.json beside its .safetensors)"
@@ -163,10 +165,6 @@ class _Plan:
         self.steps.append(("copy", name, None))
 
 
-# (writer, plan, tensor name, the step's arg): writes that tensor's outputs.
-WriteTensor = Callable[[st.Writer, _Plan, str, Any], None]
-
-
 # ---- quantize ----
 
 
@@ -223,15 +221,30 @@ def quantize(src: str, dst: str, opts: conv.Options, progress_factory: ProgressF
         QUANTIZATION_CONFIG: ct.quantization_config(scheme, strategy, group_size, ignore),
     }
 
-    def write_tensor(writer: st.Writer, plan: _Plan, name: str, specs: list[st.Spec]) -> None:
-        q, scale = conv.quantize(name, st.array(plan.path, plan.header, name), int8q_scheme, opts)
-        (weight, _, _), (scale_name, _, scale_shape) = specs[:2]
-        writer.write(weight, ct.pack(q) if scheme == "W8A16" else q)
-        writer.write(scale_name, scale.reshape(scale_shape))
-        if len(specs) == 3:
-            writer.write(specs[2][0], np.array(q.shape, np.int64))
+    def read(
+        job: Job, f: IO[bytes], name: str, specs: list[st.Spec], rows: Rows
+    ) -> npt.NDArray[Any]:
+        return st.read_tensor(f, job.src, job.header, name, rows)
 
-    _write(src, dst, weights, plans, config, write_tensor, progress_factory, "quantize")
+    def compute(
+        job: Job, name: str, specs: list[st.Spec], x: npt.NDArray[Any], rows: Rows
+    ) -> Outputs:
+        q, scale = conv.quantize(name, x, int8q_scheme, opts, _pipeline.empty(x.shape, np.int8))
+        (weight, _, _), (scale_name, _, scale_shape) = specs[:2]
+        first = None if rows is None else rows[0]
+        out: Outputs = [
+            (weight, first, ct.pack(q, reuse=True) if scheme == "W8A16" else q),
+            (scale_name, first, scale.reshape(scale_shape if rows is None else (rows[1], -1))),
+        ]
+        if len(specs) == 3 and not first:  # the whole tensor, or its first slab
+            out.append((specs[2][0], None, np.array(job.header.tensors[name].shape, np.int64)))
+        return out
+
+    def by_rows(name: str, specs: list[st.Spec], shape: tuple[int, ...]) -> bool:
+        return int8q_scheme != "per_tensor"  # a channel's scales, or its groups'
+
+    steps = (read, compute, by_rows)
+    _write(src, dst, weights, plans, config, steps, progress_factory, "quantize")
 
 
 # ---- dequantize ----
@@ -250,11 +263,15 @@ def dequantize(src: str, dst: str, progress_factory: ProgressFactory) -> None:
     config, weights, plans = dequantize_plans(src)
     out_config = {k: v for k, v in config.items() if k != QUANTIZATION_CONFIG}
 
-    def write_tensor(writer: st.Writer, plan: _Plan, name: str, arg: DequantizeArg) -> None:
-        _, out = dequantized(plan, name, arg)
-        writer.write(f"{arg[0]}.{ct.WEIGHT}", out)
+    def read(job: Job, f: IO[bytes], name: str, arg: DequantizeArg, rows: Rows) -> Stored:
+        return _read_stored(f, job.src, job.header, name, arg)
 
-    _write(src, dst, weights, plans, out_config, write_tensor, progress_factory, "dequantize")
+    def compute(job: Job, name: str, arg: DequantizeArg, stored: Stored, rows: Rows) -> Outputs:
+        _, out = _restored(job.src, name, arg, stored)
+        return [(f"{arg[0]}.{ct.WEIGHT}", None, out)]
+
+    steps = (read, compute, never)
+    _write(src, dst, weights, plans, out_config, steps, progress_factory, "dequantize")
 
 
 # (module, unpacked weight shape, its config group's weight arguments)
@@ -309,16 +326,35 @@ def dequantized(
     plan: _Plan, name: str, arg: DequantizeArg
 ) -> tuple[npt.NDArray[np.int8], npt.NDArray[Any]]:
     """(q, q * scale) of one quantized weight of `plan`, read from its shard."""
+    with open(plan.path, "rb") as f:
+        stored = _read_stored(f, plan.path, plan.header, name, arg)
+    return _restored(plan.path, name, arg, stored)
+
+
+# A quantized weight as stored: (q, or its packed words; its scale)
+Stored = tuple[npt.NDArray[Any], npt.NDArray[Any]]
+
+
+def _read_stored(
+    f: IO[bytes], path: str, header: st.Header, name: str, arg: DequantizeArg
+) -> Stored:
+    scale = f"{arg[0]}.{ct.SCALE}"
+    return st.read_tensor(f, path, header, name), st.read_tensor(f, path, header, scale)
+
+
+def _restored(
+    path: str, name: str, arg: DequantizeArg, stored: Stored
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[Any]]:
+    """(q, q * scale) of a quantized weight read from the file `path`."""
     module, shape, args = arg
-    q = st.array(plan.path, plan.header, name)
+    q, scale = stored
     if args.format == ct.PACKED:
         q = ct.unpack(q, shape, args.num_bits)
-    scale = st.array(plan.path, plan.header, f"{module}.{ct.SCALE}")
     scheme, block_size = ct.scale_layout(args)
     if scheme == "per_tensor":
         if scale.size != 1:
             raise FormatError(
-                f"{plan.path}: {module}.{ct.SCALE} has shape {scale.shape}; "
+                f"{path}: {module}.{ct.SCALE} has shape {scale.shape}; "
                 f"a per-tensor scale has one value"
             )
         scale = scale.reshape(())
@@ -418,17 +454,31 @@ def _write(
     weights: _Weights,
     plans: list[_Plan],
     config: dict[str, Any],
-    write_tensor: WriteTensor,
+    steps: tuple[Read, Compute, ByRows],
     progress_factory: ProgressFactory,
     desc: str,
 ) -> None:
+    """The output folder: other files copied, each shard written from its
+    plan (`steps`: how its tensors are read and converted), the index and
+    config.json."""
     total = sum(p.input_bytes for p in plans)
     folders, files = _other_files(src, dst, weights.names() | {CONFIG})
     with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
         _copy(src, tmp, folders, files)
-        for plan in plans:
-            with output_file(os.path.join(tmp, plan.shard)) as f:
-                _run(plan, f, write_tensor, progress)
+        read, compute, by_rows = steps
+        jobs = [
+            Job(
+                os.path.join(tmp, p.shard),
+                p.path,
+                p.header,
+                p.specs,
+                p.header.metadata,
+                p.steps,
+                by_rows,
+            )
+            for p in plans
+        ]
+        write_jobs(jobs, read, compute, progress)
         if weights.index:
             assert weights.index_data is not None  # read with the index
             _sharded.write_index(
@@ -438,22 +488,6 @@ def _write(
             )
         with output_file(os.path.join(tmp, CONFIG)) as f:
             f.write((json.dumps(config, indent=2, ensure_ascii=False) + "\n").encode())
-
-
-def _run(plan: _Plan, f: IO[bytes], write_tensor: WriteTensor, progress: Progress) -> None:
-    header = plan.header
-    writer = st.Writer(f, plan.specs, header.metadata)
-    with open(plan.path, "rb") as raw:
-        for action, name, arg in plan.steps:
-            info = header.tensors[name]
-            if action == "copy":
-                writer.copy(name, raw, header.data_start + info.begin, info.nbytes)
-            else:
-                # The memory map of the input tensor is dropped when
-                # write_tensor returns: one tensor in memory at a time.
-                write_tensor(writer, plan, name, arg)
-            progress.update(info.nbytes)
-    writer.close()
 
 
 # ---- inspect ----

@@ -19,13 +19,14 @@ declared size (zipfile's own bound), so memory never holds more than the
 arrays the archive declares, and a short or overlong stream is a FormatError.
 """
 
+import contextlib
 import math
 import os
 import re
 import struct
 import zipfile
 import zlib
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -33,8 +34,10 @@ import numpy.typing as npt
 from .._formats._npyheader import NpyHeader, array_from, read_header, text_from
 from .._policy import _convention as conv
 from .._policy._suffix import check_suffix
+from .._support import _pipeline
 from .._support._atomic import output_file
 from .._support._errors import FormatError
+from .._support._progress import Progress
 from .._support._reading import read_into
 from ._container import ProgressFactory, Row
 
@@ -276,19 +279,97 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
                     f"named {conv.scale_name(name)!r} already exists"
                 )
             plan.append((name, member, scheme, dtype, zin.getinfo(member).file_size))
-        entries = {}
+        entries = {
+            name: conv.entry(scheme, opts, dtype.str, conv.scale_name(name))
+            for name, _, scheme, dtype, _ in plan
+            if scheme is not None
+        }
         total = sum(p[-1] for p in plan)
         with progress(total, "quantize") as bar, output_file(dst) as f, new_zip(f) as zout:
-            for name, member, scheme, dtype, size in plan:
-                if scheme is None:
-                    _copy(zin, member, zout, src)
-                else:
-                    q, scale = conv.quantize(name, _read(zin, member, src), scheme, opts)
-                    write_member(zout, name, q)
-                    write_member(zout, conv.scale_name(name), scale)
-                    entries[name] = conv.entry(scheme, opts, dtype.str, conv.scale_name(name))
-                bar.update(size)
+            _quantize_members(src, zin, zout, plan, opts, bar)
             write_member(zout, META_MEMBER, np.array(conv.encode(entries)))
+
+
+class _Piece(NamedTuple):
+    """A member to quantize whole, or COPY_CHUNK bytes of one to copy."""
+
+    name: str
+    member: str
+    scheme: "str | None"  # None: copy
+    nbytes: int  # the member's bytes (quantize), the piece's (copy)
+    first: bool
+    last: bool
+
+
+def _quantize_members(
+    src: str,
+    zin: zipfile.ZipFile,
+    zout: zipfile.ZipFile,
+    plan: list[tuple[str, str, "str | None", np.dtype[Any], int]],
+    opts: conv.Options,
+    bar: Progress,
+) -> None:
+    """Every member of `plan` into `zout`, through _pipeline."""
+    pieces = []
+    for name, member, scheme, _, size in plan:
+        if scheme is not None:
+            pieces.append(_Piece(name, member, scheme, size, True, True))
+            continue
+        cuts = range(0, size, COPY_CHUNK) if size else [0]
+        for at in cuts:
+            n = min(COPY_CHUNK, size - at)
+            pieces.append(_Piece(name, member, None, n, at == 0, at + n == size))
+    # The member being copied, open in the reader thread and in the writer thread.
+    reading: list[IO[bytes]] = []
+    writing: list[IO[bytes]] = []
+    writeback = _pipeline.Writeback(zout.fp.fileno()) if zout.fp is not None else None
+
+    def load(piece: _Piece) -> Any:
+        if piece.scheme is not None:
+            return _read(zin, piece.member, src)
+        try:
+            if piece.first:
+                reading.append(zin.open(piece.member))
+            data = reading[0].read(piece.nbytes)
+            if len(data) != piece.nbytes:
+                raise EOFError(f"it ends {piece.nbytes - len(data)} bytes early")
+            if piece.last:
+                reading.pop().close()
+            return data
+        except ZIP_ERRORS as exc:
+            raise FormatError(f"{src}: member {piece.member!r} is corrupt: {exc}") from None
+
+    def work(piece: _Piece, data: Any) -> Any:
+        if piece.scheme is not None:
+            q = _pipeline.empty(data.shape, np.int8)
+            data = conv.quantize(piece.name, data, piece.scheme, opts, q)
+        bar.update(piece.nbytes)
+        return data
+
+    def store(piece: _Piece, data: Any) -> None:
+        if piece.scheme is not None:
+            q, scale = data
+            write_member(zout, piece.name, q)
+            write_member(zout, conv.scale_name(piece.name), scale)
+            written = q.nbytes + scale.nbytes
+        else:
+            if piece.first:
+                writing.append(zout.open(piece.member, "w", force_zip64=True))
+            writing[0].write(data)
+            if piece.last:
+                writing.pop().close()
+            written = len(data)
+        if writeback is not None:
+            writeback.wrote(written)
+
+    try:
+        _pipeline.run(pieces, load, work, store, lambda piece: 2 * piece.nbytes)
+    finally:
+        # A member left open by an error: closed, so that the archive (which
+        # is then thrown away) can be.
+        for stream in reading + writing:
+            with contextlib.suppress(*ZIP_ERRORS, OSError):
+                stream.close()
 
 
 def _metadata(zin: zipfile.ZipFile, members: dict[str, str], src: str) -> conv.Metadata:

@@ -5,7 +5,6 @@ import os
 from .._formats import _safetensors as st
 from .._policy._convention import Options
 from .._policy._suffix import check_suffix
-from .._support._atomic import output_file
 from . import _checkpoint
 from ._container import ProgressFactory, Row
 
@@ -24,8 +23,8 @@ def inputs(path: str) -> list[str]:
 
 
 def _run(plan: _checkpoint.Plan, dst: str, progress: ProgressFactory, desc: str) -> None:
-    with progress(plan.input_bytes, desc) as bar, output_file(dst) as f:
-        _checkpoint.run(plan, f, bar)
+    with progress(plan.input_bytes, desc) as bar:
+        _checkpoint.write([(dst, plan)], bar)
 
 
 def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> None:

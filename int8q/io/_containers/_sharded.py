@@ -139,9 +139,7 @@ def _write(
     """Run every shard's plan into a new directory `dst`, then write the index."""
     total = sum(p.input_bytes for _, p in plans)
     with progress(total, desc) as bar, output_dir(dst) as tmp:
-        for shard, plan in plans:
-            with output_file(os.path.join(tmp, shard)) as f:
-                _checkpoint.run(plan, f, bar)
+        _checkpoint.write([(os.path.join(tmp, shard), plan) for shard, plan in plans], bar)
         write_index(os.path.join(tmp, os.path.basename(index)), data, plans)
 
 

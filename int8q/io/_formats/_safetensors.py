@@ -228,10 +228,21 @@ def array(path: str, header: Header, name: str) -> npt.NDArray[Any]:
     as float32 (exact: a bfloat16 is the top half of a float32).
     FormatError when the file has shrunk since its header was read.
     """
-    info = header.tensors[name]
-    dtype = NUMPY_DTYPES[info.dtype]
     with open(path, "rb") as f:
-        a = read_array(f, header.data_start + info.begin, dtype, info.shape, path, name)
+        return read_tensor(f, path, header, name)
+
+
+def read_tensor(
+    f: IO[bytes], path: str, header: Header, name: str, rows: tuple[int, int] | None = None
+) -> npt.NDArray[Any]:
+    """`array`, read from `f`, the file `path` already open; with `rows`
+    (first, count), only those rows (along the first dimension)."""
+    info = header.tensors[name]
+    offset, shape = header.data_start + info.begin, info.shape
+    if rows is not None:
+        offset += rows[0] * (info.nbytes // info.shape[0])
+        shape = (rows[1], *info.shape[1:])
+    a = read_array(f, offset, NUMPY_DTYPES[info.dtype], shape, path, name)
     if info.dtype == "BF16":
         return a.view(ml_dtypes.bfloat16) if ml_dtypes is not None else bf16_to_float32(a)
     return a
@@ -270,8 +281,9 @@ class Writer:
     specs : list of (name, dtype string, shape)
     metadata : dict of str to str, optional
 
-    Each tensor is then written once with `write` or `copy`, in any order;
-    `close` checks that all were.
+    Each tensor is then written once, with `write`, with `start` and
+    `write_bytes`, or row by row with `write_rows`, in any order; `close`
+    checks that all were.
     """
 
     def __init__(
@@ -280,6 +292,8 @@ class Writer:
         self._f = f
         header: dict[str, object] = {"__metadata__": dict(metadata)} if metadata else {}
         self._slots: dict[str, tuple[str, tuple[int, ...], int, int]] = {}
+        # tensors written in part by write_rows: their slot and the rows left
+        self._rows: dict[str, tuple[str, tuple[int, ...], int, int, int]] = {}
         position = 0
         # Largest items first keeps every tensor aligned to its item size
         # (item sizes are powers of two); sorted() is stable, so tensors keep
@@ -316,26 +330,44 @@ class Writer:
         dtype = self._slots[name][0]
         data = encode(values, dtype)
         self._slot(name, data.size, np.shape(values))
+        self._put(data)
+
+    def write_rows(self, name: str, first: int, values: npt.ArrayLike) -> None:
+        """Write rows `first`, `first` + 1... (along the first dimension) of
+        tensor `name` from an array of those rows; the tensor is written
+        once all its rows are."""
+        if name in self._slots:
+            dtype, shape, begin, size = self._slots.pop(name)
+            self._rows[name] = (dtype, shape, begin, size, shape[0])
+        dtype, shape, begin, size, left = self._rows.pop(name)
+        data = encode(values, dtype)
+        count = np.shape(values)[0]
+        if tuple(np.shape(values)[1:]) != shape[1:] or not 0 <= first <= shape[0] - count:
+            raise AssertionError(
+                f"tensor {name!r}: rows {first}..{first + count} of shape {np.shape(values)}, "
+                f"planned {shape}"
+            )
+        if left > count:
+            self._rows[name] = (dtype, shape, begin, size, left - count)
+        self._f.seek(self._data_start + begin + first * (size // shape[0]))
+        self._put(data)
+
+    def _put(self, data: npt.NDArray[np.uint8]) -> None:
         for start in range(0, data.size, CHUNK):
             # .data: the same bytes as a memoryview, which typeshed knows is a
             # buffer (an ndarray it knows as one only from Python 3.12).
             self._f.write(data[start : start + CHUNK].data)
 
-    def copy(self, name: str, src: IO[bytes], offset: int, nbytes: int) -> None:
-        """Write tensor `name` as `nbytes` raw bytes read from `src` at `offset`."""
+    def start(self, name: str, nbytes: int) -> None:
+        """Begin tensor `name`: its `nbytes` raw bytes follow, through `write_bytes`."""
         self._slot(name, nbytes)
-        src.seek(offset)
-        left = nbytes
-        while left:
-            piece = src.read(min(left, CHUNK))
-            if not piece:
-                raise FormatError(f"{getattr(src, 'name', 'input')}: file shrank while being read")
-            self._f.write(piece)
-            left -= len(piece)
+
+    def write_bytes(self, data: bytes | memoryview) -> None:
+        self._f.write(data)
 
     def close(self) -> None:
         """Check that every planned tensor was written; fix the file size."""
-        if self._slots:
-            raise AssertionError(f"tensors never written: {sorted(self._slots)}")
+        if self._slots or self._rows:
+            raise AssertionError(f"tensors never written: {sorted([*self._slots, *self._rows])}")
         # Zero-sized tensors at the end write nothing; the size must still match.
         self._f.truncate(self.size)

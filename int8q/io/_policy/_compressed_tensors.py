@@ -174,9 +174,10 @@ def output_specs(
     ]
 
 
-def pack(q: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int32]:
+def pack(q: npt.NDArray[np.integer[Any]], reuse: bool = False) -> npt.NDArray[np.int32]:
     """int8 (rows, cols) -> int32 (rows, ceil(cols / 4)), as compressed-tensors'
-    ``pack_to_int32(q, num_bits=8)``.
+    ``pack_to_int32(q, num_bits=8)``; with `reuse`, q's own memory becomes
+    the words where rows are whole words (cols a multiple of 4).
 
     That function adds the offset ``1 << (num_bits - 1)`` = 128 (so values
     are 1..255), then puts element ``i`` of a row at bits ``8 * i`` of the
@@ -186,6 +187,10 @@ def pack(q: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int32]:
     ``q ^ 0x80`` read as little-endian int32.
     """
     rows, cols = q.shape
+    if reuse and cols % 4 == 0 and q.flags.c_contiguous and q.flags.writeable:
+        words = q.view(np.uint8)
+        np.bitwise_xor(words, np.uint8(0x80), out=words)
+        return words.view("<i4")
     out = np.zeros((rows, 4 * math.ceil(cols / 4)), np.uint8)
     np.bitwise_xor(q.view(np.uint8), np.uint8(0x80), out=out[:, :cols])
     return out.view("<i4")

@@ -153,9 +153,14 @@ def scale_shape(
 
 
 def quantize(
-    name: str, x: npt.NDArray[Any], scheme: str, opts: Options
+    name: str,
+    x: npt.NDArray[Any],
+    scheme: str,
+    opts: Options,
+    out: npt.NDArray[np.int8] | None = None,
 ) -> tuple[npt.NDArray[np.integer[Any]], FloatArray]:
     """(q, stored float32 scale) of tensor `name`; ValueError names the tensor.
+    `out`: where q goes (int8, x's shape, C-contiguous), or None for new memory.
 
     Tensors whose int8q working dtype is float64 (float64, integers) are
     converted to float32 first, so the float32 scale in the file is exactly
@@ -168,7 +173,7 @@ def quantize(
             x = np.asarray(x, dtype=np.float32)
     try:
         qt = quantize_array(
-            x, axis=axis, block_size=block_size, rounding=opts.rounding, clip=opts.clip
+            x, axis=axis, block_size=block_size, rounding=opts.rounding, clip=opts.clip, out=out
         )
     except ValueError as exc:
         raise ValueError(f"tensor {name!r}: {_overflow_text(original, x) or exc}") from None

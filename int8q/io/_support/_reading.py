@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._errors import FormatError
+from ._pipeline import empty
 
 # Bytes per read call: large enough to amortise the call, small enough that
 # no single system call is asked for gigabytes.
@@ -40,8 +41,9 @@ def read_into(f: IO[bytes], buf: npt.NDArray[np.uint8], where: str, name: str) -
 def read_array(
     f: IO[bytes], offset: int, dtype: npt.DTypeLike, shape: tuple[int, ...], where: str, name: str
 ) -> npt.NDArray[Any]:
-    """A new array of `dtype` and `shape` read from `f` at byte `offset`."""
-    a = np.empty(shape, dtype)
+    """An array of `dtype` and `shape` read from `f` at byte `offset` (in
+    memory that _pipeline reuses, in its threads)."""
+    a = empty(shape, dtype)
     if a.nbytes:
         f.seek(offset)
         read_into(f, a.reshape(-1).view(np.uint8), where, name)
