@@ -10,7 +10,8 @@ heads of 64, vocabulary 32000; 2.05 GiB of bfloat16):
 
 - a Hugging Face folder: config.json, model-0000X-of-0000N.safetensors and
   model.safetensors.index.json (bfloat16), quantized as a Hugging Face folder
-  (W8A16 and W8A8) and, through its index, as a sharded checkpoint;
+  (W8A16 per channel and in groups of 128, W8A8) and, through its index, as
+  a sharded checkpoint;
 - the same tensors in one .safetensors file;
 - the same model as an F16 GGUF (norms F32, as llama.cpp writes them);
 - with --npz, the same tensors as float16 arrays in an uncompressed .npz.
@@ -55,7 +56,7 @@ import numpy as np
 
 LAYERS = 22
 DIMS = {"hidden": 2048, "mlp": 5632, "kv": 256, "vocab": 32000}  # TinyLlama-1.1B
-SMOKE_DIMS = {"hidden": 64, "mlp": 160, "kv": 32, "vocab": 1000}  # --smoke: a few MiB
+SMOKE_DIMS = {"hidden": 128, "mlp": 256, "kv": 64, "vocab": 1000}  # --smoke: a few MiB
 PIECE = 16 << 20  # bytes per read or write call of the floor
 POOL = 1 << 24  # random values reused to fill the tensors (64 MiB as float32)
 GGUF_TYPES = {"F32": 0, "F16": 1}
@@ -361,9 +362,15 @@ def run_cli(src, dst, extra, report, site=None):
 def run_api(src, dst, extra):
     import int8q.io
 
-    scheme = extra[1] if extra else None
+    options = dict(zip(extra[::2], extra[1::2]))  # the command line's options
+    block_size = options.get("--block-size")
     start = time.perf_counter()
-    int8q.io.quantize_file(src, dst, scheme=scheme)
+    int8q.io.quantize_file(
+        src,
+        dst,
+        scheme=options.get("--scheme"),
+        block_size=None if block_size is None else int(block_size),
+    )
     return time.perf_counter() - start
 
 
@@ -453,6 +460,8 @@ def main(argv=None):
         ("sharded", index, "q-sharded", []),
         ("hf-W8A16", inputs["hf"], "q-w8a16", ["--scheme", "W8A16"]),
         ("hf-W8A8", inputs["hf"], "q-w8a8", ["--scheme", "W8A8"]),
+        # llm-compressor's W8A16 preset: groups of 128
+        ("hf-W8A16-g128", inputs["hf"], "q-w8a16-g", ["--scheme", "W8A16", "--block-size", "128"]),
         ("gguf", inputs["gguf"], "q8_0.gguf", []),
     ]
     if "npz" in inputs:
@@ -546,12 +555,12 @@ def main(argv=None):
                 break
             runs.append((call, wall))
         if runs:
-            hf = next((r for r in results if r["case"] == "hf-W8A16"), None)
+            hf = next((r for r in results if r["case"] == "hf-W8A16-g128"), None)
             best = min(runs)
             ratio = f", {best[0] / min(hf['floor_writeback_s']):.1f}x floor+wb" if hf else ""
             print(
-                f"llm-compressor model_free_ptq W8A16 ({args.llmc_workers} workers): "
-                f"{best[0]:.2f} s (process {best[1]:.2f} s){ratio}"
+                f"llm-compressor model_free_ptq W8A16, groups of 128 ({args.llmc_workers} "
+                f"workers): {best[0]:.2f} s (process {best[1]:.2f} s){ratio}"
             )
         remove(dst)
     if args.json:

@@ -21,7 +21,15 @@ def test_checkpoint_benchmark_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(str(SCRIPT), run_name="__main__")
     cases = {row["case"]: row for row in json.loads(out.read_text())["results"]}
-    assert set(cases) == {"safetensors", "sharded", "hf-W8A16", "hf-W8A8", "gguf", "npz"}
+    assert set(cases) == {
+        "safetensors",
+        "sharded",
+        "hf-W8A16",
+        "hf-W8A8",
+        "hf-W8A16-g128",
+        "gguf",
+        "npz",
+    }
     for row in cases.values():
         assert row["floor_s"] and row["cli_s"] and row["api_s"] and row["output_bytes"] > 0
     printed = capsys.readouterr().out
