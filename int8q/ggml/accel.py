@@ -266,7 +266,17 @@ class Acceleration:
     def level(self) -> _Level | None:
         """Where this handle patched gguf-py's Q8_0 while active: ``"tensor"``
         (whole tensors, and blocks for the rest) or ``"blocks"`` (a gguf-py
-        without the whole-tensor level); None once restored, or when nested."""
+        without the whole-tensor level); None once restored, or when nested.
+
+        Examples
+        --------
+        >>> import int8q.ggml
+        >>> with int8q.ggml.accelerate_gguf() as handle:
+        ...     handle.level in ("tensor", "blocks")
+        True
+        >>> handle.level is None
+        True
+        """
         return self._level if self._originals else None
 
     def restore(self) -> None:
