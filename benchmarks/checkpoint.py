@@ -343,13 +343,17 @@ def run_cli(src, dst, extra, report, site=None):
     The peak comes from GNU time, whose child starts small: a child of this
     process would inherit its peak (Linux carries ru_maxrss over fork and
     exec)."""
+    src, dst, report = (os.path.abspath(p) for p in (src, dst, report))
     cmd = [sys.executable, "-m", "int8q", "quantize", src, "-o", dst, "--quiet", *extra]
     timed = os.path.exists(TIME)
     if timed:
         cmd = [TIME, "-f", "%M", "-o", report, *cmd]
     env = None if site is None else {**os.environ, "PYTHONPATH": site}
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # Run from the output's folder: `python -m` puts the working directory
+    # first on sys.path, where a source checkout's int8q/ (without its
+    # compiled core) would shadow the installed package.
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=os.path.dirname(dst))
     seconds = time.perf_counter() - start
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr}")
