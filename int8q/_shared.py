@@ -21,6 +21,7 @@ from ._dtypes import bf16_to_float32
 from ._engine import (
     Q8_0_BLOCK,
     Q8_0_BYTES,
+    crc32,
     find_nonfinite,
     q8_0_dequantize,
     q8_0_quantize,
@@ -41,6 +42,7 @@ __all__ = [
     "check_block_size",
     "check_out",
     "clip_option",
+    "crc32",
     "q8_0_dequantize",
     "q8_0_quantize",
     "find_nonfinite",

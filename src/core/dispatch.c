@@ -17,7 +17,7 @@
 /* CPU features a level's flags may need (levels/levels.def), each with the
  * OS support for its registers. */
 enum {
-    INT8Q_CPU_AVX2 = 1 << 0,  /* AVX, AVX2, FMA, F16C; YMM state */
+    INT8Q_CPU_AVX2 = 1 << 0,  /* AVX, AVX2, FMA, F16C, PCLMULQDQ; YMM state */
     INT8Q_CPU_AVX512 = 1 << 1 /* AVX-512 F, DQ, BW, VL; opmask and ZMM state */
 };
 
@@ -99,9 +99,9 @@ static unsigned cpu_features(void)
         return 0;
     cpuid(1, 0, l1);
     cpuid(7, 0, l7);
-    /* OSXSAVE, AVX, FMA, F16C; AVX2; XMM and YMM state */
+    /* OSXSAVE, AVX, FMA, F16C, PCLMULQDQ; AVX2; XMM and YMM state */
     if ((l1[2] >> 27 & 1) && (l1[2] >> 28 & 1) && (l1[2] >> 12 & 1) && (l1[2] >> 29 & 1) &&
-        (l7[1] >> 5 & 1) && (xcr0() & 0x6) == 0x6)
+        (l1[2] >> 1 & 1) && (l7[1] >> 5 & 1) && (xcr0() & 0x6) == 0x6)
         have |= INT8Q_CPU_AVX2;
     /* AVX-512 F, DQ, BW, VL; opmask and ZMM state */
     if ((l7[1] >> 16 & 1) && (l7[1] >> 17 & 1) && (l7[1] >> 30 & 1) && (l7[1] >> 31 & 1) &&

@@ -735,3 +735,12 @@ void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, in
         int8q_run_slices(nblocks, int8q_plan_threads(nblocks * 32, threads), q8_0_dequantize_work,
                          &J);
 }
+
+int int8q_crc32(const void *p, size_t n, uint32_t *crc)
+{
+    const int8q_loops *loops = int8q_current_loops();
+    if (!loops->crc32)
+        return 0;
+    *crc = loops->crc32(*crc, p, n);
+    return 1;
+}

@@ -142,4 +142,9 @@ int int8q_q8_0_quantize_strided(const int8q_strided *x, int kind, ptrdiff_t nblo
                                 int threads);
 void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, int threads);
 
+/* zlib's CRC-32 of n bytes at p continued from *crc (into *crc): 1, or 0
+ * with *crc untouched where the level in use has no fast CRC-32 (then the
+ * caller uses zlib's). */
+int int8q_crc32(const void *p, size_t n, uint32_t *crc);
+
 #endif

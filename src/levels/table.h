@@ -95,6 +95,10 @@ typedef struct {
                     const float *cand, int ncand, int mode, double *err);
     void (*mse_f64)(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                     const double *cand, int ncand, int mode, double *err);
+
+    /* zlib's CRC-32 of n bytes continued from crc; NULL on levels without a
+     * fast one (the caller uses zlib's) */
+    uint32_t (*crc32)(uint32_t crc, const unsigned char *p, size_t n);
 } int8q_loops;
 
 /* The table of the level in use (int8q_isa_select, core/dispatch.c). */

@@ -17,7 +17,7 @@ typed memoryviews, so one wrapper serves every dtype and small calls stay
 cheap); each wrapper checks every buffer's byte length against the element
 count before C sees it.
 """
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t
 from libc.math cimport fabs, isfinite, nearbyint
 from libc.string cimport memset
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBuffer_IsContiguous,
@@ -115,6 +115,7 @@ cdef extern from "core/kernels.h":
                                     uint8_t *out, int threads) noexcept nogil
     void int8q_q8_0_dequantize(const uint8_t *raw, Py_ssize_t nblocks, float *out,
                                int threads) noexcept nogil
+    int int8q_crc32(const void *p, size_t n, uint32_t *crc) noexcept nogil
 
 # The C enums, for Python (one home: core/kernels.h).
 HALF_EVEN = INT8Q_HALF_EVEN
@@ -670,6 +671,17 @@ def q8_0_dequantize_into(raw, out, int threads):
             int8q_q8_0_dequantize(rp, nblocks, op, threads)
     finally:
         release(&b)
+
+
+def crc32(const unsigned char[::1] data, uint32_t value):
+    """zlib.crc32(data, value) on this level's fast CRC-32, or None where the
+    level has none (the caller then uses zlib's)."""
+    cdef uint32_t crc = value
+    cdef size_t n = data.shape[0]
+    cdef int done
+    with nogil:
+        done = int8q_crc32(&data[0] if n else NULL, n, &crc)
+    return crc if done else None
 
 
 # ---------------------------------------------------------------------------

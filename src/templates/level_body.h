@@ -315,6 +315,13 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
 
 #include "templates/affine_loops.h"
 
+#if defined(__PCLMUL__) || (defined(_MSC_VER) && defined(__AVX2__))
+#include "levels/x86_crc32.h"
+#define CRC32_LOOP crc32_clmul
+#else
+#define CRC32_LOOP NULL /* zlib's, through the caller */
+#endif
+
 static const int8q_loops level_loops = {
     .amax_f32 = amax_f32,
     .amax_f64 = amax_f64,
@@ -346,4 +353,5 @@ static const int8q_loops level_loops = {
     .affine_f64 = affine_f64,
     .mse_f32 = mse_f32,
     .mse_f64 = mse_f64,
+    .crc32 = CRC32_LOOP,
 };

@@ -205,6 +205,7 @@ def test_truncated_npy_is_refused_before_reading(tmp_path):
 # --- .npz archives --------------------------------------------------------------
 
 GOOD = float_npy([1.0, -2.0, 0.5])
+BIG = float_npy(np.linspace(-1, 1, 5000))
 
 
 def _archives():
@@ -217,6 +218,9 @@ def _archives():
             {"name": "a.npy", "payload": deflate(GOOD)[:-8], "method": DEFLATED, "size": len(GOOD)}
         ],
         "bad crc": [deflated_member("a.npy", GOOD, crc=12345)],
+        # larger than zipfile reads ahead with the header (4 KiB), so that
+        # int8q's own read of a stored member's data is what must see it
+        "bad crc stored": [{"name": "a.npy", "payload": BIG, "crc": zlib.crc32(BIG) ^ 1}],
         "lzma": [{"name": "a.npy", "payload": GOOD, "method": LZMA}],
         "bzip2": [{"name": "a.npy", "payload": GOOD, "method": BZIP2}],
         "unknown method": [{"name": "a.npy", "payload": GOOD, "method": 99}],

@@ -6,7 +6,6 @@ _safetensors_jobs).  A sharded checkpoint plans all its shards before
 writing any, so a bad shard or a name clash stops the job before it starts.
 """
 
-import math
 import os
 from collections.abc import Sequence, Set
 from types import ModuleType
@@ -42,11 +41,11 @@ class Plan(NamedTuple):
 
     @property
     def input_bytes(self) -> int:
-        return self.header.file_size - self.header.data_start
+        return self.header.data_bytes
 
     @property
     def output_bytes(self) -> int:
-        return sum(st.itemsize(d) * math.prod(s) for _, d, s in self.specs)
+        return st.specs_bytes(self.specs)
 
 
 def plan_quantize(src: str, header: st.Header, opts: conv.Options, taken: Set[str]) -> Plan:

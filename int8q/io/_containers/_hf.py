@@ -20,7 +20,6 @@ whole output folder built beside its target and renamed into place.
 import errno
 import fnmatch
 import json
-import math
 import os
 import shutil
 import stat
@@ -153,11 +152,11 @@ class _Plan:
 
     @property
     def input_bytes(self) -> int:
-        return self.header.file_size - self.header.data_start
+        return self.header.data_bytes
 
     @property
     def output_bytes(self) -> int:
-        return sum(st.itemsize(d) * math.prod(s) for _, d, s in self.specs)
+        return st.specs_bytes(self.specs)
 
     def copy(self, name: str) -> None:
         info = self.header.tensors[name]

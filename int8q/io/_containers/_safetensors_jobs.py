@@ -155,7 +155,7 @@ def write(jobs: Sequence[Job], read: Read, compute: Compute, progress: Progress)
         key = id(item.job)
         if item.kind == "close":
             header = item.job.header
-            progress.update(header.file_size - header.data_start - counted.pop(key, 0))
+            progress.update(header.data_bytes - counted.pop(key, 0))
             return None
         if item.kind == "step":
             data = _converted(item, data, read, compute)

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from .._support._errors import FormatError
 from .._support._limits import nbytes
+from .._support._pipeline import empty
 
 MAGIC = b"\x93NUMPY"
 # numpy.lib.format refuses headers above this many bytes by default (its
@@ -135,11 +136,12 @@ def array_from(
     """The array whose data follows `header` in `f`, read with `read_into`
     (see _reading); the caller has checked that the data is there."""
     a: npt.NDArray[Any]  # (typed: ndarray.T gives Self, Any for Python 3.10)
+    # (empty: memory that _pipeline reuses, in its threads)
     if header.fortran_order:
-        a = np.empty(header.shape[::-1], header.dtype).T
+        a = empty(header.shape[::-1], header.dtype).T
         flat = a.T
     else:
-        a = flat = np.empty(header.shape, header.dtype)
+        a = flat = empty(header.shape, header.dtype)
     if header.data_bytes:
         read_into(f, flat.reshape(-1).view(np.uint8), where, name)
     return a

@@ -112,6 +112,16 @@ class Header(NamedTuple):
     data_start: int  # absolute file offset of the data region
     file_size: int
 
+    @property
+    def data_bytes(self) -> int:
+        """Bytes of the data region (every tensor's bytes, and any gaps)."""
+        return self.file_size - self.data_start
+
+
+def specs_bytes(specs: Iterable[Spec]) -> int:
+    """Bytes of the data region of a file written from `specs`."""
+    return sum(itemsize(d) * math.prod(s) for _, d, s in specs)
+
 
 def _entry(name: str, raw: object, where: str) -> TensorInfo:
     """A TensorInfo from one JSON header entry, with its own fields checked.
