@@ -548,9 +548,9 @@ def main(argv=None):
             )
         remove(dst)
         remove(report)
+    runs = []  # llm-compressor: (seconds of the call, of its process)
     if args.llmc_python:
         src, dst = inputs["hf"], os.path.join(out, "llmc-w8a16")
-        runs = []
         for _ in range(args.llmc_repeats):
             ready(files_under(src), dst)
             call, wall = run_llmc(args.llmc_python, src, dst, "W8A16", args.llmc_workers)
@@ -568,8 +568,18 @@ def main(argv=None):
             )
         remove(dst)
     if args.json:
+        machine = {
+            "cpu": _cpu(),
+            "cpus": os.cpu_count(),
+            "simd": _simd(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "date": time.strftime("%Y-%m-%d"),
+        }
+        figures = {"int8q": int8q.__version__, "machine": machine, "results": results}
+        figures["llm_compressor_w8a16_g128_s"] = [call for call, _ in runs]
         with open(args.json, "w") as f:
-            json.dump({"int8q": int8q.__version__, "results": results}, f, indent=1)
+            json.dump(figures, f, indent=1)
     return results
 
 
