@@ -259,4 +259,6 @@ def crc32(data: npt.NDArray[np.uint8] | bytes, value: int = 0) -> int:
     zlib's 3.7 on an AMD EPYC, Zen 3), otherwise zlib's.  Either releases
     the GIL."""
     crc = _kernels.crc32(data, value)
-    return zlib.crc32(data, value) if crc is None else crc
+    if crc is None:
+        return zlib.crc32(data.data if isinstance(data, np.ndarray) else data, value)
+    return crc
