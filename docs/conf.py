@@ -12,12 +12,19 @@ import importlib.util
 import json
 import pathlib
 import re
-
-import int8q
-from int8q import _typing as int8q_typing
+import sys
 
 DOCS = pathlib.Path(__file__).resolve().parent
 ROOT = DOCS.parent
+
+# `python -m sphinx` run in the checkout's root puts that folder first on
+# sys.path, where int8q/ is the source folder without the compiled core: the
+# site documents the installed package.
+sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != ROOT]
+
+import int8q  # noqa: E402
+from int8q import _typing as int8q_typing  # noqa: E402
+
 GENERATED_BENCH_TABLE = DOCS / "_generated_bench_table.md"
 
 project = "int8q"

@@ -12,7 +12,26 @@ The add-ons are int8q.io (checkpoints), int8q.ggml (GGUF Q8_0), int8q.dask,
 int8q.zarr and int8q.codec, each imported on its own.
 """
 
+import importlib.util as _importlib_util
 import os as _os
+
+# From a checkout that was never built in place, `import int8q` finds the
+# source folder before the installed package, and its modules fail deep
+# inside on the missing compiled core.  Say what happened instead, as NumPy
+# does from its source tree.
+if _importlib_util.find_spec(f"{__name__}._kernels") is None:
+    _here = _os.path.dirname(_os.path.abspath(__file__))
+    if _os.path.exists(_os.path.join(_here, _os.pardir, "setup.py")):
+        raise ImportError(
+            f"int8q was imported from its source folder ({_here}), which has no compiled "
+            "core (int8q._kernels): Python found the checkout before the installed "
+            "package. Install int8q (pip install . in the checkout) and run Python "
+            "from another folder."
+        )
+    raise ImportError(
+        f"int8q's compiled core (int8q._kernels) is missing from {_here}: the installation "
+        "is incomplete; reinstall int8q (pip install --force-reinstall int8q)."
+    )
 
 # Idle OpenMP workers sleep instead of spinning: on a busy machine spinning
 # workers steal the cores the next call needs.  Read by the OpenMP runtime

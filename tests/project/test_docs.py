@@ -57,7 +57,7 @@ OPTIONAL = {
 # First words of shell lines that are not examples of int8q (installation,
 # the test suite, the developer tools): .ci/run runs those.
 NOT_EXAMPLES = {"pip", "pytest", "sphinx-build", "apt-get", "git", "cd"}
-NOT_EXAMPLE_SCRIPTS = ("tools/", "benchmarks/")
+NOT_EXAMPLE_SCRIPTS = ("tools/", "benchmarks/", ".ci/")
 
 FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```", re.M | re.S)
 
@@ -269,7 +269,7 @@ def extras_in_docs():
     for row in table.splitlines()[2:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         name = cells[0].strip("`")
-        extras[name] = {p.strip().replace(" ≥ ", ">=") for p in cells[1].split(",")}
+        extras[name] = {p.strip().replace(" ≥ ", ">=") for p in cells[1].split(", ")}
     return extras
 
 
@@ -298,6 +298,26 @@ def test_no_lab_notebook_in_user_text():
     for name, text in texts.items():
         hits = banned.findall(text)
         assert not hits, f"{name}: {hits}"
+
+
+@pytest.mark.skipif(
+    not (ROOT / ".readthedocs.yaml").exists(), reason=".readthedocs.yaml not in this copy"
+)
+def test_published_site_builds_as_ci_does():
+    """Read the Docs builds docs/ from the [docs] extra, warnings as errors, as .ci/run does."""
+    yaml = pytest.importorskip("yaml")
+    config = yaml.safe_load((ROOT / ".readthedocs.yaml").read_text(encoding="utf-8"))
+    assert config["sphinx"] == {
+        "configuration": "docs/conf.py",
+        "builder": "html",
+        "fail_on_warning": True,
+    }
+    assert config["python"]["install"] == [
+        {"method": "pip", "path": ".", "extra_requirements": ["docs"]}
+    ]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert 'pip install --quiet ".[docs]"' in ci
+    assert "sphinx-build -W --keep-going -q -b html docs docs/_build/html" in ci
 
 
 @pytest.mark.skipif(not (ROOT / "README.md").exists(), reason="README not in this copy")

