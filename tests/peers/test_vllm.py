@@ -71,8 +71,6 @@ def run_client(python, tmp, mode, src, *extra):
         "VLLM_NO_USAGE_STATS": "1",
         "PYTHONPATH": str(CLIENT.parent),
     }
-    if os.environ.get("INT8Q_VLLM_DTYPE"):
-        env["INT8Q_VLLM_DTYPE"] = os.environ["INT8Q_VLLM_DTYPE"]
     proc = subprocess.run(
         [python, str(CLIENT), str(result), mode, str(src), str(quantized), *map(str, extra)],
         capture_output=True,
