@@ -1,0 +1,62 @@
+# Included by _kernels.pyx.
+
+# ===========================================================================
+# Affine quantization (given scales and zero points, ONNX QuantizeLinear) and
+# the MSE error tables behind clip="mse": the C drivers of core/affine.c (the
+# Python driver is int8q/_affine.py).
+# ===========================================================================
+
+ctypedef fused real:
+    float
+    double
+
+cdef extern from "core/affine.h":
+    int int8q_affine(const void *x, int f64, Py_ssize_t n, Py_ssize_t start,
+                     const int8q_layout *L, const void *scales, const int32_t *zps, int qmin,
+                     int qmax, int mode, int out_unsigned, void *q, int threads) noexcept nogil
+    void int8q_mse_errors(const void *x, int f64, Py_ssize_t n, Py_ssize_t start,
+                          const int8q_layout *L, const void *cand, int ncand, int mode,
+                          double *err, int by_blocks, int threads) noexcept nogil
+
+
+def affine_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] scales,
+                const int32_t[::1] zps, int qmin, int qmax, int mode,
+                bint out_unsigned, uint8_t[::1] q, int threads):
+    """q = saturate(round(x / scale) + zero_point) over [qmin, qmax].
+
+    q is the output's bytes (int8 or uint8, viewed as uint8).  Returns True
+    if x holds NaN or inf; q is then partly written and the caller discards
+    it.
+    """
+    cdef int8q_layout L = make_layout(layout)
+    cdef Py_ssize_t n = x.shape[0]
+    cdef int status, f64 = 0
+    if real is double:
+        f64 = 1
+    if n == 0:
+        return False
+    with nogil:
+        status = int8q_affine(&x[0], f64, n, start, &L, &scales[0], &zps[0], qmin,
+                              qmax, mode, out_unsigned, &q[0], threads)
+    return status != INT8Q_OK
+
+
+def mse_errors_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] cand,
+                    int ncand, int mode, double[::1] err, bint by_blocks, int threads):
+    """err[k * ncand + c] += squared error of candidate scale c over the
+    elements of x that use scale k (see core/affine.h).
+
+    With by_blocks (each scale owns one contiguous block, as for a fused
+    granularity) threads take whole blocks, so every sum keeps its C order
+    and the result does not depend on the thread count; otherwise one thread.
+    """
+    cdef int8q_layout L = make_layout(layout)
+    cdef Py_ssize_t n = x.shape[0]
+    cdef int f64 = 0
+    if real is double:
+        f64 = 1
+    if n == 0:
+        return
+    with nogil:
+        int8q_mse_errors(&x[0], f64, n, start, &L, &cand[0], ncand, mode, &err[0],
+                         by_blocks, threads)
