@@ -15,8 +15,8 @@ NumPy oracle is int8q.reference):
   (c = 0 .. S-1, S = CLIP_CANDIDATES) whose symmetric INT8 quantization has the
   smallest squared error, ties to the widest.
 
-The functions here move data; _checks.py checks the parameters (given_scales,
-given_zero_points, quantize_options) and _api.py shapes results.
+The functions here move data: _plan.py decides a call's path and checks its
+parameters (through _checks.py), and _api.py shapes results.
 """
 
 from collections.abc import Callable
@@ -28,7 +28,7 @@ import numpy.typing as npt
 from . import _engine, _kernels
 from ._chunks import chunk_threads, chunks
 from ._config import get_num_threads
-from ._dtypes import FLOAT32, INT8, UINT8, WORKING_DTYPES
+from ._dtypes import UINT8
 from ._granularity import Granularity
 from ._typing import FloatArray, WorkingDtype
 
@@ -46,84 +46,38 @@ def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
     return (-128, 127) if full else (-127, 127)
 
 
-# What the common given-parameter call passes (quantize_given_common).
-_FLOAT_SCALARS = (float, np.float32, np.float64)
-_INT_SCALARS = (int, np.int8, np.uint8, np.int16, np.int32, np.int64)
-# Python floats that stay finite and nonzero as float32 (others: the general
-# path, which explains what they become).
-_F32_KEEPS = (float(np.finfo(np.float32).smallest_subnormal), float(np.finfo(np.float32).max))
-_QDTYPES = {np.int8: INT8, np.uint8: UINT8}
-
-
-def quantize_given_common(
+def quantize_direct(
     x: npt.NDArray[Any],
     gran: Granularity,
-    scale: Any,
-    zero_point: Any,
-    qdtype: Any,
+    scales: FloatArray,
+    zero_points: npt.NDArray[np.int32] | None,
+    qmin: int,
+    qmax: int,
     mode: int,
-) -> tuple[npt.NDArray[Any], FloatArray, npt.NDArray[Any] | None] | None:
-    """(q, scales, zero points) for the common given-parameter call, in a
-    few NumPy calls where the general path makes dozens (a small call: 37 ->
-    ~10 us): x a non-empty C-contiguous native float32/float64 ndarray, gran
-    its Granularity (the caller resolved it); the scales a float (per tensor) or an ndarray of x's dtype and the scale
-    shape, all finite and > 0; no zero point (int8) or one of the scale
-    shape, an integer in range per tensor or an array of qdtype, the caller's
-    own int8 or uint8.  None for anything else: the general path takes it
-    and makes the checks and errors.  The same kernel as the general path;
-    NaN/inf in x raise ValueError."""
-    work = x.dtype
-    if not (work in WORKING_DTYPES and x.flags.c_contiguous and x.size):
-        return None
-    shape = gran.scale_shape
-    if type(scale) is np.ndarray and scale.dtype == work and scale.shape == shape:
-        s = scale.copy()  # the QTensor never aliases the caller's array
-        if not _kernels.all_finite(s, True):
-            return None
-    elif shape == () and type(scale) in _FLOAT_SCALARS:
-        if work == FLOAT32 and type(scale) is not np.float32:
-            if not _F32_KEEPS[0] <= scale <= _F32_KEEPS[1]:
-                return None
-        s = np.array(scale, dtype=work)
-        if not _kernels.all_finite(s, True):
-            return None
-    else:
-        return None
-    if zero_point is None:
-        if qdtype is not np.int8:
-            return None
-        zp = None
-        zp32 = np.zeros(s.size, np.int32)
-    elif (
-        type(zero_point) is np.ndarray and zero_point.dtype == qdtype and zero_point.shape == shape
-    ):
-        zp = zero_point.copy()
-        zp32 = zp.astype(np.int32).reshape(-1)
-    elif shape == () and type(zero_point) in _INT_SCALARS:
-        lo, hi = qrange(_QDTYPES[qdtype], True)  # the type's range
-        if not lo <= zero_point <= hi:
-            return None
-        zp = np.array(zero_point, dtype=qdtype)
-        zp32 = np.array([zero_point], dtype=np.int32)
-    else:
-        return None
-    qmin, qmax = qrange(_QDTYPES[qdtype], zp is not None)
-    q = np.empty(x.shape, dtype=qdtype)
+    qdtype: np.dtype[Any],
+) -> npt.NDArray[Any]:
+    """A new q of qdtype (int8 or uint8) from x, C-contiguous of its working
+    dtype (the plan says so: _plan.Plan.direct), in one kernel call; the
+    scales (of x's dtype) in the scale shape, flat int32 zero points (None:
+    zeros), the output range [qmin, qmax] (uint8's when qmin is 0).  NaN/inf
+    in x raise ValueError."""
+    q = np.empty(x.shape, qdtype)
+    zps = np.zeros(scales.size, np.int32) if zero_points is None else zero_points
     if _kernels.affine_into(
         x.reshape(-1),
         0,
         gran.layout,
-        s.reshape(-1),
-        zp32,
+        scales.reshape(-1),
+        zps,
         qmin,
         qmax,
         mode,
-        qdtype is np.uint8,
+        qmin == 0,
         q.reshape(-1).view(np.uint8),
         get_num_threads(),
     ):
-        _engine.raise_nonfinite(x, work)
-    return q, s, zp
+        _engine.raise_nonfinite(x, x.dtype)
+    return q
 
 
 def quantize_given(

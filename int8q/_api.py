@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, SupportsIndex
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,13 +13,10 @@ from ._checks import (
     check_out,
     dequantize_call_error,
     finite_scales,
-    given_scales,
     given_zero_points,
     nonfinite_scale_error,
     out_pair,
-    output_qdtype,
     q_dtype,
-    quantize_options,
     result_dtype,
     rounding_code,
     scale_count,
@@ -31,6 +28,7 @@ from ._config import get_num_threads
 from ._dtypes import WORKING_DTYPES
 from ._granularity import Granularity, resolve
 from ._operands import apart, as_input
+from ._plan import ASYMMETRIC, CLIP_MSE, SYMMETRIC, Plan, quantize_plan
 from ._typing import (
     ArrayLike,
     Axis,
@@ -39,7 +37,6 @@ from ._typing import (
     DTypeLike,
     FloatArray,
     Int8Array,
-    IntArray,
     OutArray,
     QDtype,
     Rounding,
@@ -290,103 +287,57 @@ def quantize(
     ):
         # The common calls (the scale from the abs-max, or one given float)
         # on an array the kernels read in place, in one compiled step that
-        # declines (None) anything else, which the general path then takes
-        # and checks.  The compiled step itself (_engine hands it out as it
-        # is): at 1 element (about 1.5 us) one more Python call costs a tenth
-        # of the time.  With
-        # out= an abs-max pass comes first, so NaN/inf leaves it untouched.
+        # returns None for anything else, which the plan then takes and
+        # checks (_plan.py).  _engine re-exports the compiled step itself:
+        # at 1 element (about 1 us) a Python wrapper would cost a tenth of
+        # the time.  With out= an abs-max pass comes first, so NaN/inf
+        # leaves it untouched.
         made = _engine.quantize_tensor(x, rounding_code(rounding), out, get_num_threads(), scale)
         if type(made) is tuple:
             return QTensor(made[0], made[1], None, None, rounding)
         if made is not None:
             _engine.raise_nonfinite(x, working_dtype(x.dtype))
-    if (
-        scale is not None
-        or zero_point is not None
-        or symmetric is not True
-        or clip is not None
-        or (qdtype is not None and qdtype is not np.int8)
-    ):
-        return _quantize_affine(
+    return _run(
+        quantize_plan(
             x, axis, block_size, rounding, out, scale, zero_point, symmetric, qdtype, clip
-        )
-    mode = rounding_code(rounding)
-    x, work, gran = _operands(x, axis, block_size)
-    return _quantize(x, work, gran, mode, rounding, out, want_dequantized=False)[0]
-
-
-def _quantize_affine(
-    x: ArrayLike,
-    axis: SupportsIndex | None,
-    block_size: SupportsIndex | None,
-    rounding: str,
-    out: IntArray | None,
-    scale: ArrayLike | None,
-    zero_point: ArrayLike | None,
-    symmetric: bool,
-    qdtype: DTypeLike | None,
-    clip: str | None,
-) -> QTensor:
-    """quantize() with given parameters, asymmetric ranges or clip="mse"
-    (int8q/_affine.py does the work)."""
-    mode = rounding_code(rounding)
-    qdtype = output_qdtype(qdtype, zero_point)
-    gran: Granularity | None = None  # resolved once: by the common call's test if it gets there
-    if (
-        type(x) is _NDARRAY
-        and scale is not None
-        and symmetric is True
-        and clip is None
-        and out is None
-        and (qdtype is _INT8_TYPE or qdtype is np.uint8)
-        # Other dtypes may be refused (TypeError), which comes before any
-        # AxisError: the general path resolves after converting x.
-        and x.dtype in WORKING_DTYPES
-    ):
-        gran = resolve(x.shape, axis, block_size)
-        made = _affine.quantize_given_common(x, gran, scale, zero_point, qdtype, mode)
-        if made is not None:
-            q, scales, zps = made
-            return QTensor(q, scales, gran.axis, gran.block_size, rounding, zps, q.dtype)
-    qdtype = quantize_options(qdtype, scale, zero_point, symmetric, clip)
-    x = as_input(x)
-    work = working_dtype(x.dtype)
-    if gran is None:
-        gran = resolve(x.shape, axis, block_size)
-    if scale is None and symmetric and clip is None:  # qdtype spelled as "int8"
-        return _quantize(x, work, gran, mode, rounding, out, want_dequantized=False)[0]
-    full = zero_point is not None or not symmetric
-    if scale is not None:
-        scales = given_scales(scale, gran.scale_shape, work)
-        zps = (
-            None if zero_point is None else given_zero_points(zero_point, gran.scale_shape, qdtype)
-        )
-        if zps is None and full:
-            zps = np.zeros(gran.scale_shape, dtype=np.int32)
-    if out is not None:
-        check_out(out, x.shape, qdtype)
-        x = apart(x, out)
-    if scale is None and not symmetric:
-        scales, zps = _affine.asymmetric_params(x, work, gran, qdtype)
-    elif clip is not None:
-        scales, zps = _affine.clip_mse_scales(x, work, gran, mode), None
-    qmin, qmax = _affine.qrange(qdtype, full)
-    q = np.empty(x.shape, dtype=qdtype) if out is None else out
-    zp_flat = np.zeros(gran.nscales, np.int32) if zps is None else zps
-    _affine.quantize_given(
-        x, work, gran, scales, zp_flat, qmin, qmax, mode, q.reshape(-1), check_first=out is not None
-    )
-    if zps is not None:
-        zps = np.asarray(zps).astype(qdtype).reshape(gran.scale_shape)
-    return QTensor(
-        q,
-        np.asarray(scales, dtype=work).reshape(gran.scale_shape),
-        gran.axis,
-        gran.block_size,
+        ),
         rounding,
-        zero_point=zps,
-        qdtype=qdtype,
     )
+
+
+def _run(plan: Plan, rounding: str) -> QTensor:
+    """Execute a quantize plan: the engine computes what the plan says."""
+    path, x, work, gran, mode, qdtype, qmin, qmax, scales, zps, zp32, out, direct = plan
+    if direct:  # (first: the common given call is a few microseconds)
+        assert scales is not None  # direct plans are given ones
+        q = _affine.quantize_direct(x, gran, scales, zp32, qmin, qmax, mode, qdtype)
+    elif path is SYMMETRIC:
+        return _quantize(x, work, gran, mode, rounding, out, False)[0]
+    else:
+        if path is ASYMMETRIC:
+            # (flat, zero points of qdtype, which quantize_given reads as int32)
+            scales, zp32 = _affine.asymmetric_params(x, work, gran, qdtype)
+            scales, zps = scales.reshape(gran.scale_shape), zp32.reshape(gran.scale_shape)
+        elif path is CLIP_MSE:
+            scales = _affine.clip_mse_scales(x, work, gran, mode).reshape(gran.scale_shape)
+        assert scales is not None  # given, or made above
+        if zp32 is None:
+            zp32 = np.zeros(scales.size, np.int32)
+        q = np.empty(x.shape, dtype=qdtype) if out is None else out
+        _affine.quantize_given(
+            x,
+            work,
+            gran,
+            scales,
+            zp32,
+            qmin,
+            qmax,
+            mode,
+            q.reshape(-1),
+            check_first=out is not None,
+        )
+    # (q's dtype is qdtype: QTensor takes it from q)
+    return QTensor(q, scales, gran.axis, gran.block_size, rounding, zps)
 
 
 def quantize_dequantize(
@@ -415,6 +366,11 @@ def quantize_dequantize(
     q_out, d_out = (None, None) if out is None else out_pair(out)
     mode = rounding_code(rounding)
     x, work, gran = _operands(x, axis, block_size)
+    if q_out is not None:
+        check_out(q_out, x.shape, np.int8)
+    if d_out is not None:
+        check_out(d_out, x.shape, work, "xhat")
+    x = apart(x, q_out, d_out)
     qt, d = _quantize(x, work, gran, mode, rounding, q_out, want_dequantized=True, d_out=d_out)
     assert d is not None  # want_dequantized: always made
     return qt, d
@@ -431,12 +387,7 @@ def _quantize(
     d_out: FloatArray | None = None,
 ) -> tuple[QTensor, FloatArray | None]:
     """The symmetric abs-max quantize of x (and q * scale) into new arrays or
-    the caller's (checked here)."""
-    if out is not None:
-        check_out(out, x.shape, np.int8)
-    if d_out is not None:
-        check_out(d_out, x.shape, work, "xhat")
-    x = apart(x, out, d_out)
+    the caller's, checked by the caller and apart from x."""
     q = np.empty(x.shape, dtype=np.int8) if out is None else out
     d = None if not want_dequantized else np.empty(x.shape, dtype=work) if d_out is None else d_out
     # Writing into the caller's buffers goes through the two-pass path, which

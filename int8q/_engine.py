@@ -19,9 +19,10 @@ from ._dtypes import FLOAT32, FLOAT64, read_kind, working_kind
 from ._granularity import Granularity
 from ._typing import FloatArray, Int8Array, WorkingDtype
 
-# The compiled steps of the small-call fast paths, handed out as they are (a
-# wrapper would cost a tenth of a 1-element call): _api's quantize of one
-# tensor, and the seed function's list path.
+# The compiled steps of the small-call fast paths, re-exported as they are (a
+# Python wrapper would cost a tenth of a 1-element call): _api's quantize of
+# one tensor, and the seed function's list path.  So _api reaches the
+# kernels through _engine's names only, two of which are compiled functions.
 quantize_tensor = _kernels.quantize_tensor
 seed_quantize = _kernels.seed_quantize
 

@@ -349,14 +349,14 @@ def test_given_parameters_are_copied_not_kept():
 
 @pytest.mark.parametrize("kw, exc, match", BAD_PARAMETERS)
 def test_bad_parameters_raise_without_out(kw, exc, match):
-    # without out= the common given-parameter call (quantize_given_common)
-    # sees them first: it declines, and the general path's errors apply
+    # without out= the plan's common given-parameter test (_plan._common_given)
+    # sees them first: it leaves them to the general checks, whose errors apply
     x = np.arange(12, dtype=np.float32).reshape(4, 3)
     with pytest.raises(exc, match=match):
         int8q.quantize(x, **kw)
 
 
-# --- the common given-parameter call (_affine.quantize_given_common) --------
+# --- the common given-parameter call (_plan._common_given) -----------------
 # A float32/float64 C-contiguous x with scales of its dtype and the scale
 # shape (or a float per tensor) and zero points of qdtype (or an int per
 # tensor) take a short path to the same kernel; everything else declines.
@@ -376,8 +376,7 @@ COMMON_SCALES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("qdtype", [None, np.int8, np.uint8])
 def test_common_given_call_matches_reference(kw, spell, dtype, qdtype):
-    from int8q import _affine
-    from int8q._granularity import resolve
+    from int8q import _plan
 
     rng = np.random.default_rng(11)
     x = (rng.standard_normal((6, 11)) * 40).astype(dtype)
@@ -390,12 +389,15 @@ def test_common_given_call_matches_reference(kw, spell, dtype, qdtype):
     q_type = np.int8 if qdtype is None else qdtype
     for rounding in ("half_even", "half_away"):
         mode = 0 if rounding == "half_even" else 1
-        gran = resolve(x.shape, kw.get("axis"), kw.get("block_size"))
-        made = _affine.quantize_given_common(x, gran, scale, zero_point, q_type, mode)
+        plan = _plan.quantize_plan(
+            x, kw.get("axis"), kw.get("block_size"), rounding, None, scale, zero_point, True,
+            q_type, None,
+        )  # fmt: skip
+        assert plan.mode == mode
         if qdtype is np.uint8 and zero_point is None:
-            assert made is None
+            assert not plan.direct
             continue
-        assert made is not None
+        assert plan.direct
         qt = int8q.quantize(
             x, scale=scale, zero_point=zero_point, qdtype=q_type, rounding=rounding, **kw
         )
@@ -404,7 +406,6 @@ def test_common_given_call_matches_reference(kw, spell, dtype, qdtype):
             x, s_work, zero_point, qdtype=q_type, rounding=rounding, **kw
         )
         assert same_bits(qt.q, want), rounding
-        assert same_bits(made[0], want), rounding
         assert same_bits(qt.scale, s_work)
         if zero_point is None:
             assert qt.zero_point is None
@@ -413,7 +414,7 @@ def test_common_given_call_matches_reference(kw, spell, dtype, qdtype):
 
 
 def test_common_given_call_declines_what_it_does_not_take():
-    from int8q import _affine
+    from int8q import _plan
     from int8q._granularity import resolve
 
     x = np.linspace(-3, 3, 24, dtype=np.float32).reshape(4, 6)
@@ -438,7 +439,7 @@ def test_common_given_call_declines_what_it_does_not_take():
     ]:
         x_, axis, block_size, *rest = args
         gran = resolve(x_.shape, axis, block_size)
-        assert _affine.quantize_given_common(x_, gran, *rest, 0) is None, args[1:]
+        assert _plan._common_given(x_, gran, 0, *rest) is None, args[1:]
     # and the same calls through quantize() give the general path's answer
     assert same_bits(
         int8q.quantize(x, scale=0.1, zero_point=np.int64(5), qdtype=np.uint8).q,

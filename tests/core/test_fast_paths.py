@@ -182,3 +182,70 @@ def test_given_scale_nonfinite(threads, n, bad):
         assert (out == 7).all()
         with pytest.raises(ValueError, match=rf"x\[{n - 4}\]"):
             int8q.quantize(x, scale=0.5)
+
+
+# --- the compiled per-tensor step sees only the keywords it executes ---------
+# quantize()'s one keyword test outside int8q/_plan.py is the guard of the
+# compiled step.  A keyword it does not pass on must send the call to the
+# plan: a new keyword fails here until it has a sample below and the guard
+# (or the compiled step) knows it.
+
+PASSED_ON = {"rounding", "out", "scale"}  # the compiled step's own operands
+NON_DEFAULT = {
+    "axis": 0,
+    "block_size": 4,
+    "rounding": "half_away",
+    "out": None,  # (a given out is passed on; its sample is made in the test)
+    "scale": 0.5,
+    "zero_point": 0,
+    "symmetric": False,
+    "qdtype": np.uint8,
+    "clip": "mse",
+}
+
+
+def test_every_keyword_has_a_sample():
+    import inspect
+
+    keywords = [
+        name
+        for name, p in inspect.signature(int8q.quantize).parameters.items()
+        if p.kind is p.KEYWORD_ONLY
+    ]
+    assert sorted(keywords) == sorted(NON_DEFAULT), "a new keyword: give it a sample here"
+
+
+@pytest.mark.parametrize("name", list(NON_DEFAULT))
+def test_every_keyword_reaches_the_plan_unless_the_compiled_step_takes_it(monkeypatch, name):
+    from int8q import _api, _engine, _plan
+
+    x = np.linspace(-2, 2, 8, dtype=np.float32)
+    value = np.empty(8, np.int8) if name == "out" else NON_DEFAULT[name]
+    if name == "qdtype":  # uint8 needs a zero point: the scheme's own
+        kw = {"qdtype": value, "symmetric": False}
+    elif name == "zero_point":  # it needs a scale
+        kw = {"zero_point": value, "scale": 0.5}
+    else:
+        kw = {name: value}
+    steps, plans = [], []
+    real_step, real_plan = _engine.quantize_tensor, _plan.quantize_plan
+    monkeypatch.setattr(_engine, "quantize_tensor", lambda *a: steps.append(a) or real_step(*a))
+    monkeypatch.setattr(_api, "quantize_plan", lambda *a: plans.append(a) or real_plan(*a))
+    qt = int8q.quantize(x, **kw)
+    monkeypatch.undo()
+    if name in PASSED_ON:
+        assert steps and not plans
+    else:
+        assert plans and not steps
+    assert qt.q.tobytes() == _api_free_reference(x, kw).tobytes()
+
+
+def _api_free_reference(x, kw):
+    if "scale" in kw:
+        return reference.quantize_given(x, np.float32(kw["scale"]), kw.get("zero_point"))
+    if kw.get("symmetric") is False:
+        return reference.quantize_asymmetric(x, qdtype=kw.get("qdtype", np.int8))[0]
+    if "clip" in kw:
+        return reference.quantize_given(x, reference.mse_scales(x))
+    kw = {k: v for k, v in kw.items() if k in ("axis", "block_size", "rounding")}
+    return reference.quantize(x, **kw)[0]

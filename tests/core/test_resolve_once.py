@@ -1,13 +1,14 @@
 """Each public call resolves its geometry once (docs/design/architecture.md):
-the façade turns (shape, axis, block_size) into a Granularity with one call
-of _granularity.resolve and hands it to the engine, which never resolves,
+the façade (quantize through its plan, int8q/_plan.py) turns (shape, axis,
+block_size) into a Granularity with one call of _granularity.resolve and
+hands it to the engine, which never resolves,
 whichever path (fast, declined, general, failing) the call takes."""
 
 import numpy as np
 import pytest
 
 import int8q
-from int8q import _affine, _api, _engine, _granularity
+from int8q import _affine, _api, _checks, _engine, _granularity, _plan
 
 
 @pytest.fixture
@@ -19,6 +20,7 @@ def resolves(monkeypatch):
         return _granularity.resolve(shape, axis, block_size)
 
     monkeypatch.setattr(_api, "resolve", counting)
+    monkeypatch.setattr(_plan, "resolve", counting)
     return calls
 
 
@@ -66,3 +68,82 @@ def test_one_resolve_when_the_fast_path_falls_through_to_an_error(resolves):
 def test_the_engine_never_resolves():
     for module in (_affine, _engine):
         assert not hasattr(module, "resolve"), module.__name__
+
+
+# --- one plan per call: the path is decided, and given scales checked, once --
+
+
+@pytest.fixture
+def scale_checks(monkeypatch):
+    calls = []
+
+    def counting(scale, shape, work):
+        calls.append(shape)
+        return _checks.given_scales(scale, shape, work)
+
+    monkeypatch.setattr(_plan, "given_scales", counting)
+    return calls
+
+
+GIVEN_CALLS = {
+    # (call, how many times _checks.given_scales sees the scales)
+    "common, per tensor": (lambda: int8q.quantize(X, scale=0.05, zero_point=3), 0),
+    "common, per channel": (lambda: int8q.quantize(X, scale=S4, axis=0), 0),
+    "general, strided": (lambda: int8q.quantize(X[:, ::2], scale=S4, axis=0), 1),
+    "general, a list": (lambda: int8q.quantize(X, scale=[0.05] * 4, axis=0), 1),
+    "general, out=": (
+        lambda: int8q.quantize(X, scale=S4, axis=0, out=np.empty((4, 6), np.int8)),
+        1,
+    ),
+    "general, float16 x": (lambda: int8q.quantize(X.astype(np.float16), scale=S4, axis=0), 1),
+    "asymmetric": (lambda: int8q.quantize(X, symmetric=False, axis=0), 0),
+    "clip mse": (lambda: int8q.quantize(X, clip="mse", axis=0), 0),
+}
+
+
+@pytest.mark.parametrize("name", list(GIVEN_CALLS))
+def test_given_scales_are_checked_at_most_once(scale_checks, name):
+    call, times = GIVEN_CALLS[name]
+    call()
+    assert len(scale_checks) == times, scale_checks
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, np.nan, np.float32(np.inf), 1e-50, 1e39])
+def test_a_bad_given_scale_is_refused_by_the_one_check(scale_checks, scale):
+    for x in (X, X[:, ::2], X.astype(np.float16)):
+        with pytest.raises(ValueError, match="scales must be finite and > 0"):
+            int8q.quantize(x, scale=scale, zero_point=0)
+    assert len(scale_checks) == 3
+
+
+def test_the_executors_check_nothing():
+    # the plan (int8q/_plan.py) holds the checks; the modules that execute it
+    # take its fields as they are
+    for module in (_affine, _engine):
+        for name in ("given_scales", "given_zero_points", "quantize_options", "output_qdtype"):
+            assert not hasattr(module, name), (module.__name__, name)
+
+
+@pytest.mark.parametrize(
+    "kw, path",
+    [
+        ({}, _plan.SYMMETRIC),
+        ({"qdtype": "int8", "axis": 1}, _plan.SYMMETRIC),
+        ({"scale": S4, "axis": 0}, _plan.GIVEN),
+        ({"scale": 0.1, "zero_point": 7, "qdtype": "uint8"}, _plan.GIVEN),
+        ({"symmetric": False, "block_size": 4}, _plan.ASYMMETRIC),
+        ({"clip": "mse", "axis": 1}, _plan.CLIP_MSE),
+    ],
+)
+def test_the_plan_names_the_path_and_the_executed_plan_is_quantize(kw, path):
+    args = {"axis": None, "block_size": None, "rounding": "half_away", "out": None}
+    args |= {"scale": None, "zero_point": None, "symmetric": True, "qdtype": None, "clip": None}
+    args |= kw
+    plan = _plan.quantize_plan(X, **args)
+    assert plan.path == path
+    assert plan.gran == _granularity.resolve(X.shape, args["axis"], args["block_size"])
+    got = _api._run(plan, "half_away")
+    want = int8q.quantize(X, rounding="half_away", **kw)
+    assert got.q.tobytes() == want.q.tobytes() and got.q.dtype == want.q.dtype
+    assert got.scale.tobytes() == want.scale.tobytes()
+    assert (got.zero_point is None) == (want.zero_point is None)
