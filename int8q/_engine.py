@@ -25,6 +25,10 @@ from ._typing import FloatArray, Int8Array, WorkingDtype
 # kernels through _engine's names only, two of which are compiled functions.
 quantize_tensor = _kernels.quantize_tensor
 seed_quantize = _kernels.seed_quantize
+# all_finite(a, positive): whether every value of a C-contiguous float32 or
+# float64 array is finite (and > 0 with positive=True), False for any other
+# array: the plan's test of the common given-scale call (_plan.py).
+all_finite = _kernels.all_finite
 
 
 def find_nonfinite(

@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from . import _kernels
 from ._affine import qrange
 from ._checks import (
     check_out,
@@ -32,6 +31,7 @@ from ._checks import (
     working_dtype,
 )
 from ._dtypes import FLOAT32, INT8, UINT8, WORKING_DTYPES
+from ._engine import all_finite
 from ._granularity import Granularity, resolve
 from ._operands import apart, as_input
 from ._typing import FloatArray, WorkingDtype
@@ -181,7 +181,7 @@ def _common_given(
         s = np.array(scale, dtype=work)
     else:
         return None
-    if not _kernels.all_finite(s, True):
+    if not all_finite(s, True):
         return None
     q_type = _QDTYPES[qdtype]
     if zero_point is None:

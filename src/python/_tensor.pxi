@@ -36,7 +36,7 @@ def all_finite(a, bint positive=False):
         PyBuffer_Release(&v)
 
 
-# Types of a given scale the compiled path takes (others: the general path).
+# Types of a given scale the compiled path takes (others: quantize's plan).
 cdef tuple SCALAR_SCALES = (float, np.float64, np.float32)
 
 
@@ -45,8 +45,10 @@ def quantize_tensor(x, int mode, out, int threads, given=None):
     float32/float64/float16 array x, q into `out` when it is a writeable
     C-contiguous int8 ndarray (not a subclass) of x's shape apart from x, with
     the scale from the abs-max or `given` (a float, finite and > 0 in the
-    working dtype).  None for anything else (the general path takes it and
-    checks it); NONFINITE at NaN/inf, with `out` untouched (its abs-max pass
+    working dtype).  None for anything else, which quantize's plan
+    (int8q/_plan.py) takes and checks: the buffer tests here are the
+    cheapest place for them, and the plan makes the checks with their
+    messages; NONFINITE at NaN/inf, with `out` untouched (its abs-max pass
     comes first; an allocated q is found partly written and dropped)."""
     cdef Py_buffer xv, ov, qv, sv
     cdef int kind, status
@@ -55,7 +57,7 @@ def quantize_tensor(x, int mode, out, int threads, given=None):
     cdef double given_value = 0.0
     cdef bint check_first = out is not None
     if out is not None and type(out) is not ndarray:
-        return None  # subclasses (np.matrix, masked arrays...): the general path checks them
+        return None  # subclasses (np.matrix, masked arrays...): the plan checks them
     if given is not None:
         if type(given) not in SCALAR_SCALES:
             return None
