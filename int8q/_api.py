@@ -28,7 +28,7 @@ from ._config import get_num_threads
 from ._dtypes import WORKING_DTYPES
 from ._granularity import Granularity, resolve
 from ._operands import apart, as_input
-from ._plan import ASYMMETRIC, CLIP_MSE, SYMMETRIC, Plan, quantize_plan
+from ._plan import ASYMMETRIC, CLIP_MSE, SYMMETRIC, quantize_plan
 from ._typing import (
     ArrayLike,
     Axis,
@@ -297,33 +297,28 @@ def quantize(
             return QTensor(made[0], made[1], None, None, rounding)
         if made is not None:
             _engine.raise_nonfinite(x, working_dtype(x.dtype))
-    return _run(
-        quantize_plan(
-            x, axis, block_size, rounding, out, scale, zero_point, symmetric, qdtype, clip
-        ),
-        rounding,
+    # The plan: the path and geometry of the call, every operand checked
+    # (int8q/_plan.py); what follows executes it with the engine.
+    plan = quantize_plan(
+        x, axis, block_size, rounding, out, scale, zero_point, symmetric, qdtype, clip
     )
-
-
-def _run(plan: Plan, rounding: str) -> QTensor:
-    """Execute a quantize plan: the engine computes what the plan says."""
-    path, x, work, gran, mode, qdtype, qmin, qmax, scales, zps, zp32, out, direct = plan
+    path, x, work, gran, mode, q_type, qmin, qmax, scales, zps, zp32, out, direct = plan
     if direct:  # (first: the common given call is a few microseconds)
         assert scales is not None  # direct plans are given ones
-        q = _affine.quantize_direct(x, gran, scales, zp32, qmin, qmax, mode, qdtype)
+        q = _affine.quantize_direct(x, gran, scales, zp32, qmin, qmax, mode, q_type)
     elif path is SYMMETRIC:
         return _quantize(x, work, gran, mode, rounding, out, False)[0]
     else:
         if path is ASYMMETRIC:
-            # (flat, zero points of qdtype, which quantize_given reads as int32)
-            scales, zp32 = _affine.asymmetric_params(x, work, gran, qdtype)
+            # (flat, zero points of q_type, which quantize_given reads as int32)
+            scales, zp32 = _affine.asymmetric_params(x, work, gran, q_type)
             scales, zps = scales.reshape(gran.scale_shape), zp32.reshape(gran.scale_shape)
         elif path is CLIP_MSE:
             scales = _affine.clip_mse_scales(x, work, gran, mode).reshape(gran.scale_shape)
         assert scales is not None  # given, or made above
         if zp32 is None:
             zp32 = np.zeros(scales.size, np.int32)
-        q = np.empty(x.shape, dtype=qdtype) if out is None else out
+        q = np.empty(x.shape, dtype=q_type) if out is None else out
         _affine.quantize_given(
             x,
             work,
@@ -336,7 +331,7 @@ def _run(plan: Plan, rounding: str) -> QTensor:
             q.reshape(-1),
             check_first=out is not None,
         )
-    # (q's dtype is qdtype: QTensor takes it from q)
+    # (q's dtype is q_type: QTensor takes it from q)
     return QTensor(q, scales, gran.axis, gran.block_size, rounding, zps)
 
 

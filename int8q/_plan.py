@@ -125,7 +125,7 @@ def quantize_plan(
             check_out(out, x.shape, INT8)
             x = apart(x, out)
         return _new(
-            Plan, (path, x, work, gran, mode, INT8, -127, 127, None, None, None, out, False)
+            Plan, (path, x, work, gran, mode, INT8, *_SYMMETRIC, None, None, None, out, False)
         )
     full = zero_point is not None or not symmetric
     scales = zps = zp32 = None
@@ -153,6 +153,7 @@ _INT_SCALARS = (int, np.int8, np.uint8, np.int16, np.int32, np.int64)
 # checks, which explain what they become).
 _F32_KEEPS = (float(np.finfo(np.float32).smallest_subnormal), float(np.finfo(np.float32).max))
 _QDTYPES = {np.int8: INT8, np.uint8: UINT8}
+_SYMMETRIC = qrange(INT8, False)  # int8 without zero points
 
 
 def _common_given(
@@ -183,23 +184,22 @@ def _common_given(
         return None
     if not all_finite(s, True):
         return None
-    q_type = _QDTYPES[qdtype]
     if zero_point is None:
         if qdtype is not np.int8:
             return None
-        zp = zp32 = None
-    elif (
-        type(zero_point) is np.ndarray and zero_point.dtype == qdtype and zero_point.shape == shape
-    ):
+        return _new(
+            Plan, (GIVEN, x, work, gran, mode, INT8, *_SYMMETRIC, s, None, None, None, True)
+        )
+    q_type = _QDTYPES[qdtype]
+    qmin, qmax = qrange(q_type, True)  # the type's range
+    if type(zero_point) is np.ndarray and zero_point.dtype == qdtype and zero_point.shape == shape:
         zp = zero_point.copy()  # the QTensor never aliases the caller's array
         zp32 = zp.astype(np.int32).reshape(-1)
     elif shape == () and type(zero_point) in _INT_SCALARS:
-        lo, hi = qrange(q_type, True)  # the type's range
-        if not lo <= zero_point <= hi:
+        if not qmin <= zero_point <= qmax:
             return None
         zp = np.array(zero_point, dtype=q_type)
         zp32 = np.array([zero_point], dtype=np.int32)
     else:
         return None
-    qmin, qmax = qrange(q_type, zp is not None)
     return _new(Plan, (GIVEN, x, work, gran, mode, q_type, qmin, qmax, s, zp, zp32, None, True))

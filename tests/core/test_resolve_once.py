@@ -125,25 +125,29 @@ def test_the_executors_check_nothing():
 
 
 @pytest.mark.parametrize(
-    "kw, path",
+    "kw, path, qrange, zero_points",
     [
-        ({}, _plan.SYMMETRIC),
-        ({"qdtype": "int8", "axis": 1}, _plan.SYMMETRIC),
-        ({"scale": S4, "axis": 0}, _plan.GIVEN),
-        ({"scale": 0.1, "zero_point": 7, "qdtype": "uint8"}, _plan.GIVEN),
-        ({"symmetric": False, "block_size": 4}, _plan.ASYMMETRIC),
-        ({"clip": "mse", "axis": 1}, _plan.CLIP_MSE),
+        ({}, _plan.SYMMETRIC, (-127, 127), False),
+        ({"qdtype": "int8", "axis": 1}, _plan.SYMMETRIC, (-127, 127), False),
+        ({"scale": S4, "axis": 0}, _plan.GIVEN, (-127, 127), False),
+        ({"scale": 0.1, "zero_point": 7, "qdtype": "uint8"}, _plan.GIVEN, (0, 255), True),
+        ({"scale": 0.1, "zero_point": np.int8(-3)}, _plan.GIVEN, (-128, 127), True),
+        ({"symmetric": False, "block_size": 4}, _plan.ASYMMETRIC, (-128, 127), False),
+        ({"clip": "mse", "axis": 1}, _plan.CLIP_MSE, (-127, 127), False),
     ],
 )
-def test_the_plan_names_the_path_and_the_executed_plan_is_quantize(kw, path):
+def test_the_plan_names_the_path_geometry_and_range(kw, path, qrange, zero_points):
     args = {"axis": None, "block_size": None, "rounding": "half_away", "out": None}
     args |= {"scale": None, "zero_point": None, "symmetric": True, "qdtype": None, "clip": None}
     args |= kw
     plan = _plan.quantize_plan(X, **args)
     assert plan.path == path
     assert plan.gran == _granularity.resolve(X.shape, args["axis"], args["block_size"])
-    got = _api._run(plan, "half_away")
-    want = int8q.quantize(X, rounding="half_away", **kw)
-    assert got.q.tobytes() == want.q.tobytes() and got.q.dtype == want.q.dtype
-    assert got.scale.tobytes() == want.scale.tobytes()
-    assert (got.zero_point is None) == (want.zero_point is None)
+    assert (plan.qmin, plan.qmax) == qrange
+    assert plan.qdtype == int8q.quantize(X, **kw).q.dtype
+    assert (plan.zero_points is not None) == zero_points  # given ones, checked
+    if path == _plan.GIVEN:
+        want = np.broadcast_to(np.asarray(kw["scale"], np.float32), plan.gran.scale_shape)
+        assert plan.scales.tobytes() == want.tobytes()
+    else:
+        assert plan.scales is None  # made when the plan runs
