@@ -4,15 +4,17 @@
 operands, makes every check (through _checks, _operands and
 _granularity.resolve) and returns a Plan.  _api executes the plan with the
 engine (_engine for abs-max scales, _affine for the rest), which takes the
-plan's fields as they are and decides nothing again.  A new keyword is read
-here, and only here.
+plan's fields as they are and decides nothing again.
 
 Before any plan, _api hands the commonest call (one symmetric int8 scale
 for a plain ndarray, from the abs-max or one given float) to the compiled
 per-tensor step (_engine.quantize_tensor), which reads the operands'
 buffers and either quantizes or returns None, leaving the call to this
 module: at one element a call takes about a microsecond, and every Python
-test of an operand would cost a tenth of it.
+test of an operand would cost a tenth of it.  So a new keyword is read
+here and in that step's guard in _api.quantize, which sends any call with
+a keyword it does not pass on to the plan (tests/core/test_fast_paths.py
+fails for a keyword it has no sample of).
 """
 
 from typing import Any, NamedTuple
