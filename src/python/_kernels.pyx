@@ -19,8 +19,10 @@ count before C sees it.
 The module is one extension built from this file and the files it includes:
 _c_api.pxi (the C declarations), _buffers.pxi (reaching arrays' bytes),
 _chunked.pxi (the wrappers the engine drives chunk by chunk), _tensor.pxi
-(the small-call per-tensor steps), _seed.pxi (the seed function) and
-_affine.pxi (given scales and zero points, clip="mse").
+(the small-call per-tensor steps), _q8_0.pxi (GGML Q8_0 and the CRC-32),
+_seed.pxi (the seed function) and _affine.pxi (given scales and zero
+points, clip="mse"), in this order: the C functions keep the order they had
+in one file.
 """
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t
 from libc.math cimport fabs, isfinite, nearbyint
@@ -145,5 +147,6 @@ def asymmetric_params_into(rmin, rmax, int qmin, int qmax, scales, zero_points, 
 include "_buffers.pxi"
 include "_chunked.pxi"
 include "_tensor.pxi"
+include "_q8_0.pxi"
 include "_seed.pxi"
 include "_affine.pxi"

@@ -9,6 +9,50 @@
 cdef object ndarray = np.ndarray
 
 
+cdef int format_kind(const char *fmt) noexcept:
+    """The input kind of a native-order buffer format ('f', 'd', 'e'), or -1."""
+    if fmt == NULL or fmt[0] == 0 or fmt[1] != 0:
+        return -1
+    if fmt[0] == b'f':
+        return INT8Q_IN_F32
+    if fmt[0] == b'd':
+        return INT8Q_IN_F64
+    if fmt[0] == b'e':
+        return INT8Q_IN_F16
+    return -1
+
+
+cdef bint is_int8_format(const char *fmt) noexcept:
+    return fmt != NULL and fmt[0] == b'b' and fmt[1] == 0
+
+
+cdef bint take_contiguous(object a, Py_buffer *view, bint writable):
+    """a's buffer, C-contiguous with its format; False (nothing held) when a
+    cannot give one (not contiguous, read-only...)."""
+    cdef int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
+    try:
+        PyObject_GetBuffer(a, view, flags)
+    except (BufferError, ValueError):  # NumPy: ValueError for a strided array
+        return False
+    return True
+
+
+cdef bint same_shape(const Py_buffer *a, const Py_buffer *b) noexcept:
+    cdef int k
+    if a.ndim != b.ndim:
+        return False
+    for k in range(a.ndim):
+        if a.shape[k] != b.shape[k]:
+            return False
+    return True
+
+
+cdef bint apart_in_memory(const Py_buffer *a, const Py_buffer *b) noexcept:
+    cdef const char *pa = <const char *>a.buf
+    cdef const char *pb = <const char *>b.buf
+    return pa + a.len <= pb or pb + b.len <= pa
+
+
 def all_finite(a, bint positive=False):
     """Whether every value of a (a C-contiguous float32 or float64 array) is
     finite, and > 0 with `positive` (as given scales must be); False for any
