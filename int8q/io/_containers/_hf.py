@@ -23,6 +23,8 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import IO, Any
 
 import numpy as np
@@ -31,13 +33,13 @@ import numpy.typing as npt
 from .._formats import _safetensors as st
 from .._policy import _compressed_tensors as ct
 from .._policy import _convention as conv
-from .._policy._suffix import FOLDER, check_suffix
+from .._policy._suffix import FOLDER, SAFETENSORS, check_suffix
 from .._support import _pipeline
 from .._support._atomic import output_dir, output_file
 from .._support._errors import FormatError
 from .._support._limits import MAX_JSON_BYTES, load_json, shown
-from . import _sharded
-from ._container import ProgressFactory, Row
+from . import _checkpoint, _sharded
+from ._container import Originals, ProgressFactory, Quantized, Row, already_quantized
 from ._safetensors_jobs import ByRows, Compute, Job, Outputs, Read, Rows, never
 from ._safetensors_jobs import write as write_jobs
 
@@ -106,11 +108,11 @@ class _Weights:
         files = sorted(
             n
             for n in os.listdir(folder)
-            if n.endswith(".safetensors") and os.path.isfile(os.path.join(folder, n))
+            if n.endswith(SAFETENSORS) and os.path.isfile(os.path.join(folder, n))
         )
         if indexes:
             self.index = os.path.join(folder, indexes[0])
-            self.index_data, self.weight_map, self.shards = _sharded._shards(self.index)
+            self.index_data, self.weight_map, self.shards = _sharded.read_shards(self.index)
             # A .safetensors beside the index would be copied as it is, and
             # transformers could load it (float) under the quantized config.
             stray = sorted(set(files) - {shard for shard, _, _ in self.shards})
@@ -534,3 +536,24 @@ def inspect(path: str) -> list[Row]:
                 }
             )
     return rows
+
+
+# ---- compare ----
+
+
+def originals(path: str) -> AbstractContextManager[Originals]:
+    """A reader by name of a float model folder's tensors (see _registry)."""
+    if QUANTIZATION_CONFIG in _read_config(path):
+        raise already_quantized(path)
+    return _checkpoint.originals(path, [(p, h) for _, p, h in _Weights(path).shards])
+
+
+def quantized(path: str) -> Iterator[Quantized]:
+    """The quantized weights of a compressed-tensors folder, one at a time,
+    named as in the float model (see _registry)."""
+    _, _, plans = dequantize_plans(path)
+    for plan in plans:
+        for action, name, arg in plan.steps:
+            if action == "dequantize":
+                q, values = dequantized(plan, name, arg)
+                yield Quantized(f"{arg[0]}.{ct.WEIGHT}", q, values)
