@@ -1,4 +1,5 @@
-"""The interface of a container module, as types (described in _registry).
+"""The interface of a container module, as types (described in _registry),
+and the error every container's `originals` gives for a quantized checkpoint.
 
 Each container module (_safetensors_file, _sharded, _npy, _npz...) matches
 `Container`; mypy checks that when _registry lists it.
