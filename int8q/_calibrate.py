@@ -10,7 +10,7 @@ State per channel (one channel per tensor when axis is None):
   exceeds R, R doubles (as often as needed) and neighbouring bins merge:
   the merge is exact, so the histogram does not depend on the order or the
   size of the batches.  Memory: 16 * bins bytes per channel, whatever the
-  number of samples; a batch is read in slices of SLICE elements.
+  number of samples; a batch is read in slices of _calibration_stream.SLICE elements.
 
 This module is the collector; the methods that turn its state into ranges
 are int8q/_calibration_methods.py, one function each; the reading of
@@ -42,7 +42,6 @@ from . import _calibration_state as _state
 from . import _calibration_stream as _stream
 from ._calibration_state import FORMAT, MAX_COUNT
 from ._checks import calibrator_options
-from ._chunks import chunks
 from ._granularity import Granularity
 from ._operands import as_input
 from ._typing import ArrayLike, CalibrationMethod, FloatArray, QDtype, Rounding
@@ -51,7 +50,6 @@ if TYPE_CHECKING:  # (imported when used: _api imports this module)
     from ._api import QTensor
 
 METHODS = ("minmax", "percentile", "mse")
-SLICE = 1 << 16  # elements of a batch histogrammed at a time
 E_EMPTY = _stream.E_EMPTY  # exponent of a channel that has seen only zeros
 # Histogram bounds: bins per sign and channel (16 * MAX_BINS bytes, 1 MiB,
 # per channel), and the whole histogram (every channel) of one calibrator.
@@ -238,11 +236,16 @@ class Calibrator:
         count when None); the caller holds the lock."""
         self._start(work, gran.nscales if channels is None else channels)
         rows = slice(first, first + lo.shape[0])
-        np.minimum(self._lo[rows], lo, out=self._lo[rows])
-        np.maximum(self._hi[rows], hi, out=self._hi[rows])
+        if channels is None:  # the whole state (no views: small calls feel them)
+            np.minimum(self._lo, lo, out=self._lo)
+            np.maximum(self._hi, hi, out=self._hi)
+        else:
+            np.minimum(self._lo[rows], lo, out=self._lo[rows])
+            np.maximum(self._hi[rows], hi, out=self._hi[rows])
         if self._hist is not None and x.size:
-            self._grow(_stream.exponents(np.maximum(-lo, hi), self.bins), rows)
-            self._add(x, gran, first)
+            e = _stream.exponents(np.maximum(-lo, hi), self.bins)
+            _stream.grow(self._hist, self._exp, e, rows)
+            _stream.add(self._hist, self._exp, x, gran, first, self.dtype)
         self.count += int(x.size)
         self._frozen = None if self.method == "minmax" else self._frozen
 
@@ -258,59 +261,11 @@ class Calibrator:
         if self._hist is not None:
             e = np.maximum(self._exp, part._exp)
             everything = slice(None)
-            self._grow(e, everything)
-            part._grow(e, everything)
+            _stream.grow(self._hist, self._exp, e, everything)
+            _stream.grow(part._hist, part._exp, e, everything)
             self._hist += part._hist
         self.count += part.count
         self._frozen = None if self.method == "minmax" else self._frozen
-
-    def _grow(self, e: npt.NDArray[np.int64], rows: slice) -> None:
-        """Raise channels `rows` to the range 2^e where e is above their own,
-        merging bins exactly."""
-        e = np.maximum(self._exp[rows], e)
-        grow = np.flatnonzero(e > self._exp[rows])
-        if not grow.size:
-            return
-        n = self.bins
-        grow_rows = np.arange(self._exp.shape[0])[rows][grow]
-        e = e[grow]
-        # A jump of more than log2(2 * bins) doublings sends every old bin
-        # to one of the two central ones: cap it (the merge is the same).
-        d = np.minimum(e - self._exp[grow_rows], int(math.log2(n)) + 1)
-        f = (np.int64(1) << d)[:, None]
-        new_index = (n * (f - 1) + np.arange(2 * n)[None, :]) // f
-        merged = np.zeros((grow_rows.size, 2 * n), dtype=np.int64)
-        np.add.at(merged, (np.arange(grow_rows.size)[:, None], new_index), self._hist[grow_rows])
-        self._hist[grow_rows] = merged
-        self._exp[grow_rows] = e
-
-    def _add(self, x: npt.NDArray[Any], gran: Granularity, first: int) -> None:
-        """Histogram x into the bins of channels first, first + 1, ...
-        (gran: x's geometry), SLICE elements at a time."""
-        n = self.bins
-        # bins / R as a power of two: the multiplication below is exact.  A
-        # channel of zeros only (E_EMPTY) takes 1: its values all fall in the
-        # bin of 0 whatever the factor, and 2^(log2(bins) + 1100) overflows.
-        exp = self._exp[first : first + gran.nscales]
-        factor = np.ldexp(1.0, np.where(exp == E_EMPTY, 0, int(math.log2(n)) - exp))
-        n_row, block, cmod, nb = gran.layout
-        flat_hist = self._hist[first : first + gran.nscales].reshape(-1)
-        for start, chunk in chunks(x, self.dtype):
-            for s in range(0, chunk.shape[0], SLICE):
-                v = chunk[s : s + SLICE].astype(np.float64)
-                if gran.nscales == 1:
-                    ch = 0
-                    idx = np.floor(v * factor[0])
-                else:
-                    i = np.arange(start + s, start + s + v.shape[0], dtype=np.int64)
-                    row, col = np.divmod(i, n_row)
-                    ch = (row % cmod) * nb + col // block
-                    idx = np.floor(v * factor[ch])
-                idx = np.clip(idx + n, 0, 2 * n - 1).astype(np.int64) + ch * (2 * n)
-                if flat_hist.size <= 4 * idx.size:
-                    flat_hist += np.bincount(idx, minlength=flat_hist.size)
-                else:  # no histogram-sized temporary per slice
-                    np.add.at(flat_hist, idx, 1)
 
     def _fresh(self) -> Calibrator:
         """An empty calibrator with the same options."""
@@ -327,9 +282,12 @@ class Calibrator:
     def _ranges(self) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
         """(rmin, rmax) per channel for the method (rmin <= 0 <= rmax): in
         the working dtype for "minmax" (exact), in float64 for the others."""
+        # + 0 turns -0.0 into 0.0: which zero a running min or max keeps
+        # depends on the order it meets them, and results must not.
+        lo, hi = self._lo + 0, self._hi + 0
         if self.method == "minmax":
-            return methods.minmax_ranges(self._lo, self._hi)
-        lo, hi = self._lo.astype(np.float64), self._hi.astype(np.float64)
+            return methods.minmax_ranges(lo, hi)
+        lo, hi = lo.astype(np.float64), hi.astype(np.float64)
         n = self.bins
         # Bin widths; a channel of zeros only gets width 1 (its counts are all
         # in the bin of 0, whatever the width).
@@ -450,8 +408,8 @@ class Calibrator:
             "count": self.count,
             "scale": np.asarray(scale, np.float64).reshape(-1).tolist(),
             "zero_point": None if zp is None else np.asarray(zp).reshape(-1).tolist(),
-            "min": self._lo.astype(np.float64).tolist() if self._lo is not None else None,
-            "max": self._hi.astype(np.float64).tolist() if self._hi is not None else None,
+            "min": (self._lo + 0).astype(np.float64).tolist(),  # (+ 0: as in _ranges)
+            "max": (self._hi + 0).astype(np.float64).tolist(),
         }
 
     @classmethod
@@ -507,5 +465,3 @@ class Calibrator:
             f"Calibrator(method={self.method!r}, axis={self.axis}, "
             f"symmetric={self.symmetric}, qdtype={self.qdtype}, count={self.count})"
         )
-
-

@@ -70,9 +70,7 @@ def options(d: object) -> dict[str, Any]:
     }
 
 
-def values(
-    d: dict[str, Any], axis: int | None, symmetric: bool, qdtype: np.dtype[Any]
-) -> Saved:
+def values(d: dict[str, Any], axis: int | None, symmetric: bool, qdtype: np.dtype[Any]) -> Saved:
     """The saved state of a `to_dict` dict whose options are valid: the
     working dtype, count, range, scale and zero point, checked alone and
     against each other."""

@@ -21,11 +21,13 @@ import numpy.typing as npt
 
 from . import _affine, _engine
 from ._checks import nonfinite_error, working_dtype
+from ._chunks import chunks
 from ._granularity import Granularity, resolve
 from ._operands import as_input
 from ._typing import FloatArray
 
 E_EMPTY = -1100  # histogram exponent of a channel that has seen only zeros
+SLICE = 1 << 16  # elements of a batch histogrammed at a time
 
 
 def is_dask(batch: object) -> bool:
@@ -52,10 +54,6 @@ def reduce(
         if origin is not None:
             where = tuple(int(i) + o for i, o in zip(where, origin))
         raise nonfinite_error(where, value, what="batch")
-    # -0.0 becomes 0.0: which zero a reduction keeps depends on the order it
-    # meets them, and the state must not depend on how the data was cut.
-    lo += 0
-    hi += 0
     return work, gran, lo, hi
 
 
@@ -90,3 +88,61 @@ def dask_part(cal: Any, arr: Any) -> Any:
         first = 0 if gran.axis is None else origin[gran.axis]
         part._merge(x, *reduce(x, cal.axis, origin), first, gran.nscales)
     return part
+
+
+def grow(
+    hist: npt.NDArray[np.int64], exp: npt.NDArray[np.int64], e: npt.NDArray[np.int64], rows: slice
+) -> None:
+    """Raise channels `rows` of the histogram to the range 2^e where e is
+    above their own exponent, merging bins exactly."""
+    grown = np.flatnonzero(e > exp[rows])
+    if not grown.size:
+        return
+    n = hist.shape[1] // 2
+    where = np.arange(exp.shape[0])[rows][grown]
+    e = e[grown]
+    # A jump of more than log2(2 * bins) doublings sends every old bin
+    # to one of the two central ones: cap it (the merge is the same).
+    d = np.minimum(e - exp[where], int(math.log2(n)) + 1)
+    f = (np.int64(1) << d)[:, None]
+    new_index = (n * (f - 1) + np.arange(2 * n)[None, :]) // f
+    merged = np.zeros((where.size, 2 * n), dtype=np.int64)
+    np.add.at(merged, (np.arange(where.size)[:, None], new_index), hist[where])
+    hist[where] = merged
+    exp[where] = e
+
+
+def add(
+    hist: npt.NDArray[np.int64],
+    exp: npt.NDArray[np.int64],
+    x: npt.NDArray[Any],
+    gran: Granularity,
+    first: int,
+    work: np.dtype[Any],
+) -> None:
+    """Histogram x (gran: its geometry) into the bins of channels first,
+    first + 1, ..., SLICE elements at a time."""
+    n = hist.shape[1] // 2
+    # bins / R as a power of two: the multiplication below is exact.  A
+    # channel of zeros only (E_EMPTY) takes 1: its values all fall in the
+    # bin of 0 whatever the factor, and 2^(log2(bins) + 1100) overflows.
+    own = exp[first : first + gran.nscales]
+    factor = np.ldexp(1.0, np.where(own == E_EMPTY, 0, int(math.log2(n)) - own))
+    n_row, block, cmod, nb = gran.layout
+    flat_hist = hist[first : first + gran.nscales].reshape(-1)
+    for start, chunk in chunks(x, work):
+        for s in range(0, chunk.shape[0], SLICE):
+            v = chunk[s : s + SLICE].astype(np.float64)
+            if gran.nscales == 1:
+                ch = 0
+                idx = np.floor(v * factor[0])
+            else:
+                i = np.arange(start + s, start + s + v.shape[0], dtype=np.int64)
+                row, col = np.divmod(i, n_row)
+                ch = (row % cmod) * nb + col // block
+                idx = np.floor(v * factor[ch])
+            idx = np.clip(idx + n, 0, 2 * n - 1).astype(np.int64) + ch * (2 * n)
+            if flat_hist.size <= 4 * idx.size:
+                flat_hist += np.bincount(idx, minlength=flat_hist.size)
+            else:  # no histogram-sized temporary per slice
+                np.add.at(flat_hist, idx, 1)
