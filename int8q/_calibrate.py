@@ -444,7 +444,7 @@ class Calibrator:
         """
         cal = cls(**_state.options(d))
         saved = _state.values(d, cal.axis, cal.symmetric, cal.qdtype)
-        cal.dtype, cal.count = saved.dtype, saved.count
+        cal.dtype, cal.count = saved.dtype, saved.seen
         cal._lo, cal._hi = saved.lo, saved.hi
         cal._frozen = (saved.scale, saved.zero_point)
         return cal

@@ -28,7 +28,7 @@ class Saved(NamedTuple):
     """The values of a dict `values` accepted, as the Calibrator keeps them."""
 
     dtype: np.dtype[Any]
-    count: int
+    seen: int  # the count field (NamedTuple has a count method)
     lo: FloatArray
     hi: FloatArray
     scale: FloatArray  # shaped () per tensor, (channels,) per axis

@@ -56,9 +56,7 @@ def test_zero_dimensional_batch_on_an_axis(axis):
 
 @pytest.mark.parametrize("axis", [1.0, "0", True, np.bool_(False), [0], 0.5])
 def test_axis_of_another_type_is_quantizes_type_error(axis):
-    same_error(
-        lambda: int8q.quantize(X, axis=axis), lambda: int8q.Calibrator(axis=axis), TypeError
-    )
+    same_error(lambda: int8q.quantize(X, axis=axis), lambda: int8q.Calibrator(axis=axis), TypeError)
 
 
 @pytest.mark.parametrize(
@@ -182,7 +180,9 @@ def test_float32_fields_must_be_float32_values():
     scale = list(d["scale"])
     scale[2] = scale[2] + scale[2] * 2**-40  # between two float32 values
     refused({**d, "scale": scale}, r"scale\[2\] = .* is not a float32 value")
-    refused({**d, "min": [d["min"][0] * (1 + 2**-40), *d["min"][1:]]}, r"min\[0\] = .* not a float32")
+    refused(
+        {**d, "min": [d["min"][0] * (1 + 2**-40), *d["min"][1:]]}, r"min\[0\] = .* not a float32"
+    )
 
 
 def test_count_zero_has_an_empty_range():
