@@ -79,8 +79,6 @@ def test_dask_equals_numpy_for_every_chunking(shape, chunks, method, symmetric, 
     lazy = da.from_array(x, chunks=chunks)
     kw = dict(symmetric=symmetric, qdtype=qdtype, bins=64, percentile=90.0)
     for axis in axes(len(shape)):
-        if x.size == 0 and axis is not None and shape[axis] == 0:
-            continue  # no channels: nothing to compare
         ref = int8q.Calibrator(method, axis=axis, **kw).update(x)
         got = int8q.Calibrator(method, axis=axis, **kw).update(lazy)
         assert_same_state(ref, got)
