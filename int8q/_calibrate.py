@@ -41,7 +41,7 @@ from . import _affine, _engine
 from . import _calibration_methods as methods
 from . import _calibration_state as _state
 from . import _calibration_stream as _stream
-from ._calibration_state import FORMAT, MAX_COUNT
+from ._calibration_state import FORMAT
 from ._checks import calibrator_options
 from ._granularity import Granularity
 from ._operands import as_input
@@ -56,7 +56,6 @@ E_EMPTY = _stream.E_EMPTY  # exponent of a channel that has seen only zeros
 # per channel), and the whole histogram (every channel) of one calibrator.
 MAX_BINS = 1 << 16
 MAX_HISTOGRAM_BYTES = 1 << 30
-__all__ = ["FORMAT", "MAX_COUNT", "Calibrator"]
 
 
 class Calibrator:
