@@ -81,12 +81,16 @@ def dask_part(cal: Any, arr: Any) -> Any:
         x = as_input(arr.compute(), "batch")
         part._merge(x, *reduce(x, cal.axis))
         return part
-    starts = [np.cumsum((0,) + c[:-1]) for c in arr.chunks]
-    for index in np.ndindex(*arr.numblocks):
-        origin = tuple(int(starts[d][i]) for d, i in enumerate(index))
-        x = as_input(arr.blocks[index].compute(), "batch")
-        first = 0 if gran.axis is None else origin[gran.axis]
+    # One row of blocks along axis 0 at a time: Dask computes the blocks of
+    # a row in parallel, and memory holds one row.  A row spans every other
+    # axis, so only its first index along axis 0 places it in the array.
+    start = 0
+    for i, rows in enumerate(arr.chunks[0]):
+        origin = (start,) + (0,) * (arr.ndim - 1)
+        x = as_input(arr.blocks[i].compute(), "batch")
+        first = origin[gran.axis] if gran.axis is not None else 0
         part._merge(x, *reduce(x, cal.axis, origin), first, gran.nscales)
+        start += rows
     return part
 
 
