@@ -392,7 +392,10 @@ def block_aligned_chunks(chunks: Sequence[int], n: int, block_size: int) -> tupl
 def _scale_chunks(x: da.Array, gran: Granularity) -> tuple[tuple[int, ...], ...]:
     """The chunks of the scale array that pair with x's chunks."""
     if gran.block_size is not None:
-        return x.chunks[:-1] + (tuple(-(-c // gran.block_size) for c in x.chunks[-1]),)
+        # Each chunk of a block-aligned x holds its own blocks: the scales of
+        # a chunk are those int8q.quantize gives the chunk (one geometry).
+        blocks = tuple(resolve((c,), block_size=gran.block_size).nscales for c in x.chunks[-1])
+        return x.chunks[:-1] + (blocks,)
     if gran.axis is not None:
         return (x.chunks[gran.axis],)
     return ()

@@ -51,3 +51,15 @@ def test_nan_is_named_in_the_arrays_coordinates():
     x[4, 6] = np.nan
     with pytest.raises(ValueError, match=re.escape("x[4, 6] is nan")):
         int8q.zarr.create_array(zarr.storage.MemoryStore(), data=x, chunks=(4, 4))
+
+
+def test_a_write_through_zarr_names_the_place_in_its_chunk():
+    # Zarr tells a codec nothing of where its chunk lies: the message says
+    # "chunk", never a place in the array that would be wrong.
+    z = int8q.zarr.create_array(
+        zarr.storage.MemoryStore(), shape=(8, 8), dtype="float32", chunks=(4, 4)
+    )
+    x = np.ones((8, 8), np.float32)
+    x[4, 6] = np.nan
+    with pytest.raises(ValueError, match=re.escape("chunk[0, 2] is nan")):
+        z[...] = x
