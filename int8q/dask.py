@@ -162,9 +162,12 @@ def quantize(
         As for `int8q.quantize`.
     scale : array_like or dask.array.Array, optional
         The scales, when already known: typically ``quantize(x, ...).scale``
-        computed in a first pass.  Must have the shape `int8q.quantize` gives
-        its scale (ValueError otherwise) and be what it computes for `x` for
-        the results to be identical.  See Notes.
+        computed in a first pass.  Checked as `int8q.quantize` checks a
+        given scale (it must broadcast to the shape `int8q.quantize` gives
+        its scale, and be finite and > 0 in the working dtype): at once when
+        in memory; a Dask array's dtype and shape at once, its values when
+        computed, naming their position in it.  Must be what `int8q.quantize`
+        computes for `x` for the results to be identical.  See Notes.
     split_every : int or dict, optional
         Fan-in of the abs-max tree reduction (Dask's default otherwise).
 
@@ -175,7 +178,9 @@ def quantize(
     Raises
     ------
     ValueError, TypeError, numpy.exceptions.AxisError
-        For bad arguments, at once, as `int8q.quantize` raises them.
+        For bad arguments, at once, as `int8q.quantize` raises them (masked
+        chunks: TypeError, at once when x's meta is a masked array, else
+        when computed).
     ValueError
         NaN or inf in `x`, when computed; the message names its position in
         `x`.
