@@ -1,8 +1,9 @@
 """The checks of the callers' arguments, and their messages: one check and one
 message per mistake, wherever the mistake is made.
 
-The API, the Calibrator, the configuration functions and, through _shared,
-the command line, int8q.dask, the codecs and the checkpoint layer call these,
+The API, the Calibrator and, through _shared, the command line, int8q.dask,
+the codecs and the checkpoint layer call these (the options only the
+configuration functions and the add-ons take: _checks_options.py),
 so a mistake reads the same from every entry point.  The modules that do the
 work keep their own job and call the checks: _operands turns inputs into
 arrays, _granularity turns (shape, axis, block_size) into a Granularity, the
@@ -42,10 +43,6 @@ MAX_DIMS = 64
 # one bound every writer and reader of int8q.io shares (a file written with a
 # larger one could not be read back).
 MAX_BLOCK_SIZE = 2**62
-# The most threads set_num_threads takes: more hardware threads than any
-# machine has (the largest have about a thousand).  The kernels take a C int,
-# and OpenMP would try to start every thread asked for.
-MAX_THREADS = 4096
 
 
 # -- option names and flags ---------------------------------------------------
@@ -122,22 +119,6 @@ def granularity(ndim: int, axis: Any, block_size: Any) -> tuple[int | None, int 
             raise AxisError("block_size needs an array with at least one axis")
         return None, block_size
     return None, None
-
-
-def thread_count(n: object) -> int:
-    """A thread count as an int in [1, MAX_THREADS]: TypeError for bool and
-    non-integers (2.7, "3"), ValueError outside the range."""
-    count = integer(n, "number of threads")
-    if not 1 <= count <= MAX_THREADS:
-        raise ValueError(f"number of threads must be in [1, {MAX_THREADS}], got {count}")
-    return count
-
-
-def simd_unavailable_error(name: str, available: list[str]) -> ValueError:
-    """The ValueError for a SIMD level int8q knows but this build or CPU lacks."""
-    return ValueError(
-        f"SIMD level {name!r} is not available on this CPU or build (available: {available})"
-    )
 
 
 # -- dtypes ---------------------------------------------------------------------

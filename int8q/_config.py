@@ -10,7 +10,8 @@ import os
 from typing import TextIO
 
 from . import _kernels
-from ._checks import MAX_THREADS, one_of, simd_unavailable_error, thread_count
+from ._checks import one_of
+from ._checks_options import MAX_THREADS, simd_unavailable_error, thread_count
 
 ISA_NAMES = _kernels.ISA_NAMES  # the C enum int8q_isa, by level
 _num_threads: int | None = None

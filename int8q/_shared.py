@@ -22,7 +22,7 @@ from ._checks import (
     scale_dtype,
     working_dtype,
 )
-from ._checks_addons import (
+from ._checks_options import (
     CODEC_FLOATS,
     codec_dtype,
     codec_out,

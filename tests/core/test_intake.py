@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import int8q
-from int8q import _checks
+from int8q import _checks, _checks_options
 
 
-@pytest.mark.parametrize("n", [2**40, _checks.MAX_THREADS + 1])
+@pytest.mark.parametrize("n", [2**40, _checks_options.MAX_THREADS + 1])
 def test_thread_count_above_the_maximum_is_refused(n):
     before = int8q.get_num_threads()
     with pytest.raises(ValueError, match="number of threads"):

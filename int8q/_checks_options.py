@@ -1,6 +1,7 @@
-"""The checks of the add-ons' own arguments (int8q.dask, int8q.codec,
-int8q.zarr, int8q.ggml) and their messages: the part of the intake that
-int8q.quantize never needs.  What the add-ons share with int8q.quantize
+"""The checks of the options only the configuration functions
+(set_num_threads, set_simd) and the add-ons (int8q.dask, int8q.codec,
+int8q.zarr, int8q.ggml) take, and their messages: the part of the intake
+that int8q.quantize never needs.  What the add-ons share with int8q.quantize
 (scales, rounding, block sizes, masked arrays, NaN positions) stays in
 _checks.py, so a mistake reads the same from every entry point; the
 add-ons reach both modules through _shared.
@@ -15,10 +16,33 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import DTYPE_ERRORS
+from ._checks import DTYPE_ERRORS, integer
 
 # What the codec's chunk header can name (3 characters of dtype.str).
 CODEC_FLOATS = ("f2", "f4", "f8")
+# The most threads set_num_threads takes: more hardware threads than any
+# machine has (the largest have about a thousand).  The kernels take a C int,
+# and OpenMP would try to start every thread asked for.
+MAX_THREADS = 4096
+
+
+# -- the configuration functions --------------------------------------------------
+
+
+def thread_count(n: object) -> int:
+    """A thread count as an int in [1, MAX_THREADS]: TypeError for bool and
+    non-integers (2.7, "3"), ValueError outside the range."""
+    count = integer(n, "number of threads")
+    if not 1 <= count <= MAX_THREADS:
+        raise ValueError(f"number of threads must be in [1, {MAX_THREADS}], got {count}")
+    return count
+
+
+def simd_unavailable_error(name: str, available: list[str]) -> ValueError:
+    """The ValueError for a SIMD level int8q knows but this build or CPU lacks."""
+    return ValueError(
+        f"SIMD level {name!r} is not available on this CPU or build (available: {available})"
+    )
 
 
 # -- int8q.dask -------------------------------------------------------------------
