@@ -96,3 +96,18 @@ def test_object_scale_is_refused_as_a_type():
             int8q.quantize(np.ones(1), scale=scale)
         with pytest.raises(TypeError, match="scale must be"):
             int8q.dequantize(np.ones(1, np.int8), scale)
+
+
+def test_io_refuses_a_block_size_its_reader_would_refuse(tmp_path):
+    import int8q.io
+
+    np.save(tmp_path / "w.npy", np.ones((4, 8), np.float32))
+    with pytest.raises(ValueError, match="block_size must be <="):
+        int8q.io.quantize_file(tmp_path / "w.npy", tmp_path / "q.npz", block_size=2**63)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npy"]
+    # The largest block size is written and read back.
+    int8q.io.quantize_file(
+        tmp_path / "w.npy", tmp_path / "q.npz", block_size=_checks.MAX_BLOCK_SIZE
+    )
+    int8q.io.dequantize_file(tmp_path / "q.npz", tmp_path / "back.npy")
+    assert np.load(tmp_path / "back.npy").shape == (4, 8)
