@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._checks import DTYPE_ERRORS, integer
+from ._checks import DTYPE_ERRORS, integer, working_dtype
 
 # What the codec's chunk header can name (3 characters of dtype.str).
 CODEC_FLOATS = ("f2", "f4", "f8")
@@ -75,6 +75,20 @@ def codec_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     if dtype.kind != "f" or dtype.str[1:] not in CODEC_FLOATS:
         raise TypeError(f"the int8q codec stores float16/32/64 chunks, got dtype {dtype}")
     return dtype
+
+
+def stored_dtype(dtype: object) -> None:
+    """TypeError unless an array for int8q's Zarr storage holds float16/32/64:
+    first int8q.quantize's TypeError for what is not real numbers (object,
+    complex, strings), then the codec's for the other real types.  A dtype
+    NumPy cannot read (a Zarr data type object) is left to Zarr and the
+    codec's own check."""
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]  # any caller's value
+    except DTYPE_ERRORS:
+        return
+    working_dtype(dt)
+    codec_dtype(dt)
 
 
 def codec_out(out: object, dtype: np.dtype[Any]) -> np.dtype[Any] | None:

@@ -32,8 +32,9 @@ from ._checks_options import (
     q8_0_bytes,
     q8_0_shape,
     serializer_option,
+    stored_dtype,
 )
-from ._dtypes import bf16_to_float32
+from ._dtypes import bf16_to_float32, is_bfloat16, is_real
 from ._engine import (
     Q8_0_BLOCK,
     Q8_0_BYTES,
@@ -69,11 +70,14 @@ __all__ = [
     "q8_0_bytes",
     "q8_0_shape",
     "serializer_option",
+    "stored_dtype",
     "crc32",
     "q8_0_dequantize",
     "q8_0_quantize",
     "find_nonfinite",
     "given_scales",
+    "is_bfloat16",
+    "is_real",
     "nonfinite_error",
     "quantize_with_scale",
     "refuse_masked",

@@ -37,6 +37,7 @@ from ._shared import (
     refuse_masked,
     rounding_code,
     serializer_option,
+    stored_dtype,
     working_dtype,
 )
 from ._typing import Rounding
@@ -210,6 +211,8 @@ def create_array(
     serializer_option(kwargs)
     if data is not None:
         refuse_masked(data, "x")
+    # Before Zarr resolves it (it refuses an object dtype with its own ValueError).
+    stored_dtype(kwargs.get("dtype") if data is None else getattr(data, "dtype", None))
     fill = kwargs.get("fill_value")
     if fill is not None:
         fill_value(fill, kwargs.get("dtype") if data is None else getattr(data, "dtype", None))
