@@ -16,7 +16,13 @@ import numpy.typing as npt
 
 from ... import dequantize as dequantize_array
 from ... import quantize as quantize_array
-from ..._shared import check_block_size, clip_option, find_nonfinite, rounding_code
+from ..._shared import (
+    MAX_BLOCK_SIZE,
+    check_block_size,
+    clip_option,
+    find_nonfinite,
+    rounding_code,
+)
 from ..._typing import Clip, FloatArray, Rounding, Scheme
 from .._support._errors import FormatError
 from .._support._limits import check_writable, load_json
@@ -27,7 +33,6 @@ META_KEY = "int8q"  # safetensors __metadata__ key / .npz entry stem
 STORED_SCHEMES = ("per_row", "per_tensor", "per_block")
 # A model folder's --scheme values: compressed-tensors presets (_compressed_tensors).
 SERVING_SCHEMES: tuple[str, ...] = get_args(Scheme)
-MAX_BLOCK_SIZE = 2**62  # a block size the kernels' 64-bit layout can hold
 
 
 class Options(NamedTuple):
