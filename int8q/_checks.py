@@ -1,8 +1,9 @@
 """The checks of the callers' arguments, and their messages: one check and one
 message per mistake, wherever the mistake is made.
 
-The API, the Calibrator, the configuration functions and, through _shared,
-the command line, int8q.dask, the codecs and the checkpoint layer call these,
+The API, the Calibrator and, through _shared, the command line, int8q.dask,
+the codecs and the checkpoint layer call these (the options only the
+configuration functions and the add-ons take: _checks_options.py),
 so a mistake reads the same from every entry point.  The modules that do the
 work keep their own job and call the checks: _operands turns inputs into
 arrays, _granularity turns (shape, axis, block_size) into a Granularity, the
@@ -29,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.exceptions import AxisError
 
-from ._dtypes import COMMON_WORKING, INT8, ROUNDING_CODES, UINT8, computes_in
+from ._dtypes import COMMON_WORKING, INT8, ROUNDING_CODES, UINT8, computes_in, is_floating, is_real
 from ._typing import FloatArray, WorkingDtype
 
 # The names users pass (the kernels' codes for them: _dtypes.ROUNDING_CODES).
@@ -38,6 +39,10 @@ ROUNDINGS = tuple(ROUNDING_CODES)
 DTYPE_ERRORS = (TypeError, ValueError, SyntaxError, KeyError, OverflowError)
 # NumPy's most dimensions: an axis beyond them names no axis of any array.
 MAX_DIMS = 64
+# The largest block size: the kernels' 64-bit layout holds it, and it is the
+# one bound every writer and reader of int8q.io shares (a file written with a
+# larger one could not be read back).
+MAX_BLOCK_SIZE = 2**62
 
 
 # -- option names and flags ---------------------------------------------------
@@ -55,7 +60,8 @@ def rounding_code(rounding: object) -> int:
 
 def one_of(value: object, choices: tuple[str, ...], name: str) -> None:
     """ValueError unless `value` is one of `choices` (a method, a SIMD level)."""
-    if value not in choices:
+    # Strings only: `in` would compare an array element-wise.
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
@@ -85,10 +91,13 @@ def integer(value: Any, name: str) -> int:
 
 
 def check_block_size(value: object) -> int:
-    """A block size as a positive int; TypeError/ValueError naming the mistake."""
+    """A block size as an int in [1, MAX_BLOCK_SIZE]; TypeError/ValueError
+    naming the mistake (Python ints of any size included)."""
     value = integer(value, "block_size")
     if value < 1:
         raise ValueError(f"block_size must be >= 1, got {value}")
+    if value > MAX_BLOCK_SIZE:
+        raise ValueError(f"block_size must be <= 2**62 ({MAX_BLOCK_SIZE}), got {value}")
     return value
 
 
@@ -110,14 +119,6 @@ def granularity(ndim: int, axis: Any, block_size: Any) -> tuple[int | None, int 
             raise AxisError("block_size needs an array with at least one axis")
         return None, block_size
     return None, None
-
-
-def thread_count(n: SupportsInt) -> int:
-    """`n` as an int (as int() reads it), at least 1."""
-    count = int(n)
-    if count < 1:
-        raise ValueError(f"number of threads must be >= 1, got {count}")
-    return count
 
 
 # -- dtypes ---------------------------------------------------------------------
@@ -209,21 +210,45 @@ def _broadcast(value: npt.NDArray[Any], shape: tuple[int, ...], what: str) -> np
     try:
         return np.broadcast_to(value, shape)
     except ValueError:
-        raise ValueError(
-            f"{what} of shape {value.shape} does not broadcast to the scale shape {shape}"
-        ) from None
+        pass
+    broadcast_shape(value.shape, shape, what)  # raises: the one message
+    raise AssertionError("unreachable")
 
 
-def given_scales(scale: npt.ArrayLike, shape: tuple[int, ...], work: WorkingDtype) -> FloatArray:
+def broadcast_shape(given: tuple[int, ...], shape: tuple[int, ...], what: str) -> None:
+    """ValueError unless parameters of shape `given` broadcast to the scale
+    shape `shape` (for arrays not in memory: a Dask scale)."""
+    try:
+        if np.broadcast_shapes(given, shape) == shape:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"{what} of shape {given} does not broadcast to the scale shape {shape}")
+
+
+def scale_dtype(dtype: np.dtype[Any]) -> None:
+    """TypeError unless given scales are real numbers (object arrays refused:
+    int8q does not guess what their elements are)."""
+    if not is_real(dtype):
+        raise TypeError(f"scale must be real numbers, got dtype {dtype}")
+
+
+def given_scales(
+    scale: npt.ArrayLike,
+    shape: tuple[int, ...],
+    work: WorkingDtype,
+    start: Sequence[int] = (),
+) -> FloatArray:
     """The caller's scales, broadcast to the scale shape in the working dtype.
 
-    TypeError for non-real scales; ValueError for a shape that does not
-    broadcast, and for zero, negative, NaN or inf scales (a scale that
-    becomes 0 or inf in the working dtype too).
+    TypeError for masked arrays and non-real scales; ValueError for a shape
+    that does not broadcast, and for zero, negative, NaN or inf scales (a
+    scale that becomes 0 or inf in the working dtype too).  `start`: where
+    `scale` begins in the caller's array (a chunk of it), for the message.
     """
+    refuse_masked(scale, "scale")
     scale = np.asarray(scale)
-    if scale.dtype.kind not in "biuf" and scale.dtype.name != "bfloat16":
-        raise TypeError(f"scale must be real numbers, got dtype {scale.dtype}")
+    scale_dtype(scale.dtype)
     if scale.shape != shape:
         scale = _broadcast(scale, shape, "scale")
     s: FloatArray
@@ -236,8 +261,9 @@ def given_scales(scale: npt.ArrayLike, shape: tuple[int, ...], work: WorkingDtyp
     if bad.any():
         where = np.unravel_index(int(np.flatnonzero(bad)[0]), s.shape) if s.ndim else ()
         value = scale[where] if scale.ndim else scale[()]
+        named = [int(i) + int(s0) for i, s0 in zip(where, start)] + list(where[len(start) :])
         raise ValueError(
-            f"scale[{', '.join(map(str, where))}] is {value} "
+            f"scale[{', '.join(map(str, named))}] is {value} "
             f"({s[where]} in {work}); scales must be finite and > 0"
         )
     return s
@@ -248,17 +274,23 @@ def given_zero_points(
 ) -> npt.NDArray[np.int32]:
     """The caller's zero points as int32 broadcast to the scale shape.
 
-    TypeError unless integers; ValueError outside the range of qdtype
-    (Python ints of any size included).
+    TypeError for masked arrays and unless integers (object arrays refused,
+    as for scales); ValueError outside the range of qdtype (Python ints of
+    any size included, in object arrays too).
     """
+    refuse_masked(zero_point, "zero_point")
     zp = np.asarray(zero_point)
     info = np.iinfo(qdtype)
-    if zp.dtype == object and zp.size and all(type(v) is int for v in zp.flat):
-        # Python ints beyond int64/uint64: NumPy keeps them as objects.
-        raise ValueError(
-            f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "
-            f"got {max(zp.flat, key=abs)}"
-        )
+    if zp.dtype == object:
+        # Object arrays are refused below (TypeError), as for scales; but
+        # NumPy keeps Python ints beyond int64/uint64 as objects, and those
+        # are out of range first.
+        beyond = [v for v in zp.flat if type(v) is int and not info.min <= v <= info.max]
+        if beyond:
+            raise ValueError(
+                f"zero_point must lie in [{info.min}, {info.max}] for {qdtype}, "
+                f"got {max(beyond, key=abs)}"
+            )
     if zp.dtype.kind not in "iu":
         raise TypeError(f"zero_point must be integers, got dtype {zp.dtype}")
     if zp.shape != shape:
@@ -296,7 +328,7 @@ def q_dtype(dtype: np.dtype[Any], zero_point: object) -> None:
 
 def scale_working_dtype(dtype: np.dtype[Any]) -> WorkingDtype:
     """The working dtype of dequantize's scales; TypeError unless floating."""
-    if dtype.kind != "f" and dtype.name != "bfloat16":
+    if not is_floating(dtype):
         raise TypeError(f"scale must be floating point, got {dtype}")
     return working_dtype(dtype)
 
@@ -315,7 +347,7 @@ def result_dtype(dtype: npt.DTypeLike | None, out: Any, work: WorkingDtype) -> n
     out_dtype = work if dtype is None else user_dtype(dtype, "dtype")
     if out is not None and dtype is None:
         out_dtype = getattr(out, "dtype", out_dtype)
-    if out_dtype.kind != "f" and out_dtype.name != "bfloat16":
+    if not is_floating(out_dtype):
         raise TypeError(f"dtype must be a floating dtype, got {out_dtype}")
     return out_dtype
 
@@ -336,40 +368,34 @@ def finite_scales(scales: FloatArray) -> None:
 
 def calibrator_options(
     method: object,
-    axis: object,
+    axis: Any,
     symmetric: object,
     qdtype: npt.DTypeLike,
     percentile: object,
-    bins: object,
+    bins: Any,
     methods: tuple[str, ...],
     max_bins: int,
-) -> np.dtype[Any]:
-    """The Calibrator's qdtype as a dtype; TypeError or ValueError naming the
-    first parameter it does not take (`methods` and `max_bins` are the
-    Calibrator's)."""
+) -> tuple[int | None, np.dtype[Any], int]:
+    """The Calibrator's (axis, qdtype, bins) as it keeps them; TypeError or
+    ValueError naming the first parameter it does not take (`methods` and
+    `max_bins` are the Calibrator's).  qdtype, symmetric and the type of
+    axis are checked as quantize checks them; the axis against each batch's
+    dimensions (`granularity`, at update)."""
     one_of(method, methods, "method")
     boolean(symmetric, "symmetric")
     qdtype = qdtype_of(qdtype)
     if symmetric and qdtype == UINT8:
         raise ValueError("qdtype uint8 needs symmetric=False")
-    if (
-        isinstance(percentile, bool)
-        or not isinstance(percentile, (int, float))
-        or not (0 < percentile <= 100)
+    if isinstance(percentile, (bool, np.bool_)) or not isinstance(
+        percentile, (int, float, np.integer, np.floating)
     ):
+        raise TypeError(f"percentile must be a number, got {percentile!r}")
+    if not 0 < percentile <= 100:
         raise ValueError(f"percentile must be a number in (0, 100], got {percentile!r}")
-    if (
-        isinstance(bins, bool)
-        or not isinstance(bins, int)
-        or not 2 <= bins <= max_bins
-        or bins & (bins - 1)
-    ):
+    bins = integer(bins, "bins")
+    if not 2 <= bins <= max_bins or bins & (bins - 1):
         raise ValueError(f"bins must be a power of two in [2, {max_bins}], got {bins!r}")
-    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
-        raise TypeError(f"axis must be an integer or None, got {axis!r}")
-    if axis is not None and not -MAX_DIMS <= axis < MAX_DIMS:
-        raise ValueError(f"axis must lie in [-{MAX_DIMS}, {MAX_DIMS}), got {axis}")
-    return qdtype
+    return None if axis is None else integer(axis, "axis"), qdtype, bins
 
 
 # -- operands and out= ----------------------------------------------------------
@@ -438,8 +464,15 @@ def out_pair(out: object) -> tuple[Any, Any]:
 
 
 def nonfinite_error(
-    where: Sequence[SupportsInt], value: object, what: str = "x", by: str = "int8q"
+    where: Sequence[SupportsInt],
+    value: object,
+    what: str = "x",
+    by: str = "int8q",
+    start: Sequence[SupportsInt] = (),
 ) -> ValueError:
-    """The ValueError for a NaN or inf found at index tuple `where` of `what`."""
-    index = ", ".join(str(int(i)) for i in where)
+    """The ValueError for a NaN or inf found at index tuple `where` of `what`;
+    `start`: where the piece searched (a chunk, a slab of rows) begins in
+    `what`, so that the message names the place in the caller's array."""
+    named = [int(i) + int(s) for i, s in zip(where, start)] + [int(i) for i in where[len(start) :]]
+    index = ", ".join(map(str, named))
     return ValueError(f"{what}[{index}] is {value}; {by} quantizes finite numbers only")

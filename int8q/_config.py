@@ -10,7 +10,8 @@ import os
 from typing import TextIO
 
 from . import _kernels
-from ._checks import one_of, thread_count
+from ._checks import one_of
+from ._checks_options import MAX_THREADS, simd_unavailable_error, thread_count
 
 ISA_NAMES = _kernels.ISA_NAMES  # the C enum int8q_isa, by level
 _num_threads: int | None = None
@@ -26,9 +27,10 @@ def _available_cpus() -> int:
 def _default_threads() -> int:
     for var in ("INT8Q_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "").split(",")[0].strip()
-        if value.isdigit() and int(value) > 0:
+        # A value set_num_threads would refuse is ignored, as a non-number is.
+        if value.isdigit() and 0 < int(value) <= MAX_THREADS:
             return int(value)
-    return max(1, min(_available_cpus(), _kernels.max_threads()))
+    return max(1, min(_available_cpus(), _kernels.max_threads(), MAX_THREADS))
 
 
 def get_num_threads() -> int:
@@ -64,12 +66,14 @@ def set_num_threads(n: int) -> None:
     Parameters
     ----------
     n : int
-        At least 1.
+        From 1 to 4096 (a Python or NumPy integer).
 
     Raises
     ------
+    TypeError
+        `n` is not an integer (a float, a string, a bool).
     ValueError
-        `n` is smaller than 1.
+        `n` is smaller than 1 or larger than 4096.
 
     Examples
     --------
@@ -155,9 +159,7 @@ def set_simd(name: str) -> None:
     one_of(name, ISA_NAMES, "SIMD level")
     # Known, but not built or not run by this CPU: only the kernels can say.
     if not _kernels.isa_select(ISA_NAMES.index(name)):
-        raise ValueError(
-            f"SIMD level {name!r} is not available on this CPU or build (available: {available_simd()})"
-        )
+        raise simd_unavailable_error(name, available_simd())
 
 
 def _init_simd() -> None:

@@ -9,15 +9,32 @@ without breaking them.
 
 from ._api import QuantizedBase, quantize_with_scale
 from ._checks import (
+    MAX_BLOCK_SIZE,
     ROUNDINGS,
+    broadcast_shape,
     check_block_size,
     check_out,
     clip_option,
+    given_scales,
     nonfinite_error,
+    refuse_masked,
     rounding_code,
+    scale_dtype,
     working_dtype,
 )
-from ._dtypes import bf16_to_float32
+from ._checks_options import (
+    CODEC_FLOATS,
+    codec_dtype,
+    codec_out,
+    dask_array,
+    fill_value,
+    known_chunks,
+    q8_0_bytes,
+    q8_0_shape,
+    serializer_option,
+    stored_dtype,
+)
+from ._dtypes import bf16_to_float32, is_bfloat16, is_real
 from ._engine import (
     Q8_0_BLOCK,
     Q8_0_BYTES,
@@ -32,24 +49,41 @@ from ._operands import apart, as_input
 from ._typing import FloatArray, Int8Array, WorkingDtype
 
 __all__ = [
+    "CODEC_FLOATS",
+    "MAX_BLOCK_SIZE",
     "Q8_0_BLOCK",
     "Q8_0_BYTES",
     "QuantizedBase",
     "ROUNDINGS",
     "apart",
+    "broadcast_shape",
     "bf16_to_float32",
     "as_input",
     "check_block_size",
     "check_out",
     "clip_option",
+    "codec_dtype",
+    "codec_out",
+    "dask_array",
+    "fill_value",
+    "known_chunks",
+    "q8_0_bytes",
+    "q8_0_shape",
+    "serializer_option",
+    "stored_dtype",
     "crc32",
     "q8_0_dequantize",
     "q8_0_quantize",
     "find_nonfinite",
+    "given_scales",
+    "is_bfloat16",
+    "is_real",
     "nonfinite_error",
     "quantize_with_scale",
+    "refuse_masked",
     "resolve",
     "rounding_code",
+    "scale_dtype",
     "scales_from_absmax",
     "working_dtype",
     # types, for annotations

@@ -32,7 +32,14 @@ from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
 
 from . import dequantize, quantize
-from ._shared import rounding_code, working_dtype
+from ._shared import (
+    CODEC_FLOATS,
+    codec_dtype,
+    codec_out,
+    refuse_masked,
+    rounding_code,
+    working_dtype,
+)
 from ._typing import Rounding
 
 __all__ = ["Int8QCodec", "HEADER", "check_dtype", "encode_chunk", "decode_chunk"]
@@ -40,24 +47,19 @@ __all__ = ["Int8QCodec", "HEADER", "check_dtype", "encode_chunk", "decode_chunk"
 MAGIC = b"I8Q\0"
 VERSION = 1
 HEADER = struct.Struct("<4sB3sd")  # magic, version, dtype.str, scale
-FLOAT_DTYPES = ("f2", "f4", "f8")  # what the header can name
 # Every dtype code a chunk may hold, looked up rather than parsed: np.dtype()
 # of arbitrary bytes can raise anything (SyntaxError for "(,)").
 DTYPE_CODES = {
     f"{order}{kind}".encode("ascii"): np.dtype(f"{order}{kind}")
     for order in "<>"
-    for kind in FLOAT_DTYPES
+    for kind in CODEC_FLOATS  # what the header can name
 }
 
 
 def check_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
-    dtype = np.dtype(dtype)
-    # The header keeps 3 characters of dtype.str, and decoding must give the
-    # original type back: plain IEEE floats only (bfloat16 has no dtype.str
-    # of its own, integers would need rounding back).
-    if dtype.kind != "f" or dtype.str[1:] not in FLOAT_DTYPES:
-        raise TypeError(f"the int8q codec stores float16/32/64 chunks, got dtype {dtype}")
-    return dtype
+    """`dtype` as a NumPy dtype; TypeError unless float16, float32 or float64
+    (either byte order): the types a chunk's header can name."""
+    return codec_dtype(dtype)
 
 
 def encode_chunk(x: npt.NDArray[Any], rounding: Rounding = "half_even") -> bytes:
@@ -77,7 +79,7 @@ def encode_chunk(x: npt.NDArray[Any], rounding: Rounding = "half_even") -> bytes
     ValueError
         NaN or inf in `x`.
     TypeError
-        `x` is not float16, float32 or float64.
+        `x` is not float16, float32 or float64, or is a masked array.
 
     Examples
     --------
@@ -87,6 +89,7 @@ def encode_chunk(x: npt.NDArray[Any], rounding: Rounding = "half_even") -> bytes
     >>> chunk[:4], len(chunk)
     (b'I8Q\\x00', 18)
     """
+    refuse_masked(x, "x")  # before reading x.dtype: int8q.quantize's order
     dtype = check_dtype(x.dtype)
     qt = quantize(x, rounding=rounding)
     header = HEADER.pack(MAGIC, VERSION, dtype.str.encode("ascii"), float(qt.scale))
@@ -169,10 +172,16 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
         >>> len(Int8QCodec().encode(np.zeros((2, 3), np.float16)))
         22
         """
+        refuse_masked(buf, "x")  # np.asarray would drop the mask
         return encode_chunk(np.asarray(ensure_ndarray_like(buf)), self.rounding)
 
     def decode(self, buf: object, out: object = None) -> npt.NDArray[Any]:
         """``q * scale`` in the original dtype, flat, or written into `out`.
+
+        An `out` of floating point type receives the values (its byte order
+        may differ from the chunk's; another float type is refused with
+        TypeError); any other buffer receives their bytes, as numcodecs
+        codecs do.
 
         Examples
         --------
@@ -183,6 +192,7 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
         array([ 2.        , -1.00787402])
         """
         q, scale, dtype = decode_chunk(buf)
+        dtype = codec_out(out, dtype) or dtype  # values in out's own byte order
         result: npt.NDArray[Any] = ndarray_copy(dequantize(q, scale, dtype=dtype), out)
         return result  # (numcodecs is untyped)
 

@@ -15,13 +15,13 @@ module-level functions of int8q, so workers only need int8q installed).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, SupportsIndex
 
 import dask.array as da
 import numpy as np
 import numpy.typing as npt
+from dask.layers import ArraySliceDep
 
 from . import QTensor, absmax, dequantize
 from ._shared import (
@@ -30,11 +30,17 @@ from ._shared import (
     Int8Array,
     QuantizedBase,
     WorkingDtype,
+    broadcast_shape,
+    dask_array,
     find_nonfinite,
+    given_scales,
+    known_chunks,
     nonfinite_error,
     quantize_with_scale,
+    refuse_masked,
     resolve,
     rounding_code,
+    scale_dtype,
     scales_from_absmax,
     working_dtype,
 )
@@ -156,9 +162,12 @@ def quantize(
         As for `int8q.quantize`.
     scale : array_like or dask.array.Array, optional
         The scales, when already known: typically ``quantize(x, ...).scale``
-        computed in a first pass.  Must have the shape `int8q.quantize` gives
-        its scale (ValueError otherwise) and be what it computes for `x` for
-        the results to be identical.  See Notes.
+        computed in a first pass.  Checked as `int8q.quantize` checks a
+        given scale (it must broadcast to the shape `int8q.quantize` gives
+        its scale, and be finite and > 0 in the working dtype): at once when
+        in memory; a Dask array's dtype and shape at once, its values when
+        computed, naming their position in it.  Must be what `int8q.quantize`
+        computes for `x` for the results to be identical.  See Notes.
     split_every : int or dict, optional
         Fan-in of the abs-max tree reduction (Dask's default otherwise).
 
@@ -169,7 +178,9 @@ def quantize(
     Raises
     ------
     ValueError, TypeError, numpy.exceptions.AxisError
-        For bad arguments, at once, as `int8q.quantize` raises them.
+        For bad arguments, at once, as `int8q.quantize` raises them (masked
+        chunks: TypeError, at once when x's meta is a masked array, else
+        when computed).
     ValueError
         NaN or inf in `x`, when computed; the message names its position in
         `x`.
@@ -197,10 +208,10 @@ def quantize(
     >>> bool((qt.q.compute() == expected.q).all())
     True
     """
-    if not isinstance(x, da.Array):
-        raise TypeError(f"int8q.dask.quantize takes a dask.array.Array, got {type(x).__name__}")
-    if any(math.isnan(n) for n in x.shape):
-        raise ValueError("x has unknown chunk sizes; call x.compute_chunk_sizes() first")
+    dask_array(x, da.Array)
+    known_chunks(x.shape)
+    # A Dask array of masked chunks says so in its meta (its chunk type).
+    refuse_masked(x._meta, "x")
     rounding_code(rounding)
     work = working_dtype(x.dtype)
     gran = resolve(x.shape, axis, block_size)
@@ -213,7 +224,14 @@ def quantize(
     else:
         scale = _reduced_scales(x, gran.axis, work, split_every)
     q = _blockwise(
-        _quantize_block, np.dtype(np.int8), x, scale, gran.axis, gran.block_size, rounding=rounding
+        _quantize_block,
+        np.dtype(np.int8),
+        x,
+        scale,
+        gran.axis,
+        gran.block_size,
+        located=True,
+        rounding=rounding,
     )
     return DaskQTensor(q, scale, gran.axis, gran.block_size, rounding)
 
@@ -225,10 +243,12 @@ def _blockwise(
     scale: da.Array,
     axis: int | None,
     block_size: int | None,
+    located: bool = False,
     **kwargs: Any,
 ) -> da.Array:
     """func(x_chunk, scale_chunk, axis=..., block_size=..., **kwargs) over
-    matching chunks of x (or q) and its scales."""
+    matching chunks of x (or q) and its scales; with `located`, the chunk's
+    slices of x come third (func(x_chunk, scale_chunk, slices, ...))."""
     ind = tuple(range(x.ndim))
     if block_size is not None:
         # Scale chunks pair with x chunks one to one but are shorter on the
@@ -238,6 +258,9 @@ def _blockwise(
         scale_ind, align = (axis,), True
     else:
         scale_ind, align = (), True
+    if align:  # first, so that the slices are those of the chunks func gets
+        _, (x, scale) = da.unify_chunks(x, ind, scale, scale_ind)
+    where = (ArraySliceDep(x.chunks), ind) if located else ()
     return da.blockwise(
         func,
         ind,
@@ -245,8 +268,9 @@ def _blockwise(
         ind,
         scale,
         scale_ind,
+        *where,
         dtype=dtype,
-        align_arrays=align,
+        align_arrays=False,
         axis=axis,
         block_size=block_size,
         meta=np.empty((0,) * x.ndim, dtype),
@@ -255,9 +279,18 @@ def _blockwise(
 
 
 def _quantize_block(
-    x: npt.NDArray[Any], scale: FloatArray, axis: int | None, block_size: int | None, rounding: str
+    x: npt.NDArray[Any],
+    scale: FloatArray,
+    slices: tuple[slice, ...],
+    axis: int | None,
+    block_size: int | None,
+    rounding: str,
 ) -> Int8Array:
-    return quantize_with_scale(x, scale, axis=axis, block_size=block_size, rounding=rounding)
+    try:
+        return quantize_with_scale(x, scale, axis=axis, block_size=block_size, rounding=rounding)
+    except ValueError:
+        _raise_located(x, [s.start for s in slices])
+        raise
 
 
 def _dequantize_block(
@@ -285,20 +318,23 @@ def _chunk_absmax(
     except ValueError:
         if block_info is None:
             raise
-        work = working_dtype(x.dtype)
-        found = find_nonfinite(np.asarray(x), work)
-        if found is None:
-            raise
-        where, value = found
-        starts = [start for start, _ in block_info[0]["array-location"]]
-        # The position in the whole array, not in the chunk.
-        raise nonfinite_error([s + i for s, i in zip(starts, where)], value) from None
+        _raise_located(x, [start for start, _ in block_info[0]["array-location"]])
+        raise
     if keepdims:
         shape = [1] * x.ndim
         if axis is not None:
             shape[axis] = x.shape[axis]
         m = m.reshape(shape)
     return m
+
+
+def _raise_located(x: npt.NDArray[Any], starts: Sequence[int]) -> None:
+    """Raise the ValueError naming the first NaN or inf of chunk `x` by its
+    place in the whole array (the chunk begins at `starts`); return when the
+    chunk is finite (the error was another)."""
+    found = find_nonfinite(np.asarray(x), working_dtype(x.dtype))
+    if found is not None:
+        raise nonfinite_error(*found, start=starts) from None
 
 
 def _max(
@@ -361,7 +397,10 @@ def block_aligned_chunks(chunks: Sequence[int], n: int, block_size: int) -> tupl
 def _scale_chunks(x: da.Array, gran: Granularity) -> tuple[tuple[int, ...], ...]:
     """The chunks of the scale array that pair with x's chunks."""
     if gran.block_size is not None:
-        return x.chunks[:-1] + (tuple(-(-c // gran.block_size) for c in x.chunks[-1]),)
+        # Each chunk of a block-aligned x holds its own blocks: the scales of
+        # a chunk are those int8q.quantize gives the chunk (one geometry).
+        blocks = tuple(resolve((c,), block_size=gran.block_size).nscales for c in x.chunks[-1])
+        return x.chunks[:-1] + (blocks,)
     if gran.axis is not None:
         return (x.chunks[gran.axis],)
     return ()
@@ -370,15 +409,34 @@ def _scale_chunks(x: da.Array, gran: Granularity) -> tuple[tuple[int, ...], ...]
 def _given_scales(
     scale: npt.ArrayLike | da.Array, x: da.Array, gran: Granularity, work: WorkingDtype
 ) -> da.Array:
-    """A caller's scales as a Dask array chunked to pair with x."""
-    if not isinstance(scale, da.Array):
-        scale = np.asarray(scale)
-    if scale.shape != gran.scale_shape:
-        raise ValueError(f"scale has shape {scale.shape}, expected {gran.scale_shape}")
+    """A caller's scales, checked as int8q.quantize checks them, as a Dask
+    array chunked to pair with x.
+
+    In memory: checked at once.  A Dask array: its type, dtype and shape at
+    once, its values chunk by chunk when computed (computing them here could
+    run a whole pass over x), each named by its place in the caller's array.
+    """
     chunks = _scale_chunks(x, gran)
-    if isinstance(scale, da.Array):
-        return scale.astype(work).rechunk(chunks)
-    return da.from_array(np.asarray(scale, dtype=work), chunks=chunks)
+    if not isinstance(scale, da.Array):
+        return da.from_array(given_scales(scale, gran.scale_shape, work), chunks=chunks)
+    refuse_masked(scale._meta, "scale")
+    scale_dtype(scale.dtype)
+    broadcast_shape(scale.shape, gran.scale_shape, "scale")
+    checked = da.map_blocks(
+        _checked_scales, scale, work=work, dtype=work, meta=np.empty((0,) * scale.ndim, work)
+    )
+    return da.broadcast_to(checked, gran.scale_shape).rechunk(chunks)
+
+
+def _checked_scales(
+    scale: npt.NDArray[Any],
+    work: WorkingDtype,
+    block_info: dict[int | None, dict[str, Any]] | None = None,
+) -> FloatArray:
+    """One chunk of a caller's Dask scale array, checked (int8q's own check)
+    and in the working dtype."""
+    starts = () if block_info is None else [a for a, _ in block_info[0]["array-location"]]
+    return given_scales(scale, scale.shape, work, starts)
 
 
 def _block_aligned(x: da.Array, block_size: int) -> da.Array:

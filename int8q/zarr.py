@@ -30,7 +30,16 @@ from zarr.core.common import parse_named_configuration
 from zarr.registry import register_codec
 
 from . import dequantize
-from ._shared import rounding_code
+from ._shared import (
+    fill_value,
+    find_nonfinite,
+    nonfinite_error,
+    refuse_masked,
+    rounding_code,
+    serializer_option,
+    stored_dtype,
+    working_dtype,
+)
 from ._typing import Rounding
 from .codec import HEADER, check_dtype, decode_chunk, encode_chunk
 
@@ -115,7 +124,16 @@ class Int8QZarrCodec(ArrayBytesCodec):
         return buffer  # (typed: zarr's Self is Any to mypy for Python 3.10)
 
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
-        encoded = encode_chunk(chunk_array.as_numpy_array(), self.rounding)
+        chunk = chunk_array.as_numpy_array()
+        try:
+            encoded = encode_chunk(chunk, self.rounding)
+        except ValueError:
+            # Zarr tells a codec nothing of where its chunk lies: name the
+            # place in the chunk as such, not as a place in the array.
+            found = find_nonfinite(chunk, working_dtype(chunk.dtype))
+            if found is None:
+                raise
+            raise nonfinite_error(*found, what="chunk") from None
         buffer: Buffer = chunk_spec.prototype.buffer.from_bytes(encoded)
         return buffer  # (typed: zarr's Self is Any to mypy for Python 3.10)
 
@@ -173,9 +191,11 @@ def create_array(
     Raises
     ------
     TypeError
-        A dtype other than float16/32/64, or a ``serializer=`` argument.
+        A dtype other than float16/32/64, masked `data`, or a
+        ``serializer=`` argument.
     ValueError
-        A fill value that is not finite; NaN or inf in `data`.
+        A fill value that is not finite in the array's dtype; NaN or inf in
+        `data` (named by its place in `data`).
 
     Examples
     --------
@@ -187,12 +207,21 @@ def create_array(
     (True, True)
     """
     # The dtype is checked by the codec's `validate` when zarr builds the
-    # metadata, before anything is written.
-    if "serializer" in kwargs:
-        raise TypeError("int8q.zarr.create_array sets the serializer itself")
+    # metadata; everything else here, before anything is written.
+    serializer_option(kwargs)
+    if data is not None:
+        refuse_masked(data, "x")
+    # Before Zarr resolves it (it refuses an object dtype with its own ValueError).
+    stored_dtype(kwargs.get("dtype") if data is None else getattr(data, "dtype", None))
     fill = kwargs.get("fill_value")
-    if fill is not None and not np.isfinite(fill):
-        raise ValueError(f"fill_value must be finite for int8q storage, got {fill}")
+    if fill is not None:
+        fill_value(fill, kwargs.get("dtype") if data is None else getattr(data, "dtype", None))
+    if isinstance(data, np.ndarray) and data.dtype.kind == "f":
+        # NaN/inf named by its place in `data` (a chunk's codec cannot), and
+        # found before a chunk is stored.
+        found = find_nonfinite(data, working_dtype(data.dtype))
+        if found is not None:
+            raise nonfinite_error(*found)
     kwargs.setdefault("compressors", None)
     return zarr.create_array(
         store, data=data, chunks=chunks, serializer=Int8QZarrCodec(rounding=rounding), **kwargs

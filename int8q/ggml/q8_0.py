@@ -14,8 +14,10 @@ from .._shared import (
     apart,
     as_input,
     check_out,
+    q8_0_bytes,
     q8_0_dequantize,
     q8_0_quantize,
+    q8_0_shape,
     working_dtype,
 )
 from .._typing import ArrayLike
@@ -59,10 +61,7 @@ def quantize_q8_0(x: ArrayLike, out: npt.NDArray[np.uint8] | None = None) -> npt
     """
     x = as_input(x)
     working_dtype(x.dtype)  # TypeError for what int8q cannot quantize
-    if x.ndim == 0 or x.shape[-1] % Q8_0_BLOCK:
-        raise ValueError(
-            f"Q8_0 needs the last axis to be a multiple of {Q8_0_BLOCK}; got shape {x.shape}"
-        )
+    q8_0_shape(x.shape, Q8_0_BLOCK, "Q8_0")
     shape = x.shape[:-1] + (x.shape[-1] // Q8_0_BLOCK * Q8_0_BYTES,)
     out, x = _output(out, shape, np.uint8, x)
     q8_0_quantize(x, out.reshape(-1))
@@ -107,12 +106,8 @@ def dequantize_q8_0(
     ((64,), True)
     """
     raw = as_input(raw, "raw")
-    if raw.dtype != np.uint8:
-        raise TypeError(f"Q8_0 data must be uint8 bytes, got {raw.dtype}")
-    if raw.ndim == 0 or raw.shape[-1] % Q8_0_BYTES:
-        raise ValueError(
-            f"Q8_0 data needs the last axis to be a multiple of {Q8_0_BYTES}; got shape {raw.shape}"
-        )
+    q8_0_bytes(raw.dtype)
+    q8_0_shape(raw.shape, Q8_0_BYTES, "Q8_0 data")
     out, raw = _output(
         out, raw.shape[:-1] + (raw.shape[-1] // Q8_0_BYTES * Q8_0_BLOCK,), np.float32, raw
     )

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..._shared import MAX_BLOCK_SIZE
 from ..._typing import Int8Array
 from .._formats._safetensors import Spec
 from .._support._errors import FormatError
@@ -326,7 +327,9 @@ def _group_args(
         unsupported = f"activation ordering {weights.get('actorder')!r}"
     elif strategy_ not in ("tensor", "channel", "group"):
         unsupported = f"weight strategy {strategy_!r}"
-    elif strategy_ == "group" and (type(group_size) is not int or group_size < 1):
+    elif strategy_ == "group" and (
+        type(group_size) is not int or not 1 <= group_size <= MAX_BLOCK_SIZE
+    ):
         unsupported = f"group size {group_size!r}"
     if unsupported:
         raise FormatError(
