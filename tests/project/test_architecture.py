@@ -22,7 +22,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "design" / "architecture.md"
 SOURCES = ("int8q", "src")
-SUFFIXES = {".py", ".pyi", ".pyx", ".h", ".c", ".def"}
+SUFFIXES = {".py", ".pyi", ".pyx", ".pxi", ".h", ".c", ".def"}
 GENERATED = {"src/python/_kernels.c"}  # written by Cython from _kernels.pyx
 
 if not (ROOT / "int8q").is_dir() or not PAGE.is_file():
@@ -98,7 +98,9 @@ def code_files():
                 continue
             text = path.read_text(encoding="utf-8")
             files[rel] = (
-                _python_code(text) if path.suffix in {".py", ".pyi", ".pyx"} else _c_code(text)
+                _python_code(text)
+                if path.suffix in {".py", ".pyi", ".pyx", ".pxi"}
+                else _c_code(text)
             )
     return files
 
