@@ -10,6 +10,7 @@ without breaking them.
 from ._api import QuantizedBase, quantize_with_scale
 from ._checks import (
     ROUNDINGS,
+    boolean,
     check_block_size,
     check_out,
     clip_option,
@@ -38,6 +39,7 @@ __all__ = [
     "ROUNDINGS",
     "apart",
     "bf16_to_float32",
+    "boolean",
     "as_input",
     "check_block_size",
     "check_out",

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 from checkpoints import listing, read_safetensors, write_safetensors, write_sharded
-from test_cli_files import run_cli
-from test_hf import make_folder, tiny_tensors
+from cli import run_cli
+from hf_folders import make_folder, tiny_tensors
 
 import int8q.io
 from int8q.io import FormatError

@@ -16,7 +16,7 @@ import pathlib
 import numpy as np
 import pytest
 from checkpoints import read_safetensors
-from test_cli_files import run_cli
+from cli import run_cli
 
 from int8q import reference
 

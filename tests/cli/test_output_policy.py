@@ -1,0 +1,157 @@
+"""Every path the command writes goes through one policy: never an input,
+never an existing path without --force, all checked before anything is
+written, and `quantize -o OUT --report FILE` writes both or neither."""
+
+import json
+
+import numpy as np
+import pytest
+from checkpoints import listing, write_sharded
+from cli import run, run_cli
+
+import int8q.cli
+
+
+def strict_json(text):
+    """json.loads that refuses Infinity, -Infinity and NaN (not JSON)."""
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def one_line_error(code, out, err):
+    assert code == 2, (code, err)
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert ".tmp" not in err and "int8q-" not in err, err
+    return err
+
+
+@pytest.fixture
+def w(tmp_path):
+    path = tmp_path / "w.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((6, 8)).astype(np.float32))
+    return path
+
+
+def test_report_never_overwrites_the_input(tmp_path, w, capsys):
+    before = w.read_bytes()
+    err = one_line_error(*run(capsys, "quantize", w, "-o", tmp_path / "q.npz", "--report", w))
+    assert "the report would overwrite the input" in err
+    assert w.read_bytes() == before
+    assert listing(tmp_path) == ["w.npy"]  # nor the output, nor a temporary
+    # not even with --force, nor through another spelling of the same path
+    other = tmp_path / "." / "w.npy"
+    code, _, _ = run(capsys, "quantize", w, "-o", tmp_path / "q.npz", "--report", other, "--force")
+    assert code == 2 and w.read_bytes() == before
+
+
+def test_report_inside_an_input_folder_is_refused(tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    write_sharded(ckpt, [{"a": np.ones((4, 4), np.float32)}, {"b": np.ones((4, 4), np.float32)}])
+    before = listing(tmp_path)
+    args = ("quantize", ckpt, "-o", tmp_path / "q", "--report", ckpt / "r.json")
+    err = one_line_error(*run(capsys, *args))
+    assert "inside the input folder" in err
+    assert listing(tmp_path) == before
+
+
+def test_existing_report_needs_force(tmp_path, w, capsys):
+    report, out = tmp_path / "r.json", tmp_path / "q.npz"
+    report.write_text("keep me")
+    err = one_line_error(*run(capsys, "quantize", w, "-o", out, "--report", report))
+    assert "the report exists" in err and "--force" in err
+    assert report.read_text() == "keep me"
+    assert not out.exists()  # checked before the output was written
+    code, _, err = run(capsys, "quantize", w, "-o", out, "--report", report, "--force", "-q")
+    assert code == 0, err
+    assert strict_json(report.read_text())["summary"]["tensors"] == 1
+    assert out.exists()
+
+
+def test_report_naming_a_folder_leaves_no_output(tmp_path, w, capsys):
+    (tmp_path / "d").mkdir()
+    out = tmp_path / "q.npz"
+    err = one_line_error(*run(capsys, "quantize", w, "-o", out, "--report", tmp_path / "d"))
+    assert "the report is a directory" in err
+    assert listing(tmp_path) == ["d", "w.npy"]
+
+
+def test_report_and_output_at_the_same_path(tmp_path, w, capsys):
+    out = tmp_path / "q.npz"
+    err = one_line_error(*run(capsys, "quantize", w, "-o", out, "--report", out, "--force"))
+    assert "name the same path" in err
+    assert listing(tmp_path) == ["w.npy"]
+
+
+@pytest.mark.parametrize("old_output", [False, True])
+def test_a_report_that_fails_leaves_neither(tmp_path, w, capsys, monkeypatch, old_output):
+    """The output takes its place only once the report is written."""
+    out, report = tmp_path / "q.npz", tmp_path / "r.json"
+    if old_output:
+        out.write_bytes(b"the old output")
+
+    def fail(original, quantized):
+        raise OSError(28, "No space left on device", str(report))
+
+    import int8q.cli._files  # (a module of the package int8q.cli)
+
+    monkeypatch.setattr(int8q.cli._files, "report_text", fail)
+    args = ("quantize", w, "-o", out, "--report", report, "--force")
+    err = one_line_error(*run(capsys, *args))
+    assert "No space left" in err
+    expected = ["q.npz", "w.npy"] if old_output else ["w.npy"]
+    assert listing(tmp_path) == expected
+    if old_output:
+        assert out.read_bytes() == b"the old output"
+
+
+def test_a_failed_quantize_with_report_names_the_output(tmp_path, capsys):
+    """Errors met while writing the staged output name OUT, never a temporary path."""
+    src = tmp_path / "nan.npy"
+    np.save(src, np.array([[1.0, np.nan]], np.float32))
+    args = ("quantize", src, "-o", tmp_path / "q.npz", "--report", tmp_path / "r.json")
+    err = one_line_error(*run(capsys, *args))
+    assert "NaN" in err or "nan" in err.lower()
+    assert listing(tmp_path) == ["nan.npy"]
+
+
+def test_plot_never_overwrites_the_input_nor_an_existing_file(tmp_path, w, capsys):
+    pytest.importorskip("matplotlib")
+    q = tmp_path / "q.npz"
+    assert run(capsys, "quantize", w, "-o", q, "-q")[0] == 0
+    before = w.read_bytes()
+    plot = tmp_path / "w.png"
+    plot.write_bytes(b"old plot")
+    err = one_line_error(*run(capsys, "compare", w, q, "--plot", plot))
+    assert "the plot exists" in err and plot.read_bytes() == b"old plot"
+    code, _, err = run(capsys, "compare", w, q, "--plot", plot, "--force")
+    assert code == 0, err
+    assert plot.read_bytes().startswith(b"\x89PNG")
+    err = one_line_error(*run(capsys, "compare", w, q, "--plot", q, "--force"))
+    assert "the plot would overwrite the input" in err
+    assert w.read_bytes() == before
+
+
+def test_dict_form_json_has_no_infinity():
+    """127 * (max float64 / 127) rounds past the largest float64: written as null."""
+    proc = run_cli("quantize", "1.7976931348623157e308", "-1", cwd=".")
+    assert proc.returncode == 0, proc.stderr
+    data = strict_json(proc.stdout)
+    assert data["dequantized"][0] is None and data["quantized"] == [127, 0]
+
+
+def test_compare_and_report_json_have_no_infinity(tmp_path, capsys):
+    src, q, report = tmp_path / "z.npy", tmp_path / "z.npz", tmp_path / "r.json"
+    np.save(src, np.zeros((4, 8), np.float32))  # exact: SQNR infinite
+    code, out, err = run(capsys, "quantize", src, "-o", q, "--report", report, "--json")
+    assert code == 0, err
+    strict_json(out)
+    assert strict_json(report.read_text())["tensors"][0]["sqnr_db"] is None
+    code, out, _ = run(capsys, "compare", src, q, "--json", "--min-sqnr", "inf")
+    assert code == 0
+    assert strict_json(out)["summary"]["min_sqnr_threshold_db"] is None
+    code, out, _ = run(capsys, "inspect", q, "--json")
+    assert code == 0 and strict_json(out)
