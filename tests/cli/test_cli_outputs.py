@@ -76,7 +76,7 @@ def test_quantize_output_suffix_must_match_the_container(tmp_path, inputs, conta
 
 def test_gguf_output_suffix(tmp_path):
     pytest.importorskip("gguf")
-    from test_gguf_file import write_gguf
+    from gguf_files import write_gguf
 
     write_gguf(tmp_path / "m.gguf")
     for name in ("q.safetensors", "q.npz", "q"):

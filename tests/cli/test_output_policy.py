@@ -9,8 +9,6 @@ import pytest
 from checkpoints import listing, write_sharded
 from cli import run, run_cli
 
-import int8q.cli
-
 
 def strict_json(text):
     """json.loads that refuses Infinity, -Infinity and NaN (not JSON)."""

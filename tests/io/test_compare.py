@@ -388,7 +388,7 @@ def test_llm_compressor_folder(tmp_path, preset):
 @pytest.mark.parametrize("source", ["F16", "F32"])
 def test_gguf_q8_0(tmp_path, source):
     gguf = pytest.importorskip("gguf")
-    from test_gguf_file import TENSORS, write_gguf
+    from gguf_files import TENSORS, write_gguf
 
     T = gguf.GGMLQuantizationType
     tensors = [

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from checkpoints import listing, read_safetensors
 from hf_folders import make_folder, tiny_tensors
-from test_minilm import minilm_path
+from minilm import minilm_path
 
 pytest.importorskip("huggingface_hub")
 

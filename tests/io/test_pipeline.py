@@ -307,7 +307,7 @@ def test_hugging_face_folder_and_back(tmp_path, one_by_one, tiny_pieces, options
 
 def test_gguf(tmp_path, one_by_one, tiny_pieces):
     pytest.importorskip("gguf")
-    from test_gguf_file import write_gguf
+    from gguf_files import write_gguf
 
     write_gguf(tmp_path / "m.gguf", seed=5)
     one, piped = _both_ways(

@@ -12,10 +12,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from cli import check_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_fuzz_files import SEEDS, _gguf_seed, _in_folder, _metadata_seed, run_all
-from test_hostile_files import check_cli
 
 import int8q.io
 from int8q.io import FormatError

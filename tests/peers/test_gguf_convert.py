@@ -19,8 +19,8 @@ import subprocess
 import sys
 
 import pytest
-from test_gguf_file import fields
-from test_minilm import minilm_path
+from gguf_files import fields
+from minilm import minilm_path
 
 pytestmark = [pytest.mark.torch, pytest.mark.transformers, pytest.mark.llama_cpp]
 

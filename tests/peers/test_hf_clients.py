@@ -25,7 +25,7 @@ import pytest
 import tiny_llama
 from checkpoints import read_safetensors, write_safetensors
 from cli import run_cli
-from test_minilm import minilm_path
+from minilm import minilm_path
 
 import int8q.io
 from int8q import reference

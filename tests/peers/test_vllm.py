@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 import tiny_llama
 from cli import run_cli
-from test_minilm import minilm_path
+from minilm import minilm_path
 
 pytestmark = pytest.mark.vllm
 
