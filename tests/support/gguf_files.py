@@ -1,12 +1,13 @@
 """Small llama-like GGUF files for the tests, written with gguf-py's GGUFWriter.
 
-Importing this module needs gguf-py: import it after
-``pytest.importorskip("gguf")``.
+Without gguf-py, importing this module skips the module that imports it.
 """
 
-import gguf
 import numpy as np
-from gguf import GGMLQuantizationType as T
+import pytest
+
+gguf = pytest.importorskip("gguf")
+T = gguf.GGMLQuantizationType
 
 # name, NumPy shape, stored type, the type llama-quantize Q8_0 gives it (and why)
 TENSORS = [
