@@ -16,7 +16,9 @@ is no -o.
 
 OUT is named for what is written (docs/semantics.md §4): the container's
 suffix for a file, no file suffix for a folder.  An existing OUT is
-replaced only with --force.  On success a one-line summary goes to stderr
+replaced only with --force.  Every path written (OUT, --report, --plot) is
+checked before anything is written: never an input, never an existing path
+without --force.  On success a one-line summary goes to stderr
 (-q: none; --json: the same data as JSON on stdout).
 
 Errors print one line on stderr and exit with status 2.  An interrupt

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
 from .._shared import boolean
 from .._typing import BlockSize, Clip, Rounding, Scheme
@@ -115,6 +116,18 @@ def _flags(**flags: object) -> None:
         boolean(value, name)
 
 
+def _patterns(skip: object) -> tuple[str, ...]:
+    """`skip` as a tuple of glob patterns: one pattern (a str) or an iterable of them."""
+    patterns: tuple[object, ...] = (None,)
+    if isinstance(skip, str):
+        patterns = (skip,)
+    elif isinstance(skip, Iterable):
+        patterns = tuple(skip)
+    if not all(isinstance(p, str) for p in patterns):
+        raise TypeError(f"skip must be a glob pattern or an iterable of them, got {skip!r}")
+    return cast("tuple[str, ...]", patterns)
+
+
 def _output(container: Container, dst: str, suffix: str | None) -> Output:
     """The checkpoint `container` writes at `dst` (`suffix`: when known before
     reading the input)."""
@@ -174,8 +187,9 @@ def quantize_file(
     block_size : int, optional
         One scale per `block_size` consecutive elements of the last axis.
     rounding : {"half_even", "half_away"}
-    skip : iterable of str
-        Glob patterns (fnmatch, case-sensitive) of tensor names to leave alone.
+    skip : str or iterable of str
+        Glob patterns (fnmatch, case-sensitive) of tensor names to leave alone
+        (one str is one pattern).
     all_tensors : bool
         Quantize 1-D floating tensors and integer tensors too (0-d and 1-D
         ones per tensor, or per block with `block_size`).  For a Hugging
@@ -223,7 +237,9 @@ def quantize_file(
     >>> d.cleanup()
     """
     _flags(per_tensor=per_tensor, all_tensors=all_tensors, progress=progress, force=force)
-    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme, clip)
+    opts = conv.options(
+        per_tensor, block_size, rounding, _patterns(skip), all_tensors, scheme, clip
+    )
     src, dst = _path(src, "src"), _path(dst, "dst")
     container = container_for(src)
     if scheme is not None and scheme not in getattr(container, "SCHEMES", ()):

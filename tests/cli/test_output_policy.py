@@ -46,14 +46,23 @@ def test_report_never_overwrites_the_input(tmp_path, w, capsys):
     assert code == 2 and w.read_bytes() == before
 
 
-def test_report_inside_an_input_folder_is_refused(tmp_path, capsys):
+@pytest.mark.parametrize("name", ["model-00001-of-00002.safetensors", "r.json"])
+def test_report_never_replaces_a_file_of_an_input_folder(tmp_path, capsys, name):
+    """A shard is input too, even with --force; a new file beside it is not."""
     ckpt = tmp_path / "ckpt"
     write_sharded(ckpt, [{"a": np.ones((4, 4), np.float32)}, {"b": np.ones((4, 4), np.float32)}])
-    before = listing(tmp_path)
-    args = ("quantize", ckpt, "-o", tmp_path / "q", "--report", ckpt / "r.json")
+    shard = ckpt / "model-00001-of-00002.safetensors"
+    assert shard.exists()
+    (ckpt / "r.json").write_text("a file of the input folder")
+    before, listed = shard.read_bytes(), listing(tmp_path)
+    args = ("quantize", ckpt, "-o", tmp_path / "q", "--report", ckpt / name, "--force")
     err = one_line_error(*run(capsys, *args))
-    assert "inside the input folder" in err
-    assert listing(tmp_path) == before
+    assert "would overwrite a file of the input folder" in err
+    assert shard.read_bytes() == before and listing(tmp_path) == listed
+    (ckpt / "r.json").unlink()
+    args = ("quantize", ckpt, "-o", tmp_path / "q2", "--report", ckpt / "new.json", "-q")
+    assert run(capsys, *args)[0] == 0
+    assert (ckpt / "new.json").exists() and (tmp_path / "q2").is_dir()
 
 
 def test_existing_report_needs_force(tmp_path, w, capsys):

@@ -62,3 +62,16 @@ def test_paths_must_be_str_or_pathlike(tmp_path, files):
     ):
         with pytest.raises(TypeError, match="must be a str or os.PathLike path"):
             call()
+
+
+def test_skip_is_a_pattern_or_patterns(tmp_path):
+    src = tmp_path / "m.npz"
+    np.savez(src, wa=np.ones((2, 4), np.float32), b=np.ones((2, 4), np.float32))
+    # one str is one pattern, not one pattern per character ("w*" skips wa only)
+    int8q.io.quantize_file(src, tmp_path / "q.npz", skip="w*")
+    schemes = {r["name"]: r["scheme"] for r in int8q.io.inspect_file(tmp_path / "q.npz")}
+    assert schemes["wa"] == "none" and schemes["b"] == "per_row"
+    for bad in (5, [1], ["w", None], [b"w"]):
+        with pytest.raises(TypeError, match="^skip must be a glob pattern"):
+            int8q.io.quantize_file(src, tmp_path / "r.npz", skip=bad)
+    assert not (tmp_path / "r.npz").exists()

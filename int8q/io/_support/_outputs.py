@@ -6,8 +6,8 @@ is checked here, all of a command's outputs together, before anything is
 written:
 
 - never an input: not the same file (by real path, or by device and inode
-  for hard links), not inside an input folder, not a folder holding an
-  input, and no two outputs at the same place;
+  for hard links), not a file already in an input folder, not a folder
+  holding an input, and no two outputs at the same place;
 - never an existing path unless `force` (an empty folder, where a folder
   is to be written, holds nothing to lose); a directory where a file is to
   be written, or a file where a folder is, is refused even with `force`;
@@ -61,8 +61,14 @@ def _check_one(out: Output, inputs: Sequence[str], force: bool) -> None:
     dst, what = out.path, out.what
     if any(same_path(p, dst) for p in inputs):
         raise FormatError(f"{dst}: {what} would overwrite the input")
-    if any(os.path.isdir(p) and inside(dst, p) for p in inputs):
-        raise FormatError(f"{dst}: {what} would be written inside the input folder")
+    if (
+        not out.folder
+        and os.path.lexists(dst)
+        and any(os.path.isdir(p) and inside(dst, p) for p in inputs)
+    ):
+        # A file of an input folder (a shard, a model folder's weights) is
+        # input too; a new file beside them is not.
+        raise FormatError(f"{dst}: {what} would overwrite a file of the input folder")
     if not out.folder and os.path.isdir(dst):
         raise FormatError(f"{dst}: {what} is a directory; name {what} file")
     if out.check_name is not None:
