@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.exceptions import AxisError
 
-from ._dtypes import COMMON_WORKING, INT8, ROUNDING_CODES, UINT8, computes_in
+from ._dtypes import COMMON_WORKING, INT8, ROUNDING_CODES, UINT8, computes_in, is_floating, is_real
 from ._typing import FloatArray, WorkingDtype
 
 # The names users pass (the kernels' codes for them: _dtypes.ROUNDING_CODES).
@@ -222,7 +222,7 @@ def given_scales(scale: npt.ArrayLike, shape: tuple[int, ...], work: WorkingDtyp
     becomes 0 or inf in the working dtype too).
     """
     scale = np.asarray(scale)
-    if scale.dtype.kind not in "biuf" and scale.dtype.name != "bfloat16":
+    if not is_real(scale.dtype):
         raise TypeError(f"scale must be real numbers, got dtype {scale.dtype}")
     if scale.shape != shape:
         scale = _broadcast(scale, shape, "scale")
@@ -296,7 +296,7 @@ def q_dtype(dtype: np.dtype[Any], zero_point: object) -> None:
 
 def scale_working_dtype(dtype: np.dtype[Any]) -> WorkingDtype:
     """The working dtype of dequantize's scales; TypeError unless floating."""
-    if dtype.kind != "f" and dtype.name != "bfloat16":
+    if not is_floating(dtype):
         raise TypeError(f"scale must be floating point, got {dtype}")
     return working_dtype(dtype)
 
@@ -315,7 +315,7 @@ def result_dtype(dtype: npt.DTypeLike | None, out: Any, work: WorkingDtype) -> n
     out_dtype = work if dtype is None else user_dtype(dtype, "dtype")
     if out is not None and dtype is None:
         out_dtype = getattr(out, "dtype", out_dtype)
-    if out_dtype.kind != "f" and out_dtype.name != "bfloat16":
+    if not is_floating(out_dtype):
         raise TypeError(f"dtype must be a floating dtype, got {out_dtype}")
     return out_dtype
 

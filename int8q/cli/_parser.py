@@ -3,10 +3,11 @@
 import argparse
 import re
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 
 from .. import __version__
 from .._shared import ROUNDINGS, check_block_size
+from .._typing import Scheme
 from ._files import cmd_dequantize, cmd_quantize
 from ._views import cmd_compare, cmd_inspect
 
@@ -219,8 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--scheme",
-        type=_choice("W8A16", "W8A8"),
-        metavar="{W8A16,W8A8}",
+        type=_choice(*get_args(Scheme)),
+        metavar="{" + ",".join(get_args(Scheme)) + "}",
         help="a Hugging Face model folder's compressed-tensors scheme, in any case: W8A16 "
         "(default; weight-only, vLLM's CompressedTensorsWNA16) or W8A8 "
         "(int8 weights and dynamic per-token int8 activations, "
