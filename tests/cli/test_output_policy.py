@@ -3,11 +3,13 @@ never an existing path without --force, all checked before anything is
 written, and `quantize -o OUT --report FILE` writes both or neither."""
 
 import json
+import signal
 
 import numpy as np
 import pytest
-from checkpoints import listing, write_sharded
+from checkpoints import listing, write_safetensors, write_sharded
 from cli import run, run_cli
+from processes import posix_only, start_and_catch_writing
 
 
 def strict_json(text):
@@ -162,3 +164,20 @@ def test_compare_and_report_json_have_no_infinity(tmp_path, capsys):
     assert strict_json(out)["summary"]["min_sqnr_threshold_db"] is None
     code, out, _ = run(capsys, "inspect", q, "--json")
     assert code == 0 and strict_json(out)
+
+
+@posix_only
+def test_sigterm_during_quantize_with_report_leaves_neither(tmp_path):
+    src = tmp_path / "in" / "m.safetensors"
+    src.parent.mkdir()
+    x = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
+    write_safetensors(src, {"a": x, "b": x})
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["quantize", src, "-o", out / "q.safetensors", "--report", out / "r.json"]
+    proc = start_and_catch_writing(args, out)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, (proc.returncode, stderr)
+    assert stdout == "" and stderr == "int8q: terminated\n"
+    assert listing(out) == []
