@@ -3,6 +3,7 @@ never an existing path without --force, all checked before anything is
 written, and `quantize -o OUT --report FILE` writes both or neither."""
 
 import json
+import os
 import signal
 
 import numpy as np
@@ -181,3 +182,15 @@ def test_sigterm_during_quantize_with_report_leaves_neither(tmp_path):
     assert proc.returncode == 143, (proc.returncode, stderr)
     assert stdout == "" and stderr == "int8q: terminated\n"
     assert listing(out) == []
+
+
+def test_a_folder_that_cannot_be_written_is_refused_first(tmp_path, w, capsys, monkeypatch):
+    """(Root may write anywhere, so the permission is denied by hand.)"""
+    denied = str(tmp_path / "ro")
+    (tmp_path / "ro").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: str(p) != denied and real_access(p, mode))
+    args = ("quantize", w, "-o", tmp_path / "q.npz", "--report", tmp_path / "ro" / "r.json")
+    err = one_line_error(*run(capsys, *args))
+    assert "no permission to write in" in err
+    assert listing(tmp_path) == ["ro", "w.npy"]
