@@ -153,10 +153,11 @@ class BuildExt(build_ext):
             probe = ARCH_PROBE % arch
             return _compiles(self.compiler, probe, cflags + flags, [], False, [src])
 
-        baselines = arch_baselines()
-        target = next((arch for arch in baselines if builds(arch, [])), None)
+        baselines, above = arch_baselines(), simd_levels()
+        arches = list(baselines) + [level[1] for level in above if level[1] not in baselines]
+        target = next((arch for arch in arches if builds(arch, [])), None)
         objects = []
-        levels = [("baseline", target, [], [], baselines.get(target, "plain"))] + simd_levels()
+        levels = [("baseline", target, [], [], baselines.get(target, "plain"))] + above
         for name, arch, gnu_flags, msvc_flags, loops in levels:
             flags = msvc_flags if msvc else gnu_flags
             macros = [("INT8Q_LEVEL_NAME", name), ("INT8Q_LEVEL_LOOPS", loops)]
