@@ -10,15 +10,27 @@ State per channel (one channel per tensor when axis is None):
   exceeds R, R doubles (as often as needed) and neighbouring bins merge:
   the merge is exact, so the histogram does not depend on the order or the
   size of the batches.  Memory: 16 * bins bytes per channel, whatever the
-  number of samples; a batch is read in slices of SLICE elements.
+  number of samples; a batch is read in slices of _calibration_stream.SLICE elements.
 
 This module is the collector; the methods that turn its state into ranges
-are int8q/_calibration_methods.py, one function each.
+are int8q/_calibration_methods.py, one function each; the reading of
+batches (reductions, Dask blocks) is int8q/_calibration_stream.py, and the
+saved dict's checks int8q/_calibration_state.py.
+
+Threads may share a calibrator: a lock guards the state.  A batch's range
+(the reduction, one pass over the data) is found outside the lock, so
+threads reduce in parallel; its merge into the state (the range, and the
+histogram pass for "percentile" and "mse") runs under it, so the state is
+the one the updates give one after another.  The lock costs one acquire
+and release per update(), about 0.4 us: measured against a no-op context
+manager in its place, a 1-element update() took 22 us (minmax) and 37 us
+(percentile) either way, a 2^20-element minmax one 118 us, within noise.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -27,24 +39,23 @@ import numpy.typing as npt
 
 from . import _affine, _engine
 from . import _calibration_methods as methods
-from ._checks import calibrator_options, nonfinite_error, working_dtype
-from ._chunks import chunks
-from ._granularity import Granularity, resolve
+from . import _calibration_state as _state
+from . import _calibration_stream as _stream
+from ._calibration_state import FORMAT
+from ._checks import calibrator_options
+from ._granularity import Granularity
+from ._operands import as_input
 from ._typing import ArrayLike, CalibrationMethod, FloatArray, QDtype, Rounding
 
 if TYPE_CHECKING:  # (imported when used: _api imports this module)
     from ._api import QTensor
 
 METHODS = ("minmax", "percentile", "mse")
-SLICE = 1 << 16  # elements of a batch histogrammed at a time
-FORMAT = "int8q.Calibrator"
-E_EMPTY = -1100  # exponent of a channel that has seen only zeros
+E_EMPTY = _stream.E_EMPTY  # exponent of a channel that has seen only zeros
 # Histogram bounds: bins per sign and channel (16 * MAX_BINS bytes, 1 MiB,
 # per channel), and the whole histogram (every channel) of one calibrator.
 MAX_BINS = 1 << 16
 MAX_HISTOGRAM_BYTES = 1 << 30
-# The most values a calibrator counts (int64, as the histogram's counts).
-MAX_COUNT = (1 << 63) - 1
 
 
 class Calibrator:
@@ -110,11 +121,12 @@ class Calibrator:
         percentile: float = 99.99,
         bins: int = 2048,
     ) -> None:
-        qdtype = calibrator_options(
+        axis, qdtype, bins = calibrator_options(
             method, axis, symmetric, qdtype, percentile, bins, METHODS, MAX_BINS
         )
         self.method, self.axis, self.symmetric = method, axis, bool(symmetric)
         self.qdtype, self.percentile, self.bins = qdtype, float(percentile), bins
+        self._lock = threading.Lock()  # guards everything below
         self.dtype = None  # working dtype, from the first batch
         self.count = 0  # values seen
         self._lo = self._hi = None
@@ -126,14 +138,16 @@ class Calibrator:
         """Add a batch of samples to the ranges.
 
         The result does not depend on how the data is cut into batches, nor
-        on their order.
+        on their order.  Threads may share a calibrator: each batch is
+        merged whole, as if the updates ran one after another.
 
         Parameters
         ----------
         batch : array_like, Dask array, or iterable of them
             An array of any shape that has the channel axis (of the same
-            length in every batch), a Dask array (read one row of blocks at a
-            time) or an iterator or generator of such batches.
+            length in every batch), a CPU torch tensor, a Dask array (any
+            chunking; read one block at a time) or an iterator or generator
+            of such batches.
 
         Returns
         -------
@@ -144,6 +158,10 @@ class Calibrator:
         ------
         ValueError
             NaN or inf in the batch; a channel axis of another length.
+        numpy.exceptions.AxisError
+            An axis the batch does not have, as from `int8q.quantize`.
+        TypeError
+            A masked array, a batch of another working dtype.
 
         Examples
         --------
@@ -158,11 +176,10 @@ class Calibrator:
                 "this calibrator was loaded with from_dict and keeps no "
                 "histogram; only a minmax calibrator can take more batches"
             )
-        if _is_dask(batch):
-            for i in range(batch.numblocks[0] if batch.ndim else 1):
-                self.update(
-                    np.asarray(batch.blocks[i].compute() if batch.ndim else batch.compute())
-                )
+        if _stream.is_dask(batch):
+            part = _stream.dask_part(self, batch)
+            with self._lock:
+                self._absorb(part)
             return self
         if isinstance(batch, (types.GeneratorType, map, filter, zip)) or (
             hasattr(batch, "__next__") and not isinstance(batch, np.ndarray)
@@ -170,98 +187,107 @@ class Calibrator:
             for part in batch:
                 self.update(part)
             return self
-        x = np.asarray(batch)
-        work = working_dtype(x.dtype)
+        x = as_input(batch, "batch")
+        work, gran, lo, hi = _stream.reduce(x, self.axis)
+        with self._lock:
+            self._merge(x, work, gran, lo, hi)
+        return self
+
+    def _check_fits(self, work: np.dtype[Any], channels: int) -> None:
+        """TypeError or ValueError unless a batch of `channels` channels in
+        the working dtype `work` fits the state (the caller holds the lock)."""
         if self.dtype is not None and work != self.dtype:
-            raise TypeError(f"batches computed in {self.dtype} so far; this one is {x.dtype}")
-        if self.axis is not None and x.ndim == 0:
-            raise ValueError("a 0-d batch has no channel axis")
-        gran = resolve(x.shape, self.axis, None)
-        channels = gran.nscales
+            raise TypeError(f"batches computed in {self.dtype} so far; this one is in {work}")
         if self._lo is not None and channels != self._lo.shape[0]:
             raise ValueError(
                 f"batch has {channels} channels along axis {self.axis}, "
                 f"earlier batches had {self._lo.shape[0]}"
             )
-        with np.errstate(invalid="ignore"):
-            lo = np.asarray(_affine._reduce(x, gran, np.min)).astype(work).reshape(-1)
-            hi = np.asarray(_affine._reduce(x, gran, np.max)).astype(work).reshape(-1)
-        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-            found = _engine.find_nonfinite(x, work)
-            assert found is not None  # for mypy: lo or hi is not finite
-            raise nonfinite_error(*found, what="batch")
-        if self._lo is None:
-            if self.method != "minmax" and channels * 16 * self.bins > MAX_HISTOGRAM_BYTES:
+        if self._lo is None and self.method != "minmax":
+            if channels * 16 * self.bins > MAX_HISTOGRAM_BYTES:
                 raise ValueError(
                     f"bins={self.bins} for {channels} channels needs a histogram of "
                     f"{channels * 16 * self.bins} bytes, more than {MAX_HISTOGRAM_BYTES}; "
                     "use fewer bins"
                 )
-            self.dtype, self._lo, self._hi = work, lo, hi
+
+    def _start(self, work: np.dtype[Any], channels: int) -> None:
+        """Empty state for `channels` channels (the caller holds the lock)."""
+        self._check_fits(work, channels)
+        if self._lo is None:
+            self.dtype = work
+            self._lo, self._hi = np.zeros(channels, work), np.zeros(channels, work)
             if self.method != "minmax":
                 self._hist = np.zeros((channels, 2 * self.bins), dtype=np.int64)
                 self._exp = np.full(channels, E_EMPTY, dtype=np.int64)
-        else:
+
+    def _merge(
+        self,
+        x: npt.NDArray[Any],
+        work: np.dtype[Any],
+        gran: Granularity,
+        lo: FloatArray,
+        hi: FloatArray,
+        first: int = 0,
+        channels: int | None = None,
+    ) -> None:
+        """Merge batch x (its ranges lo, hi found) into channels `first`,
+        first + 1, ... of the state, of `channels` in all (the batch's own
+        count when None); the caller holds the lock."""
+        self._start(work, gran.nscales if channels is None else channels)
+        rows = slice(first, first + lo.shape[0])
+        if channels is None:  # the whole state (no views: small calls feel them)
             np.minimum(self._lo, lo, out=self._lo)
             np.maximum(self._hi, hi, out=self._hi)
+        else:
+            np.minimum(self._lo[rows], lo, out=self._lo[rows])
+            np.maximum(self._hi[rows], hi, out=self._hi[rows])
         if self._hist is not None and x.size:
-            self._grow(np.maximum(-lo, hi))
-            self._add(x, gran)
+            e = _stream.exponents(np.maximum(-lo, hi), self.bins)
+            _stream.grow(self._hist, self._exp, e, rows)
+            _stream.add(self._hist, self._exp, x, gran, first, self.dtype)
         self.count += int(x.size)
         self._frozen = None if self.method == "minmax" else self._frozen
-        return self
 
-    def _grow(self, amax: FloatArray) -> None:
-        """Raise each channel's range 2^e above amax, merging bins exactly."""
-        _, e = np.frexp(amax.astype(np.float64))  # amax < 2^e
-        e = np.where(amax > 0, e, E_EMPTY).astype(np.int64)
-        grow = e > self._exp
-        if not grow.any():
+    def _absorb(self, part: Calibrator) -> None:
+        """Merge another calibrator's state (same options) into this one;
+        the caller holds the lock.  Exact: histograms meet at the larger
+        range of each channel, where bins merge exactly."""
+        if part._lo is None:
             return
-        n = self.bins
-        rows = np.flatnonzero(grow)
-        # A jump of more than log2(2 * bins) doublings sends every old bin
-        # to one of the two central ones: cap it (the merge is the same).
-        d = np.minimum(e[rows] - self._exp[rows], int(math.log2(n)) + 1)
-        f = (np.int64(1) << d)[:, None]
-        new_index = (n * (f - 1) + np.arange(2 * n)[None, :]) // f
-        merged = np.zeros((rows.size, 2 * n), dtype=np.int64)
-        np.add.at(merged, (np.arange(rows.size)[:, None], new_index), self._hist[rows])
-        self._hist[rows] = merged
-        self._exp[rows] = e[rows]
+        self._start(part.dtype, part._lo.shape[0])
+        np.minimum(self._lo, part._lo, out=self._lo)
+        np.maximum(self._hi, part._hi, out=self._hi)
+        if self._hist is not None:
+            e = np.maximum(self._exp, part._exp)
+            everything = slice(None)
+            _stream.grow(self._hist, self._exp, e, everything)
+            _stream.grow(part._hist, part._exp, e, everything)
+            self._hist += part._hist
+        self.count += part.count
+        self._frozen = None if self.method == "minmax" else self._frozen
 
-    def _add(self, x: npt.NDArray[Any], gran: Granularity) -> None:
-        """Histogram x into the channels' bins, SLICE elements at a time."""
-        n, channels = self.bins, self._hist.shape[0]
-        # bins / R as a power of two: the multiplication below is exact.  A
-        # channel of zeros only (E_EMPTY) takes 1: its values all fall in the
-        # bin of 0 whatever the factor, and 2^(log2(bins) + 1100) overflows.
-        factor = np.ldexp(1.0, np.where(self._exp == E_EMPTY, 0, int(math.log2(n)) - self._exp))
-        n_row, block, cmod, nb = gran.layout
-        flat_hist = self._hist.reshape(-1)
-        for start, chunk in chunks(x, self.dtype):
-            for s in range(0, chunk.shape[0], SLICE):
-                v = chunk[s : s + SLICE].astype(np.float64)
-                if channels == 1:
-                    ch = 0
-                    idx = np.floor(v * factor[0])
-                else:
-                    i = np.arange(start + s, start + s + v.shape[0], dtype=np.int64)
-                    row, col = np.divmod(i, n_row)
-                    ch = (row % cmod) * nb + col // block
-                    idx = np.floor(v * factor[ch])
-                idx = np.clip(idx + n, 0, 2 * n - 1).astype(np.int64) + ch * (2 * n)
-                if flat_hist.size <= 4 * idx.size:
-                    flat_hist += np.bincount(idx, minlength=flat_hist.size)
-                else:  # no histogram-sized temporary per slice
-                    np.add.at(flat_hist, idx, 1)
+    def _fresh(self) -> Calibrator:
+        """An empty calibrator with the same options."""
+        return type(self)(
+            self.method,
+            axis=self.axis,
+            symmetric=self.symmetric,
+            qdtype=self.qdtype,
+            percentile=self.percentile,
+            bins=self.bins,
+        )
 
     # -- results -------------------------------------------------------------
-    def _ranges(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """(rmin, rmax) per channel in float64 for the method (rmin <= 0 <= rmax)."""
-        lo, hi = self._lo.astype(np.float64), self._hi.astype(np.float64)
+    def _ranges(self) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """(rmin, rmax) per channel for the method (rmin <= 0 <= rmax): in
+        the working dtype for "minmax" (exact), in float64 for the others."""
+        # + 0 turns -0.0 into 0.0: which zero a running min or max keeps
+        # depends on the order it meets them, and results must not.
+        lo, hi = self._lo + 0, self._hi + 0
         if self.method == "minmax":
-            return lo, hi
+            return methods.minmax_ranges(lo, hi)
+        lo, hi = lo.astype(np.float64), hi.astype(np.float64)
         n = self.bins
         # Bin widths; a channel of zeros only gets width 1 (its counts are all
         # in the bin of 0, whatever the width).
@@ -274,24 +300,22 @@ class Calibrator:
         return methods.histogram_mse_ranges(hist, self.symmetric)
 
     def _params(self) -> tuple[FloatArray, npt.NDArray[Any] | None]:
+        with self._lock:
+            return self._params_of_state()
+
+    def _params_of_state(self) -> tuple[FloatArray, npt.NDArray[Any] | None]:
+        """(scale, zero_point) of the state; the caller holds the lock."""
         if self._frozen is not None:
             return self._frozen
         if self._lo is None:
             raise ValueError("the calibrator has seen no data yet; call update(batch)")
-        rmin, rmax = self._ranges()
         work = self.dtype
+        rmin, rmax = (np.asarray(r, work) for r in self._ranges())
         shape = () if self.axis is None else (self._lo.shape[0],)
-        if self.symmetric:
-            if self.method == "minmax":  # exact: the same rule as int8q.quantize
-                amax = np.maximum(-self._lo, self._hi)
-            else:
-                amax = np.asarray(rmax, dtype=work)
+        if self.symmetric:  # (the ranges of the symmetric methods are [-t, t])
+            amax = np.maximum(-rmin, rmax)
             return _engine.scales_from_absmax(amax).reshape(shape), None
-        if self.method == "minmax":
-            rmin, rmax = self._lo, self._hi
-        scale, zp = _affine.range_params(
-            np.asarray(rmin, work), np.asarray(rmax, work), self.qdtype, work
-        )
+        scale, zp = _affine.range_params(rmin, rmax, self.qdtype, work)
         return scale.reshape(shape), zp.reshape(shape)
 
     @property
@@ -366,7 +390,11 @@ class Calibrator:
         >>> bool(again.scale == cal.scale)
         True
         """
-        scale, zp = self._params()
+        with self._lock:
+            return self._to_dict()
+
+    def _to_dict(self) -> dict[str, Any]:
+        scale, zp = self._params_of_state()
         return {
             "format": FORMAT,
             "version": 1,
@@ -380,8 +408,8 @@ class Calibrator:
             "count": self.count,
             "scale": np.asarray(scale, np.float64).reshape(-1).tolist(),
             "zero_point": None if zp is None else np.asarray(zp).reshape(-1).tolist(),
-            "min": self._lo.astype(np.float64).tolist() if self._lo is not None else None,
-            "max": self._hi.astype(np.float64).tolist() if self._hi is not None else None,
+            "min": (self._lo + 0).astype(np.float64).tolist(),  # (+ 0: as in _ranges)
+            "max": (self._hi + 0).astype(np.float64).tolist(),
         }
 
     @classmethod
@@ -414,115 +442,26 @@ class Calibrator:
         >>> int8q.Calibrator.from_dict(saved).quantize(np.array([0.5, 2.0])).q
         array([64, 64], dtype=int8)
         """
-        if not isinstance(d, dict):
-            raise TypeError(f"from_dict takes a dict, got {type(d).__name__}")
-        if _field(d, "format") != FORMAT:
-            raise ValueError(f"not a {FORMAT} dict (format is {d['format']!r})")
-        version = _field(d, "version")
-        if type(version) is not int or version != 1:
-            raise ValueError(f"unsupported {FORMAT} version {version!r}")
-        qdtype = _field(d, "qdtype")
-        if qdtype not in ("int8", "uint8"):  # (before np.dtype, which raises anything)
-            raise ValueError(f"qdtype must be 'int8' or 'uint8', got {qdtype!r}")
-        cal = cls(
-            _field(d, "method"),
-            axis=_field(d, "axis"),
-            symmetric=_field(d, "symmetric"),
-            qdtype=np.dtype(qdtype),
-            percentile=_field(d, "percentile"),
-            bins=_field(d, "bins"),
-        )
-        dtype = _field(d, "dtype")
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-        work = np.dtype(dtype)
-        count = _field(d, "count")
-        if type(count) is not int:
-            raise TypeError(f"count must be an integer, got {count!r}")
-        if not 0 <= count <= MAX_COUNT:
-            raise ValueError(f"count must lie in [0, {MAX_COUNT}], got {count}")
-        if cal.axis is None and isinstance(d.get("scale"), list) and len(d["scale"]) != 1:
-            raise ValueError(f"scale has {len(d['scale'])} values; with axis None it has one")
-        scale = _numbers(d, "scale", work, 1 if cal.axis is None else None)
-        if not (scale > 0).all():
-            i = int(np.flatnonzero(scale <= 0)[0])
-            raise ValueError(f"scale[{i}] must be > 0, got {d['scale'][i]!r}")
-        channels = scale.size
-        lo, hi = _numbers(d, "min", work, channels), _numbers(d, "max", work, channels)
-        if not ((lo <= 0) & (hi >= 0)).all():
-            i = int(np.flatnonzero((lo > 0) | (hi < 0))[0])
-            raise ValueError(
-                f"min[{i}] = {d['min'][i]!r} and max[{i}] = {d['max'][i]!r}: a running "
-                "range has min <= 0 <= max"
-            )
-        zp = None
-        if cal.symmetric:
-            if _field(d, "zero_point") is not None:
-                raise ValueError("zero_point must be null when symmetric is true")
-        else:
-            zp = _integers(d, "zero_point", cal.qdtype, channels)
-        shape = () if cal.axis is None else (channels,)
-        cal.dtype, cal.count = work, count
-        cal._lo, cal._hi = lo, hi
-        cal._frozen = (scale.reshape(shape), None if zp is None else zp.reshape(shape))
+        cal = cls(**_state.options(d))
+        saved = _state.values(d, cal.axis, cal.symmetric, cal.qdtype)
+        cal.dtype, cal.count = saved.dtype, saved.seen
+        cal._lo, cal._hi = saved.lo, saved.hi
+        cal._frozen = (saved.scale, saved.zero_point)
         return cal
+
+    # A lock cannot be pickled or copied: a copy gets its own.
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:
+            state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
             f"Calibrator(method={self.method!r}, axis={self.axis}, "
             f"symmetric={self.symmetric}, qdtype={self.qdtype}, count={self.count})"
         )
-
-
-def _is_dask(batch: object) -> bool:
-    return type(batch).__module__.split(".")[0] == "dask" and hasattr(batch, "blocks")
-
-
-def _field(d: dict[str, Any], key: str) -> Any:
-    if key not in d:
-        raise ValueError(f"{FORMAT} dict lacks the field {key!r}")
-    return d[key]
-
-
-def _list(d: dict[str, Any], key: str, n: int | None) -> list[Any]:
-    """The list d[key], of length n (None: any length but 0)."""
-    values = _field(d, key)
-    if not isinstance(values, list):
-        raise TypeError(f"{key} must be a list, got {type(values).__name__}")
-    if len(values) != n if n is not None else not values:
-        raise ValueError(f"{key} has {len(values)} values, expected {n or 'at least 1'}")
-    return values
-
-
-def _numbers(d: dict[str, Any], key: str, work: np.dtype[Any], n: int | None) -> FloatArray:
-    """d[key] as a flat array of finite numbers in the working dtype."""
-    values = _list(d, key, n)
-    for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError(f"{key}[{i}] must be a number, got {v!r}")
-        try:
-            float(v)
-        except OverflowError:  # an integer beyond float64
-            raise ValueError(f"{key}[{i}] is not finite in {work}: {v}") from None
-    with np.errstate(over="ignore"):
-        a: FloatArray = np.array(values, dtype=np.float64).astype(work)
-    bad = np.flatnonzero(~np.isfinite(a))
-    if bad.size:
-        raise ValueError(f"{key}[{bad[0]}] is not finite in {work}: {values[bad[0]]}")
-    return a
-
-
-def _integers(
-    d: dict[str, Any], key: str, qdtype: np.dtype[Any], n: int
-) -> npt.NDArray[np.integer[Any]]:
-    """d[key] as a flat array of qdtype (integers in its range only)."""
-    values = _list(d, key, n)
-    info = np.iinfo(qdtype)
-    for i, v in enumerate(values):
-        if type(v) is not int:
-            raise TypeError(f"{key}[{i}] must be an integer, got {v!r}")
-        if not info.min <= v <= info.max:
-            raise ValueError(
-                f"{key}[{i}] must lie in [{info.min}, {info.max}] for {qdtype}, got {v}"
-            )
-    return np.array(values, dtype=qdtype)

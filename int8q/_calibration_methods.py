@@ -2,9 +2,10 @@
 
 A histogram (int8q/_calibrate.py, the collector) holds, per channel, 2 * n
 equal bins of width w over ``[-n w, n w)``, and the channel's exact observed
-range ``[lo, hi]`` (lo <= 0 <= hi).  ("minmax" needs no histogram: its
-ranges are [lo, hi] themselves.)
+range ``[lo, hi]`` (lo <= 0 <= hi).
 
+- `minmax_ranges`: the observed range itself (it needs no histogram), in the
+  working dtype, so that its scales are int8q.quantize's bit for bit.
 - `percentile_ranges`: the p-th percentile of |x| (symmetric) or of each
   tail (asymmetric), to within one bin width, never beyond the observed
   range.
@@ -40,6 +41,11 @@ class Histogram(NamedTuple):
         """(channels, 2 n + 1) bin edges."""
         edges: npt.NDArray[Any] = -self.n * self.w + np.arange(2 * self.n + 1)[None, :] * self.w
         return edges
+
+
+def minmax_ranges(lo: npt.NDArray[Any], hi: npt.NDArray[Any]) -> tuple[Any, Any]:
+    """(rmin, rmax): the exact running range [min(0, min x), max(0, max x)]."""
+    return lo, hi
 
 
 def percentile_ranges(h: Histogram, p: float, symmetric: bool) -> Ranges:

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.exceptions import AxisError
 
-from ._dtypes import COMMON_WORKING, INT8, ROUNDING_CODES, UINT8, computes_in
+from ._dtypes import COMMON_WORKING, INT8, ROUNDING_CODES, UINT8, computes_in, is_floating, is_real
 from ._typing import FloatArray, WorkingDtype
 
 # The names users pass (the kernels' codes for them: _dtypes.ROUNDING_CODES).
@@ -222,7 +222,7 @@ def given_scales(scale: npt.ArrayLike, shape: tuple[int, ...], work: WorkingDtyp
     becomes 0 or inf in the working dtype too).
     """
     scale = np.asarray(scale)
-    if scale.dtype.kind not in "biuf" and scale.dtype.name != "bfloat16":
+    if not is_real(scale.dtype):
         raise TypeError(f"scale must be real numbers, got dtype {scale.dtype}")
     if scale.shape != shape:
         scale = _broadcast(scale, shape, "scale")
@@ -296,7 +296,7 @@ def q_dtype(dtype: np.dtype[Any], zero_point: object) -> None:
 
 def scale_working_dtype(dtype: np.dtype[Any]) -> WorkingDtype:
     """The working dtype of dequantize's scales; TypeError unless floating."""
-    if dtype.kind != "f" and dtype.name != "bfloat16":
+    if not is_floating(dtype):
         raise TypeError(f"scale must be floating point, got {dtype}")
     return working_dtype(dtype)
 
@@ -315,7 +315,7 @@ def result_dtype(dtype: npt.DTypeLike | None, out: Any, work: WorkingDtype) -> n
     out_dtype = work if dtype is None else user_dtype(dtype, "dtype")
     if out is not None and dtype is None:
         out_dtype = getattr(out, "dtype", out_dtype)
-    if out_dtype.kind != "f" and out_dtype.name != "bfloat16":
+    if not is_floating(out_dtype):
         raise TypeError(f"dtype must be a floating dtype, got {out_dtype}")
     return out_dtype
 
@@ -336,40 +336,34 @@ def finite_scales(scales: FloatArray) -> None:
 
 def calibrator_options(
     method: object,
-    axis: object,
+    axis: Any,
     symmetric: object,
     qdtype: npt.DTypeLike,
     percentile: object,
-    bins: object,
+    bins: Any,
     methods: tuple[str, ...],
     max_bins: int,
-) -> np.dtype[Any]:
-    """The Calibrator's qdtype as a dtype; TypeError or ValueError naming the
-    first parameter it does not take (`methods` and `max_bins` are the
-    Calibrator's)."""
+) -> tuple[int | None, np.dtype[Any], int]:
+    """The Calibrator's (axis, qdtype, bins) as it keeps them; TypeError or
+    ValueError naming the first parameter it does not take (`methods` and
+    `max_bins` are the Calibrator's).  qdtype, symmetric and the type of
+    axis are checked as quantize checks them; the axis against each batch's
+    dimensions (`granularity`, at update)."""
     one_of(method, methods, "method")
     boolean(symmetric, "symmetric")
     qdtype = qdtype_of(qdtype)
     if symmetric and qdtype == UINT8:
         raise ValueError("qdtype uint8 needs symmetric=False")
-    if (
-        isinstance(percentile, bool)
-        or not isinstance(percentile, (int, float))
-        or not (0 < percentile <= 100)
+    if isinstance(percentile, (bool, np.bool_)) or not isinstance(
+        percentile, (int, float, np.integer, np.floating)
     ):
+        raise TypeError(f"percentile must be a number, got {percentile!r}")
+    if not 0 < percentile <= 100:
         raise ValueError(f"percentile must be a number in (0, 100], got {percentile!r}")
-    if (
-        isinstance(bins, bool)
-        or not isinstance(bins, int)
-        or not 2 <= bins <= max_bins
-        or bins & (bins - 1)
-    ):
+    bins = integer(bins, "bins")
+    if not 2 <= bins <= max_bins or bins & (bins - 1):
         raise ValueError(f"bins must be a power of two in [2, {max_bins}], got {bins!r}")
-    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, int)):
-        raise TypeError(f"axis must be an integer or None, got {axis!r}")
-    if axis is not None and not -MAX_DIMS <= axis < MAX_DIMS:
-        raise ValueError(f"axis must lie in [-{MAX_DIMS}, {MAX_DIMS}), got {axis}")
-    return qdtype
+    return None if axis is None else integer(axis, "axis"), qdtype, bins
 
 
 # -- operands and out= ----------------------------------------------------------

@@ -23,11 +23,22 @@ ROUNDING_CODES = {"half_even": _kernels.HALF_EVEN, "half_away": _kernels.HALF_AW
 
 
 def is_bfloat16(dtype: np.dtype[Any]) -> bool:
+    """Whether `dtype` is ml_dtypes' bfloat16 (the one spelling of that test)."""
     # ml_dtypes is optional; its bfloat16 is recognised by name so that int8q
     # never has to import it.
     # (Typed here: NumPy's stubs say LiteralString, which Python 3.10 lacks.)
     name: str = dtype.name
     return name == "bfloat16"
+
+
+def is_real(dtype: np.dtype[Any]) -> bool:
+    """Whether `dtype` holds real numbers: bool, integers, floats, bfloat16."""
+    return dtype.kind in "biuf" or is_bfloat16(dtype)
+
+
+def is_floating(dtype: np.dtype[Any]) -> bool:
+    """Whether `dtype` is a floating dtype, bfloat16 included."""
+    return dtype.kind == "f" or is_bfloat16(dtype)
 
 
 def bf16_to_float32(bits: npt.ArrayLike) -> npt.NDArray[np.float32]:

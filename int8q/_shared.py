@@ -17,7 +17,7 @@ from ._checks import (
     rounding_code,
     working_dtype,
 )
-from ._dtypes import bf16_to_float32
+from ._dtypes import bf16_to_float32, is_bfloat16, is_real
 from ._engine import (
     Q8_0_BLOCK,
     Q8_0_BYTES,
@@ -46,6 +46,8 @@ __all__ = [
     "q8_0_dequantize",
     "q8_0_quantize",
     "find_nonfinite",
+    "is_bfloat16",
+    "is_real",
     "nonfinite_error",
     "quantize_with_scale",
     "resolve",

@@ -38,10 +38,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast, get_args
 
 from . import __version__, int8_quantize
 from ._shared import ROUNDINGS, check_block_size
+from ._typing import Scheme
 
 if TYPE_CHECKING:
     from .io._compare import CompareRow, Summary
@@ -598,8 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--scheme",
-        type=_choice("W8A16", "W8A8"),
-        metavar="{W8A16,W8A8}",
+        type=_choice(*get_args(Scheme)),
+        metavar="{" + ",".join(get_args(Scheme)) + "}",
         help="a Hugging Face model folder's compressed-tensors scheme, in any case: W8A16 "
         "(default; weight-only, vLLM's CompressedTensorsWNA16) or W8A8 "
         "(int8 weights and dynamic per-token int8 activations, "

@@ -3,18 +3,33 @@
 Every fast path of int8q must give bit-identical results to these functions.
 They take already-valid input (no error handling beyond what NumPy does) and
 are written to be checked by eye against the specification,
-https://int8q.readthedocs.io/en/latest/semantics.html.
+https://int8q.readthedocs.io/en/latest/semantics.html.  They import nothing
+of int8q, so that an error in int8q's own spelling of a rule cannot hide
+in the oracle too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, SupportsFloat
+from typing import Any, Literal, SupportsFloat, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
-from ._typing import DictForm, FloatArray, Int8Array, Rounding, WorkingDtype
+# The annotations, spelled here (int8q._typing has the same names).
+Rounding = Literal["half_even", "half_away"]
+WorkingDtype = np.dtype[np.floating[Any]]
+FloatArray = npt.NDArray[np.floating[Any]]
+Int8Array = npt.NDArray[np.int8]
+
+
+class DictForm(TypedDict):
+    """What int8_quantize returns."""
+
+    quantized: list[int]
+    scale: float
+    dequantized: list[float]
+
 
 __all__ = [
     "working_dtype",
@@ -29,6 +44,8 @@ __all__ = [
     "quantize_asymmetric",
     "dequantize_affine",
     "mse_scales",
+    "quantize_q8_0",
+    "dequantize_q8_0",
 ]
 
 
@@ -381,10 +398,12 @@ def mse_scales(
     xw = x.astype(working_dtype(x.dtype))
     t = xw.dtype.type
     m = absmax(x, axis, block_size).reshape(-1)
-    fractions = (t(MSE_STEPS) - np.arange(MSE_STEPS, dtype=xw.dtype)) / t(MSE_STEPS)
-    with np.errstate(under="ignore"):
-        cand = (m[:, None] * fractions[None, :]) / t(127)
-    cand = np.where(cand == 0, t(1), cand).astype(xw.dtype)  # (nscales, S)
+    cand = np.empty((m.size, MSE_STEPS), xw.dtype)  # (nscales, S)
+    for c in range(MSE_STEPS):
+        # absmax * ((S - c) / S) / 127, each step in the working dtype
+        with np.errstate(under="ignore"):
+            cand[:, c] = m * (t(MSE_STEPS - c) / t(MSE_STEPS)) / t(127)
+    cand[cand == 0] = 1
     rows = _slices(xw, axis, block_size)  # (nscales, n)
     q = np.clip(round_to_int(rows[:, :, None] / cand[:, None, :], rounding), -127, 127)
     d = rows[:, :, None].astype(np.float64) - (q.astype(xw.dtype) * cand[:, None, :])
@@ -392,3 +411,56 @@ def mse_scales(
     best = np.argmin(err, axis=1)
     chosen: FloatArray = cand[np.arange(cand.shape[0]), best]  # (fancy indexing: Any)
     return chosen.reshape(absmax(x, axis, block_size).shape)
+
+
+# --- GGML Q8_0 (specification, section 3) -----------------------------------
+
+
+def quantize_q8_0(x: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """GGML Q8_0 bytes of x (last axis a multiple of 32; finite values).
+
+    x is converted to float32; per block of 32: ``d = amax / 127`` and
+    ``id = 1 / d`` in float32 (``id = 0`` where d is 0 or 1 / d overflows),
+    ``q = round(x * id)`` half away from zero; the block is d as float16
+    (little-endian, rounded to nearest even) followed by the 32 int8 q.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> raw = reference.quantize_q8_0(np.linspace(-1, 1, 32))
+    >>> raw.shape, raw[2:5].view(np.int8)
+    ((34,), array([-127, -119, -111], dtype=int8))
+    """
+    x = np.asarray(x)
+    blocks = x.astype(np.float32).reshape(-1, 32)
+    amax = np.max(np.abs(blocks), axis=1, initial=0).astype(np.float32)
+    d = amax / np.float32(127)
+    with np.errstate(divide="ignore", over="ignore"):
+        inverse = np.float32(1) / d
+    inverse[np.isinf(inverse)] = 0
+    q = round_to_int(blocks * inverse[:, None], "half_away").astype(np.int8)
+    out = np.empty((blocks.shape[0], 34), np.uint8)
+    out[:, :2] = d.astype("<f2").view(np.uint8).reshape(-1, 2)
+    out[:, 2:] = q.view(np.uint8)
+    return out.reshape(x.shape[:-1] + (x.shape[-1] // 32 * 34,))
+
+
+def dequantize_q8_0(raw: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """float32 values of GGML Q8_0 bytes (last axis a multiple of 34):
+    each int8 q times its block's float16 d, in float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from int8q import reference
+    >>> x = np.linspace(-1, 1, 32)
+    >>> float(np.abs(reference.dequantize_q8_0(reference.quantize_q8_0(x)) - x).max()) < 0.005
+    True
+    """
+    raw = np.asarray(raw, np.uint8)
+    blocks = raw.reshape(-1, 34)
+    d = blocks[:, :2].copy().view("<f2").astype(np.float32)  # (nblocks, 1)
+    q = blocks[:, 2:].view(np.int8).astype(np.float32)
+    values: npt.NDArray[np.float32] = q * d
+    return values.reshape(raw.shape[:-1] + (raw.shape[-1] // 34 * 32,))

@@ -33,6 +33,7 @@ from typing import Any, TypedDict
 import numpy as np
 import numpy.typing as npt
 
+from .._shared import is_real
 from ._support._errors import FormatError
 from ._tensors import originals, quantized
 
@@ -80,7 +81,7 @@ def measure(
         raise FormatError(
             f"tensor {name!r} has shape {x.shape} in the original but {values.shape} quantized"
         )
-    if x.dtype.kind not in "biuf" and x.dtype.name != "bfloat16":
+    if not is_real(x.dtype):
         raise FormatError(f"tensor {name!r} is {x.dtype} in the original, not real numbers")
     flat_x, flat_v, flat_q = x.reshape(-1), values.reshape(-1), q.reshape(-1)
     signal = noise = dot = power = peak = 0.0

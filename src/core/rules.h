@@ -81,7 +81,7 @@ INT8Q_INLINE double int8q_scale_rule_f64(double amax)
 }
 
 /* fl(1 / s) when the reciprocal path is exact for this scale (see
- * int8q_loops.h): s and 1 / s both normal.  Otherwise NaN, which makes every
+ * src/templates/loops.h): s and 1 / s both normal.  Otherwise NaN, which makes every
  * element of the scale take the division path.  `bounded` is the caller's
  * promise that |x / s| <= 128. */
 INT8Q_INLINE float int8q_recip_f32(float s, int bounded)

@@ -226,3 +226,18 @@ def test_reference_agrees_on_minmax_asymmetric():
     cal = int8q.Calibrator("minmax", axis=0, symmetric=False, qdtype=np.uint8).update(x)
     s, z = reference.asymmetric_params(x, np.uint8, axis=0)
     assert same_bits(cal.scale, s) and same_bits(cal.zero_point, z)
+
+
+@pytest.mark.parametrize("method", ["percentile", "mse"])
+@pytest.mark.parametrize("axis", [None, -1])
+def test_subnormal_ranges(method, axis):
+    """A channel whose abs-max is subnormal: the bins' factor 2^(log2(bins) - e)
+    once overflowed to inf and indexed the histogram with garbage."""
+    tiny = np.finfo(np.float64).smallest_subnormal
+    x = np.array([[tiny, 0.0], [-tiny, 3 * tiny], [0.0, 1.0]])
+    for bins in (2, 2048, 65536):
+        cal = int8q.Calibrator(method, axis=axis, bins=bins).update(x[:2]).update(x[2:])
+        assert cal._hist.sum() == x.size
+        again = int8q.Calibrator(method, axis=axis, bins=bins).update(x)
+        assert same_bits(cal.scale, again.scale)
+        assert (cal.scale > 0).all()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from int8q import ggml
+from int8q.reference import quantize_q8_0 as expected_q8_0
 
 F32_127 = np.float32(127)
 
@@ -62,22 +63,6 @@ def tie_blocks():
         blocks.append(b)
         odd.append(int(below.view(np.uint16)) & 1)
     return np.array(blocks), odd
-
-
-def expected_q8_0(x):
-    """gguf-py's recipe in NumPy: d = amax / 127, id = 1 / d (0 when d is 0
-    or 1 / d overflows), q = round half away from zero of x * id, d as float16."""
-    blocks = x.reshape(-1, 32)
-    d = (np.abs(blocks).max(axis=1) / F32_127).astype(np.float32)
-    with np.errstate(divide="ignore", over="ignore"):
-        inv = np.where(d == 0, np.float32(0), np.float32(1) / d)
-    inv = np.where(np.isfinite(inv), inv, np.float32(0)).astype(np.float32)
-    v = blocks * inv[:, None]
-    q = (np.sign(v) * np.floor(np.abs(v) + np.float32(0.5))).astype(np.int8)
-    out = np.empty((blocks.shape[0], 34), np.uint8)
-    out[:, :2] = d.astype(np.float16).view(np.uint8).reshape(-1, 2)
-    out[:, 2:] = q.view(np.uint8)
-    return out.reshape(x.shape[:-1] + (x.shape[-1] // 32 * 34,))
 
 
 def test_the_blocks_cover_both_parities():

@@ -7,7 +7,8 @@ it does).  Each container's own tests check its bytes exactly; these check
 the shared promises: it claims its input, quantizes it close to the
 original (int8q compare's figures), inspects it, refuses an existing output
 unless forced, refuses a truncated input, and leaves nothing behind when a
-write fails.
+write fails.  `compare` reads every container through its interface
+(`originals`, `quantized`) and nothing else, so these checks cover it too.
 """
 
 import json
@@ -88,6 +89,15 @@ def test_every_container_has_a_builder():
     assert {c.NAME for c in CONTAINERS} <= set(BUILDERS)
 
 
+INTERFACE = ("claims", "inputs", "quantize", "dequantize", "inspect", "originals", "quantized")
+
+
+def test_every_container_has_the_whole_interface():
+    for c in CONTAINERS:
+        missing = [m for m in INTERFACE if not callable(getattr(c, m, None))]
+        assert not missing, f"{c.NAME} lacks {missing}"
+
+
 @pytest.fixture(params=[c.NAME for c in CONTAINERS])
 def case(request, tmp_path):
     """(container name, input, its data file, output path) in a fresh folder."""
@@ -110,6 +120,16 @@ def test_quantizes_close_to_the_original_and_inspects(case):
     for row in compared:
         # symmetric INT8 of Gaussian rows: about 40 dB; never below 30
         assert row["sqnr_db"] > 30 and row["cosine"] > 0.999, row
+
+
+def test_compare_refuses_the_checkpoints_the_wrong_way_round(case):
+    # A float checkpoint holds no quantized tensor; a quantized one is no
+    # original: FormatError from the container's interface, never a guess.
+    _, src, _, dst = case
+    int8q.io.quantize_file(src, dst)
+    for original, quantized in ((src, src), (dst, dst), (dst, src)):
+        with pytest.raises(FormatError):
+            int8q.io.compare_files(original, quantized)
 
 
 def test_existing_output_refused_unless_forced(case):

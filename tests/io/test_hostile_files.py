@@ -31,7 +31,7 @@ from hostile import (
 import int8q.io
 from int8q.cli import main
 from int8q.io import FormatError
-from int8q.io._containers import _npz
+from int8q.io._formats import _zip
 from int8q.io._support import _limits
 
 HEADER = {"w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}}
@@ -298,10 +298,10 @@ def test_archive_directory_is_sized_before_it_is_read(tmp_path, monkeypatch, zip
             zf.writestr("a5.npy", GOOD)
         monkeypatch.undo()
     assert len(int8q.io.inspect_file(path)) == (6 if zip64 else 5)
-    monkeypatch.setattr(_npz, "MAX_MEMBERS", 4)
+    monkeypatch.setattr(_zip, "MAX_MEMBERS", 4)
     check_refused(path, "members")
-    monkeypatch.setattr(_npz, "MAX_MEMBERS", 10)
-    monkeypatch.setattr(_npz, "MAX_DIRECTORY_BYTES", 100)
+    monkeypatch.setattr(_zip, "MAX_MEMBERS", 10)
+    monkeypatch.setattr(_zip, "MAX_DIRECTORY_BYTES", 100)
     check_refused(path, f"declares {6 if zip64 else 5} members")
 
 

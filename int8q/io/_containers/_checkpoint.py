@@ -7,7 +7,8 @@ writing any, so a bad shard or a name clash stops the job before it starts.
 """
 
 import os
-from collections.abc import Sequence, Set
+from collections.abc import Iterator, Sequence, Set
+from contextlib import contextmanager
 from types import ModuleType
 from typing import IO, Any, NamedTuple
 
@@ -18,7 +19,7 @@ from .._policy import _convention as conv
 from .._support import _pipeline
 from .._support._errors import FormatError
 from .._support._progress import Progress
-from ._container import Row
+from ._container import Originals, Quantized, Row, already_quantized
 from ._safetensors_jobs import Job, Outputs, Rows
 from ._safetensors_jobs import write as jobs_write
 
@@ -186,3 +187,33 @@ def inspect(path: str, header: st.Header, file: str | None = None) -> list[Row]:
             }
         )
     return rows
+
+
+# (file, header) of each safetensors file of a checkpoint
+Files = Sequence[tuple[str, st.Header]]
+
+
+@contextmanager
+def originals(path: str, files: Files) -> Iterator[Originals]:
+    """A reader by name of the tensors of the float checkpoint `path` made
+    of `files` (see _registry); FormatError for int8q's quantized files."""
+    where: dict[str, tuple[str, st.Header]] = {}
+    for file, header in files:
+        if conv.META_KEY in header.metadata:
+            raise already_quantized(path)
+        where.update(dict.fromkeys(header.tensors, (file, header)))
+
+    def read(name: str) -> "np.ndarray[Any, Any] | None":
+        found = where.get(name)
+        return None if found is None else st.array(found[0], found[1], name)
+
+    yield read
+
+
+def quantized(files: Files) -> Iterator[Quantized]:
+    """The tensors int8q quantized into `files`, one at a time (see _registry)."""
+    for file, header in files:
+        for name, e in quantized_entries(file, header).items():
+            q = st.array(file, header, name)
+            scale = st.array(file, header, e["scale"])
+            yield Quantized(name, q, conv.dequantize(name, q, scale, e, None))

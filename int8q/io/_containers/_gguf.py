@@ -21,6 +21,8 @@ is honoured (llama-quantize lays the output out at 32 whatever it says).
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -31,16 +33,17 @@ from ..._shared import bf16_to_float32, find_nonfinite, nonfinite_error
 from .._formats import _gguf_format as gf
 from .._policy import _convention as conv
 from .._policy import _gguf_rules as rules
+from .._policy._suffix import GGUF, has_suffix
 from .._support import _pipeline
 from .._support._atomic import output_file
 from .._support._errors import FormatError
 from .._support._reading import read_array
-from ._container import ProgressFactory, Row
+from ._container import Originals, ProgressFactory, Quantized, Row
 
 NAME = "gguf"
-DESCRIPTION = ".gguf"
+DESCRIPTION = GGUF
 OUTPUT_IS_DIR = False
-OUTPUT_SUFFIX = ".gguf"
+OUTPUT_SUFFIX = GGUF
 
 F32, F16, BF16 = gf.TYPE_IDS["F32"], gf.TYPE_IDS["F16"], gf.TYPE_IDS["BF16"]
 _FLOATS: dict[int, np.dtype[Any]] = {
@@ -53,7 +56,7 @@ COPY_BYTES = 1 << 24
 
 
 def claims(path: str) -> bool:
-    return not os.path.isdir(path) and path.lower().endswith(".gguf")
+    return not os.path.isdir(path) and has_suffix(path, GGUF)
 
 
 def inputs(path: str) -> list[str]:
@@ -235,3 +238,48 @@ def inspect(path: str) -> list[Row]:
             }
         )
     return rows
+
+
+# ---- compare ----
+
+
+@contextmanager
+def originals(path: str) -> Iterator[Originals]:
+    """A reader by name of a float GGUF's tensors (see _registry): F32,
+    F16 and BF16 (widened to float32); FormatError for any other type."""
+    header = gf.read_header(path)
+    tensors = {t.name: t for t in header.tensors}
+
+    def read(name: str) -> npt.NDArray[Any] | None:
+        t = tensors.get(name)
+        if t is None:
+            return None
+        if t.type not in _FLOATS:
+            raise FormatError(
+                f"{path}: tensor {name!r} is {gf.type_name(t.type)}; the original "
+                f"must hold it as F32, F16 or BF16"
+            )
+        with open(path, "rb") as f:
+            a = read_array(f, header.data_start + t.offset, _FLOATS[t.type], t.shape, path, name)
+        return bf16_to_float32(a) if t.type == BF16 else a
+
+    yield read
+
+
+def quantized(path: str) -> Iterator[Quantized]:
+    """The Q8_0 tensors of `path`, one at a time (see _registry): codes and
+    values as ggml dequantizes them."""
+    header = gf.read_header(path)
+    # a block: its float16 scale, then Q8_0_BLOCK int8 codes
+    scale_bytes = ggml.Q8_0_BYTES - ggml.Q8_0_BLOCK
+    with open(path, "rb") as f:
+        for t in header.tensors:
+            if t.type != rules.Q8_0:
+                continue
+            rows = math.prod(t.shape[:-1])
+            width = t.shape[-1] // ggml.Q8_0_BLOCK * ggml.Q8_0_BYTES
+            where = header.data_start + t.offset
+            raw = read_array(f, where, np.uint8, (rows, width), path, t.name)
+            blocks = raw.reshape(-1, ggml.Q8_0_BYTES)
+            q = blocks[:, scale_bytes:].view(np.int8).reshape(t.shape)
+            yield Quantized(t.name, q, ggml.dequantize_q8_0(raw).reshape(t.shape))

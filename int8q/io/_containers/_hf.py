@@ -17,12 +17,10 @@ shard planned (and every check made) before anything is written, and the
 whole output folder built beside its target and renamed into place.
 """
 
-import errno
-import fnmatch
 import json
 import os
-import shutil
-import stat
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import IO, Any
 
 import numpy as np
@@ -31,13 +29,14 @@ import numpy.typing as npt
 from .._formats import _safetensors as st
 from .._policy import _compressed_tensors as ct
 from .._policy import _convention as conv
-from .._policy._suffix import FOLDER, check_suffix
+from .._policy._suffix import FOLDER, SAFETENSORS, check_suffix
 from .._support import _pipeline
 from .._support._atomic import output_dir, output_file
 from .._support._errors import FormatError
 from .._support._limits import MAX_JSON_BYTES, load_json, shown
-from . import _sharded
-from ._container import ProgressFactory, Row
+from . import _checkpoint, _sharded
+from ._container import Originals, ProgressFactory, Quantized, Row, already_quantized
+from ._model_files import copy_files, other_files
 from ._safetensors_jobs import ByRows, Compute, Job, Outputs, Read, Rows, never
 from ._safetensors_jobs import write as write_jobs
 
@@ -48,10 +47,6 @@ OUTPUT_SUFFIX = FOLDER
 SCHEMES = conv.SERVING_SCHEMES  # the --scheme values this container takes
 CONFIG = "config.json"
 QUANTIZATION_CONFIG = "quantization_config"
-# Other copies of the float weights that transformers could load instead of
-# the quantized safetensors (it reads them when asked to, or when the
-# safetensors are absent); they are not copied into the output.
-_OTHER_WEIGHTS = ("pytorch_model*.bin", "pytorch_model*.bin.index.json")
 # transformers names the model's float dtype "torch_dtype" (v4) or "dtype" (v5).
 _DTYPE_KEYS = ("dtype", "torch_dtype")
 _DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64"}
@@ -106,11 +101,11 @@ class _Weights:
         files = sorted(
             n
             for n in os.listdir(folder)
-            if n.endswith(".safetensors") and os.path.isfile(os.path.join(folder, n))
+            if n.endswith(SAFETENSORS) and os.path.isfile(os.path.join(folder, n))
         )
         if indexes:
             self.index = os.path.join(folder, indexes[0])
-            self.index_data, self.weight_map, self.shards = _sharded._shards(self.index)
+            self.index_data, self.weight_map, self.shards = _sharded.read_shards(self.index)
             # A .safetensors beside the index would be copied as it is, and
             # transformers could load it (float) under the quantized config.
             stray = sorted(set(files) - {shard for shard, _, _ in self.shards})
@@ -397,56 +392,6 @@ def _unpacked_shape(path: str, header: st.Header, module: str) -> tuple[int, ...
 # ---- writing ----
 
 
-def _other_files(src: str, dst: str, skip: set[str]) -> tuple[list[str], list[str]]:
-    """(folders, files) of `src` to copy as they are, as relative paths, in
-    the order to make them: every file but `skip` (top-level names).
-
-    Links are followed (a Hugging Face cache folder is made of links to
-    blobs).  Not copied: top-level dot folders (.git, .cache: version control
-    and caches, which would carry the float weights again), other copies of
-    the float weights (`_OTHER_WEIGHTS`), and the output itself when it lies
-    inside `src`.  Listed before anything is written, so that a link loop or
-    a dangling link is a one-line error with nothing made.
-    """
-    output = os.path.realpath(dst)
-    folders: list[str] = []
-    files: list[str] = []
-
-    def walk(rel: str, ancestors: tuple[str, ...]) -> None:
-        folder = os.path.join(src, rel)
-        for entry in sorted(os.listdir(folder)):
-            path, child = os.path.join(folder, entry), os.path.join(rel, entry)
-            if not rel and (
-                entry in skip or any(fnmatch.fnmatch(entry, g) for g in _OTHER_WEIGHTS)
-            ):
-                continue
-            real = os.path.realpath(path)
-            if real == output or not rel and entry.startswith(".") and os.path.isdir(path):
-                continue
-            if real in ancestors:
-                raise FormatError(f"{path}: a symbolic link loop (it leads back to {real})")
-            try:
-                mode = os.stat(path).st_mode  # a dangling link, or a loop of links, fails here
-            except OSError as exc:
-                what = "a symbolic link loop" if exc.errno == errno.ELOOP else exc.strerror
-                raise FormatError(f"{path}: {what}") from None
-            if stat.S_ISDIR(mode):
-                folders.append(child)
-                walk(child, (*ancestors, real))
-            else:
-                files.append(child)
-
-    walk("", (os.path.realpath(src),))
-    return folders, files
-
-
-def _copy(src: str, tmp: str, folders: list[str], files: list[str]) -> None:
-    for folder in folders:
-        os.mkdir(os.path.join(tmp, folder))
-    for name in files:
-        shutil.copyfile(os.path.join(src, name), os.path.join(tmp, name))
-
-
 def _write(
     src: str,
     dst: str,
@@ -461,9 +406,9 @@ def _write(
     plan (`steps`: how its tensors are read and converted), the index and
     config.json."""
     total = sum(p.input_bytes for p in plans)
-    folders, files = _other_files(src, dst, weights.names() | {CONFIG})
+    folders, files = other_files(src, dst, weights.names() | {CONFIG})
     with progress_factory(total, desc) as progress, output_dir(dst) as tmp:
-        _copy(src, tmp, folders, files)
+        copy_files(src, tmp, folders, files)
         read, compute, by_rows = steps
         jobs = [
             Job(
@@ -534,3 +479,20 @@ def inspect(path: str) -> list[Row]:
                 }
             )
     return rows
+
+
+def originals(path: str) -> AbstractContextManager[Originals]:
+    """A reader by name of a float model folder's tensors (see _registry)."""
+    if QUANTIZATION_CONFIG in _read_config(path):
+        raise already_quantized(path)
+    return _checkpoint.originals(path, [(p, h) for _, p, h in _Weights(path).shards])
+
+
+def quantized(path: str) -> Iterator[Quantized]:
+    """A compressed-tensors folder's weights, named as in the float model."""
+    _, _, plans = dequantize_plans(path)
+    for plan in plans:
+        for action, name, arg in plan.steps:
+            if action == "dequantize":
+                q, values = dequantized(plan, name, arg)
+                yield Quantized(f"{arg[0]}.{ct.WEIGHT}", q, values)

@@ -12,9 +12,15 @@ A container is a module of this package with the same interface:
     quantize(src, dst, opts, progress)
     dequantize(src, dst, progress)
     inspect(path)   one row dict per tensor (see int8q.io.inspect_file)
+    originals(path) a context manager giving a reader of the float
+                    checkpoint's tensors by name (None where it lacks one);
+                    FormatError (`already_quantized`) for a quantized one
+    quantized(path) the quantized tensors (name, codes, q * scale), one at
+                    a time, through the same checks as dequantize
 
 `progress` is a factory ``(total_bytes, description) -> Progress``.  To add
-a format, write such a module and list it below; order matters only where
+a format, write such a module and list it below (int8q compare then
+reads it through originals and quantized); order matters only where
 two containers could claim the same path (the first wins).
 """
 

@@ -1,21 +1,23 @@
 """The container for one ``.safetensors`` file (see _registry for the interface)."""
 
 import os
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 
 from .._formats import _safetensors as st
 from .._policy._convention import Options
-from .._policy._suffix import check_suffix
+from .._policy._suffix import SAFETENSORS, check_suffix, has_suffix
 from . import _checkpoint
-from ._container import ProgressFactory, Row
+from ._container import Originals, ProgressFactory, Quantized, Row
 
 NAME = "safetensors"
-DESCRIPTION = ".safetensors"
+DESCRIPTION = SAFETENSORS
 OUTPUT_IS_DIR = False
-OUTPUT_SUFFIX = ".safetensors"
+OUTPUT_SUFFIX = SAFETENSORS
 
 
 def claims(path: str) -> bool:
-    return not os.path.isdir(path) and path.lower().endswith(".safetensors")
+    return not os.path.isdir(path) and has_suffix(path, SAFETENSORS)
 
 
 def inputs(path: str) -> list[str]:
@@ -40,3 +42,11 @@ def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
 
 def inspect(path: str) -> list[Row]:
     return _checkpoint.inspect(path, st.read_header(path))
+
+
+def originals(path: str) -> AbstractContextManager[Originals]:
+    return _checkpoint.originals(path, [(path, st.read_header(path))])
+
+
+def quantized(path: str) -> Iterator[Quantized]:
+    return _checkpoint.quantized([(path, st.read_header(path))])

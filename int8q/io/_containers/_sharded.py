@@ -11,19 +11,20 @@ _registry.
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from .._formats import _safetensors as st
 from .._policy._convention import Options
-from .._policy._suffix import FOLDER, check_suffix
+from .._policy._suffix import FOLDER, SHARDED_INDEX, check_suffix, has_suffix
 from .._support._atomic import output_dir, output_file
 from .._support._errors import FormatError
 from .._support._limits import MAX_JSON_BYTES, check_writable, load_json, shown
 from . import _checkpoint
-from ._container import ProgressFactory, Row
+from ._container import Originals, ProgressFactory, Quantized, Row
 
-INDEX_SUFFIX = ".safetensors.index.json"
+INDEX_SUFFIX = SHARDED_INDEX
 
 NAME = "sharded"
 DESCRIPTION = f"a sharded checkpoint directory or its *{INDEX_SUFFIX}"
@@ -32,7 +33,7 @@ OUTPUT_SUFFIX = FOLDER
 
 
 def claims(path: str) -> bool:
-    return os.path.isdir(path) or path.lower().endswith(INDEX_SUFFIX)
+    return os.path.isdir(path) or has_suffix(path, INDEX_SUFFIX)
 
 
 def inputs(path: str) -> list[str]:
@@ -76,7 +77,9 @@ def _read_index(index: str) -> tuple[dict[str, Any], dict[str, str]]:
     return data, weight_map
 
 
-def _shards(index: str) -> tuple[dict[str, Any], dict[str, str], list[tuple[str, str, st.Header]]]:
+def read_shards(
+    index: str,
+) -> tuple[dict[str, Any], dict[str, str], list[tuple[str, str, st.Header]]]:
     """(index dict, weight_map, [(shard name, path, header)]) with shards checked."""
     data, weight_map = _read_index(index)
     folder = os.path.dirname(os.path.abspath(index))
@@ -145,7 +148,7 @@ def _write(
 
 def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> None:
     index = find_index(src)
-    data, weight_map, shards = _shards(index)
+    data, weight_map, shards = read_shards(index)
     plans = [
         (shard, _checkpoint.plan_quantize(path, header, opts, set(weight_map)))
         for shard, path, header in shards
@@ -156,14 +159,26 @@ def quantize(src: str, dst: str, opts: Options, progress: ProgressFactory) -> No
 def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
     check_suffix(dst, OUTPUT_SUFFIX)
     index = find_index(src)
-    data, _, shards = _shards(index)
+    data, _, shards = read_shards(index)
     plans = [(shard, _checkpoint.plan_dequantize(path, header)) for shard, path, header in shards]
     _write(index, dst, data, plans, progress, "dequantize")
 
 
 def inspect(src: str) -> list[Row]:
     index = find_index(src)
-    _, _, shards = _shards(index)
+    _, _, shards = read_shards(index)
     return [
         row for shard, path, header in shards for row in _checkpoint.inspect(path, header, shard)
     ]
+
+
+def _files(path: str) -> list[tuple[str, st.Header]]:
+    return [(file, header) for _, file, header in read_shards(find_index(path))[2]]
+
+
+def originals(path: str) -> AbstractContextManager[Originals]:
+    return _checkpoint.originals(path, _files(path))
+
+
+def quantized(path: str) -> Iterator[Quantized]:
+    return _checkpoint.quantized(_files(path))

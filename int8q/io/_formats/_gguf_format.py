@@ -25,6 +25,7 @@ import struct
 from collections.abc import Sequence
 from typing import IO, Any, NamedTuple
 
+from ..._shared import Q8_0_BLOCK, Q8_0_BYTES
 from .._support._errors import FormatError
 from .._support._limits import MAX_JSON_BYTES
 
@@ -56,8 +57,8 @@ _SCALARS = {
 }
 
 # ggml tensor types: id -> (name, elements per block, bytes per block), as in
-# ggml.c's type_traits (and gguf-py's GGML_QUANT_SIZES).  Ids 4, 5 and 31-33
-# were retired from ggml.
+# ggml.c's type_traits (and gguf-py's GGML_QUANT_SIZES; Q8_0's are int8q's
+# own, the kernels').  Ids 4, 5 and 31-33 were retired from ggml.
 GGML_TYPES = {
     0: ("F32", 1, 4),
     1: ("F16", 1, 2),
@@ -65,7 +66,7 @@ GGML_TYPES = {
     3: ("Q4_1", 32, 20),
     6: ("Q5_0", 32, 22),
     7: ("Q5_1", 32, 24),
-    8: ("Q8_0", 32, 34),
+    8: ("Q8_0", Q8_0_BLOCK, Q8_0_BYTES),
     9: ("Q8_1", 32, 36),
     10: ("Q2_K", 256, 84),
     11: ("Q3_K", 256, 110),

@@ -10,9 +10,11 @@ whatever shape a header claims; this one turns every malformed header into
 a FormatError naming the file and array, refuses object arrays (they are
 pickles) and shapes whose byte size overflows, and gives the caller the
 exact byte count to check against the file before anything is allocated.
+`open_npy`, `npy_header` and `write_npy` read and write whole .npy files.
 """
 
 import ast
+import os
 import re
 import struct
 import sys
@@ -25,6 +27,7 @@ import numpy.typing as npt
 from .._support._errors import FormatError
 from .._support._limits import nbytes
 from .._support._pipeline import empty
+from .._support._reading import read_into
 
 MAGIC = b"\x93NUMPY"
 # numpy.lib.format refuses headers above this many bytes by default (its
@@ -167,3 +170,28 @@ def text_from(a: npt.NDArray[Any], where: str, name: str) -> str:
         return raw.decode(codec).rstrip("\0")
     except UnicodeDecodeError as exc:
         raise FormatError(f"{where}: {name!r} is not valid text: {exc.reason}") from None
+
+
+def open_npy(path: str) -> npt.NDArray[Any]:
+    """The array in a .npy file, read into memory (see _reading: no map)."""
+    name = os.path.basename(path)
+    with open(path, "rb") as f:
+        header = read_header(f, path, name)
+        size = os.fstat(f.fileno()).st_size
+        if size < header.header_bytes + header.data_bytes:
+            raise FormatError(
+                f"{path}: truncated: {size} bytes, but the .npy header "
+                f"declares {header.header_bytes + header.data_bytes}"
+            )
+        return array_from(f, header, path, name, read_into)
+
+
+def npy_header(path: str) -> NpyHeader:
+    """The checked .npy header of a file, without reading its data."""
+    with open(path, "rb") as f:
+        return read_header(f, path, os.path.basename(path))
+
+
+def write_npy(f: IO[bytes], array: npt.ArrayLike) -> None:
+    """A .npy file of `array` into `f` (never a pickle)."""
+    np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)

@@ -33,7 +33,7 @@ from typing import IO, Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from ..._shared import bf16_to_float32
+from ..._shared import bf16_to_float32, is_bfloat16
 from .._support._errors import FormatError
 from .._support._limits import MAX_JSON_BYTES, check_writable, load_json, nbytes
 from .._support._reading import read_array
@@ -272,7 +272,7 @@ def encode(values: npt.ArrayLike, dtype: str) -> npt.NDArray[np.uint8]:
     """Little-endian bytes (a uint8 array) of `values` stored as safetensors `dtype`."""
     values = np.asarray(values)
     if dtype == "BF16":
-        if values.dtype.name == "bfloat16":
+        if is_bfloat16(values.dtype):
             bits = values.view(np.uint16)
         else:
             bits = float32_to_bf16(values)

@@ -9,7 +9,7 @@ only say what kind of numbers a tensor holds and in which dtype notation.
 import fnmatch
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple, TypedDict, cast
+from typing import Any, NamedTuple, TypedDict, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -17,14 +17,16 @@ import numpy.typing as npt
 from ... import dequantize as dequantize_array
 from ... import quantize as quantize_array
 from ..._shared import check_block_size, clip_option, find_nonfinite, rounding_code
-from ..._typing import Clip, FloatArray, Rounding
+from ..._typing import Clip, FloatArray, Rounding, Scheme
 from .._support._errors import FormatError
 from .._support._limits import check_writable, load_json
 
 VERSION = 1
 META_KEY = "int8q"  # safetensors __metadata__ key / .npz entry stem
-SCHEMES = ("per_row", "per_tensor", "per_block")
-SERVING_SCHEMES = ("W8A16", "W8A8")  # compressed-tensors presets (_compressed_tensors)
+# How a tensor is stored: the "scheme" of its metadata entry.
+STORED_SCHEMES = ("per_row", "per_tensor", "per_block")
+# A model folder's --scheme values: compressed-tensors presets (_compressed_tensors).
+SERVING_SCHEMES: tuple[str, ...] = get_args(Scheme)
 MAX_BLOCK_SIZE = 2**62  # a block size the kernels' 64-bit layout can hold
 
 
@@ -282,7 +284,7 @@ def decode(text: str | bytes, where: str) -> Metadata:
         block = e.get("block_size") if isinstance(e, dict) else None
         if (
             not isinstance(e, dict)
-            or e.get("scheme") not in SCHEMES
+            or e.get("scheme") not in STORED_SCHEMES
             or not isinstance(e.get("dtype"), str)
             or not isinstance(e.get("scale"), str)
             or (e["scheme"] == "per_block") != (type(block) is int and 1 <= block <= MAX_BLOCK_SIZE)

@@ -23,10 +23,10 @@ does; split keys are removed.
 
 from collections.abc import Sequence
 
+from ..._shared import Q8_0_BLOCK
 from .._formats._gguf_format import TYPE_IDS
 
 Q8_0, F16 = TYPE_IDS["Q8_0"], TYPE_IDS["F16"]
-Q8_0_BLOCK = 32
 
 QUANTIZATION_VERSION = ("general.quantization_version", 2)  # GGML_QNT_VERSION
 FILE_TYPE = ("general.file_type", 7)  # LLAMA_FTYPE_MOSTLY_Q8_0

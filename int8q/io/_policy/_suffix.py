@@ -12,7 +12,20 @@ import os
 from .._support._errors import FormatError
 
 FOLDER = ""  # the "suffix" of a folder output
-FILE_SUFFIXES = (".safetensors", ".npz", ".npy", ".gguf", ".json")
+# Each file container's suffix, spelled here only (the containers import it).
+SAFETENSORS = ".safetensors"
+NPZ = ".npz"
+NPY = ".npy"
+GGUF = ".gguf"
+JSON = ".json"
+# The index of a sharded checkpoint, as Hugging Face names it (model.safetensors.index.json).
+SHARDED_INDEX = SAFETENSORS + ".index" + JSON
+FILE_SUFFIXES = (SAFETENSORS, NPZ, NPY, GGUF, JSON)
+
+
+def has_suffix(path: str, suffix: str) -> bool:
+    """Whether the name `path` ends with `suffix`, in any case."""
+    return os.fspath(path).lower().endswith(suffix)
 
 
 def check_suffix(dst: str, suffix: str) -> None:

@@ -1,0 +1,148 @@
+"""How a Calibrator reads its batches: one array's range, a Dask array's blocks.
+
+`reduce` takes one array through the intake int8q.quantize uses (working
+dtype, geometry from _granularity.resolve, so that a bad axis raises the
+same AxisError or TypeError) and finds its range per channel, outside the
+calibrator's lock.
+
+`dask_part` reads a Dask array one block at a time, whatever its chunking:
+each block is merged into the channels it holds (a block cut along the
+channel axis holds some of them) of a private calibrator, which the caller
+merges into its own state at the end.  The result is the in-memory one bit
+for bit (min and max are exact; histograms merge exactly), and an error in
+any block leaves the caller's state as it was.
+"""
+
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _affine, _engine
+from ._checks import nonfinite_error, working_dtype
+from ._chunks import chunks
+from ._granularity import Granularity, resolve
+from ._operands import as_input
+from ._typing import FloatArray
+
+E_EMPTY = -1100  # histogram exponent of a channel that has seen only zeros
+SLICE = 1 << 16  # elements of a batch histogrammed at a time
+
+
+def is_dask(batch: object) -> bool:
+    """Whether `batch` is a Dask array (dask is looked up, never imported)."""
+    return type(batch).__module__.split(".")[0] == "dask" and hasattr(batch, "blocks")
+
+
+def reduce(
+    x: npt.NDArray[Any], axis: int | None, origin: tuple[int, ...] | None = None
+) -> tuple[np.dtype[Any], Granularity, FloatArray, FloatArray]:
+    """(working dtype, geometry, min, max) of batch x: the running range
+    ``[min(0, min x), max(0, max x)]`` of each channel, flat, in the working
+    dtype.  ValueError for NaN or inf, at its index in the whole array
+    (x is the block at `origin` of it, when given)."""
+    work = working_dtype(x.dtype)
+    gran = resolve(x.shape, axis, None)
+    with np.errstate(invalid="ignore"):
+        lo = np.asarray(_affine._reduce(x, gran, np.min)).astype(work).reshape(-1)
+        hi = np.asarray(_affine._reduce(x, gran, np.max)).astype(work).reshape(-1)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        found = _engine.find_nonfinite(x, work)
+        assert found is not None  # for mypy: lo or hi is not finite
+        where, value = found
+        if origin is not None:
+            where = tuple(int(i) + o for i, o in zip(where, origin))
+        raise nonfinite_error(where, value, what="batch")
+    return work, gran, lo, hi
+
+
+def exponents(amax: FloatArray, bins: int) -> npt.NDArray[np.int64]:
+    """Per channel, the e of the histogram range 2^e above amax (E_EMPTY for
+    a channel of zeros).  e is at least log2(bins) - 1023, so that the bins'
+    factor 2^(log2(bins) - e) stays finite for subnormal ranges."""
+    _, e = np.frexp(amax.astype(np.float64))  # amax < 2^e
+    e = np.maximum(e, int(math.log2(bins)) - 1023)
+    return np.where(amax > 0, e, E_EMPTY).astype(np.int64)
+
+
+def dask_part(cal: Any, arr: Any) -> Any:
+    """A private calibrator with `cal`'s options fed every block of Dask
+    array `arr` (cal._absorb merges it)."""
+    work = working_dtype(arr.dtype)
+    if any(math.isnan(n) for n in arr.shape):
+        raise ValueError("batch has unknown chunk sizes; call batch.compute_chunk_sizes() first")
+    gran = resolve(arr.shape, cal.axis, None)
+    with cal._lock:  # fail before computing anything
+        cal._check_fits(work, gran.nscales)
+    part = cal._fresh()
+    part._start(work, gran.nscales)
+    if arr.ndim == 0:
+        x = as_input(arr.compute(), "batch")
+        part._merge(x, *reduce(x, cal.axis))
+        return part
+    starts = [np.cumsum((0,) + c[:-1]) for c in arr.chunks]
+    for index in np.ndindex(*arr.numblocks):
+        origin = tuple(int(starts[d][i]) for d, i in enumerate(index))
+        x = as_input(arr.blocks[index].compute(), "batch")
+        first = 0 if gran.axis is None else origin[gran.axis]
+        part._merge(x, *reduce(x, cal.axis, origin), first, gran.nscales)
+    return part
+
+
+def grow(
+    hist: npt.NDArray[np.int64], exp: npt.NDArray[np.int64], e: npt.NDArray[np.int64], rows: slice
+) -> None:
+    """Raise channels `rows` of the histogram to the range 2^e where e is
+    above their own exponent, merging bins exactly."""
+    grown = np.flatnonzero(e > exp[rows])
+    if not grown.size:
+        return
+    n = hist.shape[1] // 2
+    where = np.arange(exp.shape[0])[rows][grown]
+    e = e[grown]
+    # A jump of more than log2(2 * bins) doublings sends every old bin
+    # to one of the two central ones: cap it (the merge is the same).
+    d = np.minimum(e - exp[where], int(math.log2(n)) + 1)
+    f = (np.int64(1) << d)[:, None]
+    new_index = (n * (f - 1) + np.arange(2 * n)[None, :]) // f
+    merged = np.zeros((where.size, 2 * n), dtype=np.int64)
+    np.add.at(merged, (np.arange(where.size)[:, None], new_index), hist[where])
+    hist[where] = merged
+    exp[where] = e
+
+
+def add(
+    hist: npt.NDArray[np.int64],
+    exp: npt.NDArray[np.int64],
+    x: npt.NDArray[Any],
+    gran: Granularity,
+    first: int,
+    work: np.dtype[Any],
+) -> None:
+    """Histogram x (gran: its geometry) into the bins of channels first,
+    first + 1, ..., SLICE elements at a time."""
+    n = hist.shape[1] // 2
+    # bins / R as a power of two: the multiplication below is exact.  A
+    # channel of zeros only (E_EMPTY) takes 1: its values all fall in the
+    # bin of 0 whatever the factor, and 2^(log2(bins) + 1100) overflows.
+    own = exp[first : first + gran.nscales]
+    factor = np.ldexp(1.0, np.where(own == E_EMPTY, 0, int(math.log2(n)) - own))
+    n_row, block, cmod, nb = gran.layout
+    flat_hist = hist[first : first + gran.nscales].reshape(-1)
+    for start, chunk in chunks(x, work):
+        for s in range(0, chunk.shape[0], SLICE):
+            v = chunk[s : s + SLICE].astype(np.float64)
+            if gran.nscales == 1:
+                ch = 0
+                idx = np.floor(v * factor[0])
+            else:
+                i = np.arange(start + s, start + s + v.shape[0], dtype=np.int64)
+                row, col = np.divmod(i, n_row)
+                ch = (row % cmod) * nb + col // block
+                idx = np.floor(v * factor[ch])
+            idx = np.clip(idx + n, 0, 2 * n - 1).astype(np.int64) + ch * (2 * n)
+            if flat_hist.size <= 4 * idx.size:
+                flat_hist += np.bincount(idx, minlength=flat_hist.size)
+            else:  # no histogram-sized temporary per slice
+                np.add.at(flat_hist, idx, 1)
