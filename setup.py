@@ -4,9 +4,10 @@ Flags are chosen by compiler type, not by platform guess (after pykdtree's
 setup.py).  No -march=native and no -ffast-math: wheels must run on any CPU of
 their platform, and fast-math would break NaN detection and
 round-half-to-even.  Each SIMD level of src/levels/levels.def is its own
-translation unit (src/levels/level.c compiled with that level's flags), on
-GCC/Clang and MSVC alike, and picked at run time (src/core/dispatch.c); a
-level whose flags the compiler refuses (another architecture) is left out.
+translation unit (src/levels/level.c compiled with that level's flags and
+hand loops), on GCC/Clang and MSVC alike, and picked at run time
+(src/core/dispatch.c); a level of another architecture, or whose flags the
+compiler refuses, is left out.
 
 OpenMP is used where a compile-and-link probe succeeds; otherwise the same
 code builds serial.  INT8Q_OPENMP=0 forces the serial build,
@@ -62,13 +63,15 @@ def openmp_flags(compiler):
     return None
 
 
-def _compiles(compiler, source, cflags, ldflags, link=True):
+def _compiles(compiler, source, cflags, ldflags, link=True, include_dirs=None):
     tmp = tempfile.mkdtemp(prefix="int8q-probe-")
     try:
         path = os.path.join(tmp, "probe.c")
         with open(path, "w") as f:
             f.write(source)
-        objects = compiler.compile([path], output_dir=tmp, extra_postargs=cflags)
+        objects = compiler.compile(
+            [path], output_dir=tmp, include_dirs=include_dirs, extra_postargs=cflags
+        )
         if link:
             compiler.link_executable(objects, "probe", output_dir=tmp, extra_postargs=ldflags)
         return True
@@ -78,25 +81,40 @@ def _compiles(compiler, source, cflags, ldflags, link=True):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def simd_levels(path="src/levels/levels.def"):
+LEVELS_DEF = "src/levels/levels.def"
+
+
+def simd_levels(path=LEVELS_DEF):
     """The SIMD levels above the baseline, from their one list (read by the
-    C dispatcher too): [(name, GCC/Clang flags, MSVC flags)]."""
-    pattern = re.compile(r'^INT8Q_LEVEL\((\w+),\s*"([^"]*)",\s*"([^"]*)",')
+    C dispatcher too): [(name, arch, GCC/Clang flags, MSVC flags, hand loops)]."""
+    pattern = re.compile(
+        r'^INT8Q_LEVEL\((\w+),\s*(\w+),\s*"([^"]*)",\s*"([^"]*)",\s*"[^"]*",\s*(\w+)\)'
+    )
+    with open(path) as f:
+        lines = [line for line in f if line.startswith("INT8Q_LEVEL(")]
+    matches = [pattern.match(line) for line in lines]
+    for line, m in zip(lines, matches):
+        if not m:
+            raise SystemExit(f"{path}: not a level line: {line.strip()}")
+    return [(m[1], m[2], m[3].split(), m[4].split(), m[5]) for m in matches if m]
+
+
+def arch_baselines(path=LEVELS_DEF):
+    """{architecture: the hand loops of its baseline}, from the same list."""
+    pattern = re.compile(r"^INT8Q_ARCH\((\w+),\s*(\w+)\)")
     with open(path) as f:
         matches = [pattern.match(line) for line in f]
-    return [(m[1], m[2].split(), m[3].split()) for m in matches if m]
+    return {m[1]: m[2] for m in matches if m}
 
 
-# Compiles where the compiler can build an x86-64 level's intrinsics.
-LEVEL_PROBE = r"""
-#if !defined(__x86_64__) && !defined(_M_X64)
-#error "x86-64 only"
+# Compiles where the target is `arch` (src/levels/arch.h), with the flags
+# given: whether a level of that architecture can be built here.
+ARCH_PROBE = r"""
+#include "levels/arch.h"
+#if !INT8Q_ARCH_IS_%s
+#error "another architecture"
 #endif
-#include <immintrin.h>
-int probe(const unsigned short *h, float *o) {
-    _mm256_storeu_ps(o, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h)));
-    return 0;
-}
+int int8q_probe(void) { return 0; }
 """
 
 
@@ -125,17 +143,28 @@ class BuildExt(build_ext):
 
     def build_levels(self, cflags, msvc):
         """Compile src/levels/level.c once per SIMD level, each with its own
-        flags, into objects linked into the extension.  A level the compiler
-        cannot build is compiled without its flags as an empty table
+        flags and hand loops, into objects linked into the extension.  A level
+        of another architecture than the target's, or whose flags the compiler
+        refuses, is compiled without its flags as an empty table
         (INT8Q_LEVEL_ABSENT), so the dispatcher sees every level of the list."""
+        src = os.path.abspath("src")
+
+        def builds(arch, flags):
+            probe = ARCH_PROBE % arch
+            return _compiles(self.compiler, probe, cflags + flags, [], False, [src])
+
+        baselines, above = arch_baselines(), simd_levels()
+        arches = list(baselines) + [level[1] for level in above if level[1] not in baselines]
+        target = next((arch for arch in arches if builds(arch, [])), None)
         objects = []
-        for name, gnu_flags, msvc_flags in [("baseline", [], [])] + simd_levels():
+        levels = [("baseline", target, [], [], baselines.get(target, "plain"))] + above
+        for name, arch, gnu_flags, msvc_flags, loops in levels:
             flags = msvc_flags if msvc else gnu_flags
-            macros = [("INT8Q_LEVEL_NAME", name)]
-            if name != "baseline" and not _compiles(
-                self.compiler, LEVEL_PROBE, cflags + flags, [], link=False
-            ):
-                print(f"int8q: the compiler has no {name} ({' '.join(flags)}); left out")
+            macros = [("INT8Q_LEVEL_NAME", name), ("INT8Q_LEVEL_LOOPS", loops)]
+            if name != "baseline" and not (arch == target and builds(arch, flags)):
+                print(
+                    f"int8q: this compiler and target have no {name} ({' '.join(flags)}); left out"
+                )
                 flags, macros = [], macros + [("INT8Q_LEVEL_ABSENT", "1")]
             objects += self.compiler.compile(
                 ["src/levels/level.c"],
@@ -162,7 +191,11 @@ extensions = [
         sources=[
             "src/python/_kernels.pyx",
             "src/core/dispatch.c",
-            "src/core/drivers.c",
+            "src/core/ranges.c",
+            "src/core/absmax.c",
+            "src/core/quantize.c",
+            "src/core/dequantize.c",
+            "src/core/q8_0.c",
             "src/core/affine.c",
             "src/core/gather.c",
             "src/core/threads.c",

@@ -11,6 +11,7 @@ from ._api import QuantizedBase, quantize_with_scale
 from ._checks import (
     MAX_BLOCK_SIZE,
     ROUNDINGS,
+    boolean,
     broadcast_shape,
     check_block_size,
     check_out,
@@ -58,6 +59,7 @@ __all__ = [
     "apart",
     "broadcast_shape",
     "bf16_to_float32",
+    "boolean",
     "as_input",
     "check_block_size",
     "check_out",

@@ -52,10 +52,11 @@ before allocating (https://int8q.readthedocs.io/en/latest/safety.html).
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import cast
 
+from .._shared import boolean
 from .._typing import BlockSize, Clip, Rounding, Scheme
 from . import _compare
 from ._compare import CompareRow
@@ -64,6 +65,7 @@ from ._containers._registry import container_for
 from ._policy import _convention as conv
 from ._policy._suffix import check_suffix
 from ._support._errors import FormatError
+from ._support._outputs import Output, check_outputs
 from ._support._progress import Progress
 
 __all__ = [
@@ -97,54 +99,57 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     'npy'
     >>> d.cleanup()
     """
-    return container_for(os.fspath(path)).NAME
+    return container_for(_path(path, "path")).NAME
 
 
-def _same(a: str, b: str) -> bool:
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    with contextlib.suppress(OSError):
-        return os.path.samefile(a, b)
-    return False
+def _path(value: object, name: str) -> str:
+    """`value` as a str path; TypeError for anything else (bytes paths included)."""
+    path = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(path, str):
+        raise TypeError(f"{name} must be a str or os.PathLike path, got {value!r}")
+    return path
 
 
-def _inside(path: str, folder: str) -> bool:
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    try:
-        return os.path.commonpath([path, folder]) == folder
-    except ValueError:  # Windows: on different drives
-        return False
+def _flags(**flags: object) -> None:
+    """TypeError unless each flag is True or False ("False" is not False)."""
+    for name, value in flags.items():
+        boolean(value, name)
 
 
-def _check_output(
-    container: Container, src: str, dst: str | os.PathLike[str], force: bool, suffix: str | None
-) -> None:
-    """Refuse, before any work, an output that is misnamed (`suffix`, when
-    known before reading the input), that would clobber the input or
-    something already there (unless `force`), or that cannot be made."""
-    dst = os.fspath(dst)
-    if any(_same(p, dst) for p in container.inputs(src)):
-        raise FormatError(f"{dst}: the output would overwrite the input")
-    if not container.OUTPUT_IS_DIR and os.path.isdir(dst):
-        raise FormatError(f"{dst}: the output is a directory; name the output file")
-    if suffix is not None:
-        check_suffix(dst, suffix)
-    parent = os.path.dirname(os.path.abspath(dst))
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(f"no such directory for the output: {parent}")
-    if not os.path.lexists(dst):
-        return
-    what = "the output exists"
-    if container.OUTPUT_IS_DIR:
-        if not os.path.isdir(dst):
-            raise FormatError(f"{dst}: exists and is not a folder; the output is a folder")
-        if not os.listdir(dst):
-            return  # an empty folder holds nothing to lose
-        if any(_inside(p, dst) for p in container.inputs(src)):
-            raise FormatError(f"{dst}: the output folder holds the input")
-        what = "the output folder exists and is not empty"
-    if not force:
-        raise FormatError(f"{dst}: {what}; pass force=True (int8q: --force) to replace it")
+def _patterns(skip: object) -> tuple[str, ...]:
+    """`skip` as a tuple of glob patterns: one pattern (a str) or an iterable of them."""
+    patterns: tuple[object, ...] = (None,)
+    if isinstance(skip, str):
+        patterns = (skip,)
+    elif isinstance(skip, Iterable):
+        patterns = tuple(skip)
+    if not all(isinstance(p, str) for p in patterns):
+        raise TypeError(f"skip must be a glob pattern or an iterable of them, got {skip!r}")
+    return cast("tuple[str, ...]", patterns)
+
+
+def _output(container: Container, dst: str, suffix: str | None) -> Output:
+    """The checkpoint `container` writes at `dst` (`suffix`: when known before
+    reading the input)."""
+    check = None if suffix is None else (lambda path: check_suffix(path, suffix))
+    return Output(dst, container.OUTPUT_IS_DIR, "the output", check)
+
+
+def _check_quantize_outputs(
+    src: str, dst: str, force: bool, extra: Sequence[Output] = ()
+) -> Output:
+    """Check the checkpoint that quantizing `src` writes at `dst`, with the
+    `extra` outputs of the same run (the command line's --report), all
+    before any is written; the checkpoint's Output."""
+    container = container_for(src)
+    out = _output(container, dst, container.OUTPUT_SUFFIX)
+    check_outputs([out, *extra], container.inputs(src), force)
+    return out
+
+
+def _inputs(path: str) -> list[str]:
+    """Every file and folder that reading `path` reads."""
+    return container_for(path).inputs(path)
 
 
 def _progress(enabled: bool) -> Callable[[int, str], Progress]:
@@ -182,8 +187,9 @@ def quantize_file(
     block_size : int, optional
         One scale per `block_size` consecutive elements of the last axis.
     rounding : {"half_even", "half_away"}
-    skip : iterable of str
-        Glob patterns (fnmatch, case-sensitive) of tensor names to leave alone.
+    skip : str or iterable of str
+        Glob patterns (fnmatch, case-sensitive) of tensor names to leave alone
+        (one str is one pattern).
     all_tensors : bool
         Quantize 1-D floating tensors and integer tensors too (0-d and 1-D
         ones per tensor, or per block with `block_size`).  For a Hugging
@@ -205,6 +211,9 @@ def quantize_file(
 
     Raises
     ------
+    TypeError
+        An option of the wrong type (a flag that is not True or False: the
+        string "False" is not False; a path that is not a str or PathLike).
     FormatError
         Corrupt, truncated or unknown input; output equal to the input, or
         misnamed (its suffix is not the container's), or existing without
@@ -227,16 +236,19 @@ def quantize_file(
     ['per_block', 'scale']
     >>> d.cleanup()
     """
-    opts = conv.options(per_tensor, block_size, rounding, tuple(skip), all_tensors, scheme, clip)
-    src = os.fspath(src)
+    _flags(per_tensor=per_tensor, all_tensors=all_tensors, progress=progress, force=force)
+    opts = conv.options(
+        per_tensor, block_size, rounding, _patterns(skip), all_tensors, scheme, clip
+    )
+    src, dst = _path(src, "src"), _path(dst, "dst")
     container = container_for(src)
     if scheme is not None and scheme not in getattr(container, "SCHEMES", ()):
         raise ValueError(
             f"a scheme ({scheme}) applies to Hugging Face model folders (a "
             f"directory holding config.json), not to {container.DESCRIPTION}"
         )
-    _check_output(container, src, dst, force, container.OUTPUT_SUFFIX)
-    container.quantize(src, os.fspath(dst), opts, _progress(progress))
+    _check_quantize_outputs(src, dst, force)
+    container.quantize(src, dst, opts, _progress(progress))
 
 
 def dequantize_file(
@@ -281,12 +293,13 @@ def dequantize_file(
            [ 8.      ,  2.015748]], dtype=float32)
     >>> d.cleanup()
     """
-    src = os.fspath(src)
+    _flags(progress=progress, force=force)
+    src, dst = _path(src, "src"), _path(dst, "dst")
     container = container_for(src)
     # The restored container's suffix is checked by the container: an .npz
     # restores a .npy or an .npz, as its metadata says.
-    _check_output(container, src, dst, force, None)
-    container.dequantize(src, os.fspath(dst), _progress(progress))
+    check_outputs([_output(container, dst, None)], container.inputs(src), force)
+    container.dequantize(src, dst, _progress(progress))
 
 
 def inspect_file(path: str | os.PathLike[str]) -> list[Row]:
@@ -322,7 +335,7 @@ def inspect_file(path: str | os.PathLike[str]) -> list[Row]:
     ((3, 4), 'float32', 'none', 48)
     >>> d.cleanup()
     """
-    path = os.fspath(path)
+    path = _path(path, "path")
     return container_for(path).inspect(path)
 
 
@@ -377,4 +390,4 @@ def compare_files(
     ('q', True, True)
     >>> d.cleanup()
     """
-    return _compare.compare_files(original, quantized)
+    return _compare.compare_files(_path(original, "original"), _path(quantized, "quantized"))

@@ -28,7 +28,8 @@ def _pyplot() -> Any:  # (matplotlib.pyplot: typed by matplotlib where installed
 def check_plot_path(path: str) -> str:
     """The image format of `path` (its suffix); ValueError for one matplotlib
     cannot write, ModuleNotFoundError without matplotlib.  Called before any
-    work."""
+    work, with the output policy's checks (_support._outputs: never an
+    input, never an existing file without --force)."""
     plt = _pyplot()
     fmt = os.path.splitext(path)[1].lower().lstrip(".")
     supported = plt.figure().canvas.get_supported_filetypes()
@@ -37,9 +38,6 @@ def check_plot_path(path: str) -> str:
         raise ValueError(
             f"--plot {path}: name the image .png (or .{', .'.join(sorted(supported))})"
         )
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(f"no such directory for the plot: {parent}")
     return fmt
 
 

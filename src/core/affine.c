@@ -5,8 +5,29 @@
 #include "core/affine.h"
 
 #include "core/layout.h"
+#include "core/rules.h"
 #include "core/threads.h"
 #include "levels/table.h"
+
+/* The asymmetric rule (core/rules.h) over arrays. */
+int int8q_asymmetric_params(const void *rmin, const void *rmax, ptrdiff_t n, int f64, int qmin,
+                            int qmax, void *scales, int32_t *zero_points)
+{
+    for (ptrdiff_t k = 0; k < n; k++) {
+        int zp, overflow;
+        if (f64)
+            overflow =
+                int8q_asymmetric_rule_f64(((const double *)rmin)[k], ((const double *)rmax)[k],
+                                          qmin, qmax, (double *)scales + k, &zp);
+        else
+            overflow = int8q_asymmetric_rule_f32(((const float *)rmin)[k], ((const float *)rmax)[k],
+                                                 qmin, qmax, (float *)scales + k, &zp);
+        if (overflow)
+            return INT8Q_NONFINITE;
+        zero_points[k] = zp;
+    }
+    return INT8Q_OK;
+}
 
 typedef struct {
     const char *x;

@@ -51,7 +51,7 @@ enum int8q_input { INT8Q_IN_F32 = 0, INT8Q_IN_F64 = 1, INT8Q_IN_F16 = 2, INT8Q_I
  * its order; which ones exist depends on the build and CPU. */
 enum int8q_isa {
     INT8Q_ISA_BASELINE = 0,
-#define INT8Q_LEVEL(name, gnu_flags, msvc_flags, features) INT8Q_ISA_##name,
+#define INT8Q_LEVEL(name, arch, gnu_flags, msvc_flags, features, loops) INT8Q_ISA_##name,
 #include "levels/levels.def"
 #undef INT8Q_LEVEL
     INT8Q_ISA_COUNT

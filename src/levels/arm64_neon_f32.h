@@ -1,5 +1,6 @@
 /* Hand-vectorized float32 loops for arm64 (NEON, which every AArch64 CPU
- * has: the baseline level there).  Included by templates/level_body.h after the
+ * has): the hand-loop family arm64_neon_f32 of levels/levels.def, the
+ * baseline's there.  Included by templates/level_body.h after the
  * plain loops of templates/loops.h, which these call for remainders, for
  * the elements they hand back (near ties, scales without an exact
  * reciprocal) and for everything the compilers already vectorize well.  The
@@ -13,6 +14,10 @@
  * reciprocal is exact).  This header never compiles on x86, so
  * tools/verify/check_arm64.sh builds the core for arm64 and runs it under
  * qemu-aarch64 against the x86-64 build on adversarial inputs. */
+
+#if !(defined(__aarch64__) || defined(_M_ARM64))
+#error "the hand loops arm64_neon_f32 are for arm64 levels (levels/levels.def)"
+#endif
 
 #include <arm_neon.h>
 
@@ -195,3 +200,6 @@ static int q8_0_quant_neon(const float *x, ptrdiff_t nblocks, uint8_t *out)
 }
 
 #undef NEON_HALF_MINUS_BAND
+
+/* The table entries these loops take (templates/level_body.h). */
+#define BY_HAND(name) name##_neon

@@ -1,9 +1,10 @@
 /* One instruction-set level's translation unit.  setup.py compiles this file
  * once for the baseline and once per level of levels/levels.def, each time
- * with that level's flags and INT8Q_LEVEL_NAME defined to its name; it defines
+ * with that level's flags, INT8Q_LEVEL_NAME defined to its name and
+ * INT8Q_LEVEL_LOOPS to its hand-loop family; it defines
  * int8q_level_<name>(), the level's table of loops (templates/level_body.h),
- * or NULL where the build leaves the level out (INT8Q_LEVEL_ABSENT: the
- * compiler cannot build it for this target). */
+ * or NULL where the build leaves the level out (INT8Q_LEVEL_ABSENT: another
+ * architecture's level, or flags the compiler refuses). */
 #ifndef INT8Q_LEVEL_NAME
 #error "compile with INT8Q_LEVEL_NAME defined to a level name (setup.py does)"
 #endif

@@ -106,7 +106,7 @@ const int8q_loops *int8q_current_loops(void);
 
 /* Each level's table (levels/level.c), NULL where the build left it out. */
 const int8q_loops *int8q_level_baseline(void);
-#define INT8Q_LEVEL(name, gnu_flags, msvc_flags, features)                                         \
+#define INT8Q_LEVEL(name, arch, gnu_flags, msvc_flags, features, loops)                            \
     const int8q_loops *int8q_level_##name(void);
 #include "levels/levels.def"
 #undef INT8Q_LEVEL

@@ -1,6 +1,7 @@
-/* Hand-vectorized float32 loops for the levels that have AVX2 (the avx2 and
- * avx512 translation units; MSVC's /arch:AVX2 and /arch:AVX512 define
- * __AVX2__ too).  Included by templates/level_body.h after the plain loops of
+/* Hand-vectorized float32 loops for the levels that have AVX2: the hand-loop
+ * family x86_avx2_f32 of levels/levels.def (the avx2 and avx512 levels;
+ * MSVC's /arch:AVX2 and /arch:AVX512 define __AVX2__ too).  Included by
+ * templates/level_body.h after the plain loops of
  * templates/loops.h, which these call for remainders, for the elements
  * they hand back (near ties, scales without an exact reciprocal) and for
  * everything the compilers already vectorize well.
@@ -21,6 +22,10 @@
  * or ones with the same result: vroundps and the magic-number addition both
  * round to nearest even; see templates/loops.h for why the reciprocal is
  * exact); the test suite runs both levels on the same inputs. */
+
+#if !defined(__AVX2__)
+#error "the hand loops x86_avx2_f32 need a level whose flags enable AVX2 (levels/levels.def)"
+#endif
 
 #include <immintrin.h>
 
@@ -321,3 +326,6 @@ static int q8_0_quant_avx2(const float *x, ptrdiff_t nblocks, uint8_t *out)
 }
 
 #undef HALF_MINUS_BAND
+
+/* The table entries these loops take (templates/level_body.h). */
+#define BY_HAND(name) name##_avx2

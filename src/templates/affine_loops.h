@@ -8,6 +8,8 @@
  * auto-vectorize), and only IEEE operations that are exact or correctly
  * rounded by definition, so every level gives bit-identical results. */
 
+#include "core/layout.h"
+
 /* r = v rounded to an integer per EVEN (core/rules.h; |v| <= 383 here). */
 #define AFF_ROUND(T, SUF, EVEN, v, r) ((r) = (int32_t)int8q_round_##SUF((v), (EVEN)))
 
@@ -28,44 +30,35 @@
         (qi) = (QT)(r_ + (zi));                                                                    \
     } while (0)
 
-/* Walk [s, e) of the flat index space (see core/kernels.h for the layout):
- * with block == 1 every element of a row piece has its own scale, otherwise
- * each block piece shares one. */
+/* Walk [s, e) of the flat index space piece by piece (core/layout.h, as
+ * templates/ranges.h does): a piece with one scale per element, whole
+ * blocks with one scale each, or part of one block. */
 #define DEFINE_AFFINE_WALK(NAME, SUF, T, EVEN, QT)                                                 \
     static int NAME(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, const T *scales,  \
                     const int32_t *zps, int qmin, int qmax, QT *q)                                 \
     {                                                                                              \
         int bad = 0;                                                                               \
         for (ptrdiff_t i = s; i < e;) {                                                            \
-            ptrdiff_t r = i / L->n_row, c = i - r * L->n_row;                                      \
-            ptrdiff_t row_end = (r + 1) * L->n_row < e ? (r + 1) * L->n_row : e;                   \
-            ptrdiff_t base = (r % L->cmod) * L->nb;                                                \
-            if (L->block == 1) {                                                                   \
-                const T *xs = x + (i - s), *sv = scales + base + c;                                \
-                const int32_t *zv = zps + base + c;                                                \
-                QT *qs = q + (i - s);                                                              \
-                ptrdiff_t n = row_end - i;                                                         \
+            piece p = next_piece(L, i, e);                                                         \
+            const T *xs = x + (i - s);                                                             \
+            QT *qs = q + (i - s);                                                                  \
+            ptrdiff_t n = p.end - i;                                                               \
+            if (p.per_element) {                                                                   \
+                const T *sv = scales + p.k;                                                        \
+                const int32_t *zv = zps + p.k;                                                     \
                 for (ptrdiff_t j = 0; j < n; j++)                                                  \
                     AFF_ONE(T, SUF, EVEN, QT, xs[j], sv[j], zv[j], qs[j]);                         \
-                i = row_end;                                                                       \
-                continue;                                                                          \
+            } else {                                                                               \
+                /* whole blocks, or a part of one (which is then the block) */                     \
+                ptrdiff_t B = p.whole_blocks ? L->block : n;                                       \
+                for (ptrdiff_t b = 0; b < n; b += B) {                                             \
+                    T sk = scales[p.k + b / B];                                                    \
+                    int32_t zk = zps[p.k + b / B];                                                 \
+                    for (ptrdiff_t j = b; j < b + B; j++)                                          \
+                        AFF_ONE(T, SUF, EVEN, QT, xs[j], sk, zk, qs[j]);                           \
+                }                                                                                  \
             }                                                                                      \
-            while (i < row_end) {                                                                  \
-                ptrdiff_t b = c / L->block;                                                        \
-                ptrdiff_t blk_end = r * L->n_row + (b + 1) * L->block;                             \
-                const T *xs = x + (i - s);                                                         \
-                QT *qs = q + (i - s);                                                              \
-                T sk = scales[base + b];                                                           \
-                int32_t zk = zps[base + b];                                                        \
-                ptrdiff_t n;                                                                       \
-                if (blk_end > row_end)                                                             \
-                    blk_end = row_end;                                                             \
-                n = blk_end - i;                                                                   \
-                for (ptrdiff_t j = 0; j < n; j++)                                                  \
-                    AFF_ONE(T, SUF, EVEN, QT, xs[j], sk, zk, qs[j]);                               \
-                i = blk_end;                                                                       \
-                c = i - r * L->n_row;                                                              \
-            }                                                                                      \
+            i = p.end;                                                                             \
         }                                                                                          \
         return bad;                                                                                \
     }
@@ -92,11 +85,18 @@
     static void NAME(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, const T *cand,   \
                      int ncand, double *err)                                                       \
     {                                                                                              \
-        for (ptrdiff_t i = s; i < e; i++) {                                                        \
-            ptrdiff_t r = i / L->n_row, c = i - r * L->n_row;                                      \
-            ptrdiff_t k = (r % L->cmod) * L->nb + c / L->block;                                    \
-            T xi = x[i - s];                                                                       \
-            MSE_ONE(T, SUF, EVEN, xi, cand + k * ncand, err + k * ncand)                           \
+        for (ptrdiff_t i = s; i < e;) {                                                            \
+            piece p = next_piece(L, i, e);                                                         \
+            const T *xs = x + (i - s);                                                             \
+            ptrdiff_t n = p.end - i;                                                               \
+            /* per element a block of 1, else whole blocks or a part of one */                     \
+            ptrdiff_t B = p.per_element ? 1 : p.whole_blocks ? L->block : n;                       \
+            for (ptrdiff_t b = 0; b < n; b += B) {                                                 \
+                ptrdiff_t k = p.k + b / B;                                                         \
+                for (ptrdiff_t j = b; j < b + B; j++)                                              \
+                    MSE_ONE(T, SUF, EVEN, xs[j], cand + k * ncand, err + k * ncand)                \
+            }                                                                                      \
+            i = p.end;                                                                             \
         }                                                                                          \
     }
 

@@ -1,7 +1,11 @@
 /* One instruction-set level: the loops of templates/loops.h for float32 and
  * float64, the half-precision conversions and GGML Q8_0, gathered into the
- * table `level_loops`.  Included once by levels/level.c, which is compiled
- * with that level's flags (setup.py). */
+ * table `level_loops`, with the hand loops of the level's family
+ * (INT8Q_LEVEL_LOOPS, levels/levels.def) where it has them.  Included once
+ * by levels/level.c, which is compiled with that level's flags (setup.py).
+ * Smaller helpers (half-precision conversion, gather shuffles, CRC-32) use
+ * the instructions the flags enable, as the compilers' own macros say
+ * (__F16C__, __AVX2__, __PCLMUL__, __aarch64__). */
 #include "core/kernels.h"
 #include "core/rules.h"
 #include "levels/table.h"
@@ -299,19 +303,22 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
     }
 }
 
-#if defined(__AVX2__) /* GCC/Clang -mavx2, MSVC /arch:AVX2 and /arch:AVX512 */
-#define INF_BITS_F32 0x7f800000
-#include "levels/x86_avx2_f32.h"
-#undef INF_BITS_F32
-#define BY_HAND(name) name##_avx2 /* the hand-vectorized loop */
-#elif LEVEL_NEON
-#define INF_BITS_F32 0x7f800000
-#include "levels/arm64_neon_f32.h"
-#undef INF_BITS_F32
-#define BY_HAND(name) name##_neon
-#else
-#define BY_HAND(name) name
+/* The level's hand loops (levels/levels.def): the header
+ * levels/<INT8Q_LEVEL_LOOPS>.h, which defines BY_HAND(name), the loop that
+ * takes table entry `name`. */
+#ifndef INT8Q_LEVEL_LOOPS
+#error "compile with INT8Q_LEVEL_LOOPS defined to the level's hand loops (setup.py does)"
 #endif
+#define LOOPS_HEADER_(family) #family
+#define LOOPS_HEADER(family) LOOPS_HEADER_(family)
+#define INF_BITS_F32 0x7f800000
+/* the path's tokens as written (no spaces around the slash) */
+/* clang-format off */
+#include LOOPS_HEADER(levels/INT8Q_LEVEL_LOOPS.h)
+/* clang-format on */
+#undef INF_BITS_F32
+#undef LOOPS_HEADER
+#undef LOOPS_HEADER_
 
 #include "templates/affine_loops.h"
 

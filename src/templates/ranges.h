@@ -1,12 +1,12 @@
 /* Range kernels for one working dtype: walk [s, e) of the flat index space,
- * piece by piece of elements that share a scale (see core/kernels.h for
- * the layout), and hand each piece to the current level's loops
- * (int8q_current_loops).  Included by core/drivers.c once per working dtype
- * with
+ * piece by piece of elements that share a scale (core/layout.h; see
+ * core/kernels.h for the layout), and hand each piece to the current
+ * level's loops (int8q_current_loops).  Included by core/ranges.c once per
+ * working dtype (declared in core/drivers.h as int8q_<name>_<SUF>) with
  *   T, U, SUF (f32/f64), INF_BITS, SCALE_RULE, RECIP, and HALF_INPUT (1 for
  *   float32 work, which also reads float16/bfloat16 through a stack tile). */
 
-#define FN_(name, suf) name##_##suf
+#define FN_(name, suf) int8q_##name##_##suf
 #define FN2(name, suf) FN_(name, suf)
 #define FN(name) FN2(name, SUF)
 #define LOOP_(name, suf) loops->name##_##suf
@@ -36,8 +36,8 @@ static void FN(absmax_rows)(const U *x, ptrdiff_t rows, ptrdiff_t cols, U *m)
 }
 
 /* absmax of bit patterns into mbits[k] for every scale k used in [s, e). */
-static void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
-                             const int8q_layout *L, U *mbits)
+void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                      U *mbits)
 {
     const int8q_loops *loops = int8q_current_loops();
     for (ptrdiff_t i = s; i < e;) {
@@ -110,9 +110,8 @@ static void FN(quantize_rows)(const T *x, ptrdiff_t rows, ptrdiff_t cols, const 
 
 /* q (and d) for [s, e) with known scales; recips[k] = RECIP(scales[k]) for
  * per-element layouts (block 1), NULL otherwise. */
-static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
-                               const int8q_layout *L, const T *scales, const T *recips, int bounded,
-                               int mode, int8_t *q, T *d)
+void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                        const T *scales, const T *recips, int bounded, int mode, int8_t *q, T *d)
 {
     const int8q_loops *loops = int8q_current_loops();
 #if HALF_INPUT
@@ -164,8 +163,8 @@ static void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t 
  * tile's bound (RN(amax / scale) <= 127 means amax / scale < 128).  Where
  * the bound fails (a scale below the data's abs-max / 127: elements
  * saturate) the loops divide. */
-static int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
-                           const int8q_layout *L, const T *scale, int bounded, int mode, int8_t *q)
+int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                    const T *scale, int bounded, int mode, int8_t *q)
 {
     const char *x = (const char *)xv;
     ptrdiff_t es = (ptrdiff_t)element_size(kind);
@@ -192,8 +191,8 @@ static int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
 /* Abs-max, scale and quantize of [s, e), block by block (fused layouts:
  * block > 1, s on a block boundary, one block per scale).  Returns 1 at a
  * NaN/inf block. */
-static int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
-                           const int8q_layout *L, T *scales, int mode, int8_t *q, T *d)
+int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                    T *scales, int mode, int8_t *q, T *d)
 {
     const int8q_loops *loops = int8q_current_loops();
 #if HALF_INPUT
@@ -255,8 +254,8 @@ static int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e,
     return 0;
 }
 
-static void FN(dequantize_range)(const int8_t *q, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
-                                 const T *scales, T *out)
+void FN(dequantize_range)(const int8_t *q, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                          const T *scales, T *out)
 {
     const int8q_loops *loops = int8q_current_loops();
     for (ptrdiff_t i = s; i < e;) {

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 from checkpoints import read_safetensors, write_safetensors
-from test_cli_files import run_cli
+from cli import run_cli
 
 import int8q
 

@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 from checkpoints import listing, write_safetensors
-from test_cli_files import run_cli
-from test_hf import make_folder, tiny_tensors
+from cli import run_cli
+from hf_folders import make_folder, tiny_tensors
 
 import int8q.io
 

@@ -6,31 +6,14 @@ traceback, and no stray output.
 """
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import sysconfig
 
 import numpy as np
 import pytest
 from checkpoints import listing, read_safetensors, write_safetensors, write_sharded
+from cli import run, run_cli
 
 from int8q import reference
-from int8q.cli import main
-
-
-def run_cli(*args, cwd):
-    """The console script installed beside this interpreter (not another one on PATH)."""
-    exe = shutil.which("int8q", path=sysconfig.get_path("scripts"))
-    cmd = [exe] if exe else [sys.executable, "-m", "int8q.cli"]
-    return subprocess.run(
-        cmd + [str(a) for a in args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "PYTHONWARNINGS": "error"},
-    )
 
 
 @pytest.fixture
@@ -43,16 +26,6 @@ def model(tmp_path):
     }
     write_safetensors(tmp_path / "m.safetensors", t, {"format": "pt"})
     return tmp_path / "m.safetensors", t
-
-
-def run(capsys, *args):
-    """main() in-process: (exit status, stdout, stderr); argparse's exits included."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_console_script_round_trip(tmp_path, model):

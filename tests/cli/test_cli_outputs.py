@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pytest
 from checkpoints import listing, read_safetensors, write_safetensors, write_sharded
-from test_cli_files import run_cli
-from test_hf import make_folder, tiny_tensors
+from cli import run_cli
+from hf_folders import make_folder, tiny_tensors
 
 import int8q.io
 from int8q.io import FormatError
@@ -76,7 +76,7 @@ def test_quantize_output_suffix_must_match_the_container(tmp_path, inputs, conta
 
 def test_gguf_output_suffix(tmp_path):
     pytest.importorskip("gguf")
-    from test_gguf_file import write_gguf
+    from gguf_files import write_gguf
 
     write_gguf(tmp_path / "m.gguf")
     for name in ("q.safetensors", "q.npz", "q"):

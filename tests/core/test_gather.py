@@ -9,7 +9,7 @@ unaligned data; and the abs-max pass that reads memory order instead."""
 
 import numpy as np
 import pytest
-from test_hand_loops import ROUNDINGS, nasty
+from arrays import ROUNDINGS, nasty
 
 import int8q
 from int8q import _dtypes, _kernels, ggml, reference

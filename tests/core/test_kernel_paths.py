@@ -2,6 +2,10 @@
 threading threshold), with half-precision inputs read inside the kernels,
 against the NumPy reference bit for bit on every SIMD level."""
 
+import pathlib
+import platform
+import re
+
 import numpy as np
 import pytest
 
@@ -151,3 +155,64 @@ def test_abs_max_of_a_piece_starting_inside_a_block(threads):
         results.append(m)
     assert results[0][1] == abs(x[5])  # block 1 holds x[3:6]; the piece starts at x[5]
     np.testing.assert_array_equal(results[1], results[0])
+
+
+SRC = pathlib.Path(__file__).resolve().parents[2] / "src"
+LEVEL_LINE = re.compile(
+    r'^INT8Q_LEVEL\((\w+), (\w+), "([^"]*)", "([^"]*)", "([^"]*)", (\w+)\)$', re.MULTILINE
+)
+
+
+def feature_tables():
+    """{architecture: the feature names of src/core/dispatch.c's probe}."""
+    text = (SRC / "core" / "dispatch.c").read_text()
+    x86 = text[text.index("#if INT8Q_X86\n") : text.index("#elif INT8Q_ARM64_LINUX")]
+    arm64 = text[text.index("#elif INT8Q_ARM64_LINUX") : text.index("/* No run-time check")]
+    names = re.compile(r'^\s+\{"(\w+)",', re.MULTILINE)
+    return {"x86_64": set(names.findall(x86)), "arm64": set(names.findall(arm64))}
+
+
+@pytest.mark.skipif(not (SRC / "levels" / "levels.def").exists(), reason="needs the sources")
+def test_levels_def_declares_each_level_whole():
+    # every level line names a known architecture, features the probe of
+    # that architecture tests and a hand-loop family that has its header
+    text = (SRC / "levels" / "levels.def").read_text()
+    lines = [line for line in text.splitlines() if line.startswith("INT8Q_LEVEL(")]
+    levels = [LEVEL_LINE.match(line) for line in lines]
+    assert lines and all(levels), lines
+    assert _kernels.ISA_NAMES == ("baseline", *(m[1] for m in levels))
+    arches = dict(re.findall(r"^INT8Q_ARCH\((\w+), (\w+)\)$", text, re.MULTILINE))
+    arch_h = (SRC / "levels" / "arch.h").read_text()
+    features = feature_tables()
+    families = set(arches.values()) | {m[6] for m in levels}
+    for arch in arches:
+        assert f"#define INT8Q_ARCH_IS_{arch} 1" in arch_h
+    for m in levels:
+        assert m[2] in arches and m[3] and m[4], m[0]
+        assert set(m[5].split()) <= features[m[2]], m[0]
+    for family in families:
+        assert "#define BY_HAND(name)" in (SRC / "levels" / f"{family}.h").read_text()
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or not pathlib.Path("/proc/cpuinfo").exists(),
+    reason="compares the probe with Linux's view of an x86-64 CPU",
+)
+@pytest.mark.skipif(not (SRC / "levels" / "levels.def").exists(), reason="needs the sources")
+def test_probe_agrees_with_the_kernel_on_this_cpu():
+    # the generic probe of src/core/dispatch.c runs a level where Linux lists
+    # every feature it needs (Linux lists AVX only with the YMM state saved,
+    # AVX-512 only with the ZMM state)
+    flags = set()
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            flags |= {"ymm"} if "avx" in flags else set()
+            flags |= {"zmm"} if "avx512f" in flags else set()
+            break
+    text = (SRC / "levels" / "levels.def").read_text()
+    runs = ["baseline"] + [
+        m[1] for m in LEVEL_LINE.finditer(text) if m[2] == "x86_64" and set(m[5].split()) <= flags
+    ]
+    built = [name for level, name in enumerate(_kernels.ISA_NAMES) if _kernels.isa_compiled(level)]
+    assert int8q.available_simd() == [name for name in runs if name in built]

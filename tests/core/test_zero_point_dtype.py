@@ -15,7 +15,7 @@ from int8q import reference
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
-from test_affine_onnx import inputs, ort_quantize_linear  # noqa: E402
+from onnx_peer import inputs, ort_quantize_linear  # noqa: E402
 
 CASES = [
     ((1000,), {}),

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from checkpoints import listing
-from test_leftovers import _tmpfile_supported
+from processes import tmpfile_supported
 
 from int8q.io._support import _atomic
 
@@ -20,7 +20,7 @@ def way(request, tmp_path, monkeypatch):
     """Run a test on both ways output_file writes."""
     if request.param == "named":
         monkeypatch.setattr(_atomic, "_open_anonymous", lambda parent: None)
-    elif not sys.platform.startswith("linux") or not _tmpfile_supported(tmp_path):
+    elif not sys.platform.startswith("linux") or not tmpfile_supported(tmp_path):
         pytest.skip("no O_TMPFILE here")
     else:  # the test must run on the O_TMPFILE path, not fall back silently
         calls = []

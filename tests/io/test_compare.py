@@ -23,7 +23,7 @@ from checkpoints import (
     write_safetensors,
     write_sharded,
 )
-from test_cli_files import run_cli
+from cli import run_cli
 
 import int8q.io
 
@@ -388,7 +388,7 @@ def test_llm_compressor_folder(tmp_path, preset):
 @pytest.mark.parametrize("source", ["F16", "F32"])
 def test_gguf_q8_0(tmp_path, source):
     gguf = pytest.importorskip("gguf")
-    from test_gguf_file import TENSORS, write_gguf
+    from gguf_files import TENSORS, write_gguf
 
     T = gguf.GGMLQuantizationType
     tensors = [
@@ -499,5 +499,5 @@ def test_quantize_report(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "r.json").read_text()) == compare_json("m", "q", tmp_path)
     proc = run_cli("quantize", "m", "-o", "q2", "--report", "no/r.json", cwd=tmp_path)
-    assert proc.returncode == 2 and "--report no/r.json: no such directory" in proc.stderr
+    assert proc.returncode == 2 and "no such directory for the report" in proc.stderr
     assert not (tmp_path / "q2").exists()

@@ -9,8 +9,8 @@ import os
 import numpy as np
 import pytest
 from checkpoints import listing
-from test_cli_files import run_cli
-from test_hf import CONFIG, make_folder, tiny_tensors
+from cli import run_cli
+from hf_folders import CONFIG, make_folder, tiny_tensors
 
 import int8q.io
 from int8q.io import FormatError

@@ -16,6 +16,7 @@ import zlib
 import numpy as np
 import pytest
 from checkpoints import listing, write_raw, write_safetensors, write_sharded
+from cli import check_cli
 from hostile import (
     BZIP2,
     DEFLATED,
@@ -29,7 +30,6 @@ from hostile import (
 )
 
 import int8q.io
-from int8q.cli import main
 from int8q.io import FormatError
 from int8q.io._formats import _zip
 from int8q.io._support import _limits
@@ -49,18 +49,6 @@ def check_refused(path, match, *, call=int8q.io.inspect_file, names=()):
     assert os.fspath(path) in message
     assert all(repr(n) in message for n in names), message
     return message
-
-
-def check_cli(tmp_path, capsys, *args):
-    before = listing(tmp_path)
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse
-        code = exc.code
-    out, err = capsys.readouterr()
-    assert code == 2 and out == "", (code, out, err)
-    assert len(err.strip().splitlines()) == 1 and err.startswith("int8q: error: "), err
-    assert listing(tmp_path) == before
 
 
 # --- JSON: depth, size, keys, types ------------------------------------------

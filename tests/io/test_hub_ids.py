@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from checkpoints import listing, read_safetensors
-from test_hf import make_folder, tiny_tensors
-from test_minilm import minilm_path
+from hf_folders import make_folder, tiny_tensors
+from minilm import minilm_path
 
 pytest.importorskip("huggingface_hub")
 

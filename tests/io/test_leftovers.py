@@ -6,28 +6,16 @@ where a named temporary is used, the next run removes the stale ones.
 """
 
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import sysconfig
-import time
 
 import numpy as np
 import pytest
 from checkpoints import listing, write_safetensors, write_sharded
+from processes import dead_pid, posix_only, start_and_catch_writing, tmpfile_supported
 
 import int8q.io
 from int8q.io._support import _atomic
-
-posix_only = pytest.mark.skipif(
-    os.name != "posix" or not os.path.isdir("/proc/self/fd"), reason="signals and /proc/PID/fd"
-)
-
-
-def _cli():
-    exe = shutil.which("int8q", path=sysconfig.get_path("scripts"))
-    return [exe] if exe else [sys.executable, "-m", "int8q.cli"]
 
 
 def _big_input(folder):
@@ -38,48 +26,17 @@ def _big_input(folder):
     return src
 
 
-def _start_and_catch_writing(args, out_dir):
-    """Start the CLI; return it once it has an output file open in `out_dir`."""
-    proc = subprocess.Popen(
-        _cli() + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            fds = os.listdir(f"/proc/{proc.pid}/fd")
-        except OSError:
-            fds = []
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith(str(out_dir) + os.sep):
-                return proc
-        time.sleep(0.001)
-    proc.kill()
-    pytest.fail(f"never saw the output open (exit {proc.wait()})")
-
-
 @posix_only
 def test_sigterm_removes_the_output_and_exits_143(tmp_path):
     src = _big_input(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    proc = _start_and_catch_writing(["quantize", src, "-o", out / "q.safetensors"], out)
+    proc = start_and_catch_writing(["quantize", src, "-o", out / "q.safetensors"], out)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 143, (proc.returncode, stderr)
     assert stdout == "" and stderr == "int8q: terminated\n"
     assert listing(out) == []
-
-
-def _tmpfile_supported(folder):
-    try:
-        os.close(os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o600))
-    except (AttributeError, OSError):
-        return False
-    return True
 
 
 @posix_only
@@ -88,26 +45,20 @@ def test_sigkill_leaves_nothing(tmp_path):
     src = _big_input(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    if not _tmpfile_supported(out):
+    if not tmpfile_supported(out):
         pytest.skip("this filesystem has no O_TMPFILE")
-    proc = _start_and_catch_writing(["quantize", src, "-o", out / "q.safetensors"], out)
+    proc = start_and_catch_writing(["quantize", src, "-o", out / "q.safetensors"], out)
     proc.kill()
     proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL
     assert listing(out) == []
 
 
-def _dead_pid():
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
 @posix_only
 def test_next_run_removes_stale_temporaries_only(tmp_path):
     src = tmp_path / "m.safetensors"
     write_safetensors(src, {"w": np.ones((3, 4), np.float32)})
-    dead, alive = _dead_pid(), os.getppid()
+    dead, alive = dead_pid(), os.getppid()
     stale_file = tmp_path / f".q.safetensors.int8q-{dead}-0123abcd.tmp"
     stale_dir = tmp_path / f".q.safetensors.int8q-{dead}-4567abcd.tmp"
     live = tmp_path / f".q.safetensors.int8q-{alive}-89abcdef.tmp"
@@ -127,7 +78,7 @@ def test_stale_sharded_output_folder_is_removed(tmp_path):
     index = write_sharded(
         tmp_path / "in", [{"w": np.ones((2, 2), np.float32)}, {"v": np.ones((2, 2), np.float32)}]
     )
-    stale = tmp_path / f".out.int8q-{_dead_pid()}-0123abcd.tmp"
+    stale = tmp_path / f".out.int8q-{dead_pid()}-0123abcd.tmp"
     stale.mkdir()
     (stale / "model-00001-of-00002.safetensors").write_bytes(b"partial")
     int8q.io.quantize_file(index, tmp_path / "out")
@@ -153,7 +104,7 @@ def test_named_temporary_fallback(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="O_TMPFILE is Linux's")
 def test_output_has_no_name_until_complete(tmp_path):
-    if not _tmpfile_supported(tmp_path):
+    if not tmpfile_supported(tmp_path):
         pytest.skip("this filesystem has no O_TMPFILE")
     with _atomic.output_file(tmp_path / "a.bin") as f:
         f.write(b"data")

@@ -289,7 +289,7 @@ def test_sharded_and_back(tmp_path, one_by_one, tiny_pieces):
 )
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_hugging_face_folder_and_back(tmp_path, one_by_one, tiny_pieces, options, dtype):
-    from test_hf import make_folder, tiny_tensors
+    from hf_folders import make_folder, tiny_tensors
 
     if dtype == "bfloat16":
         ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -307,7 +307,7 @@ def test_hugging_face_folder_and_back(tmp_path, one_by_one, tiny_pieces, options
 
 def test_gguf(tmp_path, one_by_one, tiny_pieces):
     pytest.importorskip("gguf")
-    from test_gguf_file import write_gguf
+    from gguf_files import write_gguf
 
     write_gguf(tmp_path / "m.gguf", seed=5)
     one, piped = _both_ways(

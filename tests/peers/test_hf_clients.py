@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 import tiny_llama
 from checkpoints import read_safetensors, write_safetensors
-from test_cli_files import run_cli
-from test_minilm import minilm_path
+from cli import run_cli
+from minilm import minilm_path
 
 import int8q.io
 from int8q import reference

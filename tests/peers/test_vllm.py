@@ -29,8 +29,8 @@ import subprocess
 import numpy as np
 import pytest
 import tiny_llama
-from test_cli_files import run_cli
-from test_minilm import minilm_path
+from cli import run_cli
+from minilm import minilm_path
 
 pytestmark = pytest.mark.vllm
 

@@ -199,7 +199,7 @@ def llama_cpp_converter():
         pytest.skip("set INT8Q_LLAMA_CPP to a llama.cpp checkout (see .ci/run)")
     for peer in ("torch", "transformers"):
         pytest.importorskip(peer)
-    from test_minilm import minilm_path
+    from minilm import minilm_path
 
     model = minilm_path()
     if model is None:

@@ -94,3 +94,40 @@ def integer_arrays(seed=1):
             a = rng.integers(lo, hi, shape, endpoint=False).astype(dtype)
             for layout, arr in _layouts(a):
                 yield f"{np.dtype(dtype).name} {shape} {layout}", arr
+
+
+# Both roundings, for tests that run each.
+ROUNDINGS = ["half_even", "half_away"]
+
+
+def nasty(shape, block, seed, huge=1e37):
+    """float32 values of `shape` whose blocks of `block` (along the last axis)
+    each get one treatment: random, exact ties of their own scale, the floats
+    next to those ties, all zero, a subnormal abs-max (no exact reciprocal),
+    a huge abs-max (times `huge`), a single non-zero value."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    rows = x.reshape(-1, shape[-1])
+    for r in range(rows.shape[0]):
+        for b0 in range(0, shape[-1], block):
+            blk = rows[r, b0 : b0 + block]
+            kind = rng.integers(7)
+            if kind == 1:  # exact ties k + 1/2 of the block's scale 1
+                blk[:] = rng.integers(-126, 126, blk.size) + np.float32(0.5)
+                blk[0] = 127
+            elif kind == 2:  # the floats next to those ties
+                ties = rng.integers(-126, 126, blk.size) + np.float32(0.5)
+                blk[:] = np.nextafter(ties, rng.choice([-np.inf, np.inf], blk.size)).astype(
+                    np.float32
+                )
+                blk[0] = 127
+            elif kind == 3:
+                blk[:] = 0
+            elif kind == 4:  # subnormal scale: the division path
+                blk[:] *= np.float32(1e-39)
+            elif kind == 5:
+                blk[:] *= np.float32(huge)
+            elif kind == 6:
+                blk[:] = 0
+                blk[rng.integers(blk.size)] = rng.standard_normal()
+    return x

@@ -2,7 +2,7 @@
 tests/io/test_fuzz_regressions.py replays, with their seeds.
 
 Each target takes the fuzzer's bytes and checks the parsers' invariant
-(tests/io/test_fuzz_files.py): a documented error (ValueError) or a correct
+(tests/support/file_seeds.py): a documented error (ValueError) or a correct
 result; never another exception, a crash, a hang, a file left behind or an
 existing output damaged.
 """
@@ -12,9 +12,9 @@ import os
 import shutil
 import tempfile
 
+import file_seeds as file_tests
 import numpy as np
 import test_fuzz_codec as codec_tests
-import test_fuzz_files as file_tests
 from checkpoints import read_safetensors, write_sharded
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden")
@@ -24,7 +24,7 @@ FINDINGS = os.path.join(GOLDEN, "fuzz")
 
 def _metadata_file(data):
     """A valid safetensors file whose int8q metadata is `data`."""
-    header, body = file_tests._metadata_seed()
+    header, body = file_tests.metadata_seed()
     header = {**header, "__metadata__": {"int8q": data.decode("latin1")}}
     blob = json.dumps(header).encode()
     blob += b" " * (-len(blob) % 8)
@@ -46,7 +46,7 @@ def _index_check(data):
 
 
 def _file_target(suffix):
-    return lambda data: file_tests._in_folder("in" + suffix, data, file_tests.run_all)
+    return lambda data: file_tests.in_folder("in" + suffix, data, file_tests.run_all)
 
 
 def _seeds(*keys):
@@ -61,10 +61,10 @@ TARGETS = {
         lambda name: name.endswith(".safetensors"),
     ),
     "metadata": (
-        lambda data: file_tests._in_folder(
+        lambda data: file_tests.in_folder(
             "in.safetensors", _metadata_file(data), file_tests.run_all
         ),
-        lambda: [file_tests._metadata_seed()[0]["__metadata__"]["int8q"].encode()],
+        lambda: [file_tests.metadata_seed()[0]["__metadata__"]["int8q"].encode()],
         None,  # the int8q metadata of the golden safetensors files
     ),
     "index": (
@@ -89,7 +89,7 @@ TARGETS = {
     ),
     "gguf": (
         _file_target(".gguf"),
-        lambda: [file_tests._gguf_seed()],
+        lambda: [file_tests.gguf_seed()],
         lambda name: name.endswith(".gguf"),
     ),
 }

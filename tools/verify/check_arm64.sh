@@ -12,35 +12,54 @@ cd "$(dirname "$0")/../.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags=(-O3 -ffp-contract=off -fno-math-errno -std=c99 -Isrc)
-core=(src/core/dispatch.c src/core/drivers.c src/core/affine.c src/core/gather.c
+core=(src/core/dispatch.c src/core/ranges.c src/core/absmax.c src/core/quantize.c
+    src/core/dequantize.c src/core/q8_0.c src/core/affine.c src/core/gather.c
     src/core/threads.c tools/verify/check_arm64.c)
-# The SIMD levels above the baseline ("name:flags" lines), from their one list.
-levels=$(sed -n 's/^INT8Q_LEVEL(\([a-z0-9_]*\), *"\([^"]*\)".*/\1:\2/p' src/levels/levels.def)
+# The SIMD levels above the baseline ("name:arch:flags:hand loops" lines) and
+# each architecture's baseline hand loops, from their one list.
+def=src/levels/levels.def
+levels=$(sed -n 's/^INT8Q_LEVEL(\([a-z0-9_]*\), *\([a-z0-9_]*\), *"\([^"]*\)", *"[^"]*", *"[^"]*", *\([a-z0-9_]*\)).*/\1:\2:\3:\4/p' $def)
+baseline_loops() { # architecture
+    local loops
+    loops=$(sed -n "s/^INT8Q_ARCH($1, *\([a-z0-9_]*\)).*/\1/p" $def)
+    echo "${loops:-plain}"
+}
 
-# x86-64: the core, the baseline and every level with its flags.
-for src in "${core[@]}"; do
-    gcc "${flags[@]}" -c "$src" -o "$out/$(basename "$src" .c).o"
-done
-gcc "${flags[@]}" -DINT8Q_LEVEL_NAME=baseline -c src/levels/level.c -o "$out/level-baseline.o"
-while IFS=: read -r name level_flags; do
-    # shellcheck disable=SC2086  # the flags are words
-    gcc "${flags[@]}" $level_flags -DINT8Q_LEVEL_NAME="$name" -c src/levels/level.c \
-        -o "$out/level-$name.o"
-done <<< "$levels"
-gcc "$out"/*.o -lm -o "$out/x86"
-
-# arm64: the core and the baseline (NEON), the x86-64 levels as absent tables.
-build_arm64() { # compiler (words), output name
-    local cc=$1 tag=$2 objs=() name level_flags
-    while IFS=: read -r name level_flags; do
-        # shellcheck disable=SC2086
-        $cc "${flags[@]}" -DINT8Q_LEVEL_NAME="$name" -DINT8Q_LEVEL_ABSENT=1 \
-            -c src/levels/level.c -o "$out/$tag-absent-$name.o"
-        objs+=("$out/$tag-absent-$name.o")
+# The level objects for one architecture (each level of another one as an
+# absent table) into the folder $out/<tag>.
+build_levels() { # compiler (words), architecture, tag
+    local cc=$1 arch=$2 tag=$3 name level_arch level_flags loops
+    mkdir "$out/$tag"
+    # shellcheck disable=SC2086  # the compiler and flags are words
+    $cc "${flags[@]}" -DINT8Q_LEVEL_NAME=baseline -DINT8Q_LEVEL_LOOPS="$(baseline_loops "$arch")" \
+        -c src/levels/level.c -o "$out/$tag/baseline.o"
+    while IFS=: read -r name level_arch level_flags loops; do
+        if [ "$level_arch" = "$arch" ]; then
+            # shellcheck disable=SC2086
+            $cc "${flags[@]}" $level_flags -DINT8Q_LEVEL_NAME="$name" \
+                -DINT8Q_LEVEL_LOOPS="$loops" -c src/levels/level.c -o "$out/$tag/$name.o"
+        else
+            # shellcheck disable=SC2086
+            $cc "${flags[@]}" -DINT8Q_LEVEL_NAME="$name" -DINT8Q_LEVEL_LOOPS="$loops" \
+                -DINT8Q_LEVEL_ABSENT=1 -c src/levels/level.c -o "$out/$tag/$name.o"
+        fi
     done <<< "$levels"
+}
+
+# x86-64: the core, the baseline and every x86-64 level with its flags.
+for src in "${core[@]}"; do
+    gcc "${flags[@]}" -c "$src" -o "$out/core-$(basename "$src" .c).o"
+done
+build_levels gcc x86_64 x86-levels
+gcc "$out"/core-*.o "$out"/x86-levels/*.o -lm -o "$out/x86"
+
+# arm64: the core, the baseline (NEON) and the arm64 levels; the x86-64
+# levels as absent tables.
+build_arm64() { # compiler (words), output name
+    local cc=$1 tag=$2
+    build_levels "$cc" arm64 "$tag-levels"
     # shellcheck disable=SC2086
-    $cc "${flags[@]}" -static -DINT8Q_LEVEL_NAME=baseline "${core[@]}" src/levels/level.c \
-        "${objs[@]}" -lm -o "$out/$tag"
+    $cc "${flags[@]}" -static "${core[@]}" "$out/$tag-levels"/*.o -lm -o "$out/$tag"
 }
 build_arm64 aarch64-linux-gnu-gcc arm64
 qemu-aarch64 "$out/arm64" > "$out/arm64.txt"
