@@ -43,14 +43,14 @@ cdef double element_as_double(object v, Py_ssize_t i) except? -1.0:
         try:
             f = PyLong_AsDouble(v)
         except OverflowError:
-            raise ValueError(f"element {i} ({v}) is too large for float64") from None
+            raise ValueError(f"x[{i}] ({v}) is too large for float64") from None
     elif isinstance(v, NUMPY_REALS) or (isinstance(v, numbers.Real) and not isinstance(v, np.ndarray)):
         f = float(v)
     else:
         raise TypeError(
-            f"element {i} is {type(v).__name__!r}; int8_quantize takes real numbers only")
+            f"x[{i}] is {type(v).__name__!r}; int8_quantize takes real numbers only")
     if not isfinite(f):
-        raise ValueError(f"element {i} is {f!r}; int8_quantize needs finite numbers")
+        raise ValueError(f"x[{i}] is {f!r}; int8q quantizes finite numbers only")
     return f
 
 
@@ -107,7 +107,7 @@ def seed_quantize(values):
             x[i] = src[i]
             if not isfinite(x[i]):
                 raise ValueError(
-                    f"element {i} is {x[i]!r}; int8_quantize needs finite numbers")
+                    f"x[{i}] is {x[i]!r}; int8q quantizes finite numbers only")
     else:
         for i in range(n):
             item = <object>PySequence_Fast_GET_ITEM(seq, i)   # a reference of our own
