@@ -7,7 +7,7 @@ offer, only the names here: the rest of the private modules can then change
 without breaking them.
 """
 
-from ._api import QuantizedBase, quantize_with_scale
+from ._api import quantize_with_scale
 from ._checks import (
     MAX_BLOCK_SIZE,
     ROUNDINGS,
@@ -47,6 +47,7 @@ from ._engine import (
 )
 from ._granularity import Granularity, resolve
 from ._operands import apart, as_input
+from ._qtensor import QuantizedBase
 from ._typing import FloatArray, Int8Array, WorkingDtype
 
 __all__ = [

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import int8q
-from int8q import _affine, _api, _checks, _engine, _granularity, _plan
+from int8q import _affine, _api, _checks, _engine, _granularity, _plan, _qtensor
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def resolves(monkeypatch):
 
     monkeypatch.setattr(_api, "resolve", counting)
     monkeypatch.setattr(_plan, "resolve", counting)
+    monkeypatch.setattr(_qtensor, "resolve", counting)
     return calls
 
 
