@@ -262,10 +262,8 @@ def given_scales(
         where = np.unravel_index(int(np.flatnonzero(bad)[0]), s.shape) if s.ndim else ()
         value = scale[where] if scale.ndim else scale[()]
         named = [int(i) + int(s0) for i, s0 in zip(where, start)] + list(where[len(start) :])
-        raise ValueError(
-            f"scale[{', '.join(map(str, named))}] is {value} "
-            f"({s[where]} in {work}); scales must be finite and > 0"
-        )
+        name = f"scale[{', '.join(map(str, named))}]" if named else "scale"
+        raise ValueError(f"{name} is {value} ({s[where]} in {work}); scales must be finite and > 0")
     return s
 
 
