@@ -169,7 +169,9 @@ def client(tmp_path_factory):
             n_workers=2,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            # A free port: None means Dask's default :8787, and a port taken
+            # by another process turns Dask's warning into a test error.
+            dashboard_address=":0",
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as c,
     ):
