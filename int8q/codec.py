@@ -58,7 +58,14 @@ DTYPE_CODES = {
 
 def check_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     """`dtype` as a NumPy dtype; TypeError unless float16, float32 or float64
-    (either byte order): the types a chunk's header can name."""
+    (either byte order): the types a chunk's header can name.
+
+    Examples
+    --------
+    >>> from int8q.codec import check_dtype
+    >>> check_dtype(">f4")
+    dtype('>f4')
+    """
     return codec_dtype(dtype)
 
 
