@@ -501,3 +501,16 @@ def test_quantize_report(tmp_path):
     proc = run_cli("quantize", "m", "-o", "q2", "--report", "no/r.json", cwd=tmp_path)
     assert proc.returncode == 2 and "no such directory for the report" in proc.stderr
     assert not (tmp_path / "q2").exists()
+
+
+def test_peak_error_is_the_largest_over_every_chunk(monkeypatch):
+    """A tensor read in several pieces: the largest error may lie in any of
+    them, not only the last."""
+    from int8q.io import _compare
+
+    monkeypatch.setattr(_compare, "CHUNK", 4)
+    x = np.zeros(12, np.float32)
+    values = np.zeros(12, np.float32)
+    values[1], values[9] = 1.0, 0.25  # the peak in the first piece, a smaller error in the last
+    row = _compare.measure("w", x, np.zeros(12, np.int8), values)
+    assert row["max_abs_error"] == 1.0

@@ -893,3 +893,32 @@ def test_bad_options_fail_before_reading(tmp_path):
         with pytest.raises(exc):
             int8q.io.quantize_file(src, tmp_path / "q.safetensors", **kw)
     assert os.listdir(tmp_path) == ["m.safetensors"]
+
+
+def test_npz_member_in_fortran_order(tmp_path):
+    """np.savez writes a Fortran-ordered array's bytes in Fortran order (the
+    .npy header says so); the stored member's CRC-32 covers those bytes and
+    the values come back in their places."""
+    w = np.asfortranarray(np.arange(-12, 12, dtype=np.float32).reshape(4, 6))
+    src, out, back = tmp_path / "w.npz", tmp_path / "w8.npz", tmp_path / "back.npz"
+    np.savez(src, w=w)
+    int8q.io.quantize_file(str(src), str(out))
+    int8q.io.dequantize_file(str(out), str(back))
+    with np.load(back) as restored:
+        got = restored["w"]
+    assert got.shape == w.shape
+    assert np.abs(got - w).max() <= np.abs(w).max() / 127 / 2 * 1.0001
+
+
+def test_safetensors_data_bytes_is_the_data_region(tmp_path):
+    """Header.data_bytes (what the progress bar and the pipeline's budget
+    count) is the file's data region: every tensor's bytes, nothing more or
+    less, as the safetensors library wrote them."""
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "m.safetensors"
+    save_file({"a": np.ones((3, 5), np.float32), "b": np.ones(7, np.float16)}, str(path))
+    header_len = struct.unpack("<Q", path.read_bytes()[:8])[0]
+    header = _safetensors.read_header(str(path))
+    assert header.data_bytes == 3 * 5 * 4 + 7 * 2
+    assert header.data_bytes == os.path.getsize(path) - 8 - header_len

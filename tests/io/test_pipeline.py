@@ -163,6 +163,40 @@ def test_keyboard_interrupt_stops_both_threads():
     assert 5 not in stored and all(i < 5 for i in stored)
 
 
+def test_no_item_is_stored_after_an_interrupt(monkeypatch):
+    """Items worked before Ctrl-C and still queued are not stored: the one in
+    the writer's hands finishes, the writer then stops.  (A writer that did
+    not check the stop flag stored [0, 1].)"""
+    halted = threading.Event()
+    halt = _pipeline._Run._halt
+
+    def halt_and_tell(run, writing):
+        halt(run, writing)
+        if writing:
+            halted.set()
+
+    monkeypatch.setattr(_pipeline._Run, "_halt", halt_and_tell)
+    storing = threading.Event()
+    stored = []
+
+    def work(i, d):
+        if i == 2:  # item 0 is in the writer's hands, item 1 queued for it
+            assert storing.wait(10)
+            raise KeyboardInterrupt
+        return d
+
+    def store(i, d):
+        if i == 0:  # held until the interrupt has stopped the run
+            storing.set()
+            assert halted.wait(10)
+        stored.append(i)
+
+    with pytest.raises(KeyboardInterrupt):
+        _pipeline.run(list(range(10)), lambda i: i, work, store, lambda i: 1)
+    assert not _alive()
+    assert stored == [0]
+
+
 def test_writeback_starts_disk_writes(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(_pipeline, "WRITEBACK_BYTES", 100)
