@@ -2,6 +2,7 @@
  * of them this build has and this CPU runs, and the table of loops in use.
  * Compiled with the baseline flags. */
 #include "core/kernels.h"
+#include "core/threads.h"
 #include "levels/table.h"
 
 #include <string.h>
@@ -174,6 +175,40 @@ static unsigned long long cpu_have(void)
     }
     return have;
 }
+
+/* The largest data or unified cache one core sees, from CPUID's
+ * deterministic cache parameters (leaf 4 on Intel, 0x8000001D on AMD and
+ * Hygon, one subleaf per cache): the size of one instance (an AMD CCX's L3,
+ * not the socket's), which is the one the core's outputs compete for.  The
+ * C libraries' answers differ (glibc 2.36 reports 320 MiB on a 32 MiB AMD
+ * EPYC guest).  0 where the CPU does not say. */
+ptrdiff_t int8q_cpu_cache_bytes(void)
+{
+    unsigned r[4], leaf = 4, best = 0;
+    unsigned long long size = 0;
+    cpuid(0, 0, r);
+    if (r[EBX] == 0x68747541u || r[EBX] == 0x6f677948u) { /* "Auth"enticAMD, "Hygo"nGenuine */
+        cpuid(0x80000000u, 0, r);
+        if (r[EAX] < 0x8000001Du)
+            return 0;
+        leaf = 0x8000001Du;
+    } else if (r[EAX] < 4) {
+        return 0;
+    }
+    for (unsigned sub = 0; sub < 16; sub++) {
+        unsigned type, level;
+        cpuid(leaf, sub, r);
+        type = r[EAX] & 31, level = r[EAX] >> 5 & 7;
+        if (type == 0)
+            break;
+        if (type != 2 && level >= best) { /* data (1) or unified (3) */
+            best = level;
+            size = (unsigned long long)((r[EBX] >> 22) + 1) * ((r[EBX] >> 12 & 1023) + 1) *
+                   ((r[EBX] & 4095) + 1) * ((unsigned long long)r[ECX] + 1);
+        }
+    }
+    return (ptrdiff_t)size;
+}
 #elif INT8Q_ARM64_LINUX || INT8Q_ARM64_APPLE
 /* A bit of Linux's AT_HWCAP (word 1) or AT_HWCAP2 (word 2), and the sysctl
  * that macOS answers 1 to ("" where it has none). */
@@ -221,6 +256,13 @@ static const struct {
 static unsigned long long cpu_have(void)
 {
     return 0;
+}
+#endif
+
+#if !INT8Q_X86
+ptrdiff_t int8q_cpu_cache_bytes(void)
+{
+    return 0; /* only x86 levels stream (core/threads.h) */
 }
 #endif
 

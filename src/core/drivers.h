@@ -27,6 +27,22 @@
  * (templates/ranges.h given_range): 16 KiB of float32, read again from L1. */
 #define GIVEN_TILE 4096
 
+/* Where a streamed slice (core/threads.h: int8q_stream_output) ends the
+ * tile of output elements that starts at a: at most `tile` elements, fewer
+ * so that the next tile starts on a 64-byte line of out (es bytes per
+ * element) when the elements fall on line boundaries at all; then only the
+ * slice's first and last lines are stored normally. */
+static inline ptrdiff_t stream_tile_end(const void *out, size_t es, ptrdiff_t a, ptrdiff_t hi,
+                                        ptrdiff_t tile)
+{
+    ptrdiff_t b = a + tile;
+    size_t off;
+    if (b >= hi)
+        return hi;
+    off = (size_t)(((uintptr_t)out + (size_t)b * es) & 63);
+    return off % es == 0 ? b - (ptrdiff_t)(off / es) : b;
+}
+
 static inline size_t element_size(int kind)
 {
     return kind == INT8Q_IN_F64 ? 8 : kind == INT8Q_IN_F32 ? 4 : 2;
@@ -86,6 +102,7 @@ typedef struct {
     int mode;
     int8_t *q;
     void *d;
+    int stream; /* q and d written with streaming stores (core/threads.h) */
 } quantize_job;
 
 /* The work on items [lo, hi) of a job's input, with x pointing at item lo

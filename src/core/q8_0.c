@@ -55,6 +55,7 @@ typedef struct {
     const uint8_t *raw;
     uint8_t *out;
     float *values;
+    int stream; /* values written with streaming stores (core/threads.h) */
 } q8_0_job;
 
 /* bit `code` set for a slice that stopped with that status */
@@ -98,14 +99,29 @@ int int8q_q8_0_quantize_strided(const int8q_strided *x, int kind, ptrdiff_t nblo
 static unsigned q8_0_dequantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
     const q8_0_job *J = job;
+    const int8q_loops *loops = int8q_current_loops();
     (void)t;
-    int8q_current_loops()->q8_0_dequant(J->raw + 34 * lo, hi - lo, J->values + 32 * lo);
+    if (!J->stream) {
+        loops->q8_0_dequant(J->raw + 34 * lo, hi - lo, J->values + 32 * lo);
+        return 0;
+    }
+    {
+        /* a tile of blocks at a time into a stack buffer, then streamed */
+        float tile[INT8Q_STREAM_TILE_BYTES / sizeof(float)];
+        const ptrdiff_t per = (ptrdiff_t)(sizeof tile / sizeof tile[0]) / 32;
+        for (ptrdiff_t b = lo; b < hi; b += per) {
+            ptrdiff_t m = hi - b < per ? hi - b : per;
+            loops->q8_0_dequant(J->raw + 34 * b, m, tile);
+            loops->stream_copy(J->values + 32 * b, tile, (size_t)m * 32 * sizeof(float));
+        }
+        loops->stream_fence();
+    }
     return 0;
 }
 
 void int8q_q8_0_dequantize(const uint8_t *raw, ptrdiff_t nblocks, float *out, int threads)
 {
-    q8_0_job J = {.raw = raw, .values = out};
+    q8_0_job J = {.raw = raw, .values = out, .stream = int8q_stream_output(nblocks * 128)};
     if (nblocks > 0)
         int8q_run_slices(nblocks, int8q_plan_threads(nblocks * 32, threads), q8_0_dequantize_work,
                          &J);

@@ -44,9 +44,73 @@ static unsigned quantize_step(const quantize_job *J, const char *x, ptrdiff_t lo
     return 0;
 }
 
+/* A step's outputs through stack tiles, streamed out (J->stream): `step`
+ * over [lo, hi) a tile at a time, ending tiles on block boundaries when
+ * `blocks` (a block longer than a tile is stored directly). */
+typedef struct {
+    input_work step;
+    int blocks;
+} streamed;
+
+static unsigned streamed_step(const quantize_job *J, const char *x, ptrdiff_t lo, ptrdiff_t hi,
+                              void *arg)
+{
+    const streamed *S = arg;
+    const int8q_loops *loops = int8q_current_loops();
+    double dt[INT8Q_STREAM_TILE_BYTES / sizeof(double)];
+    int8_t qt[INT8Q_STREAM_TILE_BYTES / 4];
+    size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4, es = element_size(J->kind);
+    ptrdiff_t tile = (ptrdiff_t)(sizeof dt / ws);
+    quantize_job Jt = *J;
+    for (ptrdiff_t a = lo, b; a < hi; a = b) {
+        char *d = (char *)J->d + (size_t)a * ws;
+        int direct = 0;
+        unsigned status;
+        if (S->blocks) {
+            b = last_block_start(J->L, J->start + (hi - a < tile ? hi : a + tile)) - J->start;
+            if (b <= a) {
+                b = next_block_start(J->L, J->start + a + 1) - J->start;
+                direct = 1;
+            }
+        } else {
+            b = stream_tile_end(J->d, ws, a, hi, tile);
+        }
+        Jt.start = J->start + a;
+        Jt.q = direct ? J->q + a : qt;
+        Jt.d = direct ? (void *)d : (void *)dt;
+        status = S->step(&Jt, x + (size_t)(a - lo) * es, 0, b - a, NULL);
+        if (status)
+            return status;
+        if (!direct) {
+            loops->stream_copy(J->q + a, qt, (size_t)(b - a));
+            loops->stream_copy(d, dt, (size_t)(b - a) * ws);
+        }
+    }
+    return 0;
+}
+
+/* int8q_over_input with the job's stores: `step` as it is, or streamed. */
+static unsigned over_input_stored(const quantize_job *J, int t, ptrdiff_t lo, ptrdiff_t hi,
+                                  int blocks, input_work step)
+{
+    streamed S = {step, blocks};
+    unsigned status;
+    if (!J->stream)
+        return int8q_over_input(J, t, lo, hi, blocks, step, NULL);
+    status = int8q_over_input(J, t, lo, hi, blocks, streamed_step, &S);
+    int8q_current_loops()->stream_fence();
+    return status;
+}
+
+/* Whether a call writing q and d for n elements streams them. */
+static int stream_outputs(int kind, ptrdiff_t n, const void *d)
+{
+    return d && int8q_stream_output(n * (kind == INT8Q_IN_F64 ? 9 : 5));
+}
+
 static unsigned quantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
-    return int8q_over_input(job, t, lo, hi, 0, quantize_step, NULL);
+    return over_input_stored(job, t, lo, hi, 0, quantize_step);
 }
 
 /* recips[k] = RECIP(scales[k]) for per-element layouts (NULL otherwise). */
@@ -84,7 +148,8 @@ int int8q_quantize(const void *x, int kind, ptrdiff_t n, ptrdiff_t start, const 
                       .bounded = bounded,
                       .mode = mode,
                       .q = q,
-                      .d = d};
+                      .d = d,
+                      .stream = stream_outputs(kind, n, d)};
     if (n <= 0)
         return INT8Q_OK;
     if (L->block == 1) {
@@ -168,7 +233,7 @@ static unsigned fused_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
     const quantize_job *J = job;
     whole_blocks(J->L, J->start, J->n, &lo, &hi);
-    return hi > lo ? int8q_over_input(J, t, lo, hi, 1, fused_step, NULL) : 0;
+    return hi > lo ? over_input_stored(J, t, lo, hi, 1, fused_step) : 0;
 }
 
 /* Scales from the abs-max bit patterns in place; 1 if one is NaN/inf (the
@@ -283,7 +348,8 @@ static int quantize_all_from(const void *x, const int8q_strided *src, int kind, 
                       .nscales = nscales,
                       .mode = mode,
                       .q = q,
-                      .d = d};
+                      .d = d,
+                      .stream = stream_outputs(kind, n, d)};
     return quantize_all_call(&J, fused, threads);
 }
 

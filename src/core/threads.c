@@ -1,6 +1,7 @@
 /* Threads and OpenMP; see core/threads.h.  The only file with OpenMP
  * pragmas: every other file runs its threads through these functions. */
 #include "core/threads.h"
+#include "levels/table.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -102,4 +103,29 @@ int int8q_run_two_passes(int T, ptrdiff_t n1, int8q_slice_work first, const void
             one_slice(n2, T, t, second, job2);
     }
     return status;
+}
+
+/* 0 until first asked; every thread that races to fill it writes the same
+ * value. */
+static volatile ptrdiff_t stream_default = 0, stream_forced = -1;
+
+ptrdiff_t int8q_stream_threshold(void)
+{
+    if (stream_forced >= 0)
+        return stream_forced;
+    if (stream_default == 0) {
+        ptrdiff_t llc = int8q_cpu_cache_bytes();
+        stream_default = llc > 0 ? llc : INT8Q_STREAM_FALLBACK_LLC;
+    }
+    return stream_default;
+}
+
+void int8q_set_stream_threshold(ptrdiff_t bytes)
+{
+    stream_forced = bytes < 0 ? -1 : bytes;
+}
+
+int int8q_stream_output(ptrdiff_t bytes)
+{
+    return int8q_current_loops()->stream_copy != NULL && bytes > int8q_stream_threshold();
 }

@@ -44,4 +44,48 @@ int int8q_run_two_passes(int T, ptrdiff_t n1, int8q_slice_work first, const void
                          int (*between)(void *arg), void *arg, ptrdiff_t n2,
                          int8q_slice_work second, const void *job2);
 
+/* Stores: the one home of the choice between regular and streaming
+ * (non-temporal) stores for a call's output, made once per call by the
+ * drivers that write more than they read (dequantize, Q8_0 dequantize,
+ * quantize_dequantize's outputs).
+ *
+ * Cost model.  A regular store to a line that is not in cache reads the
+ * line first (read for ownership), so an output that ends up in memory
+ * costs its bytes twice: dequantize to float32 moves 1 + 4 + 4 bytes per
+ * element instead of 1 + 4, which caps it at 5/9 of a copy's speed where
+ * memcpy writes large buffers with streaming stores.  Streaming stores write
+ * whole lines without reading them, but bypass the caches and evict the
+ * lines they write: an output that would have stayed in the last-level
+ * cache is then read back from memory by the caller's next step, which
+ * costs more than the read for ownership saved.  An output larger than the
+ * last-level cache no longer stays there anyway, so calls whose output is larger stream it, smaller
+ * ones store normally and leave it in cache for the caller.  Measured on a 2-core AMD EPYC (Zen 4,
+ * 32 MiB L3), dequantize to float32 into a reused buffer: regular stores are 1.1-1.7x faster than
+ * streaming up to a 32 MiB output (2^23 elements), the two are even at 48-64 MiB, and streaming
+ * is 1.1-1.6x faster from 128 MiB on (noisy: shared cores).  The last-level cache size is CPUID's
+ * (int8q_cpu_cache_bytes), INT8Q_STREAM_FALLBACK_LLC where it does not say.  Levels without
+ * streaming stores (arm64: its cores already stop allocating on long runs of whole-line writes)
+ * always store normally.
+ *
+ * Streaming, a slice's loops write a tile of INT8Q_STREAM_TILE_BYTES at a
+ * time into a buffer on the stack (in L1), which the level's stream_copy
+ * then writes out (levels/table.h); the values are the loops' own, so the
+ * stores never change a result. */
+#define INT8Q_STREAM_FALLBACK_LLC ((ptrdiff_t)32 << 20)
+#define INT8Q_STREAM_TILE_BYTES (16 << 10)
+
+/* The bytes of the largest cache a core uses (core/dispatch.c), 0 where the
+ * CPU does not say. */
+ptrdiff_t int8q_cpu_cache_bytes(void);
+
+/* Whether a call writing `bytes` of output streams it (per the model above,
+ * on the level in use). */
+int int8q_stream_output(ptrdiff_t bytes);
+
+/* The output bytes beyond which calls stream; testing only: set it (0
+ * streams every call, a negative value restores the default) to force
+ * either path. */
+ptrdiff_t int8q_stream_threshold(void);
+void int8q_set_stream_threshold(ptrdiff_t bytes);
+
 #endif

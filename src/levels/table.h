@@ -99,6 +99,13 @@ typedef struct {
     /* zlib's CRC-32 of n bytes continued from crc; NULL on levels without a
      * fast one (the caller uses zlib's) */
     uint32_t (*crc32)(uint32_t crc, const unsigned char *p, size_t n);
+
+    /* n bytes from src (a tile in cache) to dst with streaming stores, any
+     * alignment (partial lines at either end stored normally), and the fence
+     * that orders them before a thread's work is seen done; NULL on levels
+     * without streaming stores (core/threads.h: int8q_stream_output) */
+    void (*stream_copy)(void *dst, const void *src, size_t n);
+    void (*stream_fence)(void);
 } int8q_loops;
 
 /* The table of the level in use (int8q_isa_select, core/dispatch.c). */

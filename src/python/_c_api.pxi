@@ -4,6 +4,8 @@ cdef extern from "core/threads.h":
     Py_ssize_t INT8Q_MIN_PER_THREAD
     int int8q_have_openmp() noexcept nogil
     int int8q_max_threads() noexcept nogil
+    Py_ssize_t int8q_stream_threshold() noexcept nogil
+    void int8q_set_stream_threshold(Py_ssize_t nbytes) noexcept nogil
 
 cdef extern from "core/gather.h":
     ctypedef struct int8q_strided:

@@ -75,6 +75,18 @@ def max_threads():
     return int8q_max_threads()
 
 
+def stream_threshold():
+    """Output bytes beyond which calls write with streaming stores
+    (core/threads.h)."""
+    return int8q_stream_threshold()
+
+
+def set_stream_threshold(Py_ssize_t nbytes):
+    """Testing only: stream outputs larger than nbytes (0: every call; a
+    negative value restores the default, the last-level cache's size)."""
+    int8q_set_stream_threshold(nbytes)
+
+
 def isa_detect():
     return int8q_isa_detect()
 

@@ -329,6 +329,50 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
 #define CRC32_LOOP NULL /* zlib's, through the caller */
 #endif
 
+/* Streaming (non-temporal) stores of whole 64-byte lines, in the widest
+ * vectors the level has: SSE2 on every x86-64 CPU, AVX and AVX-512 where the
+ * level's flags enable them (MSVC's /arch:AVX2 and /arch:AVX512 define
+ * __AVX2__ and __AVX512F__).  Other architectures store normally: arm64
+ * cores switch to non-allocating writes by themselves on long runs of
+ * whole-line stores, and their non-temporal STNP is only a hint. */
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#include <stdint.h>
+
+static void stream_copy(void *dst, const void *src, size_t n)
+{
+    char *d = (char *)dst;
+    const char *s = (const char *)src;
+    size_t head = (size_t)(-(uintptr_t)d & 63);
+    if (head > n)
+        head = n;
+    memcpy(d, s, head); /* up to the first line boundary */
+    d += head, s += head, n -= head;
+    for (; n >= 64; n -= 64, d += 64, s += 64) {
+#if defined(__AVX512F__)
+        _mm512_stream_si512((__m512i *)d, _mm512_loadu_si512((const void *)s));
+#elif defined(__AVX__)
+        _mm256_stream_si256((__m256i *)d, _mm256_loadu_si256((const __m256i *)s));
+        _mm256_stream_si256((__m256i *)(d + 32), _mm256_loadu_si256((const __m256i *)(s + 32)));
+#else
+        for (int k = 0; k < 64; k += 16)
+            _mm_stream_si128((__m128i *)(d + k), _mm_loadu_si128((const __m128i *)(s + k)));
+#endif
+    }
+    memcpy(d, s, n); /* the last partial line */
+}
+
+static void stream_fence(void)
+{
+    _mm_sfence();
+}
+#define STREAM_COPY stream_copy
+#define STREAM_FENCE stream_fence
+#else
+#define STREAM_COPY NULL
+#define STREAM_FENCE NULL
+#endif
+
 static const int8q_loops level_loops = {
     .amax_f32 = amax_f32,
     .amax_f64 = amax_f64,
@@ -361,4 +405,6 @@ static const int8q_loops level_loops = {
     .mse_f32 = mse_f32,
     .mse_f64 = mse_f64,
     .crc32 = CRC32_LOOP,
+    .stream_copy = STREAM_COPY,
+    .stream_fence = STREAM_FENCE,
 };
