@@ -97,6 +97,38 @@ static void quant_f32_avx2(const float *x, ptrdiff_t n, float s, float r, int mo
         quant_f32(x + i, n - i, s, r, mode, q + i, d ? d + i : NULL);
 }
 
+#if defined(__AVX512F__)
+/* tile32 with one scale per element, 64 elements in 16-lane vectors (the
+ * avx512 level): the same operations (vrndscaleps rounds to nearest even as
+ * vroundps does), the int32 values clamped before one narrowing vpmovdb.
+ * Per column (axis=1 of a (4096, 4096) float32, in L3) the quantize pass
+ * took 0.84 ms with tile32, and the numba kernel's 0.60 on one core of the
+ * AMD EPYC (Zen 4), which LLVM compiles to 16-lane vectors. */
+INT8Q_INLINE int tile64v(const float *x, const float *s, const float *r, int dq, int8_t *q,
+                         float *d)
+{
+    const __m512 band = _mm512_set1_ps(HALF_MINUS_BAND);
+    const __m512i abs_bits = _mm512_set1_epi32(0x7fffffff);
+    __mmask16 near = 0;
+    for (int k = 0; k < 4; k++) {
+        __m512 y = _mm512_mul_ps(_mm512_loadu_ps(x + 16 * k), _mm512_loadu_ps(r + 16 * k));
+        __m512 n = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512 t = _mm512_castsi512_ps(
+            _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(y, n)), abs_bits));
+        /* n is integral, |n| <= 129 (or NaN: cvtt gives INT_MIN, clamped) */
+        __m512i c =
+            _mm512_max_epi32(_mm512_min_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)),
+                             _mm512_set1_epi32(-127));
+        near |= _mm512_cmp_ps_mask(t, band, _CMP_NLE_UQ);
+        if (dq)
+            _mm512_storeu_ps(d + 16 * k,
+                             _mm512_mul_ps(_mm512_cvtepi32_ps(c), _mm512_loadu_ps(s + 16 * k)));
+        _mm_storeu_si128((__m128i *)(q + 16 * k), _mm512_cvtepi32_epi8(c));
+    }
+    return near != 0;
+}
+#endif
+
 /* One scale per element (channels on the last axis): r[i] = RECIP(s[i]),
  * NaN where the division is due, which the near-tie test then catches. */
 static void quantv_f32_avx2(const float *x, ptrdiff_t n, const float *s, const float *r, int mode,
@@ -104,6 +136,17 @@ static void quantv_f32_avx2(const float *x, ptrdiff_t n, const float *s, const f
 {
     ptrdiff_t i = 0;
     int even = mode == INT8Q_HALF_EVEN;
+#if defined(__AVX512F__)
+    if (d) {
+        for (; i + 64 <= n; i += 64)
+            if (tile64v(x + i, s + i, r + i, 1, q + i, d + i))
+                quantv_fixup_f32(x + i, 64, s + i, r + i, even, q + i, d + i);
+    } else {
+        for (; i + 64 <= n; i += 64)
+            if (tile64v(x + i, s + i, r + i, 0, q + i, NULL))
+                quantv_fixup_f32(x + i, 64, s + i, r + i, even, q + i, NULL);
+    }
+#endif
     for (; i + 32 <= n; i += 32) {
         __m256 rv[4], sv[4];
         for (int k = 0; k < 4; k++)
