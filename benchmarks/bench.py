@@ -433,6 +433,17 @@ def cases(sizes, quick):
             comp["numba"] = numba_dequantize(q, s)
         yield "dequantize", n, n, comp
 
+        # Q8_0 bytes to float32: 34 bytes read per 128 written, the output
+        # streamed beyond the last-level cache as dequantize's is.
+        raw = ggml.quantize_q8_0(x)
+        comp = {
+            "int8q": lambda r=raw, o=dbuf: ggml.dequantize_q8_0(r, out=o),
+            "int8q-alloc": lambda r=raw: ggml.dequantize_q8_0(r),
+            "copy": copy_roof(x),
+        }
+        yield "q8_0-dequantize", n, n, comp
+        del raw
+
         if 1 << 20 <= n <= 1 << 25:
             for name, dtype in [
                 ("float16", np.float16),
@@ -528,6 +539,7 @@ BYTES_PER_ELEMENT = {
     "per-row": 5,
     "per-column": 9,  # the input read twice (abs-max pass, quantize pass), q written
     "dequantize": 5,
+    "q8_0-dequantize": 4 + 34 / 32,
     "float16-per-tensor": 5,
     "bfloat16-per-tensor": 5,
     "swapped-per-tensor": 9,

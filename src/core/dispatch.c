@@ -182,12 +182,26 @@ static unsigned long long cpu_have(void)
  * not the socket's), which is the one the core's outputs compete for.  The
  * C libraries' answers differ (glibc 2.36 reports 320 MiB on a 32 MiB AMD
  * EPYC guest).  0 where the CPU does not say. */
+/* Whether the CPU is AMD's (or Hygon's, the same cores): "Auth"enticAMD,
+ * "Hygo"nGenuine in CPUID leaf 0. */
+static int amd_cores(void)
+{
+    unsigned r[4];
+    cpuid(0, 0, r);
+    return r[EBX] == 0x68747541u || r[EBX] == 0x6f677948u;
+}
+
+int int8q_cpu_is_amd(void)
+{
+    return amd_cores();
+}
+
 ptrdiff_t int8q_cpu_cache_bytes(void)
 {
     unsigned r[4], leaf = 4, best = 0;
     unsigned long long size = 0;
     cpuid(0, 0, r);
-    if (r[EBX] == 0x68747541u || r[EBX] == 0x6f677948u) { /* "Auth"enticAMD, "Hygo"nGenuine */
+    if (amd_cores()) {
         cpuid(0x80000000u, 0, r);
         if (r[EAX] < 0x8000001Du)
             return 0;
@@ -260,9 +274,15 @@ static unsigned long long cpu_have(void)
 #endif
 
 #if !INT8Q_X86
+/* only x86 levels stream (core/threads.h) */
+int int8q_cpu_is_amd(void)
+{
+    return 0;
+}
+
 ptrdiff_t int8q_cpu_cache_bytes(void)
 {
-    return 0; /* only x86 levels stream (core/threads.h) */
+    return 0;
 }
 #endif
 

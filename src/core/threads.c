@@ -3,6 +3,8 @@
 #include "core/threads.h"
 #include "levels/table.h"
 
+#include <stdint.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -115,7 +117,9 @@ ptrdiff_t int8q_stream_threshold(void)
         return stream_forced;
     if (stream_default == 0) {
         ptrdiff_t llc = int8q_cpu_cache_bytes();
-        stream_default = llc > 0 ? llc : INT8Q_STREAM_FALLBACK_LLC;
+        stream_default = int8q_cpu_is_amd() ? PTRDIFF_MAX
+                         : llc > 0          ? llc
+                                            : INT8Q_STREAM_FALLBACK_LLC;
     }
     return stream_default;
 }

@@ -58,14 +58,24 @@ int int8q_run_two_passes(int T, ptrdiff_t n1, int8q_slice_work first, const void
  * lines they write: an output that would have stayed in the last-level
  * cache is then read back from memory by the caller's next step, which
  * costs more than the read for ownership saved.  An output larger than the
- * last-level cache no longer stays there anyway, so calls whose output is larger stream it, smaller
- * ones store normally and leave it in cache for the caller.  Measured on a 2-core AMD EPYC (Zen 4,
- * 32 MiB L3), dequantize to float32 into a reused buffer: regular stores are 1.1-1.7x faster than
- * streaming up to a 32 MiB output (2^23 elements), the two are even at 48-64 MiB, and streaming
- * is 1.1-1.6x faster from 128 MiB on (noisy: shared cores).  The last-level cache size is CPUID's
- * (int8q_cpu_cache_bytes), INT8Q_STREAM_FALLBACK_LLC where it does not say.  Levels without
- * streaming stores (arm64: its cores already stop allocating on long runs of whole-line writes)
- * always store normally.
+ * last-level cache (one core's, as CPUID reports it;
+ * INT8Q_STREAM_FALLBACK_LLC where it does not say) no longer stays there
+ * anyway, so calls whose output is larger stream it, smaller ones store
+ * normally and leave it in cache for the caller.  Where this was measured
+ * (Intel Xeon, AVX-512: dequantize to float32 of 2^26 elements into a
+ * reused buffer at 0.60 of a two-thread copy, 8.9 Gelem/s at 2^24 inside
+ * its large last-level cache against 3.4 at 2^26) the read for ownership
+ * is the difference.
+ *
+ * AMD CPUs keep regular stores (int8q_cpu_is_amd): on a 2-core AMD EPYC
+ * guest (Zen 4, 32 MiB L3), with the two interleaved in one process (best
+ * of 30-40, shared cores), streaming gained nothing that stood out of the
+ * noise and often lost: dequantize of 2^24 elements ran at 0.45-1.1x, of
+ * 2^26 at 0.8-1.8x, Q8_0 dequantize of 2^26 at 0.45-0.7x and
+ * quantize_dequantize at 0.65-0.8x the speed of regular stores, which already ran at 1.1-1.5x the
+ * copy (its glibc copies large buffers without streaming stores there).  Levels without streaming
+ * stores (arm64: its cores stop allocating by themselves on long runs of
+ * whole-line writes) always store normally.
  *
  * Streaming, a slice's loops write a tile of INT8Q_STREAM_TILE_BYTES at a
  * time into a buffer on the stack (in L1), which the level's stream_copy
@@ -74,17 +84,18 @@ int int8q_run_two_passes(int T, ptrdiff_t n1, int8q_slice_work first, const void
 #define INT8Q_STREAM_FALLBACK_LLC ((ptrdiff_t)32 << 20)
 #define INT8Q_STREAM_TILE_BYTES (16 << 10)
 
-/* The bytes of the largest cache a core uses (core/dispatch.c), 0 where the
- * CPU does not say. */
+/* The bytes of the largest cache a core uses, 0 where the CPU does not say;
+ * whether the CPU is AMD's (core/dispatch.c). */
 ptrdiff_t int8q_cpu_cache_bytes(void);
+int int8q_cpu_is_amd(void);
 
 /* Whether a call writing `bytes` of output streams it (per the model above,
  * on the level in use). */
 int int8q_stream_output(ptrdiff_t bytes);
 
-/* The output bytes beyond which calls stream; testing only: set it (0
- * streams every call, a negative value restores the default) to force
- * either path. */
+/* The output bytes beyond which calls stream (PTRDIFF_MAX: never); testing
+ * only: set it (0 streams every call, a negative value restores the
+ * default) to force either path. */
 ptrdiff_t int8q_stream_threshold(void);
 void int8q_set_stream_threshold(ptrdiff_t bytes);
 

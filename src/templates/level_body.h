@@ -329,12 +329,16 @@ static void q8_0_dequant(const uint8_t *raw, ptrdiff_t nblocks, float *out)
 #define CRC32_LOOP NULL /* zlib's, through the caller */
 #endif
 
-/* Streaming (non-temporal) stores of whole 64-byte lines, in the widest
- * vectors the level has: SSE2 on every x86-64 CPU, AVX and AVX-512 where the
- * level's flags enable them (MSVC's /arch:AVX2 and /arch:AVX512 define
- * __AVX2__ and __AVX512F__).  Other architectures store normally: arm64
- * cores switch to non-allocating writes by themselves on long runs of
- * whole-line stores, and their non-temporal STNP is only a hint. */
+/* Streaming (non-temporal) stores of whole 64-byte lines: SSE2 on every
+ * x86-64 CPU, two 32-byte AVX stores a line where the level's flags enable
+ * AVX (the avx2 and avx512 levels; MSVC's /arch:AVX2 and /arch:AVX512
+ * define __AVX__).  Not one 64-byte AVX-512 store: pairs of 32-byte ones
+ * fill a line as well (glibc's AVX2 memcpy streams so), and on an AMD EPYC
+ * (Zen 4) the 64-byte ones streamed a dequantize output at 0.55-1.1x their
+ * speed, mostly slower (interleaved in one process, shared cores).  Other
+ * architectures store normally: arm64 cores switch to non-allocating writes
+ * by themselves on long runs of whole-line stores, and their non-temporal
+ * STNP is only a hint. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 #include <stdint.h>
@@ -349,9 +353,7 @@ static void stream_copy(void *dst, const void *src, size_t n)
     memcpy(d, s, head); /* up to the first line boundary */
     d += head, s += head, n -= head;
     for (; n >= 64; n -= 64, d += 64, s += 64) {
-#if defined(__AVX512F__)
-        _mm512_stream_si512((__m512i *)d, _mm512_loadu_si512((const void *)s));
-#elif defined(__AVX__)
+#if defined(__AVX__)
         _mm256_stream_si256((__m256i *)d, _mm256_loadu_si256((const __m256i *)s));
         _mm256_stream_si256((__m256i *)(d + 32), _mm256_loadu_si256((const __m256i *)(s + 32)));
 #else
