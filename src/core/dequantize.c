@@ -21,7 +21,7 @@ static void dequantize_range(const dequantize_job *J, ptrdiff_t lo, ptrdiff_t hi
 }
 
 /* [lo, hi) a tile at a time into a stack buffer, then streamed to out. */
-static void dequantize_streamed(const dequantize_job *J, ptrdiff_t lo, ptrdiff_t hi)
+STREAMED void dequantize_streamed(const dequantize_job *J, ptrdiff_t lo, ptrdiff_t hi)
 {
     double tile[INT8Q_STREAM_TILE_BYTES / sizeof(double)];
     const int8q_loops *loops = int8q_current_loops();

@@ -96,26 +96,28 @@ int int8q_q8_0_quantize_strided(const int8q_strided *x, int kind, ptrdiff_t nblo
     return q8_0_quantize_call(&J, nblocks, threads);
 }
 
+/* Blocks [lo, hi) a tile at a time into a stack buffer, then streamed. */
+STREAMED void q8_0_dequantize_streamed(const q8_0_job *J, ptrdiff_t lo, ptrdiff_t hi)
+{
+    const int8q_loops *loops = int8q_current_loops();
+    float tile[INT8Q_STREAM_TILE_BYTES / sizeof(float)];
+    const ptrdiff_t per = (ptrdiff_t)(sizeof tile / sizeof tile[0]) / 32;
+    for (ptrdiff_t b = lo; b < hi; b += per) {
+        ptrdiff_t m = hi - b < per ? hi - b : per;
+        loops->q8_0_dequant(J->raw + 34 * b, m, tile);
+        loops->stream_copy(J->values + 32 * b, tile, (size_t)m * 32 * sizeof(float));
+    }
+    loops->stream_fence();
+}
+
 static unsigned q8_0_dequantize_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
     const q8_0_job *J = job;
-    const int8q_loops *loops = int8q_current_loops();
     (void)t;
-    if (!J->stream) {
-        loops->q8_0_dequant(J->raw + 34 * lo, hi - lo, J->values + 32 * lo);
-        return 0;
-    }
-    {
-        /* a tile of blocks at a time into a stack buffer, then streamed */
-        float tile[INT8Q_STREAM_TILE_BYTES / sizeof(float)];
-        const ptrdiff_t per = (ptrdiff_t)(sizeof tile / sizeof tile[0]) / 32;
-        for (ptrdiff_t b = lo; b < hi; b += per) {
-            ptrdiff_t m = hi - b < per ? hi - b : per;
-            loops->q8_0_dequant(J->raw + 34 * b, m, tile);
-            loops->stream_copy(J->values + 32 * b, tile, (size_t)m * 32 * sizeof(float));
-        }
-        loops->stream_fence();
-    }
+    if (J->stream)
+        q8_0_dequantize_streamed(J, lo, hi);
+    else
+        int8q_current_loops()->q8_0_dequant(J->raw + 34 * lo, hi - lo, J->values + 32 * lo);
     return 0;
 }
 

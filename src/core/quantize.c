@@ -52,8 +52,8 @@ typedef struct {
     int blocks;
 } streamed;
 
-static unsigned streamed_step(const quantize_job *J, const char *x, ptrdiff_t lo, ptrdiff_t hi,
-                              void *arg)
+STREAMED unsigned streamed_step(const quantize_job *J, const char *x, ptrdiff_t lo, ptrdiff_t hi,
+                                void *arg)
 {
     const streamed *S = arg;
     const int8q_loops *loops = int8q_current_loops();

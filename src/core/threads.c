@@ -131,5 +131,6 @@ void int8q_set_stream_threshold(ptrdiff_t bytes)
 
 int int8q_stream_output(ptrdiff_t bytes)
 {
-    return int8q_current_loops()->stream_copy != NULL && bytes > int8q_stream_threshold();
+    /* the size first: small calls, most of them, stop there */
+    return bytes > int8q_stream_threshold() && int8q_current_loops()->stream_copy != NULL;
 }
