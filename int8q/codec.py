@@ -7,7 +7,7 @@ point, so ``numcodecs.get_codec({"id": "int8q"})`` finds it once int8q is
 installed.  Needs the optional dependency numcodecs (``int8q[zarr]``).
 
 An encoded chunk is a 16-byte little-endian header followed by the int8
-values in C order::
+values, flat::
 
     offset  size  field
     0       4     magic b"I8Q\\0"
@@ -19,12 +19,17 @@ values in C order::
 The chunk is quantized per tensor with `int8q.quantize`, so decoding gives
 ``q * scale`` (computed in the working dtype, then cast to the original
 dtype): within ``scale / 2`` of the original for every element.
+
+As every numcodecs codec, `Int8QCodec` keeps the values in the buffer's
+memory order: an F-ordered array is stored column by column, and decoding
+gives the flat values in that order (Zarr format 2 arrays with
+``order="F"`` rely on it).  Zarr 3's `int8q.zarr` codec stores C order.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +39,7 @@ from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, nda
 from . import dequantize, quantize
 from ._shared import (
     CODEC_FLOATS,
+    codec_buffer,
     codec_dtype,
     codec_out,
     refuse_masked,
@@ -41,6 +47,8 @@ from ._shared import (
     working_dtype,
 )
 from ._typing import Rounding
+
+Order = Literal["C", "F"]
 
 __all__ = ["Int8QCodec", "HEADER", "check_dtype", "encode_chunk", "decode_chunk"]
 
@@ -69,13 +77,18 @@ def check_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     return codec_dtype(dtype)
 
 
-def encode_chunk(x: npt.NDArray[Any], rounding: Rounding = "half_even") -> bytes:
+def encode_chunk(
+    x: npt.NDArray[Any], rounding: Rounding = "half_even", *, order: Order = "C"
+) -> bytes:
     """The header and int8 values of one chunk, as bytes.
 
     Parameters
     ----------
     x : ndarray of float16, float32 or float64, any shape
     rounding : {"half_even", "half_away"}
+    order : {"C", "F"}
+        The order the values of `x` are stored in (row-major or
+        column-major index order).
 
     Returns
     -------
@@ -100,7 +113,7 @@ def encode_chunk(x: npt.NDArray[Any], rounding: Rounding = "half_even") -> bytes
     dtype = check_dtype(x.dtype)
     qt = quantize(x, rounding=rounding)
     header = HEADER.pack(MAGIC, VERSION, dtype.str.encode("ascii"), float(qt.scale))
-    return header + qt.q.tobytes()
+    return header + qt.q.tobytes(order=order)
 
 
 def decode_chunk(buf: object) -> tuple[npt.NDArray[np.int8], np.floating[Any], np.dtype[Any]]:
@@ -150,6 +163,17 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
     ----------
     rounding : {"half_even", "half_away"}
         How ``x / scale`` is rounded when encoding.
+    dtype : float16, float32 or float64 dtype, optional
+        What a raw buffer (bytes, bytearray, array.array, memoryview, an
+        integer array) holds: with it, such a buffer is read as values of
+        this type; without it, a raw buffer is refused with TypeError.
+        Float arrays must then be of this type (either byte order).
+
+    Notes
+    -----
+    Values are encoded in the buffer's memory order and decoded flat in
+    that order (numcodecs' convention): reshape the result with the
+    array's own order, or decode into an `out` of that order.
 
     Examples
     --------
@@ -161,16 +185,21 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
     19
     >>> codec.decode(enc)
     array([ 1.       , -0.503937 ,  0.2519685], dtype=float32)
+    >>> raw = Int8QCodec(dtype="<f4")            # raw bytes read as float32
+    >>> raw.decode(raw.encode(x.tobytes()))
+    array([ 1.       , -0.503937 ,  0.2519685], dtype=float32)
     """
 
     codec_id = "int8q"
 
-    def __init__(self, rounding: Rounding = "half_even") -> None:
+    def __init__(self, rounding: Rounding = "half_even", dtype: npt.DTypeLike = None) -> None:
         rounding_code(rounding)  # ValueError now rather than at the first chunk
         self.rounding = rounding
+        self.dtype = None if dtype is None else codec_dtype(dtype)
 
     def encode(self, buf: object) -> bytes:
-        """Header and int8 values of `buf` (any shape; the shape is not kept).
+        """Header and int8 values of `buf` (any shape; the shape is not
+        kept), in the buffer's memory order.
 
         Examples
         --------
@@ -180,15 +209,26 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
         22
         """
         refuse_masked(buf, "x")  # np.asarray would drop the mask
-        return encode_chunk(np.asarray(ensure_ndarray_like(buf)), self.rounding)
+        x = np.asarray(ensure_ndarray_like(buf))
+        read_as = codec_buffer(x.dtype, x.nbytes, self.dtype)
+        if read_as is not None:
+            x = ensure_contiguous_ndarray(x).view(read_as)
+        # Memory order, as numcodecs' ensure_contiguous_ndarray flattens
+        # (order "A"): Zarr v2 reshapes the decoded values with the array's
+        # order.  An array neither C- nor F-contiguous has no memory order
+        # and is stored in C order, as NumPy's order "A" reads it.
+        order: Order = "F" if x.flags.f_contiguous else "C"
+        return encode_chunk(x, self.rounding, order=order)
 
     def decode(self, buf: object, out: object = None) -> npt.NDArray[Any]:
         """``q * scale`` in the original dtype, flat, or written into `out`.
 
-        An `out` of floating point type receives the values (its byte order
-        may differ from the chunk's; another float type is refused with
-        TypeError); any other buffer receives their bytes, as numcodecs
-        codecs do.
+        The values come in the order they were encoded in (the memory
+        order of the encoded buffer); an `out` array receives them in its
+        own memory order, as numcodecs codecs do.  An `out` of floating
+        point type receives the values (its byte order may differ from the
+        chunk's; another float type is refused with TypeError); any other
+        buffer receives their bytes.
 
         Examples
         --------
@@ -204,7 +244,11 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
         return result  # (numcodecs is untyped)
 
     def get_config(self) -> dict[str, str]:
-        return {"id": self.codec_id, "rounding": self.rounding}
+        config = {"id": self.codec_id, "rounding": self.rounding}
+        if self.dtype is not None:  # left out when not given: configs as before
+            config["dtype"] = self.dtype.str
+        return config
 
     def __repr__(self) -> str:
-        return f"Int8QCodec(rounding={self.rounding!r})"
+        given = "" if self.dtype is None else f", dtype={self.dtype.str!r}"
+        return f"Int8QCodec(rounding={self.rounding!r}{given})"

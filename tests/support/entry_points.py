@@ -263,10 +263,12 @@ if has("numcodecs"):
         codec = Int8QCodec(**opts)
         encoded = codec.encode(x)
         q, scale, _ = decode_chunk(encoded)
+        # The codec stores x's memory order (numcodecs' rule): read back in it.
+        order = "F" if np.asarray(x).flags.f_contiguous else "C"
         return {
-            "q": q.reshape(np.shape(x)),
+            "q": q.reshape(np.shape(x), order=order),
             "scale": np.asarray(scale),
-            "dequantized": codec.decode(encoded),
+            "dequantized": codec.decode(encoded).reshape(np.shape(x), order=order).reshape(-1),
         }
 
 
