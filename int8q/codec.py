@@ -192,7 +192,9 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
 
     codec_id = "int8q"
 
-    def __init__(self, rounding: Rounding = "half_even", dtype: npt.DTypeLike = None) -> None:
+    def __init__(
+        self, rounding: Rounding = "half_even", dtype: npt.DTypeLike | None = None
+    ) -> None:
         rounding_code(rounding)  # ValueError now rather than at the first chunk
         self.rounding = rounding
         self.dtype = None if dtype is None else codec_dtype(dtype)
