@@ -29,7 +29,7 @@ gives the flat values in that order (Zarr format 2 arrays with
 from __future__ import annotations
 
 import struct
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,13 +42,13 @@ from ._shared import (
     codec_buffer,
     codec_dtype,
     codec_out,
+    find_nonfinite,
+    nonfinite_error,
     refuse_masked,
     rounding_code,
     working_dtype,
 )
 from ._typing import Rounding
-
-Order = Literal["C", "F"]
 
 __all__ = ["Int8QCodec", "HEADER", "check_dtype", "encode_chunk", "decode_chunk"]
 
@@ -77,18 +77,13 @@ def check_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     return codec_dtype(dtype)
 
 
-def encode_chunk(
-    x: npt.NDArray[Any], rounding: Rounding = "half_even", *, order: Order = "C"
-) -> bytes:
+def encode_chunk(x: npt.NDArray[Any], rounding: Rounding = "half_even") -> bytes:
     """The header and int8 values of one chunk, as bytes.
 
     Parameters
     ----------
     x : ndarray of float16, float32 or float64, any shape
     rounding : {"half_even", "half_away"}
-    order : {"C", "F"}
-        The order the values of `x` are stored in (row-major or
-        column-major index order).
 
     Returns
     -------
@@ -113,7 +108,7 @@ def encode_chunk(
     dtype = check_dtype(x.dtype)
     qt = quantize(x, rounding=rounding)
     header = HEADER.pack(MAGIC, VERSION, dtype.str.encode("ascii"), float(qt.scale))
-    return header + qt.q.tobytes(order=order)
+    return header + qt.q.tobytes()  # C order
 
 
 def decode_chunk(buf: object) -> tuple[npt.NDArray[np.int8], np.floating[Any], np.dtype[Any]]:
@@ -215,12 +210,23 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
         read_as = codec_buffer(x.dtype, x.nbytes, self.dtype)
         if read_as is not None:
             x = ensure_contiguous_ndarray(x).view(read_as)
+        if not x.flags.f_contiguous or x.flags.c_contiguous:
+            # C order is the memory order; an array neither C- nor
+            # F-contiguous has none and is stored in C order, as NumPy's
+            # order "A" reads it.
+            return encode_chunk(x, self.rounding)
         # Memory order, as numcodecs' ensure_contiguous_ndarray flattens
         # (order "A"): Zarr v2 reshapes the decoded values with the array's
-        # order.  An array neither C- nor F-contiguous has no memory order
-        # and is stored in C order, as NumPy's order "A" reads it.
-        order: Order = "F" if x.flags.f_contiguous else "C"
-        return encode_chunk(x, self.rounding, order=order)
+        # order.  x.T is the same memory in C order, so its C-order chunk
+        # holds x's values column by column, with no copy.
+        try:
+            return encode_chunk(x.T, self.rounding)
+        except ValueError:
+            # a NaN/inf named by its place in x, not in x.T
+            found = find_nonfinite(x, working_dtype(x.dtype))
+            if found is None:
+                raise
+            raise nonfinite_error(*found) from None
 
     def decode(self, buf: object, out: object = None) -> npt.NDArray[Any]:
         """``q * scale`` in the original dtype, flat, or written into `out`.

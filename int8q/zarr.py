@@ -126,10 +126,10 @@ class Int8QZarrCodec(ArrayBytesCodec):
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
         chunk = chunk_array.as_numpy_array()
         try:
-            # C order whatever the chunk's memory layout (config order "F"):
-            # a Zarr 3 chunk's bytes are in C order, and _decode_sync reads
-            # them so; reordering axes is the transpose codec's business.
-            encoded = encode_chunk(chunk, self.rounding, order="C")
+            # encode_chunk stores C order whatever the chunk's memory layout
+            # (config order "F"): _decode_sync reads a Zarr 3 chunk's bytes
+            # so; reordering axes is the transpose codec's business.
+            encoded = encode_chunk(chunk, self.rounding)
         except ValueError:
             # Zarr tells a codec nothing of where its chunk lies: name the
             # place in the chunk as such, not as a place in the array.
