@@ -33,6 +33,7 @@ SKIP = (
 IO = "tests/io/"
 CLI = "tests/cli/"
 CORE = "tests/core/"
+ADDONS = "tests/addons/"
 
 _FILES = (IO + "test_io.py", IO + "test_hostile_files.py")
 _HF = (IO + "test_hf.py",)
@@ -55,7 +56,8 @@ TESTS = {
     "io/_compare_plot.py": (IO + "test_compare.py",),
     "io/_hub.py": (IO + "test_hub_ids.py",),
     "io/_tensors.py": _FILES,
-    "io/_containers/_gguf.py": _GGUF,
+    # read_original: the float originals `compare` reads.
+    "io/_containers/_gguf.py": (*_GGUF, IO + "test_compare.py"),
     "io/_containers/_hf.py": _HF,
     "io/_containers/_model_files.py": _HF,
     "io/_containers/_sharded.py": (*_HF, IO + "test_io.py"),
@@ -64,6 +66,7 @@ TESTS = {
     "io/_formats": (*_FILES, IO + "test_unicode_metadata.py"),
     "io/_policy/_gguf_rules.py": _GGUF,
     "io/_policy/_suffix.py": (IO + "test_io.py", CLI + "test_output_policy.py"),
+    "io/_policy/_convention.py": (*_HF, IO + "test_io.py", IO + "test_hostile_files.py"),
     "io/_policy": (*_HF, IO + "test_io.py"),
     "io/_support/_atomic.py": _ATOMIC,
     "io/_support/_outputs.py": (*_ATOMIC, CLI + "test_output_policy.py"),
@@ -76,8 +79,17 @@ TESTS = {
         CLI + "test_cli_outputs.py",
     ),
     "cli": _CLI,
-    "_checks.py": (CORE + "test_intake.py", CORE + "test_errors.py", CORE + "test_config.py"),
-    "_checks_options.py": (CORE + "test_intake.py", CORE + "test_config.py"),
+    "_checks.py": (
+        CORE + "test_intake.py",
+        CORE + "test_errors.py",
+        CORE + "test_config.py",
+        CORE + "test_calib_state.py",
+    ),
+    "_checks_options.py": (
+        CORE + "test_intake.py",
+        CORE + "test_config.py",
+        ADDONS + "test_ggml.py",
+    ),
     "_operands.py": (CORE + "test_operands.py", CORE + "test_intake.py"),
     "_granularity.py": (CORE + "test_intake.py", CORE + "test_per_column.py"),
     "_calibrate.py": _CALIB,
