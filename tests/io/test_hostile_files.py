@@ -480,3 +480,13 @@ def test_input_truncated_while_read_is_an_error_not_sigbus(tmp_path, name):
         from int8q import reference
 
         assert np.array_equal(q, reference.quantize(x, axis=0)[0])
+
+
+def test_metadata_scale_that_is_not_a_name_is_named_as_such(tmp_path):
+    path = tmp_path / "x.npz"
+    path.write_bytes(zip_bytes(_archives()["metadata scale not a name"]))
+    check_refused(
+        path,
+        "corrupt int8q metadata for tensor 'w'",
+        call=lambda p: int8q.io.dequantize_file(p, tmp_path / "d.npz"),
+    )
