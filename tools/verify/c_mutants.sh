@@ -89,7 +89,9 @@ for mutant in "${mutants[@]}"; do
             survived=$((survived + 1))
         else
             failed="$(grep -m1 -o '^FAILED [^ ]*' "$copy/test.log" || grep -m1 '^ERROR' "$copy/test.log" || true)"
-            result="killed ${failed#FAILED }"
+            failed="${failed#FAILED }"
+            case "$failed" in */tests/*) failed="tests/${failed#*/tests/}" ;; esac
+            result="killed $failed"
         fi
         tests_s=$((SECONDS - t0))
     fi
