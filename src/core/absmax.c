@@ -114,6 +114,7 @@ void int8q_max_in_memory_order(quantize_job *J, int8q_strided *m, int8q_layout *
     J->n = int8q_strided_size(m);
     one->n_row = one->block = J->n;
     one->cmod = one->nb = 1;
+    one->rgrp = one->rblk = 0;
     J->L = one;
     J->src = int8q_strided_is_flat(m) ? NULL : m;
     J->x = m->base;

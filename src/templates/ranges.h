@@ -68,9 +68,9 @@ void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const 
 #endif
         {
             const U *xb = (const U *)xv + (i - s);
-            ptrdiff_t rows = whole_rows(L, i, e);
+            ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);
             if (rows > 0) {
-                FN(absmax_rows)(xb, rows, L->n_row, mbits);
+                FN(absmax_rows)(xb, rows, L->n_row, mbits + k0);
                 i += rows * L->n_row;
                 continue;
             }
@@ -130,10 +130,10 @@ void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, cons
     {
         const T *x = (const T *)xv;
         for (ptrdiff_t i = s; i < e;) {
-            ptrdiff_t rows = whole_rows(L, i, e);
+            ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);
             if (rows > 0) {
-                FN(quantize_rows)(x + (i - s), rows, L->n_row, scales, recips, mode, q + (i - s),
-                                  d ? d + (i - s) : NULL);
+                FN(quantize_rows)(x + (i - s), rows, L->n_row, scales + k0, recips + k0, mode,
+                                  q + (i - s), d ? d + (i - s) : NULL);
                 i += rows * L->n_row;
                 continue;
             }
