@@ -223,7 +223,7 @@ def clip_mse_scales(
             CLIP_CANDIDATES,
             mode,
             err,
-            gran.fused,
+            gran.chunk_fused,
             chunk_threads(chunk, x, threads),
         )
     best = np.argmin(err.reshape(cand.shape), axis=1)  # first minimum: the widest range

@@ -24,6 +24,12 @@ from ._typing import Layout
 # A block of at most this many elements is quantized right after its abs-max,
 # while it is still in cache (1 << 17 float32 = 512 KiB).
 MAX_FUSED_BLOCK = 1 << 17
+# Blocks along a non-last axis go fused a tile of at most this many columns
+# at a time (src/core/drivers.h ROW_TILE), and only where rows are at least
+# this long (ROW_RUN): shorter rows take the two passes, whose loops group
+# narrow rows.
+ROW_TILE = 1024
+MIN_FUSED_ROW = 256
 
 
 class Granularity(NamedTuple):
@@ -33,7 +39,8 @@ class Granularity(NamedTuple):
     block_size: int | None
     scale_shape: tuple[int, ...]
     layout: Layout  # (n_row, block, cmod, nb, rgrp, rblk) for the kernels
-    fused: bool  # each scale owns one contiguous, cache-sized block
+    # each scale owns one contiguous, cache-sized block (see chunk_fused)
+    fused: bool
     align: int  # chunk cuts inside a row fall on multiples of this
 
     @property
@@ -45,6 +52,13 @@ class Granularity(NamedTuple):
         """With block_size: the length of a full block, block_size capped at
         the blocked axis's length (at least 1); the last block may be shorter."""
         return self.layout[5] or self.layout[1]
+
+    @property
+    def chunk_fused(self) -> bool:
+        """fused, for calls chunk by chunk too: chunk cuts at multiples of
+        align keep blocks whole, except blocks along a non-last axis, which
+        span rows (fused for one call over the whole array only)."""
+        return self.fused and not self.layout[5]
 
     @property
     def blocked_axis(self) -> int | None:
@@ -117,4 +131,5 @@ def _along(shape: tuple[int, ...], axis: int, block_size: int) -> Granularity:
     # Rows of post elements, one scale per column; rows of one block along
     # the axis share their scales (src/core/kernels.h, rblk).
     layout = (max(post, 1), 1, max(pre * nblocks, 1), max(post, 1), max(length, 1), block)
-    return Granularity(axis, block_size, scale_shape, layout, False, max(post, 1))
+    fused = post >= MIN_FUSED_ROW and block * min(post, ROW_TILE) <= MAX_FUSED_BLOCK
+    return Granularity(axis, block_size, scale_shape, layout, fused, max(post, 1))

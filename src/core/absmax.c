@@ -12,8 +12,8 @@ int int8q_plan_gather(quantize_job *J, int *T, int blocks)
     ptrdiff_t es = (ptrdiff_t)element_size(J->kind), least = GATHER_ELEMENTS;
     if (!J->src)
         return INT8Q_OK;
-    if (blocks && J->L->block > least)
-        least = J->L->block;
+    if (blocks && block_elements(J->L) > least)
+        least = block_elements(J->L);
     J->step = int8q_gather_step(J->src, least);
     if (*T * J->step * es > GATHER_BUDGET)
         J->step = GATHER_BUDGET / (*T * es) > least ? GATHER_BUDGET / (*T * es) : least;

@@ -92,6 +92,12 @@ static inline ptrdiff_t whole_rows(const int8q_layout *L, ptrdiff_t i, ptrdiff_t
  * whole rows from a row where one starts (every scale of those rows is
  * theirs alone). */
 
+/* Elements of a whole block: with rblk, rows of one block along the axis. */
+static inline ptrdiff_t block_elements(const int8q_layout *L)
+{
+    return L->rblk ? L->rblk * L->n_row : L->block;
+}
+
 /* Smallest block boundary >= p (p itself when it is one). */
 static inline ptrdiff_t next_block_start(const int8q_layout *L, ptrdiff_t p)
 {

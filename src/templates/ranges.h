@@ -188,13 +188,77 @@ int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const in
     return 0;
 }
 
+/* fused_range for blocks along a non-last axis (rblk): the rows of one
+ * block share their n_row scales, one per column.  A tile of at most
+ * ROW_TILE columns of those rows at a time: abs-max down the tile, its
+ * scales and reciprocals, then q (and d) while the tile is in cache (the
+ * layout keeps rblk * ROW_TILE elements within the fused bound).  The
+ * scales and reciprocals are those of the two-pass path, so are q and d. */
+static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                          T *scales, int mode, int8_t *q, T *d)
+{
+    const int8q_loops *loops = int8q_current_loops();
+    const ptrdiff_t cols = L->n_row;
+    const size_t es = element_size(kind);
+    U m[ROW_TILE];
+    T r[ROW_TILE];
+#if HALF_INPUT
+    float buf[ROW_TILE];
+#endif
+    for (ptrdiff_t i = s; i < e;) {
+        ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);
+        for (ptrdiff_t c0 = 0; c0 < cols; c0 += ROW_TILE) {
+            ptrdiff_t w = cols - c0 < ROW_TILE ? cols - c0 : ROW_TILE;
+            memset(m, 0, (size_t)w * sizeof(U));
+            for (ptrdiff_t j = 0; j < rows; j++) {
+                ptrdiff_t off = i - s + j * cols + c0;
+                const char *xr = (const char *)xv + (size_t)off * es;
+#if HALF_INPUT
+                if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+                    widen(kind, (const uint16_t *)xr, w, buf);
+                    xr = (const char *)buf;
+                }
+#endif
+                LOOP(amaxv)((const U *)xr, 1, w, m);
+            }
+            for (ptrdiff_t c = 0; c < w; c++) {
+                T amax, sk;
+                if (m[c] >= (U)(INF_BITS))
+                    return 1;
+                memcpy(&amax, &m[c], sizeof amax);
+                sk = SCALE_RULE(amax);
+                scales[k0 + c0 + c] = sk;
+                r[c] = RECIP(sk, 1);
+            }
+            for (ptrdiff_t j = 0; j < rows; j++) {
+                ptrdiff_t off = i - s + j * cols + c0;
+                const char *xr = (const char *)xv + (size_t)off * es;
+#if HALF_INPUT
+                if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+                    widen(kind, (const uint16_t *)xr, w, buf);
+                    xr = (const char *)buf;
+                }
+#endif
+                LOOP(quantv)((const T *)xr, w, scales + k0 + c0, r, mode, q + off,
+                             d ? d + off : NULL);
+            }
+        }
+        i += rows * cols;
+    }
+    (void)kind;
+    return 0;
+}
+
 /* Abs-max, scale and quantize of [s, e), block by block (fused layouts:
- * block > 1, s on a block boundary, one block per scale).  Returns 1 at a
- * NaN/inf block. */
+ * block > 1, s on a block boundary, one block per scale; or rblk, s and e
+ * on boundaries of blocks along the blocked axis).  Returns 1 at a NaN/inf
+ * block. */
 int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                     T *scales, int mode, int8_t *q, T *d)
 {
     const int8q_loops *loops = int8q_current_loops();
+    if (L->rblk)
+        return FN(fused_rows)(xv, kind, s, e, L, scales, mode, q, d);
 #if HALF_INPUT
     if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
         /* Whole blocks a tile at a time; a block larger than the tile gets
