@@ -136,14 +136,14 @@ def _reduce(
     if gran.block_size is not None:
         # Blocks along any axis: that axis moved last (a view), then back.
         k = gran.blocked_axis
-        moved = np.moveaxis(x, k, -1)  # type: ignore[arg-type]
+        moved = np.moveaxis(x, k, -1)
         n, b = moved.shape[-1], gran.block
         nfull = n // b
         head = moved[..., : nfull * b].reshape(moved.shape[:-1] + (nfull, b))
         parts = [func(head, axis=-1, initial=0)]
         if n % b:
             parts.append(func(moved[..., nfull * b :], axis=-1, initial=0, keepdims=True))
-        return np.moveaxis(np.concatenate(parts, axis=-1), -1, k)  # type: ignore[arg-type]
+        return np.moveaxis(np.concatenate(parts, axis=-1), -1, k)
     if gran.axis is not None:
         others = tuple(i for i in range(x.ndim) if i != gran.axis)
         return func(x, axis=others, initial=0)
@@ -236,7 +236,7 @@ def expand(values: npt.NDArray[Any], shape: tuple[int, ...], gran: Granularity) 
     if gran.block_size is not None:
         k = gran.blocked_axis
         repeated = np.repeat(values.reshape(gran.scale_shape), gran.block, axis=k)
-        return repeated[(slice(None),) * k + (slice(0, shape[k]),)]  # type: ignore[operator]
+        return repeated[(slice(None),) * k + (slice(0, shape[k]),)]
     if gran.axis is not None:
         view = [1] * len(shape)
         view[gran.axis] = shape[gran.axis]

@@ -24,11 +24,12 @@ from ._typing import Layout
 # A block of at most this many elements is quantized right after its abs-max,
 # while it is still in cache (1 << 17 float32 = 512 KiB).
 MAX_FUSED_BLOCK = 1 << 17
-# Blocks along a non-last axis go fused a tile of at most this many columns
-# at a time (src/core/drivers.h ROW_TILE), and only where rows are at least
-# this long (ROW_RUN): shorter rows take the two passes, whose loops group
-# narrow rows.
-ROW_TILE = 1024
+# Blocks along a non-last axis go fused where the rows of a block (each
+# row's scales its own) hold at most this many elements (2 MiB of float32:
+# still in a core's share of cache when they are read again), and only
+# where rows are at least MIN_FUSED_ROW long: shorter rows take the two
+# passes, whose loops group narrow rows (src/core/drivers.h ROW_RUN).
+MAX_FUSED_ROWS = 1 << 19
 MIN_FUSED_ROW = 256
 
 
@@ -61,10 +62,9 @@ class Granularity(NamedTuple):
         return self.fused and not self.layout[5]
 
     @property
-    def blocked_axis(self) -> int | None:
-        """The axis blocks run along (the last one for block_size alone), or None."""
-        if self.block_size is None:
-            return None
+    def blocked_axis(self) -> int:
+        """With block_size: the axis blocks run along (the last one for
+        block_size alone)."""
         return len(self.scale_shape) - 1 if self.axis is None else self.axis
 
 
@@ -131,5 +131,5 @@ def _along(shape: tuple[int, ...], axis: int, block_size: int) -> Granularity:
     # Rows of post elements, one scale per column; rows of one block along
     # the axis share their scales (src/core/kernels.h, rblk).
     layout = (max(post, 1), 1, max(pre * nblocks, 1), max(post, 1), max(length, 1), block)
-    fused = post >= MIN_FUSED_ROW and block * min(post, ROW_TILE) <= MAX_FUSED_BLOCK
+    fused = post >= MIN_FUSED_ROW and block * post <= MAX_FUSED_ROWS
     return Granularity(axis, block_size, scale_shape, layout, fused, max(post, 1))

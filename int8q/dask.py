@@ -402,7 +402,6 @@ def _scale_chunks(x: da.Array, gran: Granularity) -> tuple[tuple[int, ...], ...]
         # Each chunk of a block-aligned x holds its own blocks: the scales of
         # a chunk are those int8q.quantize gives the chunk (one geometry).
         k = gran.blocked_axis
-        assert k is not None
         blocks = tuple(resolve((c,), block_size=gran.block_size).nscales for c in x.chunks[k])
         return x.chunks[:k] + (blocks,) + x.chunks[k + 1 :]
     if gran.axis is not None:
@@ -447,7 +446,7 @@ def _block_aligned(x: da.Array, gran: Granularity) -> da.Array:
     """x with chunk boundaries on multiples of block_size along the axis
     the blocks run along (the last one, or `axis` when given with it)."""
     k = gran.blocked_axis
-    assert k is not None and gran.block_size is not None
+    assert gran.block_size is not None
     if x.ndim and x.shape[k]:
         aligned = block_aligned_chunks(x.chunks[k], x.shape[k], gran.block_size)
         if aligned != x.chunks[k]:

@@ -189,47 +189,54 @@ int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const in
 }
 
 /* fused_range for blocks along a non-last axis (rblk): the rows of one
- * block share their n_row scales, one per column.  A tile of at most
- * ROW_TILE columns of those rows at a time: abs-max down the tile, its
- * scales and reciprocals, then q (and d) while the tile is in cache (the
- * layout keeps rblk * ROW_TILE elements within the fused bound).  The
- * scales and reciprocals are those of the two-pass path, so are q and d. */
+ * block share their n_row scales, one per column.  Per block: the abs-max
+ * bit patterns down its rows into its scales (read in place), the scales
+ * from them, then q (and d) ROW_TILE columns at a time with the tile's
+ * reciprocals, while the block is still in cache (the layout keeps a
+ * block within the fused bound).  Scales and reciprocals are those of the
+ * two-pass path, and so are q and d. */
 static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                           T *scales, int mode, int8_t *q, T *d)
 {
     const int8q_loops *loops = int8q_current_loops();
     const ptrdiff_t cols = L->n_row;
     const size_t es = element_size(kind);
-    U m[ROW_TILE];
     T r[ROW_TILE];
 #if HALF_INPUT
     float buf[ROW_TILE];
 #endif
     for (ptrdiff_t i = s; i < e;) {
         ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);
+        const char *xb = (const char *)xv + (size_t)(i - s) * es;
+        U *mb = (U *)(scales + k0); /* bit patterns first, as the two passes have them */
+        int bad = 0;
+        memset(mb, 0, (size_t)cols * sizeof(U));
+#if HALF_INPUT
+        if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+            for (ptrdiff_t j = 0; j < rows; j++)
+                for (ptrdiff_t c0 = 0; c0 < cols; c0 += ROW_TILE) {
+                    ptrdiff_t w = cols - c0 < ROW_TILE ? cols - c0 : ROW_TILE;
+                    widen(kind, (const uint16_t *)xb + j * cols + c0, w, buf);
+                    LOOP(amaxv)((const U *)buf, 1, w, mb + c0);
+                }
+        } else
+#endif
+            FN(absmax_rows)((const U *)xb, rows, cols, mb);
+        /* no early exit: the compiler vectorizes this loop */
+        for (ptrdiff_t c = 0; c < cols; c++) {
+            U bits;
+            T amax;
+            memcpy(&bits, (const char *)mb + (size_t)c * sizeof(U), sizeof bits);
+            memcpy(&amax, &bits, sizeof amax);
+            bad |= bits >= (U)(INF_BITS);
+            scales[k0 + c] = SCALE_RULE(amax);
+        }
+        if (bad)
+            return 1;
         for (ptrdiff_t c0 = 0; c0 < cols; c0 += ROW_TILE) {
             ptrdiff_t w = cols - c0 < ROW_TILE ? cols - c0 : ROW_TILE;
-            memset(m, 0, (size_t)w * sizeof(U));
-            for (ptrdiff_t j = 0; j < rows; j++) {
-                ptrdiff_t off = i - s + j * cols + c0;
-                const char *xr = (const char *)xv + (size_t)off * es;
-#if HALF_INPUT
-                if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
-                    widen(kind, (const uint16_t *)xr, w, buf);
-                    xr = (const char *)buf;
-                }
-#endif
-                LOOP(amaxv)((const U *)xr, 1, w, m);
-            }
-            for (ptrdiff_t c = 0; c < w; c++) {
-                T amax, sk;
-                if (m[c] >= (U)(INF_BITS))
-                    return 1;
-                memcpy(&amax, &m[c], sizeof amax);
-                sk = SCALE_RULE(amax);
-                scales[k0 + c0 + c] = sk;
-                r[c] = RECIP(sk, 1);
-            }
+            for (ptrdiff_t c = 0; c < w; c++)
+                r[c] = RECIP(scales[k0 + c0 + c], 1);
             for (ptrdiff_t j = 0; j < rows; j++) {
                 ptrdiff_t off = i - s + j * cols + c0;
                 const char *xr = (const char *)xv + (size_t)off * es;
