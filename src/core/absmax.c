@@ -96,8 +96,10 @@ int int8q_plan_absmax(quantize_job *J, int threads)
     int T = int8q_plan_threads(J->n, threads);
     size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4;
     /* many scales: per-thread partials would cost more than the pass, so
-     * threads own whole blocks where they can, else one thread works */
-    if (T > 1 && J->nscales * T > MAX_PARTIALS) {
+     * threads own whole blocks where they can, else one thread works; and
+     * blocks along a non-last axis, as many as threads or more, always
+     * (each block has as many scales as a thread's partial row) */
+    if (T > 1 && (J->nscales * T > MAX_PARTIALS || (J->L->rblk && J->L->cmod >= T))) {
         J->own_blocks = blocks_own_scales(J->L, J->start, J->n);
         T = J->own_blocks ? T : 1;
     }
