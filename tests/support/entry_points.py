@@ -116,6 +116,11 @@ def scale_shape(x: np.ndarray, opts: dict[str, Any]) -> tuple[int, ...] | None:
         return (x.shape[axis],)
     if block is not None and axis is None and type(block) is int and block >= 1 and x.ndim:
         return x.shape[:-1] + (-(-x.shape[-1] // block),)
+    if type(block) is int and block >= 1 and type(axis) is int and -x.ndim <= axis < x.ndim:
+        # blocks along `axis`: x's shape with that axis ceil-divided (ONNX)
+        shape = list(x.shape)
+        shape[axis] = -(-shape[axis] // block)
+        return tuple(shape)
     if axis is None and block is None:
         return ()
     return None
