@@ -133,16 +133,20 @@ def _reduce(
     Min and max commute with the (monotone) cast to the working dtype, so
     this reduces in x's own dtype; NaN propagates and is checked later.
     """
+    if gran.block_size is not None:
+        # Blocks along any axis: that axis moved last (a view), then back.
+        k = gran.blocked_axis
+        moved = np.moveaxis(x, k, -1)
+        n, b = moved.shape[-1], gran.block
+        nfull = n // b
+        head = moved[..., : nfull * b].reshape(moved.shape[:-1] + (nfull, b))
+        parts = [func(head, axis=-1, initial=0)]
+        if n % b:
+            parts.append(func(moved[..., nfull * b :], axis=-1, initial=0, keepdims=True))
+        return np.moveaxis(np.concatenate(parts, axis=-1), -1, k)
     if gran.axis is not None:
         others = tuple(i for i in range(x.ndim) if i != gran.axis)
         return func(x, axis=others, initial=0)
-    if gran.block_size is not None:
-        n, b = x.shape[-1], gran.block
-        nfull = n // b
-        parts = [func(x[..., : nfull * b].reshape(x.shape[:-1] + (nfull, b)), axis=-1, initial=0)]
-        if n % b:
-            parts.append(func(x[..., nfull * b :], axis=-1, initial=0, keepdims=True))
-        return np.concatenate(parts, axis=-1)
     return func(x, initial=0)
 
 
@@ -219,7 +223,7 @@ def clip_mse_scales(
             CLIP_CANDIDATES,
             mode,
             err,
-            gran.fused,
+            gran.chunk_fused,
             chunk_threads(chunk, x, threads),
         )
     best = np.argmin(err.reshape(cand.shape), axis=1)  # first minimum: the widest range
@@ -229,12 +233,14 @@ def clip_mse_scales(
 
 def expand(values: npt.NDArray[Any], shape: tuple[int, ...], gran: Granularity) -> npt.NDArray[Any]:
     """Per-scale values (gran.scale_shape) broadcast to `shape` element by element."""
+    if gran.block_size is not None:
+        k = gran.blocked_axis
+        repeated = np.repeat(values.reshape(gran.scale_shape), gran.block, axis=k)
+        return repeated[(slice(None),) * k + (slice(0, shape[k]),)]
     if gran.axis is not None:
         view = [1] * len(shape)
         view[gran.axis] = shape[gran.axis]
         return values.reshape(view)
-    if gran.block_size is not None:
-        return np.repeat(values, gran.block, axis=-1)[..., : shape[-1]]
     return values
 
 

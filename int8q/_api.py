@@ -70,7 +70,8 @@ def quantize(
 
 
     ``scale = absmax / 127`` (1 where that is 0) per tensor, per channel
-    (``axis``) or per block of the last axis (``block_size``), computed in the
+    (``axis``), per block of the last axis (``block_size``) or per block
+    along another axis (both, as ONNX's blocked QuantizeLinear), computed in the
     working dtype (float32 for float16/bfloat16/float32 input, float64 for
     float64 and integer input); ``q = clip(round(x / scale), -127, 127)``.
 
@@ -81,9 +82,11 @@ def quantize(
         are NumPy arrays, which ``torch.from_numpy`` wraps without a copy)
     axis : int, optional
         One scale per index along `axis`, reducing over all other axes.
+        With `block_size`: the axis the blocks run along.
     block_size : int, optional
         One scale per `block_size` consecutive elements of the last axis (the
-        last block of each row may be shorter).
+        last block of each row may be shorter), or of `axis` when given: the
+        scale then has x's shape with that axis ceil-divided by `block_size`.
     rounding : {"half_even", "half_away"}
     out : ndarray of int8 (of `qdtype`), optional
         C-contiguous, x's shape; receives q.  Left untouched on any error.
@@ -119,7 +122,7 @@ def quantize(
     ------
     ValueError
         NaN or inf in `x` (the message names the first one), a bad
-        `block_size`, both `axis` and `block_size`, unknown `rounding`, `out`
+        `block_size`, unknown `rounding`, `out`
         of the wrong shape; a zero, negative or non-finite `scale`, a
         `zero_point` out of range, either not broadcasting to the scale
         shape; unknown `clip` or one combined with given or asymmetric
@@ -141,6 +144,10 @@ def quantize(
     array(0.00787402, dtype=float32)
     >>> int8q.quantize(np.array([[1.0, 2.0], [3.0, 4.0]]), axis=0).scale
     array([0.01574803, 0.03149606])
+    >>> int8q.quantize(np.array([[1.0, 2.0], [3.0, 4.0], [127.0, 0.0]]), axis=0,
+    ...                block_size=2).scale
+    array([[0.02362205, 0.03149606],
+           [1.        , 1.        ]])
     >>> qt = int8q.quantize(np.array([0.0, 1.0, 2.0, 3.0], np.float32), scale=0.5,
     ...                     zero_point=-128)
     >>> qt.q

@@ -132,7 +132,8 @@ def add(
     # bin of 0 whatever the factor, and 2^(log2(bins) + 1100) overflows.
     own = exp[first : first + gran.nscales]
     factor = np.ldexp(1.0, np.where(own == E_EMPTY, 0, int(math.log2(n)) - own))
-    n_row, block, cmod, nb = gran.layout
+    # (the Calibrator takes axis alone: no blocks along an axis, rblk 0)
+    n_row, block, cmod, nb, _, _ = gran.layout
     flat_hist = hist[first : first + gran.nscales].reshape(-1)
     for start, chunk in chunks(x, work):
         for s in range(0, chunk.shape[0], SLICE):

@@ -103,11 +103,18 @@ def check_block_size(value: object) -> int:
 
 def granularity(ndim: int, axis: Any, block_size: Any) -> tuple[int | None, int | None]:
     """(axis normalised to [0, ndim), block_size as an int) for an array of
-    `ndim` dimensions, either None; ValueError for both, TypeError for
-    non-integers, AxisError for an axis out of range or a block_size on a
-    0-d array."""
+    `ndim` dimensions, either None; TypeError for non-integers, ValueError
+    for a bad block_size, AxisError for an axis out of range or a
+    block_size on a 0-d array.
+
+    Both given: blocks of block_size along axis (ONNX's blocked
+    granularity).  Blocks along the last axis are the block_size-only call,
+    and come back as (None, block_size), so that one geometry has one
+    spelling (in QTensor.axis too)."""
     if axis is not None and block_size is not None:
-        raise ValueError("give axis (per-channel) or block_size (per-block), not both")
+        block_size = check_block_size(block_size)
+        axis = granularity(ndim, axis, None)[0]
+        return (None, block_size) if axis == ndim - 1 else (axis, block_size)
     if axis is not None:
         axis = integer(axis, "axis")
         if not -ndim <= axis < ndim:

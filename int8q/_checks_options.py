@@ -77,6 +77,45 @@ def codec_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     return dtype
 
 
+def codec_buffer(
+    found: np.dtype[Any], nbytes: int, dtype: np.dtype[Any] | None
+) -> np.dtype[Any] | None:
+    """How the codec reads a buffer whose items are of type `found`
+    (`nbytes` bytes in all), the codec being configured with `dtype` (None
+    when it has none): None to take its floats as they are, or the dtype to
+    read its bytes as.
+
+    Floats are taken as they are: TypeError unless float16/32/64, and unless
+    of the configured type (either byte order; the chunk records which).
+    Integer items are raw bytes (bytes, bytearray, array.array, memoryview,
+    a uint8 array), read as `dtype`: TypeError naming the option when the
+    codec has none, ValueError when `nbytes` is not a whole number of
+    values.  Anything else is the codec's TypeError for its dtype.
+    """
+    if found.kind == "f":
+        codec_dtype(found)
+        if dtype is not None and found.newbyteorder("=") != dtype.newbyteorder("="):
+            raise TypeError(
+                f"this int8q codec reads {dtype.newbyteorder('=')} values "
+                f"(dtype={dtype.str!r}), got dtype {found}"
+            )
+        return None
+    if found.kind not in "iu":
+        codec_dtype(found)  # its TypeError: object, bool, complex, strings...
+    if dtype is None:
+        raise TypeError(
+            f"the int8q codec stores float16/32/64 chunks, got dtype {found}; "
+            "to encode a raw buffer, give the codec the dtype to read it as "
+            "(Int8QCodec(dtype='<f4'))"
+        )
+    if nbytes % dtype.itemsize:
+        raise ValueError(
+            f"a raw buffer of {nbytes} bytes is not a whole number of {dtype} values "
+            f"({dtype.itemsize} bytes each)"
+        )
+    return dtype
+
+
 def stored_dtype(dtype: object) -> None:
     """TypeError unless an array for int8q's Zarr storage holds float16/32/64:
     first int8q.quantize's TypeError for what is not real numbers (object,

@@ -107,7 +107,7 @@ def quantize(
         return scales
     # Other dtypes (integers, bool): converted to `work` slab by slab.
     kind = working_kind(work)
-    if fused:
+    if fused and gran.chunk_fused:
         # every scale belongs to one block, which one chunk call visits
         for start, chunk in chunks(x, work, align=gran.align):
             stop = start + chunk.size

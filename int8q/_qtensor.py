@@ -97,8 +97,11 @@ class QTensor(QuantizedBase):
     q : ndarray of int8 (or uint8, see qdtype), the input's shape
     scale : ndarray of the working dtype (float32 or float64); shape ``()``
         per tensor, ``(x.shape[axis],)`` per channel, or
-        ``x.shape[:-1] + (ceil(n / block_size),)`` per block
-    axis, block_size : the granularity (both None per tensor)
+        ``x.shape[:-1] + (ceil(n / block_size),)`` per block of the last
+        axis, x's shape with `axis` ceil-divided by `block_size` per block
+        along another axis
+    axis, block_size : the granularity (both None per tensor; axis None for
+        blocks along the last axis)
     rounding : "half_even" or "half_away"
     zero_point : ndarray of qdtype shaped like scale, or None (symmetric)
     qdtype : numpy.dtype, int8 or uint8 (q's dtype)
@@ -145,7 +148,10 @@ class QTensor(QuantizedBase):
 
 
 def granularity_text(axis: int | None, block_size: int | None) -> str:
-    """How a tensor is quantized, for reprs: axis=k, block_size=B or per-tensor."""
+    """How a tensor is quantized, for reprs: axis=k, block_size=B, both
+    (blocks along axis k) or per-tensor."""
+    if axis is not None and block_size is not None:
+        return f"axis={axis}, block_size={block_size}"
     if axis is not None:
         return f"axis={axis}"
     if block_size is not None:
@@ -172,7 +178,9 @@ def dequantize(
     """``q * scale`` in the scale's working dtype (or cast to `dtype`).
 
     Call it as ``dequantize(qtensor)`` or ``dequantize(q, scale, axis=...,
-    block_size=...)`` with `scale` shaped as `quantize` makes it.  float16 and
+    block_size=...)`` with `scale` shaped as `quantize` makes it (with both
+    `axis` and `block_size`: blocks along `axis`, ONNX DequantizeLinear's
+    blocked form).  float16 and
     bfloat16 scales compute in float32.  `out`, a C-contiguous writeable
     floating array of q's shape (and of `dtype` when given), receives the
     result cast to its dtype; it is left untouched on any error.
@@ -185,6 +193,11 @@ def dequantize(
     >>> import numpy as np, int8q
     >>> int8q.dequantize(np.array([127, -64], dtype=np.int8), np.float32(0.5))
     array([ 63.5, -32. ], dtype=float32)
+    >>> q = np.array([[1, 2], [3, 4], [5, 6]], dtype=np.int8)
+    >>> int8q.dequantize(q, np.array([[1.0, 2.0], [10.0, 20.0]]), axis=0, block_size=2)
+    array([[  1.,   4.],
+           [  3.,   8.],
+           [ 50., 120.]])
     """
     if isinstance(q, QTensor):
         if (

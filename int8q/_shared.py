@@ -25,6 +25,7 @@ from ._checks import (
 )
 from ._checks_options import (
     CODEC_FLOATS,
+    codec_buffer,
     codec_dtype,
     codec_out,
     dask_array,
@@ -65,6 +66,7 @@ __all__ = [
     "check_block_size",
     "check_out",
     "clip_option",
+    "codec_buffer",
     "codec_dtype",
     "codec_out",
     "dask_array",

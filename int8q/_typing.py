@@ -54,8 +54,8 @@ Int8Array = npt.NDArray[np.int8]
 IntArray = npt.NDArray[np.integer[Any]]
 # The array quantize writes q into, or None to allocate one.
 OutArray = IntArray | None
-# (n_row, block, cmod, nb): which scale each flat index uses.
-Layout = tuple[int, int, int, int]
+# (n_row, block, cmod, nb, rgrp, rblk): which scale each flat index uses.
+Layout = tuple[int, int, int, int, int, int]
 
 
 class DictForm(TypedDict):

@@ -7,7 +7,7 @@ point, so ``numcodecs.get_codec({"id": "int8q"})`` finds it once int8q is
 installed.  Needs the optional dependency numcodecs (``int8q[zarr]``).
 
 An encoded chunk is a 16-byte little-endian header followed by the int8
-values in C order::
+values, flat::
 
     offset  size  field
     0       4     magic b"I8Q\\0"
@@ -19,6 +19,11 @@ values in C order::
 The chunk is quantized per tensor with `int8q.quantize`, so decoding gives
 ``q * scale`` (computed in the working dtype, then cast to the original
 dtype): within ``scale / 2`` of the original for every element.
+
+As every numcodecs codec, `Int8QCodec` keeps the values in the buffer's
+memory order: an F-ordered array is stored column by column, and decoding
+gives the flat values in that order (Zarr format 2 arrays with
+``order="F"`` rely on it).  Zarr 3's `int8q.zarr` codec stores C order.
 """
 
 from __future__ import annotations
@@ -34,8 +39,11 @@ from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, nda
 from . import dequantize, quantize
 from ._shared import (
     CODEC_FLOATS,
+    codec_buffer,
     codec_dtype,
     codec_out,
+    find_nonfinite,
+    nonfinite_error,
     refuse_masked,
     rounding_code,
     working_dtype,
@@ -100,7 +108,7 @@ def encode_chunk(x: npt.NDArray[Any], rounding: Rounding = "half_even") -> bytes
     dtype = check_dtype(x.dtype)
     qt = quantize(x, rounding=rounding)
     header = HEADER.pack(MAGIC, VERSION, dtype.str.encode("ascii"), float(qt.scale))
-    return header + qt.q.tobytes()
+    return header + qt.q.tobytes()  # C order
 
 
 def decode_chunk(buf: object) -> tuple[npt.NDArray[np.int8], np.floating[Any], np.dtype[Any]]:
@@ -150,6 +158,17 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
     ----------
     rounding : {"half_even", "half_away"}
         How ``x / scale`` is rounded when encoding.
+    dtype : float16, float32 or float64 dtype, optional
+        What a raw buffer (bytes, bytearray, array.array, memoryview, an
+        integer array) holds: with it, such a buffer is read as values of
+        this type; without it, a raw buffer is refused with TypeError.
+        Float arrays must then be of this type (either byte order).
+
+    Notes
+    -----
+    Values are encoded in the buffer's memory order and decoded flat in
+    that order (numcodecs' convention): reshape the result with the
+    array's own order, or decode into an `out` of that order.
 
     Examples
     --------
@@ -161,16 +180,23 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
     19
     >>> codec.decode(enc)
     array([ 1.       , -0.503937 ,  0.2519685], dtype=float32)
+    >>> raw = Int8QCodec(dtype="<f4")            # raw bytes read as float32
+    >>> raw.decode(raw.encode(x.tobytes()))
+    array([ 1.       , -0.503937 ,  0.2519685], dtype=float32)
     """
 
     codec_id = "int8q"
 
-    def __init__(self, rounding: Rounding = "half_even") -> None:
+    def __init__(
+        self, rounding: Rounding = "half_even", dtype: npt.DTypeLike | None = None
+    ) -> None:
         rounding_code(rounding)  # ValueError now rather than at the first chunk
         self.rounding = rounding
+        self.dtype = None if dtype is None else codec_dtype(dtype)
 
     def encode(self, buf: object) -> bytes:
-        """Header and int8 values of `buf` (any shape; the shape is not kept).
+        """Header and int8 values of `buf` (any shape; the shape is not
+        kept), in the buffer's memory order.
 
         Examples
         --------
@@ -180,15 +206,37 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
         22
         """
         refuse_masked(buf, "x")  # np.asarray would drop the mask
-        return encode_chunk(np.asarray(ensure_ndarray_like(buf)), self.rounding)
+        x = np.asarray(ensure_ndarray_like(buf))
+        read_as = codec_buffer(x.dtype, x.nbytes, self.dtype)
+        if read_as is not None:
+            x = ensure_contiguous_ndarray(x).view(read_as)
+        if not x.flags.f_contiguous or x.flags.c_contiguous:
+            # C order is the memory order; an array neither C- nor
+            # F-contiguous has none and is stored in C order, as NumPy's
+            # order "A" reads it.
+            return encode_chunk(x, self.rounding)
+        # Memory order, as numcodecs' ensure_contiguous_ndarray flattens
+        # (order "A"): Zarr v2 reshapes the decoded values with the array's
+        # order.  x.T is the same memory in C order, so its C-order chunk
+        # holds x's values column by column, with no copy.
+        try:
+            return encode_chunk(x.T, self.rounding)
+        except ValueError:
+            # a NaN/inf named by its place in x, not in x.T
+            found = find_nonfinite(x, working_dtype(x.dtype))
+            if found is None:
+                raise
+            raise nonfinite_error(*found) from None
 
     def decode(self, buf: object, out: object = None) -> npt.NDArray[Any]:
         """``q * scale`` in the original dtype, flat, or written into `out`.
 
-        An `out` of floating point type receives the values (its byte order
-        may differ from the chunk's; another float type is refused with
-        TypeError); any other buffer receives their bytes, as numcodecs
-        codecs do.
+        The values come in the order they were encoded in (the memory
+        order of the encoded buffer); an `out` array receives them in its
+        own memory order, as numcodecs codecs do.  An `out` of floating
+        point type receives the values (its byte order may differ from the
+        chunk's; another float type is refused with TypeError); any other
+        buffer receives their bytes.
 
         Examples
         --------
@@ -204,7 +252,11 @@ class Int8QCodec(Codec):  # type: ignore[misc]  # numcodecs publishes no types: 
         return result  # (numcodecs is untyped)
 
     def get_config(self) -> dict[str, str]:
-        return {"id": self.codec_id, "rounding": self.rounding}
+        config = {"id": self.codec_id, "rounding": self.rounding}
+        if self.dtype is not None:  # left out when not given: configs as before
+            config["dtype"] = self.dtype.str
+        return config
 
     def __repr__(self) -> str:
-        return f"Int8QCodec(rounding={self.rounding!r})"
+        given = "" if self.dtype is None else f", dtype={self.dtype.str!r}"
+        return f"Int8QCodec(rounding={self.rounding!r}{given})"

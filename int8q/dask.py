@@ -55,11 +55,12 @@ class DaskQTensor(QuantizedBase):
     Attributes
     ----------
     q : dask.array.Array of int8
-        x's shape and chunks (per block: last-axis chunks moved onto
-        multiples of `block_size` where they were not).
+        x's shape and chunks (per block: the chunks of the blocked axis
+        moved onto multiples of `block_size` where they were not).
     scale : dask.array.Array of the working dtype
-        Shaped as `int8q.quantize` shapes it: ``()``, ``(x.shape[axis],)`` or
-        ``x.shape[:-1] + (ceil(n / block_size),)``.
+        Shaped as `int8q.quantize` shapes it: ``()``, ``(x.shape[axis],)``,
+        ``x.shape[:-1] + (ceil(n / block_size),)``, or x's shape with `axis`
+        ceil-divided by `block_size` for blocks along `axis`.
     axis, block_size, rounding : as given to `quantize` (axis normalised)
 
     Examples
@@ -150,8 +151,9 @@ def quantize(
     - per channel (`axis`): the same, keeping the `axis` dimension; works
       on any chunking;
     - per block (`block_size`): blocks must not straddle chunks, so the last
-      axis is rechunked onto multiples of `block_size` when its chunk
-      boundaries are not already there; each chunk then finds its own scales.
+      axis (or `axis`, when given with `block_size`: blocks along it) is
+      rechunked onto multiples of `block_size` when its chunk boundaries
+      are not already there; each chunk then finds its own scales.
 
     Parameters
     ----------
@@ -216,7 +218,7 @@ def quantize(
     work = working_dtype(x.dtype)
     gran = resolve(x.shape, axis, block_size)
     if gran.block_size is not None:
-        x = _block_aligned(x, gran.block_size)
+        x = _block_aligned(x, gran)
     if scale is not None:
         scale = _given_scales(scale, x, gran, work)
     elif gran.block_size is not None:
@@ -252,7 +254,7 @@ def _blockwise(
     ind = tuple(range(x.ndim))
     if block_size is not None:
         # Scale chunks pair with x chunks one to one but are shorter on the
-        # last axis: no chunk unification.
+        # blocked axis: no chunk unification.
         scale_ind, align = ind, False
     elif axis is not None:
         scale_ind, align = (axis,), True
@@ -320,7 +322,7 @@ def _chunk_absmax(
             raise
         _raise_located(x, [start for start, _ in block_info[0]["array-location"]])
         raise
-    if keepdims:
+    if keepdims:  # (per tensor or channel only)
         shape = [1] * x.ndim
         if axis is not None:
             shape[axis] = x.shape[axis]
@@ -382,7 +384,7 @@ def _reduced_scales(
 
 
 def block_aligned_chunks(chunks: Sequence[int], n: int, block_size: int) -> tuple[int, ...]:
-    """Last-axis chunks with every inner boundary moved down to a multiple
+    """The chunks of the blocked axis with every inner boundary moved down to a multiple
     of `block_size` (merging chunks where needed); unchanged if aligned."""
     edges, pos = [0], 0
     for c in chunks[:-1]:
@@ -399,8 +401,9 @@ def _scale_chunks(x: da.Array, gran: Granularity) -> tuple[tuple[int, ...], ...]
     if gran.block_size is not None:
         # Each chunk of a block-aligned x holds its own blocks: the scales of
         # a chunk are those int8q.quantize gives the chunk (one geometry).
-        blocks = tuple(resolve((c,), block_size=gran.block_size).nscales for c in x.chunks[-1])
-        return x.chunks[:-1] + (blocks,)
+        k = gran.blocked_axis
+        blocks = tuple(resolve((c,), block_size=gran.block_size).nscales for c in x.chunks[k])
+        return x.chunks[:k] + (blocks,) + x.chunks[k + 1 :]
     if gran.axis is not None:
         return (x.chunks[gran.axis],)
     return ()
@@ -439,12 +442,15 @@ def _checked_scales(
     return given_scales(scale, scale.shape, work, starts)
 
 
-def _block_aligned(x: da.Array, block_size: int) -> da.Array:
-    """x with last-axis chunk boundaries on multiples of block_size."""
-    if x.ndim and x.shape[-1]:
-        aligned = block_aligned_chunks(x.chunks[-1], x.shape[-1], block_size)
-        if aligned != x.chunks[-1]:
-            x = x.rechunk(x.chunks[:-1] + (aligned,))
+def _block_aligned(x: da.Array, gran: Granularity) -> da.Array:
+    """x with chunk boundaries on multiples of block_size along the axis
+    the blocks run along (the last one, or `axis` when given with it)."""
+    k = gran.blocked_axis
+    assert gran.block_size is not None
+    if x.ndim and x.shape[k]:
+        aligned = block_aligned_chunks(x.chunks[k], x.shape[k], gran.block_size)
+        if aligned != x.chunks[k]:
+            x = x.rechunk(x.chunks[:k] + (aligned,) + x.chunks[k + 1 :])
     return x
 
 
@@ -454,6 +460,7 @@ def _per_block_scales(x: da.Array, gran: Granularity, work: WorkingDtype) -> da.
     maxima = da.map_blocks(
         _chunk_absmax,
         x,
+        axis=gran.axis,
         block_size=gran.block_size,
         chunks=_scale_chunks(x, gran),
         dtype=work,

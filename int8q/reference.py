@@ -97,18 +97,38 @@ def _blocked(x: npt.NDArray[Any], block_size: int) -> tuple[npt.NDArray[Any], in
     return padded.reshape(x.shape[:-1] + (nblocks, block_size)), pad
 
 
+def _blocks_along(
+    x: npt.NDArray[Any], axis: int, block_size: int, func: Callable[..., npt.NDArray[Any]]
+) -> npt.NDArray[Any]:
+    """func over each block of `block_size` along `axis` (ONNX's blocked
+    granularity): x's shape with that axis ceil-divided.  The axis is moved
+    last, blocked as the last axis is, and moved back."""
+    axis = axis % x.ndim
+    blocks, _ = _blocked(np.moveaxis(x, axis, -1), block_size)
+    return np.moveaxis(func(blocks, axis=-1, initial=0), -1, axis)
+
+
 def absmax(x: npt.ArrayLike, axis: int | None = None, block_size: int | None = None) -> FloatArray:
     """Abs-max in the working dtype, shaped like quantize's scale.
+
+    Per tensor, per channel (`axis`), per block of the last axis
+    (`block_size`) or, with both, per block of `block_size` along `axis`.
 
     Examples
     --------
     >>> from int8q import reference
     >>> reference.absmax([[1.0, -5.0], [3.0, 2.0]], axis=0)
     array([5., 3.])
+    >>> reference.absmax([[1.0, -5.0], [3.0, 2.0], [4.0, 0.0]], axis=0, block_size=2)
+    array([[3., 5.],
+           [4., 0.]])
     """
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
     a = np.abs(xw)
+    if axis is not None and block_size is not None:
+        along: FloatArray = _blocks_along(a, axis, block_size, np.max).astype(xw.dtype)
+        return along
     if axis is not None:
         axis = axis % x.ndim
         others = tuple(i for i in range(x.ndim) if i != axis)
@@ -137,7 +157,16 @@ def expand_scale(
     >>> reference.expand_scale(np.array([1.0, 2.0]), (2, 3), axis=0)
     array([[1., 1., 1.],
            [2., 2., 2.]])
+    >>> reference.expand_scale(np.array([[1.0], [2.0]]), (3, 1), axis=0, block_size=2)
+    array([[1.],
+           [1.],
+           [2.]])
     """
+    if axis is not None and block_size is not None:
+        axis = axis % len(shape)
+        block_size = max(1, min(block_size, shape[axis]))
+        repeated = np.repeat(scale, block_size, axis=axis)
+        return repeated[(slice(None),) * axis + (slice(0, shape[axis]),)]
     if axis is not None:
         axis = axis % len(shape)
         view = [1] * len(shape)
@@ -271,6 +300,8 @@ def _reduce_range(
     xw: FloatArray, func: Callable[..., npt.NDArray[Any]], axis: int | None, block_size: int | None
 ) -> FloatArray:
     """min(0, min) or max(0, max) per tensor, channel or block."""
+    if axis is not None and block_size is not None:
+        return _blocks_along(xw, axis, block_size, func)  # zero padding: as below
     if axis is not None:
         axis = axis % xw.ndim
         others = tuple(i for i in range(xw.ndim) if i != axis)
@@ -366,7 +397,12 @@ MSE_STEPS = 100
 
 def _slices(xw: FloatArray, axis: int | None, block_size: int | None) -> FloatArray:
     """xw as (nscales, n): each row the elements of one scale in C order
-    (blocks zero padded at the end, which adds nothing to an error sum)."""
+    (blocks zero padded at the end, which adds nothing to an error sum).
+    Blocks along a non-last axis: rows in the order of (pre, post, block),
+    each in C order; mse_scales puts the results back in scale order."""
+    if axis is not None and block_size is not None:
+        blocks, _ = _blocked(np.moveaxis(xw, axis % xw.ndim, -1), block_size)
+        return blocks.reshape(-1, blocks.shape[-1])
     if axis is not None:
         axis = axis % xw.ndim
         return np.moveaxis(xw, axis, 0).reshape(xw.shape[axis], xw.size // max(xw.shape[axis], 1))
@@ -397,7 +433,10 @@ def mse_scales(
     x = np.asarray(x)
     xw = x.astype(working_dtype(x.dtype))
     t = xw.dtype.type
-    m = absmax(x, axis, block_size).reshape(-1)
+    amax = absmax(x, axis, block_size)
+    along = axis is not None and block_size is not None
+    # blocks along a non-last axis: in _slices' row order (that axis last)
+    m = (np.moveaxis(amax, axis % x.ndim, -1) if along else amax).reshape(-1)  # type: ignore[operator]
     cand = np.empty((m.size, MSE_STEPS), xw.dtype)  # (nscales, S)
     for c in range(MSE_STEPS):
         # absmax * ((S - c) / S) / 127, each step in the working dtype
@@ -410,7 +449,10 @@ def mse_scales(
     err = np.cumsum(d * d, axis=1)[:, -1, :] if rows.shape[1] else np.zeros(cand.shape)
     best = np.argmin(err, axis=1)
     chosen: FloatArray = cand[np.arange(cand.shape[0]), best]  # (fancy indexing: Any)
-    return chosen.reshape(absmax(x, axis, block_size).shape)
+    if along:
+        moved = np.moveaxis(amax, axis % x.ndim, -1).shape  # type: ignore[operator]
+        return np.moveaxis(chosen.reshape(moved), -1, axis % x.ndim)  # type: ignore[operator]
+    return chosen.reshape(amax.shape)
 
 
 # --- GGML Q8_0 (specification, section 3) -----------------------------------

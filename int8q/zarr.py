@@ -126,6 +126,9 @@ class Int8QZarrCodec(ArrayBytesCodec):
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
         chunk = chunk_array.as_numpy_array()
         try:
+            # encode_chunk stores C order whatever the chunk's memory layout
+            # (config order "F"): _decode_sync reads a Zarr 3 chunk's bytes
+            # so; reordering axes is the transpose codec's business.
             encoded = encode_chunk(chunk, self.rounding)
         except ValueError:
             # Zarr tells a codec nothing of where its chunk lies: name the

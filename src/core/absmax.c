@@ -12,8 +12,8 @@ int int8q_plan_gather(quantize_job *J, int *T, int blocks)
     ptrdiff_t es = (ptrdiff_t)element_size(J->kind), least = GATHER_ELEMENTS;
     if (!J->src)
         return INT8Q_OK;
-    if (blocks && J->L->block > least)
-        least = J->L->block;
+    if (blocks && block_elements(J->L) > least)
+        least = block_elements(J->L);
     J->step = int8q_gather_step(J->src, least);
     if (*T * J->step * es > GATHER_BUDGET)
         J->step = GATHER_BUDGET / (*T * es) > least ? GATHER_BUDGET / (*T * es) : least;
@@ -96,8 +96,10 @@ int int8q_plan_absmax(quantize_job *J, int threads)
     int T = int8q_plan_threads(J->n, threads);
     size_t ws = J->kind == INT8Q_IN_F64 ? 8 : 4;
     /* many scales: per-thread partials would cost more than the pass, so
-     * threads own whole blocks where they can, else one thread works */
-    if (T > 1 && J->nscales * T > MAX_PARTIALS) {
+     * threads own whole blocks where they can, else one thread works; and
+     * blocks along a non-last axis, as many as threads or more, always
+     * (each block has as many scales as a thread's partial row) */
+    if (T > 1 && (J->nscales * T > MAX_PARTIALS || (J->L->rblk && J->L->cmod >= T))) {
         J->own_blocks = blocks_own_scales(J->L, J->start, J->n);
         T = J->own_blocks ? T : 1;
     }
@@ -114,6 +116,7 @@ void int8q_max_in_memory_order(quantize_job *J, int8q_strided *m, int8q_layout *
     J->n = int8q_strided_size(m);
     one->n_row = one->block = J->n;
     one->cmod = one->nb = 1;
+    one->rgrp = one->rblk = 0;
     J->L = one;
     J->src = int8q_strided_is_flat(m) ? NULL : m;
     J->x = m->base;

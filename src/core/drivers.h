@@ -17,6 +17,10 @@
  * narrower (templates/ranges.h absmax_rows, quantize_rows): 256 keeps the
  * per-call cost small and the stack vectors at 2 KiB. */
 #define ROW_RUN 256
+/* Columns a fused pass over blocks along a non-last axis quantizes at a
+ * time (templates/ranges.h fused_rows): their reciprocals and widened
+ * half-precision values stay on the stack (12 KiB for float64). */
+#define ROW_TILE 1024
 /* Elements of a strided input gathered at a time (64 KiB of float32): small
  * enough to stay in cache between the gather and the loops. */
 #define GATHER_ELEMENTS ((ptrdiff_t)1 << 14)

@@ -12,6 +12,14 @@
  * nb = channels) and per-block (n_row = last axis, block = B, cmod = rows,
  * nb = ceil(n_row / B)).
  *
+ * Blocks along a non-last axis (ONNX's blocked granularity: blocks of B
+ * along an axis of length A, shape (pre, A, post) with post > 1) number
+ * their rows instead: with rblk = B > 0, row r = p * A + a uses row key
+ *     (r / rgrp) * ceil(rgrp / rblk) + (r % rgrp) / rblk
+ * in place of r % cmod (rgrp = A, n_row = post, block = 1, nb = post,
+ * cmod = pre * ceil(A / B), the number of row keys).  rblk = 0 (and rgrp
+ * unused) for every other layout.
+ *
  * Inputs are float32, float64, float16 or bfloat16 (`kind`); the half types
  * are converted to float32 inside the kernels, a few hundred elements at a
  * time in a stack buffer.  Scales, abs-max values and dequantized outputs
@@ -39,6 +47,8 @@ typedef struct {
     ptrdiff_t block; /* elements per scale inside a row */
     ptrdiff_t cmod;  /* rows share scales modulo cmod */
     ptrdiff_t nb;    /* scales per row group: ceil(n_row / block) */
+    ptrdiff_t rgrp;  /* with rblk: rows per outer index (the blocked axis) */
+    ptrdiff_t rblk;  /* rows per block along that axis; 0: rows use r % cmod */
 } int8q_layout;
 
 /* Rounding of x / scale to an integer. */

@@ -15,11 +15,26 @@ typedef struct {
     int per_element, whole_blocks;
 } piece;
 
+/* The row key of row r (core/kernels.h): its scales start at key * nb. */
+static inline ptrdiff_t row_key(const int8q_layout *L, ptrdiff_t r)
+{
+    if (!L->rblk)
+        return r % L->cmod;
+    return r / L->rgrp * ((L->rgrp + L->rblk - 1) / L->rblk) + r % L->rgrp / L->rblk;
+}
+
+/* With rblk: the first row after r's block along the blocked axis. */
+static inline ptrdiff_t row_block_end(const int8q_layout *L, ptrdiff_t r)
+{
+    ptrdiff_t a = r % L->rgrp, end = (a / L->rblk + 1) * L->rblk;
+    return r - a + (end < L->rgrp ? end : L->rgrp);
+}
+
 static inline piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
 {
     ptrdiff_t r = i / L->n_row, row0 = r * L->n_row, c = i - row0;
     ptrdiff_t row_end = row0 + L->n_row < e ? row0 + L->n_row : e;
-    ptrdiff_t base = (r % L->cmod) * L->nb, b, nfull, blk_end;
+    ptrdiff_t base = row_key(L, r) * L->nb, b, nfull, blk_end;
     piece p;
     p.per_element = L->block == 1;
     p.whole_blocks = 0;
@@ -30,7 +45,7 @@ static inline piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
     }
     b = c / L->block;
     p.k = base + b;
-    if (c == 0 && L->nb * L->block == L->n_row) {
+    if (c == 0 && L->nb * L->block == L->n_row && !L->rblk) {
         /* Rows of whole blocks use consecutive scales until r wraps around
          * cmod: one piece for all of them, so that a (rows, B) array with
          * one block per row reaches the loops in one call, not per row. */
@@ -53,22 +68,47 @@ static inline piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
     return p;
 }
 
-/* The whole rows that [i, e) starts with, when the layout has one scale
- * per column (block 1, cmod 1: channels on the last axis) and i is a row
- * start: every such row uses scales 0 .. n_row - 1, so loops can take many
- * rows in one call.  0 otherwise. */
-static inline ptrdiff_t whole_rows(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
+/* The whole rows that [i, e) starts with that use the same scales, one per
+ * column (block 1), when i is a row start: all of them for channels on the
+ * last axis (cmod 1), the rest of a block along the blocked axis with rblk.
+ * Their scales start at *k; loops can take many rows in one call.  0
+ * otherwise. */
+static inline ptrdiff_t whole_rows(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e, ptrdiff_t *k)
 {
-    if (L->block != 1 || L->cmod != 1 || i % L->n_row != 0)
+    ptrdiff_t r, rows;
+    *k = 0;
+    if (L->block != 1 || (L->cmod != 1 && !L->rblk) || i % L->n_row != 0)
         return 0;
-    return (e - i) / L->n_row;
+    rows = (e - i) / L->n_row;
+    if (L->rblk && rows > 0) {
+        r = i / L->n_row;
+        *k = row_key(L, r) * L->nb;
+        rows = rows < row_block_end(L, r) - r ? rows : row_block_end(L, r) - r;
+    }
+    return rows;
+}
+
+/* With rblk, the layout's blocks are its blocks along the blocked axis:
+ * whole rows from a row where one starts (every scale of those rows is
+ * theirs alone). */
+
+/* Elements of a whole block: with rblk, rows of one block along the axis. */
+static inline ptrdiff_t block_elements(const int8q_layout *L)
+{
+    return L->rblk ? L->rblk * L->n_row : L->block;
 }
 
 /* Smallest block boundary >= p (p itself when it is one). */
 static inline ptrdiff_t next_block_start(const int8q_layout *L, ptrdiff_t p)
 {
-    ptrdiff_t r = p / L->n_row, c = p - r * L->n_row;
-    ptrdiff_t up = (c + L->block - 1) / L->block * L->block;
+    ptrdiff_t r = p / L->n_row, c = p - r * L->n_row, up;
+    if (L->rblk) {
+        ptrdiff_t a = r % L->rgrp;
+        if (c == 0 && a % L->rblk == 0)
+            return p;
+        return row_block_end(L, r) * L->n_row;
+    }
+    up = (c + L->block - 1) / L->block * L->block;
     return up >= L->n_row ? (r + 1) * L->n_row : r * L->n_row + up;
 }
 
@@ -76,6 +116,10 @@ static inline ptrdiff_t next_block_start(const int8q_layout *L, ptrdiff_t p)
 static inline ptrdiff_t last_block_start(const int8q_layout *L, ptrdiff_t p)
 {
     ptrdiff_t r = p / L->n_row, c = p - r * L->n_row;
+    if (L->rblk) {
+        ptrdiff_t a = r % L->rgrp;
+        return (r - a % L->rblk) * L->n_row;
+    }
     return r * L->n_row + c / L->block * L->block;
 }
 
@@ -85,6 +129,8 @@ static inline ptrdiff_t last_block_start(const int8q_layout *L, ptrdiff_t p)
  * abs-max of each directly. */
 static inline int blocks_own_scales(const int8q_layout *L, ptrdiff_t start, ptrdiff_t n)
 {
+    if (L->rblk) /* row keys never come back */
+        return next_block_start(L, start) == start;
     return L->block > 1 && start + n <= L->cmod * L->n_row && next_block_start(L, start) == start;
 }
 

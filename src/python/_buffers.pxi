@@ -57,7 +57,7 @@ cdef inline Py_ssize_t work_size(int kind) noexcept:
 
 cdef inline int8q_layout make_layout(tuple layout) except *:
     cdef int8q_layout L
-    L.n_row, L.block, L.cmod, L.nb = layout
+    L.n_row, L.block, L.cmod, L.nb, L.rgrp, L.rblk = layout
     return L
 
 

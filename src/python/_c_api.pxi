@@ -19,6 +19,8 @@ cdef extern from "core/kernels.h":
         Py_ssize_t block
         Py_ssize_t cmod
         Py_ssize_t nb
+        Py_ssize_t rgrp
+        Py_ssize_t rblk
 
     enum int8q_rounding:
         INT8Q_HALF_EVEN

@@ -125,6 +125,7 @@ def seed_quantize(values):
     L.n_row = n if n > 0 else 1
     L.block = L.n_row
     L.cmod = 1
+    L.rgrp = L.rblk = 0
     L.nb = 1
     amax = 0.0
     if n > 0:

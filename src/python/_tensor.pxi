@@ -138,6 +138,7 @@ def quantize_tensor(x, int mode, out, int threads, given=None):
             PyObject_GetBuffer(scale, &sv, PyBUF_WRITABLE)
             L.n_row = L.block = n
             L.cmod = L.nb = 1
+            L.rgrp = L.rblk = 0
             if given is None:
                 with nogil:
                     status = int8q_quantize_all(xv.buf, kind, n, 0, &L, sv.buf, 1, 0, mode,
@@ -215,6 +216,7 @@ cdef object dequantize_scalar(q, int kind, const void *sp, out, int threads,
             n = qv.len
             L.n_row = L.block = n if n else 1
             L.cmod = L.nb = 1
+            L.rgrp = L.rblk = 0
             if n:
                 with nogil:
                     int8q_dequantize(<const int8_t *>qv.buf, n, 0, &L, sp, f64, ov.buf, threads)

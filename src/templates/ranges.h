@@ -68,9 +68,9 @@ void FN(absmax_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const 
 #endif
         {
             const U *xb = (const U *)xv + (i - s);
-            ptrdiff_t rows = whole_rows(L, i, e);
+            ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);
             if (rows > 0) {
-                FN(absmax_rows)(xb, rows, L->n_row, mbits);
+                FN(absmax_rows)(xb, rows, L->n_row, mbits + k0);
                 i += rows * L->n_row;
                 continue;
             }
@@ -130,10 +130,10 @@ void FN(quantize_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, cons
     {
         const T *x = (const T *)xv;
         for (ptrdiff_t i = s; i < e;) {
-            ptrdiff_t rows = whole_rows(L, i, e);
+            ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);
             if (rows > 0) {
-                FN(quantize_rows)(x + (i - s), rows, L->n_row, scales, recips, mode, q + (i - s),
-                                  d ? d + (i - s) : NULL);
+                FN(quantize_rows)(x + (i - s), rows, L->n_row, scales + k0, recips + k0, mode,
+                                  q + (i - s), d ? d + (i - s) : NULL);
                 i += rows * L->n_row;
                 continue;
             }
@@ -188,13 +188,84 @@ int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const in
     return 0;
 }
 
+/* fused_range for blocks along a non-last axis (rblk): the rows of one
+ * block share their n_row scales, one per column.  Per block: the abs-max
+ * bit patterns down its rows into its scales (read in place), the scales
+ * from them, then q (and d) ROW_TILE columns at a time with the tile's
+ * reciprocals, while the block is still in cache (the layout keeps a
+ * block within the fused bound).  Scales and reciprocals are those of the
+ * two-pass path, and so are q and d. */
+static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                          T *scales, int mode, int8_t *q, T *d)
+{
+    const int8q_loops *loops = int8q_current_loops();
+    const ptrdiff_t cols = L->n_row;
+    const size_t es = element_size(kind);
+    T r[ROW_TILE];
+#if HALF_INPUT
+    float buf[ROW_TILE];
+#endif
+    for (ptrdiff_t i = s; i < e;) {
+        ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);
+        const char *xb = (const char *)xv + (size_t)(i - s) * es;
+        U *mb = (U *)(scales + k0); /* bit patterns first, as the two passes have them */
+        int bad = 0;
+        memset(mb, 0, (size_t)cols * sizeof(U));
+#if HALF_INPUT
+        if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+            for (ptrdiff_t j = 0; j < rows; j++)
+                for (ptrdiff_t c0 = 0; c0 < cols; c0 += ROW_TILE) {
+                    ptrdiff_t w = cols - c0 < ROW_TILE ? cols - c0 : ROW_TILE;
+                    widen(kind, (const uint16_t *)xb + j * cols + c0, w, buf);
+                    LOOP(amaxv)((const U *)buf, 1, w, mb + c0);
+                }
+        } else
+#endif
+            FN(absmax_rows)((const U *)xb, rows, cols, mb);
+        /* no early exit: the compiler vectorizes this loop */
+        for (ptrdiff_t c = 0; c < cols; c++) {
+            U bits;
+            T amax;
+            memcpy(&bits, (const char *)mb + (size_t)c * sizeof(U), sizeof bits);
+            memcpy(&amax, &bits, sizeof amax);
+            bad |= bits >= (U)(INF_BITS);
+            scales[k0 + c] = SCALE_RULE(amax);
+        }
+        if (bad)
+            return 1;
+        for (ptrdiff_t c0 = 0; c0 < cols; c0 += ROW_TILE) {
+            ptrdiff_t w = cols - c0 < ROW_TILE ? cols - c0 : ROW_TILE;
+            for (ptrdiff_t c = 0; c < w; c++)
+                r[c] = RECIP(scales[k0 + c0 + c], 1);
+            for (ptrdiff_t j = 0; j < rows; j++) {
+                ptrdiff_t off = i - s + j * cols + c0;
+                const char *xr = (const char *)xv + (size_t)off * es;
+#if HALF_INPUT
+                if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+                    widen(kind, (const uint16_t *)xr, w, buf);
+                    xr = (const char *)buf;
+                }
+#endif
+                LOOP(quantv)((const T *)xr, w, scales + k0 + c0, r, mode, q + off,
+                             d ? d + off : NULL);
+            }
+        }
+        i += rows * cols;
+    }
+    (void)kind;
+    return 0;
+}
+
 /* Abs-max, scale and quantize of [s, e), block by block (fused layouts:
- * block > 1, s on a block boundary, one block per scale).  Returns 1 at a
- * NaN/inf block. */
+ * block > 1, s on a block boundary, one block per scale; or rblk, s and e
+ * on boundaries of blocks along the blocked axis).  Returns 1 at a NaN/inf
+ * block. */
 int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                     T *scales, int mode, int8_t *q, T *d)
 {
     const int8q_loops *loops = int8q_current_loops();
+    if (L->rblk)
+        return FN(fused_rows)(xv, kind, s, e, L, scales, mode, q, d);
 #if HALF_INPUT
     if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
         /* Whole blocks a tile at a time; a block larger than the tile gets

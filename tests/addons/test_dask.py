@@ -24,6 +24,10 @@ GRANULARITIES = [
     {"block_size": 4},
     {"block_size": 7},
     {"block_size": 64},
+    # blocks along axis 0 (ONNX's blocked granularity): chunks of axis 0 move
+    {"axis": 0, "block_size": 4},
+    {"axis": -2, "block_size": 1},
+    {"axis": 0, "block_size": 64},
 ]
 
 
@@ -68,6 +72,12 @@ def test_three_dimensions_and_odd_chunks():
     x = data((5, 6, 33), np.float32, seed=1)
     for kw in [{}, {"axis": 0}, {"axis": 1}, {"axis": 2}, {"block_size": 8}, {"block_size": 10}]:
         check(x, ((2, 3), (1, 4, 1), (10, 10, 13)), kw)
+    for kw in [
+        {"axis": 1, "block_size": 4},
+        {"axis": 0, "block_size": 2},
+        {"axis": 1, "block_size": 7},
+    ]:
+        check(x, ((2, 3), (1, 4, 1), (10, 10, 13)), kw)
 
 
 def test_zero_chunks_and_tiny_values():
@@ -86,6 +96,10 @@ def test_chunks_kept_unless_blocks_demand_it():
     # 16 and 32 are not multiples of 5: the cuts move down to 15 and 30.
     assert int8q.dask.quantize(x, block_size=5).q.chunks == ((3, 3, 2), (15, 15, 18))
     assert int8q.dask.quantize(x, block_size=5).scale.shape == (8, 10)
+    # blocks along axis 0: its cuts 3 and 6 move down to multiples of 2
+    assert int8q.dask.quantize(x, axis=0, block_size=2).q.chunks == ((2, 4, 2), (16, 16, 16))
+    assert int8q.dask.quantize(x, axis=0, block_size=2).scale.shape == (4, 48)
+    assert int8q.dask.quantize(x, axis=0, block_size=3).q.chunks == x.chunks
 
 
 def test_block_aligned_chunks():
@@ -99,7 +113,7 @@ def test_block_aligned_chunks():
 def test_given_scale_second_pass():
     x_np = data((20, 30), np.float32, seed=2)
     x = da.from_array(x_np, chunks=(7, 11))
-    for kw in [{}, {"axis": 0}, {"axis": 1}, {"block_size": 4}]:
+    for kw in [{}, {"axis": 0}, {"axis": 1}, {"block_size": 4}, {"axis": 0, "block_size": 4}]:
         want = int8q.quantize(x_np, **kw)
         scale = int8q.dask.quantize(x, **kw).scale.compute(scheduler="threads")
         for given in (scale, da.from_array(scale)):
@@ -124,7 +138,7 @@ def test_compute_returns_qtensor():
     assert not isinstance(qt, int8q.QTensor)  # a lazy tensor is not an in-memory one
 
 
-@pytest.mark.parametrize("kw", [{}, {"axis": 0}, {"block_size": 4}])
+@pytest.mark.parametrize("kw", [{}, {"axis": 0}, {"block_size": 4}, {"axis": 0, "block_size": 4}])
 def test_nonfinite_raises_at_compute_time(kw):
     x_np = data((12, 10), np.float32)
     x_np[9, 7] = np.nan
@@ -137,8 +151,8 @@ def test_bad_arguments_raise_at_once():
     x = da.ones((4, 6), chunks=2)
     with pytest.raises(AxisError):
         int8q.dask.quantize(x, axis=2)
-    with pytest.raises(ValueError, match="not both"):
-        int8q.dask.quantize(x, axis=0, block_size=2)
+    with pytest.raises(AxisError):
+        int8q.dask.quantize(x, axis=2, block_size=2)
     with pytest.raises(ValueError, match="rounding"):
         int8q.dask.quantize(x, rounding="up")
     with pytest.raises(TypeError):

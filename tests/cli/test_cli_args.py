@@ -163,3 +163,12 @@ def test_progress_bar_on_a_terminal_only(tmp_path, model):
     assert proc.returncode == 0 and "100%" not in proc.stderr
     proc = run_cli("quantize", model, "-o", tmp_path / "e.safetensors", "--progress", cwd=tmp_path)
     assert proc.returncode == 0 and "100%" in proc.stderr
+
+
+def test_block_size_one_is_accepted(tmp_path, model):
+    """The smallest block size, as int8q.quantize(block_size=1) takes it."""
+    proc = run_cli(
+        "quantize", model, "-o", tmp_path / "q.safetensors", "--block-size", "1", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "q.safetensors").exists()

@@ -241,3 +241,16 @@ def test_subnormal_ranges(method, axis):
         again = int8q.Calibrator(method, axis=axis, bins=bins).update(x)
         assert same_bits(cal.scale, again.scale)
         assert (cal.scale > 0).all()
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile", "mse"])
+def test_symmetric_range_covers_the_longer_side(method):
+    """A symmetric calibration looks at |x|: x and -x calibrate alike, the
+    longer (negative or positive) side setting the range."""
+    rng = np.random.default_rng(6)
+    x = np.concatenate([rng.uniform(-10, 0, 20000), rng.uniform(0, 1, 20000)])
+    x = x.astype(np.float32)
+    a = int8q.Calibrator(method).update(x)
+    b = int8q.Calibrator(method).update(-x)
+    np.testing.assert_allclose(a.scale, b.scale, rtol=0.02)
+    assert 127 * float(np.max(a.scale)) > 5.0

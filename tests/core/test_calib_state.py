@@ -237,3 +237,12 @@ def test_channels_of_zeros_only(method):
         assert cal._hist.sum() == 24
     cal = int8q.Calibrator(method, axis=-1, symmetric=False).update(x)
     assert cal.scale[0] == 1 and cal.scale[2] == 1 and cal.scale[1] > 0
+
+
+def test_the_channel_named_is_the_one_out_of_range():
+    """Channel 0's range [-1, 0] is valid (max may be 0); channel 1's is not."""
+    x = np.array([[-1.0, 1.5], [0.0, 2.0]], np.float32)
+    d = int8q.Calibrator("minmax", axis=-1).update(x).to_dict()
+    d["min"], d["max"] = [-1.0, 1.0], [0.0, 2.0]
+    with pytest.raises(ValueError, match=r"min\[1\] = 1\.0 and max\[1\] = 2\.0"):
+        int8q.Calibrator.from_dict(json.loads(json.dumps(d)))

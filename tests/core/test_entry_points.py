@@ -85,14 +85,26 @@ BAD_OPTIONS = {
     "block_size=2**63": {"block_size": 2**63},
     "block_size=2.7": {"block_size": 2.7},
     "block_size=True": {"block_size": True},
-    "axis and block_size": {"axis": 0, "block_size": 4},
+    "axis=2 and block_size": {"axis": 2, "block_size": 4},
+    "axis and block_size=0": {"axis": 0, "block_size": 0},
+    "axis=1.0 and block_size": {"axis": 1.0, "block_size": 2},
+    "blocks along axis 0, scale of the last-axis shape": {
+        "axis": 0,
+        "block_size": 4,
+        "scale": np.full((6, 8), 0.5, np.float32),
+    },
     "rounding='bogus'": {"rounding": "bogus"},
     "qdtype=float32": {"qdtype": np.float32},
     "qdtype=uint8, symmetric": {"qdtype": np.uint8},
     "symmetric='False'": {"symmetric": "False"},
     "symmetric=0": {"symmetric": 0},
 }
-GRANULARITIES = {"per tensor": {}, "axis=0": {"axis": 0}, "block_size=32": {"block_size": 32}}
+GRANULARITIES = {
+    "per tensor": {},
+    "axis=0": {"axis": 0},
+    "block_size=32": {"block_size": 32},
+    "axis=0, block_size=4": {"axis": 0, "block_size": 4},
+}
 
 BAD = {
     **{f"{k}, {g}": (x, dict(o)) for k, x in BAD_X.items() for g, o in GRANULARITIES.items()},
@@ -141,6 +153,14 @@ GOOD_OPTIONS = {
     "block_size=3": {"block_size": 3},
     "block_size=np.int64(4)": {"block_size": np.int64(4)},
     "block_size=32 half_away": {"block_size": 32, "rounding": "half_away"},
+    "axis=0, block_size=2": {"axis": 0, "block_size": 2},
+    "axis=-1, block_size=3": {"axis": -1, "block_size": 3},
+    "axis=0, block_size=4 asymmetric uint8": {
+        "axis": 0,
+        "block_size": 4,
+        "symmetric": False,
+        "qdtype": np.uint8,
+    },
     "scale=0.02": {"scale": 0.02},
     "scale=0.5, zero_point=-3": {"scale": 0.5, "zero_point": -3},
     "scale, uint8 zero_point": {"scale": 0.05, "zero_point": np.uint8(128)},
@@ -149,7 +169,7 @@ GOOD_OPTIONS = {
     "symmetric=np.True_": {"symmetric": np.True_},
 }
 # Every array with the three granularities, and every option on a few arrays.
-CORE_OPTIONS = ("per tensor", "axis=0", "block_size=3")
+CORE_OPTIONS = ("per tensor", "axis=0", "block_size=3", "axis=0, block_size=2")
 EVERY_OPTION_ON = ("float32 (6, 32)", "ties (2, 8)", "int64", "(3, 5, 7)", "float16")
 GOOD = {
     f"{k}, {o}": (x, dict(v))
@@ -161,6 +181,19 @@ GOOD.update(
     {
         "per row scales": (X, {"scale": np.linspace(0.01, 0.06, 6), "axis": 0}),
         "per block scales": (X, {"scale": np.full((6, 4), 0.03, np.float32), "block_size": 8}),
+        "blocks along axis 0 scales": (
+            X,
+            {"scale": np.linspace(0.01, 0.06, 3 * 32).reshape(3, 32), "axis": 0, "block_size": 2},
+        ),
+        "blocks along axis 0 scales, uint8": (
+            X,
+            {
+                "scale": np.full((2, 32), 0.02, np.float32),
+                "zero_point": np.arange(64, dtype=np.uint8).reshape(2, 32),
+                "axis": -2,
+                "block_size": 4,
+            },
+        ),
         "per column scales, uint8": (
             X,
             {"scale": np.full(32, 0.02), "zero_point": np.full(32, 128, np.uint8), "axis": 1},
@@ -176,6 +209,7 @@ SLOW_CASES = {
     "float32 (6, 32), per tensor",
     "float32 (6, 32), axis=0",
     "float32 (6, 32), block_size=3",
+    "float32 (6, 32), axis=0, block_size=2",
     "ties, per tensor",
     "nan, axis=0",
     "nan 1-D",
@@ -319,10 +353,10 @@ def arrays(draw, min_dims=0):
 @st.composite
 def options(draw, x):
     opts = {}
-    kind = draw(st.sampled_from(["tensor", "axis", "block"]))
-    if kind == "axis" and x.ndim:
+    kind = draw(st.sampled_from(["tensor", "axis", "block", "axis block"]))
+    if kind in ("axis", "axis block") and x.ndim:
         opts["axis"] = draw(st.integers(-x.ndim, x.ndim - 1))
-    elif kind == "block":
+    if kind in ("block", "axis block"):
         opts["block_size"] = draw(st.sampled_from([1, 2, 3, 5, 8, 32]))
     if draw(st.booleans()):
         opts["rounding"] = draw(st.sampled_from(["half_even", "half_away"]))

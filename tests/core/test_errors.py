@@ -87,9 +87,13 @@ def test_block_size_below_one_is_value_error(block_size):
         int8q.quantize(np.ones((2, 3)), block_size=block_size)
 
 
-def test_axis_and_block_size_together_is_value_error():
-    with pytest.raises(ValueError, match="not both"):
-        int8q.quantize(np.ones((2, 3)), axis=0, block_size=2)
+def test_axis_and_block_size_together_are_blocks_along_axis():
+    # ONNX's blocked granularity (tests/core/test_blocks_any_axis.py)
+    assert int8q.quantize(np.ones((5, 3)), axis=0, block_size=2).scale.shape == (3, 3)
+    with pytest.raises(AxisError):
+        int8q.quantize(np.ones((2, 3)), axis=2, block_size=2)
+    with pytest.raises(ValueError, match="block_size"):
+        int8q.quantize(np.ones((2, 3)), axis=0, block_size=0)
 
 
 @pytest.mark.parametrize("rounding", ["nearest", "HALF_EVEN", None, 1])

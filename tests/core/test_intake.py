@@ -111,3 +111,16 @@ def test_io_refuses_a_block_size_its_reader_would_refuse(tmp_path):
     )
     int8q.io.dequantize_file(tmp_path / "q.npz", tmp_path / "back.npy")
     assert np.load(tmp_path / "back.npy").shape == (4, 8)
+
+
+def test_broadcast_shape_of_parameters_not_in_memory():
+    """The shape check of a lazy (Dask) zero point: fine where it broadcasts
+    to the scale shape, the one message where it does not or would grow it."""
+    _checks.broadcast_shape((1, 3), (2, 3), "zero_point")
+    _checks.broadcast_shape((2, 3), (2, 3), "zero_point")
+    for given in [(4,), (2, 2, 3)]:
+        with pytest.raises(
+            ValueError,
+            match=r"zero_point of shape .* does not broadcast to the scale shape \(2, 3\)",
+        ):
+            _checks.broadcast_shape(given, (2, 3), "zero_point")

@@ -304,3 +304,34 @@ def test_mutated_files_fail_cleanly(tmp_path):
             assert "\n" not in str(exc)
         assert sorted(os.listdir(tmp_path)) == ["m.gguf", "x.gguf"]
     assert "FormatError" in outcomes
+
+
+def test_glm5_next_rules_apply_to_that_architecture_only():
+    """llama.cpp keeps GLM-5-next's indexer tensors unquantized, and only its."""
+    from int8q.io._policy import _gguf_rules
+
+    name = "blk.0.indexer.proj.weight"
+    assert _gguf_rules.allows_quantization(name, (64, 64), "llama")
+    assert not _gguf_rules.allows_quantization(name, (64, 64), "glm5-next")
+
+
+def test_a_header_larger_than_the_limit_is_refused(tmp_path, monkeypatch):
+    """The prefix read grows eightfold up to MAX_HEADER_BYTES; a header still
+    larger is refused then, not read again at that size."""
+    from int8q.io._formats import _gguf_format
+
+    path = tmp_path / "t.gguf"
+    write_gguf(path)  # a header of about 1.7 kB
+    monkeypatch.setattr(_gguf_format, "FIRST_READ", 16)
+    monkeypatch.setattr(_gguf_format, "MAX_HEADER_BYTES", 1024)  # 16 * 8 * 8
+    parse, reads = _gguf_format._parse, []
+
+    def counted(buf, *args):
+        reads.append(len(buf))
+        assert len(reads) <= 10, f"read again and again: {reads}"
+        return parse(buf, *args)
+
+    monkeypatch.setattr(_gguf_format, "_parse", counted)
+    with pytest.raises(FormatError, match="larger than 1024 bytes"):
+        _gguf_format.read_header(str(path))
+    assert reads == [16, 128, 1024]

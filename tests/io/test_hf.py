@@ -504,3 +504,14 @@ def test_weights_beside_an_index_are_refused(tmp_path, capsys):
     code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "q")
     assert code == 2 and "model.safetensors is not in model.safetensors.index.json" in err
     assert listing(tmp_path) == before
+
+
+def test_an_lm_head_under_a_prefix_is_not_a_linear_weight():
+    """The lm_head module is found by its last name, whatever it sits under."""
+    from int8q.io._policy import _compressed_tensors
+
+    assert _compressed_tensors.is_linear_weight(
+        "model.layers.0.mlp.up_proj.weight", "float", (8, 4)
+    )
+    for name in ("lm_head.weight", "language_model.lm_head.weight"):
+        assert not _compressed_tensors.is_linear_weight(name, "float", (8, 4)), name

@@ -101,6 +101,17 @@ def test_depth_is_counted_outside_strings(tmp_path):
     assert [r["name"] for r in int8q.io.inspect_file(path)] == [name]
 
 
+def test_structure_scan_carries_strings_across_chunks(monkeypatch):
+    """The JSON depth and key count are the same whatever the scan's chunk
+    size: a string (with brackets, colons and escaped quotes in it) may span
+    chunks."""
+    text = json.dumps({"a:[{": 1, "b": [[2]], 'c\\"{': {"d": 3}}).encode()
+    assert _limits._depth_and_keys(text) == (3, 4)
+    for chunk in (1, 2, 3, 5, 7):
+        monkeypatch.setattr(_limits, "_SCAN_CHUNK", chunk)
+        assert _limits._depth_and_keys(text) == (3, 4), chunk
+
+
 def test_header_size_and_key_limits(tmp_path, monkeypatch):
     path = tmp_path / "m.safetensors"
     write_safetensors(path, {f"t{i}": np.ones(2, np.float32) for i in range(10)})
@@ -206,6 +217,8 @@ def _archives():
             {"name": "a.npy", "payload": deflate(GOOD)[:-8], "method": DEFLATED, "size": len(GOOD)}
         ],
         "bad crc": [deflated_member("a.npy", GOOD, crc=12345)],
+        # the bytes after the array, which only a read past its end meets
+        "deflated member longer than its array": [deflated_member("a.npy", GOOD + b"\0" * 8)],
         # larger than zipfile reads ahead with the header (4 KiB), so that
         # int8q's own read of a stored member's data is what must see it
         "bad crc stored": [{"name": "a.npy", "payload": BIG, "crc": zlib.crc32(BIG) ^ 1}],
@@ -232,6 +245,26 @@ def _archives():
                 "method": DEFLATED,
                 "size": len(npy_of((1 << 28,))) + (1 << 30),
             }
+        ],
+        "metadata scale not a name": [
+            {"name": "w.npy", "payload": npy_of((2,), "|i1", b"\1\2")},
+            {"name": "w_scale.npy", "payload": float_npy(1.0)},
+            {
+                "name": "__int8q__.npy",
+                "payload": npy_bytes(
+                    "{'descr': '<U97', 'fortran_order': False, 'shape': (), }",
+                    json.dumps(
+                        {
+                            "version": 1,
+                            "tensors": {
+                                "w": {"scheme": "per_tensor", "dtype": "float32", "scale": 5}
+                            },
+                        }
+                    )
+                    .ljust(97)
+                    .encode("utf-32-le"),
+                ),
+            },
         ],
         "odd metadata dtype": [
             {"name": "w.npy", "payload": npy_of((2,), "|i1", b"\1\2")},
@@ -447,3 +480,13 @@ def test_input_truncated_while_read_is_an_error_not_sigbus(tmp_path, name):
         from int8q import reference
 
         assert np.array_equal(q, reference.quantize(x, axis=0)[0])
+
+
+def test_metadata_scale_that_is_not_a_name_is_named_as_such(tmp_path):
+    path = tmp_path / "x.npz"
+    path.write_bytes(zip_bytes(_archives()["metadata scale not a name"]))
+    check_refused(
+        path,
+        "corrupt int8q metadata for tensor 'w'",
+        call=lambda p: int8q.io.dequantize_file(p, tmp_path / "d.npz"),
+    )

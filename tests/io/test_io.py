@@ -27,7 +27,6 @@ from checkpoints import (
 
 import int8q.io
 from int8q import reference
-from int8q.io._containers import _checkpoint
 from int8q.io._formats import _safetensors
 
 FormatError = int8q.io.FormatError
@@ -253,8 +252,7 @@ def test_bf16_without_ml_dtypes(tmp_path, monkeypatch):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((6, 33)).astype(ml_dtypes.bfloat16)
     write_safetensors(tmp_path / "m.safetensors", {"w": x})
-    monkeypatch.setattr(_safetensors, "ml_dtypes", None)
-    monkeypatch.setattr(_checkpoint, "ml_dtypes", None)
+    monkeypatch.setattr(_safetensors, "ml_bfloat16", lambda: None)
     int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors")
     int8q.io.dequantize_file(tmp_path / "q.safetensors", tmp_path / "b.safetensors")
     monkeypatch.undo()

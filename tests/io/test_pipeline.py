@@ -18,7 +18,14 @@ import threading
 
 import numpy as np
 import pytest
-from checkpoints import listing, sample_tensors, write_safetensors, write_sharded
+from checkpoints import (
+    listing,
+    read_safetensors,
+    sample_tensors,
+    write_raw,
+    write_safetensors,
+    write_sharded,
+)
 
 import int8q.io
 from int8q.io import FormatError
@@ -492,6 +499,50 @@ def test_a_slab_error_names_the_element_in_the_whole_tensor(tmp_path, monkeypatc
     before = listing(tmp_path)
     with pytest.raises(ValueError, match=r"tensor 'b.weight': x\[29, 4\] is nan"):
         int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors")
+    assert listing(tmp_path) == before
+
+
+def _bf16_file(path, w):
+    """A safetensors file of w's values as bfloat16 (truncated, no ml_dtypes);
+    returns those values as float32."""
+    bits = (w.astype(np.float32).view(np.uint32) >> 16).astype("<u2")
+    entry = {"dtype": "BF16", "shape": list(w.shape), "data_offsets": [0, bits.nbytes]}
+    write_raw(path, {"w": entry}, bits.tobytes())
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+@pytest.mark.parametrize("clip", [None, "mse"])
+@pytest.mark.parametrize("block_size", [None, 8])
+def test_bfloat16_quantizes_as_its_float32_values(tmp_path, monkeypatch, clip, block_size):
+    # bfloat16 is read as its bits, in slabs of rows, and quantized in place
+    # (clipping: from float32 values); the file is the one float32 values give.
+    w = np.random.default_rng(8).standard_normal((40, 16)).astype(np.float32)
+    w32 = _bf16_file(tmp_path / "b.safetensors", w)
+    write_safetensors(tmp_path / "f.safetensors", {"w": w32})
+    monkeypatch.setattr(_safetensors_jobs, "SLAB_BYTES", 3 * 16 * 2)  # 3 rows a slab
+    for name in ("b", "f"):
+        int8q.io.quantize_file(
+            tmp_path / f"{name}.safetensors",
+            tmp_path / f"{name}-q.safetensors",
+            clip=clip,
+            block_size=block_size,
+        )
+    got, want = (read_safetensors(tmp_path / f"{n}-q.safetensors")[0] for n in ("b", "f"))
+    assert sorted(got) == sorted(want) == ["w", "w_scale"]
+    for name in got:
+        assert got[name].dtype == want[name].dtype
+        np.testing.assert_array_equal(got[name], want[name])
+
+
+@pytest.mark.parametrize("clip", [None, "mse"])
+def test_a_bfloat16_nan_is_named_as_in_float32(tmp_path, monkeypatch, clip):
+    w = np.random.default_rng(7).standard_normal((40, 6)).astype(np.float32)
+    w[29, 4] = np.nan
+    _bf16_file(tmp_path / "m.safetensors", w)
+    monkeypatch.setattr(_safetensors_jobs, "SLAB_BYTES", 24)  # 2 rows a slab
+    before = listing(tmp_path)
+    with pytest.raises(ValueError, match=r"^tensor 'w': x\[29, 4\] is nan; int8q quantizes"):
+        int8q.io.quantize_file(tmp_path / "m.safetensors", tmp_path / "q.safetensors", clip=clip)
     assert listing(tmp_path) == before
 
 

@@ -29,6 +29,11 @@ CASES = [
     ((64, 130), {"block_size": 32}),
     ((7, 3, 70), {"block_size": 16}),
     ((5, 33), {"block_size": 33}),
+    # blocks along a non-last axis (opset 21)
+    ((64, 130), {"axis": 0, "block_size": 32}),
+    ((7, 3, 70), {"axis": 1, "block_size": 2}),
+    ((6, 5, 40), {"axis": -3, "block_size": 4}),
+    ((5, 33), {"axis": 0, "block_size": 9}),
 ]
 
 

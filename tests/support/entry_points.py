@@ -116,6 +116,11 @@ def scale_shape(x: np.ndarray, opts: dict[str, Any]) -> tuple[int, ...] | None:
         return (x.shape[axis],)
     if block is not None and axis is None and type(block) is int and block >= 1 and x.ndim:
         return x.shape[:-1] + (-(-x.shape[-1] // block),)
+    if type(block) is int and block >= 1 and type(axis) is int and -x.ndim <= axis < x.ndim:
+        # blocks along `axis`: x's shape with that axis ceil-divided (ONNX)
+        shape = list(x.shape)
+        shape[axis] = -(-shape[axis] // block)
+        return tuple(shape)
     if axis is None and block is None:
         return ()
     return None
@@ -263,10 +268,12 @@ if has("numcodecs"):
         codec = Int8QCodec(**opts)
         encoded = codec.encode(x)
         q, scale, _ = decode_chunk(encoded)
+        # The codec stores x's memory order (numcodecs' rule): read back in it.
+        order = "F" if np.asarray(x).flags.f_contiguous else "C"
         return {
-            "q": q.reshape(np.shape(x)),
+            "q": q.reshape(np.shape(x), order=order),
             "scale": np.asarray(scale),
-            "dequantized": codec.decode(encoded),
+            "dequantized": codec.decode(encoded).reshape(np.shape(x), order=order).reshape(-1),
         }
 
 

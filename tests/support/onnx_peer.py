@@ -31,7 +31,9 @@ def ort_quantize_linear(x, scale, zero_point, axis=None, block_size=None):
     if axis is not None:
         attrs["axis"] = axis
     if block_size is not None:
-        attrs["axis"], attrs["block_size"] = x.ndim - 1, block_size
+        # blocks along `axis` (ONNX opset 21), the last axis by default
+        attrs["axis"] = x.ndim - 1 if axis is None else axis
+        attrs["block_size"] = block_size
     node = helper.make_node("QuantizeLinear", ["x", "s", "z"], ["y"], **attrs)
     qtype = ONNX_TYPES[zero_point.dtype]
     inputs = [
@@ -41,6 +43,25 @@ def ort_quantize_linear(x, scale, zero_point, axis=None, block_size=None):
     ]
     outputs = [helper.make_tensor_value_info("y", qtype, x.shape)]
     return run_model([node], inputs, outputs, {"x": x, "s": scale, "z": zero_point})[0]
+
+
+def ort_dequantize_linear(q, scale, zero_point, axis=None, block_size=None):
+    """onnxruntime's DequantizeLinear (opset 21): blocks along `axis` with
+    block_size, per channel with axis alone."""
+    attrs = {}
+    if axis is not None:
+        attrs["axis"] = axis
+    if block_size is not None:
+        attrs["axis"] = q.ndim - 1 if axis is None else axis
+        attrs["block_size"] = block_size
+    node = helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], **attrs)
+    inputs = [
+        helper.make_tensor_value_info("q", ONNX_TYPES[q.dtype], q.shape),
+        helper.make_tensor_value_info("s", ONNX_TYPES[scale.dtype], scale.shape),
+        helper.make_tensor_value_info("z", ONNX_TYPES[zero_point.dtype], zero_point.shape),
+    ]
+    outputs = [helper.make_tensor_value_info("y", ONNX_TYPES[scale.dtype], q.shape)]
+    return run_model([node], inputs, outputs, {"q": q, "s": scale, "z": zero_point})[0]
 
 
 def inputs(rng, shape):

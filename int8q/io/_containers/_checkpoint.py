@@ -9,7 +9,6 @@ writing any, so a bad shard or a name clash stops the job before it starts.
 import os
 from collections.abc import Iterator, Sequence, Set
 from contextlib import contextmanager
-from types import ModuleType
 from typing import IO, Any, NamedTuple
 
 import numpy as np
@@ -22,12 +21,6 @@ from .._support._progress import Progress
 from ._container import Originals, Quantized, Row, already_quantized
 from ._safetensors_jobs import Job, Outputs, Rows
 from ._safetensors_jobs import write as jobs_write
-
-ml_dtypes: ModuleType | None
-try:  # optional: dequantize to bfloat16 directly
-    import ml_dtypes
-except ImportError:
-    ml_dtypes = None
 
 
 class Plan(NamedTuple):
@@ -124,7 +117,7 @@ def plan_dequantize(src: str, header: st.Header) -> Plan:
 def _numpy_target(dtype: str) -> np.dtype[Any] | type[Any] | None:
     """The NumPy dtype to dequantize into; None means float32, stored as BF16 bits."""
     if dtype == "BF16":
-        return ml_dtypes.bfloat16 if ml_dtypes is not None else None
+        return st.ml_bfloat16()  # ml_dtypes': bfloat16 directly
     return st.NUMPY_DTYPES[dtype]
 
 
@@ -140,9 +133,9 @@ def write(outputs: Sequence[tuple[str, Plan]], progress: Progress) -> None:
         jobs.append(job)
 
     def read(job: Job, f: IO[bytes], name: str, arg: Any, rows: Rows) -> Any:
-        x = st.read_tensor(f, job.src, job.header, name, rows)
         if plans[id(job)].opts is not None:  # quantize: the tensor alone
-            return x
+            return st.read_tensor(f, job.src, job.header, name, rows, bits=True)
+        x = st.read_tensor(f, job.src, job.header, name, rows)
         return x, st.read_tensor(f, job.src, job.header, arg["scale"])
 
     def compute(job: Job, name: str, arg: Any, data: Any, rows: Rows) -> Outputs:

@@ -218,7 +218,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress_factory: ProgressF
     def read(
         job: Job, f: IO[bytes], name: str, specs: list[st.Spec], rows: Rows
     ) -> npt.NDArray[Any]:
-        return st.read_tensor(f, job.src, job.header, name, rows)
+        return st.read_tensor(f, job.src, job.header, name, rows, bits=True)
 
     def compute(
         job: Job, name: str, specs: list[st.Spec], x: npt.NDArray[Any], rows: Rows

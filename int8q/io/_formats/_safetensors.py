@@ -22,12 +22,12 @@ header is padded with spaces to a multiple of 8 bytes, as the safetensors
 library does.
 """
 
+import functools
 import json
 import math
 import os
 import struct
 from collections.abc import Iterable, Sequence
-from types import ModuleType
 from typing import IO, Any, NamedTuple
 
 import numpy as np
@@ -37,12 +37,6 @@ from ..._shared import bf16_to_float32, is_bfloat16
 from .._support._errors import FormatError
 from .._support._limits import MAX_JSON_BYTES, check_writable, load_json, nbytes
 from .._support._reading import read_array
-
-ml_dtypes: ModuleType | None
-try:  # optional: NumPy has no bfloat16 of its own
-    import ml_dtypes
-except ImportError:
-    ml_dtypes = None
 
 # A tensor to write: (name, safetensors dtype string, shape).
 Spec = tuple[str, str, Sequence[int]]
@@ -231,6 +225,42 @@ def read_header(path: str | os.PathLike[str]) -> Header:
     return Header(dict(tensors), metadata, 8 + n, size)
 
 
+@functools.cache
+def ml_bfloat16() -> type[Any] | None:
+    """ml_dtypes.bfloat16, or None without ml_dtypes (NumPy has no bfloat16
+    of its own).  Imported only where bfloat16 arrays are handed out or
+    written: the import alone takes about half a second."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    bfloat16: type[Any] = ml_dtypes.bfloat16  # (ml_dtypes is untyped)
+    return bfloat16
+
+
+# (NumPy's stubs mark np.void final; a subclass is how a void dtype gets a name.)
+class bfloat(np.void):  # type: ignore[misc]
+    """The scalar type of BF16_BITS; NumPy names its 2-byte dtype "bfloat16"."""
+
+
+# bfloat16 bits under a dtype named "bfloat16", which int8q recognises by its
+# name alone (_shared.is_bfloat16), as it recognises ml_dtypes' bfloat16: the
+# kernels read the bits in place, and no ml_dtypes import is needed to
+# quantize a bfloat16 checkpoint.  NumPy cannot convert these values, so they
+# go to _convention.quantize only, which falls back to their float32 values
+# wherever int8q needs NumPy to read them (clipping, the message of a NaN).
+BF16_BITS = np.dtype((bfloat, 2))
+
+
+def is_bf16_bits(a: npt.NDArray[Any]) -> bool:
+    return a.dtype.type is bfloat
+
+
+def bf16_bits_to_float32(a: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """The float32 values of an array of BF16_BITS (exact)."""
+    return bf16_to_float32(a.view(np.uint16))
+
+
 def array(path: str, header: Header, name: str) -> npt.NDArray[Any]:
     """Tensor `name` as an array to compute with, read into memory.
 
@@ -243,10 +273,16 @@ def array(path: str, header: Header, name: str) -> npt.NDArray[Any]:
 
 
 def read_tensor(
-    f: IO[bytes], path: str, header: Header, name: str, rows: tuple[int, int] | None = None
+    f: IO[bytes],
+    path: str,
+    header: Header,
+    name: str,
+    rows: tuple[int, int] | None = None,
+    bits: bool = False,
 ) -> npt.NDArray[Any]:
     """`array`, read from `f`, the file `path` already open; with `rows`
-    (first, count), only those rows (along the first dimension)."""
+    (first, count), only those rows (along the first dimension).  With
+    `bits`, BF16 comes back as BF16_BITS, for _convention.quantize only."""
     info = header.tensors[name]
     offset, shape = header.data_start + info.begin, info.shape
     if rows is not None:
@@ -254,7 +290,10 @@ def read_tensor(
         shape = (rows[1], *info.shape[1:])
     a = read_array(f, offset, NUMPY_DTYPES[info.dtype], shape, path, name)
     if info.dtype == "BF16":
-        return a.view(ml_dtypes.bfloat16) if ml_dtypes is not None else bf16_to_float32(a)
+        if bits:
+            return a.view(BF16_BITS)
+        bfloat16 = ml_bfloat16()
+        return a.view(bfloat16) if bfloat16 is not None else bf16_to_float32(a)
     return a
 
 

@@ -24,6 +24,7 @@ from ..._shared import (
     rounding_code,
 )
 from ..._typing import Clip, FloatArray, Rounding, Scheme
+from .._formats import _safetensors as st
 from .._support._errors import FormatError
 from .._support._limits import check_writable, load_json
 
@@ -168,12 +169,16 @@ def quantize(
 ) -> tuple[npt.NDArray[np.integer[Any]], FloatArray]:
     """(q, stored float32 scale) of tensor `name`; ValueError names the tensor.
     `out`: where q goes (int8, x's shape, C-contiguous), or None for new memory.
+    `x` may be bfloat16 bits as _safetensors.read_tensor gives them (BF16_BITS).
 
     Tensors whose int8q working dtype is float64 (float64, integers) are
     converted to float32 first, so the float32 scale in the file is exactly
     the scale that produced q, and ``q * scale`` is what int8q computes.
     """
     axis, block_size = _granularity(scheme, opts.block_size)
+    bits = st.is_bf16_bits(x)
+    if bits and opts.clip is not None:
+        x, bits = st.bf16_bits_to_float32(x), False  # clipping reads x with NumPy
     original = x
     if x.dtype.kind in "biu" or (x.dtype.kind == "f" and x.dtype.itemsize > 4):
         with np.errstate(over="ignore"):  # beyond float32: inf, reported below
@@ -182,7 +187,11 @@ def quantize(
         qt = quantize_array(
             x, axis=axis, block_size=block_size, rounding=opts.rounding, clip=opts.clip, out=out
         )
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
+        if bits:  # NumPy cannot read the bits (to name a NaN): the same from float32 values
+            return quantize(name, st.bf16_bits_to_float32(x), scheme, opts, out)
+        if isinstance(exc, TypeError):
+            raise
         raise ValueError(f"tensor {name!r}: {_overflow_text(original, x) or exc}") from None
     return qt.q, qt.scale.reshape(scale_shape(scheme, x.shape, opts.block_size))
 
