@@ -19,6 +19,9 @@ GRANULARITIES = [
     {"block_size": 100},
     # longer than a stream tile (4096 float32, 2048 float64): stored directly
     {"block_size": 5000},
+    # blocks along the first axis: rows of blocks, tiles end between them
+    {"axis": 0, "block_size": 2},
+    {"axis": 0, "block_size": 7},
 ]
 
 # (rows, cols): a few elements (shorter than a cache line), one thread's
