@@ -80,7 +80,7 @@ __all__ = [
 
 def detect_format(path: str | os.PathLike[str]) -> str:
     """The container name of an existing input path: "safetensors", "hf",
-    "sharded", "npy", "npz" or "gguf".
+    "sharded", "npy", "npz", "gguf" or "onnx".
 
     Raises
     ------
@@ -143,7 +143,10 @@ def _check_quantize_outputs(
     before any is written; the checkpoint's Output."""
     container = container_for(src)
     out = _output(container, dst, container.OUTPUT_SUFFIX)
-    check_outputs([out, *extra], container.inputs(src), force)
+    # Files a container writes beside its output (an ONNX model's external data)
+    companions = getattr(container, "companions", lambda src, dst: [])(src, dst)
+    beside = [Output(p, what="the output's data file") for p in companions]
+    check_outputs([out, *beside, *extra], container.inputs(src), force)
     return out
 
 

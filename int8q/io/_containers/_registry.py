@@ -27,11 +27,11 @@ two containers could claim the same path (the first wins).
 import os
 
 from .._support._errors import FormatError
-from . import _gguf, _hf, _npy, _npz, _safetensors_file, _sharded
+from . import _gguf, _hf, _npy, _npz, _onnx, _safetensors_file, _sharded
 from ._container import Container
 
 # _hf before _sharded: a model folder (config.json inside) is also a directory.
-CONTAINERS: tuple[Container, ...] = (_safetensors_file, _hf, _sharded, _npy, _npz, _gguf)
+CONTAINERS: tuple[Container, ...] = (_safetensors_file, _hf, _sharded, _npy, _npz, _gguf, _onnx)
 
 
 def container_for(path: str) -> Container:

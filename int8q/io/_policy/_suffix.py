@@ -1,7 +1,7 @@
 """What an output path is called: its suffix names the container written.
 
 A file output ends with its container's suffix (``.safetensors``, ``.npz``,
-``.npy``, ``.gguf``; any case); a folder output (a sharded checkpoint, a
+``.npy``, ``.gguf``, ``.onnx``; any case); a folder output (a sharded checkpoint, a
 Hugging Face model folder) ends with none of them, so that a folder is
 never written under a file's name, nor one container's bytes under
 another's.  docs/semantics.md §4 states the rule.
@@ -17,10 +17,11 @@ SAFETENSORS = ".safetensors"
 NPZ = ".npz"
 NPY = ".npy"
 GGUF = ".gguf"
+ONNX = ".onnx"
 JSON = ".json"
 # The index of a sharded checkpoint, as Hugging Face names it (model.safetensors.index.json).
 SHARDED_INDEX = SAFETENSORS + ".index" + JSON
-FILE_SUFFIXES = (SAFETENSORS, NPZ, NPY, GGUF, JSON)
+FILE_SUFFIXES = (SAFETENSORS, NPZ, NPY, GGUF, ONNX, JSON)
 
 
 def has_suffix(path: str, suffix: str) -> bool:

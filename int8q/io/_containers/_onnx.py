@@ -1,0 +1,247 @@
+"""The container for one ``.onnx`` model (see _registry for the interface).
+
+``quantize`` writes what onnxruntime's
+``quantize_dynamic(model, out, weight_type=QuantType.QInt8)`` writes with
+its defaults: the same nodes in the same order, every initializer
+byte-identical, so onnxruntime computes the same outputs (the graph
+rewrite: _onnx_rules; the codes: int8q.quantize with onnxruntime's scales
+and zero points).  Differences from quantize_dynamic's file, none in nodes
+or initializers: int8q keeps the input's value_info (quantize_dynamic
+stores onnx shape inference's), records itself as the producer, and adds
+no metadata.
+
+The model is parsed without its external data and its weights read one at
+a time; a model whose weights live in external data is written with
+external data too (``NAME.onnx.data`` beside ``NAME.onnx``), each
+quantized weight written as soon as it is made and every other tensor
+copied in pieces, so memory holds about one weight whatever the model's
+size.  The two files appear together, only when both are complete.
+
+``dequantize`` is not offered for ONNX.
+"""
+
+import fnmatch
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ... import __version__
+from .._formats import _onnx_file as fmt
+from .._policy import _convention as conv
+from .._policy import _onnx_rules as rules
+from .._policy._suffix import ONNX, has_suffix
+from .._support._errors import FormatError
+from .._support._outputs import staged
+from ._container import Originals, ProgressFactory, Quantized, Row, already_quantized
+
+NAME = "onnx"
+DESCRIPTION = ONNX
+OUTPUT_IS_DIR = False
+OUTPUT_SUFFIX = ONNX
+DATA_SUFFIX = ".data"
+_ROUND_TRIP = 1024
+_BYTES_OVERHEAD = sys.getsizeof(b"")
+# nodes only a quantized model holds
+_QUANTIZED_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "DequantizeLinear", "ConvInteger"}
+
+
+def claims(path: str) -> bool:
+    return not os.path.isdir(path) and has_suffix(path, ONNX)
+
+
+def inputs(path: str) -> list[str]:
+    return [path, *fmt.external_files(fmt.load(path), path)]
+
+
+def companions(src: str, dst: str) -> list[str]:
+    """The files written beside `dst`: its external data file, for a
+    model whose weights are external."""
+    model = fmt.load(src)
+    return [data_path(dst)] if _external(model) else []
+
+
+def data_path(dst: str) -> str:
+    return dst + DATA_SUFFIX
+
+
+def _external(model: Any) -> bool:
+    return any(fmt.is_external(t) for t in model.graph.initializer)
+
+
+def settings(opts: conv.Options, src: str) -> rules.Settings:
+    """quantize_dynamic's arguments for `opts`: the defaults (per tensor,
+    QInt8), with --skip naming nodes to exclude (glob patterns)."""
+    if opts.block_size is not None or opts.rounding != "half_even" or opts.all_tensors or opts.clip:
+        raise FormatError(
+            f"{src}: an ONNX model is quantized as onnxruntime's quantize_dynamic "
+            "does; --block-size, --rounding, --all and --clip do not apply"
+        )
+    patterns = opts.skip
+    return rules.Settings(excluded=lambda name: any(fnmatch.fnmatchcase(name, p) for p in patterns))
+
+
+def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) -> None:
+    s = settings(opts, src)
+    onnx = fmt.onnx_module()
+    model = fmt.load(src)
+    version = fmt.opset(model, src)
+    if version < rules.MIN_OPSET:
+        raise FormatError(
+            f"{src}: ai.onnx opset {version}; int8q quantizes opset {rules.MIN_OPSET} "
+            "and later (onnx.version_converter.convert_version converts a model)"
+        )
+    graph = model.graph
+    rewrite = rules.Rewrite(onnx, graph, s, lambda t: fmt.read_float32(t, src), lambda t: None, src)
+    rewrite.check()
+    external = _external(model)
+    with staged(dst, False) as tmp:
+        data_tmp = data_path(tmp)
+        with open(data_tmp, "wb") if external else _nothing() as data:  # type: ignore[attr-defined]
+            writer = fmt.DataWriter(data, os.path.basename(data_path(dst))) if data else None
+            new: list[Any] = []
+
+            def emit(t: Any) -> None:
+                if writer is not None:
+                    writer.put(t)
+                new.append(t)
+
+            rewrite.emit = emit
+            total = sum(fmt.nbytes(t, src) for t in graph.initializer)
+            with progress(total, "quantize") as bar:
+                rewrite.run()
+                unused = rules.unused_initializers(graph)
+                rules.drop_initializers(graph, unused)
+                for t in graph.initializer:
+                    if writer is not None and fmt.is_external(t):
+                        writer.copy(t, src)
+                    elif writer is not None:
+                        writer.put(t)
+                    elif t.HasField("raw_data") and len(t.raw_data) + _BYTES_OVERHEAD >= _ROUND_TRIP:
+                        # quantize_dynamic saves and reloads the model with
+                        # onnx's external data (size_threshold 1024, on
+                        # sys.getsizeof(raw_data)), which leaves these
+                        # tensors' data_location set, to DEFAULT.
+                        t.data_location = 0
+                    bar.update(fmt.nbytes(t, src))
+                graph.initializer.extend(new)
+            rules.topological_sort(graph)
+            model.producer_name, model.producer_version = "int8q", __version__
+            blob = model.SerializeToString()
+            if len(blob) >= 2**31:
+                raise FormatError(
+                    f"{src}: the quantized model would exceed protobuf's 2 GB; "
+                    "give a model whose weights are in external data"
+                )
+            if data is not None:
+                data.flush()
+                os.fsync(data.fileno())
+        with open(tmp, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        if external:
+            os.replace(data_tmp, data_path(dst))
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
+def dequantize(src: str, dst: str, progress: ProgressFactory) -> None:
+    raise FormatError(
+        f"{src}: int8q does not dequantize ONNX models (onnxruntime runs the quantized model)"
+    )
+
+
+def inspect(path: str) -> list[Row]:
+    """One row per initializer, in file order: dtype the NumPy name,
+    scheme "int8"/"uint8" for quantized weights (``NAME_quantized``),
+    "scale" / "zero_point" for their companions, "none" for the rest."""
+    model = fmt.load(path)
+    names = {t.name for t in model.graph.initializer}
+    rows: list[Row] = []
+    for t in model.graph.initializer:
+        dtype = fmt._DTYPES.get(t.data_type)
+        shape = fmt.shape(t, path)
+        scheme = "none"
+        for suffix in (rules.QUANT_SUFFIX, "_scale", "_zero_point"):
+            stem = t.name[: -len(suffix)]
+            if t.name.endswith(suffix) and all(stem + s in names for s in (rules.QUANT_SUFFIX, "_scale")):
+                scheme = suffix.lstrip("_") if suffix != rules.QUANT_SUFFIX else str(np.dtype(dtype))
+        rows.append(
+            {
+                "file": os.path.basename(path),
+                "name": t.name,
+                "shape": shape,
+                "dtype": str(np.dtype(dtype)) if dtype else f"type {t.data_type}",
+                "scheme": "scale" if scheme == "scale" else scheme,
+                "size": fmt.nbytes(t, path) if dtype else 0,
+                "original_dtype": "float32" if scheme in ("int8", "uint8") else None,
+            }
+        )
+    return rows
+
+
+# ---- compare ----
+
+
+@contextmanager
+def originals(path: str) -> Iterator[Originals]:
+    """A reader by name of a float ONNX model's initializers (see _registry)."""
+    model = fmt.load(path)
+    if any(n.op_type in _QUANTIZED_OPS for n in model.graph.node):
+        raise already_quantized(path)
+    tensors = {t.name: t for t in model.graph.initializer}
+
+    def read(name: str) -> npt.NDArray[Any] | None:
+        t = tensors.get(name)
+        return None if t is None else fmt.read_any(t, path)
+
+    yield read
+
+
+def quantized(path: str) -> Iterator[Quantized]:
+    """Each quantized weight (``NAME_quantized`` with ``NAME_scale`` and
+    ``NAME_zero_point``) under its original name: codes and
+    ``(q - zero_point) * scale`` as DequantizeLinear computes it."""
+    model = fmt.load(path)
+    tensors = {t.name: t for t in model.graph.initializer}
+    for t in model.graph.initializer:
+        if not t.name.endswith(rules.QUANT_SUFFIX):
+            continue
+        stem = t.name[: -len(rules.QUANT_SUFFIX)]
+        scale_t, zp_t = tensors.get(stem + "_scale"), tensors.get(stem + "_zero_point")
+        if scale_t is None or zp_t is None or t.data_type not in (rules.INT8, rules.UINT8):
+            continue
+        q = _read_codes(t, path)
+        scale = fmt.read_any(scale_t, path).astype(np.float32)
+        zp = fmt.read_any(zp_t, path).astype(np.int32)
+        if scale.ndim == 1 and q.ndim >= 1 and scale.size == q.shape[-1]:
+            pass  # per channel along the last axis (MatMul's B)
+        elif scale.size != 1:
+            raise FormatError(f"{path}: {stem + '_scale'!r} does not fit {t.name!r}")
+        values = ((q.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
+        yield Quantized(stem, q.view(np.int8) if q.dtype == np.uint8 else q, values)
+
+
+def _read_codes(t: Any, path: str) -> npt.NDArray[Any]:
+    if not fmt.is_external(t):
+        return fmt.read_any(t, path)
+    file, offset, _ = fmt.external_info(t, path)
+    n = fmt.nbytes(t, path)
+    if offset + n > os.path.getsize(file):
+        raise FormatError(f"{path}: tensor {t.name!r}: external data lies past the end of its file")
+    with open(file, "rb") as f:
+        f.seek(offset)
+        raw = f.read(n)
+    if len(raw) != n:
+        raise FormatError(f"{path}: tensor {t.name!r}: the external data file ended early")
+    return np.frombuffer(raw, np.int8 if t.data_type == rules.INT8 else np.uint8).reshape(
+        fmt.shape(t, path)
+    )
