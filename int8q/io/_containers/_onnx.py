@@ -96,6 +96,10 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             "and later (onnx.version_converter.convert_version converts a model)"
         )
     graph = model.graph
+    # quantize_dynamic keeps onnx shape inference's value_info of the float
+    # graph; onnxruntime's graph optimizer reads it (which fusions apply),
+    # so outputs are bit-identical only with the same value_info.
+    inferred = _value_info(onnx, model, src)
     rewrite = rules.Rewrite(onnx, graph, s, lambda t: fmt.read_float32(t, src), lambda t: None, src)
     rewrite.check()
     external = _external(model)
@@ -130,6 +134,8 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
                     bar.update(fmt.nbytes(t, src))
                 graph.initializer.extend(new)
             rules.topological_sort(graph)
+            graph.ClearField("value_info")
+            graph.value_info.extend(inferred)
             model.producer_name, model.producer_version = "int8q", __version__
             blob = model.SerializeToString()
             if len(blob) >= 2**31:
@@ -146,6 +152,13 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             os.fsync(f.fileno())
         if external:
             os.replace(data_tmp, data_path(dst))
+
+
+def _value_info(onnx: Any, model: Any, src: str) -> list[Any]:
+    try:
+        return list(onnx.shape_inference.infer_shapes(model).graph.value_info)
+    except Exception as exc:  # onnx's InferenceError, ValidationError...
+        raise FormatError(f"{src}: onnx shape inference fails: {exc}") from None
 
 
 @contextmanager
