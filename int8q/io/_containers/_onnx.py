@@ -96,9 +96,9 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             "and later (onnx.version_converter.convert_version converts a model)"
         )
     graph = model.graph
-    # quantize_dynamic keeps onnx shape inference's value_info of the float
-    # graph; onnxruntime's graph optimizer reads it (which fusions apply),
-    # so outputs are bit-identical only with the same value_info.
+    # quantize_dynamic keeps onnx shape inference's value_info (and output
+    # types) of the float graph; onnxruntime's graph optimizer reads them
+    # (which fusions apply), so outputs are bit-identical only with the same.
     inferred = _value_info(onnx, model, src)
     rewrite = rules.Rewrite(onnx, graph, s, lambda t: fmt.read_float32(t, src), lambda t: None, src)
     rewrite.check()
@@ -135,7 +135,9 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
                 graph.initializer.extend(new)
             rules.topological_sort(graph)
             graph.ClearField("value_info")
-            graph.value_info.extend(inferred)
+            graph.value_info.extend(inferred.value_info)
+            graph.ClearField("output")
+            graph.output.extend(inferred.output)
             model.producer_name, model.producer_version = "int8q", __version__
             blob = model.SerializeToString()
             if len(blob) >= 2**31:
@@ -154,9 +156,10 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             os.replace(data_tmp, data_path(dst))
 
 
-def _value_info(onnx: Any, model: Any, src: str) -> list[Any]:
+def _value_info(onnx: Any, model: Any, src: str) -> Any:
+    """The float graph after onnx shape inference (its value_info and outputs)."""
     try:
-        return list(onnx.shape_inference.infer_shapes(model).graph.value_info)
+        return onnx.shape_inference.infer_shapes(model).graph
     except Exception as exc:  # onnx's InferenceError, ValidationError...
         raise FormatError(f"{src}: onnx shape inference fails: {exc}") from None
 
