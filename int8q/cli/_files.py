@@ -58,11 +58,15 @@ def _file_options_given(args: argparse.Namespace) -> bool:
         or args.scheme is not None
         or args.clip is not None
         or args.report is not None
+        or args.per_channel
+        or args.reduce_range
+        or args.weight_type is not None
+        or args.op_types is not None
     )
 
 
 # inspect rows of tensors written as they were, and of a quantized weight's companions
-_KEPT, _COMPANIONS = "none", ("scale", "shape")
+_KEPT, _COMPANIONS = "none", ("scale", "shape", "zero_point")
 
 
 def _converted(rows: "list[Row]") -> int:
@@ -108,8 +112,7 @@ def _report(
     )
 
 
-def _check_patterns(patterns: Sequence[str], rows: "list[Row]", src: str) -> None:
-    names = [r["name"] for r in rows]
+def _check_patterns(patterns: Sequence[str], names: Sequence[str], src: str) -> None:
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
             raise CLIError(
@@ -135,7 +138,7 @@ def cmd_quantize(args: argparse.Namespace) -> None:
     src = resolve(args, given)
     progress = _progress_wanted(args)
     before = io.inspect_file(src)
-    _check_patterns(args.skip or (), before, given)
+    _check_patterns(args.skip or (), io._skip_names(src, before), given)
     options: dict[str, Any] = {
         "per_tensor": args.per_tensor,
         "block_size": args.block_size,
@@ -146,6 +149,9 @@ def cmd_quantize(args: argparse.Namespace) -> None:
         "progress": progress,
         "clip": args.clip,
     }
+    for name in ("per_channel", "reduce_range", "weight_type", "op_types"):
+        if getattr(args, name):  # (given: the ONNX-only options, refused elsewhere)
+            options[name] = getattr(args, name)
     start = time.perf_counter()
     if args.report is None:
         io.quantize_file(src, args.output, **options, force=args.force)

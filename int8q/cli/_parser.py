@@ -240,6 +240,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write what `int8q compare IN OUT --json` prints to FILE (an existing "
         "FILE only with --force; OUT and FILE are both written, or neither)",
     )
+    onnx = p.add_argument_group(
+        "ONNX models (onnxruntime quantize_dynamic's options; --skip names nodes)"
+    )
+    how.add_argument(
+        "--per-channel",
+        action="store_true",
+        help="ONNX: one scale per output channel of each MatMul weight (per_channel=True)",
+    )
+    onnx.add_argument(
+        "--reduce-range", action="store_true", help="ONNX: 7-bit weights (reduce_range=True)"
+    )
+    onnx.add_argument(
+        "--weight-type",
+        type=_choice("QInt8", "QUInt8"),
+        metavar="{QInt8,QUInt8}",
+        help="ONNX: the weights' type (default QInt8)",
+    )
+    onnx.add_argument(
+        "--op-types",
+        type=lambda text: tuple(t for t in text.split(",") if t),
+        metavar="OP[,OP...]",
+        help="ONNX: the operator types to quantize (default: quantize_dynamic's)",
+    )
     p.set_defaults(func=cmd_quantize)
 
     p = sub.add_parser(

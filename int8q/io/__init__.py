@@ -155,6 +155,13 @@ def _inputs(path: str) -> list[str]:
     return container_for(path).inputs(path)
 
 
+def _skip_names(path: str, rows: list[Row]) -> list[str]:
+    """What `skip` patterns match for `path`: tensor names (`rows`), an
+    ONNX model's node names."""
+    names = getattr(container_for(path), "skip_names", None)
+    return [r["name"] for r in rows] if names is None else names(path)
+
+
 def _progress(enabled: bool) -> Callable[[int, str], Progress]:
     """A factory ``(total_bytes, description) -> Progress`` for the containers."""
     return lambda total, desc: Progress(total, enabled, desc)
@@ -173,6 +180,10 @@ def quantize_file(
     progress: bool = False,
     clip: Clip = None,
     force: bool = False,
+    per_channel: bool = False,
+    reduce_range: bool = False,
+    weight_type: str | None = None,
+    op_types: Iterable[str] | None = None,
 ) -> None:
     """Quantize a checkpoint file (or sharded checkpoint) into `dst`.
 
@@ -211,6 +222,14 @@ def quantize_file(
         Replace an existing `dst` (file or folder), in one step: until the
         new output is complete the old one stays as it was.  Without it an
         existing output is a FormatError (an empty folder is not refused).
+    per_channel, reduce_range, weight_type, op_types
+        For an ONNX model only, quantize_dynamic's arguments of the same
+        names: one scale per output channel of each MatMul weight,
+        7-bit weights, ``"QInt8"`` (default) or ``"QUInt8"`` weights, the
+        operator types to quantize (default: quantize_dynamic's).  An ONNX
+        model's `skip` patterns name nodes (quantize_dynamic's
+        nodes_to_exclude); see
+        https://int8q.readthedocs.io/en/latest/guide/onnx.html.
 
     Raises
     ------
@@ -240,11 +259,28 @@ def quantize_file(
     >>> d.cleanup()
     """
     _flags(per_tensor=per_tensor, all_tensors=all_tensors, progress=progress, force=force)
+    _flags(per_channel=per_channel, reduce_range=reduce_range)
     opts = conv.options(
-        per_tensor, block_size, rounding, _patterns(skip), all_tensors, scheme, clip
+        per_tensor,
+        block_size,
+        rounding,
+        _patterns(skip),
+        all_tensors,
+        scheme,
+        clip,
+        per_channel,
+        reduce_range,
+        weight_type,
+        op_types,
     )
     src, dst = _path(src, "src"), _path(dst, "dst")
     container = container_for(src)
+    onnx_only = per_channel or reduce_range or weight_type is not None or op_types is not None
+    if onnx_only and container.NAME != "onnx":
+        raise ValueError(
+            "per_channel, reduce_range, weight_type and op_types apply to ONNX "
+            f"models, not to {container.DESCRIPTION}"
+        )
     if scheme is not None and scheme not in getattr(container, "SCHEMES", ()):
         raise ValueError(
             f"a scheme ({scheme}) applies to Hugging Face model folders (a "

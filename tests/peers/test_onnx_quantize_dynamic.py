@@ -158,3 +158,43 @@ def test_inspect_and_compare(tmp_path):
     assert all(r["sqnr_db"] > 30 for r in compared.values())
     with pytest.raises(FormatError, match="quantized"):
         int8q.io.compare_files(dst, dst)
+
+
+OPTIONS = [
+    ({"per_channel": True, "op_types": ["MatMul", "Gather"]},
+     {"per_channel": True, "op_types_to_quantize": ["MatMul", "Gather"]}),
+    ({"reduce_range": True}, {"reduce_range": True}),
+    ({"per_channel": True, "reduce_range": True, "op_types": ["MatMul"]},
+     {"per_channel": True, "reduce_range": True, "op_types_to_quantize": ["MatMul"]}),
+    ({"op_types": ["Gather", "Transpose"]}, {"op_types_to_quantize": ["Gather", "Transpose"]}),
+    ({"per_tensor": True}, {}),
+]
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "zero"])
+@pytest.mark.parametrize("ours, theirs", OPTIONS)
+@pytest.mark.parametrize("weight_type", ["QInt8", "QUInt8"])
+def test_options_match_quantize_dynamic(tmp_path, kind, ours, theirs, weight_type):
+    from onnxruntime.quantization import QuantType
+
+    src = transformer_like(tmp_path / "m.onnx", seed=7, kind=kind)
+    ours = dict(ours, weight_type=weight_type)
+    theirs = dict(theirs, weight_type=getattr(QuantType, weight_type))
+    assert_same(*both(tmp_path, src, int8q=ours, **theirs))
+
+
+def test_per_channel_through_a_transpose_is_refused(tmp_path):
+    src = transformer_like(tmp_path / "m.onnx")
+    with pytest.raises(FormatError, match="per channel"):
+        int8q.io.quantize_file(src, tmp_path / "q.onnx", per_channel=True)
+    assert not os.path.exists(tmp_path / "q.onnx")
+
+
+def test_onnx_options_are_refused_for_other_containers(tmp_path):
+    src = tmp_path / "w.npy"
+    np.save(src, np.ones((2, 2), np.float32))
+    for kw in ({"per_channel": True}, {"reduce_range": True}, {"weight_type": "QUInt8"}, {"op_types": ["MatMul"]}):
+        with pytest.raises(ValueError, match="ONNX"):
+            int8q.io.quantize_file(src, tmp_path / "q.npz", **kw)
+    with pytest.raises(ValueError, match="weight_type"):
+        int8q.io.quantize_file(src, tmp_path / "q.npz", weight_type="int8")

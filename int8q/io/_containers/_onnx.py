@@ -65,6 +65,11 @@ def companions(src: str, dst: str) -> list[str]:
     return [data_path(dst)] if _external(model) else []
 
 
+def skip_names(path: str) -> list[str]:
+    """What --skip patterns match: node names (quantize_dynamic's nodes_to_exclude)."""
+    return [n.name for n in fmt.load(path).graph.node]
+
+
 def data_path(dst: str) -> str:
     return dst + DATA_SUFFIX
 
@@ -74,15 +79,22 @@ def _external(model: Any) -> bool:
 
 
 def settings(opts: conv.Options, src: str) -> rules.Settings:
-    """quantize_dynamic's arguments for `opts`: the defaults (per tensor,
-    QInt8), with --skip naming nodes to exclude (glob patterns)."""
+    """quantize_dynamic's arguments for `opts` (default: its defaults, per
+    tensor, QInt8; --per-tensor is that default), with --skip naming nodes
+    to exclude (glob patterns)."""
     if opts.block_size is not None or opts.rounding != "half_even" or opts.all_tensors or opts.clip:
         raise FormatError(
             f"{src}: an ONNX model is quantized as onnxruntime's quantize_dynamic "
             "does; --block-size, --rounding, --all and --clip do not apply"
         )
     patterns = opts.skip
-    return rules.Settings(excluded=lambda name: any(fnmatch.fnmatchcase(name, p) for p in patterns))
+    return rules.Settings(
+        weight_type=rules.UINT8 if opts.weight_type == "QUInt8" else rules.INT8,
+        per_channel=opts.per_channel,
+        reduce_range=opts.reduce_range,
+        op_types=rules.DEFAULT_OP_TYPES if opts.op_types is None else opts.op_types,
+        excluded=lambda name: any(fnmatch.fnmatchcase(name, p) for p in patterns),
+    )
 
 
 def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) -> None:
@@ -225,7 +237,8 @@ def originals(path: str) -> Iterator[Originals]:
 def quantized(path: str) -> Iterator[Quantized]:
     """Each quantized weight (``NAME_quantized`` with ``NAME_scale`` and
     ``NAME_zero_point``) under its original name: codes and
-    ``(q - zero_point) * scale`` as DequantizeLinear computes it."""
+    ``(q - zero_point) * scale`` as DequantizeLinear computes it (uint8
+    codes mapped as _as_int8_codes says, for compare's shares)."""
     model = fmt.load(path)
     tensors = {t.name: t for t in model.graph.initializer}
     for t in model.graph.initializer:
@@ -243,7 +256,14 @@ def quantized(path: str) -> Iterator[Quantized]:
         elif scale.size != 1:
             raise FormatError(f"{path}: {stem + '_scale'!r} does not fit {t.name!r}")
         values = ((q.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
-        yield Quantized(stem, q.view(np.int8) if q.dtype == np.uint8 else q, values)
+        yield Quantized(stem, q if q.dtype == np.int8 else _as_int8_codes(q, zp), values)
+
+
+def _as_int8_codes(q: npt.NDArray[np.uint8], zp: npt.NDArray[np.int32]) -> npt.NDArray[np.int8]:
+    """uint8 codes as compare counts int8 ones: 0 where q is its zero
+    point, -128 / 127 at the ends of uint8's range, 1 elsewhere."""
+    shifted = np.where(q == zp, 0, 1)
+    return np.where(q == 0, -128, np.where(q == 255, 127, shifted)).astype(np.int8)
 
 
 def _read_codes(t: Any, path: str) -> npt.NDArray[Any]:

@@ -34,6 +34,8 @@ META_KEY = "int8q"  # safetensors __metadata__ key / .npz entry stem
 STORED_SCHEMES = ("per_row", "per_tensor", "per_block")
 # A model folder's --scheme values: compressed-tensors presets (_compressed_tensors).
 SERVING_SCHEMES: tuple[str, ...] = get_args(Scheme)
+# An ONNX model's weight types (onnxruntime's QuantType names).
+WEIGHT_TYPES = ("QInt8", "QUInt8")
 
 
 class Options(NamedTuple):
@@ -46,6 +48,11 @@ class Options(NamedTuple):
     all_tensors: bool = False
     scheme: "str | None" = None  # a Hugging Face folder's scheme (W8A16, W8A8)
     clip: Clip = None  # "mse": per-scale clipping that minimises MSE
+    # ONNX models only (quantize_dynamic's arguments of the same names)
+    per_channel: bool = False
+    reduce_range: bool = False
+    weight_type: "str | None" = None  # "QInt8" (default) or "QUInt8"
+    op_types: "tuple[str, ...] | None" = None  # None: quantize_dynamic's default
 
 
 class Layout(TypedDict):
@@ -83,8 +90,22 @@ def options(
     all_tensors: bool = False,
     scheme: str | None = None,
     clip: str | None = None,
+    per_channel: bool = False,
+    reduce_range: bool = False,
+    weight_type: str | None = None,
+    op_types: str | Iterable[str] | None = None,
 ) -> Options:
     """Checked Options; ValueError/TypeError before any file is touched."""
+    if per_channel and (per_tensor or block_size is not None):
+        raise ValueError("give per_channel, or per_tensor or block_size, not both")
+    if weight_type is not None and weight_type not in WEIGHT_TYPES:
+        raise ValueError(f"weight_type must be one of {WEIGHT_TYPES}, got {weight_type!r}")
+    if isinstance(op_types, str):
+        op_types = (op_types,)
+    if op_types is not None:
+        op_types = tuple(op_types)
+        if not all(isinstance(o, str) and o for o in op_types):
+            raise TypeError(f"op_types must be operator names (str), got {op_types!r}")
     if block_size is not None:
         block_size = check_block_size(block_size)
         if per_tensor:
@@ -103,6 +124,10 @@ def options(
         bool(all_tensors),
         scheme,
         cast(Clip, clip),
+        bool(per_channel),
+        bool(reduce_range),
+        weight_type,
+        op_types,
     )
 
 

@@ -353,6 +353,14 @@ class Rewrite:
         if name not in self.quantized or name in self.generated:
             return None
         v = self.quantized[name]
+        scale = self.initializers.get(v.scale_name)
+        if v.axis is None and scale is not None and len(scale.dims) and int(np.prod(scale.dims)) != 1:
+            # (onnxruntime fails an assertion here: per channel codes moved
+            # by a Transpose have no axis to dequantize along)
+            raise FormatError(
+                f"{self.where}: {name!r} would be dequantized per channel without an axis; "
+                "leave Transpose out of the op types with per_channel"
+            )
         dq_name = name + "_DequantizeLinear"
         if self._find(dq_name) is not None:
             return None
