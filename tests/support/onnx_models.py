@@ -2,6 +2,7 @@
 int8q quantized with the one onnxruntime's quantize_dynamic writes."""
 
 import logging
+import warnings
 
 import numpy as np
 
@@ -107,3 +108,42 @@ def run(path, feeds):
     opts.intra_op_num_threads = 1
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     return session.run(None, feeds)
+
+
+def export_minilm(folder, path):
+    """all-MiniLM-L6-v2 (the model folder `folder`) exported with
+    torch.onnx.export (TorchScript exporter: no onnxscript needed), inputs
+    input_ids, attention_mask, token_type_ids, output last_hidden_state."""
+    import torch
+    import transformers
+
+    model = transformers.AutoModel.from_pretrained(str(folder)).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return out.last_hidden_state
+
+    ids = torch.ones(1, 8, dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    # (the TorchScript exporter is deprecated, with a warning, from torch 2.9:
+    # the dynamo one needs onnxscript, which CI does not install)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Encoder(model),
+            (ids, ids, torch.zeros_like(ids)),
+            str(path),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
+    return path
