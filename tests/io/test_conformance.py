@@ -74,6 +74,25 @@ def make_gguf(d):
     return d / "model-f32.gguf", d / "model-f32.gguf", "out.gguf"
 
 
+def make_onnx(d):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    init = [numpy_helper.from_array(a, n) for n, a in TENSORS.items()]
+    nodes = [
+        helper.make_node("MatMul", ["x", "layers.0.mlp.weight"], ["h"], "mlp"),
+        helper.make_node("MatMul", ["h", "layers.0.attn.weight"], ["a"], "attn"),
+        helper.make_node("Mul", ["a", "layers.0.norm.weight"], ["y"], "norm"),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 32])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "conformance", [x], [y], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    # weights in external data: a truncated input is a short data file
+    onnx.save(model, str(d / "model.onnx"), save_as_external_data=True, location="model.onnx.data")
+    return d / "model.onnx", d / "model.onnx.data", "out.onnx"
+
+
 # name -> builder(folder) -> (input path, its file holding tensor data, output name)
 BUILDERS = {
     "safetensors": make_safetensors,
@@ -82,6 +101,7 @@ BUILDERS = {
     "npy": make_npy,
     "npz": make_npz,
     "gguf": make_gguf,
+    "onnx": make_onnx,
 }
 
 

@@ -92,7 +92,27 @@ TARGETS = {
         lambda: [file_tests.gguf_seed()],
         lambda name: name.endswith(".gguf"),
     ),
+    "onnx": (
+        _file_target(".onnx"),
+        lambda: [_onnx_seed()],
+        lambda name: name.endswith(".onnx"),
+    ),
 }
+
+
+def _onnx_seed():
+    """A small float model (Gather, MatMul, Transpose...) as bytes."""
+    from onnx_models import transformer_like
+
+    folder = tempfile.mkdtemp()
+    try:
+        import pathlib
+
+        path = transformer_like(pathlib.Path(folder) / "seed.onnx")
+        with open(path, "rb") as f:
+            return f.read()
+    finally:
+        shutil.rmtree(folder)
 
 
 def golden_seeds(target):

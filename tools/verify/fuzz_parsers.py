@@ -9,7 +9,7 @@ run with the input saved as crash-*/timeout-* (libFuzzer's files).
     pip install atheris ".[test]"
     python tools/verify/fuzz_parsers.py --target=npz corpus/npz -max_total_time=36000 -timeout=20
 
-Targets: safetensors, metadata, index, npy, npz, codec, gguf (when int8q has
+Targets: safetensors, metadata, index, npy, npz, codec, gguf, onnx (when int8q has
 a GGUF container).  The corpus folder is seeded with valid files when
 empty; ``--golden`` adds the files of tests/golden that the target reads
 (the format's golden files, and tests/golden/fuzz/TARGET/, the findings
