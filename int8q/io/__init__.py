@@ -144,7 +144,7 @@ def _check_quantize_outputs(
     container = container_for(src)
     out = _output(container, dst, container.OUTPUT_SUFFIX)
     # Files a container writes beside its output (an ONNX model's external data)
-    companions = getattr(container, "companions", lambda src, dst: [])(src, dst)
+    companions: list[str] = getattr(container, "companions", lambda src, dst: [])(src, dst)
     beside = [Output(p, what="the output's data file") for p in companions]
     check_outputs([out, *beside, *extra], container.inputs(src), force)
     return out

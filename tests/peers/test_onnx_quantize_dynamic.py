@@ -56,8 +56,12 @@ def test_graph_and_outputs_match_quantize_dynamic(tmp_path, kind, names):
 
 def test_skip_excludes_nodes_as_nodes_to_exclude(tmp_path):
     src = transformer_like(tmp_path / "m.onnx")
-    ours, theirs = both(tmp_path, src, int8q={"skip": ["mm[24]", "gather2"]},
-                        nodes_to_exclude=["mm2", "mm4", "gather2"])
+    ours, theirs = both(
+        tmp_path,
+        src,
+        int8q={"skip": ["mm[24]", "gather2"]},
+        nodes_to_exclude=["mm2", "mm4", "gather2"],
+    )
     assert_same(ours, theirs)
     ops = [n.op_type for n in onnx.load(str(ours)).graph.node]
     assert ops.count("MatMul") == 2
@@ -116,7 +120,12 @@ W = np.ones((4, 4), np.float32)
     [
         ([helper.make_node("Gemm", ["x", "w"], ["y"], "g")], [W], 17, "Gemm"),
         ([helper.make_node("MatMul", ["x", "w"], ["y"], "m")], [W], 10, "opset 10"),
-        ([helper.make_node("MatMul", ["x", "w"], ["y"], "m")], [W.astype(np.float16)], 17, "float16"),
+        (
+            [helper.make_node("MatMul", ["x", "w"], ["y"], "m")],
+            [W.astype(np.float16)],
+            17,
+            "float16",
+        ),
         ([helper.make_node("Conv", ["x", "w"], ["y"], "c")], [W], 17, "Conv"),
     ],
 )
@@ -139,7 +148,12 @@ def test_conv_left_out_by_skip_is_copied_and_matches(tmp_path):
 
 def test_options_that_do_not_apply_are_refused(tmp_path):
     src = transformer_like(tmp_path / "m.onnx")
-    for kw in ({"block_size": 32}, {"rounding": "half_away"}, {"all_tensors": True}, {"clip": "mse"}):
+    for kw in (
+        {"block_size": 32},
+        {"rounding": "half_away"},
+        {"all_tensors": True},
+        {"clip": "mse"},
+    ):
         with pytest.raises(FormatError, match="quantize_dynamic"):
             int8q.io.quantize_file(src, tmp_path / "q.onnx", **kw)
 
@@ -161,11 +175,15 @@ def test_inspect_and_compare(tmp_path):
 
 
 OPTIONS = [
-    ({"per_channel": True, "op_types": ["MatMul", "Gather"]},
-     {"per_channel": True, "op_types_to_quantize": ["MatMul", "Gather"]}),
+    (
+        {"per_channel": True, "op_types": ["MatMul", "Gather"]},
+        {"per_channel": True, "op_types_to_quantize": ["MatMul", "Gather"]},
+    ),
     ({"reduce_range": True}, {"reduce_range": True}),
-    ({"per_channel": True, "reduce_range": True, "op_types": ["MatMul"]},
-     {"per_channel": True, "reduce_range": True, "op_types_to_quantize": ["MatMul"]}),
+    (
+        {"per_channel": True, "reduce_range": True, "op_types": ["MatMul"]},
+        {"per_channel": True, "reduce_range": True, "op_types_to_quantize": ["MatMul"]},
+    ),
     ({"op_types": ["Gather", "Transpose"]}, {"op_types_to_quantize": ["Gather", "Transpose"]}),
     ({"per_tensor": True}, {}),
 ]
@@ -193,7 +211,12 @@ def test_per_channel_through_a_transpose_is_refused(tmp_path):
 def test_onnx_options_are_refused_for_other_containers(tmp_path):
     src = tmp_path / "w.npy"
     np.save(src, np.ones((2, 2), np.float32))
-    for kw in ({"per_channel": True}, {"reduce_range": True}, {"weight_type": "QUInt8"}, {"op_types": ["MatMul"]}):
+    for kw in (
+        {"per_channel": True},
+        {"reduce_range": True},
+        {"weight_type": "QUInt8"},
+        {"op_types": ["MatMul"]},
+    ):
         with pytest.raises(ValueError, match="ONNX"):
             int8q.io.quantize_file(src, tmp_path / "q.npz", **kw)
     with pytest.raises(ValueError, match="weight_type"):

@@ -66,8 +66,13 @@ def transformer_like(path, seed=0, kind="normal", opset=17, external=False, name
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     if external:
-        onnx.save(model, str(path), save_as_external_data=True, location=path.name + ".weights",
-                  size_threshold=256)
+        onnx.save(
+            model,
+            str(path),
+            save_as_external_data=True,
+            location=path.name + ".weights",
+            size_threshold=256,
+        )
     else:
         onnx.save(model, str(path))
     return path

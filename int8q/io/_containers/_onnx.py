@@ -117,7 +117,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
     external = _external(model)
     with staged(dst, False) as tmp:
         data_tmp = data_path(tmp)
-        with open(data_tmp, "wb") if external else _nothing() as data:  # type: ignore[attr-defined]
+        with open(data_tmp, "wb") if external else _nothing() as data:
             writer = fmt.DataWriter(data, os.path.basename(data_path(dst))) if data else None
             new: list[Any] = []
 
@@ -137,7 +137,9 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
                         writer.copy(t, src)
                     elif writer is not None:
                         writer.put(t)
-                    elif t.HasField("raw_data") and len(t.raw_data) + _BYTES_OVERHEAD >= _ROUND_TRIP:
+                    elif (
+                        t.HasField("raw_data") and len(t.raw_data) + _BYTES_OVERHEAD >= _ROUND_TRIP
+                    ):
                         # quantize_dynamic saves and reloads the model with
                         # onnx's external data (size_threshold 1024, on
                         # sys.getsizeof(raw_data)), which leaves these
@@ -200,8 +202,12 @@ def inspect(path: str) -> list[Row]:
         scheme = "none"
         for suffix in (rules.QUANT_SUFFIX, "_scale", "_zero_point"):
             stem = t.name[: -len(suffix)]
-            if t.name.endswith(suffix) and all(stem + s in names for s in (rules.QUANT_SUFFIX, "_scale")):
-                scheme = suffix.lstrip("_") if suffix != rules.QUANT_SUFFIX else str(np.dtype(dtype))
+            if t.name.endswith(suffix) and all(
+                stem + s in names for s in (rules.QUANT_SUFFIX, "_scale")
+            ):
+                scheme = (
+                    suffix.lstrip("_") if suffix != rules.QUANT_SUFFIX else str(np.dtype(dtype))
+                )
         rows.append(
             {
                 "file": os.path.basename(path),

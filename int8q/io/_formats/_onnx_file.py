@@ -129,11 +129,15 @@ def read_float32(t: Any, path: str) -> npt.NDArray[np.float32]:
     if is_external(t):
         file, offset, length = external_info(t, path)
         if length is not None and length != n:
-            raise FormatError(f"{what}: external data length {length}, expected {n} for dims {list(dims)}")
+            raise FormatError(
+                f"{what}: external data length {length}, expected {n} for dims {list(dims)}"
+            )
         try:
             size = os.path.getsize(file)
         except OSError:
-            raise FormatError(f"{what}: external data file {os.path.basename(file)!r} is missing") from None
+            raise FormatError(
+                f"{what}: external data file {os.path.basename(file)!r} is missing"
+            ) from None
         if offset + n > size:
             raise FormatError(
                 f"{what}: external data at {offset}+{n} lies past the end of "
@@ -146,10 +150,14 @@ def read_float32(t: Any, path: str) -> npt.NDArray[np.float32]:
         return a
     if t.HasField("raw_data"):
         if len(t.raw_data) != n:
-            raise FormatError(f"{what}: {len(t.raw_data)} bytes of data, expected {n} for dims {list(dims)}")
+            raise FormatError(
+                f"{what}: {len(t.raw_data)} bytes of data, expected {n} for dims {list(dims)}"
+            )
         return np.frombuffer(t.raw_data, "<f4").astype(np.float32).reshape(dims)
     if len(t.float_data) != n // 4:
-        raise FormatError(f"{what}: {len(t.float_data)} values, expected {n // 4} for dims {list(dims)}")
+        raise FormatError(
+            f"{what}: {len(t.float_data)} values, expected {n // 4} for dims {list(dims)}"
+        )
     return np.array(t.float_data, np.float32).reshape(dims)
 
 
@@ -202,9 +210,13 @@ class DataWriter:
         file, offset, length = external_info(t, path)
         n = nbytes(t, path)
         if length is not None and length != n:
-            raise FormatError(f"{path}: tensor {t.name!r}: external data length {length}, expected {n}")
+            raise FormatError(
+                f"{path}: tensor {t.name!r}: external data length {length}, expected {n}"
+            )
         if offset + n > os.path.getsize(file):
-            raise FormatError(f"{path}: tensor {t.name!r}: external data lies past the end of its file")
+            raise FormatError(
+                f"{path}: tensor {t.name!r}: external data lies past the end of its file"
+            )
         start = self._start()
         buf = np.empty(min(n, COPY_BYTES), np.uint8)
         with open(file, "rb") as src:

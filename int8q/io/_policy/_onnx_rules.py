@@ -87,7 +87,11 @@ class _QValue(NamedTuple):
 
 
 def qparams(
-    rmin: npt.NDArray[np.float32], rmax: npt.NDArray[np.float32], qtype: int, symmetric: bool, reduced: bool
+    rmin: npt.NDArray[np.float32],
+    rmax: npt.NDArray[np.float32],
+    qtype: int,
+    symmetric: bool,
+    reduced: bool,
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float32]]:
     """Zero points (of qtype's dtype) and float32 scales for per-scale ranges
     `rmin`, `rmax` (float32 arrays of one shape): quant_utils.compute_scale_zp."""
@@ -198,7 +202,11 @@ class Rewrite:
                     f"{what}: onnxruntime rewrites Gemm into MatMul before quantizing; "
                     "int8q does not (export the model with MatMul, or use onnxruntime)"
                 )
-            if node.op_type in DEFAULT_OP_TYPES and node.op_type not in HANDLED and self._wanted(node):
+            if (
+                node.op_type in DEFAULT_OP_TYPES
+                and node.op_type not in HANDLED
+                and self._wanted(node)
+            ):
                 raise FormatError(
                     f"{what}: int8q quantizes MatMul, Gather and Transpose nodes only; "
                     f"leave {node.op_type} out of the op types, or exclude the node"
@@ -210,7 +218,9 @@ class Rewrite:
                 weight = node.input[0]
             t = self.initializers.get(weight or "")
             if t is not None and t.data_type == FLOAT16:
-                raise FormatError(f"{what}: float16 weight {t.name!r}; int8q quantizes float32 weights only")
+                raise FormatError(
+                    f"{what}: float16 weight {t.name!r}; int8q quantizes float32 weights only"
+                )
 
     # ---- the rewrite ----
 
@@ -270,7 +280,7 @@ class Rewrite:
             if dql is None:
                 outputs = [name + QUANT_SUFFIX, name + "_scale", name + "_zero_point"]
                 dql = self.onnx.helper.make_node("DynamicQuantizeLinear", [name], outputs, dql_name)
-                self.quantized[name] = _QValue(*outputs[:1], outputs[1], outputs[2], None)
+                self.quantized[name] = _QValue(outputs[0], outputs[1], outputs[2], None)
                 nodes.append(dql)
             return dql.output[0], dql.output[2], dql.output[1], nodes
         raise FormatError(f"{self.where}: node {node.name!r} reads {name!r}, which nothing defines")
@@ -282,7 +292,9 @@ class Rewrite:
                 return node
         return None
 
-    def _quantize_initializer(self, name: str, qtype: int, reduced: bool, per_channel: bool) -> _QValue:
+    def _quantize_initializer(
+        self, name: str, qtype: int, reduced: bool, per_channel: bool
+    ) -> _QValue:
         """quantize_initializer(_impl) / quantize_weight_per_channel(_impl):
         the first quantization of an initializer is reused by every node."""
         if name in self.quantized:
@@ -297,13 +309,17 @@ class Rewrite:
         axis = None
         if per_channel:
             if x.ndim == 0:
-                raise FormatError(f"{self.where}: weight {name!r} is 0-d; per channel needs an axis")
+                raise FormatError(
+                    f"{self.where}: weight {name!r} is 0-d; per channel needs an axis"
+                )
             axis = x.ndim - 1  # MatMul's per-channel axis is -1
         q, zps, scales = quantize_weight(x, qtype, symmetric, reduced, axis)
         del x
         helper = self.onnx.helper
         dims = [] if axis is None else [int(t.dims[axis])]
-        v = _QValue(name + QUANT_SUFFIX, name + "_scale", name + "_zero_point", -1 if per_channel else None)
+        v = _QValue(
+            name + QUANT_SUFFIX, name + "_scale", name + "_zero_point", -1 if per_channel else None
+        )
         for proto in (
             helper.make_tensor(v.scale_name, t.data_type, dims, scales.tolist()),
             helper.make_tensor(v.zp_name, qtype, dims, zps.tolist()),
@@ -330,7 +346,9 @@ class Rewrite:
             mul = helper.make_node("Mul", [sa, sb], [mul_name + ":0"], mul_name)
             nodes.append(mul)
         scale_out = name + "_output_scale_mul" if name else ""
-        nodes.append(helper.make_node("Mul", [cast_out, mul.output[0]], [node.output[0]], scale_out))
+        nodes.append(
+            helper.make_node("Mul", [cast_out, mul.output[0]], [node.output[0]], scale_out)
+        )
         self._add(*nodes)
 
     def _gather(self, node: Any) -> None:
@@ -364,7 +382,12 @@ class Rewrite:
             return None
         v = self.quantized[name]
         scale = self.initializers.get(v.scale_name)
-        if v.axis is None and scale is not None and len(scale.dims) and int(np.prod(scale.dims)) != 1:
+        if (
+            v.axis is None
+            and scale is not None
+            and len(scale.dims)
+            and int(np.prod(scale.dims)) != 1
+        ):
             # (onnxruntime fails an assertion here: per channel codes moved
             # by a Transpose have no axis to dequantize along)
             raise FormatError(
@@ -381,7 +404,9 @@ class Rewrite:
 def unused_initializers(graph: Any) -> list[str]:
     """The names of initializers no node and no output reads
     (onnx_model._clean_initializers_helper, no subgraphs)."""
-    wanted = {i for n in graph.node for i in n.input if i} | {o.name for o in graph.output if o.name}
+    wanted = {i for n in graph.node for i in n.input if i} | {
+        o.name for o in graph.output if o.name
+    }
     wanted -= {o for n in graph.node for o in n.output}
     return [t.name for t in graph.initializer if t.name not in wanted]
 
