@@ -221,3 +221,32 @@ def test_onnx_options_are_refused_for_other_containers(tmp_path):
             int8q.io.quantize_file(src, tmp_path / "q.npz", **kw)
     with pytest.raises(ValueError, match="weight_type"):
         int8q.io.quantize_file(src, tmp_path / "q.npz", weight_type="int8")
+
+
+def test_command_line_flags_match_quantize_dynamic(tmp_path, capsys):
+    from cli import run
+    from onnxruntime.quantization import QuantType
+
+    src = transformer_like(tmp_path / "m.onnx", seed=3)
+    ours, theirs = tmp_path / "int8q.onnx", tmp_path / "ort.onnx"
+    flags = ["--per-channel", "--reduce-range", "--weight-type", "quint8"]
+    flags += ["--op-types", "MatMul,Gather", "--skip", "mm4"]
+    code, _, err = run(capsys, "quantize", src, "-o", ours, *flags)
+    assert code == 0, err
+    assert "quantized 4 tensors" in err  # w1, w2, w3 and emb: zero points are companions
+    quantize_dynamic(
+        src,
+        theirs,
+        per_channel=True,
+        reduce_range=True,
+        weight_type=QuantType.QUInt8,
+        op_types_to_quantize=["MatMul", "Gather"],
+        nodes_to_exclude=["mm4"],
+    )
+    assert_same(ours, theirs)
+    code, out, _ = run(capsys, "inspect", ours)
+    assert code == 0 and "w1_quantized" in out
+    code, out, _ = run(capsys, "compare", src, ours)
+    assert code == 0 and "w1" in out
+    code, _, err = run(capsys, "quantize", src, "-o", tmp_path / "x.onnx", "--skip", "nope")
+    assert code == 2 and "--skip 'nope'" in err
