@@ -45,7 +45,6 @@ print(json.dumps({"seconds": seconds, "peak_rss": resource.getrusage(resource.RU
 def build_synthetic(path, gib):
     """A chain of MatMul + Relu layers, 4096 x 4096 float32 each, weights in
     one external data file; written a tensor at a time."""
-    import onnx
     from onnx import TensorProto, helper
 
     d = 4096
@@ -61,7 +60,11 @@ def build_synthetic(path, gib):
             t.name, t.data_type = f"layer{i}.weight", TensorProto.FLOAT
             t.dims.extend([d, d])
             t.data_location = TensorProto.EXTERNAL
-            for key, value in (("location", os.path.basename(data)), ("offset", offset), ("length", w.nbytes)):
+            for key, value in (
+                ("location", os.path.basename(data)),
+                ("offset", offset),
+                ("length", w.nbytes),
+            ):
                 e = t.external_data.add()
                 e.key, e.value = key, str(value)
             offset += w.nbytes

@@ -100,7 +100,7 @@ def settings(opts: conv.Options, src: str) -> rules.Settings:
 def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) -> None:
     s = settings(opts, src)
     onnx = fmt.onnx_module()
-    model = fmt.load(src)
+    model = fmt.load(src, own=True)
     version = fmt.opset(model, src)
     if version < rules.MIN_OPSET:
         raise FormatError(
@@ -173,7 +173,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
 def _value_info(onnx: Any, model: Any, src: str) -> Any:
     """The float graph after onnx shape inference (its value_info and outputs)."""
     try:
-        return onnx.shape_inference.infer_shapes(model).graph
+        return onnx.shape_inference.infer_shapes(fmt.without_weights(model)).graph
     except Exception as exc:  # onnx's InferenceError, ValidationError...
         raise FormatError(f"{src}: onnx shape inference fails: {exc}") from None
 

@@ -37,9 +37,28 @@ def onnx_module() -> Any:
     return onnx
 
 
-def load(path: str) -> Any:
+# The last model parsed, by (path, device, inode, size, mtime): one command
+# reads the model several times (its inputs, its outputs, then the model
+# itself), and parsing a large inline model takes a while.
+_last: "tuple[tuple[Any, ...], Any] | None" = None
+
+
+def _key(path: str) -> tuple[Any, ...]:
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def load(path: str, *, own: bool = False) -> Any:
     """The ModelProto of `path`, without its external data; FormatError for
-    a file that is not one."""
+    a file that is not one.  `own`: the caller may change it (it is then
+    not kept for the next call)."""
+    global _last
+    key = _key(path)
+    if _last is not None and _last[0] == key:
+        model = _last[1]
+        if own:
+            _last = None
+        return model
     onnx = onnx_module()
     try:
         with open(path, "rb") as f:
@@ -50,9 +69,33 @@ def load(path: str) -> Any:
         raise
     except Exception as exc:  # protobuf's DecodeError, RuntimeWarning...
         raise FormatError(f"{path}: not an ONNX model (truncated or corrupt: {exc})") from None
+    del data
     if not model.HasField("graph"):
         raise FormatError(f"{path}: not an ONNX model (no graph)")
+    _last = None if own else (key, model)
     return model
+
+
+def without_weights(model: Any) -> Any:
+    """A copy of `model` whose large float initializers hold no data (what
+    shape inference needs of them is their type and dims; small and integer
+    ones, which shapes can be computed from, are kept whole)."""
+    light = onnx_module().ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    src, dst = model.graph, light.graph
+    dst.name = src.name
+    for field in ("node", "input", "output", "value_info", "sparse_initializer"):
+        getattr(dst, field).extend(getattr(src, field))
+    for t in src.initializer:
+        if t.data_type in (1, 10, 11, 16) and t.HasField("raw_data") and len(t.raw_data) > 4096:
+            shell = dst.initializer.add()
+            shell.name, shell.data_type = t.name, t.data_type
+            shell.dims.extend(t.dims)
+        else:
+            dst.initializer.add().CopyFrom(t)
+    return light
 
 
 def opset(model: Any, path: str) -> int:
