@@ -101,8 +101,10 @@ def same_initializers(a, b):
 
 def child(src, dst, tool):
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, src, dst, tool], capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD, src, dst, tool], capture_output=True, text=True
     )
+    if out.returncode:
+        raise SystemExit(f"{tool} on {src} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

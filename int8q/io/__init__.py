@@ -16,6 +16,9 @@ Containers, chosen from the input's name:
 - ``*.gguf``: into a Q8_0 GGUF with llama-quantize's tensor types (the
   conventions below do not apply; see
   https://int8q.readthedocs.io/en/latest/guide/gguf.html).
+- ``*.onnx``: an ONNX model, quantized as onnxruntime's quantize_dynamic
+  does (the conventions below do not apply; needs the onnx package; see
+  https://int8q.readthedocs.io/en/latest/guide/onnx.html).
 
 Conventions (the same as the ``int8q`` command): floating tensors of two or
 more dimensions are quantized per row (``axis=0``) and stored as int8 under
@@ -191,7 +194,7 @@ def quantize_file(
     ----------
     src : str or os.PathLike
         ``.safetensors``, a sharded checkpoint directory or its
-        ``*.safetensors.index.json``, ``.npy``, ``.npz`` or ``.gguf``.
+        ``*.safetensors.index.json``, ``.npy``, ``.npz``, ``.gguf`` or ``.onnx``.
     dst : str or os.PathLike
         The output: a file of the same format, with its suffix (``.npz``
         for ``.npy``), or a new (or empty) folder, named without a file
