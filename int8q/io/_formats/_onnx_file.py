@@ -72,8 +72,24 @@ def load(path: str, *, own: bool = False) -> Any:
     del data
     if not model.HasField("graph"):
         raise FormatError(f"{path}: not an ONNX model (no graph)")
+    _check_names(model, path)
     _last = None if own else (key, model)
     return model
+
+
+def _check_names(model: Any, path: str) -> None:
+    """FormatError unless every name int8q reads is text: protobuf hands over
+    a string field that is not valid UTF-8 as bytes, which every verb (quantize,
+    inspect, compare) would trip on later."""
+    g = model.graph
+    names = [g.name]
+    for t in g.initializer:
+        names += [t.name, *(e.key for e in t.external_data), *(e.value for e in t.external_data)]
+    names += [v.name for v in (*g.input, *g.output, *g.value_info)]
+    for node in g.node:
+        names += [node.name, node.op_type, node.domain, *node.input, *node.output]
+    if not all(isinstance(n, str) for n in names):
+        raise FormatError(f"{path}: a name in the graph is not valid UTF-8")
 
 
 def without_weights(model: Any) -> Any:
