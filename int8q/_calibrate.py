@@ -1,6 +1,8 @@
 """int8q.Calibrator: ranges found once over a stream of batches, saved, reused.
 
-State per channel (one channel per tensor when axis is None):
+State per channel (one channel per tensor when axis is None), or per block
+with block_size ("minmax" only; every batch then has the same shape, which
+fixes the scale shape):
 
 - the exact running range ``[min(0, min x), max(0, max x)]`` in the working
   dtype ("minmax" uses nothing else, so its scales equal int8q.quantize's on
@@ -43,7 +45,7 @@ from . import _calibration_state as _state
 from . import _calibration_stream as _stream
 from ._calibration_state import FORMAT
 from ._checks import calibrator_options
-from ._granularity import Granularity
+from ._granularity import Granularity, resolve
 from ._operands import as_input
 from ._typing import ArrayLike, CalibrationMethod, FloatArray, QDtype, Rounding
 
@@ -72,6 +74,12 @@ class Calibrator:
     axis : int or None
         None: one range for the whole tensor; k: one per index along axis k
         (the other axes may change size from batch to batch).
+    block_size : int or None
+        One range per block of `block_size` values, as in `int8q.quantize`:
+        along the last axis, or along `axis` when both are given (the scale
+        has the batch's shape with that axis ceil-divided).  Every batch
+        must then have the same shape.  For "minmax" only (a histogram per
+        block would take ``16 * bins`` bytes for each block).
     symmetric : bool
         True: int8 scales ``absmax / 127`` (zero point None); False: ranges
         with a zero point, as ``int8q.quantize(x, symmetric=False)``.
@@ -98,6 +106,15 @@ class Calibrator:
     array([0.00787402, 0.03149606])
     >>> cal.quantize(np.array([2.0, 2.0])).q
     array([127,  64], dtype=int8)
+
+    Blocks of 2 along axis 0, as ``int8q.quantize(x, axis=0, block_size=2)``:
+
+    >>> x = np.array([[1.0, -8.0], [2.0, 4.0], [-4.0, 1.0]])
+    >>> cal = int8q.Calibrator(axis=0, block_size=2).update(x)
+    >>> cal.scale.shape
+    (2, 2)
+    >>> bool((cal.quantize(x).q == int8q.quantize(x, axis=0, block_size=2).q).all())
+    True
     """
 
     # State, None until the first batch (or from_dict): the working dtype,
@@ -110,27 +127,33 @@ class Calibrator:
     _hist: Any
     _exp: Any
     _frozen: tuple[FloatArray, npt.NDArray[Any] | None] | None
+    # With block_size: the shape every batch has, and the scale shape.
+    _shape: tuple[int, ...] | None
+    _scale_shape: tuple[int, ...] | None
 
     def __init__(
         self,
         method: CalibrationMethod = "minmax",
         *,
         axis: int | None = None,
+        block_size: int | None = None,
         symmetric: bool = True,
         qdtype: QDtype = "int8",
         percentile: float = 99.99,
         bins: int = 2048,
     ) -> None:
-        axis, qdtype, bins = calibrator_options(
-            method, axis, symmetric, qdtype, percentile, bins, METHODS, MAX_BINS
+        axis, block_size, qdtype, bins = calibrator_options(
+            method, axis, symmetric, qdtype, percentile, bins, METHODS, MAX_BINS, block_size
         )
         self.method, self.axis, self.symmetric = method, axis, bool(symmetric)
+        self.block_size = block_size
         self.qdtype, self.percentile, self.bins = qdtype, float(percentile), bins
         self._lock = threading.Lock()  # guards everything below
         self.dtype = None  # working dtype, from the first batch
         self.count = 0  # values seen
         self._lo = self._hi = None
         self._hist = self._exp = None
+        self._shape = self._scale_shape = None
         self._frozen = None  # (scale, zero_point) of a calibrator loaded by from_dict
 
     # -- feeding -------------------------------------------------------------
@@ -145,7 +168,8 @@ class Calibrator:
         ----------
         batch : array_like, Dask array, or iterable of them
             An array of any shape that has the channel axis (of the same
-            length in every batch), a CPU torch tensor, a Dask array (any
+            length in every batch; with block_size, of the same shape as
+            every other batch), a CPU torch tensor, a Dask array (any
             chunking; read one block at a time) or an iterator or generator
             of such batches.
 
@@ -157,7 +181,8 @@ class Calibrator:
         Raises
         ------
         ValueError
-            NaN or inf in the batch; a channel axis of another length.
+            NaN or inf in the batch; a channel axis of another length; with
+            block_size, a batch of another shape.
         numpy.exceptions.AxisError
             An axis the batch does not have, as from `int8q.quantize`.
         TypeError
@@ -188,16 +213,28 @@ class Calibrator:
                 self.update(part)
             return self
         x = as_input(batch, "batch")
-        work, gran, lo, hi = _stream.reduce(x, self.axis)
+        work, gran, lo, hi = _stream.reduce(x, self.axis, None, self.block_size)
         with self._lock:
-            self._merge(x, work, gran, lo, hi)
+            if self.block_size is None:
+                self._merge(x, work, gran, lo, hi)
+            else:
+                self._start(work, gran.nscales, x.shape)
+                self._merge_blocks(x, work, lo, hi, slice(None))
         return self
 
-    def _check_fits(self, work: np.dtype[Any], channels: int) -> None:
-        """TypeError or ValueError unless a batch of `channels` channels in
-        the working dtype `work` fits the state (the caller holds the lock)."""
+    def _check_fits(
+        self, work: np.dtype[Any], channels: int, shape: tuple[int, ...] | None = None
+    ) -> None:
+        """TypeError or ValueError unless a batch of `channels` channels (of
+        `shape`, with block_size) in the working dtype `work` fits the state
+        (the caller holds the lock)."""
         if self.dtype is not None and work != self.dtype:
             raise TypeError(f"batches computed in {self.dtype} so far; this one is in {work}")
+        if self._shape is not None and shape != self._shape:
+            raise ValueError(
+                f"batch has shape {shape}, expected shape {self._shape}: with "
+                f"block_size={self.block_size} every batch has the shape of the first"
+            )
         if self._lo is not None and channels != self._lo.shape[0]:
             raise ValueError(
                 f"batch has {channels} channels along axis {self.axis}, "
@@ -211,11 +248,18 @@ class Calibrator:
                     "use fewer bins"
                 )
 
-    def _start(self, work: np.dtype[Any], channels: int) -> None:
-        """Empty state for `channels` channels (the caller holds the lock)."""
-        self._check_fits(work, channels)
+    def _start(
+        self, work: np.dtype[Any], channels: int, shape: tuple[int, ...] | None = None
+    ) -> None:
+        """Empty state for `channels` channels, for batches of `shape` with
+        block_size (the caller holds the lock)."""
+        shape = None if shape is None else tuple(shape)
+        self._check_fits(work, channels, shape)
         if self._lo is None:
             self.dtype = work
+            if shape is not None:
+                self._shape = shape
+                self._scale_shape = resolve(shape, self.axis, self.block_size).scale_shape
             self._lo, self._hi = np.zeros(channels, work), np.zeros(channels, work)
             if self.method != "minmax":
                 self._hist = np.zeros((channels, 2 * self.bins), dtype=np.int64)
@@ -249,13 +293,32 @@ class Calibrator:
         self.count += int(x.size)
         self._frozen = None if self.method == "minmax" else self._frozen
 
+    def _merge_blocks(
+        self,
+        x: npt.NDArray[Any],
+        work: np.dtype[Any],
+        lo: FloatArray,
+        hi: FloatArray,
+        where: slice,
+    ) -> None:
+        """Merge the ranges lo, hi (flat) of batch x's blocks into the
+        blocks `where` (a slice along axis 0 of the scale shape) of a
+        started block state; the caller holds the lock."""
+        assert self._scale_shape is not None  # for mypy: _start set it
+        los = self._lo.reshape(self._scale_shape)[where]  # views of the state
+        his = self._hi.reshape(self._scale_shape)[where]
+        np.minimum(los, lo.reshape(los.shape), out=los)
+        np.maximum(his, hi.reshape(his.shape), out=his)
+        self.count += int(x.size)
+        self._frozen = None
+
     def _absorb(self, part: Calibrator) -> None:
         """Merge another calibrator's state (same options) into this one;
         the caller holds the lock.  Exact: histograms meet at the larger
         range of each channel, where bins merge exactly."""
         if part._lo is None:
             return
-        self._start(part.dtype, part._lo.shape[0])
+        self._start(part.dtype, part._lo.shape[0], part._shape)
         np.minimum(self._lo, part._lo, out=self._lo)
         np.maximum(self._hi, part._hi, out=self._hi)
         if self._hist is not None:
@@ -272,6 +335,7 @@ class Calibrator:
         return type(self)(
             self.method,
             axis=self.axis,
+            block_size=self.block_size,
             symmetric=self.symmetric,
             qdtype=self.qdtype,
             percentile=self.percentile,
@@ -311,7 +375,10 @@ class Calibrator:
             raise ValueError("the calibrator has seen no data yet; call update(batch)")
         work = self.dtype
         rmin, rmax = (np.asarray(r, work) for r in self._ranges())
-        shape = () if self.axis is None else (self._lo.shape[0],)
+        if self._scale_shape is not None:
+            shape = self._scale_shape
+        else:
+            shape = () if self.axis is None else (self._lo.shape[0],)
         if self.symmetric:  # (the ranges of the symmetric methods are [-t, t])
             amax = np.maximum(-rmin, rmax)
             return _engine.scales_from_absmax(amax).reshape(shape), None
@@ -320,7 +387,8 @@ class Calibrator:
 
     @property
     def scale(self) -> FloatArray:
-        """Scales in the working dtype: shape () per tensor, (channels,) per axis."""
+        """Scales in the working dtype: shape () per tensor, (channels,) per
+        axis, quantize's scale shape for the batches' shape with block_size."""
         return self._params()[0]
 
     @property
@@ -333,13 +401,15 @@ class Calibrator:
     ) -> QTensor:
         """Quantize `x` with the calibrated scales (and zero points).
 
-        ``int8q.quantize(x, scale=..., zero_point=..., axis=...)`` with this
-        calibrator's parameters: values beyond the calibrated range saturate.
+        ``int8q.quantize(x, scale=..., zero_point=..., axis=...,
+        block_size=...)`` with this calibrator's parameters: values beyond
+        the calibrated range saturate.
 
         Parameters
         ----------
         x : array_like
-            With the channel axis of the calibration data.
+            With the channel axis of the calibration data (with block_size,
+            its shape).
         out : ndarray, optional
             As in `int8q.quantize`.
         rounding : {"half_even", "half_away"}
@@ -364,6 +434,7 @@ class Calibrator:
             scale=scale,
             zero_point=zp,
             axis=self.axis,
+            block_size=self.block_size,
             qdtype=self.qdtype,
             symmetric=self.symmetric,
             out=out,
@@ -400,6 +471,8 @@ class Calibrator:
             "version": 1,
             "method": self.method,
             "axis": self.axis,
+            "block_size": self.block_size,
+            "shape": None if self._shape is None else list(self._shape),
             "symmetric": self.symmetric,
             "qdtype": self.qdtype.name,
             "percentile": self.percentile,
@@ -443,8 +516,10 @@ class Calibrator:
         array([64, 64], dtype=int8)
         """
         cal = cls(**_state.options(d))
-        saved = _state.values(d, cal.axis, cal.symmetric, cal.qdtype)
+        saved = _state.values(d, cal.axis, cal.symmetric, cal.qdtype, cal.block_size)
         cal.dtype, cal.count = saved.dtype, saved.seen
+        if saved.shape is not None:
+            cal._shape, cal._scale_shape = saved.shape, saved.scale.shape
         cal._lo, cal._hi = saved.lo, saved.hi
         cal._frozen = (saved.scale, saved.zero_point)
         return cal
@@ -463,5 +538,6 @@ class Calibrator:
     def __repr__(self) -> str:
         return (
             f"Calibrator(method={self.method!r}, axis={self.axis}, "
-            f"symmetric={self.symmetric}, qdtype={self.qdtype}, count={self.count})"
+            + ("" if self.block_size is None else f"block_size={self.block_size}, ")
+            + f"symmetric={self.symmetric}, qdtype={self.qdtype}, count={self.count})"
         )

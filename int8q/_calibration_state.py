@@ -10,6 +10,7 @@ choose a range inside it, so their scale can be no larger than the range's
 (or 1, the rule's value for a range that rounds to an empty one).
 """
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy.typing as npt
 
 from . import _affine, _engine
 from ._checks import MAX_DIMS
+from ._granularity import resolve
 from ._typing import FloatArray
 
 FORMAT = "int8q.Calibrator"
@@ -31,8 +33,9 @@ class Saved(NamedTuple):
     seen: int  # the count field (NamedTuple has a count method)
     lo: FloatArray
     hi: FloatArray
-    scale: FloatArray  # shaped () per tensor, (channels,) per axis
+    scale: FloatArray  # shaped () per tensor, (channels,) per axis, the scale shape per block
     zero_point: npt.NDArray[Any] | None
+    shape: tuple[int, ...] | None  # the batches' shape, with block_size
 
 
 def field(d: dict[str, Any], key: str) -> Any:
@@ -63,6 +66,8 @@ def options(d: object) -> dict[str, Any]:
     return {
         "method": field(d, "method"),
         "axis": axis,
+        # (dicts written before blocks have no block_size: None)
+        "block_size": d.get("block_size"),
         "symmetric": field(d, "symmetric"),
         "qdtype": np.dtype(qdtype),
         "percentile": field(d, "percentile"),
@@ -70,10 +75,16 @@ def options(d: object) -> dict[str, Any]:
     }
 
 
-def values(d: dict[str, Any], axis: int | None, symmetric: bool, qdtype: np.dtype[Any]) -> Saved:
+def values(
+    d: dict[str, Any],
+    axis: int | None,
+    symmetric: bool,
+    qdtype: np.dtype[Any],
+    block_size: int | None = None,
+) -> Saved:
     """The saved state of a `to_dict` dict whose options are valid: the
-    working dtype, count, range, scale and zero point, checked alone and
-    against each other."""
+    working dtype, count, range, scale and zero point (and the batches'
+    shape, with block_size), checked alone and against each other."""
     dtype = field(d, "dtype")
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
@@ -83,9 +94,17 @@ def values(d: dict[str, Any], axis: int | None, symmetric: bool, qdtype: np.dtyp
         raise TypeError(f"count must be an integer, got {count!r}")
     if not 0 <= count <= MAX_COUNT:
         raise ValueError(f"count must lie in [0, {MAX_COUNT}], got {count}")
-    if axis is None and isinstance(d.get("scale"), list) and len(d["scale"]) != 1:
-        raise ValueError(f"scale has {len(d['scale'])} values; with axis None it has one")
-    scale = _numbers(d, "scale", work, 1 if axis is None else None)
+    batches = None if block_size is None else _shape(d)
+    if batches is not None:
+        shape = resolve(batches, axis, block_size).scale_shape
+        n: int | None = math.prod(shape)
+    elif axis is None:
+        if isinstance(d.get("scale"), list) and len(d["scale"]) != 1:
+            raise ValueError(f"scale has {len(d['scale'])} values; with axis None it has one")
+        n = 1
+    else:
+        n = None
+    scale = _numbers(d, "scale", work, n)
     if not (scale > 0).all():
         i = int(np.flatnonzero(scale <= 0)[0])
         raise ValueError(f"scale[{i}] must be > 0, got {d['scale'][i]!r}")
@@ -105,9 +124,16 @@ def values(d: dict[str, Any], axis: int | None, symmetric: bool, qdtype: np.dtyp
             raise ValueError("zero_point must be null when symmetric is true")
     else:
         zp = _integers(d, "zero_point", qdtype, channels)
-    shape = () if axis is None else (channels,)
+    if batches is None:
+        shape = () if axis is None else (channels,)
     saved = Saved(
-        work, count, lo, hi, scale.reshape(shape), None if zp is None else zp.reshape(shape)
+        work,
+        count,
+        lo,
+        hi,
+        scale.reshape(shape),
+        None if zp is None else zp.reshape(shape),
+        batches,
     )
     _consistent(saved, str(field(d, "method")), symmetric, qdtype)
     return saved
@@ -157,6 +183,18 @@ def _consistent(saved: Saved, method: str, symmetric: bool, qdtype: np.dtype[Any
             f"scale[{i}] is {scale[i]!r}, more than {bound[i]!r}, the scale of the whole "
             f"range [{lo[i]!r}, {hi[i]!r}]: the scale contradicts min and max"
         )
+
+
+def _shape(d: dict[str, Any]) -> tuple[int, ...]:
+    """d["shape"], the batches' shape of a calibrator with block_size."""
+    shape = field(d, "shape")
+    if not isinstance(shape, list) or not all(type(n) is int for n in shape):
+        raise TypeError(f"shape must be a list of integers, got {shape!r}")
+    if not 1 <= len(shape) <= MAX_DIMS or min(shape) < 0:
+        raise ValueError(
+            f"shape must have 1 to {MAX_DIMS} non-negative lengths, got {shape!r}"
+        )
+    return tuple(shape)
 
 
 def _list(d: dict[str, Any], key: str, n: int | None) -> list[Any]:

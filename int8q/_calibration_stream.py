@@ -36,14 +36,17 @@ def is_dask(batch: object) -> bool:
 
 
 def reduce(
-    x: npt.NDArray[Any], axis: int | None, origin: tuple[int, ...] | None = None
+    x: npt.NDArray[Any],
+    axis: int | None,
+    origin: tuple[int, ...] | None = None,
+    block_size: int | None = None,
 ) -> tuple[np.dtype[Any], Granularity, FloatArray, FloatArray]:
     """(working dtype, geometry, min, max) of batch x: the running range
-    ``[min(0, min x), max(0, max x)]`` of each channel, flat, in the working
-    dtype.  ValueError for NaN or inf, at its index in the whole array
-    (x is the block at `origin` of it, when given)."""
+    ``[min(0, min x), max(0, max x)]`` of each channel (or block), flat, in
+    the working dtype.  ValueError for NaN or inf, at its index in the whole
+    array (x is the block at `origin` of it, when given)."""
     work = working_dtype(x.dtype)
-    gran = resolve(x.shape, axis, None)
+    gran = resolve(x.shape, axis, block_size)
     with np.errstate(invalid="ignore"):
         lo = np.asarray(_affine._reduce(x, gran, np.min)).astype(work).reshape(-1)
         hi = np.asarray(_affine._reduce(x, gran, np.max)).astype(work).reshape(-1)
@@ -72,11 +75,15 @@ def dask_part(cal: Any, arr: Any) -> Any:
     work = working_dtype(arr.dtype)
     if any(math.isnan(n) for n in arr.shape):
         raise ValueError("batch has unknown chunk sizes; call batch.compute_chunk_sizes() first")
-    gran = resolve(arr.shape, cal.axis, None)
+    gran = resolve(arr.shape, cal.axis, cal.block_size)
+    shape = tuple(arr.shape) if cal.block_size is not None else None
     with cal._lock:  # fail before computing anything
-        cal._check_fits(work, gran.nscales)
+        cal._check_fits(work, gran.nscales, shape)
     part = cal._fresh()
-    part._start(work, gran.nscales)
+    part._start(work, gran.nscales, shape)
+    if shape is not None:
+        _dask_blocks(part, arr, gran)
+        return part
     if arr.ndim == 0:
         x = as_input(arr.compute(), "batch")
         part._merge(x, *reduce(x, cal.axis))
@@ -92,6 +99,35 @@ def dask_part(cal: Any, arr: Any) -> Any:
         part._merge(x, *reduce(x, cal.axis, origin), first, gran.nscales)
         start += rows
     return part
+
+
+def _dask_blocks(part: Any, arr: Any, gran: Granularity) -> None:
+    """Feed calibrator `part` (blocks of gran) Dask array `arr`, one row of
+    chunks along axis 0 at a time.  A row holds the scales of its rows of
+    the scale shape, except where the blocks run along axis 0 itself: then
+    the row is cut where a block starts, and each piece holds whole blocks
+    (its first one possibly the end of a block an earlier row began)."""
+    along0 = gran.blocked_axis == 0
+    b = gran.block
+    start = 0
+    for i, rows in enumerate(arr.chunks[0]):
+        x = as_input(arr.blocks[i].compute(), "batch")
+        cuts = [0, rows]
+        if along0:  # the first block start inside the row
+            cuts.insert(1, min(-start % b, rows))
+        for lo_row, hi_row in zip(cuts, cuts[1:]):
+            if hi_row == lo_row:  # (a row that starts a block)
+                continue
+            piece = x[lo_row:hi_row]
+            origin = (start + lo_row,) + (0,) * (arr.ndim - 1)
+            g0 = (start + lo_row) // b if along0 else start + lo_row
+            n0 = -(-piece.shape[0] // b) if along0 else piece.shape[0]
+            # (a piece's blocks along axis 0 are the array's g0, g0 + 1, ...:
+            # it starts on a block boundary or lies inside one block)
+            where = slice(g0, g0 + n0)
+            work, _, lo, hi = reduce(piece, part.axis, origin, part.block_size)
+            part._merge_blocks(piece, work, lo, hi, where)
+        start += rows
 
 
 def grow(
@@ -132,7 +168,8 @@ def add(
     # bin of 0 whatever the factor, and 2^(log2(bins) + 1100) overflows.
     own = exp[first : first + gran.nscales]
     factor = np.ldexp(1.0, np.where(own == E_EMPTY, 0, int(math.log2(n)) - own))
-    # (the Calibrator takes axis alone: no blocks along an axis, rblk 0)
+    # (histograms are per tensor or channel, block_size being for minmax
+    # only: no blocks along an axis, rblk 0)
     n_row, block, cmod, nb, _, _ = gran.layout
     flat_hist = hist[first : first + gran.nscales].reshape(-1)
     for start, chunk in chunks(x, work):

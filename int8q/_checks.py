@@ -380,12 +380,15 @@ def calibrator_options(
     bins: Any,
     methods: tuple[str, ...],
     max_bins: int,
-) -> tuple[int | None, np.dtype[Any], int]:
-    """The Calibrator's (axis, qdtype, bins) as it keeps them; TypeError or
-    ValueError naming the first parameter it does not take (`methods` and
-    `max_bins` are the Calibrator's).  qdtype, symmetric and the type of
-    axis are checked as quantize checks them; the axis against each batch's
-    dimensions (`granularity`, at update)."""
+    block_size: Any = None,
+) -> tuple[int | None, int | None, np.dtype[Any], int]:
+    """The Calibrator's (axis, block_size, qdtype, bins) as it keeps them;
+    TypeError or ValueError naming the first parameter it does not take
+    (`methods` and `max_bins` are the Calibrator's).  qdtype, symmetric,
+    block_size and the type of axis are checked as quantize checks them;
+    the axis against each batch's dimensions (`granularity`, at update).
+    block_size is for "minmax" only: a histogram per block would take
+    16 * bins bytes for each block."""
     one_of(method, methods, "method")
     boolean(symmetric, "symmetric")
     qdtype = qdtype_of(qdtype)
@@ -400,7 +403,15 @@ def calibrator_options(
     bins = integer(bins, "bins")
     if not 2 <= bins <= max_bins or bins & (bins - 1):
         raise ValueError(f"bins must be a power of two in [2, {max_bins}], got {bins!r}")
-    return None if axis is None else integer(axis, "axis"), qdtype, bins
+    if block_size is not None:
+        block_size = check_block_size(block_size)
+        if method != "minmax":
+            raise ValueError(
+                f'block_size is for method "minmax" only; method {method!r} keeps a '
+                "histogram per channel, and one per block would take 16 * bins bytes "
+                "for each block"
+            )
+    return None if axis is None else integer(axis, "axis"), block_size, qdtype, bins
 
 
 # -- operands and out= ----------------------------------------------------------
