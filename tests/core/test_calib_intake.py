@@ -68,6 +68,10 @@ def test_axis_of_another_type_is_quantizes_type_error(axis):
         ({"symmetric": "yes"}, {"symmetric": "yes"}, TypeError),
         ({"symmetric": None}, {"symmetric": None}, TypeError),
         ({"symmetric": 1}, {"symmetric": 1}, TypeError),
+        ({"block_size": 0}, {"block_size": 0}, ValueError),
+        ({"block_size": 2**63}, {"block_size": 2**63}, ValueError),
+        ({"block_size": 2.0}, {"block_size": 2.0}, TypeError),
+        ({"block_size": True}, {"block_size": True}, TypeError),
     ],
 )
 def test_shared_options_raise_quantizes_errors(quantize_kw, calibrator_kw, error):

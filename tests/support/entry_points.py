@@ -187,11 +187,12 @@ def run_absmax(x, opts):
 
 
 def _calibrator(opts):
-    kwargs = {k: opts[k] for k in ("axis", "symmetric", "qdtype") if k in opts}
+    kwargs = {k: opts[k] for k in ("axis", "block_size", "symmetric", "qdtype") if k in opts}
     return int8q.Calibrator("minmax", **kwargs)
 
 
-CALIBRATOR_OPTIONS = {"axis", "symmetric", "qdtype", "rounding"}
+# (block_size alone or with axis: blocks along that axis, one batch shape)
+CALIBRATOR_OPTIONS = {"axis", "block_size", "symmetric", "qdtype", "rounding"}
 
 
 @entry_point("Calibrator", options=CALIBRATOR_OPTIONS)
