@@ -191,9 +191,7 @@ def _shape(d: dict[str, Any]) -> tuple[int, ...]:
     if not isinstance(shape, list) or not all(type(n) is int for n in shape):
         raise TypeError(f"shape must be a list of integers, got {shape!r}")
     if not 1 <= len(shape) <= MAX_DIMS or min(shape) < 0:
-        raise ValueError(
-            f"shape must have 1 to {MAX_DIMS} non-negative lengths, got {shape!r}"
-        )
+        raise ValueError(f"shape must have 1 to {MAX_DIMS} non-negative lengths, got {shape!r}")
     return tuple(shape)
 
 
