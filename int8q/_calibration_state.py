@@ -95,6 +95,8 @@ def values(
     if not 0 <= count <= MAX_COUNT:
         raise ValueError(f"count must lie in [0, {MAX_COUNT}], got {count}")
     batches = None if block_size is None else _shape(d)
+    if block_size is None and d.get("shape") is not None:
+        raise ValueError("shape must be null when block_size is null")
     if batches is not None:
         shape = resolve(batches, axis, block_size).scale_shape
         n: int | None = math.prod(shape)

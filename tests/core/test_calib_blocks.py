@@ -178,6 +178,13 @@ def test_bad_dicts_are_refused(change, error, match):
         int8q.Calibrator.from_dict(d)
 
 
+def test_shape_without_block_size_is_refused():
+    d = int8q.Calibrator(axis=1).update(sample((4, 3))).to_dict()
+    d["shape"] = [4, 3]
+    with pytest.raises(ValueError, match="shape must be null"):
+        int8q.Calibrator.from_dict(d)
+
+
 def test_dict_without_shape_is_refused():
     d = int8q.Calibrator(block_size=4).update(sample((4, 8))).to_dict()
     del d["shape"]
