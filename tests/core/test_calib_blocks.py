@@ -253,3 +253,17 @@ def test_dask_any_chunking(data):
     assert same_bits(want.scale, int8q.quantize(x, **kw).scale)
     got = int8q.Calibrator(**kw).update(da.from_array(x, chunks=chunks))
     assert got.to_dict() == want.to_dict()
+
+
+def test_threads_sharing_a_block_calibrator_lose_no_update():
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [sample((10, 5), seed=s) * (1 + s % 5) for s in range(40)]
+    kw = dict(axis=0, block_size=3, symmetric=False, qdtype=np.uint8)
+    shared = int8q.Calibrator(**kw)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(shared.update, batches))
+    alone = int8q.Calibrator(**kw)
+    for b in batches:
+        alone.update(b)
+    assert shared.to_dict() == alone.to_dict()
