@@ -133,3 +133,47 @@ def test_honest_external_data_is_read(tmp_path):
     path = model_with(tmp_path, external(location="w.bin", offset=0, length=64))
     int8q.io.quantize_file(path, tmp_path / "q.onnx")
     assert int8q.io.compare_files(path, tmp_path / "q.onnx")
+
+
+def _graph(tmp_path, nodes, init, x_shape=(1, 2, 5, 5)):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x_shape))
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "g", [x], [y], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+W4 = numpy_helper.from_array(np.ones((3, 2, 3, 3), np.float32), "w")
+B = numpy_helper.from_array(np.ones(3, np.float32), "b")
+
+
+@pytest.mark.parametrize(
+    "node, init, match",
+    [
+        (helper.make_node("Gemm", ["x"], ["y"], "g"), [], "too few inputs"),
+        (helper.make_node("Conv", ["x"], ["y"], "c"), [], "too few inputs"),
+        (helper.make_node("Conv", ["x", "w", ""], ["y"], "c"), [W4], "empty bias"),
+        (
+            helper.make_node("Conv", ["x", "w", "b"], ["y"], "c"),
+            [numpy_helper.from_array(np.ones(3, np.float32), "w"), B],
+            "fewer than 2 dims",
+        ),
+        (
+            helper.make_node("Conv", ["x", "w", "b"], ["y"], "c"),
+            [numpy_helper.from_array(np.ones((3, 2, 3, 3), np.float16), "w"), B],
+            "float16",
+        ),
+    ],
+)
+def test_conv_and_gemm_that_quantize_dynamic_fails_on(tmp_path, capsys, node, init, match):
+    refused(tmp_path, capsys, _graph(tmp_path, [node], init), match)
+
+
+def test_gemm_whose_weight_lies_past_its_file(tmp_path, capsys):
+    # B is read (and transposed) only when it is quantized: still checked first
+    (tmp_path / "w.bin").write_bytes(np.ones(4, np.float32).tobytes())
+    node = helper.make_node("Gemm", ["x", "w"], ["y"], "g", transB=1)
+    w = external(location="w.bin", offset=0, length=64)
+    refused(tmp_path, capsys, _graph(tmp_path, [node], [w], (2, 4)), "past the end", "w")

@@ -118,7 +118,6 @@ W = np.ones((4, 4), np.float32)
 @pytest.mark.parametrize(
     "nodes, init, opset, match",
     [
-        ([helper.make_node("Gemm", ["x", "w"], ["y"], "g")], [W], 17, "Gemm"),
         ([helper.make_node("MatMul", ["x", "w"], ["y"], "m")], [W], 10, "opset 10"),
         (
             [helper.make_node("MatMul", ["x", "w"], ["y"], "m")],
@@ -126,7 +125,6 @@ W = np.ones((4, 4), np.float32)
             17,
             "float16",
         ),
-        ([helper.make_node("Conv", ["x", "w"], ["y"], "c")], [W], 17, "Conv"),
     ],
 )
 def test_what_int8q_does_not_reproduce_is_refused(tmp_path, nodes, init, opset, match):

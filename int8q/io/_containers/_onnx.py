@@ -33,6 +33,7 @@ import numpy.typing as npt
 from ... import __version__
 from .._formats import _onnx_file as fmt
 from .._policy import _convention as conv
+from .._policy import _onnx_conv as gemm
 from .._policy import _onnx_rules as rules
 from .._policy._suffix import ONNX, has_suffix
 from .._support._errors import FormatError
@@ -66,8 +67,10 @@ def companions(src: str, dst: str) -> list[str]:
 
 
 def skip_names(path: str) -> list[str]:
-    """What --skip patterns match: node names (quantize_dynamic's nodes_to_exclude)."""
-    return [n.name for n in fmt.load(path).graph.node]
+    """What --skip patterns match: node names (quantize_dynamic's
+    nodes_to_exclude), with those of the MatMul and Add a Gemm becomes."""
+    graph = fmt.load(path).graph
+    return [n.name for n in graph.node] + gemm.gemm_names(fmt.onnx_module(), graph)
 
 
 def data_path(dst: str) -> str:
@@ -112,7 +115,27 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
     # types) of the float graph; onnxruntime's graph optimizer reads them
     # (which fusions apply), so outputs are bit-identical only with the same.
     inferred = _value_info(onnx, model, src)
-    rewrite = rules.Rewrite(onnx, graph, s, lambda t: fmt.read_float32(t, src), lambda t: None, src)
+    # Gemm becomes MatMul first, and shape inference runs again on the
+    # result (keeping what the first run inferred).
+    if any(gemm.rewritten(n, onnx.helper) for n in graph.node):
+        transposed = gemm.replace_gemm(onnx, graph, src)
+        inferred = _value_info(onnx, model, src, inferred)
+    else:
+        transposed = {}
+    sources = {t.name: t for t in graph.initializer}
+
+    def load(t: Any) -> npt.NDArray[np.float32]:
+        if t.name in transposed:  # B_Transposed: B's values, transposed
+            x = fmt.read_float32(sources[transposed[t.name]], src)
+            return np.ascontiguousarray(x.T)
+        return fmt.read_float32(t, src)
+
+    rewrite = rules.Rewrite(onnx, graph, s, load, lambda t: None, src)
+    rewrite.types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in (*inferred.value_info, *inferred.output, *inferred.input)
+        if v.type.HasField("tensor_type")
+    }
     rewrite.check()
     external = _external(model)
     with staged(dst, False) as tmp:
@@ -131,6 +154,9 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             with progress(total, "quantize") as bar:
                 rewrite.run()
                 unused = rules.unused_initializers(graph)
+                for t in graph.initializer:
+                    if t.name in transposed and t.name not in unused:
+                        gemm.fill_transposed(t, fmt.read_any(sources[transposed[t.name]], src))
                 rules.drop_initializers(graph, unused)
                 for t in graph.initializer:
                     if writer is not None and fmt.is_external(t):
@@ -170,10 +196,16 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             os.replace(data_tmp, data_path(dst))
 
 
-def _value_info(onnx: Any, model: Any, src: str) -> Any:
-    """The float graph after onnx shape inference (its value_info and outputs)."""
+def _value_info(onnx: Any, model: Any, src: str, first: Any = None) -> Any:
+    """The float graph after onnx shape inference (its value_info and
+    outputs), starting from `first`'s when given."""
+    light = fmt.without_weights(model)
+    if first is not None:
+        for field in ("value_info", "output"):
+            light.graph.ClearField(field)
+            getattr(light.graph, field).extend(getattr(first, field))
     try:
-        return onnx.shape_inference.infer_shapes(fmt.without_weights(model)).graph
+        return onnx.shape_inference.infer_shapes(light).graph
     except Exception as exc:  # onnx's InferenceError, ValidationError...
         raise FormatError(f"{src}: onnx shape inference fails: {exc}") from None
 

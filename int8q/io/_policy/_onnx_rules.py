@@ -16,6 +16,8 @@ quantize_dynamic writes:
   as onnxruntime quantizes activations (uint8, asymmetric, per tensor), the
   Gather reading the codes, and a ``DequantizeLinear`` where a float is needed;
 - Transpose of a quantized value: transposes the codes;
+- Conv and Gemm: see _onnx_conv (Gemm becomes MatMul first, Conv becomes
+  ``ConvInteger``);
 - any other node reading a quantized value gets it through a
   ``DequantizeLinear``; initializers no node reads any more are dropped,
   and the nodes are put in onnxruntime's topological order.
@@ -29,11 +31,12 @@ float32, 1 (zero point 0) below float32's smallest normal; the zero point
 scale and zero point: ONNX QuantizeLinear's arithmetic).
 
 What onnxruntime would do but int8q refuses, with a FormatError, rather than
-write something else: models whose quantized nodes include Conv, Attention,
-LSTM or EmbedLayerNormalization (left out of ``op_types`` they are not
-quantized, as in onnxruntime), Gemm nodes (onnxruntime turns them into
-MatMul first), nodes holding subgraphs, float16 weights, and ai.onnx
-opsets below 11 (which onnxruntime converts first).
+write something else: models whose quantized nodes include Attention, LSTM
+or EmbedLayerNormalization (left out of ``op_types`` they are not
+quantized, as in onnxruntime), nodes holding subgraphs, and ai.onnx opsets
+below 11 (which onnxruntime converts first).  Also refused: float16 weights
+of a quantized MatMul, Gather or Conv, where quantize_dynamic writes a model
+onnxruntime does not load (see _onnx_conv and docs/guide/onnx.md).
 """
 
 from collections.abc import Callable, Iterable
@@ -45,6 +48,7 @@ import numpy.typing as npt
 from ... import absmax as absmax_of
 from ... import quantize as quantize_array
 from .._support._errors import FormatError
+from . import _onnx_conv as conv
 
 # onnx.TensorProto.DataType values (spelled here so that the policy needs
 # no onnx import to be read; checked against onnx by the tests).
@@ -60,7 +64,7 @@ DEFAULT_OP_TYPES = (
     "Transpose",
     "EmbedLayerNormalization",
 )
-HANDLED = ("MatMul", "Gather", "Transpose")
+HANDLED = ("MatMul", "Gather", "Transpose", "Conv")
 QUANT_SUFFIX = "_quantized"  # quant_utils.TENSOR_NAME_QUANT_SUFFIX
 MIN_OPSET = 11  # below it onnxruntime converts the model, or builds another graph
 _RANGES = {  # (full, symmetric, reduced): quant_utils.ONNX_INT_TYPE_*_RANGE
@@ -145,7 +149,9 @@ class Rewrite:
     `initializers` maps every initializer's name to its TensorProto (their
     data is read through `load(proto) -> float32 array` only for those that
     are quantized); `emit` receives each new initializer TensorProto in the
-    order onnxruntime appends them (scale, zero point, codes).
+    order onnxruntime appends them (scale, zero point, codes).  `types`
+    maps value names to their element type as onnx shape inference gives
+    them (value_info, outputs, inputs); set it before check().
     """
 
     def __init__(
@@ -164,6 +170,7 @@ class Rewrite:
         self.new_names: set[str] = set()  # of new_nodes
         self.old_names = {n.name for n in graph.node}
         self.quantized: dict[str, _QValue] = {}
+        self.types: dict[str, int] = {}
         inputs = {i.name for i in graph.input}
         self.generated = inputs - set(self.initializers)
         self.tensor_names = inputs | {o.name for o in graph.output}
@@ -186,25 +193,24 @@ class Rewrite:
         # (names that are not UTF-8 were refused when the model was read)
         for node in self.graph.node:
             what = f"{self.where}: node {node.name!r} ({node.op_type})"
-            arity = {"MatMul": (2, 1), "Gather": (2, 1), "Transpose": (1, 1)}.get(node.op_type)
+            arity = {"MatMul": (2, 1), "Gather": (2, 1), "Transpose": (1, 1), "Conv": (2, 1)}.get(
+                node.op_type
+            )
             if arity and (len(node.input) < arity[0] or len(node.output) < arity[1]):
                 raise FormatError(f"{what} has too few inputs or outputs")
             if any(a.type in (5, 10) for a in node.attribute):  # GRAPH, GRAPHS
                 raise FormatError(f"{what} holds a subgraph; int8q does not quantize such models")
-            if node.op_type == "Gemm" and node.domain in ("", "ai.onnx"):
-                raise FormatError(
-                    f"{what}: onnxruntime rewrites Gemm into MatMul before quantizing; "
-                    "int8q does not (export the model with MatMul, or use onnxruntime)"
-                )
             if (
                 node.op_type in DEFAULT_OP_TYPES
                 and node.op_type not in HANDLED
                 and self._wanted(node)
             ):
                 raise FormatError(
-                    f"{what}: int8q quantizes MatMul, Gather and Transpose nodes only; "
+                    f"{what}: int8q quantizes MatMul, Gemm, Conv, Gather and Transpose nodes only; "
                     f"leave {node.op_type} out of the op types, or exclude the node"
                 )
+            if node.op_type == "Conv" and self._wanted(node):
+                conv.check_conv(self, node, what)
             weight = None
             if node.op_type == "MatMul" and self._wanted(node) and len(node.input) > 1:
                 weight = node.input[1]
@@ -227,6 +233,8 @@ class Rewrite:
                 self._gather(node)
             elif op == "Transpose" and self._wanted(node) and self._transpose_applies(node):
                 self._transpose(node)
+            elif op == "Conv" and self._wanted(node) and conv.conv_applies(self, node):
+                conv.conv(self, node)
             else:
                 self._dequantize_inputs(node)
                 self._add(node)
@@ -253,9 +261,12 @@ class Rewrite:
         # value always is one), then Direct8BitOp: only when it is quantized.
         return bool(node.input) and node.input[0] in self.quantized
 
-    def _inputs(self, node: Any, index: int, weight: bool) -> tuple[str, str, str, list[Any]]:
+    def _inputs(
+        self, node: Any, index: int, weight: bool, per_channel: bool = True
+    ) -> tuple[str, str, str, list[Any]]:
         """ONNXQuantizer.__quantize_inputs for one input: (codes, zero point,
-        scale names, new nodes)."""
+        scale names, new nodes); `per_channel` False for an operator that
+        never asks for channels (ConvInteger)."""
         name = node.input[index]
         if name in self.quantized:
             v = self.quantized[name]
@@ -263,8 +274,8 @@ class Rewrite:
         if name in self.initializers:
             s = self.settings
             qtype = s.weight_type if weight else UINT8
-            per_channel = weight and s.per_channel
-            v = self._quantize_initializer(name, qtype, weight and s.reduce_range, per_channel)
+            channels = weight and per_channel and s.per_channel
+            v = self._quantize_initializer(name, qtype, weight and s.reduce_range, channels)
             return v.q_name, v.zp_name, v.scale_name, []
         if name in self.tensor_names or name in self.generated:
             # a DynamicQuantizeLinear (fused: opset >= 11, uint8 activations)

@@ -1,0 +1,249 @@
+"""Conv and Gemm as onnxruntime's ``quantize_dynamic`` rewrites them (the
+operator rules beside _onnx_rules.Rewrite, which calls them).
+
+- Gemm (onnx_model.ONNXModel.replace_gemm_with_matmul, done before anything
+  is quantized): a Gemm with ``alpha == beta == 1`` and ``transA == 0``
+  becomes ``NAME_MatMul`` (output ``Y_MatMul`` when there is a C, then
+  ``NAME_Add`` adding C into Y; else output Y).  With ``transB == 1`` an
+  initializer B is replaced by a new initializer ``B_Transposed`` (a suffix
+  ``_1``, ``_2``... when the name is taken), B transposed; a B that is not
+  an initializer goes through a ``NAME_Transpose`` node.  Any other Gemm is
+  left as it is.  The MatMul rule then applies to the new MatMul.
+- Conv (operators/conv.ConvInteger): ``DynamicQuantizeLinear`` on X, the
+  weight quantized per tensor (also with ``per_channel``: onnxruntime's
+  ConvInteger does not ask for channels), ``ConvInteger`` with the Conv's
+  attributes, ``Cast``, the two ``Mul`` of the MatMul rule, and with a bias
+  B a ``Reshape`` of B to ``(1, -1, 1, ...)`` (shape initializer
+  ``Y_bias_reshape_shape``) and ``Y_bias_add``.  A weight that is not an
+  initializer goes through a ``DynamicQuantizeLinear`` (uint8) too.
+
+Refused, with a FormatError, where quantize_dynamic fails or writes a model
+onnxruntime does not load: a quantized Conv on float16 (DynamicQuantizeLinear
+takes float32 only), a bias with a weight that is not an initializer, an
+empty bias input.
+"""
+
+from typing import Any
+
+import numpy as np
+
+from .._support._errors import FormatError
+
+FLOAT, FLOAT16, INT64 = 1, 10, 7
+TRANSPOSED = "_Transposed"
+# the names quantization derives from an initializer's
+_DERIVED = ("", "_quantized", "_scale", "_zero_point")
+
+
+def _gemm_attrs(node: Any, helper: Any) -> tuple[Any, Any, Any, Any]:
+    alpha, beta, trans_a, trans_b = 1.0, 1.0, 0, 0
+    for attr in node.attribute:
+        if attr.name == "alpha":
+            alpha = helper.get_attribute_value(attr)
+        elif attr.name == "beta":
+            beta = helper.get_attribute_value(attr)
+        elif attr.name == "transA":
+            trans_a = helper.get_attribute_value(attr)
+        elif attr.name == "transB":
+            trans_b = helper.get_attribute_value(attr)
+    return alpha, beta, trans_a, trans_b
+
+
+def rewritten(node: Any, helper: Any) -> bool:
+    """Whether onnxruntime turns this node into a MatMul (any domain: it
+    looks at op_type only)."""
+    if node.op_type != "Gemm":
+        return False
+    alpha, beta, trans_a, _ = _gemm_attrs(node, helper)
+    return bool(alpha == 1.0 and beta == 1.0 and trans_a == 0)
+
+
+def gemm_names(onnx: Any, graph: Any) -> list[str]:
+    """The names of the nodes that replace_gemm makes (what --skip may name,
+    as nodes_to_exclude sees the graph after the rewrite)."""
+    names = []
+    for node in graph.node:
+        if node.name and rewritten(node, onnx.helper):
+            names += [node.name + s for s in ("_Transpose", "_MatMul", "_Add")]
+    return names
+
+
+def replace_gemm(onnx: Any, graph: Any, where: str) -> dict[str, str]:
+    """replace_gemm_with_matmul on the top graph.  Each new ``B_Transposed``
+    initializer is appended with its type and dims but no data (it is read
+    from B when it is quantized; `fill_transposed` writes the data of one
+    that stays float).  Returns {transposed name: B's name}."""
+    helper = onnx.helper
+    names = {t.name for t in graph.initializer}
+    names |= {v.name for v in (*graph.input, *graph.output, *graph.value_info)}
+    for node in graph.node:
+        names.update(node.input)
+        names.update(node.output)
+    initializers = {t.name: t for t in graph.initializer}
+    done: dict[str, str] = {}  # B -> its transposed initializer
+    sources: dict[str, str] = {}
+    new_nodes: list[Any] = []
+    changed = False
+    for node in graph.node:
+        if not rewritten(node, helper):
+            new_nodes.append(node)
+            continue
+        if len(node.input) < 2 or not node.output:
+            raise FormatError(f"{where}: node {node.name!r} (Gemm) has too few inputs or outputs")
+        changed = True
+        b = node.input[1]
+        if _gemm_attrs(node, helper)[3] == 1:
+            source = initializers.get(b)
+            if source is not None:
+                if b not in done:
+                    name, suffix = b + TRANSPOSED, 0
+                    while any(name + s in names for s in _DERIVED):
+                        suffix += 1
+                        name = f"{b}{TRANSPOSED}_{suffix}"
+                    names.update(name + s for s in _DERIVED)
+                    shell = graph.initializer.add()
+                    shell.name, shell.data_type = name, source.data_type
+                    shell.dims.extend(reversed(source.dims))
+                    done[b], sources[name] = name, b
+                b = done[b]
+            else:
+                b += TRANSPOSED
+                new_nodes.append(
+                    helper.make_node(
+                        "Transpose",
+                        inputs=[node.input[1]],
+                        outputs=[b],
+                        name=node.name + "_Transpose" if node.name else "",
+                    )
+                )
+        bias = len(node.input) > 2
+        new_nodes.append(
+            helper.make_node(
+                "MatMul",
+                inputs=[node.input[0], b],
+                outputs=[node.output[0] + ("_MatMul" if bias else "")],
+                name=node.name + "_MatMul" if node.name else "",
+            )
+        )
+        if bias:
+            new_nodes.append(
+                helper.make_node(
+                    "Add",
+                    inputs=[node.output[0] + "_MatMul", node.input[2]],
+                    outputs=node.output,
+                    name=node.name + "_Add" if node.name else "",
+                )
+            )
+    if changed:
+        graph.ClearField("node")
+        graph.node.extend(new_nodes)
+    return sources
+
+
+def fill_transposed(shell: Any, source: np.ndarray) -> None:
+    """Give a ``B_Transposed`` initializer that stays float its data
+    (numpy_helper.from_array of B's values transposed)."""
+    shell.raw_data = np.ascontiguousarray(source.T).tobytes()
+
+
+# ---- Conv ----
+
+
+def _float(rewrite: Any, name: str) -> bool:
+    """ONNXQuantizer.is_float_tensor: a float initializer, or a value whose
+    inferred type is float."""
+    t = rewrite.initializers.get(name)
+    if t is not None:
+        return bool(t.data_type in (FLOAT, FLOAT16))
+    return rewrite.types.get(name) in (FLOAT, FLOAT16)
+
+
+def _type(rewrite: Any, name: str) -> int | None:
+    t = rewrite.initializers.get(name)
+    return int(t.data_type) if t is not None else rewrite.types.get(name)
+
+
+def conv_applies(rewrite: Any, node: Any) -> bool:
+    """QuantOperatorBase.should_quantize: a float X."""
+    return _float(rewrite, node.input[0])
+
+
+def check_conv(rewrite: Any, node: Any, what: str) -> None:
+    """FormatError for a Conv that quantize_dynamic fails on, or turns into
+    a model onnxruntime does not load."""
+    if not conv_applies(rewrite, node):
+        return
+    if FLOAT16 in (_type(rewrite, node.input[0]), _type(rewrite, node.input[1])):
+        raise FormatError(
+            f"{what}: float16; onnxruntime's DynamicQuantizeLinear takes float32 only, "
+            "so int8q quantizes float32 Conv only"
+        )
+    if len(node.input) > 2:
+        if not node.input[2]:
+            raise FormatError(f"{what} has an empty bias input")
+        weight = rewrite.initializers.get(node.input[1])
+        if weight is None:
+            raise FormatError(
+                f"{what}: a bias with a weight that is not an initializer "
+                "(onnxruntime's ConvInteger needs the weight's rank)"
+            )
+        if len(weight.dims) < 2:
+            raise FormatError(f"{what}: weight {weight.name!r} has fewer than 2 dims")
+    if rewrite.types.get(node.output[0]) in (None, 0):
+        raise FormatError(f"{what}: onnx shape inference gives no type for {node.output[0]!r}")
+
+
+def _kwargs(onnx: Any, node: Any) -> dict[str, Any]:
+    """quant_utils.attribute_to_kwarg over the node's attributes."""
+    fields = {1: "f", 2: "i", 3: "s", 4: "t", 5: "g", 6: "floats", 7: "ints"}
+    fields.update({8: "strings", 9: "tensors", 10: "graphs"})
+    kwargs = {}
+    for attr in node.attribute:
+        if attr.type not in fields:
+            raise FormatError(f"{node.name!r}: attribute {attr.name!r} has type {attr.type}")
+        kwargs[attr.name] = getattr(attr, fields[attr.type])
+    return kwargs
+
+
+def conv(rewrite: Any, node: Any) -> None:
+    """ConvInteger.quantize (and add_bias)."""
+    onnx = rewrite.onnx
+    helper = onnx.helper
+    qx, zpx, sx, nodes = rewrite._inputs(node, 0, weight=False)
+    qw, zpw, sw, more = rewrite._inputs(node, 1, weight=True, per_channel=False)
+    nodes += more
+    out = node.output[0] + "_output_quantized"
+    name = node.name + "_quant" if node.name else ""
+    try:
+        integer = helper.make_node(
+            "ConvInteger", [qx, qw, zpx, zpw], [out], name, **_kwargs(onnx, node)
+        )
+    except (ValueError, TypeError) as exc:
+        raise FormatError(f"{rewrite.where}: node {node.name!r} (Conv): {exc}") from None
+    nodes.append(integer)
+    cast_out = out + "_cast_output"
+    to = rewrite.types[node.output[0]]
+    nodes.append(helper.make_node("Cast", [out], [cast_out], out + "_cast", to=to))
+    mul_name = name + "_scales_mul" if name else sx + "_" + sw + "_mul"
+    mul = next((n for n in rewrite.new_nodes if n.name == mul_name), None)
+    if mul is None:
+        mul = helper.make_node("Mul", [sx, sw], [mul_name + ":0"], mul_name)
+        nodes.append(mul)
+    bias = len(node.input) == 3
+    scaled = node.output[0] + "quant_scaled_output" if bias else node.output[0]
+    scale_out = name + "_output_scale_mul" if name else ""
+    nodes.append(helper.make_node("Mul", [cast_out, mul.output[0]], [scaled], scale_out))
+    if bias:
+        weight = rewrite.initializers[node.input[1]]
+        output = node.output[0]
+        shape_name = output + "_bias_reshape_shape"
+        reshaped = output + "_bias_reshape_output"
+        if shape_name not in rewrite.initializers:  # ONNXModel.add_initializer
+            shape = np.ones(len(weight.dims), np.int64)
+            shape[1] = -1
+            proto = helper.make_tensor(shape_name, INT64, [len(weight.dims)], shape)
+            rewrite.initializers[shape_name] = proto
+            rewrite.emit(proto)
+        nodes.append(helper.make_node("Reshape", [node.input[2], shape_name], [reshaped]))
+        nodes.append(helper.make_node("Add", [scaled, reshaped], [output], output + "_bias_add"))
+    rewrite._add(*nodes)

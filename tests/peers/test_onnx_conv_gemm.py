@@ -1,0 +1,250 @@
+"""Conv, Gemm and float16 models through int8q.io against onnxruntime's
+quantize_dynamic: the same nodes in order, every initializer byte for byte,
+onnxruntime's outputs bit for bit; and a clear refusal where
+quantize_dynamic fails or writes a model onnxruntime does not load.
+Skips without onnx and onnxruntime (test extras; CI installs both)."""
+
+import os
+
+import numpy as np
+import pytest
+from onnx_conv_models import (
+    conv_feeds,
+    conv_model,
+    conv_weight_input,
+    export_cnn,
+    float16_model,
+    gemm_feeds,
+    gemm_model,
+    gemm_taken_name,
+)
+from onnx_models import graph_bytes, quantize_dynamic, run
+
+import int8q.io
+from int8q.io import FormatError
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+
+def both(tmp_path, src, ours=None, **theirs):
+    a, b = tmp_path / "int8q.onnx", tmp_path / "ort.onnx"
+    int8q.io.quantize_file(src, a, **(ours or {}))
+    quantize_dynamic(src, b, **theirs)
+    return a, b
+
+
+def assert_same(ours, theirs, feeds):
+    a, b = graph_bytes(ours), graph_bytes(theirs)
+    assert a["nodes"] == b["nodes"]
+    assert a["order"] == b["order"]
+    for name, data in b["initializers"].items():
+        assert a["initializers"][name] == data, name
+    assert a == b
+    for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
+        assert x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
+def ops(path):
+    return [n.op_type for n in onnx.load(str(path)).graph.node]
+
+
+# ---- Conv ----
+
+
+@pytest.mark.parametrize(
+    "bias, group, dims, names",
+    [
+        (True, 1, 2, True),
+        (False, 1, 2, True),
+        (True, 2, 2, False),
+        (False, 4, 1, True),
+        (True, 1, 1, False),
+        (True, 2, 3, True),
+    ],
+)
+@pytest.mark.parametrize("kind", ["normal", "ties", "zero"])
+def test_conv_matches_quantize_dynamic(tmp_path, bias, group, dims, names, kind):
+    src = conv_model(
+        tmp_path / "m.onnx", seed=group, kind=kind, bias=bias, group=group, dims=dims, names=names
+    )
+    ours, theirs = both(tmp_path, src)
+    assert ops(theirs).count("ConvInteger") == 3  # else the comparison is vacuous
+    assert_same(ours, theirs, conv_feeds(dims))
+
+
+OPTIONS = [
+    ({"per_channel": True}, {"per_channel": True}),
+    ({"reduce_range": True}, {"reduce_range": True}),
+    ({"weight_type": "QUInt8"}, {"weight_type": "QUInt8"}),
+    (
+        {"weight_type": "QUInt8", "per_channel": True, "reduce_range": True},
+        {"weight_type": "QUInt8", "per_channel": True, "reduce_range": True},
+    ),
+    ({"op_types": ["MatMul"]}, {"op_types_to_quantize": ["MatMul"]}),
+    ({"skip": ["conv[13]"]}, {"nodes_to_exclude": ["conv1", "conv3"]}),
+]
+
+
+@pytest.mark.parametrize("ours, theirs", OPTIONS)
+def test_conv_options_match_quantize_dynamic(tmp_path, ours, theirs):
+    from onnxruntime.quantization import QuantType
+
+    if "weight_type" in theirs:
+        theirs = dict(theirs, weight_type=getattr(QuantType, theirs["weight_type"]))
+    src = conv_model(tmp_path / "m.onnx", seed=4)
+    assert_same(*both(tmp_path, src, ours, **theirs), conv_feeds())
+
+
+def test_conv_weight_that_is_not_an_initializer(tmp_path):
+    src = conv_weight_input(tmp_path / "m.onnx")
+    ours, theirs = both(tmp_path, src)
+    assert ops(theirs).count("DynamicQuantizeLinear") == 2
+    rng = np.random.default_rng(0)
+    feeds = {
+        "x": rng.standard_normal((1, 2, 5, 5)).astype(np.float32),
+        "w": rng.standard_normal((3, 2, 3, 3)).astype(np.float32),
+    }
+    assert_same(ours, theirs, feeds)
+
+
+def test_conv_bias_with_a_weight_that_is_not_an_initializer_is_refused(tmp_path):
+    # quantize_dynamic fails on it (add_bias: "Expected w to be an initializer")
+    src = conv_weight_input(tmp_path / "m.onnx", bias=True)
+    with pytest.raises(ValueError, match="initializer"):
+        quantize_dynamic(src, tmp_path / "ort.onnx")
+    with pytest.raises(FormatError, match="not an initializer"):
+        int8q.io.quantize_file(src, tmp_path / "q.onnx")
+    assert not os.path.exists(tmp_path / "q.onnx")
+
+
+# ---- Gemm ----
+
+GEMMS = [
+    {},
+    {"transB": 1},
+    {"transB": 0, "alpha": 1.0, "beta": 1.0, "transA": 0},
+    {"alpha": 0.5},
+    {"beta": 2.0, "transB": 1},
+    {"transA": 1},
+]
+
+
+@pytest.mark.parametrize("attrs", GEMMS)
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("names", [True, False])
+def test_gemm_matches_quantize_dynamic(tmp_path, attrs, bias, names):
+    src = gemm_model(tmp_path / "m.onnx", seed=len(attrs), attrs=attrs, bias=bias, names=names)
+    ours, theirs = both(tmp_path, src)
+    assert "MatMulInteger" in ops(theirs)
+    assert_same(ours, theirs, gemm_feeds(attrs))
+
+
+@pytest.mark.parametrize("attrs", [{}, {"transB": 1}])
+def test_gemm_whose_b_is_not_an_initializer(tmp_path, attrs):
+    src = gemm_model(tmp_path / "m.onnx", attrs=attrs, b_input=True)
+    ours, theirs = both(tmp_path, src)
+    assert_same(ours, theirs, gemm_feeds(attrs, b_input=True))
+
+
+def test_gemm_transposed_name_taken(tmp_path):
+    src = gemm_taken_name(tmp_path / "m.onnx")
+    ours, theirs = both(tmp_path, src)
+    assert "w_Transposed_1_quantized" in graph_bytes(theirs)["initializers"]
+    feeds = {"x": np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)}
+    assert_same(ours, theirs, feeds)
+
+
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        # the MatMul a Gemm becomes stays float: its B_Transposed is kept
+        ({"op_types": ["Gather"]}, {"op_types_to_quantize": ["Gather"]}),
+        ({"skip": ["gemm1_MatMul"]}, {"nodes_to_exclude": ["gemm1_MatMul"]}),
+        # a Gemm's own name excludes nothing: its MatMul is named otherwise
+        ({"skip": ["gemm1"]}, {"nodes_to_exclude": ["gemm1"]}),
+        ({"per_channel": True}, {"per_channel": True}),
+        ({"reduce_range": True, "weight_type": "QUInt8"}, {"reduce_range": True}),
+    ],
+)
+def test_gemm_options_match_quantize_dynamic(tmp_path, ours, theirs):
+    from onnxruntime.quantization import QuantType
+
+    if ours.get("weight_type") == "QUInt8":
+        theirs = dict(theirs, weight_type=QuantType.QUInt8)
+    attrs = {"transB": 1}
+    src = gemm_model(tmp_path / "m.onnx", seed=9, attrs=attrs)
+    assert_same(*both(tmp_path, src, ours, **theirs), gemm_feeds(attrs))
+
+
+def test_gemm_model_with_external_data(tmp_path):
+    src = gemm_model(tmp_path / "m.onnx", attrs={"transB": 1})
+    model = onnx.load(str(src))
+    onnx.save(model, str(src), save_as_external_data=True, location="m.w", size_threshold=64)
+    for ours, theirs in [
+        ({}, {}),
+        ({"op_types": ["Gather"]}, {"op_types_to_quantize": ["Gather"]}),
+    ]:
+        a, b = both(tmp_path, src, dict(ours, force=True), **theirs)
+        assert os.path.exists(str(a) + ".data")
+        ta, tb = (onnx.load(str(p)).graph for p in (a, b))
+        assert [t.name for t in ta.initializer] == [t.name for t in tb.initializer]
+        for x, y in zip(ta.initializer, tb.initializer, strict=True):
+            want = onnx.numpy_helper.to_array(y)
+            assert np.array_equal(onnx.numpy_helper.to_array(x), want), x.name
+        assert [n.SerializeToString() for n in ta.node] == [n.SerializeToString() for n in tb.node]
+        for x, y in zip(run(a, gemm_feeds()), run(b, gemm_feeds()), strict=True):
+            assert np.array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
+# ---- float16 ----
+
+
+@pytest.mark.parametrize("op", ["MatMul", "Gather", "Conv"])
+def test_float16_weights_are_refused(tmp_path, op):
+    src = float16_model(tmp_path / "m.onnx", op, opset=17)
+    with pytest.raises(FormatError, match="float16"):
+        int8q.io.quantize_file(src, tmp_path / "q.onnx")
+    assert not os.path.exists(tmp_path / "q.onnx")
+
+
+@pytest.mark.parametrize("op", ["MatMul", "Conv"])
+def test_quantize_dynamic_writes_unloadable_float16_models(tmp_path, op):
+    # Why int8q refuses: DynamicQuantizeLinear takes float32 only, at any opset.
+    import onnxruntime as ort
+
+    src = float16_model(tmp_path / "m.onnx", op, opset=21)
+    quantize_dynamic(src, tmp_path / "ort.onnx")
+    with pytest.raises(Exception, match="DynamicQuantizeLinear"):
+        ort.InferenceSession(str(tmp_path / "ort.onnx"), providers=["CPUExecutionProvider"])
+
+
+# ---- the command line, and a real exported CNN ----
+
+
+def test_command_line_on_conv_and_gemm(tmp_path, capsys):
+    from cli import run as cli
+
+    src = conv_model(tmp_path / "m.onnx", seed=2)
+    ours, theirs = tmp_path / "int8q.onnx", tmp_path / "ort.onnx"
+    code, _, err = cli(capsys, "quantize", src, "-o", ours, "--skip", "conv2")
+    assert code == 0, err
+    quantize_dynamic(src, theirs, nodes_to_exclude=["conv2"])
+    assert_same(ours, theirs, conv_feeds())
+    src = gemm_model(tmp_path / "g.onnx", attrs={"transB": 1})
+    ours = tmp_path / "int8q-g.onnx"
+    code, _, err = cli(capsys, "quantize", src, "-o", ours, "--skip", "gemm2_MatMul")
+    assert code == 0, err
+    quantize_dynamic(src, theirs, nodes_to_exclude=["gemm2_MatMul"])
+    assert_same(ours, theirs, gemm_feeds({"transB": 1}))
+
+
+def test_exported_cnn_matches_quantize_dynamic(tmp_path):
+    pytest.importorskip("torch")
+    src = export_cnn(tmp_path / "cnn.onnx")
+    assert {"Conv", "Gemm"} <= set(ops(src))
+    feeds = {"x": np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)}
+    for ours, theirs in [({}, {}), ({"per_channel": True}, {"per_channel": True})]:
+        a, b = both(tmp_path, src, dict(ours, force=True), **theirs)
+        assert {"ConvInteger", "MatMulInteger"} <= set(ops(b))
+        assert_same(a, b, feeds)
