@@ -13,6 +13,7 @@ from onnx_conv_models import (
     conv_model,
     conv_weight_input,
     export_cnn,
+    float16_gather,
     float16_model,
     gemm_feeds,
     gemm_model,
@@ -200,23 +201,55 @@ def test_gemm_model_with_external_data(tmp_path):
 # ---- float16 ----
 
 
-@pytest.mark.parametrize("op", ["MatMul", "Gather", "Conv"])
-def test_float16_weights_are_refused(tmp_path, op):
-    src = float16_model(tmp_path / "m.onnx", op, opset=17)
-    with pytest.raises(FormatError, match="float16"):
-        int8q.io.quantize_file(src, tmp_path / "q.onnx")
-    assert not os.path.exists(tmp_path / "q.onnx")
-
-
-@pytest.mark.parametrize("op", ["MatMul", "Conv"])
-def test_quantize_dynamic_writes_unloadable_float16_models(tmp_path, op):
-    # Why int8q refuses: DynamicQuantizeLinear takes float32 only, at any opset.
+@pytest.mark.parametrize(
+    "op, opset, why",
+    [
+        ("MatMul", 17, "DynamicQuantizeLinear"),
+        ("MatMul", 21, "DynamicQuantizeLinear"),
+        ("Conv", 17, "DynamicQuantizeLinear"),
+        ("Conv", 21, "DynamicQuantizeLinear"),
+        ("Gather", 17, "DequantizeLinear"),
+        ("Gather", 18, "DequantizeLinear"),
+    ],
+)
+def test_float16_that_quantize_dynamic_makes_unloadable_is_refused(tmp_path, op, opset, why):
     import onnxruntime as ort
 
-    src = float16_model(tmp_path / "m.onnx", op, opset=21)
+    src = float16_model(tmp_path / "m.onnx", op, opset=opset)
+    with pytest.raises(FormatError, match="float16") as info:
+        int8q.io.quantize_file(src, tmp_path / "q.onnx")
+    assert why in str(info.value) and "\n" not in str(info.value)
+    assert not os.path.exists(tmp_path / "q.onnx")
+    # the reason: onnxruntime does not load what quantize_dynamic writes
     quantize_dynamic(src, tmp_path / "ort.onnx")
-    with pytest.raises(Exception, match="DynamicQuantizeLinear"):
+    with pytest.raises(Exception, match=why):
         ort.InferenceSession(str(tmp_path / "ort.onnx"), providers=["CPUExecutionProvider"])
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "zero", "subnormal", "positive"])
+@pytest.mark.parametrize("opset", [19, 21])
+def test_float16_gather_matches_quantize_dynamic(tmp_path, kind, opset):
+    src = float16_gather(tmp_path / "m.onnx", kind=kind, opset=opset)
+    feeds = {"ids": np.array([0, 7, 39, 7], np.int64)}
+    ours, theirs = both(tmp_path, src)
+    assert graph_bytes(theirs)["initializers"]["emb_scale"] is not None
+    assert_same(ours, theirs, feeds)
+
+
+@pytest.mark.parametrize("storage", ["bits", "external"])
+def test_float16_gather_stored_otherwise(tmp_path, storage):
+    src = float16_gather(tmp_path / "m.onnx", storage=storage, seed=3)
+    feeds = {"ids": np.array([1, 2, 3, 39], np.int64)}
+    ours, theirs = both(tmp_path, src)
+    ta, tb = (onnx.load(str(p)).graph for p in (ours, theirs))
+    assert [t.name for t in ta.initializer] == [t.name for t in tb.initializer]
+    for x, y in zip(ta.initializer, tb.initializer, strict=True):
+        want = onnx.numpy_helper.to_array(y)
+        got = onnx.numpy_helper.to_array(x)
+        assert got.dtype == want.dtype and np.array_equal(got, want), x.name
+    assert [n.SerializeToString() for n in ta.node] == [n.SerializeToString() for n in tb.node]
+    for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
+        assert np.array_equal(x.view(np.uint8), y.view(np.uint8))
 
 
 # ---- the command line, and a real exported CNN ----
@@ -248,3 +281,23 @@ def test_exported_cnn_matches_quantize_dynamic(tmp_path):
         a, b = both(tmp_path, src, dict(ours, force=True), **theirs)
         assert {"ConvInteger", "MatMulInteger"} <= set(ops(b))
         assert_same(a, b, feeds)
+
+
+def test_inspect_and_compare_conv_gemm_and_float16(tmp_path):
+    # compare finds each quantized weight's original: B_Transposed is B transposed
+    for src, names in [
+        (gemm_model(tmp_path / "g.onnx", attrs={"transB": 1}), {"w1_Transposed", "w2_Transposed"}),
+        (conv_model(tmp_path / "c.onnx"), {"w1", "w2", "w3"}),
+        (float16_gather(tmp_path / "f.onnx"), {"emb"}),
+    ]:
+        dst = tmp_path / ("q-" + src.name)
+        int8q.io.quantize_file(src, dst)
+        rows = {r["name"]: r for r in int8q.io.compare_files(src, dst)}
+        assert set(rows) == names
+        assert all(r["sqnr_db"] > 30 for r in rows.values())
+    w = onnx.numpy_helper.to_array(onnx.load(str(tmp_path / "g.onnx")).graph.initializer[1])
+    rows = {r["name"]: r for r in int8q.io.inspect_file(tmp_path / "q-g.onnx")}
+    assert rows["w1_Transposed_quantized"]["shape"] == w.T.shape
+    rows = {r["name"]: r for r in int8q.io.inspect_file(tmp_path / "q-f.onnx")}
+    assert rows["emb_quantized"]["original_dtype"] == "float16"
+    assert rows["emb_scale"]["dtype"] == "float16"

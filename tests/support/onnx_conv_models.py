@@ -200,3 +200,35 @@ def export_cnn(path, seed=0):
             dynamo=False,
         )
     return path
+
+
+def float16_gather(path, kind="normal", opset=21, storage="raw", seed=0):
+    """ids -> Gather of a float16 table -> y, a second Gather -> Transpose ->
+    t; the table stored as raw_data, int32_data ("bits") or external data."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    table = weights(rng, (40, 6), kind).astype(np.float16)
+    if kind == "subnormal":  # a float16 subnormal scale
+        table = (rng.standard_normal((40, 6)) * 1e-5).astype(np.float16)
+    if storage == "bits":
+        w = helper.make_tensor("emb", TensorProto.FLOAT16, table.shape, table.reshape(-1).tolist())
+    else:
+        w = numpy_helper.from_array(table, "emb")
+    nodes = [
+        helper.make_node("Gather", ["emb", "ids"], ["y"], "gather"),
+        helper.make_node("Gather", ["emb", "ids"], ["e"], "gather2"),
+        helper.make_node("Transpose", ["e"], ["t"], "transpose", perm=[1, 0]),
+    ]
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [4])
+    h = TensorProto.FLOAT16
+    outs = [helper.make_tensor_value_info(v, h, None) for v in ("y", "t")]
+    graph = helper.make_graph(nodes, "g", [ids], outs, [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    if storage == "external":
+        onnx.save(model, str(path), save_as_external_data=True, location="w", size_threshold=0)
+    else:
+        onnx.save(model, str(path))
+    return path

@@ -136,6 +136,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
         for v in (*inferred.value_info, *inferred.output, *inferred.input)
         if v.type.HasField("tensor_type")
     }
+    rewrite.opset = version
     rewrite.check()
     external = _external(model)
     with staged(dst, False) as tmp:
@@ -226,7 +227,7 @@ def inspect(path: str) -> list[Row]:
     scheme "int8"/"uint8" for quantized weights (``NAME_quantized``),
     "scale" / "zero_point" for their companions, "none" for the rest."""
     model = fmt.load(path)
-    names = {t.name for t in model.graph.initializer}
+    names = {t.name: t for t in model.graph.initializer}
     rows: list[Row] = []
     for t in model.graph.initializer:
         dtype = fmt._DTYPES.get(t.data_type)
@@ -248,7 +249,14 @@ def inspect(path: str) -> list[Row]:
                 "dtype": str(np.dtype(dtype)) if dtype else f"type {t.data_type}",
                 "scheme": "scale" if scheme == "scale" else scheme,
                 "size": fmt.nbytes(t, path) if dtype else 0,
-                "original_dtype": "float32" if scheme in ("int8", "uint8") else None,
+                # (the scale has the original's type: float16 or float32)
+                "original_dtype": (
+                    "float16"
+                    if names[t.name[: -len(rules.QUANT_SUFFIX)] + "_scale"].data_type == 10
+                    else "float32"
+                )
+                if scheme in ("int8", "uint8")
+                else None,
             }
         )
     return rows
@@ -264,8 +272,12 @@ def originals(path: str) -> Iterator[Originals]:
     if any(n.op_type in _QUANTIZED_OPS for n in model.graph.node):
         raise already_quantized(path)
     tensors = {t.name: t for t in model.graph.initializer}
+    # the B_Transposed that quantize_dynamic makes of a Gemm's B (transB=1)
+    transposed = gemm.replace_gemm(fmt.onnx_module(), fmt.without_weights(model).graph, path)
 
     def read(name: str) -> npt.NDArray[Any] | None:
+        if name in transposed:
+            return np.ascontiguousarray(fmt.read_any(tensors[transposed[name]], path).T)
         t = tensors.get(name)
         return None if t is None else fmt.read_any(t, path)
 

@@ -180,8 +180,10 @@ def nbytes(t: Any, path: str) -> int:
 
 
 def read_float32(t: Any, path: str) -> npt.NDArray[np.float32]:
-    """The values of a float32 initializer (inline or external), checked
-    against what the model or the file holds before anything is allocated."""
+    """The values of a float32 (or float16, converted exactly) initializer,
+    inline or external, checked against what the model or the file holds
+    before anything is allocated."""
+    half = t.data_type == 10
     dims = shape(t, path)
     n = nbytes(t, path)
     what = f"{path}: tensor {t.name!r}"
@@ -202,17 +204,24 @@ def read_float32(t: Any, path: str) -> npt.NDArray[np.float32]:
                 f"{what}: external data at {offset}+{n} lies past the end of "
                 f"{os.path.basename(file)} ({size} bytes)"
             )
-        a = np.empty(dims, np.float32)
+        a: npt.NDArray[Any] = np.empty(dims, np.float16 if half else np.float32)
         with open(file, "rb") as f:
             f.seek(offset)
             read_into(f, a.reshape(-1).view(np.uint8), file, t.name)
-        return a
+        return a.astype(np.float32, copy=False)
     if t.HasField("raw_data"):
         if len(t.raw_data) != n:
             raise FormatError(
                 f"{what}: {len(t.raw_data)} bytes of data, expected {n} for dims {list(dims)}"
             )
-        return np.frombuffer(t.raw_data, "<f4").astype(np.float32).reshape(dims)
+        return np.frombuffer(t.raw_data, "<f2" if half else "<f4").astype(np.float32).reshape(dims)
+    if half:  # float16 bit patterns in int32_data
+        if len(t.int32_data) != n // 2:
+            raise FormatError(
+                f"{what}: {len(t.int32_data)} values, expected {n // 2} for dims {list(dims)}"
+            )
+        bits = np.array(t.int32_data, np.int64).astype(np.uint16)
+        return bits.view(np.float16).astype(np.float32).reshape(dims)
     if len(t.float_data) != n // 4:
         raise FormatError(
             f"{what}: {len(t.float_data)} values, expected {n // 4} for dims {list(dims)}"

@@ -18,9 +18,12 @@ operator rules beside _onnx_rules.Rewrite, which calls them).
   initializer goes through a ``DynamicQuantizeLinear`` (uint8) too.
 
 Refused, with a FormatError, where quantize_dynamic fails or writes a model
-onnxruntime does not load: a quantized Conv on float16 (DynamicQuantizeLinear
-takes float32 only), a bias with a weight that is not an initializer, an
-empty bias input.
+onnxruntime does not load: a quantized Conv or MatMul on float16
+(DynamicQuantizeLinear takes float32 only), a quantized Gather of a float16
+table below opset 19 (DequantizeLinear takes a float16 scale from opset 19),
+a Conv bias with a weight that is not an initializer, an empty bias input.
+A float16 table of a Gather at opset 19 or later is quantized as a float32
+one, its scale stored as float16 (compute_scale_zp).
 """
 
 from typing import Any
@@ -61,10 +64,16 @@ def rewritten(node: Any, helper: Any) -> bool:
 def gemm_names(onnx: Any, graph: Any) -> list[str]:
     """The names of the nodes that replace_gemm makes (what --skip may name,
     as nodes_to_exclude sees the graph after the rewrite)."""
+    initializers = {t.name for t in graph.initializer}
     names = []
     for node in graph.node:
-        if node.name and rewritten(node, onnx.helper):
-            names += [node.name + s for s in ("_Transpose", "_MatMul", "_Add")]
+        if node.name and rewritten(node, onnx.helper) and len(node.input) > 1:
+            trans_b = _gemm_attrs(node, onnx.helper)[3] == 1
+            if trans_b and node.input[1] not in initializers:
+                names.append(node.name + "_Transpose")
+            names.append(node.name + "_MatMul")
+            if len(node.input) > 2:
+                names.append(node.name + "_Add")
     return names
 
 
@@ -175,8 +184,8 @@ def check_conv(rewrite: Any, node: Any, what: str) -> None:
         return
     if FLOAT16 in (_type(rewrite, node.input[0]), _type(rewrite, node.input[1])):
         raise FormatError(
-            f"{what}: float16; onnxruntime's DynamicQuantizeLinear takes float32 only, "
-            "so int8q quantizes float32 Conv only"
+            f"{what}: float16; quantize_dynamic writes a model onnxruntime does not load "
+            "(its DynamicQuantizeLinear takes float32 only), so int8q refuses it"
         )
     if len(node.input) > 2:
         if not node.input[2]:
@@ -191,6 +200,22 @@ def check_conv(rewrite: Any, node: Any, what: str) -> None:
             raise FormatError(f"{what}: weight {weight.name!r} has fewer than 2 dims")
     if rewrite.types.get(node.output[0]) in (None, 0):
         raise FormatError(f"{what}: onnx shape inference gives no type for {node.output[0]!r}")
+
+
+def check_float16(rewrite: Any, node: Any, what: str, weight: Any) -> None:
+    """FormatError for a quantized node with a float16 initializer, except a
+    Gather at opset 19 or later: only there does quantize_dynamic's model
+    load in onnxruntime."""
+    if node.op_type == "Gather" and rewrite.opset >= 19:
+        return
+    if node.op_type == "Gather":
+        why = "onnxruntime's DequantizeLinear takes a float16 scale from opset 19"
+    else:
+        why = "onnxruntime's DynamicQuantizeLinear takes float32 only"
+    raise FormatError(
+        f"{what}: float16 weight {weight.name!r}; quantize_dynamic writes a model "
+        f"onnxruntime does not load ({why}), so int8q refuses it"
+    )
 
 
 def _kwargs(onnx: Any, node: Any) -> dict[str, Any]:

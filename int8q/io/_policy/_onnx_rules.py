@@ -35,8 +35,9 @@ write something else: models whose quantized nodes include Attention, LSTM
 or EmbedLayerNormalization (left out of ``op_types`` they are not
 quantized, as in onnxruntime), nodes holding subgraphs, and ai.onnx opsets
 below 11 (which onnxruntime converts first).  Also refused: float16 weights
-of a quantized MatMul, Gather or Conv, where quantize_dynamic writes a model
-onnxruntime does not load (see _onnx_conv and docs/guide/onnx.md).
+of a quantized MatMul or Conv, and float16 Gather tables below opset 19,
+where quantize_dynamic writes a model onnxruntime does not load (see
+_onnx_conv and docs/guide/onnx.md).
 """
 
 from collections.abc import Callable, Iterable
@@ -96,9 +97,12 @@ def qparams(
     qtype: int,
     symmetric: bool,
     reduced: bool,
+    half: bool = False,
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float32]]:
     """Zero points (of qtype's dtype) and float32 scales for per-scale ranges
-    `rmin`, `rmax` (float32 arrays of one shape): quant_utils.compute_scale_zp."""
+    `rmin`, `rmax` (float32 arrays of one shape): quant_utils.compute_scale_zp.
+    With `half` (a float16 tensor) the scales are stored as float16, and 1
+    only where that is 0 (compute_scale_zp keeps float16 subnormals)."""
     full, sym, red = _RANGES[qtype]
     qmin, qmax = red if reduced else sym if symmetric else full
     rmin = np.minimum(rmin, np.float32(0))
@@ -107,7 +111,8 @@ def qparams(
         top = np.maximum(np.abs(rmin), np.abs(rmax))
         rmin, rmax = -top, top
     scale64 = (rmax.astype(np.float64) - rmin.astype(np.float64)) / (float(qmax) - float(qmin))
-    tiny = scale64 < np.finfo(np.float32).tiny
+    stored = scale64.astype(np.float16 if half else np.float32)
+    tiny = stored == 0 if half else scale64 < np.finfo(np.float32).tiny
     if symmetric:
         zp = np.full(rmin.shape, round((qmin + qmax) / 2.0), np.float64)
     else:
@@ -115,27 +120,33 @@ def qparams(
             zp = np.round(qmin - rmin.astype(np.float64) / scale64)
     dtype = np.int8 if qtype == INT8 else np.uint8
     zero_points = np.where(tiny, 0, zp).astype(dtype)
-    scales = np.where(tiny, np.float32(1), scale64.astype(np.float32)).astype(np.float32)
+    scales = np.where(tiny, np.float32(1), stored.astype(np.float32)).astype(np.float32)
     return zero_points, scales
 
 
 def quantize_weight(
-    x: npt.NDArray[np.float32], qtype: int, symmetric: bool, reduced: bool, axis: int | None
+    x: npt.NDArray[np.float32],
+    qtype: int,
+    symmetric: bool,
+    reduced: bool,
+    axis: int | None,
+    half: bool = False,
 ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], npt.NDArray[np.float32]]:
     """(codes, zero points, scales) of `x` as onnxruntime quantizes an
-    initializer: per tensor (`axis` None) or per channel along `axis`."""
+    initializer: per tensor (`axis` None) or per channel along `axis`;
+    `half` for a float16 initializer (`x` holds its values as float32)."""
     if x.size == 0:  # compute_data_quant_params: scale 1, zero point 0
         dtype = np.int8 if qtype == INT8 else np.uint8
         count = 1 if axis is None else x.shape[axis]
         zps, scales = np.zeros(count, dtype), np.ones(count, np.float32)
     elif symmetric:  # (max |x| = max(|min(0, min x)|, |max(0, max x)|))
         top = np.asarray(absmax_of(x, axis=axis), np.float32).reshape(-1)
-        zps, scales = qparams(-top, top, qtype, True, reduced)
+        zps, scales = qparams(-top, top, qtype, True, reduced, half)
     else:
         others = None if axis is None else tuple(a for a in range(x.ndim) if a != axis)
         rmin = np.asarray(x.min(axis=others), np.float32).reshape(-1)
         rmax = np.asarray(x.max(axis=others), np.float32).reshape(-1)
-        zps, scales = qparams(rmin, rmax, qtype, False, reduced)
+        zps, scales = qparams(rmin, rmax, qtype, False, reduced, half)
     if axis is None:
         q = quantize_array(x, scale=scales[0], zero_point=zps[0]).q
     else:
@@ -171,6 +182,7 @@ class Rewrite:
         self.old_names = {n.name for n in graph.node}
         self.quantized: dict[str, _QValue] = {}
         self.types: dict[str, int] = {}
+        self.opset = MIN_OPSET  # the model's ai.onnx opset
         inputs = {i.name for i in graph.input}
         self.generated = inputs - set(self.initializers)
         self.tensor_names = inputs | {o.name for o in graph.output}
@@ -218,9 +230,7 @@ class Rewrite:
                 weight = node.input[0]
             t = self.initializers.get(weight or "")
             if t is not None and t.data_type == FLOAT16:
-                raise FormatError(
-                    f"{what}: float16 weight {t.name!r}; int8q quantizes float32 weights only"
-                )
+                conv.check_float16(self, node, what, t)
 
     # ---- the rewrite ----
 
@@ -305,7 +315,7 @@ class Rewrite:
         if name in self.quantized:
             return self.quantized[name]
         t = self.initializers[name]
-        if t.data_type != FLOAT:
+        if t.data_type not in (FLOAT, FLOAT16):  # (check() refuses float16 where it must)
             raise FormatError(
                 f"{self.where}: initializer {name!r} is not float32; int8q quantizes float32 weights only"
             )
@@ -318,7 +328,7 @@ class Rewrite:
                     f"{self.where}: weight {name!r} is 0-d; per channel needs an axis"
                 )
             axis = x.ndim - 1  # MatMul's per-channel axis is -1
-        q, zps, scales = quantize_weight(x, qtype, symmetric, reduced, axis)
+        q, zps, scales = quantize_weight(x, qtype, symmetric, reduced, axis, t.data_type == FLOAT16)
         del x
         helper = self.onnx.helper
         dims = [] if axis is None else [int(t.dims[axis])]
