@@ -119,6 +119,27 @@ def test_conv_bias_with_a_weight_that_is_not_an_initializer_is_refused(tmp_path)
     assert not os.path.exists(tmp_path / "q.onnx")
 
 
+def test_conv_with_an_empty_bias_input_is_refused(tmp_path):
+    # quantize_dynamic writes a Reshape of "" there: onnxruntime does not load it
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((3, 2, 3, 3), np.float32), "w")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 5, 5])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", ""], ["y"], "c")], "g", [x], [y], [w]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    with pytest.raises(FormatError, match="empty bias"):
+        int8q.io.quantize_file(tmp_path / "m.onnx", tmp_path / "q.onnx")
+    quantize_dynamic(tmp_path / "m.onnx", tmp_path / "ort.onnx")
+    with pytest.raises(Exception, match="Reshape"):
+        ort.InferenceSession(str(tmp_path / "ort.onnx"), providers=["CPUExecutionProvider"])
+
+
 # ---- Gemm ----
 
 GEMMS = [

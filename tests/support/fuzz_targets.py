@@ -94,23 +94,32 @@ TARGETS = {
     ),
     "onnx": (
         _file_target(".onnx"),
-        lambda: [_onnx_seed()],
+        lambda: _onnx_seeds(),
         lambda name: name.endswith(".onnx"),
     ),
 }
 
 
-def _onnx_seed():
-    """A small float model (Gather, MatMul, Transpose...) as bytes."""
+def _onnx_seeds():
+    """Small float models as bytes: Gather, MatMul, Transpose...; Conv;
+    Gemm; a float16 Gather."""
+    import pathlib
+
+    from onnx_conv_models import conv_model, float16_gather, gemm_model
     from onnx_models import transformer_like
 
     folder = tempfile.mkdtemp()
     try:
-        import pathlib
-
-        path = transformer_like(pathlib.Path(folder) / "seed.onnx")
-        with open(path, "rb") as f:
-            return f.read()
+        seeds = []
+        for make in (
+            transformer_like,
+            conv_model,
+            lambda p: gemm_model(p, attrs={"transB": 1}),
+            float16_gather,
+        ):
+            with open(make(pathlib.Path(folder) / "seed.onnx"), "rb") as f:
+                seeds.append(f.read())
+        return seeds
     finally:
         shutil.rmtree(folder)
 
