@@ -33,6 +33,7 @@ import numpy.typing as npt
 from ... import __version__
 from .._formats import _onnx_file as fmt
 from .._policy import _convention as conv
+from .._policy import _onnx_contrib as contrib
 from .._policy import _onnx_rules as rules
 from .._policy._suffix import ONNX, has_suffix
 from .._support._errors import FormatError
@@ -48,6 +49,7 @@ _ROUND_TRIP = 1024
 _BYTES_OVERHEAD = sys.getsizeof(b"")
 # nodes only a quantized model holds
 _QUANTIZED_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "DequantizeLinear", "ConvInteger"}
+_QUANTIZED_OPS |= {"QAttention", "QEmbedLayerNormalization", "DynamicQuantizeLSTM"}
 
 
 def claims(path: str) -> bool:
@@ -113,6 +115,11 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
     # (which fusions apply), so outputs are bit-identical only with the same.
     inferred = _value_info(onnx, model, src)
     rewrite = rules.Rewrite(onnx, graph, s, lambda t: fmt.read_float32(t, src), lambda t: None, src)
+    rewrite.elem_types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in (*inferred.value_info, *inferred.output, *inferred.input)
+        if v.type.HasField("tensor_type")
+    }
     rewrite.check()
     external = _external(model)
     with staged(dst, False) as tmp:
@@ -148,6 +155,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
                     bar.update(fmt.nbytes(t, src))
                 graph.initializer.extend(new)
             rules.topological_sort(graph)
+            contrib.add_ms_opset(model)
             graph.ClearField("value_info")
             graph.value_info.extend(inferred.value_info)
             graph.ClearField("output")
