@@ -203,3 +203,97 @@ def test_contrib_operators_outside_their_domain_are_refused(tmp_path):
     # left out of the op types, the node is copied as it is
     int8q.io.quantize_file(src, tmp_path / "q.onnx", op_types=["MatMul"])
     assert ops(tmp_path / "q.onnx") == ["Attention"]
+
+
+IN, HL, SEQ = 6, 5, 4  # LSTM input size, hidden size, sequence length
+
+
+def lstm_like(path, seed=0, kind="normal", names=True):
+    """Gather (an embedding) -> a bidirectional LSTM with bias and initial
+    state -> MatMul; a forward LSTM on a graph input (with layout=0, which
+    onnxruntime drops); an LSTM whose W is 2-d (left in float)."""
+    rng = np.random.default_rng(seed)
+    t = numpy_helper.from_array
+    init = [
+        t(weights(rng, (20, IN), kind), "emb"),
+        t(weights(rng, (2, 4 * HL, IN), kind), "W"),
+        t(weights(rng, (2, 4 * HL, HL), kind), "R"),
+        t(weights(rng, (2, 8 * HL), "normal"), "B"),
+        t(weights(rng, (2, 1, HL), "normal"), "h0"),
+        t(weights(rng, (HL, 3), kind), "wo"),
+        t(weights(rng, (1, 4 * HL, IN), kind), "W2"),
+        t(weights(rng, (1, 4 * HL, HL), kind), "R2"),
+    ]
+
+    def n(name):
+        return name if names else ""
+
+    nodes = [
+        helper.make_node("Gather", ["emb", "ids"], ["x"], n("gather")),
+        helper.make_node(
+            "LSTM",
+            ["x", "W", "R", "B", "", "h0"],
+            ["y", "y_h"],
+            n("lstm"),
+            hidden_size=HL,
+            direction="bidirectional",
+        ),
+        helper.make_node("MatMul", ["y_h", "wo"], ["out"], n("mm")),
+        helper.make_node("LSTM", ["x2", "W2", "R2"], ["", "", "c2"], "", hidden_size=HL, layout=0),
+    ]
+    inputs = [
+        helper.make_tensor_value_info("ids", TensorProto.INT64, [SEQ, 1]),
+        helper.make_tensor_value_info("x2", TensorProto.FLOAT, [SEQ, 1, IN]),
+    ]
+    outs = [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in ("out", "y", "c2")
+    ]
+    return _save(path, nodes, inputs, outs, init, ms=False)
+
+
+def lstm_feeds():
+    rng = np.random.default_rng(3)
+    return {
+        "ids": rng.integers(0, 20, size=(SEQ, 1)),
+        "x2": rng.standard_normal((SEQ, 1, IN)).astype(np.float32),
+    }
+
+
+def test_the_peer_quantizes_lstm(tmp_path):
+    src = lstm_like(tmp_path / "m.onnx")
+    quantize_dynamic(src, tmp_path / "q.onnx")
+    assert ops(tmp_path / "q.onnx").count("DynamicQuantizeLSTM") == 2
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "zero", "tiny"])
+@pytest.mark.parametrize("names", [True, False])
+def test_lstm_matches_quantize_dynamic(tmp_path, kind, names):
+    src = lstm_like(tmp_path / "m.onnx", seed=len(kind), kind=kind, names=names)
+    assert_same(*both(tmp_path, src), lstm_feeds())
+
+
+@pytest.mark.parametrize(
+    "ours, theirs", OPTIONS[:3] + [({"skip": ["lstm"]}, {"nodes_to_exclude": ["lstm"]})]
+)
+@pytest.mark.parametrize("weight_type", ["QInt8", "QUInt8"])
+def test_lstm_options_match_quantize_dynamic(tmp_path, ours, theirs, weight_type):
+    from onnxruntime.quantization import QuantType
+
+    src = lstm_like(tmp_path / "m.onnx", seed=4, kind="ties")
+    ours = dict(ours, weight_type=weight_type)
+    theirs = dict(theirs, weight_type=getattr(QuantType, weight_type))
+    assert_same(*both(tmp_path, src, ours, **theirs), lstm_feeds())
+
+
+def test_command_line_quantizes_lstm_and_compares(tmp_path, capsys):
+    from cli import run as cli
+
+    src = lstm_like(tmp_path / "m.onnx", seed=9)
+    ours, theirs = tmp_path / "int8q.onnx", tmp_path / "ort.onnx"
+    code, _, err = cli(capsys, "quantize", src, "-o", ours, "--per-channel", "--reduce-range")
+    assert code == 0, err
+    quantize_dynamic(src, theirs, per_channel=True, reduce_range=True)
+    assert_same(ours, theirs, lstm_feeds())
+    rows = {r["name"]: r for r in int8q.io.compare_files(src, ours)}
+    assert {"W", "R", "W2", "R2", "emb", "wo"} <= set(rows)
+    assert all(r["sqnr_db"] > 20 for r in rows.values())

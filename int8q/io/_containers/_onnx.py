@@ -255,6 +255,8 @@ def quantized(path: str) -> Iterator[Quantized]:
     codes mapped as _as_int8_codes says, for compare's shares)."""
     model = fmt.load(path)
     tensors = {t.name: t for t in model.graph.initializer}
+    # DynamicQuantizeLSTM's W and R: stored transposed, scales per direction (and row)
+    lstm = {i for n in model.graph.node if n.op_type == "DynamicQuantizeLSTM" for i in n.input[1:3]}
     for t in model.graph.initializer:
         if not t.name.endswith(rules.QUANT_SUFFIX):
             continue
@@ -265,7 +267,11 @@ def quantized(path: str) -> Iterator[Quantized]:
         q = _read_codes(t, path)
         scale = fmt.read_any(scale_t, path).astype(np.float32)
         zp = fmt.read_any(zp_t, path).astype(np.int32)
-        if scale.ndim == 1 and q.ndim >= 1 and scale.size == q.shape[-1]:
+        if t.name in lstm and q.ndim == 3 and scale.shape in ((q.shape[0],), q.shape[::2]):
+            q = np.ascontiguousarray(q.transpose(0, 2, 1))
+            scale = scale.reshape(scale.shape + (1,) * (3 - scale.ndim))
+            zp = zp.reshape(scale.shape)
+        elif scale.ndim == 1 and q.ndim >= 1 and scale.size == q.shape[-1]:
             pass  # per channel along the last axis (MatMul's B)
         elif scale.size != 1:
             raise FormatError(f"{path}: {stem + '_scale'!r} does not fit {t.name!r}")
