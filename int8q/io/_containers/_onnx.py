@@ -35,6 +35,7 @@ from .._formats import _onnx_file as fmt
 from .._policy import _convention as conv
 from .._policy import _onnx_contrib as contrib
 from .._policy import _onnx_rules as rules
+from .._policy import _onnx_subgraphs as subgraphs
 from .._policy._suffix import ONNX, has_suffix
 from .._support._errors import FormatError
 from .._support._outputs import staged
@@ -114,6 +115,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
     # types) of the float graph; onnxruntime's graph optimizer reads them
     # (which fusions apply), so outputs are bit-identical only with the same.
     inferred = _value_info(onnx, model, src)
+    subgraphs.use_inferred(graph, inferred, src)
     rewrite = rules.Rewrite(onnx, graph, s, lambda t: fmt.read_float32(t, src), lambda t: None, src)
     rewrite.elem_types = {
         v.name: v.type.tensor_type.elem_type
@@ -137,8 +139,10 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             total = sum(fmt.nbytes(t, src) for t in graph.initializer)
             with progress(total, "quantize") as bar:
                 rewrite.run()
-                unused = rules.unused_initializers(graph)
+                outer = subgraphs.clean(onnx, graph)  # (names subgraphs read)
+                unused = [n for n in rules.unused_initializers(graph) if n not in outer]
                 rules.drop_initializers(graph, unused)
+                subgraphs.check_defined(graph, outer, src)
                 for t in graph.initializer:
                     if writer is not None and fmt.is_external(t):
                         writer.copy(t, src)

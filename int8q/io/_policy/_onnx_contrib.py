@@ -84,15 +84,18 @@ def add_ms_opset(model: Any) -> None:
         opset.version, opset.domain = 1, MS_DOMAIN
 
 
+def attribute_kwargs(node: Any, a: Any) -> dict[str, Any]:
+    """quant_utils.attribute_to_kwarg: {name: value} for make_node."""
+    if a.type not in _FIELDS:
+        raise FormatError(f"node {node.name!r}: attribute {a.name!r} has no usable type")
+    return {a.name: getattr(a, _FIELDS[a.type])}
+
+
 def _kwargs(node: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    """quant_utils.attribute_to_kwarg over the node's attributes."""
     out: dict[str, Any] = {}
     for a in node.attribute:
-        if a.name in drop:
-            continue
-        if a.type not in _FIELDS:
-            raise FormatError(f"node {node.name!r}: attribute {a.name!r} has no usable type")
-        out[a.name] = getattr(a, _FIELDS[a.type])
+        if a.name not in drop:
+            out.update(attribute_kwargs(node, a))
     return out
 
 

@@ -34,9 +34,10 @@ _onnx_contrib (QAttention, QEmbedLayerNormalization, DynamicQuantizeLSTM).
 What onnxruntime would do but int8q refuses, with a FormatError, rather than
 write something else: models whose quantized nodes include Conv (left out
 of ``op_types`` it is not quantized, as in onnxruntime), Gemm nodes
-(onnxruntime turns them into MatMul first), nodes holding subgraphs,
-float16 weights, and ai.onnx opsets below 11 (which onnxruntime converts
-first).
+(onnxruntime turns them into MatMul first), float16 weights, and ai.onnx
+opsets below 11 (which onnxruntime converts first).  Nodes holding
+subgraphs are not quantized inside (quantize_dynamic's default):
+_onnx_subgraphs.
 """
 
 from collections.abc import Callable, Iterable
@@ -199,8 +200,6 @@ class Rewrite:
             arity = {"MatMul": (2, 1), "Gather": (2, 1), "Transpose": (1, 1)}.get(node.op_type)
             if arity and (len(node.input) < arity[0] or len(node.output) < arity[1]):
                 raise FormatError(f"{what} has too few inputs or outputs")
-            if any(a.type in (5, 10) for a in node.attribute):  # GRAPH, GRAPHS
-                raise FormatError(f"{what} holds a subgraph; int8q does not quantize such models")
             if node.op_type == "Gemm" and node.domain in ("", "ai.onnx"):
                 raise FormatError(
                     f"{what}: onnxruntime rewrites Gemm into MatMul before quantizing; "
