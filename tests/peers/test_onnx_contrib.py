@@ -297,3 +297,30 @@ def test_command_line_quantizes_lstm_and_compares(tmp_path, capsys):
     rows = {r["name"]: r for r in int8q.io.compare_files(src, ours)}
     assert {"W", "R", "W2", "R2", "emb", "wo"} <= set(rows)
     assert all(r["sqnr_db"] > 20 for r in rows.values())
+
+
+def test_external_data_contrib_models_match(tmp_path):
+    # The codes written as made (LSTM's after its scales), the rest copied.
+    for name, build, feeds in (
+        ("lstm", lstm_like, lstm_feeds()),
+        ("bert", bert_like, bert_feeds()),
+    ):
+        plain = build(tmp_path / f"{name}.onnx", seed=8)
+        model = onnx.load(str(plain))
+        src = tmp_path / f"{name}-ext.onnx"
+        onnx.save(
+            model, str(src), save_as_external_data=True, location=f"{name}.w", size_threshold=64
+        )
+        ours, theirs = tmp_path / f"{name}-int8q.onnx", tmp_path / f"{name}-ort.onnx"
+        int8q.io.quantize_file(src, ours)
+        quantize_dynamic(src, theirs, **FLOAT_DEFAULT)
+        assert os.path.exists(str(ours) + ".data")
+        ta, tb = (onnx.load(str(p)).graph for p in (ours, theirs))
+        assert [n.SerializeToString() for n in ta.node] == [n.SerializeToString() for n in tb.node]
+        arrays = {t.name: numpy_helper.to_array(t) for t in ta.initializer}
+        assert list(arrays) == [t.name for t in tb.initializer]
+        for t in tb.initializer:
+            want = numpy_helper.to_array(t)
+            assert arrays[t.name].dtype == want.dtype and np.array_equal(arrays[t.name], want)
+        for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
+            assert np.array_equal(x.view(np.uint8), y.view(np.uint8))

@@ -93,8 +93,15 @@ def with_subgraphs(path, seed=0, kind="normal", else_reads="h", external=False):
     graph = helper.make_graph(nodes, "g", inputs, outs, init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    if external:
-        onnx.save(model, str(path), save_as_external_data=True, location="w.data", size_threshold=0)
+    if external:  # (size_threshold: the subgraphs' 4x4 weights stay in the model)
+        threshold = 0 if external == "all" else 100
+        onnx.save(
+            model,
+            str(path),
+            save_as_external_data=True,
+            location="w.data",
+            size_threshold=threshold,
+        )
     else:
         onnx.save(model, str(path))
     return path
@@ -133,6 +140,23 @@ def test_subgraph_models_match_quantize_dynamic(tmp_path, kind):
     assert_same(ours, theirs)
 
 
+def test_external_data_main_graph_with_subgraphs(tmp_path):
+    src = with_subgraphs(tmp_path / "m.onnx", external=True)
+    ours, theirs = tmp_path / "int8q.onnx", tmp_path / "ort.onnx"
+    int8q.io.quantize_file(src, ours)
+    quantize_dynamic(src, theirs)
+    assert os.path.exists(str(ours) + ".data")
+    ta, tb = (onnx.load(str(p)).graph for p in (ours, theirs))
+    assert [n.SerializeToString() for n in ta.node] == [n.SerializeToString() for n in tb.node]
+    arrays = {t.name: numpy_helper.to_array(t) for t in ta.initializer}
+    assert list(arrays) == [t.name for t in tb.initializer]
+    for t in tb.initializer:
+        assert np.array_equal(arrays[t.name], numpy_helper.to_array(t)), t.name
+    for cond in (True, False):
+        for x, y in zip(run(ours, feeds(cond)), run(theirs, feeds(cond)), strict=True):
+            assert np.array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
 def test_command_line_with_options(tmp_path, capsys):
     from cli import run as cli
     from onnxruntime.quantization import QuantType
@@ -159,7 +183,24 @@ def test_a_quantized_value_only_a_subgraph_reads_is_refused(tmp_path):
 
 
 def test_subgraph_tensors_in_external_data_are_refused(tmp_path):
-    src = with_subgraphs(tmp_path / "m.onnx", external=True)
+    src = with_subgraphs(tmp_path / "m.onnx", external="all")
     with pytest.raises(FormatError, match="subgraph .* in external data"):
         int8q.io.quantize_file(src, tmp_path / "q.onnx")
     assert sorted(os.listdir(tmp_path)) == ["m.onnx", "w.data"]
+
+
+def test_malformed_subgraph_nodes_are_refused_in_one_line(tmp_path, capsys):
+    from cli import run as cli
+
+    model = onnx.load(str(with_subgraphs(tmp_path / "m.onnx")))
+    node = next(n for n in model.graph.node if n.op_type == "If")
+    node.attribute.add().name = "untyped"  # AttributeProto type 0
+    onnx.save(model, str(tmp_path / "a.onnx"))
+    del node.attribute[-1]
+    then_g = next(a.g for a in node.attribute if a.name == "then_branch")
+    then_g.node[0].input[0] = "nowhere"
+    onnx.save(model, str(tmp_path / "b.onnx"))
+    for name, match in (("a.onnx", "'untyped' has no usable type"), ("b.onnx", "'nowhere'")):
+        code, _, err = cli(capsys, "quantize", tmp_path / name, "-o", tmp_path / "q.onnx")
+        assert code == 2 and match in err and len(err.strip().splitlines()) == 1, err
+        assert not os.path.exists(tmp_path / "q.onnx")

@@ -139,7 +139,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             total = sum(fmt.nbytes(t, src) for t in graph.initializer)
             with progress(total, "quantize") as bar:
                 rewrite.run()
-                outer = subgraphs.clean(onnx, graph)  # (names subgraphs read)
+                outer = subgraphs.clean(onnx, graph, src)  # (names subgraphs read)
                 unused = [n for n in rules.unused_initializers(graph) if n not in outer]
                 rules.drop_initializers(graph, unused)
                 subgraphs.check_defined(graph, outer, src)

@@ -84,18 +84,18 @@ def add_ms_opset(model: Any) -> None:
         opset.version, opset.domain = 1, MS_DOMAIN
 
 
-def attribute_kwargs(node: Any, a: Any) -> dict[str, Any]:
+def attribute_kwargs(node: Any, a: Any, where: str) -> dict[str, Any]:
     """quant_utils.attribute_to_kwarg: {name: value} for make_node."""
     if a.type not in _FIELDS:
-        raise FormatError(f"node {node.name!r}: attribute {a.name!r} has no usable type")
+        raise FormatError(f"{where}: node {node.name!r}: attribute {a.name!r} has no usable type")
     return {a.name: getattr(a, _FIELDS[a.type])}
 
 
-def _kwargs(node: Any, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+def _kwargs(node: Any, where: str, drop: tuple[str, ...] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for a in node.attribute:
         if a.name not in drop:
-            out.update(attribute_kwargs(node, a))
+            out.update(attribute_kwargs(node, a, where))
     return out
 
 
@@ -103,7 +103,7 @@ def _make(rw: Any, op: str, inputs: list[str], node: Any, drop: tuple[str, ...] 
     name = node.name + "_quant" if node.name else ""
     try:
         return rw.onnx.helper.make_node(
-            op, inputs, list(node.output), name, domain=MS_DOMAIN, **_kwargs(node, drop)
+            op, inputs, list(node.output), name, domain=MS_DOMAIN, **_kwargs(node, rw.where, drop)
         )
     except (ValueError, TypeError) as exc:  # onnx.helper.make_attribute, as in onnxruntime
         raise FormatError(f"{rw.where}: node {node.name!r} ({node.op_type}): {exc}") from None

@@ -44,11 +44,14 @@ def subgraphs(graph: Any) -> list[Any]:
 def use_inferred(graph: Any, inferred: Any, where: str) -> None:
     """Give `graph`'s nodes the subgraph attributes of onnx shape
     inference's graph `inferred` (the same nodes, in the same order)."""
+    changed = FormatError(f"{where}: onnx shape inference changed the graph's nodes")
     if len(graph.node) != len(inferred.node):
-        raise FormatError(f"{where}: onnx shape inference changed the graph's nodes")
+        raise changed
     for node, typed in zip(graph.node, inferred.node, strict=True):
         if not holds_subgraph(node):
             continue
+        if [a.name for a in node.attribute] != [b.name for b in typed.attribute]:
+            raise changed
         for a, b in zip(node.attribute, typed.attribute, strict=True):
             if a.type in (GRAPH, GRAPHS):
                 a.CopyFrom(b)
@@ -60,7 +63,7 @@ def use_inferred(graph: Any, inferred: Any, where: str) -> None:
             )
 
 
-def clean(onnx: Any, graph: Any) -> set[str]:
+def clean(onnx: Any, graph: Any, where: str) -> set[str]:
     """Clean the subgraphs of `graph`'s nodes (see the module doc) and
     rebuild the nodes that hold them; the names they read from outside."""
     requested: set[str] = set()
@@ -70,27 +73,27 @@ def clean(onnx: Any, graph: Any) -> set[str]:
         kwargs: dict[str, Any] = {}
         for a in node.attribute:
             if a.type == GRAPH:
-                requested |= _clean_graph(onnx, a.g)
+                requested |= _clean_graph(onnx, a.g, where)
                 kwargs[a.name] = a.g
             elif a.type == GRAPHS:
                 for g in a.graphs:
-                    requested |= _clean_graph(onnx, g)
+                    requested |= _clean_graph(onnx, g, where)
                 kwargs[a.name] = list(a.graphs)
             else:
-                kwargs.update(contrib.attribute_kwargs(node, a))
+                kwargs.update(contrib.attribute_kwargs(node, a, where))
         try:
             new = onnx.helper.make_node(
                 node.op_type, node.input, node.output, name=node.name, **kwargs
             )
         except (ValueError, TypeError) as exc:  # onnx.helper.make_attribute
-            raise FormatError(f"node {node.name!r} ({node.op_type}): {exc}") from None
+            raise FormatError(f"{where}: node {node.name!r} ({node.op_type}): {exc}") from None
         graph.node[index].CopyFrom(new)
     return requested
 
 
-def _clean_graph(onnx: Any, g: Any) -> set[str]:
+def _clean_graph(onnx: Any, g: Any, where: str) -> set[str]:
     wanted = {i for n in g.node for i in n.input if i} | {o.name for o in g.output if o.name}
-    wanted |= clean(onnx, g)
+    wanted |= clean(onnx, g, where)
     wanted -= {o for n in g.node for o in n.output}
     unused = {t.name for t in g.initializer if t.name not in wanted}
     kept = [t for t in g.initializer if t.name not in unused]
@@ -110,7 +113,7 @@ def check_defined(graph: Any, requested: set[str], where: str) -> None:
     missing = sorted(requested - defined)
     if missing:
         raise FormatError(
-            f"{where}: a subgraph reads {missing[0]!r}, which is quantized and read by no "
-            "other node, so nothing defines it in float; onnxruntime fails on this model "
-            "too (exclude the node that makes it with --skip)"
+            f"{where}: a subgraph reads {missing[0]!r}, which nothing in the quantized graph "
+            "defines (a value quantized that only a subgraph reads: exclude the node that "
+            "makes it with --skip); onnxruntime fails on such a model too"
         )
