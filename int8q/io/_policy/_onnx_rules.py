@@ -28,12 +28,16 @@ float32, 1 (zero point 0) below float32's smallest normal; the zero point
 ``saturate(round(x / scale) + zero_point)`` (int8q.quantize with the given
 scale and zero point: ONNX QuantizeLinear's arithmetic).
 
+Attention, EmbedLayerNormalization and LSTM are rewritten in
+_onnx_contrib (QAttention, QEmbedLayerNormalization, DynamicQuantizeLSTM).
+
 What onnxruntime would do but int8q refuses, with a FormatError, rather than
-write something else: models whose quantized nodes include Conv, Attention,
-LSTM or EmbedLayerNormalization (left out of ``op_types`` they are not
-quantized, as in onnxruntime), Gemm nodes (onnxruntime turns them into
-MatMul first), nodes holding subgraphs, float16 weights, and ai.onnx
-opsets below 11 (which onnxruntime converts first).
+write something else: models whose quantized nodes include Conv (left out
+of ``op_types`` it is not quantized, as in onnxruntime), Gemm nodes
+(onnxruntime turns them into MatMul first), float16 weights, and ai.onnx
+opsets below 11 (which onnxruntime converts first).  Nodes holding
+subgraphs are not quantized inside (quantize_dynamic's default):
+_onnx_subgraphs.
 """
 
 from collections.abc import Callable, Iterable
@@ -45,6 +49,7 @@ import numpy.typing as npt
 from ... import absmax as absmax_of
 from ... import quantize as quantize_array
 from .._support._errors import FormatError
+from . import _onnx_contrib as contrib
 
 # onnx.TensorProto.DataType values (spelled here so that the policy needs
 # no onnx import to be read; checked against onnx by the tests).
@@ -60,7 +65,7 @@ DEFAULT_OP_TYPES = (
     "Transpose",
     "EmbedLayerNormalization",
 )
-HANDLED = ("MatMul", "Gather", "Transpose")
+HANDLED = ("MatMul", "Gather", "Transpose", *contrib.OPS)
 QUANT_SUFFIX = "_quantized"  # quant_utils.TENSOR_NAME_QUANT_SUFFIX
 MIN_OPSET = 11  # below it onnxruntime converts the model, or builds another graph
 _RANGES = {  # (full, symmetric, reduced): quant_utils.ONNX_INT_TYPE_*_RANGE
@@ -148,6 +153,10 @@ class Rewrite:
     order onnxruntime appends them (scale, zero point, codes).
     """
 
+    # (for _onnx_contrib, which this module imports)
+    QValue = _QValue
+    quantize_weight = staticmethod(quantize_weight)
+
     def __init__(
         self,
         onnx: Any,
@@ -168,6 +177,8 @@ class Rewrite:
         self.generated = inputs - set(self.initializers)
         self.tensor_names = inputs | {o.name for o in graph.output}
         self.tensor_names |= {o for n in graph.node for o in n.output}
+        # value name -> elem_type, from onnx shape inference (set by the container)
+        self.elem_types: dict[str, int] = {}
 
     # ---- which nodes are quantized ----
 
@@ -189,8 +200,6 @@ class Rewrite:
             arity = {"MatMul": (2, 1), "Gather": (2, 1), "Transpose": (1, 1)}.get(node.op_type)
             if arity and (len(node.input) < arity[0] or len(node.output) < arity[1]):
                 raise FormatError(f"{what} has too few inputs or outputs")
-            if any(a.type in (5, 10) for a in node.attribute):  # GRAPH, GRAPHS
-                raise FormatError(f"{what} holds a subgraph; int8q does not quantize such models")
             if node.op_type == "Gemm" and node.domain in ("", "ai.onnx"):
                 raise FormatError(
                     f"{what}: onnxruntime rewrites Gemm into MatMul before quantizing; "
@@ -202,19 +211,23 @@ class Rewrite:
                 and self._wanted(node)
             ):
                 raise FormatError(
-                    f"{what}: int8q quantizes MatMul, Gather and Transpose nodes only; "
+                    f"{what}: int8q does not quantize {node.op_type} nodes; "
                     f"leave {node.op_type} out of the op types, or exclude the node"
                 )
-            weight = None
-            if node.op_type == "MatMul" and self._wanted(node) and len(node.input) > 1:
-                weight = node.input[1]
-            elif node.op_type == "Gather" and self._wanted(node) and node.input:
-                weight = node.input[0]
-            t = self.initializers.get(weight or "")
-            if t is not None and t.data_type == FLOAT16:
-                raise FormatError(
-                    f"{what}: float16 weight {t.name!r}; int8q quantizes float32 weights only"
-                )
+            weights: tuple[int, ...] = ()
+            if node.op_type in contrib.OPS and self._wanted(node):
+                contrib.check(node, what)
+                weights = contrib.WEIGHTS[node.op_type]
+            elif node.op_type == "MatMul" and self._wanted(node):
+                weights = (1,)
+            elif node.op_type == "Gather" and self._wanted(node):
+                weights = (0,)
+            for index in weights:
+                t = self.initializers.get(node.input[index] if index < len(node.input) else "")
+                if t is not None and t.data_type == FLOAT16:
+                    raise FormatError(
+                        f"{what}: float16 weight {t.name!r}; int8q quantizes float32 weights only"
+                    )
 
     # ---- the rewrite ----
 
@@ -227,6 +240,8 @@ class Rewrite:
                 self._gather(node)
             elif op == "Transpose" and self._wanted(node) and self._transpose_applies(node):
                 self._transpose(node)
+            elif op in contrib.OPS and self._wanted(node) and contrib.rewrite(self, node):
+                pass
             else:
                 self._dequantize_inputs(node)
                 self._add(node)
