@@ -16,8 +16,9 @@ fixes the scale shape):
 
 This module is the collector; the methods that turn its state into ranges
 are int8q/_calibration_methods.py, one function each; the reading of
-batches (reductions, Dask blocks) is int8q/_calibration_stream.py, and the
-saved dict's checks int8q/_calibration_state.py.
+batches (reductions, Dask blocks, the histogram's bins) is
+int8q/_calibration_stream.py, and the checks of a batch against the state
+and of the saved dict int8q/_calibration_state.py.
 
 Threads may share a calibrator: a lock guards the state.  A batch's range
 (the reduction, one pass over the data) is found outside the lock, so
@@ -31,7 +32,6 @@ manager in its place, a 1-element update() took 22 us (minmax) and 37 us
 
 from __future__ import annotations
 
-import math
 import threading
 import types
 from typing import TYPE_CHECKING, Any
@@ -43,7 +43,6 @@ from . import _affine, _engine
 from . import _calibration_methods as methods
 from . import _calibration_state as _state
 from . import _calibration_stream as _stream
-from ._calibration_state import FORMAT
 from ._checks import calibrator_options
 from ._granularity import Granularity, resolve
 from ._operands import as_input
@@ -57,7 +56,7 @@ E_EMPTY = _stream.E_EMPTY  # exponent of a channel that has seen only zeros
 # Histogram bounds: bins per sign and channel (16 * MAX_BINS bytes, 1 MiB,
 # per channel), and the whole histogram (every channel) of one calibrator.
 MAX_BINS = 1 << 16
-MAX_HISTOGRAM_BYTES = 1 << 30
+MAX_HISTOGRAM_BYTES = _state.MAX_HISTOGRAM_BYTES
 
 
 class Calibrator:
@@ -222,39 +221,13 @@ class Calibrator:
                 self._merge_blocks(x, work, lo, hi, slice(None))
         return self
 
-    def _check_fits(
-        self, work: np.dtype[Any], channels: int, shape: tuple[int, ...] | None = None
-    ) -> None:
-        """TypeError or ValueError unless a batch of `channels` channels (of
-        `shape`, with block_size) in the working dtype `work` fits the state
-        (the caller holds the lock)."""
-        if self.dtype is not None and work != self.dtype:
-            raise TypeError(f"batches computed in {self.dtype} so far; this one is in {work}")
-        if self._shape is not None and shape != self._shape:
-            raise ValueError(
-                f"batch has shape {shape}, expected shape {self._shape}: with "
-                f"block_size={self.block_size} every batch has the shape of the first"
-            )
-        if self._lo is not None and channels != self._lo.shape[0]:
-            raise ValueError(
-                f"batch has {channels} channels along axis {self.axis}, "
-                f"earlier batches had {self._lo.shape[0]}"
-            )
-        if self._lo is None and self.method != "minmax":
-            if channels * 16 * self.bins > MAX_HISTOGRAM_BYTES:
-                raise ValueError(
-                    f"bins={self.bins} for {channels} channels needs a histogram of "
-                    f"{channels * 16 * self.bins} bytes, more than {MAX_HISTOGRAM_BYTES}; "
-                    "use fewer bins"
-                )
-
     def _start(
         self, work: np.dtype[Any], channels: int, shape: tuple[int, ...] | None = None
     ) -> None:
         """Empty state for `channels` channels, for batches of `shape` with
         block_size (the caller holds the lock)."""
         shape = None if shape is None else tuple(shape)
-        self._check_fits(work, channels, shape)
+        _state.check_batch(self, work, channels, shape)
         if self._lo is None:
             self.dtype = work
             if shape is not None:
@@ -351,14 +324,7 @@ class Calibrator:
         lo, hi = self._lo + 0, self._hi + 0
         if self.method == "minmax":
             return methods.minmax_ranges(lo, hi)
-        lo, hi = lo.astype(np.float64), hi.astype(np.float64)
-        n = self.bins
-        # Bin widths; a channel of zeros only gets width 1 (its counts are all
-        # in the bin of 0, whatever the width).
-        w = np.where(self._exp == E_EMPTY, 1.0, np.ldexp(1.0, self._exp - int(math.log2(n))))[
-            :, None
-        ]
-        hist = methods.Histogram(self._hist, w, lo, hi, n)
+        hist = _stream.histogram(self._hist, self._exp, lo, hi, self.bins)
         if self.method == "percentile":
             return methods.percentile_ranges(hist, self.percentile / 100, self.symmetric)
         return methods.histogram_mse_ranges(hist, self.symmetric)
@@ -462,28 +428,7 @@ class Calibrator:
         True
         """
         with self._lock:
-            return self._to_dict()
-
-    def _to_dict(self) -> dict[str, Any]:
-        scale, zp = self._params_of_state()
-        return {
-            "format": FORMAT,
-            "version": 1,
-            "method": self.method,
-            "axis": self.axis,
-            "block_size": self.block_size,
-            "shape": None if self._shape is None else list(self._shape),
-            "symmetric": self.symmetric,
-            "qdtype": self.qdtype.name,
-            "percentile": self.percentile,
-            "bins": self.bins,
-            "dtype": self.dtype.name,
-            "count": self.count,
-            "scale": np.asarray(scale, np.float64).reshape(-1).tolist(),
-            "zero_point": None if zp is None else np.asarray(zp).reshape(-1).tolist(),
-            "min": (self._lo + 0).astype(np.float64).tolist(),  # (+ 0: as in _ranges)
-            "max": (self._hi + 0).astype(np.float64).tolist(),
-        }
+            return _state.as_dict(self, *self._params_of_state())
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Calibrator:

@@ -1,4 +1,5 @@
-"""A Calibrator's saved state: the dict `to_dict` writes and `from_dict` reads.
+"""A Calibrator's state: whether a batch fits it (`check_batch`), and the
+dict `to_dict` writes (`as_dict`) and `from_dict` reads.
 
 `options` and `values` refuse, with the field's name, anything `to_dict` could not have
 written: a missing field, a wrong type, NaN or inf, a number that is not a
@@ -24,6 +25,8 @@ from ._typing import FloatArray
 FORMAT = "int8q.Calibrator"
 # The most values a calibrator counts (int64, as the histogram's counts).
 MAX_COUNT = (1 << 63) - 1
+# The most bytes one calibrator's histogram (every channel) may take.
+MAX_HISTOGRAM_BYTES = 1 << 30
 
 
 class Saved(NamedTuple):
@@ -36,6 +39,58 @@ class Saved(NamedTuple):
     scale: FloatArray  # shaped () per tensor, (channels,) per axis, the scale shape per block
     zero_point: npt.NDArray[Any] | None
     shape: tuple[int, ...] | None  # the batches' shape, with block_size
+
+
+def check_batch(
+    cal: Any, work: np.dtype[Any], channels: int, shape: tuple[int, ...] | None = None
+) -> None:
+    """TypeError or ValueError unless a batch of `channels` channels (of
+    `shape`, with block_size) in the working dtype `work` fits calibrator
+    `cal`'s state, and a new histogram MAX_HISTOGRAM_BYTES (the caller
+    holds its lock)."""
+    if cal.dtype is not None and work != cal.dtype:
+        raise TypeError(f"batches computed in {cal.dtype} so far; this one is in {work}")
+    if cal._shape is not None and shape != cal._shape:
+        raise ValueError(
+            f"batch has shape {shape}, expected shape {cal._shape}: with "
+            f"block_size={cal.block_size} every batch has the shape of the first"
+        )
+    if cal._lo is not None and channels != cal._lo.shape[0]:
+        raise ValueError(
+            f"batch has {channels} channels along axis {cal.axis}, "
+            f"earlier batches had {cal._lo.shape[0]}"
+        )
+    if cal._lo is None and cal.method != "minmax":
+        if channels * 16 * cal.bins > MAX_HISTOGRAM_BYTES:
+            raise ValueError(
+                f"bins={cal.bins} for {channels} channels needs a histogram of "
+                f"{channels * 16 * cal.bins} bytes, more than {MAX_HISTOGRAM_BYTES}; "
+                "use fewer bins"
+            )
+
+
+def as_dict(cal: Any, scale: FloatArray, zp: npt.NDArray[Any] | None) -> dict[str, Any]:
+    """The dict `to_dict` writes for calibrator `cal` of parameters
+    `scale`, `zp` (the caller holds its lock)."""
+    return {
+        "format": FORMAT,
+        "version": 1,
+        "method": cal.method,
+        "axis": cal.axis,
+        "block_size": cal.block_size,
+        "shape": None if cal._shape is None else list(cal._shape),
+        "symmetric": cal.symmetric,
+        "qdtype": cal.qdtype.name,
+        "percentile": cal.percentile,
+        "bins": cal.bins,
+        "dtype": cal.dtype.name,
+        "count": cal.count,
+        "scale": np.asarray(scale, np.float64).reshape(-1).tolist(),
+        "zero_point": None if zp is None else np.asarray(zp).reshape(-1).tolist(),
+        # + 0 turns -0.0 into 0.0, as the ranges do
+        "min": (cal._lo + 0).astype(np.float64).tolist(),
+        "max": (cal._hi + 0).astype(np.float64).tolist(),
+    }
 
 
 def field(d: dict[str, Any], key: str) -> Any:

@@ -20,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _affine, _engine
+from ._calibration_methods import Histogram
+from ._calibration_state import check_batch
 from ._checks import nonfinite_error, working_dtype
 from ._chunks import chunks
 from ._granularity import Granularity, resolve
@@ -78,7 +80,7 @@ def dask_part(cal: Any, arr: Any) -> Any:
     gran = resolve(arr.shape, cal.axis, cal.block_size)
     shape = tuple(arr.shape) if cal.block_size is not None else None
     with cal._lock:  # fail before computing anything
-        cal._check_fits(work, gran.nscales, shape)
+        check_batch(cal, work, gran.nscales, shape)
     part = cal._fresh()
     part._start(work, gran.nscales, shape)
     if shape is not None:
@@ -128,6 +130,17 @@ def _dask_blocks(part: Any, arr: Any, gran: Granularity) -> None:
             work, _, lo, hi = reduce(piece, part.axis, origin, part.block_size)
             part._merge_blocks(piece, work, lo, hi, where)
         start += rows
+
+
+def histogram(
+    counts: npt.NDArray[np.int64], exp: npt.NDArray[np.int64], lo: Any, hi: Any, n: int
+) -> Histogram:
+    """The methods' view of a calibrator's histogram: `counts` (channels,
+    2 n) over ``[-2^e, 2^e)`` per channel (e in `exp`), ranges lo, hi."""
+    # A channel of zeros only gets width 1 (its counts are all in the bin
+    # of 0, whatever the width).
+    w = np.where(exp == E_EMPTY, 1.0, np.ldexp(1.0, exp - int(math.log2(n))))[:, None]
+    return Histogram(counts, w, lo.astype(np.float64), hi.astype(np.float64), n)
 
 
 def grow(

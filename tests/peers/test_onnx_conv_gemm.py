@@ -322,3 +322,32 @@ def test_inspect_and_compare_conv_gemm_and_float16(tmp_path):
     rows = {r["name"]: r for r in int8q.io.inspect_file(tmp_path / "q-f.onnx")}
     assert rows["emb_quantized"]["original_dtype"] == "float16"
     assert rows["emb_scale"]["dtype"] == "float16"
+
+
+def test_gemm_inside_a_subgraph_is_refused(tmp_path):
+    # quantize_dynamic rewrites Gemm in subgraphs too (into MatMul); int8q
+    # rewrites the main graph's only, and says so rather than differ
+    from onnx import TensorProto, helper, numpy_helper
+
+    f = TensorProto.FLOAT
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    out = [helper.make_tensor_value_info("b", f, None)]
+    then = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["b"], "inner")], "t", [], out)
+    other = helper.make_graph([helper.make_node("Relu", ["x"], ["b"], "r")], "e", [], out)
+    node = helper.make_node("If", ["c"], ["y"], "if", then_branch=then, else_branch=other)
+    inputs = [
+        helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        helper.make_tensor_value_info("x", f, [2, 4]),
+    ]
+    graph = helper.make_graph(
+        [node], "g", inputs, [helper.make_tensor_value_info("y", f, None)], [w]
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    quantize_dynamic(tmp_path / "m.onnx", tmp_path / "ort.onnx")
+    branch = onnx.load(str(tmp_path / "ort.onnx")).graph.node[0].attribute
+    assert "MatMul" in [n.op_type for a in branch if a.g.node for n in a.g.node]
+    with pytest.raises(FormatError, match="inside subgraph"):
+        int8q.io.quantize_file(tmp_path / "m.onnx", tmp_path / "q.onnx")
+    assert not os.path.exists(tmp_path / "q.onnx")

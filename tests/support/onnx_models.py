@@ -115,14 +115,17 @@ def run(path, feeds):
     return session.run(None, feeds)
 
 
-def export_minilm(folder, path):
+def export_minilm(folder, path, eager=False):
     """all-MiniLM-L6-v2 (the model folder `folder`) exported with
     torch.onnx.export (TorchScript exporter: no onnxscript needed), inputs
-    input_ids, attention_mask, token_type_ids, output last_hidden_state."""
+    input_ids, attention_mask, token_type_ids, output last_hidden_state.
+    `eager`: transformers' eager attention (not SDPA), the graph that
+    onnxruntime's transformer optimizer fuses into Attention nodes."""
     import torch
     import transformers
 
-    model = transformers.AutoModel.from_pretrained(str(folder)).eval()
+    kw = {"attn_implementation": "eager"} if eager else {}
+    model = transformers.AutoModel.from_pretrained(str(folder), **kw).eval()
 
     class Encoder(torch.nn.Module):
         def __init__(self, model):

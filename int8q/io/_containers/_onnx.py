@@ -33,8 +33,10 @@ import numpy.typing as npt
 from ... import __version__
 from .._formats import _onnx_file as fmt
 from .._policy import _convention as conv
+from .._policy import _onnx_contrib as contrib
 from .._policy import _onnx_conv as gemm
 from .._policy import _onnx_rules as rules
+from .._policy import _onnx_subgraphs as subgraphs
 from .._policy._suffix import ONNX, has_suffix
 from .._support._errors import FormatError
 from .._support._outputs import staged
@@ -49,6 +51,7 @@ _ROUND_TRIP = 1024
 _BYTES_OVERHEAD = sys.getsizeof(b"")
 # nodes only a quantized model holds
 _QUANTIZED_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "DequantizeLinear", "ConvInteger"}
+_QUANTIZED_OPS |= {"QAttention", "QEmbedLayerNormalization", "DynamicQuantizeLSTM"}
 
 
 def claims(path: str) -> bool:
@@ -115,13 +118,16 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
     # types) of the float graph; onnxruntime's graph optimizer reads them
     # (which fusions apply), so outputs are bit-identical only with the same.
     inferred = _value_info(onnx, model, src)
+    subgraphs.use_inferred(graph, inferred, src)
     # Gemm becomes MatMul first, and shape inference runs again on the
     # result (keeping what the first run inferred).
     if any(gemm.rewritten(n, onnx.helper) for n in graph.node):
         transposed = gemm.replace_gemm(onnx, graph, src)
         inferred = _value_info(onnx, model, src, inferred)
+        subgraphs.use_inferred(graph, inferred, src)
     else:
         transposed = {}
+    gemm.check_subgraphs(onnx, graph, src)
     sources = {t.name: t for t in graph.initializer}
 
     def load(t: Any) -> npt.NDArray[np.float32]:
@@ -131,7 +137,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
         return fmt.read_float32(t, src)
 
     rewrite = rules.Rewrite(onnx, graph, s, load, lambda t: None, src)
-    rewrite.types = {
+    rewrite.elem_types = {
         v.name: v.type.tensor_type.elem_type
         for v in (*inferred.value_info, *inferred.output, *inferred.input)
         if v.type.HasField("tensor_type")
@@ -154,11 +160,13 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             total = sum(fmt.nbytes(t, src) for t in graph.initializer)
             with progress(total, "quantize") as bar:
                 rewrite.run()
-                unused = rules.unused_initializers(graph)
+                outer = subgraphs.clean(onnx, graph, src)  # (names subgraphs read)
+                unused = [n for n in rules.unused_initializers(graph) if n not in outer]
                 for t in graph.initializer:
                     if t.name in transposed and t.name not in unused:
                         gemm.fill_transposed(t, fmt.read_any(sources[transposed[t.name]], src))
                 rules.drop_initializers(graph, unused)
+                subgraphs.check_defined(graph, outer, src)
                 for t in graph.initializer:
                     if writer is not None and fmt.is_external(t):
                         writer.copy(t, src)
@@ -175,6 +183,7 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
                     bar.update(fmt.nbytes(t, src))
                 graph.initializer.extend(new)
             rules.topological_sort(graph)
+            contrib.add_ms_opset(model)
             graph.ClearField("value_info")
             graph.value_info.extend(inferred.value_info)
             graph.ClearField("output")
@@ -291,6 +300,8 @@ def quantized(path: str) -> Iterator[Quantized]:
     codes mapped as _as_int8_codes says, for compare's shares)."""
     model = fmt.load(path)
     tensors = {t.name: t for t in model.graph.initializer}
+    # DynamicQuantizeLSTM's W and R: stored transposed, scales per direction (and row)
+    lstm = {i for n in model.graph.node if n.op_type == "DynamicQuantizeLSTM" for i in n.input[1:3]}
     for t in model.graph.initializer:
         if not t.name.endswith(rules.QUANT_SUFFIX):
             continue
@@ -301,7 +312,11 @@ def quantized(path: str) -> Iterator[Quantized]:
         q = _read_codes(t, path)
         scale = fmt.read_any(scale_t, path).astype(np.float32)
         zp = fmt.read_any(zp_t, path).astype(np.int32)
-        if scale.ndim == 1 and q.ndim >= 1 and scale.size == q.shape[-1]:
+        if t.name in lstm and q.ndim == 3 and scale.shape in ((q.shape[0],), q.shape[::2]):
+            q = np.ascontiguousarray(q.transpose(0, 2, 1))
+            scale = scale.reshape(scale.shape + (1,) * (3 - scale.ndim))
+            zp = zp.reshape(scale.shape)
+        elif scale.ndim == 1 and q.ndim >= 1 and scale.size == q.shape[-1]:
             pass  # per channel along the last axis (MatMul's B)
         elif scale.size != 1:
             raise FormatError(f"{path}: {stem + '_scale'!r} does not fit {t.name!r}")

@@ -149,6 +149,24 @@ def replace_gemm(onnx: Any, graph: Any, where: str) -> dict[str, str]:
     return sources
 
 
+def check_subgraphs(onnx: Any, graph: Any, where: str) -> None:
+    """FormatError for a Gemm inside a subgraph that onnxruntime would turn
+    into a MatMul (replace_gemm_with_matmul walks subgraphs too; int8q
+    rewrites the main graph's only)."""
+    for node in graph.node:
+        for a in node.attribute:
+            inner = [a.g] if a.type == 5 else list(a.graphs) if a.type == 10 else []
+            for g in inner:
+                gemms = [n for n in g.node if rewritten(n, onnx.helper)]
+                if gemms:
+                    raise FormatError(
+                        f"{where}: node {gemms[0].name!r} (Gemm) inside subgraph {g.name!r}: "
+                        "onnxruntime rewrites it into MatMul; int8q does not rewrite "
+                        "subgraphs (export the model with MatMul there)"
+                    )
+                check_subgraphs(onnx, g, where)
+
+
 def fill_transposed(shell: Any, source: np.ndarray) -> None:
     """Give a ``B_Transposed`` initializer that stays float its data
     (numpy_helper.from_array of B's values transposed)."""
@@ -164,12 +182,12 @@ def _float(rewrite: Any, name: str) -> bool:
     t = rewrite.initializers.get(name)
     if t is not None:
         return bool(t.data_type in (FLOAT, FLOAT16))
-    return rewrite.types.get(name) in (FLOAT, FLOAT16)
+    return rewrite.elem_types.get(name) in (FLOAT, FLOAT16)
 
 
 def _type(rewrite: Any, name: str) -> int | None:
     t = rewrite.initializers.get(name)
-    return int(t.data_type) if t is not None else rewrite.types.get(name)
+    return int(t.data_type) if t is not None else rewrite.elem_types.get(name)
 
 
 def conv_applies(rewrite: Any, node: Any) -> bool:
@@ -198,7 +216,7 @@ def check_conv(rewrite: Any, node: Any, what: str) -> None:
             )
         if len(weight.dims) < 2:
             raise FormatError(f"{what}: weight {weight.name!r} has fewer than 2 dims")
-    if rewrite.types.get(node.output[0]) in (None, 0):
+    if rewrite.elem_types.get(node.output[0]) in (None, 0):
         raise FormatError(f"{what}: onnx shape inference gives no type for {node.output[0]!r}")
 
 
@@ -208,6 +226,10 @@ def check_float16(rewrite: Any, node: Any, what: str, weight: Any) -> None:
     load in onnxruntime."""
     if node.op_type == "Gather" and rewrite.opset >= 19:
         return
+    if node.op_type not in ("Gather", "MatMul", "Conv"):
+        raise FormatError(
+            f"{what}: float16 weight {weight.name!r}; int8q quantizes float32 weights only"
+        )
     if node.op_type == "Gather":
         why = "onnxruntime's DequantizeLinear takes a float16 scale from opset 19"
     else:
@@ -247,7 +269,7 @@ def conv(rewrite: Any, node: Any) -> None:
         raise FormatError(f"{rewrite.where}: node {node.name!r} (Conv): {exc}") from None
     nodes.append(integer)
     cast_out = out + "_cast_output"
-    to = rewrite.types[node.output[0]]
+    to = rewrite.elem_types[node.output[0]]
     nodes.append(helper.make_node("Cast", [out], [cast_out], out + "_cast", to=to))
     mul_name = name + "_scales_mul" if name else sx + "_" + sw + "_mul"
     mul = next((n for n in rewrite.new_nodes if n.name == mul_name), None)

@@ -30,14 +30,16 @@ float32, 1 (zero point 0) below float32's smallest normal; the zero point
 ``saturate(round(x / scale) + zero_point)`` (int8q.quantize with the given
 scale and zero point: ONNX QuantizeLinear's arithmetic).
 
+Attention, EmbedLayerNormalization and LSTM are rewritten in
+_onnx_contrib (QAttention, QEmbedLayerNormalization, DynamicQuantizeLSTM).
+
 What onnxruntime would do but int8q refuses, with a FormatError, rather than
-write something else: models whose quantized nodes include Attention, LSTM
-or EmbedLayerNormalization (left out of ``op_types`` they are not
-quantized, as in onnxruntime), nodes holding subgraphs, and ai.onnx opsets
-below 11 (which onnxruntime converts first).  Also refused: float16 weights
-of a quantized MatMul or Conv, and float16 Gather tables below opset 19,
-where quantize_dynamic writes a model onnxruntime does not load (see
-_onnx_conv and docs/guide/onnx.md).
+write something else: ai.onnx opsets below 11 (which onnxruntime converts
+first).  Nodes holding subgraphs are not quantized inside (quantize_dynamic's
+default): _onnx_subgraphs.  Also refused: float16 weights of a quantized
+MatMul or Conv, and float16 Gather tables below opset 19, where
+quantize_dynamic writes a model onnxruntime does not load (see _onnx_conv
+and docs/guide/onnx.md), and float16 weights of the contrib operators.
 """
 
 from collections.abc import Callable, Iterable
@@ -49,6 +51,7 @@ import numpy.typing as npt
 from ... import absmax as absmax_of
 from ... import quantize as quantize_array
 from .._support._errors import FormatError
+from . import _onnx_contrib as contrib
 from . import _onnx_conv as conv
 
 # onnx.TensorProto.DataType values (spelled here so that the policy needs
@@ -65,7 +68,7 @@ DEFAULT_OP_TYPES = (
     "Transpose",
     "EmbedLayerNormalization",
 )
-HANDLED = ("MatMul", "Gather", "Transpose", "Conv")
+HANDLED = ("MatMul", "Gather", "Transpose", "Conv", *contrib.OPS)
 QUANT_SUFFIX = "_quantized"  # quant_utils.TENSOR_NAME_QUANT_SUFFIX
 MIN_OPSET = 11  # below it onnxruntime converts the model, or builds another graph
 _RANGES = {  # (full, symmetric, reduced): quant_utils.ONNX_INT_TYPE_*_RANGE
@@ -160,10 +163,12 @@ class Rewrite:
     `initializers` maps every initializer's name to its TensorProto (their
     data is read through `load(proto) -> float32 array` only for those that
     are quantized); `emit` receives each new initializer TensorProto in the
-    order onnxruntime appends them (scale, zero point, codes).  `types`
-    maps value names to their element type as onnx shape inference gives
-    them (value_info, outputs, inputs); set it before check().
+    order onnxruntime appends them (scale, zero point, codes).
     """
+
+    # (for _onnx_contrib, which this module imports)
+    QValue = _QValue
+    quantize_weight = staticmethod(quantize_weight)
 
     def __init__(
         self,
@@ -181,12 +186,13 @@ class Rewrite:
         self.new_names: set[str] = set()  # of new_nodes
         self.old_names = {n.name for n in graph.node}
         self.quantized: dict[str, _QValue] = {}
-        self.types: dict[str, int] = {}
         self.opset = MIN_OPSET  # the model's ai.onnx opset
         inputs = {i.name for i in graph.input}
         self.generated = inputs - set(self.initializers)
         self.tensor_names = inputs | {o.name for o in graph.output}
         self.tensor_names |= {o for n in graph.node for o in n.output}
+        # value name -> elem_type, from onnx shape inference (set by the container)
+        self.elem_types: dict[str, int] = {}
 
     # ---- which nodes are quantized ----
 
@@ -210,27 +216,29 @@ class Rewrite:
             )
             if arity and (len(node.input) < arity[0] or len(node.output) < arity[1]):
                 raise FormatError(f"{what} has too few inputs or outputs")
-            if any(a.type in (5, 10) for a in node.attribute):  # GRAPH, GRAPHS
-                raise FormatError(f"{what} holds a subgraph; int8q does not quantize such models")
             if (
                 node.op_type in DEFAULT_OP_TYPES
                 and node.op_type not in HANDLED
                 and self._wanted(node)
             ):
                 raise FormatError(
-                    f"{what}: int8q quantizes MatMul, Gemm, Conv, Gather and Transpose nodes only; "
+                    f"{what}: int8q does not quantize {node.op_type} nodes; "
                     f"leave {node.op_type} out of the op types, or exclude the node"
                 )
             if node.op_type == "Conv" and self._wanted(node):
                 conv.check_conv(self, node, what)
-            weight = None
-            if node.op_type == "MatMul" and self._wanted(node) and len(node.input) > 1:
-                weight = node.input[1]
-            elif node.op_type == "Gather" and self._wanted(node) and node.input:
-                weight = node.input[0]
-            t = self.initializers.get(weight or "")
-            if t is not None and t.data_type == FLOAT16:
-                conv.check_float16(self, node, what, t)
+            weights: tuple[int, ...] = ()
+            if node.op_type in contrib.OPS and self._wanted(node):
+                contrib.check(node, what)
+                weights = contrib.WEIGHTS[node.op_type]
+            elif node.op_type == "MatMul" and self._wanted(node):
+                weights = (1,)
+            elif node.op_type == "Gather" and self._wanted(node):
+                weights = (0,)
+            for index in weights:
+                t = self.initializers.get(node.input[index] if index < len(node.input) else "")
+                if t is not None and t.data_type == FLOAT16:
+                    conv.check_float16(self, node, what, t)
 
     # ---- the rewrite ----
 
@@ -245,6 +253,8 @@ class Rewrite:
                 self._transpose(node)
             elif op == "Conv" and self._wanted(node) and conv.conv_applies(self, node):
                 conv.conv(self, node)
+            elif op in contrib.OPS and self._wanted(node) and contrib.rewrite(self, node):
+                pass
             else:
                 self._dequantize_inputs(node)
                 self._add(node)
