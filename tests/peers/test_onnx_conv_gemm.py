@@ -324,16 +324,71 @@ def test_inspect_and_compare_conv_gemm_and_float16(tmp_path):
     assert rows["emb_scale"]["dtype"] == "float16"
 
 
-def test_gemm_inside_a_subgraph_is_refused(tmp_path):
-    # quantize_dynamic rewrites Gemm in subgraphs too (into MatMul); int8q
-    # rewrites the main graph's only, and says so rather than differ
+@pytest.mark.parametrize(
+    "trans_b, b_inside, main_gemm_first",
+    [(0, False, False), (1, False, False), (1, True, False), (1, False, True), (1, True, True)],
+)
+def test_gemm_inside_a_subgraph_matches_quantize_dynamic(
+    tmp_path, trans_b, b_inside, main_gemm_first
+):
+    # quantize_dynamic rewrites Gemm in subgraphs too (into MatMul, a B
+    # transposed into the subgraph), and quantizes nothing there
     from onnx import TensorProto, helper, numpy_helper
 
     f = TensorProto.FLOAT
-    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    rng = np.random.default_rng(trans_b)
+    shape = (300, 4) if trans_b else (4, 300)  # 4.8 KB: past the 1 KiB round trip
+    w = numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), "w")
+    inner_init = [w] if b_inside else []
     out = [helper.make_tensor_value_info("b", f, None)]
-    then = helper.make_graph([helper.make_node("Gemm", ["x", "w"], ["b"], "inner")], "t", [], out)
-    other = helper.make_graph([helper.make_node("Relu", ["x"], ["b"], "r")], "e", [], out)
+    gemm = helper.make_node("Gemm", ["x", "w"], ["b"], "inner", transB=trans_b)
+    then = helper.make_graph([gemm], "t", [], out, inner_init)
+    other = helper.make_graph([helper.make_node("Relu", ["x"], ["r"], "r")], "e", [], [])
+    other.output.extend([helper.make_tensor_value_info("r", f, None)])
+    nodes = [helper.make_node("If", ["c"], ["y"], "if", then_branch=then, else_branch=other)]
+    outs = [helper.make_tensor_value_info("y", f, None)]
+    init = [] if b_inside else [w]
+    if main_gemm_first:
+        v = numpy_helper.from_array(
+            rng.standard_normal(shape).astype(np.float32), "w" if not b_inside else "v"
+        )
+        if b_inside:
+            init.append(v)
+        else:
+            init[0] = v
+        nodes.insert(0, helper.make_node("Gemm", ["x", v.name], ["z"], "outer", transB=trans_b))
+        outs.append(helper.make_tensor_value_info("z", f, None))
+    inputs = [
+        helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        helper.make_tensor_value_info("x", f, [2, 4]),
+    ]
+    graph = helper.make_graph(nodes, "g", inputs, outs, init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    ours, theirs = both(tmp_path, tmp_path / "m.onnx")
+    (node,) = [n for n in onnx.load(str(theirs)).graph.node if n.op_type == "If"]
+    branches = node.attribute
+    assert "MatMul" in [n.op_type for a in branches for n in a.g.node]
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    for c in (True, False):
+        assert_same(ours, theirs, {"c": np.array(c), "x": x})
+
+
+def test_subgraph_initializers_of_a_kibibyte_and_more_match(tmp_path):
+    # quantize_dynamic's save-and-reload round trip (external data past
+    # 1 KiB) sets their data_location, inside subgraphs too
+    from onnx import TensorProto, helper, numpy_helper
+
+    f = TensorProto.FLOAT
+    rng = np.random.default_rng(1)
+    big = numpy_helper.from_array(rng.standard_normal((4, 300)).astype(np.float32), "inner_w")
+    w = numpy_helper.from_array(rng.standard_normal((4, 300)).astype(np.float32), "w")
+    out = [helper.make_tensor_value_info("b", f, None)]
+    then = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "inner_w"], ["b"], "i")], "t", [], out, [big]
+    )
+    other = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["b"], "o")], "e", [], out)
     node = helper.make_node("If", ["c"], ["y"], "if", then_branch=then, else_branch=other)
     inputs = [
         helper.make_tensor_value_info("c", TensorProto.BOOL, []),
@@ -345,9 +400,7 @@ def test_gemm_inside_a_subgraph_is_refused(tmp_path):
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(tmp_path / "m.onnx"))
-    quantize_dynamic(tmp_path / "m.onnx", tmp_path / "ort.onnx")
-    branch = onnx.load(str(tmp_path / "ort.onnx")).graph.node[0].attribute
-    assert "MatMul" in [n.op_type for a in branch if a.g.node for n in a.g.node]
-    with pytest.raises(FormatError, match="inside subgraph"):
-        int8q.io.quantize_file(tmp_path / "m.onnx", tmp_path / "q.onnx")
-    assert not os.path.exists(tmp_path / "q.onnx")
+    ours, theirs = both(tmp_path, tmp_path / "m.onnx")
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    for c in (True, False):
+        assert_same(ours, theirs, {"c": np.array(c), "x": x})

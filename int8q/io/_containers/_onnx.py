@@ -121,13 +121,12 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
     subgraphs.use_inferred(graph, inferred, src)
     # Gemm becomes MatMul first, and shape inference runs again on the
     # result (keeping what the first run inferred).
-    if any(gemm.rewritten(n, onnx.helper) for n in graph.node):
-        transposed = gemm.replace_gemm(onnx, graph, src)
+    if gemm.has_gemm(onnx, graph):
+        transposed = gemm.replace_gemm(onnx, graph, src, lambda t: fmt.read_any(t, src))
         inferred = _value_info(onnx, model, src, inferred)
         subgraphs.use_inferred(graph, inferred, src)
     else:
         transposed = {}
-    gemm.check_subgraphs(onnx, graph, src)
     sources = {t.name: t for t in graph.initializer}
 
     def load(t: Any) -> npt.NDArray[np.float32]:
@@ -167,14 +166,17 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
                         gemm.fill_transposed(t, fmt.read_any(sources[transposed[t.name]], src))
                 rules.drop_initializers(graph, unused)
                 subgraphs.check_defined(graph, outer, src)
+                if writer is None:  # (the round trip below reaches subgraphs too)
+                    for g in subgraphs.subgraphs(graph):
+                        for t in g.initializer:
+                            if _round_trips(t):
+                                t.data_location = 0
                 for t in graph.initializer:
                     if writer is not None and fmt.is_external(t):
                         writer.copy(t, src)
                     elif writer is not None:
                         writer.put(t)
-                    elif (
-                        t.HasField("raw_data") and len(t.raw_data) + _BYTES_OVERHEAD >= _ROUND_TRIP
-                    ):
+                    elif _round_trips(t):
                         # quantize_dynamic saves and reloads the model with
                         # onnx's external data (size_threshold 1024, on
                         # sys.getsizeof(raw_data)), which leaves these
@@ -204,6 +206,10 @@ def quantize(src: str, dst: str, opts: conv.Options, progress: ProgressFactory) 
             os.fsync(f.fileno())
         if external:
             os.replace(data_tmp, data_path(dst))
+
+
+def _round_trips(t: Any) -> bool:
+    return bool(t.HasField("raw_data") and len(t.raw_data) + _BYTES_OVERHEAD >= _ROUND_TRIP)
 
 
 def _value_info(onnx: Any, model: Any, src: str, first: Any = None) -> Any:
@@ -282,7 +288,12 @@ def originals(path: str) -> Iterator[Originals]:
         raise already_quantized(path)
     tensors = {t.name: t for t in model.graph.initializer}
     # the B_Transposed that quantize_dynamic makes of a Gemm's B (transB=1)
-    transposed = gemm.replace_gemm(fmt.onnx_module(), fmt.without_weights(model).graph, path)
+    transposed = gemm.replace_gemm(
+        fmt.onnx_module(),
+        fmt.without_weights(model).graph,
+        path,
+        lambda t: np.zeros(0, np.float32),  # (only the main graph's names are wanted)
+    )
 
     def read(name: str) -> npt.NDArray[Any] | None:
         if name in transposed:

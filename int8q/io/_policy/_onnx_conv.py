@@ -8,7 +8,9 @@ operator rules beside _onnx_rules.Rewrite, which calls them).
   initializer B is replaced by a new initializer ``B_Transposed`` (a suffix
   ``_1``, ``_2``... when the name is taken), B transposed; a B that is not
   an initializer goes through a ``NAME_Transpose`` node.  Any other Gemm is
-  left as it is.  The MatMul rule then applies to the new MatMul.
+  left as it is.  The MatMul rule then applies to the new MatMul.  Gemm
+  nodes inside subgraphs are rewritten too (B looked up from the innermost
+  graph out, ``B_Transposed`` added to the subgraph).
 - Conv (operators/conv.ConvInteger): ``DynamicQuantizeLinear`` on X, the
   weight quantized per tensor (also with ``per_channel``: onnxruntime's
   ConvInteger does not ask for channels), ``ConvInteger`` with the Conv's
@@ -26,6 +28,7 @@ A float16 table of a Gather at opset 19 or later is quantized as a float32
 one, its scale stored as float16 (compute_scale_zp).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -33,6 +36,7 @@ import numpy as np
 from .._support._errors import FormatError
 
 FLOAT, FLOAT16, INT64 = 1, 10, 7
+GRAPH, GRAPHS = 5, 10  # onnx.AttributeProto types
 TRANSPOSED = "_Transposed"
 # the names quantization derives from an initializer's
 _DERIVED = ("", "_quantized", "_scale", "_zero_point")
@@ -77,23 +81,63 @@ def gemm_names(onnx: Any, graph: Any) -> list[str]:
     return names
 
 
-def replace_gemm(onnx: Any, graph: Any, where: str) -> dict[str, str]:
-    """replace_gemm_with_matmul on the top graph.  Each new ``B_Transposed``
-    initializer is appended with its type and dims but no data (it is read
-    from B when it is quantized; `fill_transposed` writes the data of one
-    that stays float).  Returns {transposed name: B's name}."""
-    helper = onnx.helper
-    names = {t.name for t in graph.initializer}
-    names |= {v.name for v in (*graph.input, *graph.output, *graph.value_info)}
+def _inner(node: Any) -> list[Any]:
+    """The subgraphs a node holds, in attribute order."""
+    found: list[Any] = []
+    for a in node.attribute:
+        found += [a.g] if a.type == GRAPH else list(a.graphs) if a.type == GRAPHS else []
+    return found
+
+
+def has_gemm(onnx: Any, graph: Any) -> bool:
+    """Whether replace_gemm changes anything in `graph` or its subgraphs."""
+    return any(
+        rewritten(n, onnx.helper) or any(has_gemm(onnx, g) for g in _inner(n)) for n in graph.node
+    )
+
+
+def _names(graph: Any, names: set[str]) -> None:
+    names.update(t.name for t in graph.initializer)
+    names.update(v.name for v in (*graph.input, *graph.output, *graph.value_info))
     for node in graph.node:
         names.update(node.input)
         names.update(node.output)
-    initializers = {t.name: t for t in graph.initializer}
-    done: dict[str, str] = {}  # B -> its transposed initializer
+        for g in _inner(node):
+            _names(g, names)
+
+
+def replace_gemm(
+    onnx: Any, graph: Any, where: str, read: Callable[[Any], np.ndarray]
+) -> dict[str, str]:
+    """replace_gemm_with_matmul, subgraphs included.  Each new
+    ``B_Transposed`` initializer of the main graph is appended with its
+    type and dims but no data (it is read from B when it is quantized;
+    `fill_transposed` writes the data of one that stays float); one in a
+    subgraph, where nothing is quantized, gets its data at once (`read`
+    gives a B's values).  Returns {main graph's transposed name: B's name}."""
+    names: set[str] = set()
+    _names(graph, names)
     sources: dict[str, str] = {}
+    _replace(onnx, [graph], names, sources, where, read)
+    return sources
+
+
+def _replace(
+    onnx: Any,
+    path: list[Any],
+    names: set[str],
+    sources: dict[str, str],
+    where: str,
+    read: Callable[[Any], np.ndarray],
+) -> None:
+    helper = onnx.helper
+    graph = path[-1]
+    done: dict[str, str] = {}  # B -> its transposed initializer (per graph)
     new_nodes: list[Any] = []
     changed = False
     for node in graph.node:
+        for g in _inner(node):  # (onnxruntime also rebuilds the node: _onnx_subgraphs.clean)
+            _replace(onnx, [*path, g], names, sources, where, read)
         if not rewritten(node, helper):
             new_nodes.append(node)
             continue
@@ -102,7 +146,8 @@ def replace_gemm(onnx: Any, graph: Any, where: str) -> dict[str, str]:
         changed = True
         b = node.input[1]
         if _gemm_attrs(node, helper)[3] == 1:
-            source = initializers.get(b)
+            # (the innermost graph's initializer of that name, as __get_initializer)
+            source = next((t for g in reversed(path) for t in g.initializer if t.name == b), None)
             if source is not None:
                 if b not in done:
                     name, suffix = b + TRANSPOSED, 0
@@ -113,7 +158,11 @@ def replace_gemm(onnx: Any, graph: Any, where: str) -> dict[str, str]:
                     shell = graph.initializer.add()
                     shell.name, shell.data_type = name, source.data_type
                     shell.dims.extend(reversed(source.dims))
-                    done[b], sources[name] = name, b
+                    if len(path) > 1:
+                        fill_transposed(shell, read(source))
+                    else:
+                        sources[name] = b
+                    done[b] = name
                 b = done[b]
             else:
                 b += TRANSPOSED
@@ -146,25 +195,6 @@ def replace_gemm(onnx: Any, graph: Any, where: str) -> dict[str, str]:
     if changed:
         graph.ClearField("node")
         graph.node.extend(new_nodes)
-    return sources
-
-
-def check_subgraphs(onnx: Any, graph: Any, where: str) -> None:
-    """FormatError for a Gemm inside a subgraph that onnxruntime would turn
-    into a MatMul (replace_gemm_with_matmul walks subgraphs too; int8q
-    rewrites the main graph's only)."""
-    for node in graph.node:
-        for a in node.attribute:
-            inner = [a.g] if a.type == 5 else list(a.graphs) if a.type == 10 else []
-            for g in inner:
-                gemms = [n for n in g.node if rewritten(n, onnx.helper)]
-                if gemms:
-                    raise FormatError(
-                        f"{where}: node {gemms[0].name!r} (Gemm) inside subgraph {g.name!r}: "
-                        "onnxruntime rewrites it into MatMul; int8q does not rewrite "
-                        "subgraphs (export the model with MatMul there)"
-                    )
-                check_subgraphs(onnx, g, where)
 
 
 def fill_transposed(shell: Any, source: np.ndarray) -> None:
