@@ -199,6 +199,70 @@ def test_threads_and_chunks_give_the_same_bits(threads):
         np.testing.assert_array_equal(qt.scale, si)
 
 
+# Blocks along axis 0 of rows of at least 256 elements go fused, a block
+# at a time (src/templates/ranges.h fused_rows), their abs-max down the
+# rows eight, then four, then one row at a time (templates/loops.h amaxv);
+# with out= they take the two passes.  Block lengths around those steps,
+# a short last block, and column counts off the vector widths.
+WIDE = [(17, 256, 8), (23, 257, 7), (40, 300, 16), (9, 1031, 9), (64, 259, 12), (33, 513, 1)]
+# above the threading threshold for 4 threads, a slice boundary inside a block
+WIDE += [(1800, 301, 24)]
+
+
+@pytest.mark.parametrize(("rows", "cols", "block_size"), WIDE)
+def test_wide_rows_along_axis_0(simd, threads, rows, cols, block_size):
+    x = data((rows, cols), np.float32, seed=rows)
+    x[rows // 2, :: cols // 7] = 127.5  # ties of a block's scale 1
+    q, scale = reference.quantize(x, 0, block_size)
+    want_d = reference.dequantize(q, scale, 0, block_size)
+    qa, sa, za = reference.quantize_asymmetric(x, np.uint8, 0, block_size)
+    for n in (1, 2, 3, 4):
+        threads(n)
+        qt = int8q.quantize(x, axis=0, block_size=block_size)
+        np.testing.assert_array_equal(qt.q, q)
+        np.testing.assert_array_equal(qt.scale, scale)
+        out = np.full(x.shape, 99, np.int8)
+        int8q.quantize(x, axis=0, block_size=block_size, out=out)
+        np.testing.assert_array_equal(out, q)
+        qd, xhat = int8q.quantize_dequantize(x, axis=0, block_size=block_size)
+        np.testing.assert_array_equal(qd.q, q)
+        assert xhat.tobytes() == want_d.tobytes()  # +0.0 and -0.0 apart
+        np.testing.assert_array_equal(int8q.dequantize(qt), want_d)
+        np.testing.assert_array_equal(
+            int8q.absmax(x, axis=0, block_size=block_size), reference.absmax(x, 0, block_size)
+        )
+        ua = int8q.quantize(x, axis=0, block_size=block_size, symmetric=False, qdtype=np.uint8)
+        np.testing.assert_array_equal(ua.q, qa)
+        np.testing.assert_array_equal(ua.scale, sa)
+        np.testing.assert_array_equal(ua.zero_point, za)
+
+
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_wide_rows_along_axis_0_name_the_first_nonfinite(simd, threads, bad):
+    rows, cols, block_size = 41, 259, 8
+    x = data((rows, cols), np.float32, seed=5)
+    n = rows * cols
+    for i in sorted({0, n - 1, 8 * cols - 1, 8 * cols, n // 2, n // 3 + 1, 40 * cols + 3}):
+        where = divmod(i, cols)
+        y = x.copy()
+        y[where] = bad
+        before = y.copy()
+        pattern = rf"x\[{where[0]}, {where[1]}\]"
+        for t in (1, 2, 4):
+            threads(t)
+            out = np.full(y.shape, 42, np.int8)
+            with pytest.raises(ValueError, match=pattern):
+                int8q.quantize(y, axis=0, block_size=block_size, out=out)
+            assert (out == 42).all()
+            with pytest.raises(ValueError, match=pattern):
+                int8q.quantize(y, axis=0, block_size=block_size)
+            with pytest.raises(ValueError, match=pattern):
+                int8q.quantize_dequantize(y, axis=0, block_size=block_size)
+            with pytest.raises(ValueError, match=pattern):
+                int8q.absmax(y, axis=0, block_size=block_size)
+        np.testing.assert_array_equal(y, before)
+
+
 # -- onnxruntime and ONNX's own cases ------------------------------------------
 
 

@@ -2,12 +2,12 @@
 reference bit for bit, on every SIMD level and 1, 2 and 3 threads.
 
 The kernels take whole rows together there (src/templates/ranges.h
-absmax_rows, quantize_rows): the abs-max loop four rows at a time, rows
+absmax_rows, quantize_rows): the abs-max loop eight, then four rows at a time, rows
 of at most 128 elements g = 256 // cols at a time as one wider row (folded
 back into the column maxima, or with the scales repeated), and the partial
 rows where a thread's slice starts or ends inside a row one by one.  The shapes here cross each of those edges:
 columns around the vector widths and the narrow-row grouping, row counts
-around multiples of 4 and of g, and arrays above the threading threshold
+around multiples of 4, 8 and of g, and arrays above the threading threshold
 whose thread slices start inside a row."""
 
 import numpy as np
@@ -78,8 +78,8 @@ def check(x, **kw):
 # time below 128 columns, one row at a time from 129 on), the vector widths
 # of float32 and float64 (4, 8, 16) and their neighbours, a wide row.
 SMALL_COLS = [1, 2, 3, 5, 7, 8, 9, 16, 17, 31, 33, 85, 127, 128, 129, 255, 256, 257, 4096 + 5]
-# Rows: around multiples of 4 (the abs-max loop) and of g.
-SMALL_ROWS = [1, 2, 3, 4, 5, 9, 37, 130]
+# Rows: around multiples of 8 and 4 (the abs-max loop) and of g.
+SMALL_ROWS = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 37, 130]
 
 
 @pytest.mark.parametrize("cols", SMALL_COLS)
