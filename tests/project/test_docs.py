@@ -189,6 +189,14 @@ def example_files(tmp_path_factory):
         w.write_kv_data_to_file()
         w.write_tensors_to_file()
         w.close()
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        from onnx_models import transformer_like
+
+        transformer_like(str(d / "model.onnx"))
     return d
 
 
@@ -216,6 +224,8 @@ def test_cli_example(page, code, example_files, tmp_path):
     shutil.copytree(example_files, work)
     if any("model-f16.gguf" in c for c in commands) and not (work / "model-f16.gguf").exists():
         pytest.skip("needs gguf (gguf-py) to write the example GGUF")
+    if any("model.onnx" in c for c in commands) and not (work / "model.onnx").exists():
+        pytest.skip("needs onnx to write the example model")
     if any("llama.cpp/" in c for c in commands):
         checkout, model = llama_cpp_converter()
         (work / "llama.cpp").symlink_to(checkout)
