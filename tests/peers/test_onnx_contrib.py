@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from onnx_models import graph_bytes, quantize_dynamic, run, weights
+from onnx_models import assert_same, assert_same_values, both, quantize_dynamic, weights
 
 import int8q.io
 from int8q.io import FormatError
@@ -102,26 +102,6 @@ def bert_feeds(segments=True):
     if segments:
         feeds["segment_ids"] = (np.arange(10).reshape(2, 5) % 2).astype(np.int32)
     return feeds
-
-
-def both(tmp_path, src, ours=None, **theirs):
-    a, b = tmp_path / "int8q.onnx", tmp_path / "ort.onnx"
-    int8q.io.quantize_file(src, a, **(ours or {}))
-    quantize_dynamic(src, b, **theirs)
-    return a, b
-
-
-def assert_same(ours, theirs, feeds):
-    a, b = graph_bytes(ours), graph_bytes(theirs)
-    assert a["nodes"] == b["nodes"]
-    assert a["initializers"].keys() == b["initializers"].keys()
-    for name, data in b["initializers"].items():
-        assert a["initializers"][name] == data, name
-    assert a == b
-    ma, mb = (onnx.load(str(p), load_external_data=False) for p in (ours, theirs))
-    assert list(ma.opset_import) == list(mb.opset_import)
-    for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
-        assert x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
 
 
 def ops(path):
@@ -315,12 +295,4 @@ def test_external_data_contrib_models_match(tmp_path):
         int8q.io.quantize_file(src, ours)
         quantize_dynamic(src, theirs, **FLOAT_DEFAULT)
         assert os.path.exists(str(ours) + ".data")
-        ta, tb = (onnx.load(str(p)).graph for p in (ours, theirs))
-        assert [n.SerializeToString() for n in ta.node] == [n.SerializeToString() for n in tb.node]
-        arrays = {t.name: numpy_helper.to_array(t) for t in ta.initializer}
-        assert list(arrays) == [t.name for t in tb.initializer]
-        for t in tb.initializer:
-            want = numpy_helper.to_array(t)
-            assert arrays[t.name].dtype == want.dtype and np.array_equal(arrays[t.name], want)
-        for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
-            assert np.array_equal(x.view(np.uint8), y.view(np.uint8))
+        assert_same_values(ours, theirs, [feeds])

@@ -19,31 +19,13 @@ from onnx_conv_models import (
     gemm_model,
     gemm_taken_name,
 )
-from onnx_models import graph_bytes, quantize_dynamic, run
+from onnx_models import assert_same, both, graph_bytes, quantize_dynamic, run
 
 import int8q.io
 from int8q.io import FormatError
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
-
-
-def both(tmp_path, src, ours=None, **theirs):
-    a, b = tmp_path / "int8q.onnx", tmp_path / "ort.onnx"
-    int8q.io.quantize_file(src, a, **(ours or {}))
-    quantize_dynamic(src, b, **theirs)
-    return a, b
-
-
-def assert_same(ours, theirs, feeds):
-    a, b = graph_bytes(ours), graph_bytes(theirs)
-    assert a["nodes"] == b["nodes"]
-    assert a["order"] == b["order"]
-    for name, data in b["initializers"].items():
-        assert a["initializers"][name] == data, name
-    assert a == b
-    for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
-        assert x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
 
 
 def ops(path):

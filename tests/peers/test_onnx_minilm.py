@@ -16,6 +16,14 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 
+def sentences(seed, padded_from):
+    """Two sentences of 24 random tokens, the second padded from `padded_from`."""
+    ids = np.random.default_rng(seed).integers(0, 30522, size=(2, 24))
+    mask = np.ones_like(ids)
+    mask[1, padded_from:] = 0
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
 def test_minilm_onnx_matches_quantize_dynamic(tmp_path):
     weights = minilm_path()
     if weights is None:
@@ -27,11 +35,7 @@ def test_minilm_onnx_matches_quantize_dynamic(tmp_path):
     a, b = graph_bytes(ours), graph_bytes(theirs)
     assert len(b["nodes"]) > 500 and sum(k.endswith("_quantized") for k in b["initializers"]) == 39
     assert a == b
-    rng = np.random.default_rng(0)
-    ids = rng.integers(0, 30522, size=(2, 24))
-    mask = np.ones_like(ids)
-    mask[1, 20:] = 0
-    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    feeds = sentences(seed=0, padded_from=20)
     (x,), (y,) = run(ours, feeds), run(theirs, feeds)
     assert x.shape == (2, 24, 384) and np.array_equal(x.view(np.uint32), y.view(np.uint32))
     rows = {r["name"]: r for r in int8q.io.compare_files(src, ours)}
@@ -63,10 +67,6 @@ def test_minilm_optimized_for_bert_matches_quantize_dynamic(tmp_path):
     assert ops.count("QAttention") == 6 and ops.count("QEmbedLayerNormalization") == 1
     assert graph_bytes(ours) == graph_bytes(theirs)
     assert onnx.load(str(ours)).opset_import == onnx.load(str(theirs)).opset_import
-    rng = np.random.default_rng(1)
-    ids = rng.integers(0, 30522, size=(2, 24))
-    mask = np.ones_like(ids)
-    mask[1, 17:] = 0
-    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    feeds = sentences(seed=1, padded_from=17)
     (x,), (y,) = run(ours, feeds), run(theirs, feeds)
     assert x.shape == (2, 24, 384) and np.array_equal(x.view(np.uint32), y.view(np.uint32))

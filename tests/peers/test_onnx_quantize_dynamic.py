@@ -6,6 +6,7 @@ Skips without onnx and onnxruntime (test extras; CI installs both)."""
 import os
 
 import numpy as np
+import onnx_models
 import pytest
 from onnx_models import graph_bytes, quantize_dynamic, run, transformer_like
 
@@ -28,14 +29,7 @@ def both(tmp_path, src, **kw):
 
 
 def assert_same(ours, theirs, feeds=FEEDS):
-    a, b = graph_bytes(ours), graph_bytes(theirs)
-    assert a["nodes"] == b["nodes"]
-    assert a["initializers"].keys() == b["initializers"].keys()
-    for name, data in b["initializers"].items():
-        assert a["initializers"][name] == data, name
-    assert a == b
-    for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
-        assert x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
+    onnx_models.assert_same(ours, theirs, feeds)
 
 
 def test_the_peer_quantizes_the_synthetic_model(tmp_path):

@@ -115,6 +115,55 @@ def run(path, feeds):
     return session.run(None, feeds)
 
 
+def both(tmp_path, src, ours=None, **theirs):
+    """`src` quantized by int8q.io.quantize_file (options `ours`) and by
+    quantize_dynamic (options `theirs`): the two output paths."""
+    import int8q.io
+
+    a, b = tmp_path / "int8q.onnx", tmp_path / "ort.onnx"
+    int8q.io.quantize_file(src, a, **(ours or {}))
+    quantize_dynamic(src, b, **theirs)
+    return a, b
+
+
+def assert_same(ours, theirs, feeds):
+    """The same model: nodes in order, every initializer byte for byte (by
+    name, in order), inputs, outputs, value_info and opsets; onnxruntime's
+    outputs on `feeds` bit for bit."""
+    import onnx
+
+    a, b = graph_bytes(ours), graph_bytes(theirs)
+    assert a["nodes"] == b["nodes"]
+    assert a["order"] == b["order"]
+    for name, data in b["initializers"].items():
+        assert a["initializers"][name] == data, name
+    assert a == b
+    ma, mb = (onnx.load(str(p), load_external_data=False) for p in (ours, theirs))
+    assert list(ma.opset_import) == list(mb.opset_import)
+    for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
+        assert x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
+def assert_same_values(ours, theirs, feed_sets):
+    """For models with external data (where the tensors' data_location
+    fields may differ): the same nodes, the same initializers in the same
+    order with equal arrays, and onnxruntime's outputs bit for bit on each
+    of `feed_sets`."""
+    import onnx
+    from onnx import numpy_helper
+
+    ta, tb = (onnx.load(str(p)).graph for p in (ours, theirs))
+    assert [n.SerializeToString() for n in ta.node] == [n.SerializeToString() for n in tb.node]
+    arrays = {t.name: numpy_helper.to_array(t) for t in ta.initializer}
+    assert list(arrays) == [t.name for t in tb.initializer]
+    for t in tb.initializer:
+        want = numpy_helper.to_array(t)
+        assert arrays[t.name].dtype == want.dtype and np.array_equal(arrays[t.name], want), t.name
+    for feeds in feed_sets:
+        for x, y in zip(run(ours, feeds), run(theirs, feeds), strict=True):
+            assert x.dtype == y.dtype and np.array_equal(x.view(np.uint8), y.view(np.uint8))
+
+
 def export_minilm(folder, path, eager=False):
     """all-MiniLM-L6-v2 (the model folder `folder`) exported with
     torch.onnx.export (TorchScript exporter: no onnxscript needed), inputs
