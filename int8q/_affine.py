@@ -150,6 +150,29 @@ def _reduce(
     return func(x, initial=0)
 
 
+def ranges(
+    x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity
+) -> tuple[FloatArray, FloatArray]:
+    """Flat `min(0, min x)` and `max(0, max x)` of each scale's elements, in
+    the working dtype, in one compiled pass (core/affine.h: int8q_minmax);
+    NaN or inf in x leaves a non-finite value in them.
+
+    The pass keeps order keys (integers ordered as the floats), whose
+    min/max vectorize: NumPy's reductions over short blocks along the last
+    axis run block by block."""
+    keys = np.int64 if work == np.float64 else np.int32
+    size = int(np.prod(gran.scale_shape, dtype=np.int64))
+    lo, hi = np.zeros(size, keys), np.zeros(size, keys)
+    threads = get_num_threads()
+    for start, chunk in chunks(x, work):
+        _kernels.minmax_into(chunk, start, gran.layout, lo, hi, chunk_threads(chunk, x, threads))
+    # the order key map is its own inverse: back to bit patterns, then floats
+    mag = keys(np.iinfo(keys).max)
+    lo ^= (lo >> (lo.itemsize * 8 - 1)) & mag
+    hi ^= (hi >> (hi.itemsize * 8 - 1)) & mag
+    return lo.view(work), hi.view(work)
+
+
 def range_params(
     rmin: npt.ArrayLike, rmax: npt.ArrayLike, qdtype: np.dtype[Any], work: WorkingDtype
 ) -> tuple[FloatArray, npt.NDArray[Any]]:
@@ -182,9 +205,7 @@ def asymmetric_params(
     x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, qdtype: np.dtype[Any]
 ) -> tuple[FloatArray, npt.NDArray[Any]]:
     """Flat (scales, zero points) of the asymmetric rule; ValueError on NaN/inf."""
-    with np.errstate(invalid="ignore"):
-        rmin = np.asarray(_reduce(x, gran, np.min)).astype(work).reshape(-1)
-        rmax = np.asarray(_reduce(x, gran, np.max)).astype(work).reshape(-1)
+    rmin, rmax = ranges(x, work, gran)
     if not (np.isfinite(rmin).all() and np.isfinite(rmax).all()):
         _engine.raise_nonfinite(x, work)
     return range_params(rmin, rmax, qdtype, work)

@@ -95,6 +95,13 @@ typedef struct {
                     const float *cand, int ncand, int mode, double *err);
     void (*mse_f64)(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                     const double *cand, int ncand, int mode, double *err);
+    /* lo[k] = min(lo[k], key), hi[k] = max(hi[k], key) over the order keys
+     * of the bit patterns of every element with scale k (core/affine.h:
+     * int8q_minmax) */
+    void (*minmax_f32)(const int32_t *xb, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                       int32_t *lo, int32_t *hi);
+    void (*minmax_f64)(const int64_t *xb, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                       int64_t *lo, int64_t *hi);
 
     /* zlib's CRC-32 of n bytes continued from crc; NULL on levels without a
      * fast one (the caller uses zlib's) */

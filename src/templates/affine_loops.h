@@ -100,6 +100,58 @@
         }                                                                                          \
     }
 
+/* Order keys: a float's bit pattern as a signed integer in the float's
+ * order (a negative value's magnitude bits flipped; the map is its own
+ * inverse), -0 just below +0 and NaNs beyond the infinities on their sign's
+ * side.  Integer min and max vectorize where float ones (NaN, signed zeros)
+ * do not, and a NaN or inf ends up in the minimum or the maximum, which the
+ * caller finds not finite.  Key 0 is +0: zeroed ranges start at 0. */
+#define ORDER_KEY(U, MAG, b) ((b) ^ (((b) >> (sizeof(U) * 8 - 1)) & (U)(MAG)))
+
+/* lo/hi[k] = min/max(lo/hi[k], keys of block b) for nb blocks of B. */
+#define MINMAX_BLOCKS(U, MAG, xs, nb, B, lo, hi)                                                   \
+    for (ptrdiff_t b_ = 0; b_ < (nb); b_++) {                                                      \
+        const U *xb_ = (xs) + b_ * (B);                                                            \
+        U l_ = (lo)[b_], h_ = (hi)[b_];                                                            \
+        for (ptrdiff_t j_ = 0; j_ < (B); j_++) {                                                   \
+            U k_ = ORDER_KEY(U, MAG, xb_[j_]);                                                     \
+            l_ = k_ < l_ ? k_ : l_;                                                                \
+            h_ = k_ > h_ ? k_ : h_;                                                                \
+        }                                                                                          \
+        (lo)[b_] = l_, (hi)[b_] = h_;                                                              \
+    }
+
+/* The running range of every scale used in [s, e), as order keys of the
+ * bit patterns x: one per element, per whole block (blocks of 32, the
+ * common size, with a loop of known length) or per part of a block. */
+#define DEFINE_MINMAX_WALK(NAME, U, MAG)                                                           \
+    static void NAME(const U *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, U *RESTRICT lo,  \
+                     U *RESTRICT hi)                                                               \
+    {                                                                                              \
+        for (ptrdiff_t i = s; i < e;) {                                                            \
+            piece p = next_piece(L, i, e);                                                         \
+            const U *RESTRICT xs = x + (i - s);                                                    \
+            ptrdiff_t n = p.end - i;                                                               \
+            if (p.per_element) {                                                                   \
+                U *RESTRICT l = lo + p.k, *RESTRICT h = hi + p.k;                                  \
+                for (ptrdiff_t j = 0; j < n; j++) {                                                \
+                    U k = ORDER_KEY(U, MAG, xs[j]);                                                \
+                    l[j] = k < l[j] ? k : l[j];                                                    \
+                    h[j] = k > h[j] ? k : h[j];                                                    \
+                }                                                                                  \
+            } else if (p.whole_blocks && L->block == 32) {                                         \
+                MINMAX_BLOCKS(U, MAG, xs, n / 32, 32, lo + p.k, hi + p.k)                          \
+            } else {                                                                               \
+                ptrdiff_t B = p.whole_blocks ? L->block : n;                                       \
+                MINMAX_BLOCKS(U, MAG, xs, n / B, B, lo + p.k, hi + p.k)                            \
+            }                                                                                      \
+            i = p.end;                                                                             \
+        }                                                                                          \
+    }
+
+DEFINE_MINMAX_WALK(minmax_f32, int32_t, 0x7fffffff)
+DEFINE_MINMAX_WALK(minmax_f64, int64_t, 0x7fffffffffffffffll)
+
 DEFINE_AFFINE_WALK(aff_f32_i8_even, f32, float, 1, int8_t)
 DEFINE_AFFINE_WALK(aff_f32_i8_away, f32, float, 0, int8_t)
 DEFINE_AFFINE_WALK(aff_f32_u8_even, f32, float, 1, uint8_t)
@@ -139,6 +191,9 @@ DEFINE_AFFINE_ENTRY(f64, double)
 #undef DEFINE_AFFINE_ENTRY
 #undef DEFINE_AFFINE_WALK
 #undef DEFINE_MSE_WALK
+#undef DEFINE_MINMAX_WALK
+#undef MINMAX_BLOCKS
+#undef ORDER_KEY
 #undef AFF_ONE
 #undef AFF_ROUND
 #undef MSE_ONE
