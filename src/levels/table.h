@@ -69,6 +69,9 @@ typedef struct {
     void (*deq_f64)(const int8_t *q, ptrdiff_t n, double s, double *out);
     void (*deqv_f32)(const int8_t *q, ptrdiff_t n, const float *s, float *out);
     void (*deqv_f64)(const int8_t *q, ptrdiff_t n, const double *s, double *out);
+    /* one scale per column of `rows` rows of n */
+    void (*deqvr_f32)(const int8_t *q, ptrdiff_t rows, ptrdiff_t n, const float *s, float *out);
+    void (*deqvr_f64)(const int8_t *q, ptrdiff_t rows, ptrdiff_t n, const double *s, double *out);
     void (*deqb_f32)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const float *s, float *out);
     void (*deqb_f64)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const double *s, double *out);
 

@@ -79,3 +79,29 @@ def test_any_nonfinite_value_is_found(simd, threads, kw, bad, dtype):
             name = "nan" if bad != bad else str(bad)
             with pytest.raises(ValueError, match=rf"x\[{at[0]}, {at[1]}\] is {name}"):
                 int8q.quantize(y, symmetric=False, **kw)
+
+
+@pytest.mark.parametrize(
+    "shape,kw",
+    [
+        ((1003, 301), {"axis": 0, "block_size": 32}),  # rows four at a time, and the rest
+        ((1003, 301), {"axis": 0, "block_size": 7}),
+        ((5, 267, 260), {"axis": 1, "block_size": 16}),
+        ((1003, 301), {"axis": 1}),  # one scale per column
+        ((1003, 100), {"axis": 0, "block_size": 32}),  # rows too short to group
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dequantize_of_rows_sharing_scales(simd, threads, shape, kw, dtype):
+    """Dequantize takes rows that share their scales several at a time
+    (core's dequantize_rows); thread slices start mid-row."""
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    qt = int8q.quantize(x, **kw)
+    want = reference.dequantize(qt.q, qt.scale, kw.get("axis"), kw.get("block_size"))
+    for n in (1, 2):
+        threads(n)
+        assert same_bits(int8q.dequantize(qt), want), (kw, n)
+        out = np.full(shape, np.nan, dtype)
+        int8q.dequantize(qt, out=out)
+        assert same_bits(out, want), (kw, n)
