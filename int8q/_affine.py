@@ -19,7 +19,6 @@ The functions here move data: _plan.py decides a call's path and checks its
 parameters (through _checks.py), and _api.py shapes results.
 """
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -122,32 +121,6 @@ def quantize_given(
             chunk_threads(chunk, x, threads),
         ):
             _engine.raise_nonfinite(x, work)
-
-
-def _reduce(
-    x: npt.NDArray[Any], gran: Granularity, func: Callable[..., npt.NDArray[Any]]
-) -> npt.NDArray[Any]:
-    """func (np.min or np.max) with initial 0 over each scale's elements: the
-    range `min(0, min x)` / `max(0, max x)` per tensor, channel or block.
-
-    Min and max commute with the (monotone) cast to the working dtype, so
-    this reduces in x's own dtype; NaN propagates and is checked later.
-    """
-    if gran.block_size is not None:
-        # Blocks along any axis: that axis moved last (a view), then back.
-        k = gran.blocked_axis
-        moved = np.moveaxis(x, k, -1)
-        n, b = moved.shape[-1], gran.block
-        nfull = n // b
-        head = moved[..., : nfull * b].reshape(moved.shape[:-1] + (nfull, b))
-        parts = [func(head, axis=-1, initial=0)]
-        if n % b:
-            parts.append(func(moved[..., nfull * b :], axis=-1, initial=0, keepdims=True))
-        return np.moveaxis(np.concatenate(parts, axis=-1), -1, k)
-    if gran.axis is not None:
-        others = tuple(i for i in range(x.ndim) if i != gran.axis)
-        return func(x, axis=others, initial=0)
-    return func(x, initial=0)
 
 
 def ranges(
