@@ -121,14 +121,51 @@
         (lo)[b_] = l_, (hi)[b_] = h_;                                                              \
     }
 
+/* lo/hi[i] = min/max(lo/hi[i], keys of x[r n + i]) over `rows` rows of n
+ * (one scale per column), four rows per load and store of lo and hi. */
+#define DEFINE_MINMAX_ROWS(NAME, U, MAG)                                                           \
+    static void NAME(const U *x, ptrdiff_t rows, ptrdiff_t n, U *RESTRICT lo, U *RESTRICT hi)      \
+    {                                                                                              \
+        ptrdiff_t r = 0;                                                                           \
+        for (; r + 4 <= rows; r += 4) {                                                            \
+            const U *x0 = x + r * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;                     \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+                U a = ORDER_KEY(U, MAG, x0[i]), b = ORDER_KEY(U, MAG, x1[i]);                      \
+                U c = ORDER_KEY(U, MAG, x2[i]), d = ORDER_KEY(U, MAG, x3[i]);                      \
+                U l = a < b ? a : b, h = a > b ? a : b;                                            \
+                U l2 = c < d ? c : d, h2 = c > d ? c : d;                                          \
+                l = l < l2 ? l : l2;                                                               \
+                h = h > h2 ? h : h2;                                                               \
+                lo[i] = l < lo[i] ? l : lo[i];                                                     \
+                hi[i] = h > hi[i] ? h : hi[i];                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        for (; r < rows; r++) {                                                                    \
+            const U *x0 = x + r * n;                                                               \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+                U a = ORDER_KEY(U, MAG, x0[i]);                                                    \
+                lo[i] = a < lo[i] ? a : lo[i];                                                     \
+                hi[i] = a > hi[i] ? a : hi[i];                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
 /* The running range of every scale used in [s, e), as order keys of the
- * bit patterns x: one per element, per whole block (blocks of 32, the
- * common size, with a loop of known length) or per part of a block. */
+ * bit patterns x: whole rows that share their scales (one per column)
+ * several at a time, else one per element, per whole block (blocks of 32,
+ * the common size, with a loop of known length) or per part of a block. */
 #define DEFINE_MINMAX_WALK(NAME, U, MAG)                                                           \
+    DEFINE_MINMAX_ROWS(NAME##_rows, U, MAG)                                                        \
     static void NAME(const U *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, U *RESTRICT lo,  \
                      U *RESTRICT hi)                                                               \
     {                                                                                              \
         for (ptrdiff_t i = s; i < e;) {                                                            \
+            ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);                                         \
+            if (rows > 1) {                                                                        \
+                NAME##_rows(x + (i - s), rows, L->n_row, lo + k0, hi + k0);                        \
+                i += rows * L->n_row;                                                              \
+                continue;                                                                          \
+            }                                                                                      \
             piece p = next_piece(L, i, e);                                                         \
             const U *RESTRICT xs = x + (i - s);                                                    \
             ptrdiff_t n = p.end - i;                                                               \
@@ -192,6 +229,7 @@ DEFINE_AFFINE_ENTRY(f64, double)
 #undef DEFINE_AFFINE_WALK
 #undef DEFINE_MSE_WALK
 #undef DEFINE_MINMAX_WALK
+#undef DEFINE_MINMAX_ROWS
 #undef MINMAX_BLOCKS
 #undef ORDER_KEY
 #undef AFF_ONE
