@@ -19,6 +19,7 @@ The functions here move data: _plan.py decides a call's path and checks its
 parameters (through _checks.py), and _api.py shapes results.
 """
 
+import math
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,11 @@ from ._typing import FloatArray, WorkingDtype
 # scale: fractions 1.00, 0.99, ..., 0.01 of the abs-max.  (The Calibrator's
 # "mse" is another search, over its histogram: _calibration_methods.py.)
 CLIP_CANDIDATES = 100
+
+# The integer type of the order keys (core/affine.h: int8q_minmax) of each
+# working dtype, and the magnitude bits a negative value's key flips.
+_KEYS_F32 = (np.int32, np.int32(0x7FFFFFFF))
+_KEYS_F64 = (np.int64, np.int64(0x7FFFFFFFFFFFFFFF))
 
 
 def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
@@ -133,17 +139,16 @@ def ranges(
     The pass keeps order keys (integers ordered as the floats), whose
     min/max vectorize: NumPy's reductions over short blocks along the last
     axis run block by block."""
-    keys = np.int64 if work == np.float64 else np.int32
-    size = int(np.prod(gran.scale_shape, dtype=np.int64))
-    lo, hi = np.zeros(size, keys), np.zeros(size, keys)
+    keys, mag = _KEYS_F64 if work.itemsize == 8 else _KEYS_F32
+    both = np.zeros((2, math.prod(gran.scale_shape)), keys)  # zero keys: +0, the ranges' start
+    lo, hi = both
     threads = get_num_threads()
     for start, chunk in chunks(x, work):
         _kernels.minmax_into(chunk, start, gran.layout, lo, hi, chunk_threads(chunk, x, threads))
     # the order key map is its own inverse: back to bit patterns, then floats
-    mag = keys(np.iinfo(keys).max)
-    lo ^= (lo >> (lo.itemsize * 8 - 1)) & mag
-    hi ^= (hi >> (hi.itemsize * 8 - 1)) & mag
-    return lo.view(work), hi.view(work)
+    both ^= (both >> (both.itemsize * 8 - 1)) & mag
+    lo_f, hi_f = both.view(work)
+    return lo_f, hi_f
 
 
 def range_params(
