@@ -1,7 +1,9 @@
 """The ranges behind symmetric=False (core/affine.h: int8q_minmax), which
 compare floats through integer order keys: signed zeros, extremes,
 subnormals and every non-finite value, in every layout the kernels walk,
-on every SIMD level and thread count, against int8q.reference."""
+on every SIMD level and thread count, against int8q.reference.  And the
+dequantize of rows that share their scales, which takes several rows at a
+time (templates/loops.h: deqvr)."""
 
 import numpy as np
 import pytest
