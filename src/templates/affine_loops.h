@@ -30,15 +30,49 @@
         (qi) = (QT)(r_ + (zi));                                                                    \
     } while (0)
 
+/* Whole rows that share their scales and zero points (one per column),
+ * four rows per load of them. */
+#define DEFINE_AFFINE_ROWS(NAME, SUF, T, EVEN, QT)                                                 \
+    static int NAME(const T *x, ptrdiff_t rows, ptrdiff_t n, const T *RESTRICT sv,                 \
+                    const int32_t *RESTRICT zv, int qmin, int qmax, QT *RESTRICT q)                \
+    {                                                                                              \
+        int bad = 0;                                                                               \
+        ptrdiff_t r = 0;                                                                           \
+        for (; r + 4 <= rows; r += 4) {                                                            \
+            const T *x0 = x + r * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;                     \
+            QT *q0 = q + r * n, *q1 = q0 + n, *q2 = q1 + n, *q3 = q2 + n;                          \
+            for (ptrdiff_t j = 0; j < n; j++) {                                                    \
+                T sj = sv[j];                                                                      \
+                int32_t zj = zv[j];                                                                \
+                AFF_ONE(T, SUF, EVEN, QT, x0[j], sj, zj, q0[j]);                                   \
+                AFF_ONE(T, SUF, EVEN, QT, x1[j], sj, zj, q1[j]);                                   \
+                AFF_ONE(T, SUF, EVEN, QT, x2[j], sj, zj, q2[j]);                                   \
+                AFF_ONE(T, SUF, EVEN, QT, x3[j], sj, zj, q3[j]);                                   \
+            }                                                                                      \
+        }                                                                                          \
+        for (; r < rows; r++)                                                                      \
+            for (ptrdiff_t j = 0; j < n; j++)                                                      \
+                AFF_ONE(T, SUF, EVEN, QT, x[r * n + j], sv[j], zv[j], q[r * n + j]);               \
+        return bad;                                                                                \
+    }
+
 /* Walk [s, e) of the flat index space piece by piece (core/layout.h, as
  * templates/ranges.h does): a piece with one scale per element, whole
  * blocks with one scale each, or part of one block. */
 #define DEFINE_AFFINE_WALK(NAME, SUF, T, EVEN, QT)                                                 \
+    DEFINE_AFFINE_ROWS(NAME##_rows, SUF, T, EVEN, QT)                                              \
     static int NAME(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, const T *scales,  \
                     const int32_t *zps, int qmin, int qmax, QT *q)                                 \
     {                                                                                              \
         int bad = 0;                                                                               \
         for (ptrdiff_t i = s; i < e;) {                                                            \
+            ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);                                         \
+            if (rows > 1) {                                                                        \
+                bad |= NAME##_rows(x + (i - s), rows, L->n_row, scales + k0, zps + k0, qmin, qmax, \
+                                   q + (i - s));                                                   \
+                i += rows * L->n_row;                                                              \
+                continue;                                                                          \
+            }                                                                                      \
             piece p = next_piece(L, i, e);                                                         \
             const T *xs = x + (i - s);                                                             \
             QT *qs = q + (i - s);                                                                  \
@@ -227,6 +261,7 @@ DEFINE_AFFINE_ENTRY(f64, double)
 
 #undef DEFINE_AFFINE_ENTRY
 #undef DEFINE_AFFINE_WALK
+#undef DEFINE_AFFINE_ROWS
 #undef DEFINE_MSE_WALK
 #undef DEFINE_MINMAX_WALK
 #undef DEFINE_MINMAX_ROWS
