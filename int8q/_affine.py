@@ -19,7 +19,7 @@ The functions here move data: _plan.py decides a call's path and checks its
 parameters (through _checks.py), and _api.py shapes results.
 """
 
-from collections.abc import Callable
+import math
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,11 @@ from ._typing import FloatArray, WorkingDtype
 # scale: fractions 1.00, 0.99, ..., 0.01 of the abs-max.  (The Calibrator's
 # "mse" is another search, over its histogram: _calibration_methods.py.)
 CLIP_CANDIDATES = 100
+
+# The integer type of the order keys (core/affine.h: int8q_minmax) of each
+# working dtype, and the magnitude bits a negative value's key flips.
+_KEYS_F32 = (np.int32, np.int32(0x7FFFFFFF))
+_KEYS_F64 = (np.int64, np.int64(0x7FFFFFFFFFFFFFFF))
 
 
 def qrange(qdtype: np.dtype[Any], full: bool) -> tuple[int, int]:
@@ -124,30 +129,26 @@ def quantize_given(
             _engine.raise_nonfinite(x, work)
 
 
-def _reduce(
-    x: npt.NDArray[Any], gran: Granularity, func: Callable[..., npt.NDArray[Any]]
-) -> npt.NDArray[Any]:
-    """func (np.min or np.max) with initial 0 over each scale's elements: the
-    range `min(0, min x)` / `max(0, max x)` per tensor, channel or block.
+def ranges(
+    x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity
+) -> tuple[FloatArray, FloatArray]:
+    """Flat `min(0, min x)` and `max(0, max x)` of each scale's elements, in
+    the working dtype, in one compiled pass (core/affine.h: int8q_minmax);
+    NaN or inf in x leaves a non-finite value in them.
 
-    Min and max commute with the (monotone) cast to the working dtype, so
-    this reduces in x's own dtype; NaN propagates and is checked later.
-    """
-    if gran.block_size is not None:
-        # Blocks along any axis: that axis moved last (a view), then back.
-        k = gran.blocked_axis
-        moved = np.moveaxis(x, k, -1)
-        n, b = moved.shape[-1], gran.block
-        nfull = n // b
-        head = moved[..., : nfull * b].reshape(moved.shape[:-1] + (nfull, b))
-        parts = [func(head, axis=-1, initial=0)]
-        if n % b:
-            parts.append(func(moved[..., nfull * b :], axis=-1, initial=0, keepdims=True))
-        return np.moveaxis(np.concatenate(parts, axis=-1), -1, k)
-    if gran.axis is not None:
-        others = tuple(i for i in range(x.ndim) if i != gran.axis)
-        return func(x, axis=others, initial=0)
-    return func(x, initial=0)
+    The pass keeps order keys (integers ordered as the floats), whose
+    min/max vectorize: NumPy's reductions over short blocks along the last
+    axis run block by block."""
+    keys, mag = _KEYS_F64 if work.itemsize == 8 else _KEYS_F32
+    both = np.zeros((2, math.prod(gran.scale_shape)), keys)  # zero keys: +0, the ranges' start
+    lo, hi = both
+    threads = get_num_threads()
+    for start, chunk in chunks(x, work):
+        _kernels.minmax_into(chunk, start, gran.layout, lo, hi, chunk_threads(chunk, x, threads))
+    # the order key map is its own inverse: back to bit patterns, then floats
+    both ^= (both >> (both.itemsize * 8 - 1)) & mag
+    lo_f, hi_f = both.view(work)
+    return lo_f, hi_f
 
 
 def range_params(
@@ -182,9 +183,7 @@ def asymmetric_params(
     x: npt.NDArray[Any], work: WorkingDtype, gran: Granularity, qdtype: np.dtype[Any]
 ) -> tuple[FloatArray, npt.NDArray[Any]]:
     """Flat (scales, zero points) of the asymmetric rule; ValueError on NaN/inf."""
-    with np.errstate(invalid="ignore"):
-        rmin = np.asarray(_reduce(x, gran, np.min)).astype(work).reshape(-1)
-        rmax = np.asarray(_reduce(x, gran, np.max)).astype(work).reshape(-1)
+    rmin, rmax = ranges(x, work, gran)
     if not (np.isfinite(rmin).all() and np.isfinite(rmax).all()):
         _engine.raise_nonfinite(x, work)
     return range_params(rmin, rmax, qdtype, work)

@@ -49,9 +49,7 @@ def reduce(
     array (x is the block at `origin` of it, when given)."""
     work = working_dtype(x.dtype)
     gran = resolve(x.shape, axis, block_size)
-    with np.errstate(invalid="ignore"):
-        lo = np.asarray(_affine._reduce(x, gran, np.min)).astype(work).reshape(-1)
-        hi = np.asarray(_affine._reduce(x, gran, np.max)).astype(work).reshape(-1)
+    lo, hi = _affine.ranges(x, work, gran)
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         found = _engine.find_nonfinite(x, work)
         assert found is not None  # for mypy: lo or hi is not finite

@@ -144,3 +144,11 @@ def mse_errors_into(
     by_blocks: bool,
     threads: int,
 ) -> None: ...
+def minmax_into(
+    x: FloatArray,
+    start: int,
+    layout: Layout,
+    lo: npt.NDArray[np.signedinteger[Any]],
+    hi: npt.NDArray[np.signedinteger[Any]],
+    threads: int,
+) -> None: ...

@@ -38,8 +38,9 @@ typedef struct {
     const void *scales; /* scales (affine) or candidate scales (mse) */
     const int32_t *zps;
     int qmin, qmax, ncand, mode, out_unsigned;
-    int by_blocks; /* mse: threads take whole blocks */
+    int by_blocks; /* mse, minmax: threads take whole blocks */
     char *q;
+    void *lo, *hi; /* minmax: order keys */
     double *err;
 } affine_job;
 
@@ -115,4 +116,35 @@ void int8q_mse_errors(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, cons
     J.by_blocks = T > 1; /* slices move to block boundaries only between threads */
     if (n > 0)
         int8q_run_slices(n, T, mse_work, &J);
+}
+
+static unsigned minmax_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
+{
+    const affine_job *J = job;
+    const int8q_loops *loops = int8q_current_loops();
+    (void)t;
+    if (J->by_blocks)
+        whole_blocks(J->L, J->start, J->n, &lo, &hi);
+    if (hi <= lo)
+        return 0;
+    if (J->f64)
+        loops->minmax_f64((const int64_t *)J->x + lo, J->start + lo, J->start + hi, J->L, J->lo,
+                          J->hi);
+    else
+        loops->minmax_f32((const int32_t *)J->x + lo, J->start + lo, J->start + hi, J->L, J->lo,
+                          J->hi);
+    return 0;
+}
+
+void int8q_minmax(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                  void *lo, void *hi, int threads)
+{
+    affine_job J = {.x = x, .f64 = f64, .start = start, .n = n, .L = L, .lo = lo, .hi = hi};
+    int T = int8q_plan_threads(n, threads);
+    /* threads only where each owns whole blocks, and so its scales */
+    if (T > 1 && !blocks_own_scales(L, start, n))
+        T = 1;
+    J.by_blocks = T > 1;
+    if (n > 0)
+        int8q_run_slices(n, T, minmax_work, &J);
 }

@@ -36,4 +36,17 @@ void int8q_mse_errors(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, cons
                       const void *cand, int ncand, int mode, double *err, int by_blocks,
                       int threads);
 
+/* The running ranges behind the asymmetric rule: for every element of x
+ * (flat indices start..) with scale number k, lo[k] = min(lo[k], key) and
+ * hi[k] = max(hi[k], key), where key is the element's order key: its bit
+ * pattern (int32 for float32, int64 for float64 x) with a negative value's
+ * magnitude bits flipped, which orders keys as the floats (-0 below +0, NaN
+ * beyond inf on its sign's side).  The same map turns keys back into bit
+ * patterns.  Zeroed lo and hi start the ranges at 0, as the rule's
+ * [min(0, min x), max(0, max x)] does; a NaN or inf shows in lo or hi as a
+ * non-finite value.  Threads take whole blocks where every scale lies in
+ * one (blocks_own_scales), else one thread works. */
+void int8q_minmax(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
+                  void *lo, void *hi, int threads);
+
 #endif

@@ -21,6 +21,9 @@
  * time (templates/ranges.h fused_rows): their reciprocals and widened
  * half-precision values stay on the stack (12 KiB for float64). */
 #define ROW_TILE 1024
+/* Row length from which a dequantize of rows sharing their scales (one per
+ * column) takes them several rows at a time (templates/ranges.h). */
+#define DEQ_ROW_MIN 256
 /* Elements of a strided input gathered at a time (64 KiB of float32): small
  * enough to stay in cache between the gather and the loops. */
 #define GATHER_ELEMENTS ((ptrdiff_t)1 << 14)

@@ -69,6 +69,9 @@ typedef struct {
     void (*deq_f64)(const int8_t *q, ptrdiff_t n, double s, double *out);
     void (*deqv_f32)(const int8_t *q, ptrdiff_t n, const float *s, float *out);
     void (*deqv_f64)(const int8_t *q, ptrdiff_t n, const double *s, double *out);
+    /* one scale per column of `rows` rows of n */
+    void (*deqvr_f32)(const int8_t *q, ptrdiff_t rows, ptrdiff_t n, const float *s, float *out);
+    void (*deqvr_f64)(const int8_t *q, ptrdiff_t rows, ptrdiff_t n, const double *s, double *out);
     void (*deqb_f32)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const float *s, float *out);
     void (*deqb_f64)(const int8_t *q, ptrdiff_t nblocks, ptrdiff_t B, const double *s, double *out);
 
@@ -95,6 +98,13 @@ typedef struct {
                     const float *cand, int ncand, int mode, double *err);
     void (*mse_f64)(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                     const double *cand, int ncand, int mode, double *err);
+    /* lo[k] = min(lo[k], key), hi[k] = max(hi[k], key) over the order keys
+     * of the bit patterns of every element with scale k (core/affine.h:
+     * int8q_minmax) */
+    void (*minmax_f32)(const int32_t *xb, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                       int32_t *lo, int32_t *hi);
+    void (*minmax_f64)(const int64_t *xb, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
+                       int64_t *lo, int64_t *hi);
 
     /* zlib's CRC-32 of n bytes continued from crc; NULL on levels without a
      * fast one (the caller uses zlib's) */

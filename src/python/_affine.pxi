@@ -17,6 +17,8 @@ cdef extern from "core/affine.h":
     void int8q_mse_errors(const void *x, int f64, Py_ssize_t n, Py_ssize_t start,
                           const int8q_layout *L, const void *cand, int ncand, int mode,
                           double *err, int by_blocks, int threads) noexcept nogil
+    void int8q_minmax(const void *x, int f64, Py_ssize_t n, Py_ssize_t start,
+                      const int8q_layout *L, void *lo, void *hi, int threads) noexcept nogil
 
 
 def affine_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] scales,
@@ -60,3 +62,28 @@ def mse_errors_into(const real[::1] x, Py_ssize_t start, tuple layout, const rea
     with nogil:
         int8q_mse_errors(&x[0], f64, n, start, &L, &cand[0], ncand, mode, &err[0],
                          by_blocks, threads)
+
+
+def minmax_into(const real[::1] x, Py_ssize_t start, tuple layout, lo, hi, int threads):
+    """lo[k] = min(lo[k], key), hi[k] = max(hi[k], key) over the order keys
+    of the elements of x that use scale k (see core/affine.h: int32 keys
+    for float32 x, int64 for float64); lo and hi C-contiguous of that
+    type, one entry per scale."""
+    cdef int8q_layout L = make_layout(layout)
+    cdef Py_ssize_t n = x.shape[0]
+    cdef int f64 = 0
+    cdef int32_t[::1] lo32, hi32
+    cdef int64_t[::1] lo64, hi64
+    cdef void *lp
+    cdef void *hp
+    if n == 0:
+        return
+    if real is double:
+        f64 = 1
+        lo64, hi64 = lo, hi
+        lp, hp = &lo64[0], &hi64[0]
+    else:
+        lo32, hi32 = lo, hi
+        lp, hp = &lo32[0], &hi32[0]
+    with nogil:
+        int8q_minmax(&x[0], f64, n, start, &L, lp, hp, threads)

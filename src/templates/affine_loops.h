@@ -30,15 +30,49 @@
         (qi) = (QT)(r_ + (zi));                                                                    \
     } while (0)
 
+/* Whole rows that share their scales and zero points (one per column),
+ * four rows per load of them. */
+#define DEFINE_AFFINE_ROWS(NAME, SUF, T, EVEN, QT)                                                 \
+    static int NAME(const T *x, ptrdiff_t rows, ptrdiff_t n, const T *RESTRICT sv,                 \
+                    const int32_t *RESTRICT zv, int qmin, int qmax, QT *RESTRICT q)                \
+    {                                                                                              \
+        int bad = 0;                                                                               \
+        ptrdiff_t r = 0;                                                                           \
+        for (; r + 4 <= rows; r += 4) {                                                            \
+            const T *x0 = x + r * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;                     \
+            QT *q0 = q + r * n, *q1 = q0 + n, *q2 = q1 + n, *q3 = q2 + n;                          \
+            for (ptrdiff_t j = 0; j < n; j++) {                                                    \
+                T sj = sv[j];                                                                      \
+                int32_t zj = zv[j];                                                                \
+                AFF_ONE(T, SUF, EVEN, QT, x0[j], sj, zj, q0[j]);                                   \
+                AFF_ONE(T, SUF, EVEN, QT, x1[j], sj, zj, q1[j]);                                   \
+                AFF_ONE(T, SUF, EVEN, QT, x2[j], sj, zj, q2[j]);                                   \
+                AFF_ONE(T, SUF, EVEN, QT, x3[j], sj, zj, q3[j]);                                   \
+            }                                                                                      \
+        }                                                                                          \
+        for (; r < rows; r++)                                                                      \
+            for (ptrdiff_t j = 0; j < n; j++)                                                      \
+                AFF_ONE(T, SUF, EVEN, QT, x[r * n + j], sv[j], zv[j], q[r * n + j]);               \
+        return bad;                                                                                \
+    }
+
 /* Walk [s, e) of the flat index space piece by piece (core/layout.h, as
  * templates/ranges.h does): a piece with one scale per element, whole
  * blocks with one scale each, or part of one block. */
 #define DEFINE_AFFINE_WALK(NAME, SUF, T, EVEN, QT)                                                 \
+    DEFINE_AFFINE_ROWS(NAME##_rows, SUF, T, EVEN, QT)                                              \
     static int NAME(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, const T *scales,  \
                     const int32_t *zps, int qmin, int qmax, QT *q)                                 \
     {                                                                                              \
         int bad = 0;                                                                               \
         for (ptrdiff_t i = s; i < e;) {                                                            \
+            ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);                                         \
+            if (rows > 1) {                                                                        \
+                bad |= NAME##_rows(x + (i - s), rows, L->n_row, scales + k0, zps + k0, qmin, qmax, \
+                                   q + (i - s));                                                   \
+                i += rows * L->n_row;                                                              \
+                continue;                                                                          \
+            }                                                                                      \
             piece p = next_piece(L, i, e);                                                         \
             const T *xs = x + (i - s);                                                             \
             QT *qs = q + (i - s);                                                                  \
@@ -100,6 +134,95 @@
         }                                                                                          \
     }
 
+/* Order keys: a float's bit pattern as a signed integer in the float's
+ * order (a negative value's magnitude bits flipped; the map is its own
+ * inverse), -0 just below +0 and NaNs beyond the infinities on their sign's
+ * side.  Integer min and max vectorize where float ones (NaN, signed zeros)
+ * do not, and a NaN or inf ends up in the minimum or the maximum, which the
+ * caller finds not finite.  Key 0 is +0: zeroed ranges start at 0. */
+#define ORDER_KEY(U, MAG, b) ((b) ^ (((b) >> (sizeof(U) * 8 - 1)) & (U)(MAG)))
+
+/* lo/hi[k] = min/max(lo/hi[k], keys of block b) for nb blocks of B. */
+#define MINMAX_BLOCKS(U, MAG, xs, nb, B, lo, hi)                                                   \
+    for (ptrdiff_t b_ = 0; b_ < (nb); b_++) {                                                      \
+        const U *xb_ = (xs) + b_ * (B);                                                            \
+        U l_ = (lo)[b_], h_ = (hi)[b_];                                                            \
+        for (ptrdiff_t j_ = 0; j_ < (B); j_++) {                                                   \
+            U k_ = ORDER_KEY(U, MAG, xb_[j_]);                                                     \
+            l_ = k_ < l_ ? k_ : l_;                                                                \
+            h_ = k_ > h_ ? k_ : h_;                                                                \
+        }                                                                                          \
+        (lo)[b_] = l_, (hi)[b_] = h_;                                                              \
+    }
+
+/* lo/hi[i] = min/max(lo/hi[i], keys of x[r n + i]) over `rows` rows of n
+ * (one scale per column), four rows per load and store of lo and hi. */
+#define DEFINE_MINMAX_ROWS(NAME, U, MAG)                                                           \
+    static void NAME(const U *x, ptrdiff_t rows, ptrdiff_t n, U *RESTRICT lo, U *RESTRICT hi)      \
+    {                                                                                              \
+        ptrdiff_t r = 0;                                                                           \
+        for (; r + 4 <= rows; r += 4) {                                                            \
+            const U *x0 = x + r * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;                     \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+                U a = ORDER_KEY(U, MAG, x0[i]), b = ORDER_KEY(U, MAG, x1[i]);                      \
+                U c = ORDER_KEY(U, MAG, x2[i]), d = ORDER_KEY(U, MAG, x3[i]);                      \
+                U l = a < b ? a : b, h = a > b ? a : b;                                            \
+                U l2 = c < d ? c : d, h2 = c > d ? c : d;                                          \
+                l = l < l2 ? l : l2;                                                               \
+                h = h > h2 ? h : h2;                                                               \
+                lo[i] = l < lo[i] ? l : lo[i];                                                     \
+                hi[i] = h > hi[i] ? h : hi[i];                                                     \
+            }                                                                                      \
+        }                                                                                          \
+        for (; r < rows; r++) {                                                                    \
+            const U *x0 = x + r * n;                                                               \
+            for (ptrdiff_t i = 0; i < n; i++) {                                                    \
+                U a = ORDER_KEY(U, MAG, x0[i]);                                                    \
+                lo[i] = a < lo[i] ? a : lo[i];                                                     \
+                hi[i] = a > hi[i] ? a : hi[i];                                                     \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* The running range of every scale used in [s, e), as order keys of the
+ * bit patterns x: whole rows that share their scales (one per column)
+ * several at a time, else one per element, per whole block (blocks of 32,
+ * the common size, with a loop of known length) or per part of a block. */
+#define DEFINE_MINMAX_WALK(NAME, U, MAG)                                                           \
+    DEFINE_MINMAX_ROWS(NAME##_rows, U, MAG)                                                        \
+    static void NAME(const U *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, U *RESTRICT lo,  \
+                     U *RESTRICT hi)                                                               \
+    {                                                                                              \
+        for (ptrdiff_t i = s; i < e;) {                                                            \
+            ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);                                         \
+            if (rows > 1) {                                                                        \
+                NAME##_rows(x + (i - s), rows, L->n_row, lo + k0, hi + k0);                        \
+                i += rows * L->n_row;                                                              \
+                continue;                                                                          \
+            }                                                                                      \
+            piece p = next_piece(L, i, e);                                                         \
+            const U *RESTRICT xs = x + (i - s);                                                    \
+            ptrdiff_t n = p.end - i;                                                               \
+            if (p.per_element) {                                                                   \
+                U *RESTRICT l = lo + p.k, *RESTRICT h = hi + p.k;                                  \
+                for (ptrdiff_t j = 0; j < n; j++) {                                                \
+                    U k = ORDER_KEY(U, MAG, xs[j]);                                                \
+                    l[j] = k < l[j] ? k : l[j];                                                    \
+                    h[j] = k > h[j] ? k : h[j];                                                    \
+                }                                                                                  \
+            } else if (p.whole_blocks && L->block == 32) {                                         \
+                MINMAX_BLOCKS(U, MAG, xs, n / 32, 32, lo + p.k, hi + p.k)                          \
+            } else {                                                                               \
+                ptrdiff_t B = p.whole_blocks ? L->block : n;                                       \
+                MINMAX_BLOCKS(U, MAG, xs, n / B, B, lo + p.k, hi + p.k)                            \
+            }                                                                                      \
+            i = p.end;                                                                             \
+        }                                                                                          \
+    }
+
+DEFINE_MINMAX_WALK(minmax_f32, int32_t, 0x7fffffff)
+DEFINE_MINMAX_WALK(minmax_f64, int64_t, 0x7fffffffffffffffll)
+
 DEFINE_AFFINE_WALK(aff_f32_i8_even, f32, float, 1, int8_t)
 DEFINE_AFFINE_WALK(aff_f32_i8_away, f32, float, 0, int8_t)
 DEFINE_AFFINE_WALK(aff_f32_u8_even, f32, float, 1, uint8_t)
@@ -138,7 +261,12 @@ DEFINE_AFFINE_ENTRY(f64, double)
 
 #undef DEFINE_AFFINE_ENTRY
 #undef DEFINE_AFFINE_WALK
+#undef DEFINE_AFFINE_ROWS
 #undef DEFINE_MSE_WALK
+#undef DEFINE_MINMAX_WALK
+#undef DEFINE_MINMAX_ROWS
+#undef MINMAX_BLOCKS
+#undef ORDER_KEY
 #undef AFF_ONE
 #undef AFF_ROUND
 #undef MSE_ONE

@@ -330,6 +330,14 @@ void FN(dequantize_range)(const int8_t *q, ptrdiff_t s, ptrdiff_t e, const int8q
 {
     const int8q_loops *loops = int8q_current_loops();
     for (ptrdiff_t i = s; i < e;) {
+        /* whole rows sharing their scales (rows of blocks along a non-last
+         * axis, or channels on the last axis), several at a time */
+        ptrdiff_t k0, rows = whole_rows(L, i, e, &k0);
+        if (rows > 1 && L->n_row >= DEQ_ROW_MIN) {
+            LOOP(deqvr)(q + (i - s), rows, L->n_row, scales + k0, out + (i - s));
+            i += rows * L->n_row;
+            continue;
+        }
         piece p = next_piece(L, i, e);
         ptrdiff_t off = i - s, len = p.end - i;
         if (p.per_element)
