@@ -21,6 +21,7 @@ from typing import Any
 
 from .._support._errors import FormatError
 from . import _onnx_contrib as contrib
+from ._onnx_rules import drop_initializers
 
 GRAPH, GRAPHS = 5, 10  # onnx.AttributeProto.GRAPH, GRAPHS
 
@@ -95,14 +96,8 @@ def _clean_graph(onnx: Any, g: Any, where: str) -> set[str]:
     wanted = {i for n in g.node for i in n.input if i} | {o.name for o in g.output if o.name}
     wanted |= clean(onnx, g, where)
     wanted -= {o for n in g.node for o in n.output}
-    unused = {t.name for t in g.initializer if t.name not in wanted}
-    kept = [t for t in g.initializer if t.name not in unused]
-    inputs = [i for i in g.input if i.name not in unused]
-    g.ClearField("initializer")
-    g.initializer.extend(kept)
-    g.ClearField("input")
-    g.input.extend(inputs)
-    return wanted - {t.name for t in kept} - {i.name for i in inputs}
+    drop_initializers(g, [t.name for t in g.initializer if t.name not in wanted])
+    return wanted - {t.name for t in g.initializer} - {i.name for i in g.input}
 
 
 def check_defined(graph: Any, requested: set[str], where: str) -> None:
