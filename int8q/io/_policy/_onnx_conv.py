@@ -298,18 +298,9 @@ def conv(rewrite: Any, node: Any) -> None:
     except (ValueError, TypeError) as exc:
         raise FormatError(f"{rewrite.where}: node {node.name!r} (Conv): {exc}") from None
     nodes.append(integer)
-    cast_out = out + "_cast_output"
-    to = rewrite.elem_types[node.output[0]]
-    nodes.append(helper.make_node("Cast", [out], [cast_out], out + "_cast", to=to))
-    mul_name = name + "_scales_mul" if name else sx + "_" + sw + "_mul"
-    mul = next((n for n in rewrite.new_nodes if n.name == mul_name), None)
-    if mul is None:
-        mul = helper.make_node("Mul", [sx, sw], [mul_name + ":0"], mul_name)
-        nodes.append(mul)
     bias = len(node.input) == 3
     scaled = node.output[0] + "quant_scaled_output" if bias else node.output[0]
-    scale_out = name + "_output_scale_mul" if name else ""
-    nodes.append(helper.make_node("Mul", [cast_out, mul.output[0]], [scaled], scale_out))
+    nodes += rewrite.scaled_output(out, sx, sw, name, rewrite.elem_types[node.output[0]], scaled)
     if bias:
         weight = rewrite.initializers[node.input[1]]
         output = node.output[0]

@@ -363,18 +363,27 @@ class Rewrite:
         out = node.output[0] + "_output_quantized"
         name = node.name + "_quant" if node.name else ""
         nodes.append(helper.make_node("MatMulInteger", [qa, qb, zpa, zpb], [out], name))
+        nodes += self.scaled_output(out, sa, sb, name, FLOAT, node.output[0])
+        self._add(*nodes)
+
+    def scaled_output(
+        self, out: str, sa: str, sb: str, name: str, to: int, result: str
+    ) -> list[Any]:
+        """The nodes after an integer op (MatMulInteger, ConvInteger) whose
+        output is `out`: a Cast to `to`, times the product of the inputs'
+        scales `sa` and `sb` into `result`.  The product's Mul is shared by
+        name with a node already added, as onnxruntime shares it."""
+        helper = self.onnx.helper
         cast_out = out + "_cast_output"
-        nodes.append(helper.make_node("Cast", [out], [cast_out], out + "_cast", to=FLOAT))
+        nodes = [helper.make_node("Cast", [out], [cast_out], out + "_cast", to=to)]
         mul_name = name + "_scales_mul" if name else sa + "_" + sb + "_mul"
         mul = next((n for n in self.new_nodes if n.name == mul_name), None)
         if mul is None:
             mul = helper.make_node("Mul", [sa, sb], [mul_name + ":0"], mul_name)
             nodes.append(mul)
         scale_out = name + "_output_scale_mul" if name else ""
-        nodes.append(
-            helper.make_node("Mul", [cast_out, mul.output[0]], [node.output[0]], scale_out)
-        )
-        self._add(*nodes)
+        nodes.append(helper.make_node("Mul", [cast_out, mul.output[0]], [result], scale_out))
+        return nodes
 
     def _gather(self, node: Any) -> None:
         """GatherQuant.quantize: the table quantized as an activation."""
