@@ -79,16 +79,23 @@ int int8q_affine(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, const int
                                                                                 : INT8Q_OK;
 }
 
-/* The error sums of a slice, moved to block boundaries when by_blocks, so
- * that each scale's sums stay on one thread in C order. */
+/* A thread's slice [lo, hi) moved to block boundaries when by_blocks, so
+ * that each scale's sums or range stay on one thread (the sums in C
+ * order); 0 when no whole block is left to it. */
+static int own_blocks(const affine_job *J, ptrdiff_t *lo, ptrdiff_t *hi)
+{
+    if (J->by_blocks)
+        whole_blocks(J->L, J->start, J->n, lo, hi);
+    return *hi > *lo;
+}
+
+/* The error sums of a slice (own_blocks). */
 static unsigned mse_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
     const affine_job *J = job;
     const int8q_loops *loops = int8q_current_loops();
     (void)t;
-    if (J->by_blocks)
-        whole_blocks(J->L, J->start, J->n, &lo, &hi);
-    if (hi <= lo)
+    if (!own_blocks(J, &lo, &hi))
         return 0;
     if (J->f64)
         loops->mse_f64((const double *)J->x + lo, J->start + lo, J->start + hi, J->L, J->scales,
@@ -118,14 +125,13 @@ void int8q_mse_errors(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, cons
         int8q_run_slices(n, T, mse_work, &J);
 }
 
+/* The order-key ranges of a slice (own_blocks). */
 static unsigned minmax_work(const void *job, ptrdiff_t lo, ptrdiff_t hi, int t)
 {
     const affine_job *J = job;
     const int8q_loops *loops = int8q_current_loops();
     (void)t;
-    if (J->by_blocks)
-        whole_blocks(J->L, J->start, J->n, &lo, &hi);
-    if (hi <= lo)
+    if (!own_blocks(J, &lo, &hi))
         return 0;
     if (J->f64)
         loops->minmax_f64((const int64_t *)J->x + lo, J->start + lo, J->start + hi, J->L, J->lo,
