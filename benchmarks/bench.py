@@ -488,6 +488,15 @@ def cases(sizes, quick):
             if numba is not None:
                 comp["numba"] = numba_per_column(w)
             yield "per-column", n, n, comp
+            # blocks of 32 rows (axis 0, as ONNX blocks a MatMul's (K, N)
+            # weight); the same matrix in blocks of 32 along its rows
+            # ("last-axis") moves the same bytes
+            comp = {
+                "int8q": lambda w=w: int8q.quantize(w, axis=0, block_size=32),
+                "last-axis": lambda w=w: int8q.quantize(w, block_size=32),
+                "copy": copy_roof(w),
+            }
+            yield "per-block-32-axis-0", n, n, comp
             del w, out
         del x, qbuf, dbuf, q8buf
 
@@ -535,6 +544,7 @@ BYTES_PER_ELEMENT = {
     "given-scale": 5,
     "qdq": 13,
     "per-block-32": 5 + 4 / 32,
+    "per-block-32-axis-0": 5 + 4 / 32,
     "q8_0": 4 + 34 / 32,
     "per-row": 5,
     "per-column": 9,  # the input read twice (abs-max pass, quantize pass), q written
