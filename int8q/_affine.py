@@ -105,7 +105,7 @@ def quantize_given(
     before anything is written.
     """
     if check_first:
-        _engine.absmax(x, work, gran)
+        _engine.check_finite(x, work)
     scales = np.ascontiguousarray(scales, dtype=work).reshape(-1)
     zps = np.ascontiguousarray(zero_points, dtype=np.int32).reshape(-1)
     q_bytes = q_flat.view(np.uint8)

@@ -61,3 +61,28 @@ def test_quantize_dequantize_adds_only_its_outputs():
     x = np.ones((2048, 4096), np.float32)
     extra = extra_peak(lambda: int8q.quantize_dequantize(x))
     assert extra < 1 * MiB, extra
+
+
+def traced_peak(func):
+    """Peak traced memory of func() (outputs included)."""
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    func()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("kw", [{"block_size": 32}, {"axis": 0, "block_size": 32}, {"axis": 1}])
+def test_given_scales_into_out_check_without_an_absmax_per_scale(kw):
+    # Writing into out=, the call reads x once for NaN/inf before writing.
+    # That pass keeps one abs-max, not one per scale: what it allocates on
+    # the side is the zero points the kernel reads (one int32 per scale)
+    # and small change, not another array of the scales' size (which it was,
+    # 3.5x the scales' bytes in all, with per-thread rows in C besides).
+    x = np.ones((4096, 4096), np.float32)
+    q = np.empty(x.shape, np.int8)
+    scale = int8q.quantize(x, **kw).scale
+    peak = traced_peak(lambda: int8q.quantize(x, scale=scale, out=q, **kw))
+    assert peak < 3 * max(scale.nbytes, 64 << 10), (peak, scale.nbytes)
