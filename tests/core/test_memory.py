@@ -22,14 +22,21 @@ def output_bytes(result):
     return result.nbytes
 
 
-def extra_peak(func):
-    """Peak traced memory of func() beyond the arrays it returns."""
+def traced_peak(func):
+    """Peak traced memory of func() (what it returns included), and what it
+    returned."""
     tracemalloc.start()
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
     result = func()
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
+    return peak, result
+
+
+def extra_peak(func):
+    """Peak traced memory of func() beyond the arrays it returns."""
+    peak, result = traced_peak(func)
     return peak - output_bytes(result)
 
 
@@ -63,17 +70,6 @@ def test_quantize_dequantize_adds_only_its_outputs():
     assert extra < 1 * MiB, extra
 
 
-def traced_peak(func):
-    """Peak traced memory of func() (outputs included)."""
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    base = tracemalloc.get_traced_memory()[0]
-    func()
-    peak = tracemalloc.get_traced_memory()[1] - base
-    tracemalloc.stop()
-    return peak
-
-
 @pytest.mark.parametrize("kw", [{"block_size": 32}, {"axis": 0, "block_size": 32}, {"axis": 1}])
 def test_given_scales_into_out_check_without_an_absmax_per_scale(kw):
     # Writing into out=, the call reads x once for NaN/inf before writing.
@@ -84,5 +80,5 @@ def test_given_scales_into_out_check_without_an_absmax_per_scale(kw):
     x = np.ones((4096, 4096), np.float32)
     q = np.empty(x.shape, np.int8)
     scale = int8q.quantize(x, **kw).scale
-    peak = traced_peak(lambda: int8q.quantize(x, scale=scale, out=q, **kw))
+    peak, _ = traced_peak(lambda: int8q.quantize(x, scale=scale, out=q, **kw))
     assert peak < 3 * max(scale.nbytes, 64 << 10), (peak, scale.nbytes)
