@@ -16,7 +16,7 @@ from ._checks import nonfinite_error, nonfinite_scale_error
 from ._chunks import chunk_threads, chunks, input_chunks
 from ._config import get_num_threads
 from ._dtypes import FLOAT32, FLOAT64, read_kind, working_kind
-from ._granularity import Granularity, resolve
+from ._granularity import Granularity, per_tensor
 from ._typing import FloatArray, Int8Array, WorkingDtype
 
 # The compiled steps of the small-call fast paths, re-exported as they are (a
@@ -71,7 +71,7 @@ def check_finite(x: npt.NDArray[Any], work: WorkingDtype) -> None:
     abs-max per block of 32, a 2^24-element call allocated, zeroed and
     unmapped 2 MiB and per-thread rows in C every time, and two threads
     took 1.5x one thread's time."""
-    absmax(x, work, resolve(x.shape))
+    absmax(x, work, per_tensor(x.size))
 
 
 def scales_from_absmax(m: npt.ArrayLike) -> FloatArray:

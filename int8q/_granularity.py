@@ -107,8 +107,15 @@ def _resolve(shape: tuple[int, ...], axis: Any, block_size: Any) -> Granularity:
         layout = (max(n, 1), block, max(rows, 1), max(nblocks, 1), 0, 0)
         fused = 1 < block <= MAX_FUSED_BLOCK
         return Granularity(None, block_size, shape[:-1] + (nblocks,), layout, fused, block)
-    n = math.prod(shape)
-    return Granularity(None, None, (), (max(n, 1), max(n, 1), 1, 1, 0, 0), False, 1)
+    return per_tensor(math.prod(shape))
+
+
+def per_tensor(size: int) -> Granularity:
+    """One scale for all `size` elements: a call without axis and
+    block_size, and the engine's whole-array pass that finds NaN/inf
+    before a call writes into its caller's buffer (_engine.check_finite),
+    which has no arguments to resolve."""
+    return Granularity(None, None, (), (max(size, 1), max(size, 1), 1, 1, 0, 0), False, 1)
 
 
 def _along(shape: tuple[int, ...], axis: int, block_size: int) -> Granularity:
