@@ -230,28 +230,25 @@ def clip_mse_scales(
     return chosen  # (typed: NumPy's stubs give Any for fancy indexing)
 
 
-def expand(values: npt.NDArray[Any], shape: tuple[int, ...], gran: Granularity) -> npt.NDArray[Any]:
-    """Per-scale values (gran.scale_shape) broadcast to `shape` element by element."""
-    if gran.block_size is not None:
-        k = gran.blocked_axis
-        repeated = np.repeat(values.reshape(gran.scale_shape), gran.block, axis=k)
-        return repeated[(slice(None),) * k + (slice(0, shape[k]),)]
-    if gran.axis is not None:
-        view = [1] * len(shape)
-        view[gran.axis] = shape[gran.axis]
-        return values.reshape(view)
-    return values
-
-
 def dequantize(
     q: npt.NDArray[Any],
-    scale: npt.ArrayLike,
-    zero_point: npt.ArrayLike,
+    scales: FloatArray,
+    zero_points: npt.ArrayLike,
     gran: Granularity,
-    work: WorkingDtype,
-) -> FloatArray:
-    """(q - zero_point) * scale in the working dtype (q - zero_point is exact)."""
-    centered = q.astype(np.int16) - expand(np.asarray(zero_point, np.int16), q.shape, gran)
-    with np.errstate(over="ignore"):
-        values: FloatArray = centered.astype(work) * expand(np.asarray(scale, work), q.shape, gran)
-        return values  # (typed: NumPy's stubs give Any for this product)
+    out_flat: npt.NDArray[Any],
+) -> None:
+    """out_flat = (q - zero_point) * scale computed in the scales' dtype (flat
+    scales, q int8 or uint8 of any layout) by the compiled kernel
+    (core/affine.h: int8q_dequantize_affine), then cast to out_flat's dtype
+    chunk by chunk: q - zero_point is exact and the product the one
+    rounding; a product or cast beyond a dtype's range is inf, as NumPy's.
+    The caller checks the scales (finite) and zero points first."""
+    zps = np.ascontiguousarray(zero_points, dtype=np.int32).reshape(-1)
+    unsigned = q.dtype == UINT8
+
+    def fill(start: int, chunk: npt.NDArray[Any], target: FloatArray, threads: int) -> None:
+        _kernels.affine_dequantize_into(
+            chunk.view(np.uint8), unsigned, start, gran.layout, scales, zps, target, threads
+        )
+
+    _engine.dequantize_chunks(q, scales.dtype, out_flat, fill)

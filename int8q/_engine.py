@@ -6,6 +6,7 @@ Granularity, and fills flat C-order outputs.
 """
 
 import zlib
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import numpy as np
@@ -204,25 +205,36 @@ def dequantize(
         )
     if not np.isfinite(scales).all():
         return False
-    direct = out_flat.dtype == scales.dtype
-    for start, chunk in chunks(q, np.dtype(np.int8)):
-        stop = start + chunk.shape[0]
-        target = out_flat[start:stop] if direct else np.empty(chunk.shape, scales.dtype)
+
+    def fill(start: int, chunk: npt.NDArray[Any], target: FloatArray, threads: int) -> None:
         _kernels.dequantize_into(
-            chunk,
-            chunk.size,
-            start,
-            gran.layout,
-            scales,
-            nscales,
-            f64,
-            target,
-            chunk_threads(chunk, q, threads),
+            chunk, chunk.size, start, gran.layout, scales, nscales, f64, target, threads
         )
+
+    dequantize_chunks(q, scales.dtype, out_flat, fill)
+    return True
+
+
+def dequantize_chunks(
+    q: npt.NDArray[Any],
+    work: WorkingDtype,
+    out_flat: npt.NDArray[Any],
+    fill: Callable[[int, npt.NDArray[Any], FloatArray, int], None],
+) -> None:
+    """fill(start, chunk, target, threads) over q chunk by chunk (C-contiguous,
+    flat, q's dtype), target the chunk's part of out_flat when that has the
+    working dtype, else a chunk of it cast into out_flat (no full-size
+    temporary): the dequantize drivers, with zero points (_affine) or
+    without, compute in the working dtype and cast so."""
+    threads = get_num_threads()
+    direct = out_flat.dtype == work
+    for start, chunk in chunks(q, q.dtype):
+        stop = start + chunk.size
+        target = out_flat[start:stop] if direct else np.empty(chunk.size, work)
+        fill(start, chunk, target, chunk_threads(chunk, q, threads))
         if not direct:
             with np.errstate(over="ignore"):  # like astype: overflow gives inf
                 out_flat[start:stop] = target
-    return True
 
 
 # GGML Q8_0 blocks: float32 values per block, and bytes per block (a float16

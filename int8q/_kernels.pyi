@@ -133,6 +133,16 @@ def affine_into(
     q: npt.NDArray[np.uint8],
     threads: int,
 ) -> bool: ...
+def affine_dequantize_into(
+    q: npt.NDArray[np.uint8],
+    q_unsigned: bool,
+    start: int,
+    layout: Layout,
+    scales: FloatArray,
+    zps: npt.NDArray[np.int32],
+    out: FloatArray,
+    threads: int,
+) -> None: ...
 def mse_errors_into(
     x: FloatArray,
     start: int,

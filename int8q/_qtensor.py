@@ -240,23 +240,18 @@ def dequantize(
     scale_shape(scale.shape, gran.scale_shape, q.shape)
     scales = np.ascontiguousarray(scale, dtype=work).reshape(-1)
     out_dtype = result_dtype(dtype, out, work)
+    zps = None
     if zero_point is not None:
         finite_scales(scales)
         zps = given_zero_points(zero_point, gran.scale_shape, q.dtype)
-        with np.errstate(over="ignore"):  # like astype: overflow gives inf
-            result = _affine.dequantize(
-                q, scales.reshape(gran.scale_shape), zps, gran, work
-            ).astype(out_dtype, copy=False)
-        if out is None:
-            return result
-        check_out(out, q.shape, out_dtype)
-        out[...] = result
-        return out
     if out is None:
         out = np.empty(q.shape, dtype=out_dtype)
     else:
         check_out(out, q.shape, out_dtype)
         q, scales = apart(q, out), apart(scales, out)
+    if zps is not None:
+        _affine.dequantize(q, scales, zps, gran, out.reshape(-1))
+        return out
     # The kernels check the scales for NaN/inf before writing anything.
     if not _engine.dequantize(q, scales, gran, out.reshape(-1)):
         raise nonfinite_scale_error()

@@ -1,5 +1,6 @@
 /* Affine INT8 drivers: quantize with given scales and zero points (ONNX
- * QuantizeLinear), and the per-scale error table behind clip="mse".
+ * QuantizeLinear), its inverse (DequantizeLinear), and the per-scale error
+ * table behind clip="mse".
  *
  * Same conventions as core/kernels.h: x (and q) hold n elements from flat
  * C-order index start, and the layout says which scale number each element
@@ -22,6 +23,16 @@
 int int8q_affine(const void *x, int f64, ptrdiff_t n, ptrdiff_t start, const int8q_layout *L,
                  const void *scales, const int32_t *zps, int qmin, int qmax, int mode,
                  int out_unsigned, void *q, int threads);
+
+/* out = (q - zps[k]) * scales[k] in the working dtype (f64 selects
+ * float64) for the n elements of q (flat indices start..), int8 or uint8
+ * (q_unsigned), zps within q's range (the caller checks).  q - zps is exact
+ * and the product the one rounding, as in int8q.reference's
+ * dequantize_affine; a product beyond the dtype's range is inf, as NumPy's.
+ * Threads and stores as int8q_dequantize's (core/dequantize.c). */
+void int8q_dequantize_affine(const void *q, int q_unsigned, ptrdiff_t n, ptrdiff_t start,
+                             const int8q_layout *L, const void *scales, const int32_t *zps, int f64,
+                             void *out, int threads);
 
 /* For clip="mse": for every element with scale number k and every candidate
  * c < ncand, err[k * ncand + c] += (x - q * cand[k * ncand + c])^2 in double,

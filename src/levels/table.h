@@ -94,6 +94,13 @@ typedef struct {
     int (*affine_f64)(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                       const double *scales, const int32_t *zps, int qmin, int qmax, int mode,
                       int out_unsigned, void *q);
+    /* out = (q - zps[k]) * scales[k], q int8 or uint8 (q_unsigned) */
+    void (*affine_deq_f32)(const void *q, int q_unsigned, ptrdiff_t s, ptrdiff_t e,
+                           const int8q_layout *L, const float *scales, const int32_t *zps,
+                           float *out);
+    void (*affine_deq_f64)(const void *q, int q_unsigned, ptrdiff_t s, ptrdiff_t e,
+                           const int8q_layout *L, const double *scales, const int32_t *zps,
+                           double *out);
     void (*mse_f32)(const float *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                     const float *cand, int ncand, int mode, double *err);
     void (*mse_f64)(const double *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,

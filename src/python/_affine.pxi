@@ -1,9 +1,10 @@
 # Included by _kernels.pyx.
 
 # ===========================================================================
-# Affine quantization (given scales and zero points, ONNX QuantizeLinear) and
-# the MSE error tables behind clip="mse": the C drivers of core/affine.c (the
-# Python driver is int8q/_affine.py).
+# Affine quantization (given scales and zero points, ONNX QuantizeLinear),
+# its inverse (DequantizeLinear) and the MSE error tables behind clip="mse":
+# the C drivers of core/affine.c and core/dequantize.c (the Python driver is
+# int8q/_affine.py).
 # ===========================================================================
 
 ctypedef fused real:
@@ -19,6 +20,9 @@ cdef extern from "core/affine.h":
                           double *err, int by_blocks, int threads) noexcept nogil
     void int8q_minmax(const void *x, int f64, Py_ssize_t n, Py_ssize_t start,
                       const int8q_layout *L, void *lo, void *hi, int threads) noexcept nogil
+    void int8q_dequantize_affine(const void *q, int q_unsigned, Py_ssize_t n, Py_ssize_t start,
+                                 const int8q_layout *L, const void *scales, const int32_t *zps,
+                                 int f64, void *out, int threads) noexcept nogil
 
 
 def affine_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] scales,
@@ -41,6 +45,24 @@ def affine_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::
         status = int8q_affine(&x[0], f64, n, start, &L, &scales[0], &zps[0], qmin,
                               qmax, mode, out_unsigned, &q[0], threads)
     return status != INT8Q_OK
+
+
+def affine_dequantize_into(const uint8_t[::1] q, bint q_unsigned, Py_ssize_t start,
+                           tuple layout, const real[::1] scales, const int32_t[::1] zps,
+                           real[::1] out, int threads):
+    """out = (q - zero_point) * scale in the scales' dtype for the elements
+    of q (its bytes, int8 or uint8 per q_unsigned), flat C order from
+    `start`.  The caller checks the scales (finite) and zero points."""
+    cdef int8q_layout L = make_layout(layout)
+    cdef Py_ssize_t n = q.shape[0]
+    cdef int f64 = 0
+    if real is double:
+        f64 = 1
+    if n == 0:
+        return
+    with nogil:
+        int8q_dequantize_affine(&q[0], q_unsigned, n, start, &L, &scales[0], &zps[0], f64,
+                                &out[0], threads)
 
 
 def mse_errors_into(const real[::1] x, Py_ssize_t start, tuple layout, const real[::1] cand,

@@ -1,6 +1,6 @@
 /* The affine loops of one instruction-set level (see core/affine.h for
- * what they compute): quantize with given scales and zero points, and the
- * per-candidate squared errors behind clip="mse".  Included once by
+ * what they compute): quantize with given scales and zero points, its
+ * inverse, and the per-candidate squared errors behind clip="mse".  Included once by
  * templates/level_body.h in each level's translation unit, so every level,
  * MSVC's included, compiles them with its own flags.
  *
@@ -30,6 +30,33 @@
         (qi) = (QT)(r_ + (zi));                                                                    \
     } while (0)
 
+/* STMT for every element J of piece p of layout L (core/layout.h; n
+ * elements from the piece's start), with S and Z its scale (a T, from
+ * scales) and zero point (from zps): a piece with one scale per element,
+ * whole blocks with one scale each, or part of one block (which is then
+ * the block).  STMT is an argument, so that the walks below share the
+ * piece's shapes and their inner loops stay free of calls. */
+#define EACH_IN_PIECE(T, L, p, n, scales, zps, J, S, Z, STMT)                                      \
+    do {                                                                                           \
+        const T *sv_ = (scales) + (p).k;                                                           \
+        const int32_t *zv_ = (zps) + (p).k;                                                        \
+        ptrdiff_t n_ = (n), B_ = (p).per_element ? 1 : (p).whole_blocks ? (L)->block : n_;         \
+        if ((p).per_element) {                                                                     \
+            for (ptrdiff_t J = 0; J < n_; J++) {                                                   \
+                T S = sv_[J];                                                                      \
+                int32_t Z = zv_[J];                                                                \
+                STMT;                                                                              \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (ptrdiff_t b_ = 0; b_ < n_; b_ += B_) {                                            \
+                T S = sv_[b_ / B_];                                                                \
+                int32_t Z = zv_[b_ / B_];                                                          \
+                for (ptrdiff_t J = b_; J < b_ + B_; J++)                                           \
+                    STMT;                                                                          \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
 /* Whole rows that share their scales and zero points (one per column),
  * four rows per load of them. */
 #define DEFINE_AFFINE_ROWS(NAME, SUF, T, EVEN, QT)                                                 \
@@ -57,8 +84,8 @@
     }
 
 /* Walk [s, e) of the flat index space piece by piece (core/layout.h, as
- * templates/ranges.h does): a piece with one scale per element, whole
- * blocks with one scale each, or part of one block. */
+ * templates/ranges.h does; EACH_IN_PIECE), whole rows that share their
+ * scales several at a time. */
 #define DEFINE_AFFINE_WALK(NAME, SUF, T, EVEN, QT)                                                 \
     DEFINE_AFFINE_ROWS(NAME##_rows, SUF, T, EVEN, QT)                                              \
     static int NAME(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L, const T *scales,  \
@@ -76,26 +103,35 @@
             piece p = next_piece(L, i, e);                                                         \
             const T *xs = x + (i - s);                                                             \
             QT *qs = q + (i - s);                                                                  \
-            ptrdiff_t n = p.end - i;                                                               \
-            if (p.per_element) {                                                                   \
-                const T *sv = scales + p.k;                                                        \
-                const int32_t *zv = zps + p.k;                                                     \
-                for (ptrdiff_t j = 0; j < n; j++)                                                  \
-                    AFF_ONE(T, SUF, EVEN, QT, xs[j], sv[j], zv[j], qs[j]);                         \
-            } else {                                                                               \
-                /* whole blocks, or a part of one (which is then the block) */                     \
-                ptrdiff_t B = p.whole_blocks ? L->block : n;                                       \
-                for (ptrdiff_t b = 0; b < n; b += B) {                                             \
-                    T sk = scales[p.k + b / B];                                                    \
-                    int32_t zk = zps[p.k + b / B];                                                 \
-                    for (ptrdiff_t j = b; j < b + B; j++)                                          \
-                        AFF_ONE(T, SUF, EVEN, QT, xs[j], sk, zk, qs[j]);                           \
-                }                                                                                  \
-            }                                                                                      \
+            EACH_IN_PIECE(T, L, p, p.end - i, scales, zps, j, sj, zj,                              \
+                          AFF_ONE(T, SUF, EVEN, QT, xs[j], sj, zj, qs[j]));                        \
             i = p.end;                                                                             \
         }                                                                                          \
         return bad;                                                                                \
     }
+
+/* Walk [s, e) of q as DEFINE_AFFINE_WALK does, for the affine dequantize:
+ * out = (q - z) * s in T.  q - z is an exact integer of at most 9 bits, so
+ * its conversion to T is exact and the product is the one rounding, as in
+ * NumPy's (q.astype(int16) - z).astype(T) * s. */
+#define DEFINE_AFFINE_DEQ_WALK(NAME, T, QT)                                                        \
+    static void NAME(const QT *q, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,                 \
+                     const T *scales, const int32_t *zps, T *out)                                  \
+    {                                                                                              \
+        for (ptrdiff_t i = s; i < e;) {                                                            \
+            piece p = next_piece(L, i, e);                                                         \
+            const QT *RESTRICT qs = q + (i - s);                                                   \
+            T *RESTRICT os = out + (i - s);                                                        \
+            EACH_IN_PIECE(T, L, p, p.end - i, scales, zps, j, sj, zj,                              \
+                          os[j] = (T)((int32_t)qs[j] - zj) * sj);                                  \
+            i = p.end;                                                                             \
+        }                                                                                          \
+    }
+
+DEFINE_AFFINE_DEQ_WALK(adeq_f32_i8, float, int8_t)
+DEFINE_AFFINE_DEQ_WALK(adeq_f32_u8, float, uint8_t)
+DEFINE_AFFINE_DEQ_WALK(adeq_f64_i8, double, int8_t)
+DEFINE_AFFINE_DEQ_WALK(adeq_f64_u8, double, uint8_t)
 
 /* Errors of every candidate scale for one element (the inner loop runs over
  * candidates, so each err entry is a plain sequential sum).  No clamp is
@@ -249,6 +285,15 @@ DEFINE_MSE_WALK(mse_f64_away, f64, double, 0)
         return (even ? aff_##SUF##_i8_even : aff_##SUF##_i8_away)(x, s, e, L, scales, zps, qmin,   \
                                                                   qmax, (int8_t *)q);              \
     }                                                                                              \
+    static void affine_deq_##SUF(const void *q, int q_unsigned, ptrdiff_t s, ptrdiff_t e,          \
+                                 const int8q_layout *L, const T *scales, const int32_t *zps,       \
+                                 T *out)                                                           \
+    {                                                                                              \
+        if (q_unsigned)                                                                            \
+            adeq_##SUF##_u8((const uint8_t *)q, s, e, L, scales, zps, out);                        \
+        else                                                                                       \
+            adeq_##SUF##_i8((const int8_t *)q, s, e, L, scales, zps, out);                         \
+    }                                                                                              \
     static void mse_##SUF(const T *x, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,             \
                           const T *cand, int ncand, int mode, double *err)                         \
     {                                                                                              \
@@ -261,6 +306,8 @@ DEFINE_AFFINE_ENTRY(f64, double)
 
 #undef DEFINE_AFFINE_ENTRY
 #undef DEFINE_AFFINE_WALK
+#undef DEFINE_AFFINE_DEQ_WALK
+#undef EACH_IN_PIECE
 #undef DEFINE_AFFINE_ROWS
 #undef DEFINE_MSE_WALK
 #undef DEFINE_MINMAX_WALK

@@ -107,3 +107,43 @@ def test_dequantize_of_rows_sharing_scales(simd, threads, shape, kw, dtype):
         out = np.full(shape, np.nan, dtype)
         int8q.dequantize(qt, out=out)
         assert same_bits(out, want), (kw, n)
+
+
+@pytest.mark.parametrize("kw", LAYOUTS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("qdtype", [np.int8, np.uint8])
+def test_dequantize_with_zero_points(simd, threads, kw, dtype, qdtype):
+    """(q - zero_point) * scale (core/affine.h: int8q_dequantize_affine) in
+    every layout, thread slices starting mid-row and mid-block: zero points
+    at both ends of q's range, scales from subnormal to near the dtype's
+    limit (products that overflow to inf), into new arrays, into out= of
+    the working dtype and of another, and from a strided q."""
+    rng = np.random.default_rng(11)
+    x = hostile(dtype, (301, 1099), rng)
+    qt = int8q.quantize(x, symmetric=False, qdtype=qdtype, **kw)
+    info, finfo = np.iinfo(qdtype), np.finfo(dtype)
+    scale = qt.scale.copy()
+    zp = qt.zero_point.copy()
+    flat_s, flat_z = scale.reshape(-1), zp.reshape(-1)
+    picks = np.array([finfo.smallest_subnormal, finfo.max / 64, 1.0], dtype)
+    flat_s[::3] = picks[np.arange(flat_s[::3].size) % 3]
+    flat_z[::2] = np.where(np.arange(flat_z[::2].size) % 2, info.min, info.max)
+    axis, block = kw.get("axis"), kw.get("block_size")
+    with np.errstate(over="ignore"):
+        want = reference.dequantize_affine(qt.q, scale, zp, axis, block)
+    other = np.float64 if dtype == np.float32 else np.float32
+    with np.errstate(over="ignore"):
+        want_other = want.astype(other)
+    strided = np.empty((301, 2 * 1099), qdtype)
+    strided[:, ::2] = qt.q
+    for n in (1, 2):
+        threads(n)
+        assert same_bits(int8q.dequantize(qt.q, scale, zero_point=zp, **kw), want), (kw, n)
+        out = np.full(x.shape, np.nan, dtype)
+        int8q.dequantize(qt.q, scale, zero_point=zp, out=out, **kw)
+        assert same_bits(out, want), (kw, n)
+        out2 = np.full(x.shape, np.nan, other)
+        int8q.dequantize(qt.q, scale, zero_point=zp, out=out2, **kw)
+        assert same_bits(out2, want_other), (kw, n)
+        got = int8q.dequantize(strided[:, ::2], scale, zero_point=zp, **kw)
+        assert same_bits(got, want), (kw, n)
