@@ -19,7 +19,7 @@ from ._checks import (
 from ._config import get_num_threads
 from ._granularity import Granularity, resolve
 from ._operands import apart, as_input
-from ._plan import ASYMMETRIC, CLIP_MSE, SYMMETRIC, quantize_plan
+from ._plan import ASYMMETRIC, CLIP_MSE, GIVEN, SYMMETRIC, quantize_plan
 from ._qtensor import QTensor, dequantize
 from ._typing import (
     ArrayLike,
@@ -209,7 +209,10 @@ def quantize(
             qmax,
             mode,
             q.reshape(-1),
-            check_first=out is not None,
+            # into out=, NaN/inf must be found before anything is written:
+            # the asymmetric ranges and the clip abs-max have found them
+            # already (they raise), given scales have not read x yet
+            check_first=out is not None and path is GIVEN,
         )
     # (q's dtype is q_type: QTensor takes it from q)
     return QTensor(q, scales, gran.axis, gran.block_size, rounding, zps)

@@ -39,6 +39,29 @@ def test_quantize_dequantize_out_errors_leave_buffers():
         int8q.quantize_dequantize(x, out=q)
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"scale": np.float32(0.1)},
+        {"scale": np.full((4, 2), 0.1, np.float32), "block_size": 4},
+        {"symmetric": False, "block_size": 4},
+        {"symmetric": False, "qdtype": np.uint8, "axis": 0},
+        {"clip": "mse", "axis": 1},
+    ],
+)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_quantize_out_errors_leave_buffer(kw, bad):
+    # Given scales, asymmetric ranges and clip="mse" find NaN/inf before
+    # they write into out= (given scales by a reading pass of their own).
+    x = np.ones((4, 8), np.float32)
+    x[2, 5] = bad
+    qdtype = kw.get("qdtype", np.int8)
+    q = np.full(x.shape, 7, qdtype)
+    with pytest.raises(ValueError, match=r"x\[2, 5\] is"):
+        int8q.quantize(x, out=q, **kw)
+    assert (q == 7).all()
+
+
 @pytest.mark.parametrize("dtype", [None, np.float64, np.float16])
 def test_dequantize_out(dtype):
     x = np.random.default_rng(2).standard_normal((33, 70))
