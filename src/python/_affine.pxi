@@ -58,6 +58,8 @@ def affine_dequantize_into(const uint8_t[::1] q, bint q_unsigned, Py_ssize_t sta
     cdef int f64 = 0
     if real is double:
         f64 = 1
+    if out.shape[0] != n:
+        raise ValueError(f"int8q internal error: out of {out.shape[0]} elements, expected {n}")
     if n == 0:
         return
     with nogil:
