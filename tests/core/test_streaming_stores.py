@@ -79,6 +79,23 @@ def test_dequantize_streamed(simd, threads, streaming, dtype, shape, kw):
         np.testing.assert_array_equal(int8q.dequantize(q, s, **kw), want)
 
 
+@pytest.mark.parametrize("qdtype", [np.int8, np.uint8])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kw", GRANULARITIES)
+def test_dequantize_with_zero_points_streamed(simd, threads, streaming, qdtype, shape, kw):
+    # the same job as the symmetric dequantize (core/dequantize.c)
+    x = data(shape, np.float32)
+    qt = int8q.quantize(x, symmetric=False, qdtype=qdtype, **kw)
+    want = reference.dequantize_affine(qt.q, qt.scale, qt.zero_point, **kw)
+    for n_threads in (1, 2):
+        threads(n_threads)
+        for offset in (0, 1, 3):
+            out = unaligned(shape, want.dtype, offset)
+            got = int8q.dequantize(qt.q, qt.scale, zero_point=qt.zero_point, out=out, **kw)
+            assert got is out
+            np.testing.assert_array_equal(out.view(np.uint8), want.view(np.uint8))
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kw", GRANULARITIES)
