@@ -177,3 +177,28 @@ def test_gemm_whose_weight_lies_past_its_file(tmp_path, capsys):
     node = helper.make_node("Gemm", ["x", "w"], ["y"], "g", transB=1)
     w = external(location="w.bin", offset=0, length=64)
     refused(tmp_path, capsys, _graph(tmp_path, [node], [w], (2, 4)), "past the end", "w")
+
+
+@pytest.mark.parametrize(
+    "companion, value, match",
+    [
+        ("w_scale", np.float32(np.nan), "NaN"),
+        ("w_zero_point", np.uint8(200), "zero_point must lie in"),  # beyond int8 codes
+    ],
+)
+def test_compare_with_a_broken_scale_or_zero_point(tmp_path, capsys, companion, value, match):
+    # compare dequantizes the quantized file's weights with int8q.dequantize,
+    # which refuses a NaN scale and a zero point beyond the codes' range
+    w = numpy_helper.from_array(np.arange(16, dtype=np.float32).reshape(4, 4), "w")
+    path = model_with(tmp_path, w)
+    int8q.io.quantize_file(path, tmp_path / "q.onnx")
+    model = onnx.load(tmp_path / "q.onnx")
+    for t in model.graph.initializer:
+        if t.name == companion:
+            t.CopyFrom(numpy_helper.from_array(np.asarray(value).reshape(t.dims), companion))
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(model.SerializeToString())
+    with pytest.raises(FormatError, match=match) as info:
+        int8q.io.compare_files(path, broken)
+    assert os.fspath(broken) in str(info.value) and "'w'" in str(info.value)
+    check_cli(tmp_path, capsys, "compare", path, broken)

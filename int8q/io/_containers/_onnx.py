@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ... import __version__
+from ... import dequantize as dequantize_array
 from .._formats import _onnx_file as fmt
 from .._policy import _convention as conv
 from .._policy import _onnx_contrib as contrib
@@ -323,16 +324,26 @@ def quantized(path: str) -> Iterator[Quantized]:
         q = _read_codes(t, path)
         scale = fmt.read_any(scale_t, path).astype(np.float32)
         zp = fmt.read_any(zp_t, path).astype(np.int32)
+        # int8q.dequantize's granularities: rows (axis 0) of q viewed 2-D,
+        # channels on the last axis, or one scale for all
         if t.name in lstm and q.ndim == 3 and scale.shape in ((q.shape[0],), q.shape[::2]):
             q = np.ascontiguousarray(q.transpose(0, 2, 1))
-            scale = scale.reshape(scale.shape + (1,) * (3 - scale.ndim))
-            zp = zp.reshape(scale.shape)
+            rows, axis = q.reshape(scale.size, -1), 0
+            zp_q = zp.reshape(zp.shape + (1,) * (3 - zp.ndim))  # zp broadcast over q
         elif scale.ndim == 1 and q.ndim >= 1 and scale.size == q.shape[-1]:
-            pass  # per channel along the last axis (MatMul's B)
-        elif scale.size != 1:
+            rows, axis, zp_q = q, -1, zp  # per channel along the last axis (MatMul's B)
+        elif scale.size == 1:
+            rows, axis, zp_q = q, None, zp.reshape(())
+        else:
             raise FormatError(f"{path}: {stem + '_scale'!r} does not fit {t.name!r}")
-        values = ((q.astype(np.int32) - zp).astype(np.float32) * scale).astype(np.float32)
-        yield Quantized(stem, q if q.dtype == np.int8 else _as_int8_codes(q, zp), values)
+        flat = (-1,) if axis is not None else ()
+        try:
+            values = dequantize_array(
+                rows, scale.reshape(flat), axis=axis, zero_point=zp.reshape(flat)
+            ).reshape(q.shape)
+        except (ValueError, TypeError) as exc:  # a NaN/inf scale, a zero point out of range
+            raise FormatError(f"{path}: {stem!r}: {exc}") from None
+        yield Quantized(stem, q if q.dtype == np.int8 else _as_int8_codes(q, zp_q), values)
 
 
 def _as_int8_codes(q: npt.NDArray[np.uint8], zp: npt.NDArray[np.int32]) -> npt.NDArray[np.int8]:
