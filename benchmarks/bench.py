@@ -497,7 +497,16 @@ def cases(sizes, quick):
                 "copy": copy_roof(w),
             }
             yield "per-block-32-axis-0", n, n, comp
-            del w, out
+            # the same on narrow rows, a (rows, 256) matrix: a block of 32
+            # rows is 32 KiB
+            v = x.reshape(-1, 256)
+            comp = {
+                "int8q": lambda v=v: int8q.quantize(v, axis=0, block_size=32),
+                "last-axis": lambda v=v: int8q.quantize(v, block_size=32),
+                "copy": copy_roof(v),
+            }
+            yield "per-block-32-axis-0-narrow", n, n, comp
+            del w, v, out
         del x, qbuf, dbuf, q8buf
 
     rows = 256 if quick else 1024
@@ -545,6 +554,7 @@ BYTES_PER_ELEMENT = {
     "qdq": 13,
     "per-block-32": 5 + 4 / 32,
     "per-block-32-axis-0": 5 + 4 / 32,
+    "per-block-32-axis-0-narrow": 5 + 4 / 32,
     "q8_0": 4 + 34 / 32,
     "per-row": 5,
     "per-column": 9,  # the input read twice (abs-max pass, quantize pass), q written

@@ -26,11 +26,9 @@ from ._typing import Layout
 MAX_FUSED_BLOCK = 1 << 17
 # Blocks along a non-last axis go fused where the rows of a block (each
 # row's scales its own) hold at most this many elements (2 MiB of float32:
-# still in a core's share of cache when they are read again), and only
-# where rows are at least MIN_FUSED_ROW long: shorter rows take the two
-# passes, whose loops group narrow rows (src/core/drivers.h ROW_RUN).
+# still in a core's share of cache when they are read again).  Narrow rows
+# go several at a time through the fused loops (src/core/drivers.h ROW_RUN).
 MAX_FUSED_ROWS = 1 << 19
-MIN_FUSED_ROW = 256
 
 
 class Granularity(NamedTuple):
@@ -138,5 +136,5 @@ def _along(shape: tuple[int, ...], axis: int, block_size: int) -> Granularity:
     # Rows of post elements, one scale per column; rows of one block along
     # the axis share their scales (src/core/kernels.h, rblk).
     layout = (max(post, 1), 1, max(pre * nblocks, 1), max(post, 1), max(length, 1), block)
-    fused = post >= MIN_FUSED_ROW and block * post <= MAX_FUSED_ROWS
+    fused = block * post <= MAX_FUSED_ROWS
     return Granularity(axis, block_size, scale_shape, layout, fused, max(post, 1))

@@ -13,6 +13,20 @@
 #define LOOP2(name, suf) LOOP_(name, suf)
 #define LOOP(name) LOOP2(name, SUF)
 
+/* m[c] = max(m[c], |x[j cols + c]|) over `rows` rows of `cols`.  Rows of
+ * at most ROW_STREAM_BYTES go one after another, one stream through
+ * memory; wider rows through amaxv, eight at a time. */
+static void FN(amaxv_rows)(const U *x, ptrdiff_t rows, ptrdiff_t cols, U *m)
+{
+    const int8q_loops *loops = int8q_current_loops();
+    if ((size_t)cols * sizeof(U) <= ROW_STREAM_BYTES) {
+        for (ptrdiff_t j = 0; j < rows; j++)
+            LOOP(amaxv)(x + j * cols, 1, cols, m);
+    } else {
+        LOOP(amaxv)(x, rows, cols, m);
+    }
+}
+
 /* abs-max bit patterns of `rows` whole rows of `cols` elements with one
  * scale per column (whole_rows) into m[0 .. cols).  Rows of fewer than
  * ROW_RUN / 2 elements go g = ROW_RUN / cols at a time, as rows of g * cols
@@ -20,19 +34,19 @@
  * see runs of more than ROW_RUN / 2 elements (the last rows % g rows aside). */
 static void FN(absmax_rows)(const U *x, ptrdiff_t rows, ptrdiff_t cols, U *m)
 {
-    const int8q_loops *loops = int8q_current_loops();
-    ptrdiff_t g = ROW_RUN / cols;
-    if (g >= 2 && rows >= g) {
+    ptrdiff_t g = ROW_RUN / cols < rows ? ROW_RUN / cols : rows;
+    if (g >= 2) {
         U wide[ROW_RUN] = {0};
         ptrdiff_t w = g * cols, n = rows / g;
-        LOOP(amaxv)(x, n, w, wide);
-        for (ptrdiff_t k = 0; k < w; k++)
-            m[k % cols] = wide[k] > m[k % cols] ? wide[k] : m[k % cols];
+        FN(amaxv_rows)(x, n, w, wide);
+        for (ptrdiff_t a = 0; a < w; a += cols)
+            for (ptrdiff_t c = 0; c < cols; c++)
+                m[c] = wide[a + c] > m[c] ? wide[a + c] : m[c];
         x += n * w;
         rows -= n * g;
     }
     if (rows > 0)
-        LOOP(amaxv)(x, rows, cols, m);
+        FN(amaxv_rows)(x, rows, cols, m);
 }
 
 /* absmax of bit patterns into mbits[k] for every scale k used in [s, e). */
@@ -96,11 +110,13 @@ static void FN(quantize_rows)(const T *x, ptrdiff_t rows, ptrdiff_t cols, const 
 {
     const int8q_loops *loops = int8q_current_loops();
     T ws[ROW_RUN], wr[ROW_RUN];
-    ptrdiff_t g = ROW_RUN / cols, w = cols, k = 0;
-    if (g >= 2 && rows >= g) {
+    ptrdiff_t g = ROW_RUN / cols < rows ? ROW_RUN / cols : rows, w = cols, k = 0;
+    if (g >= 2) {
         w = g * cols;
-        for (ptrdiff_t j = 0; j < w; j++)
-            ws[j] = s[j % cols], wr[j] = r[j % cols];
+        for (ptrdiff_t a = 0; a < w; a += cols) {
+            memcpy(ws + a, s, (size_t)cols * sizeof(T));
+            memcpy(wr + a, r, (size_t)cols * sizeof(T));
+        }
         for (; k + g <= rows; k += g)
             LOOP(quantv)(x + k * cols, w, ws, wr, mode, q + k * cols, d ? d + k * cols : NULL);
     }
@@ -191,10 +207,13 @@ int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const in
 /* fused_range for blocks along a non-last axis (rblk): the rows of one
  * block share their n_row scales, one per column.  Per block: the abs-max
  * bit patterns down its rows into its scales (read in place), the scales
- * from them, then q (and d) ROW_TILE columns at a time with the tile's
- * reciprocals, while the block is still in cache (the layout keeps a
- * block within the fused bound).  Scales and reciprocals are those of the
- * two-pass path, and so are q and d. */
+ * from them, then q (and d) while the block is still in cache (the layout
+ * keeps a block within the fused bound): rows no wider than ROW_TILE
+ * through quantize_rows, which takes narrow ones several at a time; wider
+ * ones ROW_TILE columns at a time with the tile's reciprocals.  Half
+ * precision is widened ROW_TILE elements at a time (whole rows where they
+ * fit).  Scales and reciprocals are those of the two-pass path, and so are
+ * q and d. */
 static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                           T *scales, int mode, int8_t *q, T *d)
 {
@@ -203,6 +222,9 @@ static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, co
     const size_t es = element_size(kind);
     T r[ROW_TILE];
 #if HALF_INPUT
+    const int half = kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16;
+    /* rows widened at a time where whole rows fit the tile */
+    const ptrdiff_t g = cols <= ROW_TILE ? ROW_TILE / cols : 0;
     float buf[ROW_TILE];
 #endif
     for (ptrdiff_t i = s; i < e;) {
@@ -212,7 +234,13 @@ static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, co
         int bad = 0;
         memset(mb, 0, (size_t)cols * sizeof(U));
 #if HALF_INPUT
-        if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+        if (half && g) {
+            for (ptrdiff_t j = 0; j < rows; j += g) {
+                ptrdiff_t n = rows - j < g ? rows - j : g;
+                widen(kind, (const uint16_t *)xb + j * cols, n * cols, buf);
+                FN(absmax_rows)((const U *)buf, n, cols, mb);
+            }
+        } else if (half) {
             for (ptrdiff_t j = 0; j < rows; j++)
                 for (ptrdiff_t c0 = 0; c0 < cols; c0 += ROW_TILE) {
                     ptrdiff_t w = cols - c0 < ROW_TILE ? cols - c0 : ROW_TILE;
@@ -233,6 +261,24 @@ static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, co
         }
         if (bad)
             return 1;
+        if (cols <= ROW_TILE) {
+            for (ptrdiff_t c = 0; c < cols; c++)
+                r[c] = RECIP(scales[k0 + c], 1);
+#if HALF_INPUT
+            if (half) {
+                for (ptrdiff_t j = 0; j < rows; j += g) {
+                    ptrdiff_t n = rows - j < g ? rows - j : g, off = i - s + j * cols;
+                    widen(kind, (const uint16_t *)xv + off, n * cols, buf);
+                    FN(quantize_rows)((const T *)buf, n, cols, scales + k0, r, mode, q + off,
+                                      d ? d + off : NULL);
+                }
+            } else
+#endif
+                FN(quantize_rows)((const T *)xb, rows, cols, scales + k0, r, mode, q + (i - s),
+                                  d ? d + (i - s) : NULL);
+            i += rows * cols;
+            continue;
+        }
         for (ptrdiff_t c0 = 0; c0 < cols; c0 += ROW_TILE) {
             ptrdiff_t w = cols - c0 < ROW_TILE ? cols - c0 : ROW_TILE;
             for (ptrdiff_t c = 0; c < w; c++)
@@ -241,7 +287,7 @@ static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, co
                 ptrdiff_t off = i - s + j * cols + c0;
                 const char *xr = (const char *)xv + (size_t)off * es;
 #if HALF_INPUT
-                if (kind == INT8Q_IN_F16 || kind == INT8Q_IN_BF16) {
+                if (half) {
                     widen(kind, (const uint16_t *)xr, w, buf);
                     xr = (const char *)buf;
                 }

@@ -199,20 +199,34 @@ def test_threads_and_chunks_give_the_same_bits(threads):
         np.testing.assert_array_equal(qt.scale, si)
 
 
-# Blocks along axis 0 of rows of at least 256 elements go fused, a block
-# at a time (src/templates/ranges.h fused_rows), their abs-max down the
-# rows eight, then four, then one row at a time (templates/loops.h amaxv);
-# with out= they take the two passes.  Block lengths around those steps,
-# a short last block, and column counts off the vector widths.
+# Blocks along axis 0 go fused, a block at a time (src/templates/ranges.h
+# fused_rows).  Rows of at most ROW_TILE (1024) elements are quantized
+# through quantize_rows, several at a time where narrower than ROW_RUN / 2
+# (128), wider ones a tile of columns at a time; the abs-max runs down the
+# rows one row after another up to ROW_STREAM_BYTES (2 KiB), and eight, then
+# four, then one row at a time beyond (templates/loops.h amaxv); half
+# precision is widened ROW_TILE elements at a time, whole rows where they
+# fit.  With out= they take the two passes.  Block lengths around those
+# steps, a short last block, and column counts off the vector widths and
+# on both sides of each threshold.
 WIDE = [(17, 256, 8), (23, 257, 7), (40, 300, 16), (9, 1031, 9), (64, 259, 12), (33, 513, 1)]
+NARROW = [(37, 2, 32), (50, 3, 8), (33, 31, 16), (66, 32, 32), (45, 33, 10), (29, 100, 29)]
+NARROW += [(70, 127, 32), (35, 128, 5), (31, 129, 31), (20, 1024, 6), (9, 1025, 4)]
+# around ROW_STREAM_BYTES for float32 (512 elements) and float64 (256)
+STREAM = [(17, 512, 16), (19, 511, 8), (21, 2048, 16)]
 # above the threading threshold for 4 threads, a slice boundary inside a block
-WIDE += [(1800, 301, 24)]
+BIG = [(1800, 301, 24), (9000, 61, 32)]
+ROWS = [(np.float32, *c) for c in WIDE + NARROW + STREAM + BIG]
+ROWS += [(np.float16, *c) for c in [(17, 256, 8), (9, 1031, 9), (50, 3, 8), (45, 33, 10)]]
+ROWS += [(np.float16, *c) for c in [(70, 127, 32), (31, 129, 31), (20, 1024, 6), (1800, 301, 24)]]
+ROWS += [(np.float64, *c) for c in [(23, 257, 7), (45, 33, 10), (17, 256, 16), (19, 1025, 8)]]
 
 
-@pytest.mark.parametrize(("rows", "cols", "block_size"), WIDE)
-def test_wide_rows_along_axis_0(simd, threads, rows, cols, block_size):
+@pytest.mark.parametrize(("dtype", "rows", "cols", "block_size"), ROWS)
+def test_rows_along_axis_0(simd, threads, dtype, rows, cols, block_size):
     x = data((rows, cols), np.float32, seed=rows)
-    x[rows // 2, :: cols // 7] = 127.5  # ties of a block's scale 1
+    x[rows // 2, :: max(cols // 7, 1)] = 127.5  # ties of a block's scale 1
+    x = x.astype(dtype)
     q, scale = reference.quantize(x, 0, block_size)
     want_d = reference.dequantize(q, scale, 0, block_size)
     qa, sa, za = reference.quantize_asymmetric(x, np.uint8, 0, block_size)
@@ -237,9 +251,10 @@ def test_wide_rows_along_axis_0(simd, threads, rows, cols, block_size):
         np.testing.assert_array_equal(ua.zero_point, za)
 
 
+@pytest.mark.parametrize("cols", [259, 33])
 @pytest.mark.parametrize("bad", [np.nan, -np.inf])
-def test_wide_rows_along_axis_0_name_the_first_nonfinite(simd, threads, bad):
-    rows, cols, block_size = 41, 259, 8
+def test_rows_along_axis_0_name_the_first_nonfinite(simd, threads, bad, cols):
+    rows, block_size = 41, 8
     x = data((rows, cols), np.float32, seed=5)
     n = rows * cols
     for i in sorted({0, n - 1, 8 * cols - 1, 8 * cols, n // 2, n // 3 + 1, 40 * cols + 3}):
