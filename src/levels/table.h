@@ -34,6 +34,8 @@ typedef struct {
     int32_t (*amax_f32)(const int32_t *xb, ptrdiff_t n);
     int64_t (*amax_f64)(const int64_t *xb, ptrdiff_t n);
     int32_t (*amax_b16)(const uint16_t *xb, ptrdiff_t n);
+    /* m[i] = max(m[i], |x[r n + i]|) over `rows` rows of n 16-bit patterns */
+    void (*amaxv_b16)(const uint16_t *xb, ptrdiff_t rows, ptrdiff_t n, uint16_t *m);
     /* m[b] = max(m[b], abs-max of block b) for nblocks blocks of B */
     void (*amaxb_f32)(const int32_t *xb, ptrdiff_t nblocks, ptrdiff_t B, int32_t *m);
     void (*amaxb_f64)(const int64_t *xb, ptrdiff_t nblocks, ptrdiff_t B, int64_t *m);

@@ -80,6 +80,39 @@ static int32_t amax_b16(const uint16_t *xb, ptrdiff_t n)
     return m;
 }
 
+INT8Q_INLINE uint16_t abs_max_b16(uint16_t a, uint16_t b)
+{
+    a = (uint16_t)(a & 0x7fffu);
+    b = (uint16_t)(b & 0x7fffu);
+    return a > b ? a : b;
+}
+
+/* m[i] = max(m[i], |x[r n + i]|) over `rows` rows of n 16-bit patterns
+ * (float16 or bfloat16, one scale per column), eight rows at a time as
+ * amaxv takes them, then one. */
+static void amaxv_b16(const uint16_t *RESTRICT xb, ptrdiff_t rows, ptrdiff_t n,
+                      uint16_t *RESTRICT m)
+{
+    ptrdiff_t r = 0;
+    for (; r + 8 <= rows; r += 8) {
+        const uint16_t *x0 = xb + r * n, *x1 = x0 + n, *x2 = x1 + n, *x3 = x2 + n;
+        const uint16_t *x4 = x3 + n, *x5 = x4 + n, *x6 = x5 + n, *x7 = x6 + n;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            uint16_t a = abs_max_b16(x0[i], x1[i]), b = abs_max_b16(x2[i], x3[i]);
+            uint16_t c = abs_max_b16(x4[i], x5[i]), e = abs_max_b16(x6[i], x7[i]);
+            a = a > b ? a : b;
+            c = c > e ? c : e;
+            a = a > c ? a : c;
+            m[i] = a > m[i] ? a : m[i];
+        }
+    }
+    for (; r < rows; r++) {
+        const uint16_t *x0 = xb + r * n;
+        for (ptrdiff_t i = 0; i < n; i++)
+            m[i] = abs_max_b16(x0[i], m[i]);
+    }
+}
+
 /* count elements of `size` bytes (2, 4 or 8) from p, `stride` bytes apart,
  * to dst, their bytes reversed when `swapped` (core/gather.h).  Every
  * access goes through memcpy: such inputs need not be aligned. */
@@ -379,6 +412,7 @@ static const int8q_loops level_loops = {
     .amax_f32 = amax_f32,
     .amax_f64 = amax_f64,
     .amax_b16 = amax_b16,
+    .amaxv_b16 = amaxv_b16,
     .amaxb_f32 = BY_HAND(amaxb_f32),
     .amaxb_f64 = amaxb_f64,
     .amaxv_f32 = amaxv_f32,

@@ -211,9 +211,10 @@ int FN(given_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const in
  * keeps a block within the fused bound): rows no wider than ROW_TILE
  * through quantize_rows, which takes narrow ones several at a time; wider
  * ones ROW_TILE columns at a time with the tile's reciprocals.  Half
- * precision is widened ROW_TILE elements at a time (whole rows where they
- * fit).  Scales and reciprocals are those of the two-pass path, and so are
- * q and d. */
+ * precision takes its abs-max on the 16-bit patterns (narrow rows aside)
+ * and is widened ROW_TILE elements at a time to be quantized (whole rows
+ * where they fit).  Scales and reciprocals are those of the two-pass path,
+ * and so are q and d. */
 static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                           T *scales, int mode, int8_t *q, T *d)
 {
@@ -234,19 +235,31 @@ static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, co
         int bad = 0;
         memset(mb, 0, (size_t)cols * sizeof(U));
 #if HALF_INPUT
-        if (half && g) {
+        if (half && cols >= ROW_RUN / 2) {
+            /* on the 16-bit patterns, kept in the first half of the block's
+             * scales, then widened to float32 patterns from the last column
+             * down (pattern c moves from byte 2c to byte 4c) */
+            uint16_t *m16 = (uint16_t *)(void *)mb;
+            if ((size_t)cols * sizeof(uint16_t) <= ROW_STREAM_BYTES) {
+                for (ptrdiff_t j = 0; j < rows; j++)
+                    loops->amaxv_b16((const uint16_t *)xb + j * cols, 1, cols, m16);
+            } else {
+                loops->amaxv_b16((const uint16_t *)xb, rows, cols, m16);
+            }
+            for (ptrdiff_t c = cols; c-- > 0;) {
+                uint16_t hbits;
+                int32_t fbits;
+                memcpy(&hbits, (const char *)mb + 2 * (size_t)c, sizeof hbits);
+                fbits = half_bits_as_f32_bits(kind, hbits);
+                memcpy((char *)mb + 4 * (size_t)c, &fbits, sizeof fbits);
+            }
+        } else if (half) {
+            /* narrow rows: g at a time, widened */
             for (ptrdiff_t j = 0; j < rows; j += g) {
                 ptrdiff_t n = rows - j < g ? rows - j : g;
                 widen(kind, (const uint16_t *)xb + j * cols, n * cols, buf);
                 FN(absmax_rows)((const U *)buf, n, cols, mb);
             }
-        } else if (half) {
-            for (ptrdiff_t j = 0; j < rows; j++)
-                for (ptrdiff_t c0 = 0; c0 < cols; c0 += ROW_TILE) {
-                    ptrdiff_t w = cols - c0 < ROW_TILE ? cols - c0 : ROW_TILE;
-                    widen(kind, (const uint16_t *)xb + j * cols + c0, w, buf);
-                    LOOP(amaxv)((const U *)buf, 1, w, mb + c0);
-                }
         } else
 #endif
             FN(absmax_rows)((const U *)xb, rows, cols, mb);

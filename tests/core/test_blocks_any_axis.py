@@ -219,11 +219,14 @@ BIG = [(1800, 301, 24), (9000, 61, 32)]
 ROWS = [(np.float32, *c) for c in WIDE + NARROW + STREAM + BIG]
 ROWS += [(np.float16, *c) for c in [(17, 256, 8), (9, 1031, 9), (50, 3, 8), (45, 33, 10)]]
 ROWS += [(np.float16, *c) for c in [(70, 127, 32), (31, 129, 31), (20, 1024, 6), (1800, 301, 24)]]
+ROWS += [("bfloat16", *c) for c in [(17, 256, 8), (31, 129, 31), (45, 33, 10), (9, 1031, 9)]]
 ROWS += [(np.float64, *c) for c in [(23, 257, 7), (45, 33, 10), (17, 256, 16), (19, 1025, 8)]]
 
 
 @pytest.mark.parametrize(("dtype", "rows", "cols", "block_size"), ROWS)
 def test_rows_along_axis_0(simd, threads, dtype, rows, cols, block_size):
+    if dtype == "bfloat16":
+        dtype = pytest.importorskip("ml_dtypes").bfloat16
     x = data((rows, cols), np.float32, seed=rows)
     x[rows // 2, :: max(cols // 7, 1)] = 127.5  # ties of a block's scale 1
     x = x.astype(dtype)
@@ -251,11 +254,12 @@ def test_rows_along_axis_0(simd, threads, dtype, rows, cols, block_size):
         np.testing.assert_array_equal(ua.zero_point, za)
 
 
-@pytest.mark.parametrize("cols", [259, 33])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("cols", [259, 33, 2100])
 @pytest.mark.parametrize("bad", [np.nan, -np.inf])
-def test_rows_along_axis_0_name_the_first_nonfinite(simd, threads, bad, cols):
+def test_rows_along_axis_0_name_the_first_nonfinite(simd, threads, bad, cols, dtype):
     rows, block_size = 41, 8
-    x = data((rows, cols), np.float32, seed=5)
+    x = data((rows, cols), dtype, seed=5)
     n = rows * cols
     for i in sorted({0, n - 1, 8 * cols - 1, 8 * cols, n // 2, n // 3 + 1, 40 * cols + 3}):
         where = divmod(i, cols)
