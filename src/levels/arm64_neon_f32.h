@@ -75,7 +75,7 @@ static void quant_f32_neon(const float *x, ptrdiff_t n, float s, float r, int mo
         for (; i + 32 <= n; i += 32)
             if (d ? tile32_neon(x + i, &r, &s, 0, 1, q + i, d + i)
                   : tile32_neon(x + i, &r, &s, 0, 0, q + i, NULL))
-                quant_fixup_f32(x + i, 32, s, r, even, q + i, d ? d + i : NULL);
+                quant_fixup_f32(x + i, 32, s, even, q + i, d ? d + i : NULL);
     }
     if (i < n)
         quant_f32(x + i, n - i, s, r, mode, q + i, d ? d + i : NULL);
@@ -91,7 +91,7 @@ static void quantv_f32_neon(const float *x, ptrdiff_t n, const float *s, const f
     for (; i + 32 <= n; i += 32)
         if (d ? tile32_neon(x + i, r + i, s + i, 1, 1, q + i, d + i)
               : tile32_neon(x + i, r + i, s + i, 1, 0, q + i, NULL))
-            quantv_fixup_f32(x + i, 32, s + i, r + i, even, q + i, d ? d + i : NULL);
+            quantv_fixup_f32(x + i, 32, s + i, even, q + i, d ? d + i : NULL);
     if (i < n)
         quantv_f32(x + i, n - i, s + i, r + i, mode, q + i, d ? d + i : NULL);
 }

@@ -86,11 +86,11 @@ static void quant_f32_avx2(const float *x, ptrdiff_t n, float s, float r, int mo
         if (d) {
             for (; i + 32 <= n; i += 32)
                 if (tile32(x + i, rv, sv, 1, q + i, d + i))
-                    quant_fixup_f32(x + i, 32, s, r, even, q + i, d + i);
+                    quant_fixup_f32(x + i, 32, s, even, q + i, d + i);
         } else {
             for (; i + 32 <= n; i += 32)
                 if (tile32(x + i, rv, sv, 0, q + i, NULL))
-                    quant_fixup_f32(x + i, 32, s, r, even, q + i, NULL);
+                    quant_fixup_f32(x + i, 32, s, even, q + i, NULL);
         }
     }
     if (i < n)
@@ -152,11 +152,11 @@ static void quantv_f32_avx2(const float *x, ptrdiff_t n, const float *s, const f
     if (d) {
         for (; i + 64 <= n; i += 64)
             if (tile64v(x + i, s + i, r + i, 1, q + i, d + i))
-                quantv_fixup_f32(x + i, 64, s + i, r + i, even, q + i, d + i);
+                quantv_fixup_f32(x + i, 64, s + i, even, q + i, d + i);
     } else {
         for (; i + 64 <= n; i += 64)
             if (tile64v(x + i, s + i, r + i, 0, q + i, NULL))
-                quantv_fixup_f32(x + i, 64, s + i, r + i, even, q + i, NULL);
+                quantv_fixup_f32(x + i, 64, s + i, even, q + i, NULL);
     }
 #endif
     for (; i + 32 <= n; i += 32) {
@@ -165,9 +165,9 @@ static void quantv_f32_avx2(const float *x, ptrdiff_t n, const float *s, const f
             rv[k] = _mm256_loadu_ps(r + i + 8 * k), sv[k] = _mm256_loadu_ps(s + i + 8 * k);
         if (d) {
             if (tile32(x + i, rv, sv, 1, q + i, d + i))
-                quantv_fixup_f32(x + i, 32, s + i, r + i, even, q + i, d + i);
+                quantv_fixup_f32(x + i, 32, s + i, even, q + i, d + i);
         } else if (tile32(x + i, rv, sv, 0, q + i, NULL)) {
-            quantv_fixup_f32(x + i, 32, s + i, r + i, even, q + i, NULL);
+            quantv_fixup_f32(x + i, 32, s + i, even, q + i, NULL);
         }
     }
     if (i < n)
@@ -231,8 +231,9 @@ INT8Q_INLINE __m256 recip8(__m256 s, int bounded)
 }
 
 /* Eight blocks of 32 with scales s and reciprocals r (lane k for block k):
- * each block one tile32 with its lane broadcast, elements near a tie (all
- * of them where r is NaN: no exact reciprocal) redone by division. */
+ * each block one tile32 with its lane broadcast, a block with an element
+ * near a tie (every block where r is NaN: no exact reciprocal) redone by
+ * division. */
 INT8Q_INLINE void quant8x32(const float *x, __m256 s, __m256 r, int mode, int8_t *q, float *d)
 {
     int even = mode == INT8Q_HALF_EVEN;
@@ -243,8 +244,7 @@ INT8Q_INLINE void quant8x32(const float *x, __m256 s, __m256 r, int mode, int8_t
         float *dk = d ? d + 32 * k : NULL;
         if (d ? tile32(x + 32 * k, rv, sv, 1, q + 32 * k, dk)
               : tile32(x + 32 * k, rv, sv, 0, q + 32 * k, NULL))
-            quant_fixup_f32(x + 32 * k, 32, _mm256_cvtss_f32(sk), _mm256_cvtss_f32(rk), even,
-                            q + 32 * k, dk);
+            quant_fixup_f32(x + 32 * k, 32, _mm256_cvtss_f32(sk), even, q + 32 * k, dk);
     }
 }
 
