@@ -27,6 +27,13 @@
  * 2.3-3.3 ms against 3.5-4.1 row by row).  2^24 elements, AMD EPYC Zen 4,
  * avx512. */
 #define ROW_STREAM_BYTES 2048
+
+/* Whether rows of `cols` elements of `size` bytes are abs-maxed one after
+ * another (ROW_STREAM_BYTES). */
+static inline int rows_one_by_one(ptrdiff_t cols, size_t size)
+{
+    return (size_t)cols * size <= ROW_STREAM_BYTES;
+}
 /* Columns a fused pass over blocks along a non-last axis quantizes at a
  * time (templates/ranges.h fused_rows): their reciprocals and widened
  * half-precision values stay on the stack (12 KiB for float64). */

@@ -19,7 +19,7 @@
 static void FN(amaxv_rows)(const U *x, ptrdiff_t rows, ptrdiff_t cols, U *m)
 {
     const int8q_loops *loops = int8q_current_loops();
-    if ((size_t)cols * sizeof(U) <= ROW_STREAM_BYTES) {
+    if (rows_one_by_one(cols, sizeof(U))) {
         for (ptrdiff_t j = 0; j < rows; j++)
             LOOP(amaxv)(x + j * cols, 1, cols, m);
     } else {
@@ -240,7 +240,7 @@ static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, co
              * scales, then widened to float32 patterns from the last column
              * down (pattern c moves from byte 2c to byte 4c) */
             uint16_t *m16 = (uint16_t *)(void *)mb;
-            if ((size_t)cols * sizeof(uint16_t) <= ROW_STREAM_BYTES) {
+            if (rows_one_by_one(cols, sizeof(uint16_t))) {
                 for (ptrdiff_t j = 0; j < rows; j++)
                     loops->amaxv_b16((const uint16_t *)xb + j * cols, 1, cols, m16);
             } else {
