@@ -506,6 +506,15 @@ def cases(sizes, quick):
                 "copy": copy_roof(v),
             }
             yield "per-block-32-axis-0-narrow", n, n, comp
+            # blocks of other lengths along the last axis against blocks of
+            # 32, the length with hand-written loops
+            for block in (16, 128):
+                comp = {
+                    "int8q": lambda w=w, b=block: int8q.quantize(w, block_size=b),
+                    "blocks-of-32": lambda w=w: int8q.quantize(w, block_size=32),
+                    "copy": copy_roof(w),
+                }
+                yield f"per-block-{block}", n, n, comp
             del w, v, out
         del x, qbuf, dbuf, q8buf
 
@@ -555,6 +564,8 @@ BYTES_PER_ELEMENT = {
     "per-block-32": 5 + 4 / 32,
     "per-block-32-axis-0": 5 + 4 / 32,
     "per-block-32-axis-0-narrow": 5 + 4 / 32,
+    "per-block-16": 5 + 4 / 16,
+    "per-block-128": 5 + 4 / 128,
     "q8_0": 4 + 34 / 32,
     "per-row": 5,
     "per-column": 9,  # the input read twice (abs-max pass, quantize pass), q written

@@ -86,17 +86,22 @@ INT8Q_INLINE double int8q_scale_rule_f64(double amax)
  * promise that |x / s| <= 128. */
 INT8Q_INLINE float int8q_recip_f32(float s, int bounded)
 {
+    /* selects on float, no branches, so that loops over many scales
+     * vectorize (an int mask of the comparisons kept GCC's loops scalar) */
     float r = 1.0f / s;
-    /* & rather than &&: no branches, so that loops over many scales vectorize */
-    int ok = (bounded != 0) & (s >= FLT_MIN) & (r >= FLT_MIN) & (r <= FLT_MAX);
-    return ok ? r : (float)NAN;
+    r = s >= FLT_MIN ? r : (float)NAN;
+    r = r >= FLT_MIN ? r : (float)NAN;
+    r = r <= FLT_MAX ? r : (float)NAN;
+    return bounded ? r : (float)NAN;
 }
 
 INT8Q_INLINE double int8q_recip_f64(double s, int bounded)
 {
     double r = 1.0 / s;
-    int ok = (bounded != 0) & (s >= DBL_MIN) & (r >= DBL_MIN) & (r <= DBL_MAX);
-    return ok ? r : (double)NAN;
+    r = s >= DBL_MIN ? r : (double)NAN;
+    r = r >= DBL_MIN ? r : (double)NAN;
+    r = r <= DBL_MAX ? r : (double)NAN;
+    return bounded ? r : (double)NAN;
 }
 
 /* The asymmetric rule for a range rmin <= 0 <= rmax in the working dtype,

@@ -110,6 +110,10 @@ INT8Q_INLINE uint32_t amax32_neon(const float *x)
 static void quantb_f32_neon(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s,
                             int bounded, int mode, int8_t *q, float *d)
 {
+    if (B < SPREAD_GIVEN_BELOW) {
+        quantb_spread_f32(x, nblocks, B, s, bounded, mode, q, d, quantv_f32_neon);
+        return;
+    }
     if (B % 32 != 0) {
         quantb_f32(x, nblocks, B, s, bounded, mode, q, d);
         return;
@@ -132,14 +136,15 @@ static void amaxb_f32_neon(const int32_t *xb, ptrdiff_t nblocks, ptrdiff_t B, in
     }
 }
 
-/* Blocks of 32 (or whole rows of 256 and more): abs-max, scale
+/* Blocks of 32 (or whole rows of 256 and more; shorter ones spread,
+ * templates/loops.h): abs-max, scale
  * (SCALE_RULE) and quantize while the block is in L1.  Returns 1 at a
  * NaN/inf block, leaving it and later ones unwritten. */
 static int fused_f32_neon(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float *scales, int mode,
                           int8_t *q, float *d)
 {
-    if (B != 32 && B < 256)
-        return fused_f32(x, nblocks, B, scales, mode, q, d);
+    if (B != 32 && B < SPREAD_BELOW)
+        return fused_spread_f32(x, nblocks, B, scales, mode, q, d, quantv_f32_neon);
     for (ptrdiff_t b = 0; b < nblocks; b++) {
         const float *xb = x + b * B;
         int32_t m = B == 32 ? (int32_t)amax32_neon(xb) : amax_f32((const int32_t *)xb, B);

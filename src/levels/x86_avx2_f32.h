@@ -274,7 +274,10 @@ static void quantb_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, cons
             __m256 sv = _mm256_loadu_ps(s + b);
             quant8x32(x + 32 * b, sv, recip8(sv, bounded), mode, q + 32 * b, d ? d + 32 * b : NULL);
         }
-    } else if (B > 32) {
+    } else if (B < SPREAD_GIVEN_BELOW) {
+        quantb_spread_f32(x, nblocks, B, s, bounded, mode, q, d, quantv_f32_avx2);
+        return;
+    } else {
         for (; b < nblocks; b++)
             quant_f32_avx2(x + b * B, B, s[b], int8q_recip_f32(s[b], bounded), mode, q + b * B,
                            d ? d + b * B : NULL);
@@ -309,7 +312,9 @@ static int fused_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float 
         for (; b + 8 <= nblocks; b += 8)
             if (fused8x32(x + 32 * b, scales + b, mode, q + 32 * b, d ? d + 32 * b : NULL))
                 return 1;
-    } else if (B >= 256) {
+    } else if (B < SPREAD_BELOW) {
+        return fused_spread_f32(x, nblocks, B, scales, mode, q, d, quantv_f32_avx2);
+    } else {
         /* long blocks (per row): abs-max, then quantize while in L1/L2 */
         for (; b < nblocks; b++) {
             const float *xb = x + b * B;

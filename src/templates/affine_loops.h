@@ -30,13 +30,21 @@
         (qi) = (QT)(r_ + (zi));                                                                    \
     } while (0)
 
+/* out[k B + j] = z[k] for j < B, k < g: a tile's zero points spread out as
+ * templates/loops.h's spread does its scales. */
+INT8Q_INLINE void spread_i32(const int32_t *z, ptrdiff_t g, ptrdiff_t B, int32_t *out)
+{
+    FOR_BLOCK_LENGTH(B, for (ptrdiff_t k = 0; k < g; k++) for (ptrdiff_t j = 0; j < Bc; j++)
+                            out[k * Bc + j] = z[k])
+}
+
 /* STMT for every element J of piece p of layout L (core/layout.h; n
  * elements from the piece's start), with S and Z its scale (a T, from
  * scales) and zero point (from zps): a piece with one scale per element,
  * whole blocks with one scale each, or part of one block (which is then
  * the block).  STMT is an argument, so that the walks below share the
  * piece's shapes and their inner loops stay free of calls. */
-#define EACH_IN_PIECE(T, L, p, n, scales, zps, J, S, Z, STMT)                                      \
+#define EACH_IN_PIECE(T, SUF, L, p, n, scales, zps, J, S, Z, STMT)                                 \
     do {                                                                                           \
         const T *sv_ = (scales) + (p).k;                                                           \
         const int32_t *zv_ = (zps) + (p).k;                                                        \
@@ -46,6 +54,22 @@
                 T S = sv_[J];                                                                      \
                 int32_t Z = zv_[J];                                                                \
                 STMT;                                                                              \
+            }                                                                                      \
+        } else if ((p).whole_blocks && B_ < SPREAD_GIVEN_BELOW && B_ != 32) {                      \
+            /* short blocks: a tile's scales and zero points spread out one                        \
+             * per element (templates/loops.h), so that its loop vectorizes */                     \
+            T es_[SPREAD_TILE];                                                                    \
+            int32_t ez_[SPREAD_TILE];                                                              \
+            const ptrdiff_t G_ = SPREAD_TILE / B_;                                                 \
+            for (ptrdiff_t b_ = 0; b_ < n_; b_ += G_ * B_) {                                       \
+                ptrdiff_t g_ = (n_ - b_) / B_ < G_ ? (n_ - b_) / B_ : G_;                          \
+                spread_##SUF(sv_ + b_ / B_, g_, B_, es_);                                          \
+                spread_i32(zv_ + b_ / B_, g_, B_, ez_);                                            \
+                for (ptrdiff_t J = b_; J < b_ + g_ * B_; J++) {                                    \
+                    T S = es_[J - b_];                                                             \
+                    int32_t Z = ez_[J - b_];                                                       \
+                    STMT;                                                                          \
+                }                                                                                  \
             }                                                                                      \
         } else {                                                                                   \
             for (ptrdiff_t b_ = 0; b_ < n_; b_ += B_) {                                            \
@@ -103,7 +127,7 @@
             piece p = next_piece(L, i, e);                                                         \
             const T *xs = x + (i - s);                                                             \
             QT *qs = q + (i - s);                                                                  \
-            EACH_IN_PIECE(T, L, p, p.end - i, scales, zps, j, sj, zj,                              \
+            EACH_IN_PIECE(T, SUF, L, p, p.end - i, scales, zps, j, sj, zj,                         \
                           AFF_ONE(T, SUF, EVEN, QT, xs[j], sj, zj, qs[j]));                        \
             i = p.end;                                                                             \
         }                                                                                          \
@@ -114,7 +138,7 @@
  * out = (q - z) * s in T.  q - z is an exact integer of at most 9 bits, so
  * its conversion to T is exact and the product is the one rounding, as in
  * NumPy's (q.astype(int16) - z).astype(T) * s. */
-#define DEFINE_AFFINE_DEQ_WALK(NAME, T, QT)                                                        \
+#define DEFINE_AFFINE_DEQ_WALK(NAME, SUF, T, QT)                                                   \
     static void NAME(const QT *q, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,                 \
                      const T *scales, const int32_t *zps, T *out)                                  \
     {                                                                                              \
@@ -122,16 +146,16 @@
             piece p = next_piece(L, i, e);                                                         \
             const QT *RESTRICT qs = q + (i - s);                                                   \
             T *RESTRICT os = out + (i - s);                                                        \
-            EACH_IN_PIECE(T, L, p, p.end - i, scales, zps, j, sj, zj,                              \
+            EACH_IN_PIECE(T, SUF, L, p, p.end - i, scales, zps, j, sj, zj,                         \
                           os[j] = (T)((int32_t)qs[j] - zj) * sj);                                  \
             i = p.end;                                                                             \
         }                                                                                          \
     }
 
-DEFINE_AFFINE_DEQ_WALK(adeq_f32_i8, float, int8_t)
-DEFINE_AFFINE_DEQ_WALK(adeq_f32_u8, float, uint8_t)
-DEFINE_AFFINE_DEQ_WALK(adeq_f64_i8, double, int8_t)
-DEFINE_AFFINE_DEQ_WALK(adeq_f64_u8, double, uint8_t)
+DEFINE_AFFINE_DEQ_WALK(adeq_f32_i8, f32, float, int8_t)
+DEFINE_AFFINE_DEQ_WALK(adeq_f32_u8, f32, float, uint8_t)
+DEFINE_AFFINE_DEQ_WALK(adeq_f64_i8, f64, double, int8_t)
+DEFINE_AFFINE_DEQ_WALK(adeq_f64_u8, f64, double, uint8_t)
 
 /* Errors of every candidate scale for one element (the inner loop runs over
  * candidates, so each err entry is a plain sequential sum).  No clamp is

@@ -107,6 +107,10 @@ static const layout_case LAYOUTS[] = {
     {"block32-twopass", 32, 32, N / 32, 1, 0},
     {"block32-rows", 400, 32, N / 400, 13, 1}, /* rows of 400: a short last block */
     {"block256", 1000, 256, N / 1000, 4, 1},
+    {"block16", 16, 16, N / 16, 1, 1}, /* short blocks: spread over tiles */
+    {"block7-rows", 2000, 7, N / 2000, 286, 1},
+    {"block7-rows-twopass", 2000, 7, N / 2000, 286, 0},
+    {"block100-rows", 2000, 100, N / 2000, 20, 1},
     {"channels-last", 1000, 1, 1, 1000, 0},    /* one scale per element of a row */
     {"channels-last-narrow", 10, 1, 1, 10, 0}, /* rows of 10: taken 25 at a time */
     {"channels-mid", 100, 100, 8, 1, 0},       /* rows share scales modulo 8 */
