@@ -1,10 +1,12 @@
 """Blocks shorter than 256 elements along the last axis, which the loops
 take a tile of whole blocks at a time with the blocks' scales spread out
 one per element (templates/loops.h: fused_spread, quantb_spread, deqb,
-amaxb; templates/affine_loops.h: EACH_IN_PIECE), against int8q.reference
-on every SIMD level, one and two threads: the lengths the loops unroll
-(1, 2, 4, 8, 16) and others, rows holding more blocks than one tile with a
-short block at the end, and blocks with ties, zeros, subnormal and huge
+amaxb; templates/affine_loops.h: EACH_IN_PIECE), or on the avx512 level
+sixteen blocks of a multiple of 16 at a time (levels/x86_avx2_f32.h:
+fused16b, quant16b), against int8q.reference on every SIMD level, one and
+two threads: the lengths the loops unroll (1, 2, 4, 8, 16) and others,
+rows holding more blocks than one tile (and than sixteen) with a short
+block at the end, and blocks with ties, zeros, subnormal and huge
 abs-maxes (tests/support/arrays.py: nasty)."""
 
 import numpy as np
@@ -14,7 +16,7 @@ from arrays import ROUNDINGS, nasty
 import int8q
 from int8q import reference
 
-LENGTHS = [1, 2, 3, 4, 7, 8, 16, 24, 48, 100, 255]
+LENGTHS = [1, 2, 3, 4, 7, 8, 16, 24, 48, 64, 80, 100, 128, 240, 255]
 
 
 def same_bits(a, b):
@@ -23,9 +25,9 @@ def same_bits(a, b):
 
 
 def blocks_of(block, dtype, seed=0):
-    """Rows of more blocks than one tile of 1024 elements holds, a short
-    block at each row's end, enough rows for two threads."""
-    cols = block * (1024 // block + 7) + max(1, block // 2)
+    """Rows of more blocks than one tile of 1024 elements (and than sixteen)
+    holds, a short block at each row's end, enough rows for two threads."""
+    cols = block * (max(1024 // block, 16) + 7) + max(1, block // 2)
     rows = max(3, (1 << 17) // cols)
     huge = 100.0 if dtype == np.float16 else 1e37
     return nasty((rows, cols), block, seed, huge=huge).astype(dtype)

@@ -111,6 +111,9 @@ static const layout_case LAYOUTS[] = {
     {"block7-rows", 2000, 7, N / 2000, 286, 1},
     {"block7-rows-twopass", 2000, 7, N / 2000, 286, 0},
     {"block100-rows", 2000, 100, N / 2000, 20, 1},
+    {"block64-rows", 2000, 64, N / 2000, 32, 1}, /* avx512: sixteen blocks at a time */
+    {"block64-rows-twopass", 2000, 64, N / 2000, 32, 0},
+    {"block128-rows", 4000, 128, N / 4000, 32, 1},
     {"channels-last", 1000, 1, 1, 1000, 0},    /* one scale per element of a row */
     {"channels-last-narrow", 10, 1, 1, 10, 0}, /* rows of 10: taken 25 at a time */
     {"channels-mid", 100, 100, 8, 1, 0},       /* rows share scales modulo 8 */
