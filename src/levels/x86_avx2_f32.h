@@ -107,8 +107,8 @@ static void quant_f32_avx2(const float *x, ptrdiff_t n, float s, float r, int mo
  * (six vector operations for 64 bytes of q, against sixteen to clamp and
  * narrow each vector with vpmovdb) made per column and blocks along axis
  * 0 of 2^26 float32 1.05-1.1x faster again there. */
-INT8Q_INLINE int tile64(const float *x, const __m512 r[4], const __m512 s[4], int dq, int8_t *q,
-                        float *d)
+INT8Q_INLINE int tile64v(const float *x, const float *s, const float *r, int dq, int8_t *q,
+                         float *d)
 {
     const __m512 band = _mm512_set1_ps(HALF_MINUS_BAND);
     const __m512i abs_bits = _mm512_set1_epi32(0x7fffffff);
@@ -117,7 +117,7 @@ INT8Q_INLINE int tile64(const float *x, const __m512 r[4], const __m512 s[4], in
     __mmask16 near = 0;
     __m512i i[4], p;
     for (int k = 0; k < 4; k++) {
-        __m512 y = _mm512_mul_ps(_mm512_loadu_ps(x + 16 * k), r[k]);
+        __m512 y = _mm512_mul_ps(_mm512_loadu_ps(x + 16 * k), _mm512_loadu_ps(r + 16 * k));
         __m512 n = _mm512_roundscale_ps(y, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         __m512 t = _mm512_castsi512_ps(
             _mm512_and_si512(_mm512_castps_si512(_mm512_sub_ps(y, n)), abs_bits));
@@ -127,7 +127,8 @@ INT8Q_INLINE int tile64(const float *x, const __m512 r[4], const __m512 s[4], in
         if (dq) {
             __m512i c = _mm512_max_epi32(_mm512_min_epi32(i[k], _mm512_set1_epi32(127)),
                                          _mm512_set1_epi32(-127));
-            _mm512_storeu_ps(d + 16 * k, _mm512_mul_ps(_mm512_cvtepi32_ps(c), s[k]));
+            _mm512_storeu_ps(d + 16 * k,
+                             _mm512_mul_ps(_mm512_cvtepi32_ps(c), _mm512_loadu_ps(s + 16 * k)));
         }
     }
     /* q: the saturating packs (int32 -> int16 -> int8, per 128-bit lane)
@@ -137,95 +138,6 @@ INT8Q_INLINE int tile64(const float *x, const __m512 r[4], const __m512 s[4], in
     p = _mm512_max_epi8(_mm512_permutexvar_epi32(order, p), _mm512_set1_epi8(-127));
     _mm512_storeu_si512((void *)q, p);
     return near != 0;
-}
-
-/* tile64 with one scale per element. */
-INT8Q_INLINE int tile64v(const float *x, const float *s, const float *r, int dq, int8_t *q,
-                         float *d)
-{
-    __m512 rv[4], sv[4];
-    for (int k = 0; k < 4; k++)
-        rv[k] = _mm512_loadu_ps(r + 16 * k), sv[k] = dq ? _mm512_loadu_ps(s + 16 * k) : rv[k];
-    return tile64(x, rv, sv, dq, q, d);
-}
-
-/* Lane k of the result is the max of the 16 lanes of m[k]: hmax8's
- * transpose and reduction, two more steps across the 128-bit lanes. */
-INT8Q_INLINE __m512i hmax16(const __m512i m[16])
-{
-    __m512i t[8], u[4], v0, v1;
-    for (int k = 0; k < 8; k++)
-        t[k] = _mm512_max_epi32(_mm512_unpacklo_epi32(m[2 * k], m[2 * k + 1]),
-                                _mm512_unpackhi_epi32(m[2 * k], m[2 * k + 1]));
-    /* per 128-bit lane: max over that lane of m[4 k] .. m[4 k + 3] */
-    for (int k = 0; k < 4; k++)
-        u[k] = _mm512_max_epi32(_mm512_unpacklo_epi64(t[2 * k], t[2 * k + 1]),
-                                _mm512_unpackhi_epi64(t[2 * k], t[2 * k + 1]));
-    v0 = _mm512_max_epi32(_mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                          _mm512_shuffle_i32x4(u[0], u[1], _MM_SHUFFLE(3, 1, 3, 1)));
-    v1 = _mm512_max_epi32(_mm512_shuffle_i32x4(u[2], u[3], _MM_SHUFFLE(2, 0, 2, 0)),
-                          _mm512_shuffle_i32x4(u[2], u[3], _MM_SHUFFLE(3, 1, 3, 1)));
-    return _mm512_max_epi32(_mm512_shuffle_i32x4(v0, v1, _MM_SHUFFLE(2, 0, 2, 0)),
-                            _mm512_shuffle_i32x4(v0, v1, _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
-/* Sixteen blocks of B = 16 j elements (B < 256) with scales s and
- * reciprocals r (RECIP), each vector of x with its block's broadcast; a
- * vector holding a near tie (or whose block has no exact reciprocal)
- * redone by division. */
-INT8Q_INLINE void quant16b(const float *x, ptrdiff_t B, const float *s, const float *r, int mode,
-                           int8_t *q, float *d)
-{
-    const ptrdiff_t per = B / 16; /* vectors a block */
-    int even = mode == INT8Q_HALF_EVEN;
-    float rz[256], sz[256]; /* each vector's reciprocal and scale */
-    for (ptrdiff_t b = 0; b < 16; b++)
-        for (ptrdiff_t j = 0; j < per; j++)
-            rz[b * per + j] = r[b], sz[b * per + j] = s[b];
-    for (ptrdiff_t v = 0; v < B; v += 4) {
-        __m512 rv[4], sv[4];
-        ptrdiff_t o = 16 * v;
-        for (int k = 0; k < 4; k++)
-            rv[k] = _mm512_set1_ps(rz[v + k]), sv[k] = _mm512_set1_ps(sz[v + k]);
-        if (d ? tile64(x + o, rv, sv, 1, q + o, d + o) : tile64(x + o, rv, sv, 0, q + o, NULL))
-            for (int k = 0; k < 4; k++)
-                quant_fixup_f32(x + o + 16 * k, 16, sz[v + k], even, q + o + 16 * k,
-                                d ? d + o + 16 * k : NULL);
-    }
-}
-
-/* Sixteen blocks of B = 16 j elements (B < 256): abs-max, scales and
- * reciprocals in one vector division each, then quant16b.  Returns 1,
- * writing nothing, when a block holds NaN/inf. */
-INT8Q_INLINE int fused16b(const float *x, ptrdiff_t B, float *scales, int mode, int8_t *q, float *d)
-{
-    const __m512i abs_bits = _mm512_set1_epi32(0x7fffffff);
-    const __m512 one = _mm512_set1_ps(1.0f);
-    __m512i m[16], all;
-    __m512 s, r;
-    float rr[16];
-    for (ptrdiff_t b = 0; b < 16; b++) {
-        const __m512i *v = (const __m512i *)(x + b * B);
-        __m512i a = _mm512_and_si512(_mm512_loadu_si512(v), abs_bits);
-        for (ptrdiff_t j = 1; j < B / 16; j++)
-            a = _mm512_max_epi32(a, _mm512_and_si512(_mm512_loadu_si512(v + j), abs_bits));
-        m[b] = a;
-    }
-    all = hmax16(m);
-    if (_mm512_cmpgt_epi32_mask(all, _mm512_set1_epi32(INF_BITS_F32 - 1)))
-        return 1;
-    s = _mm512_div_ps(_mm512_castsi512_ps(all), _mm512_set1_ps(127.0f));
-    s = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_EQ_OQ), s, one);
-    /* RECIP: where s or 1 / s is not normal, NaN (the division path) */
-    r = _mm512_div_ps(one, s);
-    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(s, _mm512_set1_ps(FLT_MIN), _CMP_GE_OQ) &
-                                 _mm512_cmp_ps_mask(r, _mm512_set1_ps(FLT_MIN), _CMP_GE_OQ) &
-                                 _mm512_cmp_ps_mask(r, _mm512_set1_ps(FLT_MAX), _CMP_LE_OQ),
-                             _mm512_set1_ps(NAN), r);
-    _mm512_storeu_ps(scales, s);
-    _mm512_storeu_ps(rr, r);
-    quant16b(x, B, scales, rr, mode, q, d);
-    return 0;
 }
 #endif
 
@@ -352,6 +264,60 @@ INT8Q_INLINE int fused8x32(const float *x, float *scales, int mode, int8_t *q, f
     return 0;
 }
 
+/* Eight blocks of B = 8 j elements (B < 256) with scales s and
+ * reciprocals r (RECIP), each vector of x with its block's broadcast; a
+ * vector holding a near tie (or whose block has no exact reciprocal)
+ * redone by division. */
+INT8Q_INLINE void quant8b(const float *x, ptrdiff_t B, const float *s, const float *r, int mode,
+                          int8_t *q, float *d)
+{
+    const ptrdiff_t per = B / 8; /* vectors a block */
+    int even = mode == INT8Q_HALF_EVEN;
+    float rz[SPREAD_BELOW], sz[SPREAD_BELOW]; /* each of the B vectors' reciprocal and scale */
+    for (ptrdiff_t b = 0; b < 8; b++)
+        for (ptrdiff_t j = 0; j < per; j++)
+            rz[b * per + j] = r[b], sz[b * per + j] = s[b];
+    for (ptrdiff_t v = 0; v < B; v += 4) {
+        __m256 rv[4], sv[4];
+        ptrdiff_t o = 8 * v;
+        for (int k = 0; k < 4; k++)
+            rv[k] = _mm256_set1_ps(rz[v + k]), sv[k] = _mm256_set1_ps(sz[v + k]);
+        if (d ? tile32(x + o, rv, sv, 1, q + o, d + o) : tile32(x + o, rv, sv, 0, q + o, NULL))
+            for (int k = 0; k < 4; k++)
+                quant_fixup_f32(x + o + 8 * k, 8, sz[v + k], even, q + o + 8 * k,
+                                d ? d + o + 8 * k : NULL);
+    }
+}
+
+/* Eight blocks of B = 8 j elements (B < 256): abs-max, scales and
+ * reciprocals as fused8x32 finds them, then quant8b.  Returns 1, writing
+ * nothing, when a block holds NaN/inf. */
+INT8Q_INLINE int fused8b(const float *x, ptrdiff_t B, float *scales, int mode, int8_t *q, float *d)
+{
+    const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256i m[8], all;
+    __m256 s;
+    float rr[8];
+    for (ptrdiff_t b = 0; b < 8; b++) {
+        const __m256i *v = (const __m256i *)(x + b * B);
+        __m256i a = _mm256_and_si256(_mm256_loadu_si256(v), abs_bits);
+        for (ptrdiff_t j = 1; j < B / 8; j++)
+            a = _mm256_max_epi32(a, _mm256_and_si256(_mm256_loadu_si256(v + j), abs_bits));
+        m[b] = a;
+    }
+    all = hmax8(m);
+    if (!_mm256_testz_si256(_mm256_cmpgt_epi32(all, _mm256_set1_epi32(INF_BITS_F32 - 1)),
+                            _mm256_set1_epi32(-1)))
+        return 1;
+    s = _mm256_div_ps(_mm256_castsi256_ps(all), _mm256_set1_ps(127.0f));
+    s = _mm256_blendv_ps(s, one, _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ));
+    _mm256_storeu_ps(scales, s);
+    _mm256_storeu_ps(rr, recip8(s, 1));
+    quant8b(x, B, scales, rr, mode, q, d);
+    return 0;
+}
+
 /* Known scales per block (the second pass of the two-pass path). */
 static void quantb_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s,
                             int bounded, int mode, int8_t *q, float *d)
@@ -366,15 +332,12 @@ static void quantb_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, cons
         quantb_spread_f32(x, nblocks, B, s, bounded, mode, q, d, quantv_f32_avx2);
         return;
     } else {
-#if defined(__AVX512F__)
-        if (B % 16 == 0 && B < SPREAD_BELOW)
-            for (; b + 16 <= nblocks; b += 16) {
-                float rr[16];
-                for (int k = 0; k < 16; k++)
-                    rr[k] = int8q_recip_f32(s[b + k], bounded);
-                quant16b(x + b * B, B, s + b, rr, mode, q + b * B, d ? d + b * B : NULL);
+        if (B % 8 == 0 && B < SPREAD_BELOW)
+            for (; b + 8 <= nblocks; b += 8) {
+                float rr[8];
+                _mm256_storeu_ps(rr, recip8(_mm256_loadu_ps(s + b), bounded));
+                quant8b(x + b * B, B, s + b, rr, mode, q + b * B, d ? d + b * B : NULL);
             }
-#endif
         for (; b < nblocks; b++)
             quant_f32_avx2(x + b * B, B, s[b], int8q_recip_f32(s[b], bounded), mode, q + b * B,
                            d ? d + b * B : NULL);
@@ -410,12 +373,10 @@ static int fused_f32_avx2(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float 
             if (fused8x32(x + 32 * b, scales + b, mode, q + 32 * b, d ? d + 32 * b : NULL))
                 return 1;
     } else if (B < SPREAD_BELOW) {
-#if defined(__AVX512F__)
-        if (B % 16 == 0 && B >= 64)
-            for (; b + 16 <= nblocks; b += 16)
-                if (fused16b(x + b * B, B, scales + b, mode, q + b * B, d ? d + b * B : NULL))
+        if (B % 8 == 0 && B >= 64)
+            for (; b + 8 <= nblocks; b += 8)
+                if (fused8b(x + b * B, B, scales + b, mode, q + b * B, d ? d + b * B : NULL))
                     return 1;
-#endif
         return fused_spread_f32(x + b * B, nblocks - b, B, scales + b, mode, q + b * B,
                                 d ? d + b * B : NULL, quantv_f32_avx2);
     } else {

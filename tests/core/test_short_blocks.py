@@ -1,13 +1,13 @@
 """Blocks shorter than 256 elements along the last axis, which the loops
 take a tile of whole blocks at a time with the blocks' scales spread out
 one per element (templates/loops.h: fused_spread, quantb_spread, deqb,
-amaxb; templates/affine_loops.h: EACH_IN_PIECE), or on the avx512 level
-sixteen blocks of a multiple of 16 at a time (levels/x86_avx2_f32.h:
-fused16b, quant16b), against int8q.reference on every SIMD level, one and
-two threads: the lengths the loops unroll (1, 2, 4, 8, 16) and others,
-rows holding more blocks than one tile (and than sixteen) with a short
-block at the end, and blocks with ties, zeros, subnormal and huge
-abs-maxes (tests/support/arrays.py: nasty)."""
+amaxb; templates/affine_loops.h: EACH_IN_PIECE), or on the avx2 and
+avx512 levels eight blocks of a multiple of 8 (from 64) at a time
+(levels/x86_avx2_f32.h: fused8b, quant8b), against int8q.reference on
+every SIMD level, one and two threads: the lengths the loops unroll (1, 2,
+4, 8, 16) and others, rows holding more blocks than one tile (and than
+sixteen) with a short block at the end, and blocks with ties, zeros,
+subnormal and huge abs-maxes (tests/support/arrays.py: nasty)."""
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from arrays import ROUNDINGS, nasty
 import int8q
 from int8q import reference
 
-LENGTHS = [1, 2, 3, 4, 7, 8, 16, 24, 48, 64, 80, 100, 128, 240, 255]
+LENGTHS = [1, 2, 3, 4, 7, 8, 16, 24, 48, 64, 72, 100, 128, 200, 255]
 
 
 def same_bits(a, b):
