@@ -110,7 +110,7 @@ INT8Q_INLINE uint32_t amax32_neon(const float *x)
 static void quantb_f32_neon(const float *x, ptrdiff_t nblocks, ptrdiff_t B, const float *s,
                             int bounded, int mode, int8_t *q, float *d)
 {
-    if (B < SPREAD_GIVEN_BELOW) {
+    if (B < SPREAD_BELOW) {
         quantb_spread_f32(x, nblocks, B, s, bounded, mode, q, d, quantv_f32_neon);
         return;
     }
@@ -145,6 +145,8 @@ static int fused_f32_neon(const float *x, ptrdiff_t nblocks, ptrdiff_t B, float 
 {
     if (B != 32 && B < SPREAD_BELOW)
         return fused_spread_f32(x, nblocks, B, scales, mode, q, d, quantv_f32_neon);
+    if (B != 32 && B < 256)
+        return fused_f32(x, nblocks, B, scales, mode, q, d);
     for (ptrdiff_t b = 0; b < nblocks; b++) {
         const float *xb = x + b * B;
         int32_t m = B == 32 ? (int32_t)amax32_neon(xb) : amax_f32((const int32_t *)xb, B);

@@ -55,7 +55,7 @@ INT8Q_INLINE void spread_i32(const int32_t *z, ptrdiff_t g, ptrdiff_t B, int32_t
                 int32_t Z = zv_[J];                                                                \
                 STMT;                                                                              \
             }                                                                                      \
-        } else if ((p).whole_blocks && B_ < SPREAD_GIVEN_BELOW && B_ != 32) {                      \
+        } else if ((p).whole_blocks && B_ < SPREAD_BELOW && B_ != 32) {                            \
             /* short blocks: a tile's scales and zero points spread out one                        \
              * per element (templates/loops.h), so that its loop vectorizes */                     \
             T es_[SPREAD_TILE];                                                                    \

@@ -229,18 +229,18 @@ static U FN(amax)(const U *xb, ptrdiff_t n)
  * element by element: 2^24 float32 in blocks of 16 took 45 ms to quantize,
  * against 3.8 ms in blocks of 32.  Longer blocks have a broadcast scale
  * over whole vectors, and where the spreading costs more than their
- * scalar tail saves they stay block by block.  Spread below (float32,
- * 2^24 elements, one core of an AMD EPYC Zen 4, avx512):
- *   SPREAD_BELOW        abs-max and quantize (fused): 128 4.0-4.3 ms spread,
- *                       4.4 block by block, 256 3.5-3.7 block by block
- *   SPREAD_GIVEN_BELOW  known scales (quantb, and templates/affine_loops.h
- *                       where blocks of 32 have their own loop): 48 6.7-7.0
- *                       ms spread, 14.7 block by block; 64 5.7 against 5.2
- *   SPREAD_DEQ_BELOW    dequantize (deqb): 16 3.9-4.1 ms spread, 10.8 block
- *                       by block; 64 3.5-5.1 against 2.8-3.0 */
+ * scalar tail saves they stay block by block.  Spread below (2^24
+ * elements, one core of an AMD EPYC Zen 4, avx512):
+ *   SPREAD_BELOW      quantize, abs-max and given scales (fused, quantb,
+ *                     templates/affine_loops.h): float32 given scales 48
+ *                     6.7-7.0 ms spread, 14.7 block by block, 64 5.7
+ *                     against 5.2; float64 abs-max 48 18.9 against 23.6,
+ *                     64 17.3 against 13.4.  (The x86 levels spread up to
+ *                     256 with their own per-element loop: levels/x86_avx2_f32.h.)
+ *   SPREAD_DEQ_BELOW  dequantize (deqb): float32 16 3.9-4.1 ms spread,
+ *                     10.8 block by block; 64 3.5-5.1 against 2.8-3.0 */
 #ifndef SPREAD_BELOW /* once for both dtypes */
-#define SPREAD_BELOW 256
-#define SPREAD_GIVEN_BELOW 64
+#define SPREAD_BELOW 64
 #define SPREAD_DEQ_BELOW 32
 #define SPREAD_TILE 1024
 
@@ -294,7 +294,7 @@ static void FN(amaxb)(const U *xb, ptrdiff_t nblocks, ptrdiff_t B, U *m)
 typedef void (*FN(quantv_loop))(const T *x, ptrdiff_t n, const T *s, const T *r, int mode,
                                 int8_t *q, T *d);
 
-/* quantb for blocks shorter than SPREAD_GIVEN_BELOW. */
+/* quantb for blocks shorter than SPREAD_BELOW. */
 INT8Q_INLINE void FN(quantb_spread)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, const T *s,
                                     int bounded, int mode, int8_t *q, T *d, FN(quantv_loop) quantv)
 {
@@ -368,7 +368,7 @@ INT8Q_INLINE void FN(quantb_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, co
 static void FN(quantb)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, const T *s, int bounded,
                        int mode, int8_t *q, T *d)
 {
-    if (B < SPREAD_GIVEN_BELOW)
+    if (B < SPREAD_BELOW)
         FN(quantb_spread)(x, nblocks, B, s, bounded, mode, q, d, FN(quantv));
     else if (mode == INT8Q_HALF_EVEN && d)
         FN(quantb_body)(x, nblocks, B, s, bounded, 1, 1, q, d);
