@@ -14,9 +14,11 @@
  * side by side).
  * Here 32 elements are one unit: four vectors of 8, rounded to integers by
  * vroundps with the rounding given in the instruction (not MXCSR's), narrowed
- * by two saturating packs and clamped once as bytes; eight blocks of 32 get
- * their abs-max reduced together and their scales and reciprocals from one
- * vector division each.
+ * by two saturating packs and clamped once as bytes; eight blocks of 32 (or
+ * of another multiple of 8 from 64 to 248) get their abs-max reduced
+ * together and their scales and reciprocals from one vector division each.
+ * Other blocks under 256 go through this level's per-element loop with
+ * their scales spread (templates/loops.h).
  *
  * Every result is the one the plain loops give (the same IEEE operations,
  * or ones with the same result: vroundps and the magic-number addition both
