@@ -208,15 +208,30 @@ INT8Q_INLINE __m256i hmax8(const __m256i m[8])
 }
 
 /* The abs-max bit patterns of 8 blocks of 32; nonzero when one is NaN/inf. */
-INT8Q_INLINE int amax8x32(const float *x, __m256 *amax)
+/* amax lane k: the abs-max of eight blocks from their patterns m[k] (as
+ * hmax8); nonzero when one is NaN/inf. */
+INT8Q_INLINE int max8(const __m256i m[8], __m256 *amax)
 {
-    __m256i m[8], all;
-    for (int k = 0; k < 8; k++)
-        m[k] = amax32(x + 32 * k);
-    all = hmax8(m);
+    __m256i all = hmax8(m);
     *amax = _mm256_castsi256_ps(all);
     return !_mm256_testz_si256(_mm256_cmpgt_epi32(all, _mm256_set1_epi32(INF_BITS_F32 - 1)),
                                _mm256_set1_epi32(-1));
+}
+
+INT8Q_INLINE int amax8x32(const float *x, __m256 *amax)
+{
+    __m256i m[8];
+    for (int k = 0; k < 8; k++)
+        m[k] = amax32(x + 32 * k);
+    return max8(m, amax);
+}
+
+/* SCALE_RULE of eight abs-maxes: amax / 127, 1 where that is 0. */
+INT8Q_INLINE __m256 scale8(__m256 amax)
+{
+    __m256 s = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
+    return _mm256_blendv_ps(s, _mm256_set1_ps(1.0f),
+                            _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ));
 }
 
 /* RECIP (core/rules.h) of 8 scales at once: fl(1 / s) where s and 1 / s
@@ -255,12 +270,10 @@ INT8Q_INLINE void quant8x32(const float *x, __m256 s, __m256 r, int mode, int8_t
  * a block holds NaN/inf. */
 INT8Q_INLINE int fused8x32(const float *x, float *scales, int mode, int8_t *q, float *d)
 {
-    const __m256 one = _mm256_set1_ps(1.0f);
     __m256 amax, s;
     if (amax8x32(x, &amax))
         return 1;
-    s = _mm256_div_ps(amax, _mm256_set1_ps(127.0f));
-    s = _mm256_blendv_ps(s, one, _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ));
+    s = scale8(amax);
     _mm256_storeu_ps(scales, s);
     quant8x32(x, s, recip8(s, 1), mode, q, d);
     return 0;
@@ -297,9 +310,8 @@ INT8Q_INLINE void quant8b(const float *x, ptrdiff_t B, const float *s, const flo
 INT8Q_INLINE int fused8b(const float *x, ptrdiff_t B, float *scales, int mode, int8_t *q, float *d)
 {
     const __m256i abs_bits = _mm256_set1_epi32(0x7fffffff);
-    const __m256 one = _mm256_set1_ps(1.0f);
-    __m256i m[8], all;
-    __m256 s;
+    __m256i m[8];
+    __m256 amax, s;
     float rr[8];
     for (ptrdiff_t b = 0; b < 8; b++) {
         const __m256i *v = (const __m256i *)(x + b * B);
@@ -308,12 +320,9 @@ INT8Q_INLINE int fused8b(const float *x, ptrdiff_t B, float *scales, int mode, i
             a = _mm256_max_epi32(a, _mm256_and_si256(_mm256_loadu_si256(v + j), abs_bits));
         m[b] = a;
     }
-    all = hmax8(m);
-    if (!_mm256_testz_si256(_mm256_cmpgt_epi32(all, _mm256_set1_epi32(INF_BITS_F32 - 1)),
-                            _mm256_set1_epi32(-1)))
+    if (max8(m, &amax))
         return 1;
-    s = _mm256_div_ps(_mm256_castsi256_ps(all), _mm256_set1_ps(127.0f));
-    s = _mm256_blendv_ps(s, one, _mm256_cmp_ps(s, _mm256_setzero_ps(), _CMP_EQ_OQ));
+    s = scale8(amax);
     _mm256_storeu_ps(scales, s);
     _mm256_storeu_ps(rr, recip8(s, 1));
     quant8b(x, B, scales, rr, mode, q, d);

@@ -57,7 +57,8 @@ INT8Q_INLINE void spread_i32(const int32_t *z, ptrdiff_t g, ptrdiff_t B, int32_t
             }                                                                                      \
         } else if ((p).whole_blocks && B_ < SPREAD_BELOW && B_ != 32) {                            \
             /* short blocks: a tile's scales and zero points spread out one                        \
-             * per element (templates/loops.h), so that its loop vectorizes */                     \
+             * per element (templates/loops.h), so that its loop vectorizes;                       \
+             * blocks of 32 ran faster block by block (4.9 against 5.6 ms) */                      \
             T es_[SPREAD_TILE];                                                                    \
             int32_t ez_[SPREAD_TILE];                                                              \
             const ptrdiff_t G_ = SPREAD_TILE / B_;                                                 \
