@@ -506,6 +506,18 @@ def cases(sizes, quick):
                 "copy": copy_roof(v),
             }
             yield "per-block-32-axis-0-narrow", n, n, comp
+            # and on rows of 4 (a block of 32 rows is 128 elements), against
+            # the same bytes in blocks of 32 along the last axis, with the
+            # dequantize of q, whose narrow rows take the same spread scales
+            v = x.reshape(-1, 4)
+            qv = int8q.quantize(v, axis=0, block_size=32)
+            comp = {
+                "int8q": lambda v=v: int8q.quantize(v, axis=0, block_size=32),
+                "last-axis": lambda w=w: int8q.quantize(w, block_size=32),
+                "dequantize": lambda qv=qv: int8q.dequantize(qv),
+                "copy": copy_roof(v),
+            }
+            yield "per-block-32-axis-0-rows-of-4", n, n, comp
             # blocks of other lengths along the last axis against blocks of
             # 32, the length with hand-written loops
             for block in (16, 128):
@@ -564,6 +576,7 @@ BYTES_PER_ELEMENT = {
     "per-block-32": 5 + 4 / 32,
     "per-block-32-axis-0": 5 + 4 / 32,
     "per-block-32-axis-0-narrow": 5 + 4 / 32,
+    "per-block-32-axis-0-rows-of-4": 5 + 4 / 32,
     "per-block-16": 5 + 4 / 16,
     "per-block-128": 5 + 4 / 128,
     "q8_0": 4 + 34 / 32,

@@ -6,6 +6,7 @@
 #ifndef INT8Q_DRIVERS_H
 #define INT8Q_DRIVERS_H
 
+#include "core/const_length.h"
 #include "core/kernels.h"
 #include "levels/table.h"
 
@@ -38,6 +39,17 @@ static inline int rows_one_by_one(ptrdiff_t cols, size_t size)
  * time (templates/ranges.h fused_rows): their reciprocals and widened
  * half-precision values stay on the stack (12 KiB for float64). */
 #define ROW_TILE 1024
+/* Rows of at most NARROW_COLS columns (NARROW_DEQ_COLS to dequantize)
+ * with blocks along a non-last axis go NARROW_TILE elements of whole rows
+ * at a time, each element's scale spread out (templates/ranges.h, narrow
+ * rows).  Blocks of 32 along axis 0 of 2^24 elements, one core of an AMD
+ * EPYC Zen 4 (avx512), spread against row by row: quantize float32 rows
+ * of 16 7.0 against 8.8 ms, 20 14.0 against 19.3, 32 10.2 against 5.8;
+ * float64 16 24.0 against 22.2, 20 35.6 against 32.9; dequantize float32
+ * rows of 32 10.9 against 14.6. */
+#define NARROW_COLS 16
+#define NARROW_DEQ_COLS 32
+#define NARROW_TILE 1024
 /* Row length from which a dequantize of rows sharing their scales (one per
  * column) takes them several rows at a time (templates/ranges.h). */
 #define DEQ_ROW_MIN 256

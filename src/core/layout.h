@@ -68,6 +68,33 @@ static inline piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
     return p;
 }
 
+/* Walking whole rows of a layout with blocks along the blocked axis
+ * (rblk), block by block: the rows left in the current row's block, with
+ * no division per block (the narrow-row loops of templates/ranges.h meet
+ * a block every few vectors).  Consecutive blocks have consecutive row
+ * keys, across groups too. */
+typedef struct {
+    ptrdiff_t pos;  /* the current row's index along the blocked axis */
+    ptrdiff_t left; /* rows from it to the end of its block */
+} block_walk;
+
+static inline block_walk block_walk_at(const int8q_layout *L, ptrdiff_t r)
+{
+    block_walk w;
+    w.pos = r % L->rgrp;
+    w.left = row_block_end(L, r) - r;
+    return w;
+}
+
+/* To the first row of the next block. */
+static inline void block_walk_next(const int8q_layout *L, block_walk *w)
+{
+    w->pos += w->left;
+    if (w->pos == L->rgrp)
+        w->pos = 0;
+    w->left = L->rgrp - w->pos < L->rblk ? L->rgrp - w->pos : L->rblk;
+}
+
 /* The whole rows that [i, e) starts with that use the same scales, one per
  * column (block 1), when i is a row start: all of them for channels on the
  * last axis (cmod 1), the rest of a block along the blocked axis with rblk.

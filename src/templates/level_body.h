@@ -6,6 +6,7 @@
  * Smaller helpers (half-precision conversion, gather shuffles, CRC-32) use
  * the instructions the flags enable, as the compilers' own macros say
  * (__F16C__, __AVX2__, __PCLMUL__, __aarch64__). */
+#include "core/const_length.h"
 #include "core/kernels.h"
 #include "core/rules.h"
 #include "levels/table.h"

@@ -243,26 +243,6 @@ static U FN(amax)(const U *xb, ptrdiff_t n)
 #define SPREAD_BELOW 64
 #define SPREAD_DEQ_BELOW 32
 #define SPREAD_TILE 1024
-
-/* A loop over blocks of the common short lengths written for a constant B,
- * which the compiler unrolls (a run-time B of 2 or 4 kept a loop per block). */
-#define BLOCK_LENGTH_CASE(n, body)                                                                 \
-    case n: {                                                                                      \
-        const ptrdiff_t Bc = n;                                                                    \
-        body;                                                                                      \
-    } break;
-#define FOR_BLOCK_LENGTH(B, body)                                                                  \
-    switch (B) {                                                                                   \
-        BLOCK_LENGTH_CASE(1, body)                                                                 \
-        BLOCK_LENGTH_CASE(2, body)                                                                 \
-        BLOCK_LENGTH_CASE(4, body)                                                                 \
-        BLOCK_LENGTH_CASE(8, body)                                                                 \
-        BLOCK_LENGTH_CASE(16, body)                                                                \
-    default: {                                                                                     \
-        const ptrdiff_t Bc = B;                                                                    \
-        body;                                                                                      \
-    }                                                                                              \
-    }
 #endif
 
 /* m[k] = abs-max bit pattern of block k, for g blocks of B. */
