@@ -5,6 +5,7 @@
 #ifndef INT8Q_LAYOUT_H
 #define INT8Q_LAYOUT_H
 
+#include "core/const_length.h"
 #include "core/kernels.h"
 
 /* A run of elements [i, end) that the loops take in one call: a row piece
@@ -70,9 +71,9 @@ static inline piece next_piece(const int8q_layout *L, ptrdiff_t i, ptrdiff_t e)
 
 /* Walking whole rows of a layout with blocks along the blocked axis
  * (rblk), block by block: the rows left in the current row's block, with
- * no division per block (the narrow-row loops of templates/ranges.h meet
- * a block every few vectors).  Consecutive blocks have consecutive row
- * keys, across groups too. */
+ * no division per block (the narrow-row loops of templates/ranges.h and
+ * templates/affine_loops.h meet a block every few vectors).  Consecutive
+ * blocks have consecutive row keys, across groups too. */
 typedef struct {
     ptrdiff_t pos;  /* the current row's index along the blocked axis */
     ptrdiff_t left; /* rows from it to the end of its block */
@@ -94,6 +95,47 @@ static inline void block_walk_next(const int8q_layout *L, block_walk *w)
         w->pos = 0;
     w->left = L->rgrp - w->pos < L->rblk ? L->rgrp - w->pos : L->rblk;
 }
+
+/* How many rows of `cols` elements make one row of lcm(cols, 16) elements,
+ * whole vectors: the narrow-row abs-max and min/max loops take a block's
+ * rows that many at a time. */
+static inline ptrdiff_t rows_to_whole_vectors(ptrdiff_t cols)
+{
+    ptrdiff_t low = cols & -cols; /* the largest power of two dividing cols */
+    return 16 / (low < 16 ? low : 16);
+}
+
+/* BODY for each block met in the whole rows [r, r + rows) of an rblk
+ * layout, with K its number counted from row r's block, A the offset of
+ * its first row there from r and N its rows there. */
+#define FOR_EACH_ROW_BLOCK(L, r, rows, K, A, N, BODY)                                              \
+    do {                                                                                           \
+        const ptrdiff_t rows_ = (rows);                                                            \
+        block_walk w_ = block_walk_at((L), (r));                                                   \
+        for (ptrdiff_t A = 0, K = 0; A < rows_; K++, block_walk_next((L), &w_)) {                  \
+            const ptrdiff_t N = w_.left < rows_ - A ? w_.left : rows_ - A;                         \
+            BODY;                                                                                  \
+            A += N;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* For the whole rows [r, r + rows) of an rblk layout, each element's
+ * value for its column and its row's block: out[j cols + c] = v[k cols +
+ * c], k the row's block counted from row r's.  Scales (float, double) in
+ * templates/ranges.h and zero points (int32_t) in templates/affine_loops.h,
+ * so that the per-element loops take many narrow rows at once; a block's
+ * rows are written by a loop compiled for constant widths. */
+#define SPREAD_ROWS(L, r, rows, v, out)                                                            \
+    FOR_EACH_ROW_BLOCK(                                                                            \
+        L, r, rows, k_, a_, n_,                                                                    \
+        FOR_BLOCK_LENGTH((L)->n_row, REPEAT_ROW(n_, Bc, (v) + k_ * Bc, (out) + a_ * Bc)))
+
+/* dst[j cols + c] = src[c] for j < n, c < cols. */
+#define REPEAT_ROW(n, cols, src, dst)                                                              \
+    for (ptrdiff_t j_ = 0; j_ < (n); j_++) {                                                       \
+        for (ptrdiff_t c_ = 0; c_ < (cols); c_++)                                                  \
+            (dst)[j_ * (cols) + c_] = (src)[c_];                                                   \
+    }
 
 /* The whole rows that [i, e) starts with that use the same scales, one per
  * column (block 1), when i is a row start: all of them for channels on the

@@ -64,41 +64,23 @@ static inline int FN(narrow)(const int8q_layout *L, ptrdiff_t max_cols)
     return L->rblk && L->n_row <= max_cols;
 }
 
-/* out[j cols + c] = v[c] for j < rows: rows of one block. */
-static void FN(repeat_row)(const T *v, ptrdiff_t rows, ptrdiff_t cols, T *out)
-{
-    FOR_BLOCK_LENGTH(cols, for (ptrdiff_t j = 0; j < rows; j++) for (ptrdiff_t c = 0; c < Bc; c++)
-                               out[j * Bc + c] = v[c])
-}
-
-/* For the whole rows [r, r + rows): each element gets its column's value
- * for its row's block, from v (cols values per block, row r's block
- * first). */
-static void FN(spread_rows)(const int8q_layout *L, ptrdiff_t r, ptrdiff_t rows, const T *v, T *out)
-{
-    const ptrdiff_t cols = L->n_row;
-    block_walk w = block_walk_at(L, r);
-    for (ptrdiff_t a = 0, k = 0; a < rows; k++, block_walk_next(L, &w)) {
-        ptrdiff_t n = w.left < rows - a ? w.left : rows - a;
-        FN(repeat_row)(v + k * cols, n, cols, out + a * cols);
-        a += n;
-    }
-}
-
 /* m[c] = max(m[c], abs-max bit pattern of column c) over `rows` rows of
  * cols <= NARROW_COLS: g rows at a time as one row of w = lcm(cols, 16)
  * elements (whole vectors), folded into m at the end. */
 static void FN(narrow_amax)(const U *x, ptrdiff_t rows, ptrdiff_t cols, U *m)
 {
     const int8q_loops *loops = int8q_current_loops();
-    const ptrdiff_t low = cols & -cols, g = 16 / (low < 16 ? low : 16), w = g * cols, n = rows / g;
+    const ptrdiff_t g = rows_to_whole_vectors(cols), w = g * cols, n = rows / g;
     if (n > 0) {
         U acc[16 * NARROW_COLS];
         memset(acc, 0, (size_t)w * sizeof(U));
         LOOP(amaxv)(x, n, w, acc);
-        FOR_BLOCK_LENGTH(cols,
-                         for (ptrdiff_t a = 0; a < w; a += Bc) for (ptrdiff_t c = 0; c < Bc; c++)
-                             m[c] = acc[a + c] > m[c] ? acc[a + c] : m[c])
+        for (ptrdiff_t c = 0; c < cols; c++) {
+            U mc = m[c];
+            for (ptrdiff_t a = c; a < w; a += cols)
+                mc = acc[a] > mc ? acc[a] : mc;
+            m[c] = mc;
+        }
     }
     if (rows > n * g)
         LOOP(amaxv)(x + n * w, rows - n * g, cols, m);
@@ -109,12 +91,7 @@ static void FN(narrow_amax)(const U *x, ptrdiff_t rows, ptrdiff_t cols, U *m)
 static void FN(absmax_narrow)(const U *x, ptrdiff_t r, ptrdiff_t rows, const int8q_layout *L, U *m)
 {
     const ptrdiff_t cols = L->n_row;
-    block_walk w = block_walk_at(L, r);
-    for (ptrdiff_t a = 0, k = 0; a < rows; k++, block_walk_next(L, &w)) {
-        ptrdiff_t n = w.left < rows - a ? w.left : rows - a;
-        FN(narrow_amax)(x + a * cols, n, cols, m + k * cols);
-        a += n;
-    }
+    FOR_EACH_ROW_BLOCK(L, r, rows, k, a, n, FN(narrow_amax)(x + a * cols, n, cols, m + k * cols));
 }
 
 /* q (and d) of the whole rows [r, r + rows), at most NARROW_TILE
@@ -125,8 +102,8 @@ static void FN(quantize_spread)(const T *x, ptrdiff_t r, ptrdiff_t rows, const i
 {
     const int8q_loops *loops = int8q_current_loops();
     T es[NARROW_TILE], er[NARROW_TILE];
-    FN(spread_rows)(L, r, rows, sv, es);
-    FN(spread_rows)(L, r, rows, rv, er);
+    SPREAD_ROWS(L, r, rows, sv, es);
+    SPREAD_ROWS(L, r, rows, rv, er);
     LOOP(quantv)(x, rows * L->n_row, es, er, mode, q, d);
 }
 
@@ -204,7 +181,8 @@ static void FN(dequantize_narrow)(const int8_t *q, ptrdiff_t r, ptrdiff_t rows,
     T es[NARROW_TILE];
     for (ptrdiff_t a = 0; a < rows; a += R) {
         ptrdiff_t n = rows - a < R ? rows - a : R;
-        FN(spread_rows)(L, r + a, n, scales + row_key(L, r + a) * L->nb, es);
+        const T *sv = scales + row_key(L, r + a) * L->nb;
+        SPREAD_ROWS(L, r + a, n, sv, es);
         LOOP(deqv)(q + a * cols, n * cols, es, out + a * cols);
     }
 }

@@ -1,7 +1,9 @@
 """Blocks along a non-last axis of narrow rows (at most 16 columns to
-quantize, 32 to dequantize), which the range kernels take a tile of whole
-rows at a time with each element's scale spread out (templates/ranges.h:
-fused_narrow, absmax_narrow, quantize_narrow, dequantize_narrow), against
+quantize, 32 to dequantize, under 64 with zero points), which the range
+kernels take a tile of whole rows at a time with each element's scale
+spread out (templates/ranges.h: fused_narrow, absmax_narrow,
+quantize_narrow, dequantize_narrow; templates/affine_loops.h:
+EACH_IN_NARROW_ROWS, which spreads zero points too), against
 int8q.reference on every SIMD level, one and two threads: many blocks to a
 tile, a block that fills a tile or exceeds it, a short last block, several
 groups along the leading axis, blocks of 1 and blocks longer than the
@@ -26,6 +28,7 @@ CASES = [
     (3, 513, 16, 32),  # the widest quantized spread
     (1, 400, 17, 32),  # quantized row by row, dequantized spread
     (1, 400, 32, 32),  # the widest dequantized spread
+    (2, 130, 63, 16),  # the widest spread with zero points
     (4, 40, 6, 64),  # a block longer than the axis
     (1, 5, 2, 32),
 ]
@@ -78,6 +81,24 @@ def test_every_path_matches_the_reference(simd, threads, pre, length, cols, bloc
             assert same_bits(int8q.quantize(x, scale=want_s, rounding=rounding, **kw).q, want_q)
             assert same_bits(int8q.dequantize(want_q, want_s, **kw), want_d), msg
             assert same_bits(int8q.absmax(x, **kw), reference.absmax(x, **kw)), msg
+
+
+@pytest.mark.parametrize(("pre", "length", "cols", "block"), CASES)
+@pytest.mark.parametrize("qdtype", [np.int8, np.uint8])
+def test_zero_points(simd, threads, pre, length, cols, block, qdtype):
+    x = along_axis_1(pre, length, cols, block, np.float32, seed=1)
+    kw = {"axis": 1, "block_size": block}
+    want_q, want_s, want_z = reference.quantize_asymmetric(x, qdtype, **kw)
+    want_d = reference.dequantize_affine(want_q, want_s, want_z, **kw)
+    for n in (1, 2):
+        threads(n)
+        msg = f"{(pre, length, cols, block)} {np.dtype(qdtype).name} threads={n}"
+        qt = int8q.quantize(x, symmetric=False, qdtype=qdtype, **kw)
+        assert same_bits(qt.scale, want_s) and same_bits(qt.zero_point, want_z), msg
+        assert same_bits(qt.q, want_q), msg
+        given = int8q.quantize(x, scale=want_s, zero_point=want_z, **kw)
+        assert same_bits(given.q, want_q), msg
+        assert same_bits(int8q.dequantize(qt), want_d), msg
 
 
 @pytest.mark.parametrize("cols", [2, 3, 16])
