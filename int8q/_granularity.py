@@ -103,7 +103,8 @@ def _resolve(shape: tuple[int, ...], axis: Any, block_size: Any) -> Granularity:
         nblocks = -(-n // block_size)
         block = max(min(block_size, n), 1)
         layout = (max(n, 1), block, max(rows, 1), max(nblocks, 1), 0, 0)
-        fused = 1 < block <= MAX_FUSED_BLOCK
+        # blocks of 1 too: one scale per element, each its own block
+        fused = block <= MAX_FUSED_BLOCK
         return Granularity(None, block_size, shape[:-1] + (nblocks,), layout, fused, block)
     return per_tensor(math.prod(shape))
 
@@ -130,9 +131,7 @@ def _along(shape: tuple[int, ...], axis: int, block_size: int) -> Granularity:
         # Trailing axes of length 1: the flat order is that of blocks along
         # the last axis, and so is the layout.
         layout: Layout = (max(length, 1), block, max(pre, 1), max(nblocks, 1), 0, 0)
-        return Granularity(
-            axis, block_size, scale_shape, layout, 1 < block <= MAX_FUSED_BLOCK, block
-        )
+        return Granularity(axis, block_size, scale_shape, layout, block <= MAX_FUSED_BLOCK, block)
     # Rows of post elements, one scale per column; rows of one block along
     # the axis share their scales (src/core/kernels.h, rblk).
     layout = (max(post, 1), 1, max(pre * nblocks, 1), max(post, 1), max(length, 1), block)

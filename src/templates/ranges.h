@@ -480,9 +480,9 @@ static int FN(fused_rows)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, co
 }
 
 /* Abs-max, scale and quantize of [s, e), block by block (fused layouts:
- * block > 1, s on a block boundary, one block per scale; or rblk, s and e
- * on boundaries of blocks along the blocked axis).  Returns 1 at a NaN/inf
- * block. */
+ * s on a block boundary, one block per scale, blocks of 1 included, whose
+ * pieces are per element; or rblk, s and e on boundaries of blocks along
+ * the blocked axis).  Returns 1 at a NaN/inf block. */
 int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const int8q_layout *L,
                     T *scales, int mode, int8_t *q, T *d)
 {
@@ -527,7 +527,7 @@ int FN(fused_range)(const void *xv, int kind, ptrdiff_t s, ptrdiff_t e, const in
             piece p = next_piece(L, i, e);
             ptrdiff_t off = i - s, len = p.end - i;
             T *dp = d ? d + off : NULL;
-            if (p.whole_blocks) {
+            if (p.whole_blocks || p.per_element) {
                 if (LOOP(fused)(x + off, len / L->block, L->block, scales + p.k, mode, q + off, dp))
                     return 1;
             } else {
