@@ -414,31 +414,12 @@ INT8Q_INLINE int FN(fused_body)(const T *x, ptrdiff_t nblocks, ptrdiff_t B, T *s
                                 int dq, int8_t *q, T *d)
 {
     U m[BLOCK_GROUP];
-    T a[BLOCK_GROUP], r[BLOCK_GROUP];
+    T r[BLOCK_GROUP];
     for (ptrdiff_t b0 = 0; b0 < nblocks; b0 += BLOCK_GROUP) {
         ptrdiff_t g = nblocks - b0 < BLOCK_GROUP ? nblocks - b0 : BLOCK_GROUP;
-        U worst = 0;
-        for (ptrdiff_t k = 0; k < g; k++) {
-            const U *xb = (const U *)(x + (b0 + k) * B);
-            U mk = 0;
-            for (ptrdiff_t j = 0; j < B; j++) {
-                U v = xb[j] & (U)(ABSMASK);
-                mk = v > mk ? v : mk;
-            }
-            m[k] = mk;
-            worst = mk > worst ? mk : worst;
-        }
-        if (worst >= (U)(INF_BITS)) {
-            /* write the finite blocks before the bad one, as a caller that
-             * reports the first bad element expects nothing of them */
+        FN(amax_blocks)((const U *)(x + b0 * B), g, B, m);
+        if (FN(scales_of)(m, g, scales + b0, r))
             return 1;
-        }
-        memcpy(a, m, (size_t)g * sizeof a[0]);
-        for (ptrdiff_t k = 0; k < g; k++) {
-            T sk = SCALE_RULE(a[k]);
-            scales[b0 + k] = sk;
-            r[k] = RECIP(sk, 1);
-        }
         for (ptrdiff_t k = 0; k < g; k++) {
             ptrdiff_t o = (b0 + k) * B;
             FN(quant_one_scale)(x + o, B, scales[b0 + k], r[k], even, dq, q + o, dq ? d + o : d);
